@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make            build build/profile
+#   make run        build, then profile the whole system for 30 s
+#   make test       build, then run every test (unit and end-to-end)
+#   make check      unit tests only
+#
+# Missing Debian packages are installed first (scripts/install-deps.sh).
+# V=1 shows commands; SANITIZE=address,undefined builds with sanitizers;
+# WERROR=0 lets warnings through.
+
+OUTPUT ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+WERROR ?= 1
+SANITIZE ?=
+DURATION ?= 30
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+	-e 's/loongarch64/loongarch/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all run test check clean deps
+
+all: $(OUTPUT)/profile
+
+# Package checks run before anything reads pkg-config. config.mk is made
+# (and make restarts) before any other target is considered.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(OUTPUT)/config.mk
+endif
+
+$(OUTPUT)/config.mk: scripts/install-deps.sh
+	$(call msg,DEPS,checking build dependencies)
+	$(Q)mkdir -p $(OUTPUT)
+	$(Q)scripts/install-deps.sh
+	$(Q)printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nCMOCKA_CFLAGS := %s\nCMOCKA_LIBS := %s\nBPF_INCLUDES := %s\n' \
+		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs libbpf libelf libdw 2>/dev/null || echo -lbpf -ldw -lelf -lz)" \
+		"$$($(PKG_CONFIG) --cflags cmocka 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)" \
+		"$$($(PKG_CONFIG) --variable=includedir libbpf 2>/dev/null || echo /usr/include)" > $@
+
+deps: $(OUTPUT)/config.mk
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wundef -Wwrite-strings -Wvla -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CFLAGS := -g -O2 -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(SAN_FLAGS) -I. -I$(OUTPUT) -Ibpf \
+	$(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+LIBS = $(PKG_LIBS) -lm
+
+COMMON_SRCS := $(wildcard common/*.c)
+SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
+WEB_SRCS := $(wildcard web/*.c)
+PROFILER_SRCS := $(wildcard profiler/*.c)
+LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS)
+
+obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
+PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
+
+TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
+
+DEPS := $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
+-include $(DEPS)
+
+# ---- BPF: object, then skeleton ----
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/profiler.h bpf/vmlinux.h | $(OUTPUT)/config.mk
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 --target=bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
+		-I$(BPF_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name profiler_bpf > $@
+
+# the collector includes the skeleton
+$(OUTPUT)/obj/profiler/collector.o: $(OUTPUT)/profiler.skel.h
+
+# ---- user space ----
+
+$(OUTPUT)/obj/%.o: %.c | $(OUTPUT)/config.mk
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/profile: $(PROFILER_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# ---- tests ----
+
+# One cmocka binary per module, linked with every module object.
+$(OUTPUT)/obj/tests/%.o: tests/%.c | $(OUTPUT)/config.mk
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(CMOCKA_LIBS) -o $@
+
+# Workloads for the end-to-end tests: frame pointers, no sanitizers, plain -O2.
+$(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -Wall -Werror \
+		$< -o $@ -lm
+
+check: $(TEST_BINS)
+	$(Q)tests/run.sh --unit $(OUTPUT)
+
+test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS)
+	$(Q)tests/run.sh --all $(OUTPUT)
+
+run: $(OUTPUT)/profile
+	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The sampling program: attached to one perf event per CPU, it runs on every
+ * tick and counts (thread, kernel stack, user stack) in the kernel.
+ *
+ * Draining without loss: there are two map sets (counts + two stack maps
+ * each). The program writes to the set named by active_set. User space flips
+ * active_set, waits for an RCU grace period (every program run that could
+ * still see the old value has then finished), and only then reads and clears
+ * the set that is no longer written. So no sample is read twice, none is
+ * deleted unread, and no stack id is reused before its count is read.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "profiler.h"
+
+#define EFAULT 14
+#define EEXIST 17
+#define ENOMEM 12
+#define E2BIG 7
+
+/* set before load by the loader */
+const volatile bool filter_pids = false;
+const volatile bool filter_comm = false;
+const volatile bool include_idle = false;
+const volatile bool want_kernel = true;
+const volatile bool want_user = true;
+const volatile char comm_filter[TASK_COMM_LEN] = {};
+
+/* flipped by user space through the mmapped .bss */
+__u32 active_set = 0;
+
+struct stack_map {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 16384);
+};
+
+struct counts_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct sample_key);
+	__type(value, __u64);
+	__uint(max_entries, 16384);
+};
+
+struct stack_map kstacks0 SEC(".maps"), kstacks1 SEC(".maps");
+struct stack_map ustacks0 SEC(".maps"), ustacks1 SEC(".maps");
+struct counts_map counts0 SEC(".maps"), counts1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, MAX_FILTER_PIDS);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, STAT_MAX);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;	/* per-CPU slot: no other writer */
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	int i;
+
+	for (i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != comm_filter[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/* Map a bpf_get_stackid() failure to its stat; -EFAULT (no stack) is not one. */
+static __always_inline __u32 stack_error_stat(long err, bool user)
+{
+	if (err == -EEXIST)
+		return user ? STAT_DROP_USTACK_COLLISION : STAT_DROP_KSTACK_COLLISION;
+	if (err == -ENOMEM || err == -E2BIG)
+		return STAT_DROP_STACKMAP_FULL;
+	return STAT_DROP_OTHER;
+}
+
+static __always_inline long add_count(void *counts, struct sample_key *key)
+{
+	__u64 one = 1, *cnt;
+	long err;
+
+	cnt = bpf_map_lookup_elem(counts, key);
+	if (cnt) {
+		__sync_fetch_and_add(cnt, 1);
+		return 0;
+	}
+	err = bpf_map_update_elem(counts, key, &one, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* another CPU inserted the same key between lookup and update */
+		cnt = bpf_map_lookup_elem(counts, key);
+		if (!cnt)
+			return -ENOMEM;
+		__sync_fetch_and_add(cnt, 1);
+		return 0;
+	}
+	return err;
+}
+
+SEC("perf_event")
+int do_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sample_key key = {};
+	__u32 set = active_set;
+	void *kmap, *umap, *counts;
+	long err;
+
+	stat_inc(STAT_SAMPLES);
+
+	key.tgid = id >> 32;
+	key.pid = (__u32)id;
+	if (key.pid == 0 && !include_idle) {
+		stat_inc(STAT_IDLE);
+		return 0;
+	}
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &key.tgid)) {
+		stat_inc(STAT_FILTERED);
+		return 0;
+	}
+	bpf_get_current_comm(&key.comm, sizeof(key.comm));
+	if (filter_comm && !comm_matches(key.comm)) {
+		stat_inc(STAT_FILTERED);
+		return 0;
+	}
+
+	if (set) {
+		kmap = &kstacks1;
+		umap = &ustacks1;
+		counts = &counts1;
+	} else {
+		kmap = &kstacks0;
+		umap = &ustacks0;
+		counts = &counts0;
+	}
+
+	key.kern_stack_id = -EFAULT;
+	key.user_stack_id = -EFAULT;
+	if (want_kernel) {
+		err = bpf_get_stackid(ctx, kmap, 0);
+		if (err < 0 && err != -EFAULT) {
+			stat_inc(stack_error_stat(err, false));
+			return 0;
+		}
+		key.kern_stack_id = err;
+	}
+	if (want_user) {
+		err = bpf_get_stackid(ctx, umap, BPF_F_USER_STACK);
+		if (err < 0 && err != -EFAULT) {
+			stat_inc(stack_error_stat(err, true));
+			return 0;
+		}
+		key.user_stack_id = err;
+	}
+
+	err = add_count(counts, &key);
+	if (err) {
+		stat_inc(err == -E2BIG || err == -ENOMEM ? STAT_DROP_COUNTS_FULL : STAT_DROP_OTHER);
+		return 0;
+	}
+	stat_inc(STAT_RECORDED);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `profile [record]`: sample every CPU for --duration seconds, symbolize as
+ * the maps are drained, then print the top functions and write folded stacks
+ * and an SVG flame graph. SIGINT/SIGTERM end the run early; everything
+ * recorded up to then is still written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "collector.h"
+#include "symbolizer/symbolizer.h"
+#include "web/web.h"
+#include "common/strbuf.h"
+#include "common/log.h"
+
+struct record_opts {
+	double duration;
+	double interval;
+	long freq;
+	pid_t *pids;
+	int nr_pids;
+	const char *comm;
+	const char *svg_path;
+	const char *folded_path;
+	const char *title;
+	enum collector_event event;
+	bool include_idle;
+	long top;
+	bool progress;
+};
+
+struct record {
+	struct record_opts *opts;
+	struct symbolizer *syms;
+	struct stack_agg *agg;
+	struct collector *coll;
+	struct strbuf line;
+	__u64 samples;		/* recorded samples handed to us */
+	int err;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: profile [record] [options]\n\n"
+		"Sample kernel and user stacks on every CPU, then print the hottest functions\n"
+		"and write an SVG flame graph and folded stacks.\n\n"
+		"  -d, --duration SECONDS  how long to sample (default 30; 0 = until Ctrl-C)\n"
+		"  -F, --freq HZ           samples per second per CPU (default 99)\n"
+		"  -p, --pid PID[,PID...]  only these processes (repeatable)\n"
+		"      --comm NAME         only threads whose comm is NAME\n"
+		"  -o, --output FILE.svg   flame graph (default profile.svg; '-' for none)\n"
+		"      --folded FILE       folded stacks (default profile.folded; '-' for none)\n"
+		"  -e, --event EVENT       cpu-clock (default) or cycles (needs a hardware PMU)\n"
+		"      --include-idle      also record the idle task (swapper)\n"
+		"      --top N             rows in the top-functions table (default 20)\n"
+		"      --title TEXT        flame graph title\n"
+		"      --interval SECONDS  how often the kernel maps are drained (default 1)\n"
+		"      --no-progress       no progress line, even on a terminal\n"
+		"  -v, --verbose           debug output\n"
+		"  -h, --help              this help\n");
+}
+
+static int add_pids(struct record_opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *p, *save = NULL;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		pid_t *n;
+		long pid;
+
+		if (parse_int_range(p, 1, 0x7fffffff, &pid)) {
+			pr_warn("'%s' is not a process id", p);
+			err = -EINVAL;
+			break;
+		}
+		if (kill(pid, 0) && errno == ESRCH) {
+			pr_warn("no process with pid %ld", pid);
+			err = -ESRCH;
+			break;
+		}
+		n = reallocarray(o->pids, o->nr_pids + 1, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		o->pids = n;
+		o->pids[o->nr_pids++] = pid;
+	}
+	free(copy);
+	return err;
+}
+
+enum {
+	OPT_COMM = 256, OPT_FOLDED, OPT_IDLE, OPT_TOP, OPT_TITLE, OPT_INTERVAL, OPT_NO_PROGRESS,
+};
+
+static const struct option long_opts[] = {
+	{ "duration", required_argument, NULL, 'd' },
+	{ "freq", required_argument, NULL, 'F' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "output", required_argument, NULL, 'o' },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "event", required_argument, NULL, 'e' },
+	{ "include-idle", no_argument, NULL, OPT_IDLE },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* Returns 0, 1 when --help was shown, or -EINVAL after naming the problem. */
+static int parse_args(int argc, char **argv, struct record_opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:F:p:o:e:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (parse_seconds(optarg, &o->duration)) {
+				pr_warn("invalid duration '%s': give seconds, e.g. 30 or 1.5m", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'F':
+			if (parse_int_range(optarg, 1, 100000, &o->freq)) {
+				pr_warn("invalid frequency '%s': give 1 to 100000 Hz", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'p':
+			if (add_pids(o, optarg))
+				return -EINVAL;
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) >= 16) {
+				pr_warn("invalid comm '%s': the kernel keeps 1 to 15 characters", optarg);
+				return -EINVAL;
+			}
+			o->comm = optarg;
+			break;
+		case 'o':
+			o->svg_path = optarg;
+			break;
+		case OPT_FOLDED:
+			o->folded_path = optarg;
+			break;
+		case 'e':
+			if (!strcmp(optarg, "cpu-clock")) {
+				o->event = EVENT_CPU_CLOCK;
+			} else if (!strcmp(optarg, "cycles")) {
+				o->event = EVENT_CYCLES;
+			} else {
+				pr_warn("unknown event '%s': use cpu-clock or cycles", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_IDLE:
+			o->include_idle = true;
+			break;
+		case OPT_TOP:
+			if (parse_int_range(optarg, 0, 100000, &o->top)) {
+				pr_warn("invalid --top '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TITLE:
+			o->title = optarg;
+			break;
+		case OPT_INTERVAL:
+			if (parse_seconds(optarg, &o->interval) || o->interval < 0.01) {
+				pr_warn("invalid interval '%s': give at least 0.01 s", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_NO_PROGRESS:
+			o->progress = false;
+			break;
+		case 'v':
+			log_set_verbose(true);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			pr_warn("see 'profile record --help'");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'; see 'profile record --help'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- turning samples into folded stacks ---- */
+
+static int add_user_frame(struct record *r, __u32 tgid, __u64 addr, bool leaf)
+{
+	struct sym_frame f;
+
+	/* a return address points after the call: look up the call itself */
+	symbolizer__user(r->syms, tgid, leaf ? addr : addr - 1, &f);
+	if (f.name)
+		return folded__add_frame(&r->line, f.name, NULL);
+	if (f.module) {
+		char buf[300];
+
+		snprintf(buf, sizeof(buf), "[unknown] (%s)", f.module);
+		return folded__add_frame(&r->line, buf, NULL);
+	}
+	return folded__add_frame(&r->line, "[unknown]", NULL);
+}
+
+static int add_kernel_frame(struct record *r, __u64 addr, bool leaf)
+{
+	struct sym_frame f;
+
+	symbolizer__kernel(r->syms, leaf ? addr : addr - 1, &f);
+	return folded__add_frame(&r->line, f.name ? f.name : "[unknown]", "_[k]");
+}
+
+static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const __u64 *kips,
+		     int nr_kips, const __u64 *uips, int nr_uips)
+{
+	struct record *r = ctx;
+	char comm[TASK_COMM_LEN + 1];
+	int i, err;
+
+	memcpy(comm, key->comm, TASK_COMM_LEN);
+	comm[TASK_COMM_LEN] = '\0';
+	strbuf__setlen(&r->line, 0);
+	err = folded__add_frame(&r->line, comm[0] ? comm : "[unknown comm]", NULL);
+	/* folded stacks are root first: walk the innermost-first arrays backwards */
+	for (i = nr_uips - 1; i >= 0 && !err; i--)
+		err = add_user_frame(r, key->tgid, uips[i], i == 0);
+	for (i = nr_kips - 1; i >= 0 && !err; i--)
+		err = add_kernel_frame(r, kips[i], i == 0);
+	if (!err && !nr_uips && !nr_kips)
+		err = folded__add_frame(&r->line, "[no stack]", NULL);
+	if (!err)
+		err = stack_agg__add(r->agg, r->line.buf, r->line.len, count);
+	if (!err)
+		r->samples += count;
+	return err;
+}
+
+static int drain(struct record *r)
+{
+	int err;
+
+	symbolizer__next_generation(r->syms);
+	err = collector__drain(r->coll, on_sample, r);
+	if (err)
+		pr_warn("draining samples failed: %s", strerror(-err));
+	return err;
+}
+
+/* ---- the sampling loop ---- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool targets_alive(const struct record_opts *o)
+{
+	int i;
+
+	if (!o->nr_pids)
+		return true;
+	for (i = 0; i < o->nr_pids; i++) {
+		if (!kill(o->pids[i], 0) || errno != ESRCH)
+			return true;
+	}
+	return false;
+}
+
+static void show_progress(struct record *r, double left)
+{
+	struct collector_stats st;
+	__u64 dropped = 0;
+	int i;
+
+	if (collector__stats(r->coll, &st))
+		return;
+	for (i = STAT_DROP_KSTACK_COLLISION; i <= STAT_DROP_OTHER; i++)
+		dropped += st.stat[i];
+	if (r->opts->duration > 0)
+		fprintf(stderr, "\r\033[Kprofiling: %.0f s left, %llu samples, %llu dropped", left,
+			(unsigned long long)r->samples, (unsigned long long)dropped);
+	else
+		fprintf(stderr, "\r\033[Kprofiling until Ctrl-C: %llu samples, %llu dropped",
+			(unsigned long long)r->samples, (unsigned long long)dropped);
+}
+
+static int sample_loop(struct record *r, double *elapsed)
+{
+	const struct record_opts *o = r->opts;
+	double start = now_seconds(), left = o->duration;
+	int err = 0;
+
+	while (!stop_requested) {
+		double nap = o->interval;
+		struct timespec ts;
+
+		if (o->duration > 0) {
+			left = o->duration - (now_seconds() - start);
+			if (left <= 0)
+				break;
+			if (nap > left)
+				nap = left;
+		}
+		ts.tv_sec = (time_t)nap;
+		ts.tv_nsec = (long)((nap - ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);	/* a signal cuts it short */
+		err = drain(r);
+		if (err)
+			break;
+		if (o->progress)
+			show_progress(r, o->duration - (now_seconds() - start));
+		if (!targets_alive(o)) {
+			pr_info("every selected process has exited");
+			break;
+		}
+	}
+	*elapsed = now_seconds() - start;
+	if (o->progress)
+		fprintf(stderr, "\r\033[K");
+	return err;
+}
+
+/* ---- output ---- */
+
+static void print_summary(struct record *r, const struct collector_stats *st, double elapsed)
+{
+	const struct record_opts *o = r->opts;
+	const __u64 *s = st->stat;
+	__u64 dropped = 0;
+	int i;
+
+	for (i = STAT_DROP_KSTACK_COLLISION; i <= STAT_DROP_OTHER; i++)
+		dropped += s[i];
+	dropped += st->unreadable;
+	printf("Profiled %.1f s at %ld Hz on %d CPUs (%s): %llu samples expected, %llu taken\n",
+	       elapsed, o->freq, st->nr_cpus, o->event == EVENT_CYCLES ? "cycles" : "cpu-clock",
+	       (unsigned long long)llround(elapsed * o->freq * st->nr_cpus),
+	       (unsigned long long)s[STAT_SAMPLES]);
+	printf("  %llu recorded, %llu idle%s, %llu filtered out, %llu dropped\n",
+	       (unsigned long long)r->samples, (unsigned long long)s[STAT_IDLE],
+	       o->include_idle ? "" : " (not shown: --include-idle)",
+	       (unsigned long long)s[STAT_FILTERED], (unsigned long long)dropped);
+	if (dropped)
+		printf("  dropped: %llu kernel-stack collisions, %llu user-stack collisions, "
+		       "%llu stack map full, %llu counts map full, %llu other, %llu unreadable\n",
+		       (unsigned long long)s[STAT_DROP_KSTACK_COLLISION],
+		       (unsigned long long)s[STAT_DROP_USTACK_COLLISION],
+		       (unsigned long long)s[STAT_DROP_STACKMAP_FULL],
+		       (unsigned long long)s[STAT_DROP_COUNTS_FULL],
+		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
+}
+
+static int print_top(struct record *r)
+{
+	double total = stack_agg__total(r->agg);
+	struct top_entry *top;
+	size_t n, i;
+	int err;
+
+	if (!r->opts->top || total <= 0)
+		return 0;
+	err = stack_agg__top(r->agg, true, &top, &n);
+	if (err)
+		return err;
+	printf("\nTop %ld functions by self samples:\n", r->opts->top);
+	printf("%7s %7s %9s  %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION");
+	for (i = 0; i < n && i < (size_t)r->opts->top; i++)
+		printf("%6.2f%% %6.2f%% %9.0f  %s\n", 100 * top[i].self / total,
+		       100 * top[i].total / total, top[i].self, top[i].name);
+	free(top);
+	return 0;
+}
+
+/* Write through a temporary file so a failure never leaves a half-written output. */
+static int write_file(const char *path, int (*fn)(struct record *, FILE *), struct record *r)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	FILE *f;
+	int err;
+
+	if (strbuf__addf(&tmp, "%s.tmp.%d", path, getpid()))
+		return -ENOMEM;
+	f = fopen(tmp.buf, "w");
+	if (!f) {
+		err = -errno;
+		pr_warn("cannot create '%s': %s", tmp.buf, strerror(-err));
+		strbuf__release(&tmp);
+		return err;
+	}
+	err = fn(r, f);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp.buf, path))
+		err = -errno;
+	if (err) {
+		pr_warn("cannot write '%s': %s", path, strerror(-err));
+		unlink(tmp.buf);
+	}
+	strbuf__release(&tmp);
+	return err;
+}
+
+static int write_folded(struct record *r, FILE *f)
+{
+	return stack_agg__write_folded(r->agg, f);
+}
+
+static int write_svg(struct record *r, FILE *f)
+{
+	struct flamegraph_opts fo = { .title = r->opts->title, .min_width = 0.1 };
+	struct strbuf svg = STRBUF_INIT, sub = STRBUF_INIT;
+	int err;
+
+	if (!fo.title)
+		fo.title = "CPU Flame Graph";
+	err = strbuf__addf(&sub, "%.0f samples at %ld Hz", stack_agg__total(r->agg), r->opts->freq);
+	fo.subtitle = err ? NULL : sub.buf;
+	err = flamegraph__render(r->agg, &fo, &svg);
+	if (!err)
+		err = strbuf__write(&svg, f);
+	strbuf__release(&svg);
+	strbuf__release(&sub);
+	return err;
+}
+
+static int write_outputs(struct record *r)
+{
+	const struct record_opts *o = r->opts;
+	int err = 0, e;
+
+	if (strcmp(o->folded_path, "-")) {
+		e = write_file(o->folded_path, write_folded, r);
+		if (!e)
+			printf("Wrote %s (%zu stacks)\n", o->folded_path,
+			       stack_agg__nr_stacks(r->agg));
+		err = err ? err : e;
+	}
+	if (strcmp(o->svg_path, "-")) {
+		e = write_file(o->svg_path, write_svg, r);
+		if (!e)
+			printf("Wrote %s\n", o->svg_path);
+		err = err ? err : e;
+	}
+	return err;
+}
+
+/* ---- setup and teardown ---- */
+
+static int setup(struct record *r)
+{
+	const struct record_opts *o = r->opts;
+	struct collector_opts co = {
+		.freq = o->freq, .event = o->event, .pids = o->pids, .nr_pids = o->nr_pids,
+		.comm = o->comm, .include_idle = o->include_idle,
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	int i;
+
+	r->syms = symbolizer__new(NULL);
+	r->agg = stack_agg__new();
+	if (!r->syms || !r->agg)
+		return -ENOMEM;
+	/* capture the selected processes' mappings before they can exit */
+	for (i = 0; i < o->nr_pids; i++)
+		symbolizer__add_process(r->syms, o->pids[i]);
+	r->coll = collector__new(&co);
+	if (!r->coll)
+		return -errno;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return 0;
+}
+
+static int finish(struct record *r, double elapsed)
+{
+	struct collector_stats st;
+	int err, e;
+
+	/* stop sampling, then empty both map sets */
+	err = collector__stop(r->coll);
+	e = drain(r);
+	err = err ? err : e;
+	e = drain(r);
+	err = err ? err : e;
+	e = collector__stats(r->coll, &st);
+	if (e) {
+		pr_warn("cannot read the sample counters: %s", strerror(-e));
+		err = err ? err : e;
+	} else {
+		print_summary(r, &st, elapsed);
+	}
+	e = print_top(r);
+	err = err ? err : e;
+	printf("\n");
+	e = write_outputs(r);
+	return err ? err : e;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_opts o = {
+		.duration = 30, .interval = 1, .freq = 99, .svg_path = "profile.svg",
+		.folded_path = "profile.folded", .top = 20, .progress = isatty(STDERR_FILENO),
+	};
+	struct record r = { .opts = &o, .line = STRBUF_INIT };
+	double elapsed = 0;
+	int err;
+
+	err = parse_args(argc, argv, &o);
+	if (err) {
+		free(o.pids);
+		return err > 0 ? 0 : EXIT_USAGE;
+	}
+	err = setup(&r);
+	if (!err) {
+		err = sample_loop(&r, &elapsed);
+		if (stop_requested)
+			pr_info("interrupted: writing what was recorded");
+		err = finish(&r, elapsed) ?: err;
+	}
+	collector__free(r.coll);
+	symbolizer__free(r.syms);
+	stack_agg__free(r.agg);
+	strbuf__release(&r.line);
+	free(o.pids);
+	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}

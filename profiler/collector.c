@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * BPF side of the profiler in user space: open the skeleton, set rodata and
+ * map sizes, load, fill the pid filter, attach one perf event per online CPU,
+ * and drain the map sets.
+ */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "profiler.skel.h"
+#include "common/log.h"
+
+struct collector {
+	struct profiler_bpf *skel;
+	struct bpf_link **links;
+	int nr_links;
+	int nr_cpus;		/* CPUs sampled; links stay counted after stop */
+	int nr_cpus_possible;
+	int counts_fd[NR_MAP_SETS], kstack_fd[NR_MAP_SETS], ustack_fd[NR_MAP_SETS];
+	__u64 unreadable;
+	/* drain buffers, reused across drains */
+	struct sample_key *keys;
+	size_t cap_keys;
+};
+
+static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+			    unsigned long flags)
+{
+	return syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static int configure(struct collector *c, const struct collector_opts *o)
+{
+	struct profiler_bpf *skel = c->skel;
+	struct bpf_map *stack_maps[] = {
+		skel->maps.kstacks0, skel->maps.kstacks1, skel->maps.ustacks0, skel->maps.ustacks1,
+	};
+	__u32 stack_entries = o->stack_entries ? o->stack_entries : 16384;
+	__u32 count_entries = o->count_entries ? o->count_entries : 16384;
+	size_t i;
+	int err;
+
+	skel->rodata->filter_pids = o->nr_pids > 0;
+	skel->rodata->include_idle = o->include_idle;
+	skel->rodata->want_kernel = !o->no_kernel;
+	skel->rodata->want_user = !o->no_user;
+	if (o->comm) {
+		skel->rodata->filter_comm = true;
+		/* comm_filter is zero-filled; copy at most TASK_COMM_LEN - 1 bytes */
+		memcpy((char *)skel->rodata->comm_filter, o->comm,
+		       strnlen(o->comm, TASK_COMM_LEN - 1));
+	}
+	for (i = 0; i < sizeof(stack_maps) / sizeof(stack_maps[0]); i++) {
+		err = bpf_map__set_max_entries(stack_maps[i], stack_entries);
+		if (err)
+			return err;
+	}
+	err = bpf_map__set_max_entries(skel->maps.counts0, count_entries);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.counts1, count_entries);
+	return err;
+}
+
+static int fill_pid_filter(struct collector *c, const struct collector_opts *o)
+{
+	int fd = bpf_map__fd(c->skel->maps.pid_filter), i, err;
+	__u8 one = 1;
+
+	if (o->nr_pids > MAX_FILTER_PIDS) {
+		pr_warn("at most %d processes can be selected with -p", MAX_FILTER_PIDS);
+		return -E2BIG;
+	}
+	for (i = 0; i < o->nr_pids; i++) {
+		__u32 pid = o->pids[i];
+
+		if (bpf_map_update_elem(fd, &pid, &one, BPF_ANY)) {
+			err = -errno;
+			pr_warn("cannot add pid %u to the filter: %s", pid, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int attach_cpus(struct collector *c, const struct collector_opts *o)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.sample_freq = o->freq,
+		.freq = 1,
+	};
+	int cpu, fd, err;
+
+	if (o->event == EVENT_CYCLES) {
+		attr.type = PERF_TYPE_HARDWARE;
+		attr.config = PERF_COUNT_HW_CPU_CYCLES;
+	} else {
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = PERF_COUNT_SW_CPU_CLOCK;
+	}
+	c->links = calloc(c->nr_cpus_possible, sizeof(*c->links));
+	if (!c->links)
+		return -ENOMEM;
+	for (cpu = 0; cpu < c->nr_cpus_possible; cpu++) {
+		fd = perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -ENODEV)	/* offline CPU */
+				continue;
+			if (o->event == EVENT_CYCLES && (err == -ENOENT || err == -EOPNOTSUPP))
+				pr_warn("the cycles event is not available here (no hardware PMU?): use the default cpu-clock");
+			else
+				pr_warn("cannot open a perf event on cpu %d: %s", cpu, strerror(-err));
+			return err;
+		}
+		c->links[c->nr_links] = bpf_program__attach_perf_event(c->skel->progs.do_sample, fd);
+		if (!c->links[c->nr_links]) {
+			err = -errno;
+			close(fd);
+			pr_warn("cannot attach the BPF program on cpu %d: %s", cpu, strerror(-err));
+			return err;
+		}
+		c->nr_links++;
+		c->nr_cpus++;
+	}
+	if (!c->nr_links) {
+		pr_warn("no online CPU accepted a perf event");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+struct collector *collector__new(const struct collector_opts *o)
+{
+	struct collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->nr_cpus_possible = libbpf_num_possible_cpus();
+	if (c->nr_cpus_possible <= 0) {
+		err = c->nr_cpus_possible ? c->nr_cpus_possible : -EINVAL;
+		pr_warn("cannot count the CPUs: %s", strerror(-err));
+		goto err_out;
+	}
+	c->skel = profiler_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		pr_warn("cannot open the BPF object: %s", strerror(-err));
+		goto err_out;
+	}
+	err = configure(c, o);
+	if (err) {
+		pr_warn("cannot configure the BPF object: %s", strerror(-err));
+		goto err_out;
+	}
+	err = profiler_bpf__load(c->skel);
+	if (err) {
+		pr_warn("cannot load the BPF program: %s%s", strerror(-err),
+			err == -EPERM || err == -EACCES ? " (run as root, or with CAP_BPF and CAP_PERFMON)" : "");
+		goto err_out;
+	}
+	err = fill_pid_filter(c, o);
+	if (err)
+		goto err_out;
+	c->counts_fd[0] = bpf_map__fd(c->skel->maps.counts0);
+	c->counts_fd[1] = bpf_map__fd(c->skel->maps.counts1);
+	c->kstack_fd[0] = bpf_map__fd(c->skel->maps.kstacks0);
+	c->kstack_fd[1] = bpf_map__fd(c->skel->maps.kstacks1);
+	c->ustack_fd[0] = bpf_map__fd(c->skel->maps.ustacks0);
+	c->ustack_fd[1] = bpf_map__fd(c->skel->maps.ustacks1);
+	err = attach_cpus(c, o);
+	if (err)
+		goto err_out;
+	return c;
+
+err_out:
+	collector__free(c);
+	errno = -err;
+	return NULL;
+}
+
+int collector__stop(struct collector *c)
+{
+	int i, err = 0;
+
+	for (i = 0; i < c->nr_links; i++) {
+		if (bpf_link__destroy(c->links[i]) && !err)
+			err = -errno;
+		c->links[i] = NULL;
+	}
+	return err;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	collector__stop(c);
+	free(c->links);
+	profiler_bpf__destroy(c->skel);
+	free(c->keys);
+	free(c);
+}
+
+/*
+ * Wait until no program run that read the old active_set is still going.
+ * The programs run inside RCU read-side sections, so an RCU grace period is
+ * enough; membarrier(MEMBARRIER_CMD_GLOBAL) waits for exactly that.
+ */
+static void wait_for_running_programs(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	/* nohz_full kernels refuse it; a program run takes microseconds */
+	nanosleep(&ts, NULL);
+}
+
+static int read_stack(int fd, __s32 id, __u64 *ips, int *nr)
+{
+	int i;
+
+	*nr = 0;
+	if (id < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &id, ips))
+		return -errno;
+	for (i = 0; i < MAX_STACK_DEPTH && ips[i]; i++)
+		;
+	*nr = i;
+	return 0;
+}
+
+static int collect_keys(struct collector *c, int fd, size_t *nr)
+{
+	struct sample_key *prev = NULL, key;
+
+	*nr = 0;
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		if (*nr == c->cap_keys) {
+			size_t cap = c->cap_keys ? c->cap_keys * 2 : 1024;
+			struct sample_key *n = reallocarray(c->keys, cap, sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			c->keys = n;
+			c->cap_keys = cap;
+		}
+		c->keys[(*nr)++] = key;
+		prev = &c->keys[*nr - 1];
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static void clear_stack_map(int fd)
+{
+	__u32 id, next;
+	__u32 *prev = NULL;
+
+	/* stack ids are bucket indexes: get_next_key works from a deleted id */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bpf_map_delete_elem(fd, &next);
+		id = next;
+		prev = &id;
+	}
+}
+
+int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
+{
+	__u64 kips[MAX_STACK_DEPTH], uips[MAX_STACK_DEPTH];
+	__u32 old = c->skel->bss->active_set;
+	int nr_k, nr_u, err, first_err = 0;
+	size_t nr, i;
+
+	__atomic_store_n(&c->skel->bss->active_set, !old, __ATOMIC_SEQ_CST);
+	wait_for_running_programs();
+
+	err = collect_keys(c, c->counts_fd[old], &nr);
+	if (err) {
+		pr_warn("cannot read the counts map: %s", strerror(-err));
+		first_err = err;
+	}
+	for (i = 0; i < nr; i++) {
+		const struct sample_key *key = &c->keys[i];
+		__u64 count;
+
+		if (bpf_map_lookup_elem(c->counts_fd[old], key, &count))
+			continue;
+		bpf_map_delete_elem(c->counts_fd[old], key);
+		if (read_stack(c->kstack_fd[old], key->kern_stack_id, kips, &nr_k) ||
+		    read_stack(c->ustack_fd[old], key->user_stack_id, uips, &nr_u)) {
+			c->unreadable += count;
+			continue;
+		}
+		err = fn(ctx, key, count, kips, nr_k, uips, nr_u);
+		if (err && !first_err)
+			first_err = err;
+	}
+	clear_stack_map(c->kstack_fd[old]);
+	clear_stack_map(c->ustack_fd[old]);
+	return first_err;
+}
+
+int collector__stats(struct collector *c, struct collector_stats *st)
+{
+	int fd = bpf_map__fd(c->skel->maps.stats), cpu, err;
+	__u64 *vals;
+	__u32 i;
+
+	memset(st, 0, sizeof(*st));
+	vals = calloc(c->nr_cpus_possible, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < STAT_MAX; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals)) {
+			err = -errno;
+			free(vals);
+			return err;
+		}
+		for (cpu = 0; cpu < c->nr_cpus_possible; cpu++)
+			st->stat[i] += vals[cpu];
+	}
+	free(vals);
+	st->unreadable = c->unreadable;
+	st->nr_cpus = c->nr_cpus;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The collector: loads the BPF sampling program, opens one perf event per
+ * online CPU and drains the in-kernel aggregation without losing samples
+ * (see bpf/profiler.bpf.c for the two map sets).
+ */
+#ifndef __PROFILER_COLLECTOR_H
+#define __PROFILER_COLLECTOR_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "bpf/profiler.h"
+
+struct collector;
+
+enum collector_event {
+	EVENT_CPU_CLOCK,	/* software timer: works everywhere */
+	EVENT_CYCLES,		/* hardware PMU cycles, when the machine has one */
+};
+
+struct collector_opts {
+	int freq;			/* samples per second per CPU */
+	enum collector_event event;
+	const pid_t *pids;		/* only these processes (tgids), if nr_pids > 0 */
+	int nr_pids;
+	const char *comm;		/* only threads with this comm, if not NULL */
+	bool include_idle;		/* record the idle task (pid 0) too */
+	bool no_kernel;			/* skip kernel stacks */
+	bool no_user;			/* skip user stacks */
+	__u32 stack_entries;		/* per stack map; 0 = default */
+	__u32 count_entries;		/* per counts map; 0 = default */
+};
+
+struct collector_stats {
+	__u64 stat[STAT_MAX];		/* summed over CPUs, see enum stat */
+	__u64 unreadable;		/* counted samples whose stack was gone when read */
+	int nr_cpus;			/* CPUs with an attached event */
+};
+
+/*
+ * Called once per distinct (thread, stacks) with its count since the last
+ * drain. @kips/@uips are innermost first; either may be empty. A non-zero
+ * return is remembered and returned by collector__drain(), which still
+ * drains everything.
+ */
+typedef int (*collector_sample_fn)(void *ctx, const struct sample_key *key, __u64 count,
+				   const __u64 *kips, int nr_kips, const __u64 *uips, int nr_uips);
+
+/*
+ * Load, configure and attach. Returns NULL with errno set; the reason was
+ * logged. errno is EPERM/EACCES when the kernel refused BPF or perf events.
+ */
+struct collector *collector__new(const struct collector_opts *opts);
+void collector__free(struct collector *c);
+
+/* Hand every sample recorded since the last drain to @fn. Returns 0 or -errno. */
+int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx);
+
+/*
+ * Detach from every CPU: no sample is taken after this returns. Then two
+ * collector__drain() calls empty both map sets.
+ */
+int collector__stop(struct collector *c);
+
+/* Counters since collector__new(). */
+int collector__stats(struct collector *c, struct collector_stats *st);
+
+#endif /* __PROFILER_COLLECTOR_H */

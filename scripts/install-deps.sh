@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian packages the build and the tests need, but only when
+# something is missing. Called by the Makefile; safe to run by hand.
+set -eu
+
+PKG_CONFIG=${PKG_CONFIG:-pkg-config}
+need=""
+
+# pkg-config module -> Debian package
+for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka-dev; do
+	mod=${pair%%:*}
+	pkg=${pair#*:}
+	if ! command -v "$PKG_CONFIG" >/dev/null 2>&1 || ! "$PKG_CONFIG" --exists "$mod" 2>/dev/null; then
+		need="$need $pkg"
+	fi
+done
+command -v "$PKG_CONFIG" >/dev/null 2>&1 || need="$need pkg-config"
+# command -> Debian package
+for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils; do
+	cmd=${pair%%:*}
+	pkg=${pair#*:}
+	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
+done
+
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$need; run as root or: sudo apt-get install$need" >&2
+	exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps: missing packages:$need, and there is no apt-get to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $need >&2

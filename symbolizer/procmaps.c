@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/PID/maps lines, e.g.
+ *   55d0c8a00000-55d0c8a21000 r-xp 00002000 08:01 1319  /usr/bin/cat
+ * and the address -> file offset step of symbolization.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolizer_internal.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+static const char DELETED[] = " (deleted)";
+
+static enum map_kind classify(const char *path, __u64 inode)
+{
+	if (!*path)
+		return MAP_ANON;
+	if (!strcmp(path, "[vdso]"))
+		return MAP_VDSO;
+	if (!strcmp(path, "[heap]") || !strncmp(path, "[stack", 6) || !strncmp(path, "[anon", 5))
+		return MAP_ANON;
+	if (path[0] == '[')
+		return MAP_SPECIAL;
+	/* memfd and SysV shm have paths but inode-less anonymous-like content */
+	if (!inode && strncmp(path, "/memfd:", 7))
+		return MAP_ANON;
+	return MAP_FILE;
+}
+
+int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs)
+{
+	char perms[5];
+	int path_off = -1, id;
+	unsigned long long start, end, pgoff, inode;
+	unsigned int maj, min;
+	size_t len;
+	const char *path;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &pgoff, &maj,
+		   &min, &inode, &path_off) < 7)
+		return -EINVAL;
+	if (start >= end || strlen(perms) != 4)
+		return -EINVAL;
+	path = path_off >= 0 ? line + path_off : "";
+	while (*path == ' ')
+		path++;
+	len = strcspn(path, "\n");
+
+	memset(m, 0, sizeof(*m));
+	m->start = start;
+	m->end = end;
+	m->pgoff = pgoff;
+	m->dev_major = maj;
+	m->dev_minor = min;
+	m->inode = inode;
+	m->exec = perms[2] == 'x';
+	m->dso = -1;
+	if (len > sizeof(DELETED) - 1 && !memcmp(path + len - (sizeof(DELETED) - 1), DELETED,
+						 sizeof(DELETED) - 1)) {
+		m->deleted = true;
+		len -= sizeof(DELETED) - 1;
+	}
+	id = strset__add(strs, path, len);
+	if (id < 0)
+		return id;
+	m->path = strset__str(strs, id);
+	m->kind = classify(m->path, inode);
+	return 0;
+}
+
+bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off)
+{
+	if (addr < m->start || addr >= m->end)
+		return false;
+	*off = addr - m->start + m->pgoff;
+	return true;
+}

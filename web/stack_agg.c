@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Aggregated stacks: each distinct folded stack is interned once and carries
+ * a count. Counts are doubles so folded input from other tools with
+ * fractional weights survives.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "web.h"
+#include "common/hashmap.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+struct stack_agg {
+	struct strset *stacks;
+	double *counts;		/* by stack id */
+	size_t cap;
+	double total;
+};
+
+struct stack_agg *stack_agg__new(void)
+{
+	struct stack_agg *agg = calloc(1, sizeof(*agg));
+
+	if (!agg)
+		goto err;
+	agg->stacks = strset__new();
+	if (!agg->stacks)
+		goto err;
+	return agg;
+err:
+	stack_agg__free(agg);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void stack_agg__free(struct stack_agg *agg)
+{
+	if (!agg)
+		return;
+	strset__free(agg->stacks);
+	free(agg->counts);
+	free(agg);
+}
+
+int stack_agg__add(struct stack_agg *agg, const char *stack, size_t len, double count)
+{
+	int id;
+
+	if (!len || !isfinite(count) || count <= 0)
+		return -EINVAL;
+	id = strset__add(agg->stacks, stack, len);
+	if (id < 0)
+		return id;
+	if ((size_t)id >= agg->cap) {
+		size_t cap = agg->cap ? agg->cap * 2 : 1024;
+		double *n = reallocarray(agg->counts, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;	/* the interned string stays, at count 0 */
+		memset(n + agg->cap, 0, (cap - agg->cap) * sizeof(*n));
+		agg->counts = n;
+		agg->cap = cap;
+	}
+	agg->counts[id] += count;
+	agg->total += count;
+	return 0;
+}
+
+double stack_agg__total(const struct stack_agg *agg)
+{
+	return agg->total;
+}
+
+size_t stack_agg__nr_stacks(const struct stack_agg *agg)
+{
+	return strset__count(agg->stacks);
+}
+
+bool stack_agg__get(const struct stack_agg *agg, size_t idx, const char **stack, double *count)
+{
+	if (idx >= strset__count(agg->stacks))
+		return false;
+	*stack = strset__str(agg->stacks, idx);
+	*count = idx < agg->cap ? agg->counts[idx] : 0;
+	return true;
+}
+
+int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
+{
+	size_t start;
+	char *p;
+	int err;
+
+	if (sb->len && (err = strbuf__addch(sb, ';')))
+		return err;
+	start = sb->len;
+	err = strbuf__adds(sb, name);
+	if (!err && suffix)
+		err = strbuf__adds(sb, suffix);
+	if (err)
+		return err;
+	for (p = sb->buf + start; *p; p++) {
+		if (*p == ';')
+			*p = ':';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return 0;
+}
+
+/* Split "stack count" at the last space; false if the line is malformed. */
+static bool parse_folded_line(char *line, size_t *stack_len, double *count, const char **why)
+{
+	size_t len = strcspn(line, "\r\n");
+	char *sp, *end;
+
+	line[len] = '\0';
+	sp = strrchr(line, ' ');
+	if (!sp) {
+		*why = "no count after the stack";
+		return false;
+	}
+	*count = strtod(sp + 1, &end);
+	if (end == sp + 1 || *end) {
+		*why = "the count is not a number";
+		return false;
+	}
+	if (!isfinite(*count) || *count < 0) {
+		*why = "the count is negative or not finite";
+		return false;
+	}
+	while (sp > line && sp[-1] == ' ')
+		sp--;
+	if (sp == line) {
+		*why = "empty stack";
+		return false;
+	}
+	*stack_len = sp - line;
+	return true;
+}
+
+int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad)
+{
+	size_t linecap = 0, lineno = 0;
+	char *line = NULL;
+	ssize_t n;
+	int err = 0;
+
+	*bad = 0;
+	while ((n = getline(&line, &linecap, f)) > 0) {
+		const char *why = NULL;
+		size_t stack_len;
+		double count;
+
+		lineno++;
+		if (line[0] == '\n' || line[0] == '#')
+			continue;
+		if ((size_t)n != strlen(line)) {
+			why = "NUL byte in line";
+		} else if (parse_folded_line(line, &stack_len, &count, &why)) {
+			if (count == 0)
+				continue;
+			err = stack_agg__add(agg, line, stack_len, count);
+			if (err)
+				break;
+			continue;
+		}
+		(*bad)++;
+		if (*bad <= 10)
+			pr_warn("%s:%zu: malformed folded line skipped: %s", name, lineno, why);
+	}
+	if (!err && ferror(f))
+		err = -EIO;
+	if (*bad > 10)
+		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
+	free(line);
+	return err;
+}
+
+static const struct strset *sort_set;
+
+static int cmp_stack_id(const void *a, const void *b)
+{
+	return strcmp(strset__str(sort_set, *(const int *)a), strset__str(sort_set, *(const int *)b));
+}
+
+static int format_count(char *buf, size_t size, double v)
+{
+	if (v == floor(v) && v < 1e15)
+		return snprintf(buf, size, "%.0f", v);
+	return snprintf(buf, size, "%.6g", v);
+}
+
+int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)
+{
+	size_t n = strset__count(agg->stacks), i;
+	int *ids = malloc((n ? n : 1) * sizeof(*ids));
+	char num[64];
+
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		ids[i] = i;
+	sort_set = agg->stacks;
+	qsort(ids, n, sizeof(*ids), cmp_stack_id);
+	for (i = 0; i < n; i++) {
+		if (!agg->counts[ids[i]])
+			continue;
+		format_count(num, sizeof(num), agg->counts[ids[i]]);
+		if (fprintf(f, "%s %s\n", strset__str(agg->stacks, ids[i]), num) < 0)
+			break;
+	}
+	free(ids);
+	return i < n || ferror(f) ? -EIO : 0;
+}
+
+/* ---- top functions ---- */
+
+static int cmp_top(const void *a, const void *b)
+{
+	const struct top_entry *x = a, *y = b;
+
+	if (x->self != y->self)
+		return x->self < y->self ? 1 : -1;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+struct top_state {
+	struct strset *names;
+	struct top_entry *entries;
+	size_t cap;
+	uint64_t *seen_gen;	/* per name: last stack it was counted in */
+};
+
+static int top_frame(struct top_state *st, const char *name, size_t len, double count, bool leaf,
+		     uint64_t gen)
+{
+	int id = strset__add(st->names, name, len);
+
+	if (id < 0)
+		return id;
+	if ((size_t)id >= st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+		struct top_entry *e = reallocarray(st->entries, cap, sizeof(*e));
+		uint64_t *g;
+
+		if (!e)
+			return -ENOMEM;
+		st->entries = e;
+		g = reallocarray(st->seen_gen, cap, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		st->seen_gen = g;
+		memset(st->entries + st->cap, 0, (cap - st->cap) * sizeof(*e));
+		memset(st->seen_gen + st->cap, 0, (cap - st->cap) * sizeof(*g));
+		st->cap = cap;
+	}
+	if (leaf)
+		st->entries[id].self += count;
+	if (st->seen_gen[id] != gen) {
+		/* recursion: a frame counts once per stack in its total */
+		st->seen_gen[id] = gen;
+		st->entries[id].total += count;
+	}
+	return 0;
+}
+
+int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry **out,
+		   size_t *nr)
+{
+	struct top_state st = {};
+	size_t i, n;
+	int err = 0;
+
+	st.names = strset__new();
+	if (!st.names)
+		return -ENOMEM;
+	for (i = 0; i < strset__count(agg->stacks) && !err; i++) {
+		const char *s = strset__str(agg->stacks, i), *p = s, *semi;
+		double c = i < agg->cap ? agg->counts[i] : 0;
+
+		if (skip_root) {
+			semi = strchr(p, ';');
+			if (!semi)
+				continue;
+			p = semi + 1;
+		}
+		while (!err) {
+			semi = strchr(p, ';');
+			err = top_frame(&st, p, semi ? (size_t)(semi - p) : strlen(p), c, !semi,
+					i + 1);
+			if (!semi)
+				break;
+			p = semi + 1;
+		}
+	}
+	n = strset__count(st.names);
+	if (!err) {
+		/* names are interned in st.names; re-point them at stable stack_agg memory */
+		for (i = 0; i < n; i++)
+			st.entries[i].name = strset__str(st.names, i);
+		qsort(st.entries, n, sizeof(*st.entries), cmp_top);
+	}
+	free(st.seen_gen);
+	if (err) {
+		strset__free(st.names);
+		free(st.entries);
+		return err;
+	}
+	/*
+	 * The names must outlive st.names: copy them into one block behind
+	 * the entries so a single free() releases everything.
+	 */
+	{
+		size_t bytes = 0, off;
+		struct top_entry *res;
+		char *strs;
+
+		for (i = 0; i < n; i++)
+			bytes += strlen(st.entries[i].name) + 1;
+		res = malloc(n * sizeof(*res) + bytes + 1);
+		if (!res) {
+			strset__free(st.names);
+			free(st.entries);
+			return -ENOMEM;
+		}
+		strs = (char *)(res + n);
+		for (i = 0, off = 0; i < n; i++) {
+			size_t l = strlen(st.entries[i].name) + 1;
+
+			res[i] = st.entries[i];
+			memcpy(strs + off, st.entries[i].name, l);
+			res[i].name = strs + off;
+			off += l;
+		}
+		*out = res;
+		*nr = n;
+	}
+	strset__free(st.names);
+	free(st.entries);
+	return 0;
+}
