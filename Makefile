@@ -65,7 +65,7 @@ ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-CFLAGS := -g -O2 -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(SAN_FLAGS) -I. -I$(OUTPUT) -Ibpf \
+CFLAGS := -g -O2 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(SAN_FLAGS) -I. -I$(OUTPUT) -Ibpf \
 	$(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
@@ -119,7 +119,7 @@ $(OUTPUT)/profile: $(PROFILER_OBJS) $(LIB_OBJS)
 $(OUTPUT)/obj/tests/%.o: tests/%.c | $(OUTPUT)/config.mk
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -Wno-missing-field-initializers -MMD -MP -c $< -o $@
 
 $(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -130,13 +130,33 @@ $(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -Wall -Werror \
+	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		-fno-optimize-sibling-calls -Wall -Werror \
 		$< -o $@ -lm
 
-check: $(TEST_BINS)
+# Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
+FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \
+	$(OUTPUT)/fixtures/libsymfix.so
+
+$(OUTPUT)/fixtures/symfix-pie: tests/fixtures/symfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fPIE -pie $< -o $@
+
+$(OUTPUT)/fixtures/symfix-nopie: tests/fixtures/symfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fno-pie -no-pie $< -o $@
+
+$(OUTPUT)/fixtures/libsymfix.so: tests/fixtures/symfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fPIC -shared -DSYMFIX_LIB $< -o $@
+
+check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
-test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS)
+test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES)
 	$(Q)tests/run.sh --all $(OUTPUT)
 
 run: $(OUTPUT)/profile

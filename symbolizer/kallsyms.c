@@ -51,8 +51,10 @@ static int parse_line(char *line, struct ksym *sym, struct strset *strs)
 	name[strcspn(name, "\n")] = '\0';
 	mod = strchr(name, '\t');
 	if (mod) {
+		/* "name\t[module]" */
 		*mod++ = '\0';
-		mod[strcspn(mod, "\t ")] = '\0';
+		mod += strspn(mod, "[");
+		mod[strcspn(mod, "]\t ")] = '\0';
 	}
 	if (!*name)
 		return -EINVAL;
@@ -83,7 +85,10 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		if (err == -EINVAL)
 			continue;
 		parsed++;
-		err = 0;
+		if (err == -ENOENT) {	/* not a text symbol */
+			err = 0;
+			continue;
+		}
 		if (sym.addr == 0)	/* kptr_restrict hides addresses: useless */
 			continue;
 		if (ks->nr == ks->cap) {

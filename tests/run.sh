@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run the test binaries and print one closing line:
+#   N passed, N failed, N skipped
+# usage: tests/run.sh --unit|--all BUILD_DIR
+set -u
+
+mode=$1
+out=$2
+src=$(cd "$(dirname "$0")/.." && pwd)
+
+export FIXTURES="$out/fixtures" WORKLOADS="$out/workloads" PROFILE="$out/profile" SRCDIR="$src"
+
+bins=""
+for t in "$out"/tests/test_*; do
+	[ -x "$t" ] || continue
+	case "$(basename "$t")" in
+	test_e2e) [ "$mode" = --all ] && bins="$bins $t" ;;
+	*) bins="$bins $t" ;;
+	esac
+done
+
+passed=0 failed=0 skipped=0 broken=""
+log=$(mktemp)
+for t in $bins; do
+	"$t" >"$log" 2>&1
+	status=$?
+	cat "$log"
+	p=$(grep -c '^\[       OK \]' "$log")
+	f=$(grep -c '^\[  FAILED  \]' "$log" | head -1)
+	s=$(grep -c '^\[  SKIPPED \]' "$log")
+	# the summary repeats failed names once more: count each failing test once
+	f=$(grep '^\[  FAILED  \] ' "$log" | grep -v 'test(s)' | sort -u | wc -l)
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# crashed or failed outside a test case
+		failed=$((failed + 1))
+		broken="$broken $(basename "$t")"
+	fi
+done
+rm -f "$log"
+[ -n "$broken" ] && echo "test binaries that exited abnormally:$broken"
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests for common/: string buffer, interning set, hash map. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/hashmap.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+
+static void test_strbuf_addf_grows(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char big[1000];
+	int i;
+
+	(void)state;
+	assert_string_equal(strbuf__str(&sb), "");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < 10; i++)
+		assert_int_equal(strbuf__addf(&sb, "%d:%s;", i, big), 0);
+	assert_int_equal(sb.len, 10 * (2 + 999 + 1));
+	assert_int_equal(strlen(sb.buf), sb.len);
+	assert_memory_equal(sb.buf + sb.len - 6, "xxxxx;", 6);
+	strbuf__setlen(&sb, 3);
+	assert_string_equal(sb.buf, "0:x");
+	strbuf__release(&sb);
+	assert_null(sb.buf);
+}
+
+static void test_strbuf_add_binary(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(strbuf__add(&sb, "a\0b", 3), 0);
+	assert_int_equal(strbuf__addch(&sb, 'c'), 0);
+	assert_int_equal(sb.len, 4);
+	assert_memory_equal(sb.buf, "a\0bc", 5);
+	strbuf__release(&sb);
+}
+
+static void test_strset_interns(void **state)
+{
+	static const char *const words[] = { "main", "foo", "main", "", "foo;bar", "foo" };
+	static const int want_ids[] = { 0, 1, 0, 2, 3, 1 };
+	struct strset *set = strset__new();
+	const char *p;
+	size_t i;
+
+	(void)state;
+	assert_non_null(set);
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		assert_int_equal(strset__add(set, words[i], strlen(words[i])), want_ids[i]);
+	assert_int_equal(strset__count(set), 4);
+	assert_int_equal(strset__find(set, "foo", 3), 1);
+	assert_int_equal(strset__find(set, "fo", 2), -ENOENT);
+	/* not NUL-terminated input */
+	assert_int_equal(strset__add(set, "mainly", 4), 0);
+	p = strset__str(set, 0);
+	/* pointers stay valid while the set grows */
+	for (i = 0; i < 100000; i++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "sym%zu", i);
+
+		assert_int_equal(strset__add(set, buf, n), (int)(4 + i));
+	}
+	assert_ptr_equal(strset__str(set, 0), p);
+	assert_string_equal(p, "main");
+	assert_string_equal(strset__str(set, 4 + 99999), "sym99999");
+	assert_int_equal(strset__find(set, "sym500", 6), 4 + 500);
+	strset__free(set);
+}
+
+static void test_hashmap_set_get_delete(void **state)
+{
+	struct hashmap map = HASHMAP_INIT;
+	uint64_t v, k, sum = 0;
+	size_t it = 0, n = 0;
+	uint64_t i;
+
+	(void)state;
+	assert_false(hashmap__get(&map, 1, &v));
+	for (i = 0; i < 5000; i++)
+		assert_int_equal(hashmap__set(&map, i * 7919, i), 0);
+	assert_int_equal(map.count, 5000);
+	assert_int_equal(hashmap__set(&map, 7919, 42), 0);	/* replace */
+	assert_int_equal(map.count, 5000);
+	assert_true(hashmap__get(&map, 7919, &v));
+	assert_int_equal(v, 42);
+	/* delete every other key; the rest must stay reachable */
+	for (i = 0; i < 5000; i += 2)
+		assert_true(hashmap__delete(&map, i * 7919, NULL));
+	assert_false(hashmap__delete(&map, 0, NULL));
+	assert_int_equal(map.count, 2500);
+	for (i = 1; i < 5000; i += 2) {
+		assert_true(hashmap__get(&map, i * 7919, &v));
+		assert_int_equal(v, i == 1 ? 42 : i);
+	}
+	for (i = 0; i < 5000; i += 2)
+		assert_false(hashmap__get(&map, i * 7919, NULL));
+	while (hashmap__next(&map, &it, &k, &v)) {
+		n++;
+		sum += k / 7919;
+	}
+	assert_int_equal(n, 2500);
+	assert_int_equal(sum, 2500ULL * 2500);	/* sum of the odd numbers below 5000 */
+	hashmap__release(&map);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strbuf_addf_grows),
+		cmocka_unit_test(test_strbuf_add_binary),
+		cmocka_unit_test(test_strset_interns),
+		cmocka_unit_test(test_hashmap_set_get_delete),
+	};
+
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}

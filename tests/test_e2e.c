@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end tests: the real profile binary, the real BPF program, a
+ * workload with a known CPU split. They skip only when the kernel refuses
+ * BPF or perf events, and say why.
+ *
+ * Environment (tests/run.sh sets it): PROFILE, the binary; WORKLOADS, the
+ * directory with wl_split.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+static char tmpdir[] = "/tmp/profile-e2e-XXXXXX";
+static const char *skip_reason;
+
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		fail_msg("%s is not set: run the tests through 'make test'", name);
+	return v;
+}
+
+static char *tmp(const char *name)
+{
+	static char bufs[8][4096];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
+	return b;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* fork + exec @argv with stdout (and stderr) to files; returns the pid */
+static pid_t spawn(const char *const argv[], const char *out, const char *err)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (out) {
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			dup2(fd, 1);
+		}
+		if (err) {
+			int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			dup2(fd, 2);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		fail_msg("cannot open '%s': %s", path, strerror(errno));
+	if (getdelim(&buf, &cap, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+static pid_t start_workload(const char *truth, double seconds)
+{
+	char path[4096], dur[32];
+	const char *argv[] = { path, dur, truth, NULL };
+
+	snprintf(path, sizeof(path), "%s/wl_split", env_path("WORKLOADS"));
+	snprintf(dur, sizeof(dur), "%g", seconds);
+	return spawn(argv, NULL, NULL);
+}
+
+static int setup_group(void **state)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr), .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = 99, .freq = 1,
+	};
+	int ret, fd;
+
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	ret = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL);
+	if (ret <= 0) {
+		skip_reason = ret == 0 ? "the kernel does not support perf_event BPF programs"
+				       : "the kernel refused to load a BPF program (not root? no CAP_BPF?)";
+		return 0;
+	}
+	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, 0);
+	if (fd < 0) {
+		skip_reason = "the kernel refused a system-wide cpu-clock perf event";
+		return 0;
+	}
+	close(fd);
+	return 0;
+}
+
+static int teardown_group(void **state)
+{
+	char cmd[4200];
+
+	(void)state;
+	if (!getenv("KEEP_TMP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd))
+			return -1;
+	}
+	return 0;
+}
+
+#define REQUIRE_BPF()                                                        \
+	do {                                                                 \
+		if (skip_reason) {                                           \
+			print_message("SKIP: %s\n", skip_reason);            \
+			skip();                                              \
+		}                                                            \
+	} while (0)
+
+struct summary {
+	unsigned long long expected, taken, recorded, idle, filtered, dropped;
+};
+
+static void parse_summary(const char *out, struct summary *s)
+{
+	const char *p = strstr(out, "samples expected");
+
+	assert_non_null(p);
+	while (p > out && p[-1] != ':')
+		p--;
+	assert_int_equal(sscanf(p, " %llu samples expected, %llu taken", &s->expected, &s->taken),
+			 2);
+	p = strstr(p, "\n");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, " %llu recorded, %llu idle", &s->recorded, &s->idle), 2);
+	p = strstr(p, "filtered out");
+	assert_non_null(p);
+	while (p[-1] != ',')
+		p--;
+	assert_int_equal(sscanf(p, " %llu filtered out, %llu dropped", &s->filtered, &s->dropped),
+			 2);
+}
+
+static double read_truth(const char *path, const char *name)
+{
+	char *text = slurp(path), *p = strstr(text, name);
+	double v;
+
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + strlen(name), " %lf", &v), 1);
+	free(text);
+	return v;
+}
+
+struct shares {
+	double total, leaf[3], chained[3];
+};
+
+static const char *const LEAVES[] = { "leaf_alpha", "leaf_beta", "leaf_gamma" };
+
+static void parse_folded(const char *path, struct shares *sh)
+{
+	char *text = slurp(path), *line, *save = NULL;
+
+	memset(sh, 0, sizeof(*sh));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(line, ' ');
+		double c;
+		int i;
+
+		assert_non_null(sp);
+		c = atof(sp + 1);
+		*sp = '\0';
+		sh->total += c;
+		for (i = 0; i < 3; i++) {
+			char chain[64];
+
+			if (!strstr(line, LEAVES[i]))
+				continue;
+			sh->leaf[i] += c;
+			snprintf(chain, sizeof(chain), ";main;outer;middle;%s", LEAVES[i]);
+			if (strstr(line, chain))
+				sh->chained[i] += c;
+		}
+	}
+	free(text);
+}
+
+static void test_split_matches_truth(void **state)
+{
+	char *truth = tmp("truth.txt"), *folded = tmp("split.folded"), *svg = tmp("split.svg");
+	char *out = tmp("split.out"), *errf = tmp("split.err");
+	char pidbuf[32], *text;
+	struct summary s;
+	struct shares sh;
+	pid_t wl, prof;
+	int i;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(truth, 60);
+	sleep_s(0.5);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
+	{
+		const char *argv[] = { env_path("PROFILE"), "-p", pidbuf, "-d", "6", "-F", "499",
+				 "--folded", folded, "-o", svg, NULL };
+
+		prof = spawn(argv, out, errf);
+	}
+	if (wait_exit(prof) != 0) {
+		text = slurp(errf);
+		fail_msg("profile failed: %s", text);
+	}
+	kill(wl, SIGTERM);
+	assert_int_equal(wait_exit(wl), 0);
+
+	text = slurp(out);
+	print_message("%s", text);
+	parse_summary(text, &s);
+	/* every sample the kernel took is accounted for */
+	assert_int_equal(s.taken, s.recorded + s.idle + s.filtered + s.dropped);
+	/* the timer fired as often as asked, on every CPU */
+	assert_true(fabs((double)s.taken - s.expected) <= 0.1 * s.expected);
+	/* the workload's thread ran most of the time and nearly all of it was kept */
+	assert_true(s.recorded >= 0.5 * 6 * 499);
+	assert_true(s.dropped <= 0.01 * s.recorded);
+	assert_non_null(strstr(text, "leaf_alpha"));
+	free(text);
+
+	parse_folded(folded, &sh);
+	assert_true(sh.total == s.recorded);
+	for (i = 0; i < 3; i++) {
+		double want = read_truth(truth, LEAVES[i]), got = sh.leaf[i] / sh.total;
+
+		print_message("%s: measured %.2f%%, truth %.2f%%, whole chain in %.1f%%\n",
+			      LEAVES[i], 100 * got, 100 * want, 100 * sh.chained[i] / sh.leaf[i]);
+		if (fabs(got - want) > 0.03)
+			fail_msg("%s share %.2f%% is more than 3 points from the truth %.2f%%",
+				 LEAVES[i], 100 * got, 100 * want);
+		/* the stack holds main -> outer -> middle -> leaf */
+		assert_true(sh.chained[i] >= 0.97 * sh.leaf[i]);
+	}
+
+	text = slurp(svg);
+	assert_non_null(strstr(text, "data-n=\"leaf_alpha\""));
+	assert_non_null(strstr(text, "</svg>"));
+	free(text);
+	{
+		char cmd[8400];
+
+		snprintf(cmd, sizeof(cmd), "xmllint --noout '%s'", svg);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+static void test_sigint_still_writes(void **state)
+{
+	char *truth = tmp("truth2.txt"), *folded = tmp("int.folded"), *svg = tmp("int.svg");
+	char *out = tmp("int.out");
+	const char *argv[] = { env_path("PROFILE"), "--comm", "wl_split", "-d", "60",
+			 "--folded", folded, "-o", svg, NULL };
+	pid_t wl, prof;
+	char *text;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(truth, 30);
+	prof = spawn(argv, out, NULL);
+	sleep_s(3);
+	kill(prof, SIGINT);
+	assert_int_equal(wait_exit(prof), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+
+	text = slurp(out);
+	assert_non_null(strstr(text, "Profiled"));
+	free(text);
+	text = slurp(folded);
+	/* --comm kept only the workload, and the samples up to SIGINT are there */
+	assert_true(strlen(text) > 0);
+	for (char *l = text; *l; l = strchr(l, '\n') + 1) {
+		if (strncmp(l, "wl_split;", 9))
+			fail_msg("a stack of another command passed --comm: %.60s", l);
+		if (!strchr(l, '\n'))
+			break;
+	}
+	assert_non_null(strstr(text, "leaf_alpha"));
+	free(text);
+}
+
+static void test_bad_arguments(void **state)
+{
+	static const struct {
+		const char *args[4];
+		int status;
+		const char *msg;
+	} cases[] = {
+		{ { "-F", "0" }, 2, "invalid frequency" },
+		{ { "-d", "soon" }, 2, "invalid duration" },
+		{ { "-p", "999999999" }, 2, "no process with pid" },
+		{ { "--comm", "a-name-longer-than-15" }, 2, "invalid comm" },
+		{ { "frobnicate" }, 2, "not a profile command" },
+		{ { "flamegraph", "/nonexistent/x.folded" }, 1, "cannot open '/nonexistent/x.folded'" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[6] = { env_path("PROFILE") };
+		char *err = tmp("bad.err"), *text;
+		int j;
+
+		for (j = 0; j < 4 && cases[i].args[j]; j++)
+			argv[j + 1] = cases[i].args[j];
+		assert_int_equal(wait_exit(spawn(argv, tmp("bad.out"), err)), cases[i].status);
+		text = slurp(err);
+		if (!strstr(text, cases[i].msg))
+			fail_msg("case %zu: want '%s' in: %s", i, cases[i].msg, text);
+		/* one line, no stack dumps */
+		assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text));
+		free(text);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_matches_truth),
+		cmocka_unit_test(test_sigint_still_writes),
+		cmocka_unit_test(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests_name("e2e", tests, setup_group, teardown_group);
+}

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for symbolizer/: the kallsyms and /proc/PID/maps parsers, file
+ * offsets, and symbol lookup in live processes (PIE, non-PIE, a shared
+ * library, a deleted binary) and in corrupt files.
+ *
+ * FIXTURES names the directory the Makefile built tests/fixtures/symfix.c
+ * into (tests/run.sh sets it).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "symbolizer/symbolizer.h"
+#include "symbolizer/symbolizer_internal.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+
+static const char *fixture(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("FIXTURES");
+
+	if (!dir) {
+		fail_msg("FIXTURES is not set: run the tests through 'make test'");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return path;
+}
+
+/* ---- kallsyms ---- */
+
+static const char KALLSYMS[] =
+	"ffffffff81000000 T _stext\n"
+	"ffffffff81000000 T startup_64\n"
+	"ffffffff81001000 t do_one_thing\n"
+	"ffffffff81001000 d some_data\n"
+	"garbage line\n"
+	"ffffffff81002000 W weak_fn\n"
+	"ffffffff81003000 T __x64_sys_read\n"
+	"ffffffffc0100000 t ext4_readpage\t[ext4]\n"
+	"ffffffffc0100400 t ext4_map\t[ext4]\n";
+
+static void test_kallsyms_lookup(void **state)
+{
+	static const struct {
+		unsigned long long addr;
+		const char *name;	/* NULL: not found */
+		const char *module;
+	} cases[] = {
+		{ 0xffffffff80ffffffULL, NULL, NULL },
+		{ 0xffffffff81000000ULL, "_stext", "[kernel]" },	/* shorter alias wins */
+		{ 0xffffffff81000fffULL, "_stext", "[kernel]" },
+		{ 0xffffffff81001000ULL, "do_one_thing", "[kernel]" },	/* data symbol skipped */
+		{ 0xffffffff81002abcULL, "weak_fn", "[kernel]" },
+		{ 0xffffffff81003010ULL, "__x64_sys_read", "[kernel]" },
+		{ 0xffffffffc0100010ULL, "ext4_readpage", "ext4" },
+		{ 0xffffffffc0100400ULL, "ext4_map", "ext4" },
+		{ 0xffffffffc1100400ULL, NULL, NULL },	/* far past the last symbol */
+	};
+	struct strset *strs = strset__new();
+	struct ksyms ks = {};
+	FILE *f = fmemopen((void *)KALLSYMS, sizeof(KALLSYMS) - 1, "r");
+	size_t i;
+
+	(void)state;
+	assert_int_equal(ksyms__load(&ks, f, strs), 0);
+	fclose(f);
+	assert_int_equal(ks.nr, 7);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct ksym *sym = ksyms__find(&ks, cases[i].addr);
+
+		if (!cases[i].name) {
+			assert_null(sym);
+			continue;
+		}
+		assert_non_null(sym);
+		assert_string_equal(sym->name, cases[i].name);
+		assert_string_equal(sym->module, cases[i].module);
+	}
+	ksyms__release(&ks);
+	strset__free(strs);
+}
+
+static void test_kallsyms_rejects_garbage(void **state)
+{
+	static const char junk[] = "this is not\nkallsyms at all\n";
+	struct strset *strs = strset__new();
+	struct ksyms ks = {};
+	FILE *f = fmemopen((void *)junk, sizeof(junk) - 1, "r");
+
+	(void)state;
+	assert_int_equal(ksyms__load(&ks, f, strs), -EINVAL);
+	fclose(f);
+	ksyms__release(&ks);
+	strset__free(strs);
+}
+
+static void test_symbolizer_kernel_from_file(void **state)
+{
+	char path[] = "/tmp/test-kallsyms-XXXXXX";
+	struct symbolizer_opts opts = { .kallsyms_path = path };
+	struct symbolizer *s;
+	struct sym_frame f;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, KALLSYMS, sizeof(KALLSYMS) - 1), sizeof(KALLSYMS) - 1);
+	close(fd);
+	s = symbolizer__new(&opts);
+	assert_non_null(s);
+	assert_int_equal(symbolizer__kernel(s, 0xffffffffc0100404ULL, &f), 0);
+	assert_string_equal(f.name, "ext4_map");
+	assert_string_equal(f.module, "ext4");
+	assert_int_equal(symbolizer__kernel(s, 0x1000, &f), -ENOENT);
+	assert_null(f.name);
+	symbolizer__free(s);
+	unlink(path);
+}
+
+/* ---- /proc/PID/maps ---- */
+
+static void test_maps_parse(void **state)
+{
+	static const struct {
+		const char *line;
+		int err;
+		unsigned long long start, end, pgoff, inode;
+		bool exec, deleted;
+		enum map_kind kind;
+		const char *path;
+	} cases[] = {
+		{ "55d0c8a00000-55d0c8a21000 r-xp 00002000 08:01 1319                       /usr/bin/cat\n",
+		  0, 0x55d0c8a00000, 0x55d0c8a21000, 0x2000, 1319, true, false, MAP_FILE, "/usr/bin/cat" },
+		{ "7f00-8f00 r--p 00000000 fd:00 77 /opt/my app/lib x.so (deleted)\n",
+		  0, 0x7f00, 0x8f00, 0, 77, false, true, MAP_FILE, "/opt/my app/lib x.so" },
+		{ "7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]\n",
+		  0, 0x7ffd1000, 0x7ffd3000, 0, 0, true, false, MAP_VDSO, "[vdso]" },
+		{ "1000-2000 rwxp 00000000 00:00 0\n",
+		  0, 0x1000, 0x2000, 0, 0, true, false, MAP_ANON, "" },
+		{ "1000-2000 rw-p 00000000 00:00 0   [heap]\n",
+		  0, 0x1000, 0x2000, 0, 0, false, false, MAP_ANON, "[heap]" },
+		{ "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]\n",
+		  0, 0xffffffffff600000ULL, 0xffffffffff601000ULL, 0, 0, true, false, MAP_SPECIAL,
+		  "[vsyscall]" },
+		{ "2000-1000 r-xp 00000000 00:00 0\n", -EINVAL },
+		{ "not a maps line\n", -EINVAL },
+		{ "1000-2000 r-xp zz 00:00 0\n", -EINVAL },
+	};
+	struct strset *strs = strset__new();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_map m;
+		int err = proc_map__parse(cases[i].line, &m, strs);
+
+		assert_int_equal(err, cases[i].err);
+		if (err)
+			continue;
+		assert_int_equal(m.start, cases[i].start);
+		assert_int_equal(m.end, cases[i].end);
+		assert_int_equal(m.pgoff, cases[i].pgoff);
+		assert_int_equal(m.inode, cases[i].inode);
+		assert_int_equal(m.exec, cases[i].exec);
+		assert_int_equal(m.deleted, cases[i].deleted);
+		assert_int_equal(m.kind, cases[i].kind);
+		assert_string_equal(m.path, cases[i].path);
+	}
+	strset__free(strs);
+}
+
+static void test_maps_file_offset(void **state)
+{
+	static const struct {
+		unsigned long long addr;
+		bool inside;
+		unsigned long long off;
+	} cases[] = {
+		{ 0x401000, true, 0x1000 },
+		{ 0x401fff, true, 0x1fff },
+		{ 0x400fff, false, 0 },
+		{ 0x403000, false, 0 },	/* end is exclusive */
+	};
+	struct proc_map m = { .start = 0x401000, .end = 0x403000, .pgoff = 0x1000 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u64 off = 0;
+
+		assert_int_equal(proc_map__file_offset(&m, cases[i].addr, &off), cases[i].inside);
+		if (cases[i].inside)
+			assert_int_equal(off, cases[i].off);
+	}
+}
+
+/* ---- live processes ---- */
+
+__attribute__((noinline)) int test_local_function(int x)
+{
+	return x + 1;
+}
+
+static void expect_user(struct symbolizer *s, pid_t pid, unsigned long long addr,
+			const char *name, const char *module)
+{
+	struct sym_frame f;
+	int err = symbolizer__user(s, pid, addr, &f);
+
+	if (err || !f.name || strcmp(f.name, name))
+		fail_msg("pid %d addr %llx: want %s, got %s (%d, module %s)", pid, addr, name,
+			 f.name ? f.name : "(null)", err, f.module ? f.module : "(null)");
+	if (module)
+		assert_string_equal(f.module, module);
+}
+
+static void test_symbolize_self_and_libs(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	int (*fn)(int);
+	void *lib;
+
+	(void)state;
+	assert_non_null(s);
+	expect_user(s, getpid(), (uintptr_t)test_local_function, "test_local_function",
+		    "test_symbolizer");
+	expect_user(s, getpid(), (uintptr_t)test_local_function + 3, "test_local_function", NULL);
+	/* a library loaded after the first lookup: found by re-reading the maps */
+	lib = dlopen(fixture("libsymfix.so"), RTLD_NOW);
+	assert_non_null(lib);
+	fn = (int (*)(int))dlsym(lib, "symfix_second");
+	assert_non_null(fn);
+	symbolizer__next_generation(s);
+	expect_user(s, getpid(), (uintptr_t)fn + 1, "symfix_second", "libsymfix.so");
+	symbolizer__free(s);
+	dlclose(lib);
+}
+
+struct child {
+	pid_t pid;
+	FILE *to, *from;
+	unsigned long long first, second;
+};
+
+/* Run a symfix program and read the addresses it prints. */
+static void start_child(struct child *c, const char *path)
+{
+	int in[2], out[2];
+
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->to = fdopen(in[1], "w");
+	c->from = fdopen(out[0], "r");
+	assert_int_equal(fscanf(c->from, " symfix_first %llx", &c->first), 1);
+	assert_int_equal(fscanf(c->from, " symfix_second %llx", &c->second), 1);
+}
+
+static void stop_child(struct child *c)
+{
+	int status;
+
+	fclose(c->to);
+	fclose(c->from);
+	waitpid(c->pid, &status, 0);
+}
+
+static void test_symbolize_pie_and_nopie(void **state)
+{
+	static const char *const bins[] = { "symfix-pie", "symfix-nopie" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct symbolizer *s = symbolizer__new(NULL);
+		struct child c;
+
+		assert_non_null(s);
+		start_child(&c, fixture(bins[i]));
+		expect_user(s, c.pid, c.first, "symfix_first", bins[i]);
+		expect_user(s, c.pid, c.second + 2, "symfix_second", bins[i]);
+		stop_child(&c);
+		symbolizer__free(s);
+	}
+}
+
+static void copy_file(const char *from, const char *to, size_t limit)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ssize_t n;
+	size_t done = 0;
+
+	assert_true(in >= 0 && out >= 0);
+	while (done < limit && (n = read(in, buf, sizeof(buf))) > 0) {
+		if ((size_t)n > limit - done)
+			n = limit - done;
+		assert_int_equal(write(out, buf, n), n);
+		done += n;
+	}
+	close(in);
+	fchmod(out, 0755);
+	close(out);
+}
+
+static void test_symbolize_deleted_binary(void **state)
+{
+	char path[] = "/tmp/symfix-deleted-XXXXXX";
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct child c;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	copy_file(fixture("symfix-pie"), path, SIZE_MAX);
+	start_child(&c, path);
+	assert_int_equal(unlink(path), 0);
+	/* the file is gone from the file system; map_files still reaches it */
+	expect_user(s, c.pid, c.first, "symfix_first", NULL);
+	stop_child(&c);
+	symbolizer__free(s);
+}
+
+static void test_symbolize_gone_process(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f;
+	pid_t pid = fork();
+	int status;
+
+	(void)state;
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &status, 0);
+	assert_int_equal(symbolizer__user(s, pid, 0x401000, &f), -ESRCH);
+	assert_null(f.name);
+	symbolizer__free(s);
+}
+
+static void test_corrupt_files(void **state)
+{
+	static const char *const kinds[] = { "truncated", "garbage", "empty" };
+	char path[] = "/tmp/symfix-bad-XXXXXX";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		struct dso *d;
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		close(fd);
+		if (i == 0) {
+			copy_file(fixture("symfix-pie"), path, 200);
+		} else if (i == 1) {
+			fd = open(path, O_WRONLY);
+			assert_int_equal(write(fd, "\x7f" "ELF garbage garbage garbage", 28), 28);
+			close(fd);
+		}
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		d = dso__open(fd, path);
+		if (d)
+			fail_msg("%s file opened as ELF", kinds[i]);
+		unlink(path);
+		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kallsyms_lookup),
+		cmocka_unit_test(test_kallsyms_rejects_garbage),
+		cmocka_unit_test(test_symbolizer_kernel_from_file),
+		cmocka_unit_test(test_maps_parse),
+		cmocka_unit_test(test_maps_file_offset),
+		cmocka_unit_test(test_symbolize_self_and_libs),
+		cmocka_unit_test(test_symbolize_pie_and_nopie),
+		cmocka_unit_test(test_symbolize_deleted_binary),
+		cmocka_unit_test(test_symbolize_gone_process),
+		cmocka_unit_test(test_corrupt_files),
+	};
+
+	return cmocka_run_group_tests_name("symbolizer", tests, NULL, NULL);
+}
