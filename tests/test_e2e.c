@@ -236,11 +236,17 @@ static void test_split_matches_truth(void **state)
 	char pidbuf[32], *text;
 	struct summary s;
 	struct shares sh;
-	pid_t wl, prof;
+	pid_t wl, prof, spinner;
 	int i;
 
 	(void)state;
 	REQUIRE_BPF();
+	/*
+	 * A second, unselected instance keeps the other CPU busy: an idle CPU
+	 * gets no cpu-clock ticks on some kernels (perf sees the same), and
+	 * the test checks that every tick was taken and accounted for.
+	 */
+	spinner = start_workload(tmp("truth-spinner.txt"), 60);
 	wl = start_workload(truth, 60);
 	sleep_s(0.5);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
@@ -255,15 +261,19 @@ static void test_split_matches_truth(void **state)
 		fail_msg("profile failed: %s", text);
 	}
 	kill(wl, SIGTERM);
+	kill(spinner, SIGTERM);
 	assert_int_equal(wait_exit(wl), 0);
+	wait_exit(spinner);
 
 	text = slurp(out);
 	print_message("%s", text);
 	parse_summary(text, &s);
 	/* every sample the kernel took is accounted for */
 	assert_int_equal(s.taken, s.recorded + s.idle + s.filtered + s.dropped);
-	/* the timer fired as often as asked, on every CPU */
-	assert_true(fabs((double)s.taken - s.expected) <= 0.1 * s.expected);
+	/* the timer fired as often as asked, on every (busy) CPU */
+	assert_true(fabs((double)s.taken - s.expected) <= 0.05 * s.expected);
+	/* the other CPU's samples went to the spinner and were filtered out */
+	assert_true(s.filtered > 0);
 	/* the workload's thread ran most of the time and nearly all of it was kept */
 	assert_true(s.recorded >= 0.5 * 6 * 499);
 	assert_true(s.dropped <= 0.01 * s.recorded);
