@@ -11,6 +11,7 @@
 
 OUTPUT ?= build
 CC ?= gcc
+CXX ?= g++
 CLANG ?= clang
 BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
@@ -68,7 +69,7 @@ endif
 CFLAGS := -g -O2 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(SAN_FLAGS) -I. -I$(OUTPUT) -Ibpf \
 	$(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
-LIBS = $(PKG_LIBS) -lm
+LIBS = $(PKG_LIBS) -liberty -lz -lm
 
 COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
@@ -152,6 +153,12 @@ $(OUTPUT)/fixtures/libsymfix.so: tests/fixtures/symfix.c
 	$(call msg,CC-FIX,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fPIC -shared -DSYMFIX_LIB $< -o $@
+
+# DWARF fixtures: inline chains, C++, separate debuginfo variants, corrupt files
+FIXTURES += $(OUTPUT)/fixtures/.built
+$(OUTPUT)/fixtures/.built: tests/fixtures/build.sh tests/fixtures/inlines.c tests/fixtures/cxx.cc
+	$(call msg,FIXTURES,$(@D))
+	$(Q)tests/fixtures/build.sh "$(CC)" "$(CXX)" $(@D) >/dev/null
 
 check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)

@@ -222,19 +222,28 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 
 static int add_user_frame(struct record *r, __u32 tgid, __u64 addr, bool leaf)
 {
-	struct sym_frame f;
+	struct sym_frame f[SYM_MAX_FRAMES];
+	int n, i, err = 0;
 
 	/* a return address points after the call: look up the call itself */
-	symbolizer__user(r->syms, tgid, leaf ? addr : addr - 1, &f);
-	if (f.name)
-		return folded__add_frame(&r->line, f.name, NULL);
-	if (f.module) {
+	n = symbolizer__user(r->syms, tgid, leaf ? addr : addr - 1, f, SYM_MAX_FRAMES);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !err; i++) {
 		char buf[300];
 
-		snprintf(buf, sizeof(buf), "[unknown] (%s)", f.module);
-		return folded__add_frame(&r->line, buf, NULL);
+		if (f[i].name) {
+			err = folded__add_frame(&r->line, f[i].name,
+						f[i].inlined ? "_[i]" : f[i].jit ? "_[j]" : NULL);
+			continue;
+		}
+		if (f[i].module)
+			snprintf(buf, sizeof(buf), "[unknown] (%s)", f[i].module);
+		else
+			snprintf(buf, sizeof(buf), "[unknown]");
+		err = folded__add_frame(&r->line, buf, NULL);
 	}
-	return folded__add_frame(&r->line, "[unknown]", NULL);
+	return err;
 }
 
 static int add_kernel_frame(struct record *r, __u64 addr, bool leaf)

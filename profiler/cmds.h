@@ -6,6 +6,7 @@
 /* Each takes argv with argv[0] the subcommand name and returns the exit status. */
 int cmd_record(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
 
 /* Exit status for a command line that does not parse. */
 #define EXIT_USAGE 2

@@ -21,6 +21,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "record", cmd_record, "sample all CPUs, print the top functions, write SVG and folded stacks (the default)" },
 	{ "flamegraph", cmd_flamegraph, "render folded stacks (ours or other tools') as an SVG flame graph" },
+	{ "symbolize", cmd_symbolize, "addr2line for binaries and live processes: functions, inlines, file:line" },
 	{ "help", cmd_help, "show this help" },
 };
 

@@ -16,8 +16,13 @@ for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka
 	fi
 done
 command -v "$PKG_CONFIG" >/dev/null 2>&1 || need="$need pkg-config"
+# header -> Debian package, for libraries without a pkg-config file
+for pair in /usr/include/libiberty/demangle.h:libiberty-dev; do
+	[ -e "${pair%%:*}" ] || need="$need ${pair#*:}"
+done
 # command -> Debian package
-for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils; do
+for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils \
+	debuginfod:debuginfod addr2line:binutils g++:g++; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"

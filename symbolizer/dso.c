@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <zlib.h>
 
 #include "symbolizer_internal.h"
 #include "common/log.h"
@@ -31,6 +33,10 @@ struct load_seg {
 struct dso {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	GElf_Addr elf_bias;
+	GElf_Addr dwarf_bias;
+	struct dwarf_index *dwarf;
+	bool dwarf_tried;
 	char build_id[2 * 64 + 1];
 	struct load_seg *segs;
 	size_t nr_segs;
@@ -38,14 +44,74 @@ struct dso {
 	size_t nr_syms;
 };
 
+/* libdwfl's search path: the binary's directory, its .debug/, then debug roots */
+#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
 static char *debuginfo_path;
+
+/* A file's CRC-32 as .gnu_debuglink records it (zlib's crc32). */
+static int file_crc32(int fd, uint32_t *crc)
+{
+	unsigned char buf[1 << 16];
+	uLong c = crc32(0L, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		c = crc32(c, buf, n);
+		off += n;
+	}
+	if (n < 0)
+		return -errno;
+	*crc = c;
+	return 0;
+}
+
+/*
+ * libdwfl's standard search, plus the check it leaves out when the main file
+ * has a build id: a debug file found through .gnu_debuglink (not by build
+ * id) must match the CRC the link records, as gdb requires.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  GElf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	uint32_t crc;
+	int fd;
+
+	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+					  debuglink_crc, debuginfo_file_name);
+	if (fd < 0 || !debuglink_file || !*debuginfo_file_name ||
+	    strstr(*debuginfo_file_name, "/.build-id/") ||
+	    strstr(*debuginfo_file_name, "debuginfod_client"))
+		return fd;
+	if (file_crc32(fd, &crc) || crc != debuglink_crc) {
+		pr_warn("'%s': ignoring debuginfo '%s': it does not match the .gnu_debuglink CRC",
+			file_name ? file_name : modname, *debuginfo_file_name);
+		close(fd);
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = NULL;
+		return -1;
+	}
+	return fd;
+}
 
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
+
+int dso__set_debug_dir(const char *dir)
+{
+	char *path = NULL;
+
+	if (dir && asprintf(&path, "%s:%s", DEFAULT_DEBUGINFO_PATH, dir) < 0)
+		return -ENOMEM;
+	free(debuginfo_path);
+	debuginfo_path = path;	/* NULL: libdwfl's default */
+	return 0;
+}
 
 static int bind_rank(unsigned char bind)
 {
@@ -92,6 +158,38 @@ static int read_segments(struct dso *d, Elf *elf)
 		d->nr_segs++;
 	}
 	return d->nr_segs ? 0 : -ENOEXEC;
+}
+
+/* Reject a file cut short: headers and every section with contents must lie inside it. */
+static int check_sections(Elf *elf, const char *path, size_t size)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(elf, &eh)) {
+		pr_warn("'%s': corrupt ELF header: %s", path, elf_errmsg(-1));
+		return -ENOEXEC;
+	}
+	if ((eh.e_shoff && eh.e_shoff + (size_t)eh.e_shnum * eh.e_shentsize > size) ||
+	    (eh.e_phoff && eh.e_phoff + (size_t)eh.e_phnum * eh.e_phentsize > size)) {
+		pr_warn("'%s': truncated: its headers end past the end of the file (%zu bytes)",
+			path, size);
+		return -ENOEXEC;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh)) {
+			pr_warn("'%s': corrupt section header: %s", path, elf_errmsg(-1));
+			return -ENOEXEC;
+		}
+		if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > size || sh.sh_size > size - sh.sh_offset)) {
+			pr_warn("'%s': truncated: section %zu ends past the end of the file",
+				path, elf_ndxscn(scn));
+			return -ENOEXEC;
+		}
+	}
+	return 0;
 }
 
 static int read_symbols(struct dso *d, GElf_Addr bias)
@@ -142,11 +240,21 @@ static void read_build_id(struct dso *d)
 
 struct dso *dso__open(int fd, const char *path)
 {
+	struct stat st;
+	size_t size;
 	struct dso *d;
 	GElf_Addr bias;
 	Elf *elf;
 	int err;
 
+	if (fstat(fd, &st)) {
+		err = -errno;
+		pr_warn("'%s': %s", path, strerror(-err));
+		close(fd);
+		errno = -err;
+		return NULL;
+	}
+	size = st.st_size;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		close(fd);
@@ -173,11 +281,15 @@ struct dso *dso__open(int fd, const char *path)
 		err = -ENOEXEC;
 		goto err_out;
 	}
+	err = check_sections(elf, path, size);
+	if (err)
+		goto err_out;
 	err = read_segments(d, elf);
 	if (err) {
 		pr_warn("'%s': no loadable segments", path);
 		goto err_out;
 	}
+	d->elf_bias = bias;
 	read_build_id(d);
 	err = read_symbols(d, bias);
 	if (err)
@@ -196,6 +308,7 @@ void dso__free(struct dso *d)
 {
 	if (!d)
 		return;
+	dwarf_index__free(d->dwarf);
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
 	free(d->segs);
@@ -264,4 +377,65 @@ const char *dso__find_symbol(const struct dso *d, __u64 vaddr)
 size_t dso__nr_symbols(const struct dso *d)
 {
 	return d->nr_syms;
+}
+
+static void load_dwarf(struct dso *d)
+{
+	Dwarf *dw;
+
+	d->dwarf_tried = true;
+	/* finds separate debuginfo (build-id dirs, debuglink, debuginfod) as needed */
+	dw = dwfl_module_getdwarf(d->mod, &d->dwarf_bias);
+	if (!dw)
+		return;
+	d->dwarf = dwarf_index__new(dw, dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL,
+							  NULL, NULL));
+	if (!d->dwarf)
+		pr_warn("'%s': cannot index DWARF: %s", dwfl_module_info(d->mod, NULL, NULL, NULL,
+									NULL, NULL, NULL, NULL),
+			strerror(errno));
+}
+
+int dso__resolve(struct dso *d, __u64 vaddr, bool use_dwarf, __u64 now, struct dso_frame *out,
+		 int max)
+{
+	int n = 0;
+
+	if (max <= 0)
+		return 0;
+	if (use_dwarf && !d->dwarf_tried)
+		load_dwarf(d);
+	if (use_dwarf && d->dwarf)
+		n = dwarf_index__lookup(d->dwarf, vaddr + d->elf_bias - d->dwarf_bias, now, out, max);
+	if (!n) {
+		out[0].name = dso__find_symbol(d, vaddr);
+		if (!out[0].name)
+			return 0;
+		out[0].file = NULL;
+		out[0].comp_dir = NULL;
+		out[0].line = 0;
+		out[0].inlined = false;
+		return 1;
+	}
+	if (!out[0].name)
+		out[0].name = dso__find_symbol(d, vaddr);
+	return n;
+}
+
+size_t dso__dwarf_mem(const struct dso *d)
+{
+	return d->dwarf ? dwarf_index__mem(d->dwarf) : 0;
+}
+
+size_t dso__evict_dwarf(struct dso *d, __u64 older_than)
+{
+	return d->dwarf ? dwarf_index__evict(d->dwarf, older_than) : 0;
+}
+
+const char *dso__debug_file(const struct dso *d)
+{
+	const char *debug = NULL;
+
+	dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debug);
+	return debug;
 }

@@ -19,17 +19,17 @@ static const char DELETED[] = " (deleted)";
 static enum map_kind classify(const char *path, __u64 inode)
 {
 	if (!*path)
-		return MAP_ANON;
+		return MAPPING_ANON;
 	if (!strcmp(path, "[vdso]"))
-		return MAP_VDSO;
+		return MAPPING_VDSO;
 	if (!strcmp(path, "[heap]") || !strncmp(path, "[stack", 6) || !strncmp(path, "[anon", 5))
-		return MAP_ANON;
+		return MAPPING_ANON;
 	if (path[0] == '[')
-		return MAP_SPECIAL;
+		return MAPPING_SPECIAL;
 	/* memfd and SysV shm have paths but inode-less anonymous-like content */
 	if (!inode && strncmp(path, "/memfd:", 7))
-		return MAP_ANON;
-	return MAP_FILE;
+		return MAPPING_ANON;
+	return MAPPING_FILE;
 }
 
 int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs)

@@ -12,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <libelf.h>
+#include <libiberty/demangle.h>
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
@@ -21,17 +26,29 @@
 #include "common/strset.h"
 #include "common/log.h"
 
+struct jit_sym {
+	__u64 start, end;
+	const char *name;	/* interned */
+};
+
 struct proc {
 	__u32 tgid;
 	struct proc_map *maps;	/* executable mappings, sorted by start */
 	size_t nr_maps;
 	__u64 loaded_gen;	/* generation of the last maps read */
+	__u64 exited_gen;	/* generation it exited in, 0 while alive */
 	bool gone;		/* /proc/PID/maps could not be read */
+	/* JIT symbols from /tmp/perf-PID.map, sorted */
+	struct jit_sym *jit;
+	size_t nr_jit;
+	__u64 jit_gen;		/* generation of the last perf map read */
 };
 
 struct dso_entry {
 	struct dso *dso;	/* NULL: opening failed, remembered so it is not retried */
 	const char *name;	/* basename, interned */
+	const char *build_id;	/* interned hex, "" when none */
+	struct hashmap cache;	/* vaddr -> (first frame in pool << 8 | count) */
 };
 
 struct symbolizer {
@@ -47,7 +64,19 @@ struct symbolizer {
 	struct hashmap dso_by_inode;	/* hash(dev, inode) -> dso index */
 	struct hashmap dso_by_build_id;	/* strset id of build id -> dso index */
 	size_t dso_failures;
+	int vdso;			/* dso index of the vDSO image, -1 not loaded yet */
 	__u64 gen;
+
+	bool use_dwarf;
+	size_t dwarf_cap;
+	__u64 clock;			/* lookups so far: the LRU clock */
+	__u64 gen_clock;		/* clock at the start of this generation */
+	bool dwarf_full;		/* over the cap even after eviction: names only */
+
+	/* resolved frames, shared by every DSO's cache */
+	struct sym_frame *pool;
+	size_t nr_pool, cap_pool;
+	struct hashmap demangled;	/* raw name pointer -> demangled name pointer */
 };
 
 static const char *intern(struct symbolizer *s, const char *str)
@@ -90,7 +119,12 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 		}
 		s->ksyms_loaded = true;
 	}
+	if (opts && opts->debug_dir && dso__set_debug_dir(opts->debug_dir))
+		goto err_nomem;
 	s->gen = 1;
+	s->vdso = -1;
+	s->use_dwarf = !(opts && opts->no_dwarf);
+	s->dwarf_cap = opts && opts->dwarf_mem_cap ? opts->dwarf_mem_cap : 256u << 20;
 	return s;
 
 err_nomem:
@@ -104,6 +138,7 @@ static void proc__free(struct proc *p)
 	if (!p)
 		return;
 	free(p->maps);
+	free(p->jit);
 	free(p);
 }
 
@@ -117,9 +152,13 @@ void symbolizer__free(struct symbolizer *s)
 	while (hashmap__next(&s->procs, &i, NULL, &val))
 		proc__free((struct proc *)(uintptr_t)val);
 	hashmap__release(&s->procs);
-	for (i = 0; i < s->nr_dsos; i++)
+	for (i = 0; i < s->nr_dsos; i++) {
 		dso__free(s->dsos[i].dso);
+		hashmap__release(&s->dsos[i].cache);
+	}
 	free(s->dsos);
+	free(s->pool);
+	hashmap__release(&s->demangled);
 	hashmap__release(&s->dso_by_inode);
 	hashmap__release(&s->dso_by_build_id);
 	ksyms__release(&s->ksyms);
@@ -128,9 +167,58 @@ void symbolizer__free(struct symbolizer *s)
 	free(s);
 }
 
+static size_t dwarf_mem(const struct symbolizer *s)
+{
+	size_t i, mem = 0;
+
+	for (i = 0; i < s->nr_dsos; i++)
+		mem += s->dsos[i].dso ? dso__dwarf_mem(s->dsos[i].dso) : 0;
+	return mem;
+}
+
+/* Keep DWARF indexes under the cap: least recently used CUs go first. */
+static void enforce_dwarf_cap(struct symbolizer *s)
+{
+	size_t mem = dwarf_mem(s), i;
+
+	s->dwarf_full = false;
+	if (mem <= s->dwarf_cap)
+		return;
+	for (i = 0; i < s->nr_dsos; i++) {
+		if (s->dsos[i].dso)
+			mem -= dso__evict_dwarf(s->dsos[i].dso, s->gen_clock);
+	}
+	if (mem > s->dwarf_cap) {
+		/* even this generation's CUs do not fit: names only until they do */
+		s->dwarf_full = true;
+		pr_debug("DWARF indexes use %zu bytes, over the %zu cap: symbol names only", mem,
+			 s->dwarf_cap);
+	}
+}
+
+static void drop_exited(struct symbolizer *s)
+{
+	size_t i = 0;
+	uint64_t key, val;
+
+	while (hashmap__next(&s->procs, &i, &key, &val)) {
+		struct proc *p = (struct proc *)(uintptr_t)val;
+
+		/* its last samples were drained in the generation after it exited */
+		if (p->exited_gen && p->exited_gen + 1 < s->gen) {
+			hashmap__delete(&s->procs, key, NULL);
+			proc__free(p);
+			i = 0;	/* deletion shifts entries: restart the scan */
+		}
+	}
+}
+
 void symbolizer__next_generation(struct symbolizer *s)
 {
 	s->gen++;
+	s->gen_clock = s->clock;
+	enforce_dwarf_cap(s);
+	drop_exited(s);
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
@@ -139,6 +227,8 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->dsos = s->nr_dsos - s->dso_failures;
 	st->dso_failures = s->dso_failures;
 	st->kernel_symbols = s->ksyms.nr;
+	st->dwarf_mem = dwarf_mem(s);
+	st->cached_addrs = s->nr_pool;
 }
 
 /* ---- kernel ---- */
@@ -269,13 +359,36 @@ static struct proc *get_proc(struct symbolizer *s, __u32 tgid, bool create)
 	return p;
 }
 
+static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m);
+
 int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 {
 	struct proc *p = get_proc(s, tgid, true);
+	size_t i;
 
 	if (!p)
 		return -ENOMEM;
-	return p->gone ? -ESRCH : 0;
+	if (p->exited_gen || (p->loaded_gen != s->gen && !p->gone)) {
+		/* a new process under a reused pid, or an exec: read afresh */
+		p->exited_gen = 0;
+		p->gone = read_maps(s, p) != 0;
+	}
+	if (p->gone)
+		return -ESRCH;
+	/* open its binaries now: a short-lived process may be gone by the report */
+	for (i = 0; i < p->nr_maps; i++) {
+		if (p->maps[i].kind == MAPPING_FILE)
+			dso_for_map(s, p, &p->maps[i]);
+	}
+	return 0;
+}
+
+void symbolizer__process_exited(struct symbolizer *s, __u32 tgid)
+{
+	struct proc *p = get_proc(s, tgid, false);
+
+	if (p && !p->exited_gen)
+		p->exited_gen = s->gen;
 }
 
 static struct proc_map *find_map(struct proc *p, __u64 addr)
@@ -312,13 +425,46 @@ static int add_dso_entry(struct symbolizer *s, struct dso *dso, const char *path
 		s->cap_dsos = cap;
 	}
 	e = &s->dsos[s->nr_dsos];
+	memset(e, 0, sizeof(*e));
 	e->dso = dso;
 	e->name = intern(s, base ? base + 1 : path);
-	if (!e->name)
+	e->build_id = intern(s, dso ? dso__build_id(dso) : "");
+	if (!e->name || !e->build_id)
 		return -ENOMEM;
 	if (!dso)
 		s->dso_failures++;
 	return s->nr_dsos++;
+}
+
+/*
+ * Register @dso (may be NULL: a failure to remember) under @inode_key (0:
+ * none). A binary already known by build id is reused and @dso freed.
+ * Returns the DSO index or -ENOMEM.
+ */
+static int register_dso(struct symbolizer *s, struct dso *dso, const char *path, uint64_t inode_key)
+{
+	uint64_t val;
+	int id = -1, idx;
+
+	if (dso && dso__build_id(dso)[0]) {
+		id = strset__add(s->strs, dso__build_id(dso), strlen(dso__build_id(dso)));
+		if (id >= 0 && hashmap__get(&s->dso_by_build_id, id, &val)) {
+			/* same binary under another inode (a copy, another container layer) */
+			dso__free(dso);
+			if (inode_key && hashmap__set(&s->dso_by_inode, inode_key, val))
+				return -ENOMEM;
+			return val;
+		}
+	}
+	idx = add_dso_entry(s, dso, path);
+	if (idx < 0) {
+		dso__free(dso);
+		return idx;
+	}
+	if ((inode_key && hashmap__set(&s->dso_by_inode, inode_key, idx)) ||
+	    (id >= 0 && hashmap__set(&s->dso_by_build_id, id, idx)))
+		return -ENOMEM;
+	return idx;
 }
 
 static int open_mapping_file(struct symbolizer *s, const struct proc *p, const struct proc_map *m)
@@ -344,101 +490,402 @@ static int open_mapping_file(struct symbolizer *s, const struct proc *p, const s
 	return err;
 }
 
+static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
+{
+	/* never 0, so 0 can mean "no key" */
+	return hash_u64(((uint64_t)major << 44) ^ ((uint64_t)minor << 32) ^ inode) | 1;
+}
+
 static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 {
 	uint64_t key, val;
-	struct dso *dso;
-	int fd, idx, id;
+	struct dso *dso = NULL;
+	int fd;
 
 	if (m->dso >= 0)
 		return m->dso;
-	key = hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^
-	      m->inode;
+	key = inode_key(m->dev_major, m->dev_minor, m->inode);
 	if (hashmap__get(&s->dso_by_inode, key, &val)) {
 		m->dso = val;
 		return m->dso;
 	}
 	fd = open_mapping_file(s, p, m);
-	if (fd < 0) {
+	if (fd < 0)
 		pr_debug("cannot open '%s' of pid %u: %s", m->path, p->tgid, strerror(-fd));
-		dso = NULL;	/* remember the failure for this mapping's file */
-	} else {
-		dso = dso__open(fd, m->path);
+	else
+		dso = dso__open(fd, m->path);	/* NULL is remembered as a failure */
+	m->dso = register_dso(s, dso, m->path, key);
+	return m->dso;
+}
+
+/* The vDSO is the same image in every 64-bit process: read our own once. */
+static int vdso_dso(struct symbolizer *s)
+{
+	unsigned long start = getauxval(AT_SYSINFO_EHDR), lo, hi;
+	char line[256];
+	struct dso *dso = NULL;
+	FILE *f;
+	int fd;
+
+	if (s->vdso >= 0 || s->vdso == -2)
+		return s->vdso;
+	s->vdso = -2;
+	f = start ? fopen("/proc/self/maps", "r") : NULL;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "[vdso]") || sscanf(line, "%lx-%lx", &lo, &hi) != 2 || lo != start)
+			continue;
+		fd = memfd_create("vdso", MFD_CLOEXEC);
+		if (fd >= 0 && write(fd, (void *)start, hi - lo) == (ssize_t)(hi - lo))
+			dso = dso__open(fd, "[vdso]");
+		else if (fd >= 0)
+			close(fd);
+		break;
 	}
-	if (dso && dso__build_id(dso)[0]) {
-		id = strset__add(s->strs, dso__build_id(dso), strlen(dso__build_id(dso)));
-		if (id >= 0 && hashmap__get(&s->dso_by_build_id, id, &val)) {
-			/* same binary under another inode (copied, another container layer) */
-			dso__free(dso);
-			m->dso = val;
-			return hashmap__set(&s->dso_by_inode, key, val) ? -ENOMEM : m->dso;
+	if (f)
+		fclose(f);
+	if (dso)
+		s->vdso = register_dso(s, dso, "[vdso]", 0);
+	return s->vdso;
+}
+
+/* ---- JIT perf maps: "START SIZE name" per line, hex ---- */
+
+static int cmp_jit(const void *a, const void *b)
+{
+	const struct jit_sym *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The pid a process sees itself as (innermost pid namespace) names its perf map. */
+static __u32 ns_pid(struct symbolizer *s, __u32 tgid)
+{
+	struct strbuf path = STRBUF_INIT;
+	char *line = NULL;
+	size_t cap = 0;
+	__u32 pid = tgid;
+	FILE *f;
+
+	if (strbuf__addf(&path, "%s/%u/status", s->proc_root, tgid))
+		return tgid;
+	f = fopen(path.buf, "r");
+	while (f && getline(&line, &cap, f) > 0) {
+		char *last;
+
+		if (strncmp(line, "NStgid:", 7))
+			continue;
+		last = strrchr(line, '\t');
+		if (last)
+			pid = strtoul(last + 1, NULL, 10);
+		break;
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	strbuf__release(&path);
+	return pid;
+}
+
+static void read_perf_map(struct symbolizer *s, struct proc *p)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct jit_sym *syms = NULL;
+	size_t nr = 0, cap = 0, linecap = 0;
+	char *line = NULL;
+	FILE *f;
+
+	p->jit_gen = s->gen;
+	/* /proc/PID/root: the file is in the process's mount namespace */
+	if (strbuf__addf(&path, "%s/%u/root/tmp/perf-%u.map", s->proc_root, p->tgid,
+			 ns_pid(s, p->tgid)))
+		return;
+	f = fopen(path.buf, "r");
+	strbuf__release(&path);
+	if (!f)
+		return;
+	while (getline(&line, &linecap, f) > 0) {
+		unsigned long long start, size;
+		int name_off = -1;
+
+		if (sscanf(line, "%llx %llx %n", &start, &size, &name_off) < 2 || name_off < 0 ||
+		    !size)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (nr == cap) {
+			struct jit_sym *n;
+
+			cap = cap ? cap * 2 : 256;
+			n = reallocarray(syms, cap, sizeof(*n));
+			if (!n)
+				break;
+			syms = n;
 		}
-	} else {
-		id = -1;
+		syms[nr].start = start;
+		syms[nr].end = start + size;
+		syms[nr].name = intern(s, line + name_off);
+		if (syms[nr].name)
+			nr++;
 	}
-	idx = add_dso_entry(s, dso, m->path);
-	if (idx < 0) {
-		dso__free(dso);
-		return idx;
+	free(line);
+	fclose(f);
+	qsort(syms, nr, sizeof(*syms), cmp_jit);
+	free(p->jit);
+	p->jit = syms;
+	p->nr_jit = nr;
+}
+
+static const struct jit_sym *find_jit(struct symbolizer *s, struct proc *p, __u64 addr)
+{
+	size_t lo, hi;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		lo = 0;
+		hi = p->nr_jit;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (p->jit[mid].start <= addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* later entries win: JITs append a symbol when code is regenerated */
+		if (lo && addr < p->jit[lo - 1].end)
+			return &p->jit[lo - 1];
+		if (p->jit_gen == s->gen || p->exited_gen)
+			return NULL;
+		read_perf_map(s, p);	/* the map grows as the JIT compiles */
 	}
-	if (hashmap__set(&s->dso_by_inode, key, idx) ||
-	    (id >= 0 && hashmap__set(&s->dso_by_build_id, id, idx)))
+	return NULL;
+}
+
+/* ---- resolution ---- */
+
+static const char *demangle(struct symbolizer *s, const char *raw)
+{
+	uint64_t val;
+	const char *name = raw;
+	char *d;
+
+	if (!raw)
+		return NULL;
+	if (hashmap__get(&s->demangled, (uintptr_t)raw, &val))
+		return (const char *)(uintptr_t)val;
+	/* C++ (_Z...), Rust legacy and v0 (_R...): libiberty knows them all */
+	if ((raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R')) || !strncmp(raw, "__Z", 3)) {
+		d = cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI);
+		if (d) {
+			name = intern(s, d);
+			free(d);
+			if (!name)
+				name = raw;
+		}
+	}
+	if (hashmap__set(&s->demangled, (uintptr_t)raw, (uintptr_t)name))
+		return name;
+	return name;
+}
+
+/* @file as an absolute path when DWARF gave it relative to @comp_dir (interned). */
+static const char *source_path(struct symbolizer *s, const char *file, const char *comp_dir)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p;
+
+	if (!file || file[0] == '/' || !comp_dir || !*comp_dir)
+		return file;
+	if (strbuf__addf(&sb, "%s/%s", comp_dir, file))
+		return file;
+	p = intern(s, sb.buf);
+	strbuf__release(&sb);
+	return p ? p : file;
+}
+
+static int pool_reserve(struct symbolizer *s, size_t n)
+{
+	struct sym_frame *p;
+	size_t cap;
+
+	if (s->nr_pool + n <= s->cap_pool)
+		return 0;
+	cap = s->cap_pool ? s->cap_pool * 2 : 4096;
+	while (cap < s->nr_pool + n)
+		cap *= 2;
+	p = reallocarray(s->pool, cap, sizeof(*p));
+	if (!p)
 		return -ENOMEM;
-	m->dso = idx;
-	return idx;
+	s->pool = p;
+	s->cap_pool = cap;
+	return 0;
 }
 
-static const char *map_module_name(struct symbolizer *s, const struct proc_map *m)
-{
-	const char *base;
+#define POOL_MAX (4u << 20)	/* frames remembered before the caches start over */
 
-	switch (m->kind) {
-	case MAP_ANON:
-		return "[anon]";
-	case MAP_VDSO:
-		return "[vdso]";
-	case MAP_SPECIAL:
-		return m->path;
-	case MAP_FILE:
-	default:
-		base = strrchr(m->path, '/');
-		return base ? intern(s, base + 1) : m->path;
+static void clear_caches(struct symbolizer *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_dsos; i++)
+		hashmap__release(&s->dsos[i].cache);
+	s->nr_pool = 0;
+}
+
+/* Resolve @vaddr in DSO @idx into the pool (cached); returns the cache value. */
+static int resolve_in_dso(struct symbolizer *s, int idx, __u64 vaddr, __u64 off, uint64_t *ref)
+{
+	struct dso_entry *e = &s->dsos[idx];
+	struct dso_frame df[SYM_MAX_FRAMES];
+	int n = 0, i, err;
+
+	if (hashmap__get(&e->cache, vaddr, ref))
+		return 0;
+	s->clock++;
+	if (e->dso)
+		n = dso__resolve(e->dso, vaddr, s->use_dwarf && !s->dwarf_full, s->clock, df,
+				 SYM_MAX_FRAMES);
+	if (!n) {
+		df[0] = (struct dso_frame){ NULL, NULL, NULL, 0, false };
+		n = 1;
 	}
+	if (s->nr_pool + n > POOL_MAX)
+		clear_caches(s);
+	err = pool_reserve(s, n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		struct sym_frame *f = &s->pool[s->nr_pool + i];
+
+		f->raw_name = df[i].name;
+		f->name = demangle(s, df[i].name);
+		f->module = e->name;
+		f->build_id = e->build_id;
+		f->file = source_path(s, df[i].file, df[i].comp_dir);
+		f->line = df[i].line;
+		f->inlined = df[i].inlined;
+		f->jit = false;
+		f->offset = off;
+	}
+	*ref = (uint64_t)s->nr_pool << 8 | n;
+	s->nr_pool += n;
+	return hashmap__set(&e->cache, vaddr, *ref);
 }
 
-int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_frame *out)
+static int copy_frames(struct symbolizer *s, uint64_t ref, __u64 off, struct sym_frame *out,
+		       int max)
 {
+	int n = ref & 0xff, i;
+
+	for (i = 0; i < n && i < max; i++) {
+		out[i] = s->pool[(ref >> 8) + i];
+		out[i].offset = off;
+	}
+	return i;
+}
+
+static int unnamed(struct sym_frame *out, const char *module, __u64 off)
+{
+	memset(out, 0, sizeof(*out));
+	out->module = module;
+	out->build_id = "";
+	out->offset = off;
+	return 1;
+}
+
+static int resolve_dso_offset(struct symbolizer *s, int idx, __u64 off, struct sym_frame *out,
+			      int max)
+{
+	uint64_t ref;
+	__u64 vaddr;
+
+	if (!s->dsos[idx].dso || !dso__offset_to_vaddr(s->dsos[idx].dso, off, &vaddr)) {
+		unnamed(out, s->dsos[idx].name, off);
+		out->build_id = s->dsos[idx].build_id;
+		return 1;
+	}
+	if (resolve_in_dso(s, idx, vaddr, off, &ref))
+		return -ENOMEM;
+	return copy_frames(s, ref, off, out, max);
+}
+
+int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_frame *out, int max)
+{
+	const struct jit_sym *jit;
 	struct proc_map *m;
 	struct proc *p;
-	__u64 off, vaddr;
+	__u64 off;
 	int idx;
 
-	out->name = NULL;
-	out->module = NULL;
-	out->offset = addr;
+	if (max <= 0)
+		return -EINVAL;
 	p = get_proc(s, tgid, true);
 	if (!p)
 		return -ENOMEM;
 	m = find_map(p, addr);
-	if (!m && p->loaded_gen != s->gen && !p->gone) {
+	if (!m && p->loaded_gen != s->gen && !p->gone && !p->exited_gen) {
 		/* a library mapped since the last read (dlopen): read once more */
 		if (read_maps(s, p))
 			p->gone = true;
 		m = find_map(p, addr);
 	}
-	if (!m)
-		return p->gone && !p->nr_maps ? -ESRCH : -ENOENT;
-	out->module = map_module_name(s, m);
-	if (m->kind != MAP_FILE)
-		return -ENOENT;
+	if (!m || m->kind == MAPPING_ANON) {
+		jit = find_jit(s, p, addr);
+		if (jit) {
+			unnamed(out, "[jit]", addr - jit->start);
+			out->name = out->raw_name = jit->name;
+			out->jit = true;
+			return 1;
+		}
+		return unnamed(out, m ? "[anon]" : NULL, addr);
+	}
 	proc_map__file_offset(m, addr, &off);
-	out->offset = off;
+	if (m->kind == MAPPING_VDSO) {
+		idx = vdso_dso(s);
+		return idx >= 0 ? resolve_dso_offset(s, idx, off, out, max)
+				: unnamed(out, "[vdso]", off);
+	}
+	if (m->kind != MAPPING_FILE)
+		return unnamed(out, m->path, off);
 	idx = dso_for_map(s, p, m);
 	if (idx < 0)
 		return idx;
-	out->module = s->dsos[idx].name;
-	if (!s->dsos[idx].dso || !dso__offset_to_vaddr(s->dsos[idx].dso, off, &vaddr))
-		return -ENOENT;
-	out->name = dso__find_symbol(s->dsos[idx].dso, vaddr);
-	return out->name ? 0 : -ENOENT;
+	return resolve_dso_offset(s, idx, off, out, max);
+}
+
+int symbolizer__open_file(struct symbolizer *s, const char *path)
+{
+	struct stat st;
+	uint64_t key, val;
+	struct dso *dso;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		err = -errno;
+		pr_warn("cannot open '%s': %s", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	key = inode_key(major(st.st_dev), minor(st.st_dev), st.st_ino);
+	if (hashmap__get(&s->dso_by_inode, key, &val)) {
+		close(fd);
+		return s->dsos[val].dso ? (int)val : -ENOEXEC;
+	}
+	dso = dso__open(fd, path);
+	if (!dso)
+		return -errno;
+	return register_dso(s, dso, path, key);
+}
+
+int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct sym_frame *out,
+			  int max)
+{
+	uint64_t ref;
+
+	if (handle < 0 || (size_t)handle >= s->nr_dsos || max <= 0)
+		return -EINVAL;
+	if (resolve_in_dso(s, handle, vaddr, vaddr, &ref))
+		return -ENOMEM;
+	return copy_frames(s, ref, vaddr, out, max);
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Address -> function name. Kernel addresses resolve through /proc/kallsyms;
- * user addresses through the process's /proc/PID/maps to a (binary, file
- * offset) pair and then that binary's ELF symbol tables, read with libdwfl.
- * Binaries are opened through /proc/PID/map_files, so deleted files and files
- * in other mount namespaces resolve, and are cached by build id: a binary
- * mapped by many processes is read once.
+ * Address -> frames. Kernel addresses resolve through /proc/kallsyms; user
+ * addresses through the process's /proc/PID/maps to a (binary, file offset)
+ * pair, then that binary's DWARF (inline chain, file:line) and ELF symbol
+ * tables, read with libdw/libdwfl, with separate debuginfo found by build
+ * id, .gnu_debuglink (CRC checked) or debuginfod. Names are demangled.
+ * Binaries are opened through /proc/PID/map_files, so deleted files and
+ * files in other mount namespaces resolve, and are cached by build id: a
+ * binary mapped by many processes is read once. JIT code resolves through
+ * the process's /tmp/perf-PID.map, the vDSO through the kernel's image.
  */
 #ifndef __PROFILER_SYMBOLIZER_H
 #define __PROFILER_SYMBOLIZER_H
@@ -19,6 +22,9 @@ struct symbolizer;
 struct symbolizer_opts {
 	const char *proc_root;		/* default "/proc"; tests point it elsewhere */
 	const char *kallsyms_path;	/* default "<proc_root>/kallsyms" */
+	bool no_dwarf;			/* symbol tables only: no inlines, no file:line */
+	const char *debug_dir;		/* extra root for separate debuginfo, or NULL */
+	size_t dwarf_mem_cap;		/* bytes of DWARF index kept; 0 = default (256 MiB) */
 };
 
 /* Returns NULL and sets errno on failure. @opts may be NULL. */
@@ -30,25 +36,45 @@ void symbolizer__free(struct symbolizer *s);
  * valid until symbolizer__free().
  */
 struct sym_frame {
-	const char *name;	/* function, or NULL when it could not be resolved */
+	const char *name;	/* demangled function name, NULL when unresolved */
+	const char *raw_name;	/* the name as the binary spells it (mangled), or NULL */
 	const char *module;	/* binary basename, kernel module, "[kernel]", "[vdso]", "[anon]" ... */
+	const char *build_id;	/* hex build id of the binary, "" when none */
+	const char *file;	/* source file, NULL when unknown */
+	int line;		/* source line, 0 when unknown */
+	bool inlined;		/* inlined into the frame before it (its caller) */
+	bool jit;		/* named by a JIT's /tmp/perf-PID.map */
 	__u64 offset;		/* file offset in the module (user), or the address (kernel) */
 };
 
+/* Most frames one address can expand to (an inline chain). */
+#define SYM_MAX_FRAMES 32
+
 /*
- * Resolve a kernel address. Always fills @out. Returns 0, or -ENOENT when the
+ * Resolve a kernel address into one frame. Returns 0, or -ENOENT when the
  * address is not in kallsyms (out->name is then NULL).
  */
 int symbolizer__kernel(struct symbolizer *s, __u64 addr, struct sym_frame *out);
 
 /*
- * Resolve @addr in process @tgid. Always fills @out. Returns 0, -ENOENT when
- * the address could not be named (out->module still says where it was when
- * known), or -ESRCH when the process is gone and was never seen.
- * The first call for a tgid snapshots its mappings; an address outside every
- * known mapping triggers one re-read per generation (dlopen).
+ * Resolve @addr in process @tgid into @frames (at most @max), outermost
+ * first: the function and, with DWARF, the functions inlined into it down
+ * to the one at @addr. Returns the number of frames (at least 1: an address
+ * that cannot be named gives one frame with name NULL and, when known, its
+ * module), or -ENOMEM. The first call for a tgid snapshots its mappings; an
+ * address outside every known mapping re-reads them once per generation.
  */
-int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_frame *out);
+int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_frame *frames,
+		     int max);
+
+/*
+ * addr2line mode: open @path once (cached by build id like any binary) and
+ * return a handle for symbolizer__file_addr(), or -errno after a warning.
+ */
+int symbolizer__open_file(struct symbolizer *s, const char *path);
+/* Resolve ELF virtual address @vaddr of an opened file, as symbolizer__user(). */
+int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct sym_frame *frames,
+			  int max);
 
 /* Make sure @tgid's mappings are captured now, while it lives. */
 int symbolizer__add_process(struct symbolizer *s, __u32 tgid);
@@ -59,11 +85,16 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid);
  */
 void symbolizer__next_generation(struct symbolizer *s);
 
+/* The process exited: its mappings may be dropped once its samples are drained. */
+void symbolizer__process_exited(struct symbolizer *s, __u32 tgid);
+
 struct symbolizer_stats {
 	size_t processes;
 	size_t dsos;
 	size_t dso_failures;
 	size_t kernel_symbols;
+	size_t dwarf_mem;	/* bytes in DWARF indexes */
+	size_t cached_addrs;	/* resolved addresses remembered */
 };
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

@@ -37,10 +37,10 @@ void ksyms__release(struct ksyms *ks);
 /* ---- /proc/PID/maps ---- */
 
 enum map_kind {
-	MAP_FILE,
-	MAP_ANON,	/* anonymous or [heap]/[stack]: JIT code lives here */
-	MAP_VDSO,
-	MAP_SPECIAL,	/* [vsyscall] and other bracketed names */
+	MAPPING_FILE,
+	MAPPING_ANON,	/* anonymous or [heap]/[stack]: JIT code lives here */
+	MAPPING_VDSO,
+	MAPPING_SPECIAL,	/* [vsyscall] and other bracketed names */
 };
 
 struct proc_map {
@@ -63,6 +63,37 @@ int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs);
 /* File offset of @addr in mapping @m; false if @addr is outside it. */
 bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off);
 
+/* ---- DWARF ---- */
+
+#define MAX_INLINE_DEPTH 32
+
+/* One frame of a binary-level lookup; strings belong to the binary's libdw data. */
+struct dso_frame {
+	const char *name;	/* raw (possibly mangled) name, NULL when unknown */
+	const char *file;	/* source file, NULL when unknown */
+	const char *comp_dir;	/* the compile unit's directory: @file may be relative to it */
+	int line;		/* 0 when unknown */
+	bool inlined;		/* inlined into the frame before it */
+};
+
+struct dwarf_index;
+typedef struct Dwarf Dwarf;
+
+/* Index the compile units of @dw (borrowed); @name (borrowed) names it in messages. */
+struct dwarf_index *dwarf_index__new(Dwarf *dw, const char *name);
+void dwarf_index__free(struct dwarf_index *di);
+/*
+ * Frames for DWARF address @addr, outermost first, into @out (at most
+ * @max). Returns the count; 0 when DWARF does not cover the address. The
+ * outermost frame's name may be NULL (a line but no scope). @now stamps the
+ * CU for dwarf_index__evict().
+ */
+int dwarf_index__lookup(struct dwarf_index *di, __u64 addr, __u64 now, struct dso_frame *out,
+			int max);
+/* Drop CU indexes last used before @older_than; returns the bytes freed. */
+size_t dwarf_index__evict(struct dwarf_index *di, __u64 older_than);
+size_t dwarf_index__mem(const struct dwarf_index *di);
+
 /* ---- ELF symbol tables (one per binary) ---- */
 
 struct dso;
@@ -81,5 +112,20 @@ bool dso__offset_to_vaddr(const struct dso *d, __u64 off, __u64 *vaddr);
 /* Function containing ELF virtual address @vaddr, or NULL (borrowed). */
 const char *dso__find_symbol(const struct dso *d, __u64 vaddr);
 size_t dso__nr_symbols(const struct dso *d);
+/*
+ * Frames for ELF virtual address @vaddr, outermost first: the DWARF inline
+ * chain with file:line when @use_dwarf and the binary (or its separate
+ * debuginfo) has DWARF, else the symbol table's name. Returns the count, 0
+ * when nothing names the address.
+ */
+int dso__resolve(struct dso *d, __u64 vaddr, bool use_dwarf, __u64 now, struct dso_frame *out,
+		 int max);
+/* Bytes held by the DWARF index; dso__evict_dwarf() drops CU indexes older than @t. */
+size_t dso__dwarf_mem(const struct dso *d);
+size_t dso__evict_dwarf(struct dso *d, __u64 older_than);
+/* Also search separate debuginfo under @dir (NULL: the default places only). */
+int dso__set_debug_dir(const char *dir);
+/* Path of the separate debug file libdwfl found, or NULL (borrowed). */
+const char *dso__debug_file(const struct dso *d);
 
 #endif /* __PROFILER_SYMBOLIZER_INTERNAL_H */

@@ -8,6 +8,7 @@ set -u
 mode=$1
 out=$2
 src=$(cd "$(dirname "$0")/.." && pwd)
+out=$(cd "$out" && pwd)
 
 export FIXTURES="$out/fixtures" WORKLOADS="$out/workloads" PROFILE="$out/profile" SRCDIR="$src"
 
@@ -15,7 +16,7 @@ bins=""
 for t in "$out"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case "$(basename "$t")" in
-	test_e2e) [ "$mode" = --all ] && bins="$bins $t" ;;
+	test_e2e | test_addr2line) [ "$mode" = --all ] && bins="$bins $t" ;;
 	*) bins="$bins $t" ;;
 	esac
 done

@@ -145,17 +145,17 @@ static void test_maps_parse(void **state)
 		const char *path;
 	} cases[] = {
 		{ "55d0c8a00000-55d0c8a21000 r-xp 00002000 08:01 1319                       /usr/bin/cat\n",
-		  0, 0x55d0c8a00000, 0x55d0c8a21000, 0x2000, 1319, true, false, MAP_FILE, "/usr/bin/cat" },
+		  0, 0x55d0c8a00000, 0x55d0c8a21000, 0x2000, 1319, true, false, MAPPING_FILE, "/usr/bin/cat" },
 		{ "7f00-8f00 r--p 00000000 fd:00 77 /opt/my app/lib x.so (deleted)\n",
-		  0, 0x7f00, 0x8f00, 0, 77, false, true, MAP_FILE, "/opt/my app/lib x.so" },
+		  0, 0x7f00, 0x8f00, 0, 77, false, true, MAPPING_FILE, "/opt/my app/lib x.so" },
 		{ "7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]\n",
-		  0, 0x7ffd1000, 0x7ffd3000, 0, 0, true, false, MAP_VDSO, "[vdso]" },
+		  0, 0x7ffd1000, 0x7ffd3000, 0, 0, true, false, MAPPING_VDSO, "[vdso]" },
 		{ "1000-2000 rwxp 00000000 00:00 0\n",
-		  0, 0x1000, 0x2000, 0, 0, true, false, MAP_ANON, "" },
+		  0, 0x1000, 0x2000, 0, 0, true, false, MAPPING_ANON, "" },
 		{ "1000-2000 rw-p 00000000 00:00 0   [heap]\n",
-		  0, 0x1000, 0x2000, 0, 0, false, false, MAP_ANON, "[heap]" },
+		  0, 0x1000, 0x2000, 0, 0, false, false, MAPPING_ANON, "[heap]" },
 		{ "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]\n",
-		  0, 0xffffffffff600000ULL, 0xffffffffff601000ULL, 0, 0, true, false, MAP_SPECIAL,
+		  0, 0xffffffffff600000ULL, 0xffffffffff601000ULL, 0, 0, true, false, MAPPING_SPECIAL,
 		  "[vsyscall]" },
 		{ "2000-1000 r-xp 00000000 00:00 0\n", -EINVAL },
 		{ "not a maps line\n", -EINVAL },
@@ -219,14 +219,22 @@ __attribute__((noinline)) int test_local_function(int x)
 static void expect_user(struct symbolizer *s, pid_t pid, unsigned long long addr,
 			const char *name, const char *module)
 {
-	struct sym_frame f;
-	int err = symbolizer__user(s, pid, addr, &f);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	int n = symbolizer__user(s, pid, addr, f, SYM_MAX_FRAMES);
 
-	if (err || !f.name || strcmp(f.name, name))
+	/* the outermost frame is the function the address is in */
+	if (n < 1 || !f[0].name || strcmp(f[0].name, name))
 		fail_msg("pid %d addr %llx: want %s, got %s (%d, module %s)", pid, addr, name,
-			 f.name ? f.name : "(null)", err, f.module ? f.module : "(null)");
+			 n > 0 && f[0].name ? f[0].name : "(null)", n,
+			 n > 0 && f[0].module ? f[0].module : "(null)");
 	if (module)
-		assert_string_equal(f.module, module);
+		assert_string_equal(f[0].module, module);
+	/* built with -g: the symbolizer found the source line too */
+	if (strncmp(name, "symfix_", 7) == 0) {
+		assert_non_null(f[n - 1].file);
+		assert_non_null(strstr(f[n - 1].file, "symfix.c"));
+		assert_true(f[n - 1].line > 0);
+	}
 }
 
 static void test_symbolize_self_and_libs(void **state)
@@ -351,7 +359,7 @@ static void test_symbolize_deleted_binary(void **state)
 static void test_symbolize_gone_process(void **state)
 {
 	struct symbolizer *s = symbolizer__new(NULL);
-	struct sym_frame f;
+	struct sym_frame f[SYM_MAX_FRAMES];
 	pid_t pid = fork();
 	int status;
 
@@ -359,8 +367,12 @@ static void test_symbolize_gone_process(void **state)
 	if (pid == 0)
 		_exit(0);
 	waitpid(pid, &status, 0);
-	assert_int_equal(symbolizer__user(s, pid, 0x401000, &f), -ESRCH);
-	assert_null(f.name);
+	/* one unnamed frame with no module: the address is kept, not dropped */
+	assert_int_equal(symbolizer__user(s, pid, 0x401000, f, SYM_MAX_FRAMES), 1);
+	assert_null(f[0].name);
+	assert_null(f[0].module);
+	assert_int_equal(f[0].offset, 0x401000);
+	assert_int_equal(symbolizer__add_process(s, pid), -ESRCH);
 	symbolizer__free(s);
 }
 
