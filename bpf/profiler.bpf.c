@@ -63,12 +63,44 @@ struct {
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
+/* processes user space has been told about */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, MAX_TRACKED_PROCS);
+} known_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
 		*v += 1;	/* per-CPU slot: no other writer */
+}
+
+static __always_inline void send_event(__u32 type, __u32 tgid)
+{
+	struct proc_event ev = { .type = type, .tgid = tgid };
+
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_inc(STAT_EVENTS_LOST);
+}
+
+/* Tell user space the first time a process is sampled. */
+static __always_inline void note_process(__u32 tgid)
+{
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&known_procs, &tgid))
+		return;
+	if (bpf_map_update_elem(&known_procs, &tgid, &one, BPF_NOEXIST) == 0)
+		send_event(EVENT_NEW, tgid);
 }
 
 static __always_inline bool comm_matches(const char *comm)
@@ -178,6 +210,33 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	stat_inc(STAT_RECORDED);
+	if (key.tgid)
+		note_process(key.tgid);
+	return 0;
+}
+
+/* A new image: forget the process so its next sample announces it again. */
+SEC("raw_tp/sched_process_exec")
+int on_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (bpf_map_delete_elem(&known_procs, &tgid) == 0)
+		send_event(EVENT_EXEC, tgid);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int on_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	/* the thread group leader leaving: the process is gone */
+	if ((__u32)id != tgid)
+		return 0;
+	if (bpf_map_delete_elem(&known_procs, &tgid) == 0)
+		send_event(EVENT_EXIT, tgid);
 	return 0;
 }
 

@@ -49,8 +49,29 @@ enum stat {
 	STAT_DROP_STACKMAP_FULL,	/* stack map out of entries (-ENOMEM) */
 	STAT_DROP_COUNTS_FULL,		/* counts map out of entries */
 	STAT_DROP_OTHER,		/* any other error from a helper */
+	STAT_EVENTS_LOST,		/* process events the ring buffer had no room for */
 	STAT_MAX,
 };
+
+/*
+ * Process events, through a ring buffer, so user space captures a process's
+ * mappings while it lives: EVENT_NEW on the first sample of a process (and
+ * the first after an exec), EVENT_EXIT when a sampled process ends.
+ */
+enum proc_event_type {
+	EVENT_NEW = 1,
+	EVENT_EXEC = 2,
+	EVENT_EXIT = 3,
+};
+
+struct proc_event {
+	__u32 type;
+	__u32 tgid;
+};
+
+#ifndef MAX_TRACKED_PROCS
+#define MAX_TRACKED_PROCS 32768
+#endif
 
 /* Number of map sets the program alternates between, see profiler.bpf.c */
 #define NR_MAP_SETS 2

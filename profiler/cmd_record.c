@@ -331,6 +331,37 @@ static void show_progress(struct record *r, double left)
 			(unsigned long long)r->samples, (unsigned long long)dropped);
 }
 
+static void on_proc_event(void *ctx, const struct proc_event *ev)
+{
+	struct record *r = ctx;
+
+	switch (ev->type) {
+	case EVENT_NEW:
+		/* read its mappings and open its binaries now, while it lives */
+		symbolizer__add_process(r->syms, ev->tgid);
+		break;
+	case EVENT_EXEC:
+		symbolizer__process_exited(r->syms, ev->tgid);
+		break;
+	case EVENT_EXIT:
+		symbolizer__process_exited(r->syms, ev->tgid);
+		break;
+	}
+}
+
+/* Handle process events until @deadline (monotonic seconds) or a signal. */
+static void wait_until(struct record *r, double deadline)
+{
+	double left;
+
+	while (!stop_requested && (left = deadline - now_seconds()) > 0) {
+		int ms = (int)(left * 1000) + 1;
+
+		if (collector__poll(r->coll, ms, on_proc_event, r) == -EINTR)
+			break;
+	}
+}
+
 static int sample_loop(struct record *r, double *elapsed)
 {
 	const struct record_opts *o = r->opts;
@@ -339,7 +370,6 @@ static int sample_loop(struct record *r, double *elapsed)
 
 	while (!stop_requested) {
 		double nap = o->interval;
-		struct timespec ts;
 
 		if (o->duration > 0) {
 			left = o->duration - (now_seconds() - start);
@@ -348,9 +378,7 @@ static int sample_loop(struct record *r, double *elapsed)
 			if (nap > left)
 				nap = left;
 		}
-		ts.tv_sec = (time_t)nap;
-		ts.tv_nsec = (long)((nap - ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);	/* a signal cuts it short */
+		wait_until(r, now_seconds() + nap);
 		err = drain(r);
 		if (err)
 			break;
@@ -523,8 +551,9 @@ static int finish(struct record *r, double elapsed)
 	struct collector_stats st;
 	int err, e;
 
-	/* stop sampling, then empty both map sets */
+	/* stop sampling, take the last process events, then empty both map sets */
 	err = collector__stop(r->coll);
+	collector__poll(r->coll, 0, on_proc_event, r);
 	e = drain(r);
 	err = err ? err : e;
 	e = drain(r);

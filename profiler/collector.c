@@ -27,6 +27,10 @@ struct collector {
 	int nr_cpus_possible;
 	int counts_fd[NR_MAP_SETS], kstack_fd[NR_MAP_SETS], ustack_fd[NR_MAP_SETS];
 	__u64 unreadable;
+	struct ring_buffer *events;
+	struct bpf_link *exec_link, *exit_link;
+	collector_event_fn event_fn;
+	void *event_ctx;
 	/* drain buffers, reused across drains */
 	struct sample_key *keys;
 	size_t cap_keys;
@@ -139,6 +143,47 @@ static int attach_cpus(struct collector *c, const struct collector_opts *o)
 	return 0;
 }
 
+static int on_ring_event(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+
+	if (size >= sizeof(struct proc_event) && c->event_fn)
+		c->event_fn(c->event_ctx, data);
+	return 0;
+}
+
+/* Process tracking: exec/exit tracepoints and the ring buffer they share. */
+static int attach_events(struct collector *c)
+{
+	int err;
+
+	c->events = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_ring_event, c, NULL);
+	if (!c->events) {
+		err = -errno;
+		pr_warn("cannot set up the event ring buffer: %s", strerror(-err));
+		return err;
+	}
+	c->exec_link = bpf_program__attach(c->skel->progs.on_exec);
+	c->exit_link = bpf_program__attach(c->skel->progs.on_exit);
+	if (!c->exec_link || !c->exit_link) {
+		err = -errno;
+		pr_warn("cannot attach to the sched raw tracepoints: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, void *ctx)
+{
+	int n;
+
+	c->event_fn = fn;
+	c->event_ctx = ctx;
+	n = ring_buffer__poll(c->events, timeout_ms);
+	c->event_fn = NULL;
+	return n;
+}
+
 struct collector *collector__new(const struct collector_opts *o)
 {
 	struct collector *c;
@@ -181,6 +226,9 @@ struct collector *collector__new(const struct collector_opts *o)
 	c->kstack_fd[1] = bpf_map__fd(c->skel->maps.kstacks1);
 	c->ustack_fd[0] = bpf_map__fd(c->skel->maps.ustacks0);
 	c->ustack_fd[1] = bpf_map__fd(c->skel->maps.ustacks1);
+	err = attach_events(c);
+	if (err)
+		goto err_out;
 	err = attach_cpus(c, o);
 	if (err)
 		goto err_out;
@@ -209,6 +257,9 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	collector__stop(c);
+	bpf_link__destroy(c->exec_link);
+	bpf_link__destroy(c->exit_link);
+	ring_buffer__free(c->events);
 	free(c->links);
 	profiler_bpf__destroy(c->skel);
 	free(c->keys);

@@ -55,6 +55,15 @@ typedef int (*collector_sample_fn)(void *ctx, const struct sample_key *key, __u6
 struct collector *collector__new(const struct collector_opts *opts);
 void collector__free(struct collector *c);
 
+/* Called for each process event (see bpf/profiler.h) by collector__poll(). */
+typedef void (*collector_event_fn)(void *ctx, const struct proc_event *ev);
+
+/*
+ * Wait up to @timeout_ms for process events and hand them to @fn. Returns
+ * the number handled, or -errno (-EINTR when a signal came).
+ */
+int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, void *ctx);
+
 /* Hand every sample recorded since the last drain to @fn. Returns 0 or -errno. */
 int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx);
 

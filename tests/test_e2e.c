@@ -366,6 +366,49 @@ static void test_sigint_still_writes(void **state)
 	free(text);
 }
 
+/*
+ * Processes that live ~50 ms, far less than the 1 s between drains: their
+ * samples must still carry named frames, because the first sample makes the
+ * profiler capture the mappings at once.
+ */
+static void test_short_lived_processes(void **state)
+{
+	char *folded = tmp("short.folded"), *out = tmp("short.out"), wl[4096], *text, *l, *save;
+	const char *argv[] = { env_path("PROFILE"), "--comm", "wl_short", "-d", "60", "-F", "499",
+			       "--folded", folded, "-o", "-", NULL };
+	double named = 0, unnamed = 0;
+	pid_t prof;
+	int i;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(wl, sizeof(wl), "%s/wl_short", env_path("WORKLOADS"));
+	prof = spawn(argv, out, NULL);
+	sleep_s(1.5);	/* BPF loaded and attached */
+	for (i = 0; i < 15; i++) {
+		const char *wargv[] = { wl, "50", NULL };
+
+		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
+	}
+	kill(prof, SIGINT);
+	assert_int_equal(wait_exit(prof), 0);
+
+	text = slurp(folded);
+	for (l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		double c = atof(strrchr(l, ' ') + 1);
+
+		if (strstr(l, ";main;short_lived_hot"))
+			named += c;
+		else if (strstr(l, "[unknown] (wl_short)") || !strstr(l, ";"))
+			unnamed += c;
+	}
+	free(text);
+	print_message("short-lived: %.0f samples named, %.0f not\n", named, unnamed);
+	/* 15 runs x 50 ms at 499 Hz is ~370 samples: most must be named */
+	assert_true(named >= 100);
+	assert_true(unnamed <= 0.05 * (named + unnamed));
+}
+
 static void test_bad_arguments(void **state)
 {
 	static const struct {
@@ -405,6 +448,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_matches_truth),
 		cmocka_unit_test(test_sigint_still_writes),
+		cmocka_unit_test(test_short_lived_processes),
 		cmocka_unit_test(test_bad_arguments),
 	};
 
