@@ -7,6 +7,11 @@
 int cmd_record(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_folded(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Exit status for a command line that does not parse. */
 #define EXIT_USAGE 2

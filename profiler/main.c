@@ -22,6 +22,11 @@ static const struct cmd {
 	{ "record", cmd_record, "sample all CPUs, print the top functions, write SVG and folded stacks (the default)" },
 	{ "flamegraph", cmd_flamegraph, "render folded stacks (ours or other tools') as an SVG flame graph" },
 	{ "symbolize", cmd_symbolize, "addr2line for binaries and live processes: functions, inlines, file:line" },
+	{ "agent", cmd_agent, "sample continuously into the database (the always-on service)" },
+	{ "runs", cmd_runs, "list the runs in the database" },
+	{ "top", cmd_top, "the hottest functions among the stored samples" },
+	{ "folded", cmd_folded, "the stored samples as folded stacks" },
+	{ "status", cmd_status, "the database and the agent's health" },
 	{ "help", cmd_help, "show this help" },
 };
 

@@ -8,7 +8,8 @@ PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 need=""
 
 # pkg-config module -> Debian package
-for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka-dev; do
+for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka-dev \
+	sqlite3:libsqlite3-dev libzstd:libzstd-dev; do
 	mod=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$PKG_CONFIG" >/dev/null 2>&1 || ! "$PKG_CONFIG" --exists "$mod" 2>/dev/null; then

@@ -889,3 +889,36 @@ int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct 
 		return -ENOMEM;
 	return copy_frames(s, ref, vaddr, out, max);
 }
+
+const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid)
+{
+	struct strbuf link = STRBUF_INIT;
+	const char *res = NULL;
+	char target[4096];
+	struct proc *p;
+	ssize_t n;
+	size_t i;
+	int idx;
+
+	p = get_proc(s, tgid, true);
+	if (!p || strbuf__addf(&link, "%s/%u/exe", s->proc_root, tgid))
+		goto out;
+	n = readlink(strbuf__str(&link), target, sizeof(target) - 1);
+	if (n <= 0)
+		goto out;
+	target[n] = '\0';
+	/* the link of a replaced binary ends in " (deleted)", as the maps path did */
+	if (n > 10 && !strcmp(target + n - 10, " (deleted)"))
+		target[n - 10] = '\0';
+	for (i = 0; i < p->nr_maps; i++) {
+		if (p->maps[i].kind != MAPPING_FILE || strcmp(p->maps[i].path, target))
+			continue;
+		idx = dso_for_map(s, p, &p->maps[i]);
+		if (idx >= 0 && s->dsos[idx].build_id[0])
+			res = s->dsos[idx].build_id;
+		break;
+	}
+out:
+	strbuf__release(&link);
+	return res;
+}

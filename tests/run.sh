@@ -11,6 +11,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 out=$(cd "$out" && pwd)
 
 export FIXTURES="$out/fixtures" WORKLOADS="$out/workloads" PROFILE="$out/profile" SRCDIR="$src"
+# one-off runs store themselves in the default database: keep the tests' runs out of the real one
+export PROFILE_DB="${PROFILE_DB:-$out/test-profile.db}"
 
 bins=""
 for t in "$out"/tests/test_*; do
