@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "selector.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
@@ -28,8 +29,13 @@ static void usage(FILE *f)
 		"      --width PIXELS    image width (default 1200)\n"
 		"      --min-width PX    omit frames narrower than this (default 0.1)\n"
 		"      --count-name NAME what counts are (default \"samples\")\n"
-		"  -h, --help            this help\n");
+		"  -h, --help            this help\n"
+		"With --db, --run, --since, --until, --pid, --comm, --build-id, --host or\n"
+		"--label, the stacks come from the store instead (see 'profile top --help').\n");
 }
+
+/* store selectors: when any is given, read the store instead of files */
+static struct selector store_sel;
 
 enum { OPT_TITLE = 256, OPT_SUBTITLE, OPT_WIDTH, OPT_MINWIDTH, OPT_COUNTNAME };
 
@@ -42,6 +48,7 @@ static const struct option long_opts[] = {
 	{ "count-name", required_argument, NULL, OPT_COUNTNAME },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	SELECTOR_LONG_OPTS,
 	{},
 };
 
@@ -86,6 +93,8 @@ static int parse_args(int argc, char **argv, struct flamegraph_opts *fo, const c
 			usage(stdout);
 			return 1;
 		default:
+			if (!selector__parse(&store_sel, c, optarg))
+				break;
 			pr_warn("see 'profile flamegraph --help'");
 			return -EINVAL;
 		}
@@ -134,7 +143,15 @@ int cmd_flamegraph(int argc, char **argv)
 	agg = stack_agg__new();
 	if (!agg)
 		return EXIT_FAILURE;
-	err = read_inputs(agg, argc, argv);
+	if (store_sel.used) {
+		struct store *st = selector__open(&store_sel);
+
+		err = st ? selector__fill(&store_sel, st, agg) : -errno;
+		store__free(st);
+	} else {
+		err = read_inputs(agg, argc, argv);
+	}
+	selector__release(&store_sel);
 	if (!err)
 		err = flamegraph__render(agg, &fo, &svg);
 	if (!err && out) {

@@ -215,12 +215,6 @@ int store_migrate(struct store *st, int target)
 	}
 	if (version >= target)
 		return 0;
-	/* incremental vacuum lets the size cap shrink the file; set before any table */
-	if (version == 0) {
-		err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
-		if (err)
-			return err;
-	}
 	err = store__begin(st);
 	if (err)
 		return err;
@@ -273,6 +267,13 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 	sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 2000);
 	/* reading the header first turns "not a database" into one clear error */
 	err = query_int(st, "PRAGMA schema_version", &ignored);
+	/*
+	 * Incremental vacuum lets the size cap shrink the file. It only takes on
+	 * a database without tables, and must come before WAL mode writes the
+	 * header; on an existing database it changes nothing.
+	 */
+	if (!err)
+		err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (!err)
 		err = store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 				     " PRAGMA journal_size_limit = 4194304;"
