@@ -321,15 +321,25 @@ static int drain(struct agent *a)
 	return err;
 }
 
-static void nap(double secs)
+static void on_proc_event(void *ctx, const struct proc_event *ev)
 {
-	struct timespec ts;
+	struct agent *a = ctx;
 
-	if (secs <= 0)
-		return;
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);	/* a signal cuts it short */
+	if (ev->type == EVENT_NEW)
+		symbolizer__add_process(a->syms, ev->tgid);	/* its mappings, while it lives */
+	else
+		symbolizer__process_exited(a->syms, ev->tgid);
+}
+
+/* Handle process events for @secs, or until a signal. */
+static void nap(struct agent *a, double secs)
+{
+	double deadline = now_seconds() + secs, left;
+
+	while (!stop_requested && (left = deadline - now_seconds()) > 0) {
+		if (collector__poll(a->coll, (int)(left * 1000) + 1, on_proc_event, a) == -EINTR)
+			break;
+	}
 }
 
 static int run(struct agent *a)
@@ -340,7 +350,7 @@ static int run(struct agent *a)
 	int err = 0;
 
 	while (!stop_requested) {
-		nap((next_drain < next_flush ? next_drain : next_flush) - now_seconds());
+		nap(a, (next_drain < next_flush ? next_drain : next_flush) - now_seconds());
 		if (stop_requested)
 			break;
 		if (now_seconds() >= next_drain) {
@@ -367,6 +377,7 @@ static int shut_down(struct agent *a)
 	int err, i;
 
 	err = collector__stop(a->coll);
+	collector__poll(a->coll, 0, on_proc_event, a);
 	err = err ?: drain(a);
 	err = err ?: drain(a);
 	for (i = 0; i < 10; i++) {
@@ -376,7 +387,7 @@ static int shut_down(struct agent *a)
 			err = err ?: e;
 			break;
 		}
-		nap(1);
+		sleep(1);
 		if (i == 9)
 			err = err ?: e;
 	}

@@ -43,7 +43,8 @@ struct pcache {
 	__s64 start_time;
 	const char *exe_build_id;	/* interned, or NULL */
 	const char *cgroup;		/* interned, or NULL */
-	struct hashmap addrs[2];	/* [leaf] address -> frame index */
+	struct hashmap addrs[2];	/* [leaf] address -> chain id */
+	bool exited;			/* seen gone at the last flush */
 };
 
 struct pending {
@@ -63,6 +64,7 @@ struct store_sink {
 
 	struct strset *strs;		/* module names, comms, cgroups, build ids */
 	struct strset *frame_keys;	/* id = index in frames */
+	struct strset *chains;		/* __u32 frame index arrays: an address's inline chain */
 	struct sframe *frames;
 	size_t cap_frames;
 	struct hashmap kaddrs[2];	/* [leaf] kernel address -> frame index */
@@ -225,9 +227,11 @@ static int add_frame(struct store_sink *k, const struct store_frame *f)
 	int id, err;
 
 	strbuf__setlen(&k->key, 0);
-	err = strbuf__addf(&k->key, "%c%s%c%llx", f->kernel ? 'k' : 'u',
+	/* the name too: JIT and anonymous code have no build id to tell them apart */
+	err = strbuf__addf(&k->key, "%c%s%c%llx/%d/%s", f->kernel ? 'k' : 'u',
 			   f->build_id ? f->build_id : f->module ? f->module : "",
-			   f->build_id ? 'b' : 'm', (unsigned long long)f->addr);
+			   f->build_id ? 'b' : 'm', (unsigned long long)f->addr, f->depth,
+			   f->name ? f->name : "");
 	/* grow first: an interned key always has its slot */
 	err = err ?: grow_array((void **)&k->frames, &k->cap_frames,
 				strset__count(k->frame_keys) + 1, sizeof(*k->frames));
@@ -241,25 +245,44 @@ static int add_frame(struct store_sink *k, const struct store_frame *f)
 	return id;
 }
 
-static int user_frame(struct store_sink *k, struct pcache *pc, __u64 addr, bool leaf)
+/* Append the frames of user address @addr (its inline chain, outermost first) to stack_buf. */
+static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, bool leaf,
+			   int *n)
 {
-	struct store_frame f = {};
-	struct sym_frame sf;
+	struct sym_frame sf[SYM_MAX_FRAMES];
+	__u32 idx[SYM_MAX_FRAMES];
+	const __u32 *chain;
 	uint64_t val;
-	__u64 at = leaf ? addr : addr - 1;	/* a return address: look up the call */
-	int idx;
+	int i, nr, id;
 
-	if (hashmap__get(&pc->addrs[leaf], addr, &val))
-		return val;
-	symbolizer__user(k->syms, pc->tgid, at, &sf);
-	f.module = sf.module;
-	f.name = sf.name;
-	f.addr = sf.offset;
-	f.build_id = symbolizer__build_id(k->syms, pc->tgid, at);
-	idx = add_frame(k, &f);
-	if (idx >= 0 && hashmap__set(&pc->addrs[leaf], addr, idx))
-		return -ENOMEM;
-	return idx;
+	if (!hashmap__get(&pc->addrs[leaf], addr, &val)) {
+		/* a return address: look up the call, not what follows it */
+		nr = symbolizer__user(k->syms, pc->tgid, leaf ? addr : addr - 1, sf,
+				      SYM_MAX_FRAMES);
+		if (nr < 0)
+			return nr;
+		for (i = 0; i < nr; i++) {
+			struct store_frame f = {
+				.module = sf[i].module, .name = sf[i].name, .addr = sf[i].offset,
+				.build_id = sf[i].build_id && sf[i].build_id[0] ? sf[i].build_id : NULL,
+				.depth = i, .inlined = sf[i].inlined, .jit = sf[i].jit,
+			};
+
+			id = add_frame(k, &f);
+			if (id < 0)
+				return id;
+			idx[i] = id;
+		}
+		id = strset__add(k->chains, (const char *)idx, nr * sizeof(idx[0]));
+		if (id < 0 || hashmap__set(&pc->addrs[leaf], addr, id))
+			return -ENOMEM;
+		val = id;
+	}
+	chain = (const __u32 *)strset__str(k->chains, val);
+	nr = strset__len(k->chains, val) / sizeof(*chain);
+	memcpy(k->stack_buf + *n, chain, nr * sizeof(*chain));
+	*n += nr;
+	return 0;
 }
 
 static int kernel_frame(struct store_sink *k, __u64 addr, bool leaf)
@@ -370,7 +393,8 @@ int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const
 		k->lost += count;
 		return 0;
 	}
-	err = grow_array((void **)&k->stack_buf, &k->cap_stack_buf, nr_kips + nr_uips + 1,
+	err = grow_array((void **)&k->stack_buf, &k->cap_stack_buf,
+			 nr_kips + (size_t)nr_uips * SYM_MAX_FRAMES + 1,
 			 sizeof(*k->stack_buf));
 	if (err)
 		return err;
@@ -379,10 +403,9 @@ int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const
 		return -ENOMEM;
 	/* root first: the arrays are innermost first */
 	for (i = nr_uips - 1; i >= 0; i--) {
-		idx = user_frame(k, pc, uips[i], i == 0);
-		if (idx < 0)
-			return idx;
-		k->stack_buf[n++] = idx;
+		err = add_user_frames(k, pc, uips[i], i == 0, &n);
+		if (err)
+			return err;
 	}
 	for (i = nr_kips - 1; i >= 0; i--) {
 		idx = kernel_frame(k, kips[i], i == 0);
@@ -553,9 +576,10 @@ struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_
 	k->boot_time = read_boot_time();
 	k->strs = strset__new();
 	k->frame_keys = strset__new();
+	k->chains = strset__new();
 	k->stack_keys = strset__new();
 	k->proc_keys = strset__new();
-	if (!k->strs || !k->frame_keys || !k->stack_keys || !k->proc_keys)
+	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys)
 		goto err_out;
 	path = o->db_path ? strdup(o->db_path) : store__default_path();
 	if (!path)
@@ -594,6 +618,7 @@ void store_sink__free(struct store_sink *k)
 	store__free(k->st);
 	strset__free(k->strs);
 	strset__free(k->frame_keys);
+	strset__free(k->chains);
 	strset__free(k->stack_keys);
 	strset__free(k->proc_keys);
 	free(k->frames);
@@ -635,8 +660,16 @@ void store_sink__forget_exited(struct store_sink *k)
 	uint64_t key, val, *dead = NULL;
 
 	while (hashmap__next(&k->pcaches, &i, &key, &val)) {
+		struct pcache *pc = (struct pcache *)(uintptr_t)val;
+
 		if (!key || !kill((pid_t)key, 0) || errno != ESRCH)
 			continue;
+		/* gone at two flushes in a row: its last samples have been drained */
+		if (!pc->exited) {
+			pc->exited = true;
+			symbolizer__process_exited(k->syms, key);
+			continue;
+		}
 		/* deleting while iterating shifts entries: collect first */
 		if (grow_array((void **)&dead, &cap, nr + 1, sizeof(*dead)))
 			break;
@@ -645,7 +678,6 @@ void store_sink__forget_exited(struct store_sink *k)
 	for (i = 0; i < nr; i++) {
 		if (hashmap__delete(&k->pcaches, dead[i], &val))
 			pcache__free((struct pcache *)(uintptr_t)val);
-		symbolizer__forget_process(k->syms, dead[i]);
 	}
 	free(dead);
 }

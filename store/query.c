@@ -130,6 +130,7 @@ struct qframe {
 	int name;	/* strset id, -1 when unresolved */
 	int module;	/* strset id */
 	bool kernel;
+	int flags;	/* STORE_FRAME_* */
 };
 
 struct stack_reader {
@@ -176,6 +177,7 @@ static int load_frame(struct stack_reader *r, __s64 id, size_t *idx)
 		return store_err(r->st, rc, "cannot read a frame");
 	}
 	q->kernel = sqlite3_column_int(r->frame, 0);
+	q->flags = sqlite3_column_int(r->frame, 3);
 	module = sqlite3_column_text(r->frame, 1);
 	name = sqlite3_column_text(r->frame, 2);
 	q->module = strset__add(r->strs, module ? (const char *)module : "",
@@ -228,9 +230,10 @@ static int load_stack(struct stack_reader *r, __s64 id, int *nr)
 			r->cap_out = cap;
 		}
 		err = load_frame(r, (__s64)frame, &idx);
-		if (!err)
-			r->out[n++].kernel = r->frames[idx].kernel;
 		if (!err) {
+			r->out[n].kernel = r->frames[idx].kernel;
+			r->out[n].inlined = r->frames[idx].flags & STORE_FRAME_INLINED;
+			r->out[n++].jit = r->frames[idx].flags & STORE_FRAME_JIT;
 			r->out[n - 1].name = r->frames[idx].name >= 0 ?
 				strset__str(r->strs, r->frames[idx].name) : NULL;
 			r->out[n - 1].module = strset__str(r->strs, r->frames[idx].module);
@@ -260,7 +263,7 @@ static int stack_reader__init(struct stack_reader *r, struct store *st)
 	return store_err(st, sqlite3_prepare_v2(st->db, "SELECT frames FROM stacks WHERE id = ?1",
 						-1, &r->stack, NULL), "cannot query stacks") ?:
 	       store_err(st, sqlite3_prepare_v2(st->db,
-			"SELECT m.kernel, m.name, fn.name FROM frames f"
+			"SELECT m.kernel, m.name, fn.name, f.flags FROM frames f"
 			" JOIN mappings m ON m.id = f.mapping_id"
 			" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1",
 			-1, &r->frame, NULL), "cannot query frames");

@@ -39,7 +39,8 @@ static const char *const migrations[] = {
 	" build_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(kernel, build_id, name));"
 	"CREATE TABLE functions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	"CREATE TABLE frames(id INTEGER PRIMARY KEY, mapping_id INTEGER NOT NULL,"
-	" addr INTEGER NOT NULL, function_id INTEGER, UNIQUE(mapping_id, addr));"
+	" addr INTEGER NOT NULL, depth INTEGER NOT NULL, flags INTEGER NOT NULL,"
+	" function_id INTEGER NOT NULL, UNIQUE(mapping_id, addr, depth, function_id));"
 	"CREATE TABLE stacks(id INTEGER PRIMARY KEY, hash INTEGER NOT NULL, frames BLOB NOT NULL);"
 	"CREATE INDEX stacks_by_hash ON stacks(hash);"
 	"CREATE TABLE samples(ts INTEGER NOT NULL, process_id INTEGER NOT NULL,"
@@ -55,10 +56,10 @@ static const char *const migrations[] = {
 };
 
 static const char *const stmt_sql[STMT_MAX] = {
-	[STMT_FRAME_GET] = "SELECT id FROM frames WHERE mapping_id = ?1 AND addr = ?2",
-	[STMT_FRAME_PUT] = "INSERT INTO frames(mapping_id, addr, function_id) VALUES (?1, ?2, ?3)"
-			   " ON CONFLICT(mapping_id, addr) DO UPDATE SET"
-			   " function_id = coalesce(function_id, excluded.function_id)",
+	[STMT_FRAME_GET] = "SELECT id FROM frames WHERE mapping_id = ?1 AND addr = ?2"
+			   " AND depth = ?3 AND function_id = ?4",
+	[STMT_FRAME_PUT] = "INSERT OR IGNORE INTO frames(mapping_id, addr, depth, flags,"
+			   " function_id) VALUES (?1, ?2, ?3, ?5, ?4)",
 	[STMT_FUNC_PUT] = "INSERT OR IGNORE INTO functions(name) VALUES (?1)",
 	[STMT_FUNC_GET] = "SELECT id FROM functions WHERE name = ?1",
 	[STMT_MAP_PUT] = "INSERT OR IGNORE INTO mappings(kernel, build_id, name) VALUES (?1, ?2, ?3)",
@@ -269,10 +270,9 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 	err = query_int(st, "PRAGMA schema_version", &ignored);
 	/*
 	 * Incremental vacuum lets the size cap shrink the file. It only takes on
-	 * a database without tables, and must come before WAL mode writes the
-	 * header; on an existing database it changes nothing.
+	 * a database without tables, before WAL mode writes the header.
 	 */
-	if (!err)
+	if (!err && !ignored)
 		err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (!err)
 		err = store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
@@ -378,10 +378,16 @@ __u64 store__epoch(const struct store *st)
 /* ---- interning ---- */
 
 /* Run an INSERT, then a SELECT returning the id; both with @bind applied. */
+/*
+ * Statements are reset right after use: one left active keeps a read
+ * transaction open on an old snapshot, and the next BEGIN IMMEDIATE then
+ * fails with SQLITE_BUSY_SNAPSHOT once any other connection has written.
+ */
 static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
 	int rc = sqlite3_step(s);
 
+	sqlite3_reset(s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(st, rc, what);
 }
 
@@ -391,8 +397,10 @@ static int step_id(struct store *st, sqlite3_stmt *s, const char *what, __s64 *i
 
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
 		return 0;
 	}
+	sqlite3_reset(s);
 	if (rc == SQLITE_DONE) {
 		pr_warn("%s: '%s': row not found after insert", what, st->path);
 		return -EIO;
@@ -454,15 +462,17 @@ int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
 		return err ?: -EIO;
 	sqlite3_bind_int64(s, 1, map);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
-	if (f->name)
-		sqlite3_bind_int64(s, 3, func);
-	else
-		sqlite3_bind_null(s, 3);
+	sqlite3_bind_int(s, 3, f->depth);
+	sqlite3_bind_int64(s, 4, func);
+	sqlite3_bind_int(s, 5, (f->inlined ? STORE_FRAME_INLINED : 0) |
+			       (f->jit ? STORE_FRAME_JIT : 0));
 	err = step_done(st, s, "cannot store a frame");
 	if (err || !(s = store_stmt(st, STMT_FRAME_GET)))
 		return err ?: -EIO;
 	sqlite3_bind_int64(s, 1, map);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
+	sqlite3_bind_int(s, 3, f->depth);
+	sqlite3_bind_int64(s, 4, func);
 	return step_id(st, s, "cannot store a frame", id);
 }
 
@@ -524,6 +534,7 @@ int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id)
 		err = store_err(st, rc, "cannot read a stack");
 		goto out;
 	}
+	sqlite3_reset(s);
 	s = store_stmt(st, STMT_STACK_PUT);
 	if (!s) {
 		err = -EIO;

@@ -79,6 +79,9 @@ struct store_frame {
 	const char *build_id;	/* hex, or NULL/"" when unknown */
 	__u64 addr;		/* file offset (user) or address (kernel) */
 	const char *name;	/* function, or NULL when unresolved */
+	int depth;		/* place in the inline chain of @addr, 0 = outermost */
+	bool inlined;		/* inlined into the frame before it */
+	bool jit;		/* named by a JIT's perf map */
 };
 
 struct store_process {
@@ -153,6 +156,8 @@ struct store_query_frame {
 	const char *name;	/* NULL when unresolved */
 	const char *module;	/* "" when unknown */
 	bool kernel;
+	bool inlined;
+	bool jit;
 };
 
 /*

@@ -7,6 +7,10 @@
 
 #include "store.h"
 
+/* frames.flags */
+#define STORE_FRAME_INLINED 1
+#define STORE_FRAME_JIT 2
+
 enum store_stmt {
 	STMT_FRAME_GET,
 	STMT_FRAME_PUT,

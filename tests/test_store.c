@@ -278,13 +278,19 @@ static void test_stacks_and_frames_interned(void **state)
 	assert_int_equal(store__stack_id(st, NULL, 0, &e2), 0);
 	assert_int_equal(e1, e2);
 	assert_int_not_equal(e1, s1);
-	/* a frame first seen unnamed gets its name when a later lookup has it */
+	/* JIT code has no build id: the name tells two functions at one offset apart */
 	assert_int_equal(store__frame_id(st, &anon, &f1), 0);
 	named.name = "jit_fn";
+	named.jit = true;
 	assert_int_equal(store__frame_id(st, &named, &f2), 0);
+	assert_int_not_equal(f1, f2);
+	assert_int_equal(store__frame_id(st, &named, &f1), 0);
 	assert_int_equal(f1, f2);
-	assert_int_equal(q_int(st, "SELECT count(*) FROM frames WHERE function_id IS NOT NULL"
-				   " AND addr = 32512"), 1);
+	/* an inline chain at one address: one frame per depth */
+	named.depth = 1;
+	named.inlined = true;
+	assert_int_equal(store__frame_id(st, &named, &f1), 0);
+	assert_int_not_equal(f1, f2);
 	assert_int_equal(store__commit(st), 0);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 3);
 	store__free(st);
@@ -326,13 +332,17 @@ static void test_kernel_and_unknown_frames_folded(void **state)
 	struct store *st = fresh("kinds.db");
 	struct store_frame fr[] = {
 		{ .module = "libc.so.6", .build_id = "cd34", .addr = 0x10 },	/* unnamed */
+		{ .module = "app", .build_id = "ef56", .addr = 0x30, .name = "outer" },
+		{ .module = "app", .build_id = "ef56", .addr = 0x30, .name = "inl", .depth = 1,
+		  .inlined = true },
+		{ .module = "[jit]", .addr = 0x40, .name = "Interpreter", .jit = true },
 		{ .module = "", .addr = 0x20 },					/* nowhere */
 		{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000000ULL,
 		  .name = "do_syscall_64" },
 		{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000100ULL },
 	};
 	struct store_selector all = {};
-	__s64 ids[4], run, proc, stack, empty;
+	__s64 ids[7], run, proc, stack, empty;
 	char *out;
 	int i;
 
@@ -340,16 +350,17 @@ static void test_kernel_and_unknown_frames_folded(void **state)
 	run = add_run(st, "h", NULL);
 	assert_int_equal(store__begin(st), 0);
 	proc = add_proc(st, run, 1, "k", NULL);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 7; i++)
 		assert_int_equal(store__frame_id(st, &fr[i], &ids[i]), 0);
-	assert_int_equal(store__stack_id(st, ids, 4, &stack), 0);
+	assert_int_equal(store__stack_id(st, ids, 7, &stack), 0);
 	assert_int_equal(store__stack_id(st, NULL, 0, &empty), 0);
 	assert_int_equal(store__add_samples(st, 10, proc, stack, 1), 0);
 	assert_int_equal(store__add_samples(st, 10, proc, empty, 2), 0);
 	assert_int_equal(store__commit(st), 0);
 	out = folded(st, &all);
 	assert_string_equal(out, "k;[no stack] 2\n"
-				 "k;[unknown] (libc.so.6);[unknown];do_syscall_64_[k];[unknown]_[k] 1\n");
+				 "k;[unknown] (libc.so.6);outer;inl_[i];Interpreter_[j];[unknown];"
+				 "do_syscall_64_[k];[unknown]_[k] 1\n");
 	free(out);
 	store__free(st);
 }
