@@ -173,3 +173,9 @@ run: $(OUTPUT)/profile
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+# The agent's overhead at 99 Hz with both CPUs busy, next to perf record (bench/agent.sh).
+.PHONY: bench-agent
+BENCH_SECONDS ?= 600
+bench-agent: $(OUTPUT)/profile $(WORKLOADS)
+	bench/agent.sh $(OUTPUT) $(BENCH_SECONDS)

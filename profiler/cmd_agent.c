@@ -39,6 +39,8 @@ struct agent_opts {
 	const char **labels;
 	int nr_labels;
 	bool include_idle;
+	bool dwarf;		/* inline frames from DWARF (memory!) */
+	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
 	int argc;
 	char **argv;
 };
@@ -77,6 +79,8 @@ static void usage(FILE *f)
 		"      --db PATH             database (default $PROFILE_DB, else\n"
 		"                            /var/lib/profile/profile.db as root)\n"
 		"      --include-idle        also record the idle task\n"
+		"      --dwarf               name inlined functions from DWARF (more memory)\n"
+		"      --dwarf-mem SIZE      cap on the DWARF indexes kept with --dwarf (default 32M)\n"
 		"      --interval SEC        how often the kernel maps are drained (default 1)\n"
 		"      --stats-interval SEC  log the agent's health this often (default 300; 0: never)\n"
 		"  -v, --verbose             debug output, and a health line at every flush\n"
@@ -85,7 +89,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
-	OPT_INTERVAL, OPT_STATS,
+	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM,
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +103,8 @@ static const struct option long_opts[] = {
 	{ "include-idle", no_argument, NULL, OPT_IDLE },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "stats-interval", required_argument, NULL, OPT_STATS },
+	{ "dwarf", no_argument, NULL, OPT_DWARF },
+	{ "dwarf-mem", required_argument, NULL, OPT_DWARF_MEM },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -166,6 +172,15 @@ static int parse_opt(struct agent_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_IDLE:
 		o->include_idle = true;
+		return 0;
+	case OPT_DWARF:
+		o->dwarf = true;
+		return 0;
+	case OPT_DWARF_MEM:
+		if (parse_size(arg, &o->dwarf_mem) || o->dwarf_mem < 1024 * 1024) {
+			pr_warn("invalid size '%s': give at least 1M", arg);
+			return -EINVAL;
+		}
 		return 0;
 	case OPT_INTERVAL:
 		return parse_interval(arg, "interval", 0.01, &o->interval);
@@ -404,9 +419,11 @@ static int setup(struct agent *a)
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
 		.labels = o->labels, .nr_labels = o->nr_labels,
 	};
+	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	a->syms = symbolizer__new(NULL);
+	/* symbol tables by default: DWARF indexes would dominate the agent's memory */
+	a->syms = symbolizer__new(&sy);
 	if (!a->syms)
 		return -errno;
 	a->coll = collector__new(&co);
@@ -431,6 +448,7 @@ int cmd_agent(int argc, char **argv)
 	struct agent_opts o = {
 		.freq = 99, .interval = 1, .flush_interval = 10, .bucket_secs = 10,
 		.retention = 7 * 86400, .max_db_size = 1ULL << 30, .stats_interval = 300,
+		.dwarf_mem = 32 << 20,
 		.argc = argc, .argv = argv,
 	};
 	struct agent a = { .opts = &o };

@@ -29,33 +29,11 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct selector *s, const char **out)
+static int own_opt(void *ctx, int c, const char *arg)
 {
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			*out = optarg;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			err = selector__parse(s, c, optarg);
-			if (err > 0)
-				pr_warn("see 'profile folded --help'");
-			if (err)
-				return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile folded --help'", argv[optind]);
-		return -EINVAL;
-	}
+	if (c != 'o')
+		return 1;
+	*(const char **)ctx = arg;
 	return 0;
 }
 
@@ -80,23 +58,18 @@ static int write_out(struct stack_agg *agg, const char *out)
 int cmd_folded(int argc, char **argv)
 {
 	struct selector s = {};
-	struct stack_agg *agg = NULL;
-	struct store *st = NULL;
+	struct stack_agg *agg;
 	const char *out = NULL;
 	int err;
 
-	err = parse_args(argc, argv, &s, &out);
+	err = selector__parse_args(&s, argc, argv, "folded", long_opts, own_opt, &out, usage);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
-	st = selector__open(&s);
-	agg = stack_agg__new();
-	err = !st || !agg ? -errno : selector__fill(&s, st, agg);
-	if (!err)
-		err = write_out(agg, out);
+	agg = selector__load(&s);
+	err = agg ? write_out(agg, out) : -errno;
 	stack_agg__free(agg);
-	store__free(st);
 	selector__release(&s);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -27,32 +27,6 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct selector *s)
-{
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			err = selector__parse(s, c, optarg);
-			if (err > 0)
-				pr_warn("see 'profile runs --help'");
-			if (err)
-				return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile runs --help'", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int print_run(void *ctx, const struct store_run_info *r)
 {
@@ -78,7 +52,7 @@ int cmd_runs(int argc, char **argv)
 	struct store *st;
 	int err, nr = 0;
 
-	err = parse_args(argc, argv, &s);
+	err = selector__parse_args(&s, argc, argv, "runs", long_opts, NULL, NULL, usage);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

@@ -38,33 +38,12 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct selector *s, bool *measure)
+static int own_opt(void *ctx, int c, const char *arg)
 {
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_MEASURE:
-			*measure = true;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			err = selector__parse(s, c, optarg);
-			if (err > 0)
-				pr_warn("see 'profile status --help'");
-			if (err)
-				return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile status --help'", argv[optind]);
-		return -EINVAL;
-	}
+	(void)arg;
+	if (c != OPT_MEASURE)
+		return 1;
+	*(bool *)ctx = true;
 	return 0;
 }
 
@@ -128,7 +107,8 @@ int cmd_status(int argc, char **argv)
 	struct store *st;
 	int err;
 
-	err = parse_args(argc, argv, &s, &measure);
+	err = selector__parse_args(&s, argc, argv, "status", long_opts, own_opt, &measure,
+				   usage);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

@@ -31,34 +31,12 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct selector *s, long *top)
+static int own_opt(void *ctx, int c, const char *arg)
 {
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_TOP:
-			if (parse_int_range(optarg, 1, 1000000, top)) {
-				pr_warn("invalid --top '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			err = selector__parse(s, c, optarg);
-			if (err > 0)
-				pr_warn("see 'profile top --help'");
-			if (err)
-				return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile top --help'", argv[optind]);
+	if (c != OPT_TOP)
+		return 1;
+	if (parse_int_range(arg, 1, 1000000, ctx)) {
+		pr_warn("invalid --top '%s'", arg);
 		return -EINVAL;
 	}
 	return 0;
@@ -67,19 +45,17 @@ static int parse_args(int argc, char **argv, struct selector *s, long *top)
 int cmd_top(int argc, char **argv)
 {
 	struct selector s = {};
-	struct stack_agg *agg = NULL;
-	struct store *st = NULL;
+	struct stack_agg *agg;
 	long top = 20;
 	int err;
 
-	err = parse_args(argc, argv, &s, &top);
+	err = selector__parse_args(&s, argc, argv, "top", long_opts, own_opt, &top, usage);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
-	st = selector__open(&s);
-	agg = stack_agg__new();
-	err = !st || !agg ? -errno : selector__fill(&s, st, agg);
+	agg = selector__load(&s);
+	err = agg ? 0 : -errno;
 	if (!err && stack_agg__total(agg) <= 0)
 		printf("No samples match.\n");
 	else if (!err)
@@ -88,7 +64,6 @@ int cmd_top(int argc, char **argv)
 	if (!err)
 		err = print_top_table(agg, top);
 	stack_agg__free(agg);
-	store__free(st);
 	selector__release(&s);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

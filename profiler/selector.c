@@ -249,6 +249,36 @@ int selector__parse(struct selector *s, int c, const char *arg)
 	return 0;
 }
 
+int selector__parse_args(struct selector *s, int argc, char **argv, const char *cmd,
+			 const struct option *opts, cmd_opt_fn own, void *ctx,
+			 void (*usage)(FILE *f))
+{
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+		if (c == 'v') {
+			log_set_verbose(true);
+			continue;
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		err = own ? own(ctx, c, optarg) : 1;
+		if (err > 0)
+			err = selector__parse(s, c, optarg);
+		if (err > 0)
+			pr_warn("see 'profile %s --help'", cmd);
+		if (err)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'; see 'profile %s --help'", argv[optind], cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void selector__release(struct selector *s)
 {
 	free(s->pids);
@@ -334,6 +364,22 @@ int selector__fill(struct selector *s, struct store *st, struct stack_agg *agg)
 	strbuf__release(&c.line);
 	strbuf__release(&c.tmp);
 	return err;
+}
+
+struct stack_agg *selector__load(struct selector *s)
+{
+	struct stack_agg *agg = stack_agg__new();
+	struct store *st = agg ? selector__open(s) : NULL;
+	int err;
+
+	err = st ? selector__fill(s, st, agg) : -errno;
+	store__free(st);
+	if (err) {
+		stack_agg__free(agg);
+		errno = -err;
+		return NULL;
+	}
+	return agg;
 }
 
 int print_top_table(const struct stack_agg *agg, long limit)

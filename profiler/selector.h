@@ -61,8 +61,23 @@ struct selector {
 int selector__parse(struct selector *s, int c, const char *arg);
 void selector__release(struct selector *s);
 
+/*
+ * The getopt loop of a command that reads the store: -v, -h (prints
+ * @usage), the selector options, and the command's own through @own (returns
+ * 0 when it took the option, 1 when not its own, -EINVAL after a message;
+ * may be NULL). Returns 0, 1 after --help, or -EINVAL after naming the
+ * problem.
+ */
+typedef int (*cmd_opt_fn)(void *ctx, int c, const char *arg);
+int selector__parse_args(struct selector *s, int argc, char **argv, const char *cmd,
+			 const struct option *opts, cmd_opt_fn own, void *ctx,
+			 void (*usage)(FILE *f));
+
 /* Open the selected database (it must exist) and resolve --run last. NULL with errno set. */
 struct store *selector__open(struct selector *s);
+
+/* Open the store, read the selected samples into a new stack_agg, close. NULL with errno set. */
+struct stack_agg *selector__load(struct selector *s);
 
 /* Fill @agg with the selected samples as folded stacks (comm root, kernel frames "_[k]"). */
 int selector__fill(struct selector *s, struct store *st, struct stack_agg *agg);

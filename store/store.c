@@ -277,7 +277,8 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 	if (!err)
 		err = store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 				     " PRAGMA journal_size_limit = 4194304;"
-				     " PRAGMA wal_autocheckpoint = 256; PRAGMA foreign_keys = OFF");
+				     " PRAGMA wal_autocheckpoint = 256; PRAGMA foreign_keys = OFF;"
+				     " PRAGMA cache_size = -1024");
 	if (err)
 		goto err_free;
 	return st;
