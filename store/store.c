@@ -37,7 +37,8 @@ static const char *const migrations[] = {
 	" UNIQUE(run_id, pid, start_time, comm));"
 	"CREATE TABLE mappings(id INTEGER PRIMARY KEY, kernel INTEGER NOT NULL,"
 	" build_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(kernel, build_id, name));"
-	"CREATE TABLE functions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE functions(id INTEGER PRIMARY KEY, hash INTEGER NOT NULL, name TEXT NOT NULL);"
+	"CREATE INDEX functions_by_hash ON functions(hash);"
 	"CREATE TABLE frames(id INTEGER PRIMARY KEY, mapping_id INTEGER NOT NULL,"
 	" addr INTEGER NOT NULL, depth INTEGER NOT NULL, flags INTEGER NOT NULL,"
 	" function_id INTEGER NOT NULL, UNIQUE(mapping_id, addr, depth, function_id));"
@@ -60,8 +61,9 @@ static const char *const stmt_sql[STMT_MAX] = {
 			   " AND depth = ?3 AND function_id = ?4",
 	[STMT_FRAME_PUT] = "INSERT OR IGNORE INTO frames(mapping_id, addr, depth, flags,"
 			   " function_id) VALUES (?1, ?2, ?3, ?5, ?4)",
-	[STMT_FUNC_PUT] = "INSERT OR IGNORE INTO functions(name) VALUES (?1)",
-	[STMT_FUNC_GET] = "SELECT id FROM functions WHERE name = ?1",
+	/* names are found by hash: an index on the names would store each twice */
+	[STMT_FUNC_PUT] = "INSERT INTO functions(hash, name) VALUES (?1, ?2)",
+	[STMT_FUNC_GET] = "SELECT id FROM functions WHERE hash = ?1 AND name = ?2",
 	[STMT_MAP_PUT] = "INSERT OR IGNORE INTO mappings(kernel, build_id, name) VALUES (?1, ?2, ?3)",
 	[STMT_MAP_GET] = "SELECT id FROM mappings WHERE kernel = ?1 AND build_id = ?2 AND name = ?3",
 	[STMT_STACK_GET] = "SELECT id, frames FROM stacks WHERE hash = ?1",
@@ -440,14 +442,29 @@ static int function_id(struct store *st, const char *name, __s64 *id)
 	sqlite3_stmt *s;
 	int err;
 
+	__s64 hash = (__s64)str_hash(name, strlen(name));
+	int rc;
+
+	if (!(s = store_stmt(st, STMT_FUNC_GET)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hash);
+	bind_text(s, 2, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return store_err(st, rc, "cannot read a function");
 	if (!(s = store_stmt(st, STMT_FUNC_PUT)))
 		return -EIO;
-	bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 1, hash);
+	bind_text(s, 2, name);
 	err = step_done(st, s, "cannot store a function");
-	if (err || !(s = store_stmt(st, STMT_FUNC_GET)))
-		return err ?: -EIO;
-	bind_text(s, 1, name);
-	return step_id(st, s, "cannot store a function", id);
+	if (!err)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return err;
 }
 
 int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
