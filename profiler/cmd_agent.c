@@ -53,6 +53,7 @@ struct agent {
 	struct store_health health;
 	double start, last_expire, last_stats;
 	int failures_in_row;
+	int maintenance_failures;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -282,19 +283,28 @@ static void maintain(struct agent *a)
 	struct store *st = store_sink__store(a->sink);
 	double check = o->retention / 10.0, now = now_seconds();
 	__u64 n = 0;
+	int err = 0;
 
 	/* expiry rescans the samples to collect garbage: not at every flush */
 	if (check > 3600)
 		check = 3600;
 	if (o->retention && now - a->last_expire >= check) {
 		a->last_expire = now;
-		if (!store__expire(st, time(NULL) - o->retention, &n) && n)
+		err = store__expire(st, time(NULL) - o->retention, &n);
+		if (!err && n)
 			pr_debug("expired %llu sample rows older than %lld s", (unsigned long long)n,
 				 (long long)o->retention);
 	}
 	n = 0;
-	if (o->max_db_size && !store__enforce_size(st, o->max_db_size, &n) && n)
-		pr_info("size cap: deleted %llu of the oldest sample rows", (unsigned long long)n);
+	if (!err && o->max_db_size) {
+		err = store__enforce_size(st, o->max_db_size, &n);
+		if (!err && n)
+			pr_info("size cap: deleted %llu of the oldest sample rows",
+				(unsigned long long)n);
+	}
+	if (err && a->maintenance_failures++ % 10 == 0)
+		pr_warn("agent: cannot apply retention or the size cap to '%s': %s; will retry",
+			store__path(st), strerror(-err));
 }
 
 static int flush(struct agent *a)
@@ -417,7 +427,7 @@ static int setup(struct agent *a)
 	struct store_sink_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
-		.labels = o->labels, .nr_labels = o->nr_labels,
+		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true,
 	};
 	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
 	struct sigaction sa = { .sa_handler = on_signal };

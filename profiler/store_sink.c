@@ -251,7 +251,7 @@ static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, 
 {
 	struct sym_frame sf[SYM_MAX_FRAMES];
 	__u32 idx[SYM_MAX_FRAMES];
-	const __u32 *chain;
+	const char *chain;
 	uint64_t val;
 	int i, nr, id;
 
@@ -278,9 +278,10 @@ static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, 
 			return -ENOMEM;
 		val = id;
 	}
-	chain = (const __u32 *)strset__str(k->chains, val);
-	nr = strset__len(k->chains, val) / sizeof(*chain);
-	memcpy(k->stack_buf + *n, chain, nr * sizeof(*chain));
+	/* not aligned (strset packs strings): copy, never dereference */
+	chain = strset__str(k->chains, val);
+	nr = strset__len(k->chains, val) / sizeof(__u32);
+	memcpy(k->stack_buf + *n, chain, nr * sizeof(__u32));
 	*n += nr;
 	return 0;
 }
@@ -444,9 +445,11 @@ static void forget_db_ids(struct store_sink *k)
 
 static int stack_db_id(struct store_sink *k, __u32 stack, __s64 *id)
 {
-	const __u32 *frames = (const __u32 *)strset__str(k->stack_keys, stack);
-	int nr = strset__len(k->stack_keys, stack) / sizeof(*frames), i, err;
+	/* strset packs strings back to back: the arrays are not aligned */
+	const char *frames = strset__str(k->stack_keys, stack);
+	int nr = strset__len(k->stack_keys, stack) / sizeof(__u32), i, err;
 	struct sframe *f;
+	__u32 fi;
 
 	if (k->stack_db[stack]) {
 		*id = k->stack_db[stack];
@@ -454,7 +457,8 @@ static int stack_db_id(struct store_sink *k, __u32 stack, __s64 *id)
 	}
 	err = grow_array((void **)&k->ids_buf, &k->cap_ids_buf, nr + 1, sizeof(*k->ids_buf));
 	for (i = 0; !err && i < nr; i++) {
-		f = &k->frames[frames[i]];
+		memcpy(&fi, frames + i * sizeof(fi), sizeof(fi));
+		f = &k->frames[fi];
 		if (!f->db_id)
 			err = store__frame_id(k->st, &f->f, &f->db_id);
 		k->ids_buf[i] = f->db_id;
@@ -561,7 +565,7 @@ static int add_run(struct store_sink *k, const struct store_sink_opts *o)
 
 struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_sink_opts *o)
 {
-	struct store_opts so = { .create = true };
+	struct store_opts so = { .create = true, .quiet = o->quiet };
 	struct store_sink *k;
 	char *path = NULL;
 	int err = -ENOMEM;

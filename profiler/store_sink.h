@@ -28,6 +28,7 @@ struct store_sink_opts {
 	char **argv;
 	const char *const *labels;	/* "key=value" */
 	int nr_labels;
+	bool quiet;		/* store failures are logged only with -v: the caller reports them */
 };
 
 /*

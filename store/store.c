@@ -117,8 +117,9 @@ int store_err(struct store *st, int rc, const char *what)
 		if (st && st->db && sqlite3_system_errno(st->db) == ENOSPC)
 			err = -ENOSPC;
 	}
-	pr_warn("%s: '%s': %s", what, st && st->path ? st->path : "?",
-		st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	log_print(st && st->quiet ? LOG_DEBUG : LOG_WARN, "%s: '%s': %s", what,
+		  st && st->path ? st->path : "?",
+		  st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 	return err;
 }
 
@@ -304,6 +305,8 @@ struct store *store__open(const char *path, const struct store_opts *opts)
 		errno = -err;
 		return NULL;
 	}
+	/* failing to open is always reported; later failures as the caller wants */
+	st->quiet = opts && opts->quiet;
 	return st;
 }
 

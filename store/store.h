@@ -33,6 +33,7 @@ char *store__default_path(void);
 struct store_opts {
 	bool create;		/* create the file (and its directory) when missing */
 	int busy_timeout_ms;	/* wait this long for a lock; default 2000 */
+	bool quiet;		/* log failures only with -v: the caller reports them */
 };
 
 /*

@@ -31,6 +31,7 @@ struct store {
 	char *path;
 	sqlite3_stmt *stmts[STMT_MAX];
 	bool in_tx;
+	bool quiet;
 	__u64 epoch;
 };
 

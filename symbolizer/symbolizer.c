@@ -329,7 +329,8 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 		free(maps);
 		return err;
 	}
-	qsort(maps, nr, sizeof(*maps), cmp_map);
+	if (nr)	/* a kernel thread has no mappings: qsort(NULL) is undefined */
+		qsort(maps, nr, sizeof(*maps), cmp_map);
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
@@ -900,11 +901,12 @@ const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid)
 	size_t i;
 	int idx;
 
-	p = get_proc(s, tgid, true);
-	if (!p || strbuf__addf(&link, "%s/%u/exe", s->proc_root, tgid))
+	if (strbuf__addf(&link, "%s/%u/exe", s->proc_root, tgid))
 		goto out;
+	/* kernel threads have no executable: no need to read their (empty) maps */
 	n = readlink(strbuf__str(&link), target, sizeof(target) - 1);
-	if (n <= 0)
+	p = n > 0 ? get_proc(s, tgid, true) : NULL;
+	if (!p)
 		goto out;
 	target[n] = '\0';
 	/* the link of a replaced binary ends in " (deleted)", as the maps path did */

@@ -335,6 +335,57 @@ static void test_reader_never_sees_partial_batch(void **state)
 	assert_true(changes >= 5);
 }
 
+static void test_agent_retries_a_locked_database(void **state)
+{
+	const char *db_file = tmp("locked.db");
+	long long errors;
+	pid_t wl, agent;
+	sqlite3 *db, *locker;
+	char *log;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(15);
+	agent = start_agent(db_file, "0.3", "0.1");
+	wait_flushes(db_file, 1, 15);
+	/* another writer holds the lock for longer than the agent's busy timeout */
+	locker = open_db(db_file);
+	assert_int_equal(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sleep_s(3.5);
+	assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(locker);
+	sleep_s(1.5);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+
+	db = open_db(db_file);
+	assert_integrity_ok(db);
+	errors = one_int(db, "SELECT flush_errors FROM agent_health");
+	assert_true(errors >= 1);
+	/* nothing was lost: the batches kept while locked landed afterwards */
+	assert_int_equal(one_int(db, "SELECT lost FROM agent_health"), 0);
+	assert_int_equal(one_int(db, SUM_SQL), one_int(db, RECORDED_SQL));
+	/* samples from the locked seconds are there: every 1 s bucket is covered */
+	assert_true(one_int(db, "SELECT max(ts) - min(ts) + 1 - count(DISTINCT ts) FROM samples s"
+				" JOIN processes p ON p.id = s.process_id WHERE p.comm = 'wl_split'") <= 1);
+	sqlite3_close(db);
+	log = NULL;
+	{
+		FILE *f = fopen(tmp("agent.log"), "r");
+		size_t cap = 0;
+
+		assert_non_null(f);
+		assert_true(getdelim(&log, &cap, '\0', f) > 0);
+		fclose(f);
+	}
+	/* reported once, then every tenth failure: not once per try */
+	assert_non_null(strstr(log, "will retry"));
+	assert_non_null(strstr(log, "writing again after"));
+	free(log);
+}
+
 static void test_agent_bad_arguments(void **state)
 {
 	static const char *const bad[][4] = {
@@ -399,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_agent_sigterm_flushes),
 		cmocka_unit_test(test_agent_kill9_loses_at_most_one_flush),
 		cmocka_unit_test(test_reader_never_sees_partial_batch),
+		cmocka_unit_test(test_agent_retries_a_locked_database),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, setup_group, teardown_group);
