@@ -428,6 +428,8 @@ static int setup(struct agent *a)
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
 		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true,
+		/* a locked database must not hold up draining: retry at the next flush */
+		.busy_timeout_ms = 250,
 	};
 	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
 	struct sigaction sa = { .sa_handler = on_signal };

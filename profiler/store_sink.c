@@ -565,7 +565,9 @@ static int add_run(struct store_sink *k, const struct store_sink_opts *o)
 
 struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_sink_opts *o)
 {
-	struct store_opts so = { .create = true, .quiet = o->quiet };
+	struct store_opts so = {
+		.create = true, .quiet = o->quiet, .busy_timeout_ms = o->busy_timeout_ms,
+	};
 	struct store_sink *k;
 	char *path = NULL;
 	int err = -ENOMEM;

@@ -29,6 +29,7 @@ struct store_sink_opts {
 	const char *const *labels;	/* "key=value" */
 	int nr_labels;
 	bool quiet;		/* store failures are logged only with -v: the caller reports them */
+	int busy_timeout_ms;	/* wait for a locked database; 0 = the store's default */
 };
 
 /*
