@@ -730,20 +730,30 @@ int store__put_health(struct store *st, __s64 run_id, const struct store_health 
 /* ---- retention and size ---- */
 
 /*
- * Remove what no sample references any more: processes, stacks, ended runs
- * without processes. Frames, functions and mappings stay (bounded by the code
+ * Remove what no sample references any more: processes, stacks, and runs that
+ * ended before @before (unix seconds) without processes left. Frames, functions and mappings stay (bounded by the code
  * that ran, and cheap). Starts a new epoch: cached ids may be gone.
  */
-static int collect_garbage(struct store *st)
+static int collect_garbage(struct store *st, __s64 before)
 {
+	sqlite3_stmt *s;
 	int err;
 
 	err = store_exec(st,
 		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM samples);"
-		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples);"
-		"DELETE FROM runs WHERE end_ms != 0 AND NOT EXISTS"
-		" (SELECT 1 FROM processes WHERE processes.run_id = runs.id);"
-		"DELETE FROM run_labels WHERE run_id NOT IN (SELECT id FROM runs);"
+		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples);");
+	if (!err)
+		err = store_err(st, sqlite3_prepare_v2(st->db,
+			"DELETE FROM runs WHERE end_ms != 0 AND end_ms < ?1 * 1000 AND NOT EXISTS"
+			" (SELECT 1 FROM processes WHERE processes.run_id = runs.id)", -1, &s, NULL),
+			"cannot expire runs");
+	if (!err) {
+		sqlite3_bind_int64(s, 1, before);
+		err = step_done(st, s, "cannot expire runs");
+		sqlite3_finalize(s);
+	}
+	if (!err)
+		err = store_exec(st, "DELETE FROM run_labels WHERE run_id NOT IN (SELECT id FROM runs);"
 		"DELETE FROM agent_health WHERE run_id NOT IN (SELECT id FROM runs);");
 	st->epoch++;
 	return err;
@@ -776,7 +786,7 @@ int store__expire(struct store *st, __s64 before, __u64 *deleted)
 		return err;
 	err = delete_before(st, before, &n);
 	if (!err && n)
-		err = collect_garbage(st);
+		err = collect_garbage(st, before);
 	if (err) {
 		store__rollback(st);
 		return err;

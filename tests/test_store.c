@@ -584,13 +584,17 @@ static void test_varint_roundtrip(void **state)
 
 static void test_retention(void **state)
 {
-	__s64 runs[2], epoch;
+	__s64 runs[2], epoch, empty;
 	struct store *st = selector_fixture(runs);
 	struct store_selector all = {};
 	__u64 n = 0;
 
 	(void)state;
-	assert_int_equal(store__end_run(st, runs[0], 2000000), 0);
+	empty = add_run(st, "gamma", NULL);
+
+	/* run 1 ended before the cutoff; an empty run that ended after it stays */
+	assert_int_equal(store__end_run(st, runs[0], 1015000), 0);
+	assert_int_equal(store__end_run(st, empty, 1030000), 0);
 	epoch = store__epoch(st);
 	/* buckets before 1020: all of run 1 */
 	assert_int_equal(store__expire(st, 1020, &n), 0);
@@ -599,7 +603,8 @@ static void test_retention(void **state)
 	assert_int_not_equal(store__epoch(st), epoch);
 	/* what only the expired samples used is gone, the ended run too */
 	assert_int_equal(q_int(st, "SELECT count(*) FROM processes"), 1);
-	assert_int_equal(q_int(st, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM runs"), 2);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM runs WHERE id = 1"), 0);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM run_labels"), 1);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 2);
 	/* nothing older: nothing happens, the epoch stays */
