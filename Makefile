@@ -20,6 +20,7 @@ EXTRA_LDFLAGS ?=
 WERROR ?= 1
 SANITIZE ?=
 DURATION ?= 30
+BENCH_ADDRS ?= 100000
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
 	-e 's/loongarch64/loongarch/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
@@ -34,7 +35,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps
+.PHONY: all run test check clean deps bench-symbolize
 
 all: $(OUTPUT)/profile
 
@@ -165,6 +166,10 @@ check: $(TEST_BINS) $(FIXTURES)
 
 test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES)
 	$(Q)tests/run.sh --all $(OUTPUT)
+
+# Benchmarks compare against the tools users would otherwise run; see bench/.
+bench-symbolize: $(OUTPUT)/profile
+	bench/symbolize.sh $(OUTPUT) $(BENCH_ADDRS)
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded
