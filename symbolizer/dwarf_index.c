@@ -167,7 +167,8 @@ struct dwarf_index *dwarf_index__new(Dwarf *dw, const char *name)
 			e ? dwarf_errmsg(e) : "a unit header does not decode");
 	}
 	di->name = name;
-	qsort(di->ranges, di->nr_ranges, sizeof(*di->ranges), cmp_range);
+	if (di->nr_ranges)
+		qsort(di->ranges, di->nr_ranges, sizeof(*di->ranges), cmp_range);
 	return di;
 }
 

@@ -109,7 +109,8 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		return err;
 	if (!parsed)
 		return -EINVAL;
-	qsort(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym);
+	if (ks->nr)
+		qsort(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym);
 	return 0;
 }
 

@@ -329,7 +329,8 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 		free(maps);
 		return err;
 	}
-	qsort(maps, nr, sizeof(*maps), cmp_map);
+	if (nr)
+		qsort(maps, nr, sizeof(*maps), cmp_map);
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
@@ -628,7 +629,8 @@ static void read_perf_map(struct symbolizer *s, struct proc *p)
 	}
 	free(line);
 	fclose(f);
-	qsort(syms, nr, sizeof(*syms), cmp_jit);
+	if (nr)
+		qsort(syms, nr, sizeof(*syms), cmp_jit);
 	free(p->jit);
 	p->jit = syms;
 	p->nr_jit = nr;

@@ -307,7 +307,8 @@ int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry
 		/* names are interned in st.names; re-point them at stable stack_agg memory */
 		for (i = 0; i < n; i++)
 			st.entries[i].name = strset__str(st.names, i);
-		qsort(st.entries, n, sizeof(*st.entries), cmp_top);
+		if (n)
+			qsort(st.entries, n, sizeof(*st.entries), cmp_top);
 	}
 	free(st.seen_gen);
 	if (err) {
