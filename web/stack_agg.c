@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "web.h"
+#include "web_internal.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -114,26 +114,38 @@ int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
 	return 0;
 }
 
-/* Split "stack count" at the last space; false if the line is malformed. */
-static bool parse_folded_line(char *line, size_t *stack_len, double *count, const char **why)
+bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count,
+			const char **why)
 {
-	size_t len = strcspn(line, "\r\n");
-	char *sp, *end;
+	char *sp = memrchr(line, ' ', len), *num, *end;
+	size_t numlen, i;
 
-	line[len] = '\0';
-	sp = strrchr(line, ' ');
 	if (!sp) {
 		*why = "no count after the stack";
 		return false;
 	}
-	*count = strtod(sp + 1, &end);
-	if (end == sp + 1 || *end) {
-		*why = "the count is not a number";
-		return false;
-	}
-	if (!isfinite(*count) || *count < 0) {
-		*why = "the count is negative or not finite";
-		return false;
+	num = sp + 1;
+	numlen = line + len - num;
+	for (i = 0; i < numlen && i < 16 && num[i] >= '0' && num[i] <= '9'; i++)
+		;
+	if (i == numlen && numlen && numlen < 16) {
+		/* the common case, a plain integer, without strtod() */
+		uint64_t v = 0;
+
+		for (i = 0; i < numlen; i++)
+			v = v * 10 + (num[i] - '0');
+		*count = v;
+	} else {
+		line[len] = '\0';
+		*count = strtod(num, &end);
+		if (end == num || *end) {
+			*why = "the count is not a number";
+			return false;
+		}
+		if (!isfinite(*count) || *count < 0) {
+			*why = "the count is negative or not finite";
+			return false;
+		}
 	}
 	while (sp > line && sp[-1] == ' ')
 		sp--;
@@ -145,42 +157,90 @@ static bool parse_folded_line(char *line, size_t *stack_len, double *count, cons
 	return true;
 }
 
-int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad)
+/* Handle one line of folded input; returns 0, 1 for a malformed line, or -errno. */
+static int folded_line(char *line, size_t len, const char *name, size_t lineno,
+		       folded_line_fn fn, void *ctx, size_t *bad)
 {
-	size_t linecap = 0, lineno = 0;
-	char *line = NULL;
-	ssize_t n;
+	const char *why = NULL;
+	size_t stack_len;
+	double count;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (!len || line[0] == '#')
+		return 0;
+	if (memchr(line, '\0', len))
+		why = "NUL byte in line";
+	else if (folded__parse_line(line, len, &stack_len, &count, &why))
+		return count == 0 ? 0 : fn(ctx, line, stack_len, count);
+	(*bad)++;
+	if (*bad <= 10)
+		pr_warn("%s:%zu: malformed folded line skipped: %s", name, lineno, why);
+	return 0;
+}
+
+#define READ_CHUNK (4u << 20)
+
+int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad)
+{
+	size_t cap = READ_CHUNK, have = 0, lineno = 0;
+	char *buf = malloc(cap + 1), *p, *end, *nl;
+	bool eof = false;
 	int err = 0;
 
 	*bad = 0;
-	while ((n = getline(&line, &linecap, f)) > 0) {
-		const char *why = NULL;
-		size_t stack_len;
-		double count;
+	if (!buf)
+		return -ENOMEM;
+	while (!eof && !err) {
+		size_t n = fread(buf + have, 1, cap - have, f);
 
-		lineno++;
-		if (line[0] == '\n' || line[0] == '#')
-			continue;
-		if ((size_t)n != strlen(line)) {
-			why = "NUL byte in line";
-		} else if (parse_folded_line(line, &stack_len, &count, &why)) {
-			if (count == 0)
-				continue;
-			err = stack_agg__add(agg, line, stack_len, count);
-			if (err)
-				break;
-			continue;
+		if (!n) {
+			if (ferror(f))
+				err = -EIO;
+			eof = true;
 		}
-		(*bad)++;
-		if (*bad <= 10)
-			pr_warn("%s:%zu: malformed folded line skipped: %s", name, lineno, why);
+		have += n;
+		p = buf;
+		end = buf + have;
+		while (!err && p < end) {
+			nl = memchr(p, '\n', end - p);
+			if (!nl && !eof)
+				break;
+			if (!nl)
+				nl = end;	/* last line, no newline: buf has room for the NUL */
+			err = folded_line(p, nl - p, name, ++lineno, fn, ctx, bad);
+			p = nl + 1;
+		}
+		if (p > end)
+			p = end;
+		have = end - p;
+		memmove(buf, p, have);
+		if (have == cap) {
+			/* a line longer than the buffer */
+			char *nb = realloc(buf, cap * 2 + 1);
+
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
 	}
-	if (!err && ferror(f))
-		err = -EIO;
 	if (*bad > 10)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
-	free(line);
+	free(buf);
 	return err;
+}
+
+static int agg_add_line(void *ctx, const char *stack, size_t len, double count)
+{
+	return stack_agg__add(ctx, stack, len, count);
+}
+
+int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad)
+{
+	return folded__read(f, name, agg_add_line, agg, bad);
 }
 
 static const struct strset *sort_set;
