@@ -4,7 +4,8 @@
  *
  *   gen_stacks folded LINES          sorted folded stacks, 41 frames a line,
  *                                    ~34-byte C++-like names (~1.4 KB a line)
- *   gen_stacks perf-script SAMPLES   `perf script` text of the same shape
+ *   gen_stacks perf-script STACKS    `perf script` text of the same shape, each
+ *                                    stack sampled 1 to 19 times (10 on average)
  *
  * The call tree splits in two at random levels so that LINES distinct stacks
  * share prefixes the way real profiles do (about 3.5 tree nodes per line).
@@ -53,7 +54,7 @@ static int cmp_name(const void *a, const void *b)
 
 static void emit(void)
 {
-	int i;
+	int i, reps;
 
 	if (!perf_mode) {
 		for (i = 0; i < DEPTH; i++)
@@ -61,15 +62,18 @@ static void emit(void)
 		printf(" %d\n", (int)(next() % 1000) + 1);
 		return;
 	}
-	printf("app-worker %d/%d [%03d] %llu.%06llu:     250000 cpu-clock:ppp: \n",
-	       4242, 4242 + (int)(sample_no % 4), (int)(sample_no % 2), 1000 + sample_no / 4000,
-	       (sample_no % 4000) * 250);
-	sample_no++;
-	for (i = DEPTH - 1; i > 0; i--)
-		printf("\t    %12llx %s+0x%x (/usr/lib/app/libapp.so)\n",
-		       0x7f0000000000ULL + path[i] * 64ULL, names[path[i]], (path[i] * 7) % 512);
-	printf("\t    %12llx __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n\n",
-	       0x7f1000029d8aULL);
+	for (reps = 1 + next() % 19; reps > 0; reps--) {
+		printf("app-worker %d/%d [%03d] %llu.%06llu:     250000 cpu-clock:ppp: \n",
+		       4242, 4242 + (int)(sample_no % 4), (int)(sample_no % 2),
+		       1000 + sample_no / 4000, (sample_no % 4000) * 250);
+		sample_no++;
+		for (i = DEPTH - 1; i > 0; i--)
+			printf("\t    %12llx %s+0x%x (/usr/lib/app/libapp.so)\n",
+			       0x7f0000000000ULL + path[i] * 64ULL, names[path[i]],
+			       (path[i] * 7) % 512);
+		printf("\t    %12llx __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n\n",
+		       0x7f1000029d8aULL);
+	}
 }
 
 static void gen(int depth, unsigned long long budget)

@@ -157,14 +157,23 @@ bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count
 	return true;
 }
 
-/* Handle one line of folded input; returns 0, 1 for a malformed line, or -errno. */
-static int folded_line(char *line, size_t len, const char *name, size_t lineno,
-		       folded_line_fn fn, void *ctx, size_t *bad)
+struct folded_reader {
+	const char *name;
+	size_t lineno;
+	size_t *bad;
+	folded_line_fn fn;
+	void *ctx;
+};
+
+/* One line of folded input; a malformed line is reported and counted. */
+static int folded_line(void *arg, char *line, size_t len)
 {
+	struct folded_reader *r = arg;
 	const char *why = NULL;
 	size_t stack_len;
 	double count;
 
+	r->lineno++;
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (!len || line[0] == '#')
@@ -172,23 +181,22 @@ static int folded_line(char *line, size_t len, const char *name, size_t lineno,
 	if (memchr(line, '\0', len))
 		why = "NUL byte in line";
 	else if (folded__parse_line(line, len, &stack_len, &count, &why))
-		return count == 0 ? 0 : fn(ctx, line, stack_len, count);
-	(*bad)++;
-	if (*bad <= 10)
-		pr_warn("%s:%zu: malformed folded line skipped: %s", name, lineno, why);
+		return count == 0 ? 0 : r->fn(r->ctx, line, stack_len, count);
+	(*r->bad)++;
+	if (*r->bad <= 10)
+		pr_warn("%s:%zu: malformed folded line skipped: %s", r->name, r->lineno, why);
 	return 0;
 }
 
 #define READ_CHUNK (4u << 20)
 
-int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad)
+int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
 {
-	size_t cap = READ_CHUNK, have = 0, lineno = 0;
+	size_t cap = READ_CHUNK, have = 0;
 	char *buf = malloc(cap + 1), *p, *end, *nl;
 	bool eof = false;
 	int err = 0;
 
-	*bad = 0;
 	if (!buf)
 		return -ENOMEM;
 	while (!eof && !err) {
@@ -208,7 +216,7 @@ int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t
 				break;
 			if (!nl)
 				nl = end;	/* last line, no newline: buf has room for the NUL */
-			err = folded_line(p, nl - p, name, ++lineno, fn, ctx, bad);
+			err = fn(ctx, p, nl - p);
 			p = nl + 1;
 		}
 		if (p > end)
@@ -227,9 +235,19 @@ int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t
 			cap *= 2;
 		}
 	}
+	free(buf);
+	return err;
+}
+
+int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad)
+{
+	struct folded_reader r = { .name = name, .bad = bad, .fn = fn, .ctx = ctx };
+	int err;
+
+	*bad = 0;
+	err = lines__read(f, folded_line, &r);
 	if (*bad > 10)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
-	free(buf);
 	return err;
 }
 

@@ -62,6 +62,37 @@ bool stack_agg__get(const struct stack_agg *agg, size_t idx, const char **stack,
  */
 int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix);
 
+/* ---- perf script import ---- */
+
+struct perf_script_opts {
+	bool kernel;		/* --kernel: "_[k]" on kernel frames */
+	bool jit;		/* --jit: "_[j]" on frames from /tmp/perf-PID.map */
+	bool pid;		/* --pid: "comm-PID" as the first frame */
+	bool tid;		/* --tid: "comm-PID/TID" */
+	bool addrs;		/* --addrs: "[module <addr>]" for unknown symbols */
+	const char *event_filter;	/* only this event; NULL: the first one seen */
+};
+
+/*
+ * Collapse `perf script` text from @in into folded stacks the way
+ * stackcollapse-perf.pl does, and call @fn for every distinct stack in byte
+ * order with its sample count. Unrecognized lines are reported (as
+ * "<name>:<line>: ...") and skipped. Returns 0, -EIO, -ENOMEM or @fn's error.
+ */
+int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
+			  folded_line_fn fn, void *ctx);
+
+/* ---- export ---- */
+
+/*
+ * @agg as a gzip-compressed pprof profile (perftools.profiles.Profile, one
+ * sample type "samples"/"count"; fractional counts are rounded, with a
+ * warning). Appends to @out. Returns 0 or -errno.
+ */
+int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out);
+/* @agg as speedscope JSON (one "sampled" profile named @name). Returns 0 or -errno. */
+int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out);
+
 /* ---- top functions ---- */
 
 struct top_entry {

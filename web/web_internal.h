@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "web.h"
@@ -25,6 +26,25 @@ static inline uint64_t mem_hash(const void *data, size_t len)
 	const unsigned char *p = data;
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL), v;
 
+	if (len >= 32) {
+		/* four independent lanes, so long keys hash at memory speed */
+		uint64_t a = h, b = ~h, c = h ^ 0x6a09e667f3bcc908ULL, d = h + len, w[4];
+
+		while (len >= 32) {
+			memcpy(w, p, 32);
+			a = (a ^ w[0]) * 0xc4ceb9fe1a85ec53ULL;
+			b = (b ^ w[1]) * 0xff51afd7ed558ccdULL;
+			c = (c ^ w[2]) * 0xc4ceb9fe1a85ec53ULL;
+			d = (d ^ w[3]) * 0xff51afd7ed558ccdULL;
+			a ^= a >> 29;
+			b ^= b >> 31;
+			c ^= c >> 27;
+			d ^= d >> 33;
+			p += 32;
+			len -= 32;
+		}
+		h = a ^ (b * 3) ^ (c * 5) ^ (d * 7);
+	}
 	while (len >= 8) {
 		memcpy(&v, p, 8);
 		h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
@@ -125,5 +145,11 @@ void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len
  */
 bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count,
 			const char **why);
+
+/*
+ * Read @f in large chunks and call @fn for every line (without its newline;
+ * @line[@len] may be overwritten). Returns 0, -EIO, -ENOMEM or @fn's error.
+ */
+int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx);
 
 #endif /* __PROFILER_WEB_INTERNAL_H */
