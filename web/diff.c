@@ -207,8 +207,9 @@ int flamegraph__render_diff(const struct stack_agg *base, const struct stack_agg
 	struct strbuf legend = STRBUF_INIT;
 	struct fg_draw d = {
 		.slot = 1, .style = diff_style, .ctx = &c, .legend = &legend,
-		.extra_css = "g.new rect { stroke: #000; stroke-width: 1.2; stroke-dasharray: 3 2; }\n"
-			     "g.gone rect { stroke: #70f; stroke-width: 2; }\n"
+		.extra_css = "rect.new { stroke: #000; stroke-width: 1.2; stroke-dasharray: 3 2; "
+			     "vector-effect: non-scaling-stroke; }\n"
+			     "rect.gone { stroke: #70f; stroke-width: 2; vector-effect: non-scaling-stroke; }\n"
 			     "text.legend { fill: #333; }\n",
 	};
 	struct ftree t;

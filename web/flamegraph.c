@@ -198,33 +198,36 @@ static size_t fit_label(const char *name, size_t len, double width, bool *cut)
 
 static const char SCRIPT[] =
 	"\"use strict\";\n"
-	"var W, PAD = 10, CHARW = 7.08, F = [], box, details, matched, searchBtn, resetBtn,\n"
-	"    total = 0, searching = null, shown = null;\n"
+	"var W, PAD = 10, CHARW = 7.08, F = [], box, zoomer, hits, labels, zlabels, details, matched,\n"
+	"    searchBtn, resetBtn, unit, total = 0, searching = null, parents = [];\n"
 	"function init(evt) {\n"
-	"  var svg = document.documentElement, gs, i, g, f, r, t;\n"
+	"  var svg = document.documentElement, rs, i, r, f;\n"
 	"  W = +svg.getAttribute('width');\n"
 	"  details = document.getElementById('details');\n"
 	"  matched = document.getElementById('matched');\n"
 	"  searchBtn = document.getElementById('search');\n"
 	"  resetBtn = document.getElementById('unzoom');\n"
 	"  box = document.getElementById('frames');\n"
-	"  gs = box.children;\n"
-	"  for (i = 0; i < gs.length; i++) {\n"
-	"    g = gs[i]; r = g.firstElementChild.nextElementSibling; t = r.nextElementSibling;\n"
-	"    f = { g: g, r: r, t: t, n: g.getAttribute('data-n'), x: +g.getAttribute('data-x'),\n"
-	"          v: +g.getAttribute('data-v'), e: +g.getAttribute('data-e'),\n"
-	"          p: +g.getAttribute('data-p'), x0: +r.getAttribute('x'),\n"
-	"          w0: +r.getAttribute('width'), fill: r.getAttribute('fill'), m: false };\n"
-	"    f.lab0 = f.lab = t.textContent;\n"
-	"    g._i = i; F.push(f);\n"
+	"  zoomer = document.getElementById('zoom');\n"
+	"  hits = document.getElementById('hits');\n"
+	"  unit = box.getAttribute('data-unit');\n"
+	"  labels = document.getElementById('labels');\n"
+	"  zlabels = document.getElementById('zlabels');\n"
+	"  rs = box.children;\n"
+	"  for (i = 0; i < rs.length; i++) {\n"
+	"    r = rs[i];\n"
+	"    f = { r: r, n: r.getAttribute('data-n'), x: +r.getAttribute('data-x'),\n"
+	"          v: +r.getAttribute('data-v'), e: +r.getAttribute('data-e'),\n"
+	"          p: +r.getAttribute('data-p'), y: +r.getAttribute('y'),\n"
+	"          px: r.getAttribute('x'), pw: r.getAttribute('width') };\n"
+	"    r._i = i; F.push(f);\n"
 	"  }\n"
 	"  total = F.length ? F[0].v : 0;\n"
 	"  box.addEventListener('click', function (e) {\n"
-	"    var g = e.target.closest('g.f'); if (g) zoom(g._i);\n"
+	"    if (e.target._i !== undefined) zoom(e.target._i);\n"
 	"  });\n"
 	"  box.addEventListener('mouseover', function (e) {\n"
-	"    var g = e.target.closest('g.f');\n"
-	"    if (g) details.textContent = g.firstElementChild.textContent;\n"
+	"    if (e.target._i !== undefined) details.textContent = describe(e.target._i);\n"
 	"  });\n"
 	"  box.addEventListener('mouseout', function () { details.textContent = ' '; });\n"
 	"  resetBtn.addEventListener('click', unzoom);\n"
@@ -236,39 +239,47 @@ static const char SCRIPT[] =
 	"    else if (e.key === 'Escape') clearSearch();\n"
 	"  });\n"
 	"}\n"
-	"function place(f, x, w, lab) {\n"
-	"  var n;\n"
-	"  f.r.setAttribute('x', x.toFixed(2)); f.r.setAttribute('width', w.toFixed(2));\n"
-	"  f.t.setAttribute('x', (x + 3).toFixed(2));\n"
-	"  if (lab === undefined) {\n"
-	"    n = Math.floor((w - 6) / CHARW);\n"
-	"    lab = n < 3 ? '' : f.n.length <= n ? f.n : f.n.substr(0, n - 2) + '..';\n"
-	"  }\n"
-	"  if (lab !== f.lab) { f.t.textContent = lab; f.lab = lab; }\n"
+	"function describe(i) {\n"
+	"  var f = F[i], v = f.v === Math.floor(f.v) ? String(f.v) : f.v.toFixed(3);\n"
+	"  return f.n + ' (' + v + ' ' + unit + ', ' + (100 * f.v / total).toFixed(2) + '%)' +\n"
+	"         (f.r.getAttribute('data-note') || '');\n"
 	"}\n"
-	"function restore() {\n"
-	"  var k, f;\n"
-	"  if (!shown) return;\n"
-	"  box.classList.remove('zoomed');\n"
-	"  for (k = 0; k < shown.length; k++) {\n"
-	"    f = F[shown[k]]; f.g.classList.remove('z', 'parent'); place(f, f.x0, f.w0, f.lab0);\n"
-	"  }\n"
-	"  shown = null;\n"
+	"function label(frag, f, x, w) {\n"
+	"  var n = Math.floor((w - 6) / CHARW), t;\n"
+	"  if (n < 3) return;\n"
+	"  t = document.createElementNS('http://www.w3.org/2000/svg', 'text');\n"
+	"  t.setAttribute('x', (x + 3).toFixed(2)); t.setAttribute('y', f.y + 11.5);\n"
+	"  t.textContent = f.n.length <= n ? f.n : f.n.substr(0, n - 2) + '..';\n"
+	"  frag.appendChild(t);\n"
 	"}\n"
+	/*
+	 * Zoom moves every frame at once with one transform on the frames group
+	 * (the clip hides what falls outside), and labels only the frames wide
+	 * enough to carry one: the DOM work does not grow with the frame count.
+	 */
 	"function zoom(i) {\n"
-	"  var z = F[i], k, f, scale;\n"
-	"  restore();\n"
-	"  if (!z || i === 0) { resetBtn.style.opacity = 0.3; return; }\n"
-	"  shown = [];\n"
+	"  var z = F[i], k, f, s, w, frag;\n"
+	"  while (parents.length) F[parents.pop()].r.classList.remove('parent');\n"
+	"  zlabels.textContent = '';\n"
+	"  if (!z || i === 0) {\n"
+	"    zoomer.removeAttribute('transform'); labels.style.display = '';\n"
+	"    resetBtn.style.opacity = 0.3; return;\n"
+	"  }\n"
+	"  s = total / z.v;\n"
+	"  zoomer.setAttribute('transform', 'translate(' + (PAD - s * (PAD + z.x * (W - 2 * PAD) / total)) +\n"
+	"                   ',0) scale(' + s + ',1)');\n"
+	"  labels.style.display = 'none';\n"
+	"  frag = document.createDocumentFragment();\n"
 	"  for (k = z.p; k >= 0; k = F[k].p) {\n"
-	"    f = F[k]; f.g.classList.add('z', 'parent'); place(f, PAD, W - 2 * PAD); shown.push(k);\n"
+	"    F[k].r.classList.add('parent'); parents.push(k); label(frag, F[k], PAD, W - 2 * PAD);\n"
 	"  }\n"
-	"  scale = (W - 2 * PAD) / z.v;\n"
+	"  s = (W - 2 * PAD) / z.v;\n"
 	"  for (k = i; k < z.e; k++) {\n"
-	"    f = F[k]; f.g.classList.add('z'); place(f, PAD + (f.x - z.x) * scale, f.v * scale);\n"
-	"    shown.push(k);\n"
+	"    f = F[k]; w = f.v * s;\n"
+	"    if (w < 6 + 3 * CHARW) { k = f.e - 1; continue; }\n"
+	"    label(frag, f, PAD + (f.x - z.x) * s, w);\n"
 	"  }\n"
-	"  box.classList.add('zoomed');\n"
+	"  zlabels.appendChild(frag);\n"
 	"  resetBtn.style.opacity = 1;\n"
 	"}\n"
 	"function unzoom() { zoom(0); }\n"
@@ -276,21 +287,23 @@ static const char SCRIPT[] =
 	"  var term = prompt('Search for (regular expression)', searching || '');\n"
 	"  if (term) search(term);\n"
 	"}\n"
+	/* matches are painted by one path over the frames: one DOM write per search */
 	"function search(term) {\n"
-	"  var re, sum = 0, skip = 0, i, f, m;\n"
+	"  var re, sum = 0, skip = 0, i, f, d = [];\n"
 	"  try { re = new RegExp(term); } catch (e) { matched.textContent = 'Bad regex: ' + e.message; return; }\n"
 	"  for (i = 0; i < F.length; i++) {\n"
-	"    f = F[i]; m = re.test(f.n);\n"
-	"    if (m !== f.m) { f.r.setAttribute('fill', m ? 'rgb(230,0,230)' : f.fill); f.m = m; }\n"
-	"    if (m && i >= skip) { sum += f.v; skip = f.e; }\n"
+	"    f = F[i];\n"
+	"    if (!re.test(f.n)) continue;\n"
+	"    d.push('M' + f.px + ' ' + f.y + 'h' + f.pw + 'v15h-' + f.pw + 'z');\n"
+	"    if (i >= skip) { sum += f.v; skip = f.e; }\n"
 	"  }\n"
+	"  hits.setAttribute('d', d.join(''));\n"
 	"  matched.textContent = 'Matched: ' + (total ? 100 * sum / total : 0).toFixed(2) + '%';\n"
 	"  searching = term; searchBtn.textContent = 'Reset Search';\n"
 	"  return sum;\n"
 	"}\n"
 	"function clearSearch() {\n"
-	"  for (var i = 0; i < F.length; i++)\n"
-	"    if (F[i].m) { F[i].r.setAttribute('fill', F[i].fill); F[i].m = false; }\n"
+	"  hits.setAttribute('d', '');\n"
 	"  matched.textContent = ' '; searching = null; searchBtn.textContent = 'Search';\n"
 	"}\n";
 
@@ -321,9 +334,9 @@ static int draw_header(struct strbuf *sb, const struct fg_draw *d, int height)
 		"text { font-family: monospace; font-size: %dpx; fill: #000; }\n"
 		"#title { font-size: 17px; } #subtitle { fill: #555; }\n"
 		".btn { cursor: pointer; fill: #236; } .btn:hover { text-decoration: underline; }\n"
-		"g.f:hover rect { stroke: #000; stroke-width: 0.5; cursor: pointer; }\n"
-		"g.parent { opacity: 0.55; }\n"
-		"#frames.zoomed > g.f:not(.z) { display: none; }\n"
+		"rect.f:hover { stroke: #000; stroke-width: 0.5; vector-effect: non-scaling-stroke; cursor: pointer; }\n"
+		"rect.parent { opacity: 0.55; }\n"
+		"#labels, #zlabels, #hits { pointer-events: none; }\n"
 		"%s"
 		"</style>\n<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n"
 		"<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#f6f6f0\"/>\n",
@@ -412,61 +425,64 @@ static int plan(struct draw_state *s)
 	return 0;
 }
 
-static void format_count(char *buf, size_t size, double v)
+static double frame_y(const struct draw_state *s, const struct fnode *n)
 {
-	if (v == floor(v) && v < 1e15)
-		snprintf(buf, size, "%.0f", v);
-	else
-		snprintf(buf, size, "%.3f", v);
+	if (s->d->o.icicle)
+		return PAD_TOP + n->depth * FRAME_HEIGHT;
+	return PAD_TOP + (s->max_depth - n->depth) * FRAME_HEIGHT;
 }
 
 static int draw_frame(struct strbuf *sb, struct draw_state *s, int32_t id)
 {
 	const struct fg_draw *d = s->d;
 	const struct fnode *n = &d->t->nodes[id];
-	double v = n->val[d->slot], x = PAD_X + n->x * s->scale, w = v * s->scale, y;
-	double pct = 100.0 * v / d->t->nodes[0].val[d->slot];
+	double v = n->val[d->slot];
 	struct fg_style st = { .note = &s->note };
-	char count[64];
-	size_t fit;
-	bool cut;
 	int err;
 
-	if (d->o.icicle)
-		y = PAD_TOP + n->depth * FRAME_HEIGHT;
-	else
-		y = PAD_TOP + (s->max_depth - n->depth) * FRAME_HEIGHT;
 	strbuf__setlen(&s->note, 0);
 	err = d->style(d->ctx, d->t, id, &st);
 	if (err)
 		return err;
-	format_count(count, sizeof(count), v);
-	err = strbuf__addf(sb, "<g class=\"f%s%s\" data-x=\"%.10g\" data-v=\"%.10g\" data-e=\"%d\" "
-			   "data-p=\"%d\" data-n=\"", st.cls ? " " : "", st.cls ? st.cls : "",
-			   n->x, v, s->index[id] + s->size[id],
-			   id ? s->index[n->parent] : -1);
+	/* four decimals keep frames aligned when zoomed in ten thousand times */
+	err = strbuf__addf(sb, "<rect class=\"f%s%s\" x=\"%.4f\" y=\"%.1f\" width=\"%.4f\" "
+			   "height=\"%d\" fill=\"%s\" data-x=\"%.10g\" data-v=\"%.10g\" "
+			   "data-e=\"%d\" data-p=\"%d\" data-n=\"",
+			   st.cls ? " " : "", st.cls ? st.cls : "", PAD_X + n->x * s->scale,
+			   frame_y(s, n), v * s->scale, FRAME_HEIGHT - 1, st.fill, n->x, v,
+			   s->index[id] + s->size[id], id ? s->index[n->parent] : -1);
 	if (!err)
 		err = xml_escape(sb, n->str, n->len);
+	if (!err && s->note.len) {
+		err = strbuf__adds(sb, "\" data-note=\"");
+		if (!err)
+			err = xml_escape(sb, s->note.buf, s->note.len);
+	}
 	if (!err)
-		err = strbuf__adds(sb, "\"><title>");
-	if (!err)
-		err = xml_escape(sb, n->str, n->len);
-	if (!err)
-		err = strbuf__addf(sb, " (%s %s, %.2f%%)", count, d->o.count_name, pct);
-	if (!err && s->note.len)
-		err = xml_escape(sb, s->note.buf, s->note.len);
-	if (!err)
-		err = strbuf__addf(sb, "</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
-				   "height=\"%d\" fill=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%.1f\">",
-				   x, y, w, FRAME_HEIGHT - 1, st.fill, x + 3,
-				   y + FRAME_HEIGHT - 4.5);
+		err = strbuf__adds(sb, "\"/>\n");
+	return err;
+}
+
+/* The label of a frame, only when it is wide enough for one. */
+static int draw_label(struct strbuf *sb, struct draw_state *s, int32_t id)
+{
+	const struct fnode *n = &s->d->t->nodes[id];
+	double x = PAD_X + n->x * s->scale, w = n->val[s->d->slot] * s->scale;
+	size_t fit;
+	bool cut;
+	int err;
+
 	fit = fit_label(n->str, n->len, w, &cut);
-	if (!err && fit)
+	if (!fit)
+		return 0;
+	err = strbuf__addf(sb, "<text x=\"%.2f\" y=\"%.1f\">", x + 3,
+			   frame_y(s, n) + FRAME_HEIGHT - 4.5);
+	if (!err)
 		err = xml_escape(sb, n->str, fit);
 	if (!err && cut)
 		err = strbuf__adds(sb, "..");
 	if (!err)
-		err = strbuf__adds(sb, "</text></g>\n");
+		err = strbuf__adds(sb, "</text>\n");
 	return err;
 }
 
@@ -503,11 +519,23 @@ int fg__draw(const struct fg_draw *d, struct strbuf *out)
 	height = PAD_TOP + graph_h + PAD_BOTTOM + (d->legend ? d->legend_height : 0);
 	err = draw_header(out, d, height);
 	if (!err)
-		err = strbuf__adds(out, "<g id=\"frames\">\n");
+		err = strbuf__addf(out, "<clipPath id=\"clip\"><rect x=\"%d\" y=\"0\" width=\"%d\" "
+				   "height=\"%d\"/></clipPath>\n<g clip-path=\"url(#clip)\">\n"
+				   "<g id=\"zoom\">\n<g id=\"frames\" data-unit=\"", PAD_X,
+				   d->o.width - 2 * PAD_X, height);
+	if (!err)
+		err = xml_escape(out, d->o.count_name, strlen(d->o.count_name));
+	if (!err)
+		err = strbuf__adds(out, "\">\n");
 	for (i = 0; i < s.nr && !err; i++)
 		err = draw_frame(out, &s, s.order[i]);
 	if (!err)
-		err = strbuf__adds(out, "</g>\n");
+		err = strbuf__adds(out, "</g>\n<path id=\"hits\" fill=\"rgb(230,0,230)\" d=\"\"/>\n"
+				   "</g>\n<g id=\"labels\">\n");
+	for (i = 0; i < s.nr && !err; i++)
+		err = draw_label(out, &s, s.order[i]);
+	if (!err)
+		err = strbuf__adds(out, "</g>\n<g id=\"zlabels\"></g>\n</g>\n");
 	if (!err && !s.nr)
 		err = strbuf__addf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">No samples</text>\n",
 				   d->o.width / 2, height / 2);
