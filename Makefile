@@ -172,10 +172,18 @@ $(OUTPUT)/fixtures/libsymfix.so: tests/fixtures/symfix.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fPIC -shared -DSYMFIX_LIB $< -o $@
 
+# Node modules for the browser tests (playwright-core drives Debian's chromium).
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	$(call msg,NPM,tests/browser)
+	$(Q)cd tests/browser && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }
+	$(Q)touch $@
+
 check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
-test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES)
+test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
 	$(Q)tests/run.sh --all $(OUTPUT)
 
 run: $(OUTPUT)/profile

@@ -219,7 +219,7 @@ static const char SCRIPT[] =
 	"    f = { r: r, n: r.getAttribute('data-n'), x: +r.getAttribute('data-x'),\n"
 	"          v: +r.getAttribute('data-v'), e: +r.getAttribute('data-e'),\n"
 	"          p: +r.getAttribute('data-p'), y: +r.getAttribute('y'),\n"
-	"          px: r.getAttribute('x'), pw: r.getAttribute('width') };\n"
+	"          px: +r.getAttribute('x'), pw: +r.getAttribute('width') };\n"
 	"    r._i = i; F.push(f);\n"
 	"  }\n"
 	"  total = F.length ? F[0].v : 0;\n"
@@ -287,16 +287,23 @@ static const char SCRIPT[] =
 	"  var term = prompt('Search for (regular expression)', searching || '');\n"
 	"  if (term) search(term);\n"
 	"}\n"
-	/* matches are painted by one path over the frames: one DOM write per search */
+	/*
+	 * Matches are painted by one path over the frames: one DOM write per
+	 * search. Matched frames that touch on the same row become one rectangle.
+	 */
 	"function search(term) {\n"
-	"  var re, sum = 0, skip = 0, i, f, d = [];\n"
+	"  var re, sum = 0, skip = 0, i, f, d = [], run = {}, y, r;\n"
 	"  try { re = new RegExp(term); } catch (e) { matched.textContent = 'Bad regex: ' + e.message; return; }\n"
+	"  function flush(r) { d.push('M' + r.x.toFixed(4) + ' ' + r.y + 'h' + r.w.toFixed(4) + 'v15h-' + r.w.toFixed(4) + 'z'); }\n"
 	"  for (i = 0; i < F.length; i++) {\n"
 	"    f = F[i];\n"
 	"    if (!re.test(f.n)) continue;\n"
-	"    d.push('M' + f.px + ' ' + f.y + 'h' + f.pw + 'v15h-' + f.pw + 'z');\n"
+	"    r = run[f.y];\n"
+	"    if (r && Math.abs(r.x + r.w - f.px) < 1e-3) r.w = f.px + f.pw - r.x;\n"
+	"    else { if (r) flush(r); run[f.y] = { x: f.px, y: f.y, w: f.pw }; }\n"
 	"    if (i >= skip) { sum += f.v; skip = f.e; }\n"
 	"  }\n"
+	"  for (y in run) flush(run[y]);\n"
 	"  hits.setAttribute('d', d.join(''));\n"
 	"  matched.textContent = 'Matched: ' + (total ? 100 * sum / total : 0).toFixed(2) + '%';\n"
 	"  searching = term; searchBtn.textContent = 'Reset Search';\n"
