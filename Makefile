@@ -33,7 +33,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps
+.PHONY: all run test check clean deps bench-render
 
 all: $(OUTPUT)/profile
 
@@ -185,6 +185,10 @@ check: $(TEST_BINS) $(FIXTURES)
 
 test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
 	$(Q)tests/run.sh --all $(OUTPUT)
+
+# Rendering and import benchmark (bench/render.sh); not part of 'make test'.
+bench-render: $(OUTPUT)/profile
+	$(Q)bench/render.sh $(OUTPUT)
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded

@@ -4,11 +4,13 @@
  * a time, straight from the input, so memory grows with the distinct frames
  * (tree nodes) and never with the input: no stack string is kept.
  *
- * Two things keep merging fast on huge inputs. Frame names are hashed eight
- * bytes at a time and looked up by (parent, name) in one open-addressing
- * table. And consecutive folded lines usually share a long prefix (sorted
- * output of every collapse tool), so the frames of the common prefix with the
- * previous stack are reused without hashing at all.
+ * Three things keep merging fast on huge inputs. Consecutive folded lines
+ * usually share a long prefix (sorted output of every collapse tool), so the
+ * frames of the common prefix with the previous stack are reused without
+ * hashing at all. A frame with few children finds a child by walking them,
+ * hottest first, which stays in cache; only frames with many children index
+ * them by (parent, name) in an open-addressing table. Names are hashed eight
+ * bytes at a time.
  *
  * In chart mode a frame merges only with its parent's most recent child, so
  * the x axis keeps the order stacks were added in (time, for a recording).
@@ -63,24 +65,45 @@ static inline size_t slot_hash(uint32_t name_hash, int32_t parent)
 	return hash_u64((uint64_t)(uint32_t)parent << 32 | name_hash);
 }
 
-static int grow_slots(struct ftree *t)
-{
-	size_t n = t->nslots * 2, mask = n - 1, i;
-	int32_t *slots = malloc(n * sizeof(*slots));
+#define KIDS_WALKED 8	/* children found by walking them; more are indexed */
 
+static bool is_indexed(const struct ftree *t, int32_t id)
+{
+	return id > 0 && t->nodes[t->nodes[id].parent].nr_kids > KIDS_WALKED;
+}
+
+static void slot_insert(struct ftree *t, int32_t id)
+{
+	size_t mask = t->nslots - 1, j = slot_hash(t->nodes[id].hash, t->nodes[id].parent) & mask;
+
+	while (t->slots[j] >= 0)
+		j = (j + 1) & mask;
+	t->slots[j] = id;
+	t->nr_indexed++;
+}
+
+/* Room in the table for @more entries. */
+static int reserve_slots(struct ftree *t, size_t more)
+{
+	size_t n = t->nslots, i;
+	int32_t *slots;
+
+	while ((t->nr_indexed + more) * 2 > n)
+		n *= 2;
+	if (n == t->nslots)
+		return 0;
+	slots = malloc(n * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	memset(slots, 0xff, n * sizeof(*slots));
-	for (i = 1; i < t->nr; i++) {
-		size_t j = slot_hash(t->nodes[i].hash, t->nodes[i].parent) & mask;
-
-		while (slots[j] >= 0)
-			j = (j + 1) & mask;
-		slots[j] = i;
-	}
 	free(t->slots);
 	t->slots = slots;
 	t->nslots = n;
+	t->nr_indexed = 0;
+	for (i = 1; i < t->nr; i++) {
+		if (is_indexed(t, i))
+			slot_insert(t, i);
+	}
 	return 0;
 }
 
@@ -111,6 +134,7 @@ static int new_node(struct ftree *t, int32_t parent, const char *name, size_t le
 	n->parent = parent;
 	n->first_child = n->last_child = n->next_sibling = -1;
 	n->depth = t->nodes[parent].depth + 1;
+	t->nodes[parent].nr_kids++;
 	if (n->depth > t->max_depth)
 		t->max_depth = n->depth;
 	if (t->nodes[parent].last_child >= 0)
@@ -132,15 +156,33 @@ static int child_of(struct ftree *t, int32_t parent, const char *name, size_t le
 {
 	uint32_t h = mem_hash(name, len);
 	size_t mask, i;
+	int32_t c;
 	int id;
 
-	if (t->chart) {
-		id = t->nodes[parent].last_child;
-		if (id >= 0 && node_is(&t->nodes[id], parent, name, len, h))
+	c = t->nodes[parent].last_child;
+	if (c >= 0 && node_is(&t->nodes[c], parent, name, len, h))
+		return c;
+	if (t->chart)
+		return new_node(t, parent, name, len, h);
+	if (t->nodes[parent].nr_kids <= KIDS_WALKED) {
+		for (c = t->nodes[parent].first_child; c >= 0; c = t->nodes[c].next_sibling) {
+			if (node_is(&t->nodes[c], parent, name, len, h))
+				return c;
+		}
+		if (t->nodes[parent].nr_kids == KIDS_WALKED) {
+			/* the next child makes this frame indexed: its children go into the table */
+			if (reserve_slots(t, KIDS_WALKED + 1))
+				return -ENOMEM;
+			id = new_node(t, parent, name, len, h);
+			if (id < 0)
+				return id;
+			for (c = t->nodes[parent].first_child; c >= 0; c = t->nodes[c].next_sibling)
+				slot_insert(t, c);
 			return id;
+		}
 		return new_node(t, parent, name, len, h);
 	}
-	if ((t->nr + 1) * 2 > t->nslots && grow_slots(t))
+	if (reserve_slots(t, 1))
 		return -ENOMEM;
 	mask = t->nslots - 1;
 	for (i = slot_hash(h, parent) & mask; t->slots[i] >= 0; i = (i + 1) & mask) {
@@ -148,8 +190,10 @@ static int child_of(struct ftree *t, int32_t parent, const char *name, size_t le
 			return t->slots[i];
 	}
 	id = new_node(t, parent, name, len, h);
-	if (id >= 0)
+	if (id >= 0) {
 		t->slots[i] = id;
+		t->nr_indexed++;
+	}
 	return id;
 }
 

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "web_internal.h"
 #include "common/hashmap.h"
@@ -190,13 +193,71 @@ static int folded_line(void *arg, char *line, size_t len)
 
 #define READ_CHUNK (4u << 20)
 
+#define MAP_RELEASE (64u << 20)
+
+/*
+ * A regular file is mapped instead of read, which saves copying it; pages
+ * already parsed are dropped as we go, so memory stays flat however large
+ * the file. Returns 1 when @f is not a mappable file (read it instead).
+ */
+static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
+{
+	size_t len, pos, done = 0, pg = sysconf(_SC_PAGESIZE);
+	off_t off = ftello(f);
+	char *map, *tail = NULL;
+	struct stat st;
+	int err = 0;
+
+	if (off < 0 || fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size <= off)
+		return 1;
+	len = st.st_size;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+	if (map == MAP_FAILED)
+		return 1;
+	madvise(map, len, MADV_SEQUENTIAL);
+	for (pos = off; pos < len && !err;) {
+		char *nl = memchr(map + pos, '\n', len - pos);
+
+		if (nl) {
+			err = fn(ctx, map + pos, nl - (map + pos));
+			pos = nl - map + 1;
+		} else {
+			/* the last line has no newline and no room for a NUL: copy it */
+			tail = malloc(len - pos + 1);
+			if (!tail) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(tail, map + pos, len - pos);
+			err = fn(ctx, tail, len - pos);
+			pos = len;
+		}
+		if (pos - done >= MAP_RELEASE) {
+			size_t upto = pos / pg * pg;
+
+			madvise(map + done, upto - done, MADV_DONTNEED);
+			done = upto;
+		}
+	}
+	free(tail);
+	munmap(map, len);
+	/* leave the stream where a read would have left it */
+	fseeko(f, 0, SEEK_END);
+	return err;
+}
+
 int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
 {
 	size_t cap = READ_CHUNK, have = 0;
 	char *buf = malloc(cap + 1), *p, *end, *nl;
 	bool eof = false;
-	int err = 0;
+	int err = lines__map(f, fn, ctx);
 
+	if (err != 1) {
+		free(buf);
+		return err;
+	}
+	err = 0;
 	if (!buf)
 		return -ENOMEM;
 	while (!eof && !err) {

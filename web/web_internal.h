@@ -73,6 +73,7 @@ struct fnode {
 	int32_t last_child;
 	int32_t next_sibling;
 	int32_t depth;
+	uint32_t nr_kids;
 	double val[FTREE_VALS];	/* inclusive counts */
 	double x;		/* counts left of this frame at its depth (ftree__layout) */
 };
@@ -81,8 +82,9 @@ struct ftree {
 	struct strset *names;
 	struct fnode *nodes;	/* [0] is the root, "all"; parents precede children */
 	size_t nr, cap;
-	int32_t *slots;		/* (parent, name) -> node, open addressing, -1 empty */
-	size_t nslots;
+	int32_t *slots;		/* (parent, name) -> node for parents with many
+				 * children, open addressing, -1 empty */
+	size_t nslots, nr_indexed;
 	int max_depth;
 	bool chart;		/* merge a frame only with its parent's last child */
 	bool reverse;		/* add each stack leaf first */
