@@ -57,20 +57,11 @@ static int parse_format(const char *s, enum format *fmt)
 
 static int write_folded(const struct stack_agg *agg, const char *path)
 {
-	FILE *f = path && strcmp(path, "-") ? fopen(path, "w") : stdout;
-	int err;
+	FILE *f = output__open(path);
 
-	if (!f) {
-		err = -errno;
-		pr_warn("cannot create '%s': %s", path, strerror(-err));
-		return err;
-	}
-	err = stack_agg__write_folded(agg, f);
-	if (f == stdout ? fflush(f) : fclose(f))
-		err = err ? err : -EIO;
-	if (err)
-		pr_warn("cannot write '%s': %s", f == stdout ? "<stdout>" : path, strerror(-err));
-	return err;
+	if (!f)
+		return -errno;
+	return output__close(f, path, stack_agg__write_folded(agg, f));
 }
 
 int cmd_export(int argc, char **argv)

@@ -111,7 +111,7 @@ static int import_perf_script(const char *in_path, const char *out_path,
 {
 	FILE *in = in_path && strcmp(in_path, "-") ? fopen(in_path, "r") : stdin;
 	const char *name = in == stdin ? "<stdin>" : in_path;
-	FILE *out = NULL;
+	FILE *out;
 	int err;
 
 	if (!in) {
@@ -119,24 +119,18 @@ static int import_perf_script(const char *in_path, const char *out_path,
 		pr_warn("cannot open '%s': %s", in_path, strerror(-err));
 		return err;
 	}
-	out = out_path && strcmp(out_path, "-") ? fopen(out_path, "w") : stdout;
+	out = output__open(out_path);
 	if (!out) {
 		err = -errno;
-		pr_warn("cannot create '%s': %s", out_path, strerror(-err));
 		goto out_close_in;
 	}
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
 	err = perf_script__collapse(in, name, po, write_line, out);
-	if (err == -EIO && ferror(in))
-		pr_warn("cannot read '%s': %s", name, strerror(EIO));
-	else if (err)
-		pr_warn("cannot write '%s': %s", out == stdout ? "<stdout>" : out_path,
-			strerror(-err));
-	if (out == stdout) {
-		if (fflush(out) && !err)
-			err = -EIO;
-	} else if (fclose(out) && !err) {
-		err = -EIO;
+	if (err && ferror(in)) {
+		pr_warn("cannot read '%s': %s", name, strerror(-err));
+		err = output__close(out, out_path, 0) ?: err;
+	} else {
+		err = output__close(out, out_path, err);
 	}
 out_close_in:
 	if (in != stdin)

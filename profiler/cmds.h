@@ -3,6 +3,8 @@
 #ifndef __PROFILER_CMDS_H
 #define __PROFILER_CMDS_H
 
+#include <stdio.h>
+
 /* Each takes argv with argv[0] the subcommand name and returns the exit status. */
 int cmd_record(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
@@ -23,6 +25,13 @@ int input__load_agg(const char *spec, struct stack_agg *agg);
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg);
 /* Write @sb to @path, or stdout for NULL or "-"; reports errors. */
 int output__write(const struct strbuf *sb, const char *path);
+/* @path (stdout for NULL or "-") opened for writing, NULL (reported) on error. */
+FILE *output__open(const char *path);
+/*
+ * Flush (stdout) or close @f; reports @err or a write error naming @path.
+ * Returns @err, else 0 or -EIO.
+ */
+int output__close(FILE *f, const char *path, int err);
 
 /* Options shared by the commands that draw flame graphs (cmd_flamegraph.c). */
 enum {

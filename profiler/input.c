@@ -6,6 +6,7 @@
  * at once.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,24 +58,31 @@ int input__feed_flamegraph(const char *spec, struct flamegraph *fg)
 	return close_input(f, spec, flamegraph__read_folded(fg, f, input_name(spec), &bad));
 }
 
-int output__write(const struct strbuf *sb, const char *path)
+FILE *output__open(const char *path)
 {
 	FILE *f = path && strcmp(path, "-") ? fopen(path, "w") : stdout;
-	int err;
 
-	if (!f) {
-		err = -errno;
-		pr_warn("cannot create '%s': %s", path, strerror(-err));
-		return err;
-	}
-	err = strbuf__write(sb, f);
-	if (f == stdout) {
-		if (fflush(f) && !err)
-			err = -EIO;
-	} else if (fclose(f) && !err) {
-		err = -errno;
-	}
+	if (!f)
+		pr_warn("cannot create '%s': %s", path, strerror(errno));
+	return f;
+}
+
+int output__close(FILE *f, const char *path, int err)
+{
+	bool to_stdout = f == stdout;
+
+	if (to_stdout ? fflush(f) : fclose(f))
+		err = err ? err : -EIO;
 	if (err)
-		pr_warn("cannot write '%s': %s", f == stdout ? "<stdout>" : path, strerror(-err));
+		pr_warn("cannot write '%s': %s", to_stdout ? "<stdout>" : path, strerror(-err));
 	return err;
+}
+
+int output__write(const struct strbuf *sb, const char *path)
+{
+	FILE *f = output__open(path);
+
+	if (!f)
+		return -errno;
+	return output__close(f, path, strbuf__write(sb, f));
 }

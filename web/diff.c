@@ -183,23 +183,6 @@ static int build_legend(const struct ftree *t, const struct diff_ctx *c, struct 
 	return err;
 }
 
-static int add_side(struct ftree *t, const struct stack_agg *agg, int slot)
-{
-	const char *stack;
-	double count;
-	size_t i;
-	int err;
-
-	for (i = 0; stack_agg__get(agg, i, &stack, &count); i++) {
-		if (count <= 0)
-			continue;
-		err = ftree__add(t, stack, strlen(stack), count, slot);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 int flamegraph__render_diff(const struct stack_agg *base, const struct stack_agg *new,
 			    const struct diff_opts *opts, struct strbuf *out)
 {
@@ -224,9 +207,9 @@ int flamegraph__render_diff(const struct stack_agg *base, const struct stack_agg
 	if (err)
 		return err;
 	d.t = &t;
-	err = add_side(&t, base, 0);
+	err = ftree__add_agg(&t, base, 0);
 	if (!err)
-		err = add_side(&t, new, 1);
+		err = ftree__add_agg(&t, new, 1);
 	if (!err)
 		err = ftree__layout(&t, 1);
 	if (err)

@@ -92,19 +92,7 @@ int flamegraph__add(struct flamegraph *fg, const char *stack, size_t len, double
 
 int flamegraph__add_agg(struct flamegraph *fg, const struct stack_agg *agg)
 {
-	const char *stack;
-	double count;
-	size_t i;
-	int err;
-
-	for (i = 0; stack_agg__get(agg, i, &stack, &count); i++) {
-		if (count <= 0)
-			continue;
-		err = flamegraph__add(fg, stack, strlen(stack), count);
-		if (err)
-			return err;
-	}
-	return 0;
+	return fg->done ? -EINVAL : ftree__add_agg(&fg->t, agg, 0);
 }
 
 static int add_line(void *ctx, const char *stack, size_t len, double count)

@@ -372,3 +372,20 @@ int ftree__layout(struct ftree *t, int slot)
 	free(kids);
 	return 0;
 }
+
+int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot)
+{
+	const char *stack;
+	double count;
+	size_t i;
+	int err;
+
+	for (i = 0; stack_agg__get(agg, i, &stack, &count); i++) {
+		if (count <= 0)
+			continue;
+		err = ftree__add(t, stack, strlen(stack), count, slot);
+		if (err)
+			return err;
+	}
+	return 0;
+}

@@ -102,6 +102,8 @@ int ftree__init(struct ftree *t, bool chart, bool reverse);
 void ftree__release(struct ftree *t);
 /* Add @count to every frame of @stack (folded, no count) in value slot @slot. */
 int ftree__add(struct ftree *t, const char *stack, size_t len, double count, int slot);
+/* Add every stack of @agg with a positive count to value slot @slot. */
+int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot);
 /*
  * Order children (by name, or by insertion for a chart) and give every node
  * its x from the values of @slot. Returns 0 or -ENOMEM.
