@@ -542,6 +542,40 @@ static void test_diff_svg(void **state)
 	stack_agg__free(new);
 }
 
+/* Two samples of one distribution: sampling noise alone must leave every frame grey. */
+static void test_diff_noise_stays_grey(void **state)
+{
+	static const double weights[] = { 30, 20, 15, 10, 8, 6, 5, 3, 2, 1 };
+	struct diff_opts opts = { .fg = { .min_width = 0 }, .z = 3 };
+	struct stack_agg *side[2] = { stack_agg__new(), stack_agg__new() };
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	const char *p;
+	int s, n, k;
+
+	(void)state;
+	for (s = 0; s < 2; s++) {
+		for (n = 0; n < 20000; n++) {
+			char stack[64];
+			double r;
+
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			r = (rng >> 11) * (100.0 / 9007199254740992.0);
+			for (k = 0; r >= weights[k] && k < 9; k++)
+				r -= weights[k];
+			snprintf(stack, sizeof(stack), "app;main;mod%d;leaf%d", k % 3, k);
+			assert_int_equal(stack_agg__add(side[s], stack, strlen(stack), 1), 0);
+		}
+	}
+	assert_int_equal(flamegraph__render_diff(side[0], side[1], &opts, &sb), 0);
+	assert_int_equal(count_of(sb.buf, "<rect class=\"f\""), 16);
+	for (p = strstr(sb.buf, "<rect class=\"f"); p; p = strstr(p + 1, "<rect class=\"f"))
+		assert_int_equal(strncmp(strstr(p, "fill=\""), "fill=\"rgb(214,214,214)\"", 23), 0);
+	strbuf__release(&sb);
+	stack_agg__free(side[0]);
+	stack_agg__free(side[1]);
+}
+
 /* ---- perf script ---- */
 
 static int collect_folded(void *ctx, const char *stack, size_t len, double count)
@@ -688,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_diff_zscore),
 		cmocka_unit_test(test_diff_table),
 		cmocka_unit_test(test_diff_svg),
+		cmocka_unit_test(test_diff_noise_stays_grey),
 		cmocka_unit_test(test_perf_script_rules),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_speedscope),

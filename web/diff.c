@@ -193,7 +193,7 @@ int flamegraph__render_diff(const struct stack_agg *base, const struct stack_agg
 		.extra_css = "rect.new { stroke: #000; stroke-width: 1.2; stroke-dasharray: 3 2; "
 			     "vector-effect: non-scaling-stroke; }\n"
 			     "rect.gone { stroke: #70f; stroke-width: 2; vector-effect: non-scaling-stroke; }\n"
-			     "text.legend { fill: #333; }\n",
+			     "text.legend { fill: #333; white-space: pre; }\n",
 	};
 	struct ftree t;
 	int err, lines = 0;

@@ -124,7 +124,9 @@ struct flamegraph_opts {
 	const char *subtitle;	/* NULL: none */
 	const char *count_name;	/* default "samples" */
 	int width;		/* pixels, default 1200 */
-	double min_width;	/* pixels; narrower frames are not drawn, default 0.1 */
+	double min_width;	/* pixels; narrower frames are not drawn (their counts still
+				 * make up the parent's width); 0 draws all, and NULL
+				 * options mean 0.1 */
 	bool icicle;		/* root at the top, stacks growing down */
 	bool reverse;		/* merge stacks leaf first: the callers of each leaf */
 	bool chart;		/* flame chart: x is the order stacks were added in (time),
