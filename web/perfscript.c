@@ -24,8 +24,8 @@
  *   it is "(anonymous namespace)" or the name looks like a Go method
  *   "pkg.(*T).M"); for the comm "java", a leading "L" of a name with "/".
  *   --kernel appends "_[k]" to frames of modules "[...]" or "...vmlinux"
- *   (not "[unknown]"), --jit appends "_[j]" to frames of /tmp/perf-PID.map,
- *   --all does both.
+ *   (not "[unknown]"), --jit appends "_[j]" to frames of /tmp/perf-PID.map
+ *   and of perf inject's jitted-PID-N.so, --all does both.
  * - Output: the distinct stacks sorted bytewise, each with its count.
  */
 #include <errno.h>
@@ -417,6 +417,43 @@ static void tidy(struct collapse *c, size_t start)
 	strbuf__setlen(&c->names, start + o);
 }
 
+/* "[...]" or "...vmlinux", but not "[unknown]" and the like. */
+static bool is_kernel_module(const char *m, size_t mlen)
+{
+	return mlen && (m[0] == '[' || (mlen >= 7 && !memcmp(m + mlen - 7, "vmlinux", 7))) &&
+	       !contains(m, mlen, "unknown");
+}
+
+/* After @p: digits, then @sep (NUL-terminated); the end of the match or NULL. */
+static const char *digits_then(const char *p, const char *end, const char *sep)
+{
+	const char *d = p;
+	size_t n = strlen(sep);
+
+	while (p < end && is_digit(*p))
+		p++;
+	if (p == d || (size_t)(end - p) < n || memcmp(p, sep, n))
+		return NULL;
+	return p + n;
+}
+
+/* "/tmp/perf-PID.map" (perf map) or "/jitted-PID-N.so" (perf inject) anywhere in @m. */
+static bool is_jit_module(const char *m, size_t mlen)
+{
+	const char *end = m + mlen, *p, *q;
+
+	for (p = m; (p = memmem(p, end - p, "/tmp/perf-", 10)); p++) {
+		if (digits_then(p + 10, end, ".map"))
+			return true;
+	}
+	for (p = m; (p = memmem(p, end - p, "/jitted-", 8)); p++) {
+		q = digits_then(p + 8, end, "-");
+		if (q && digits_then(q, end, ".so"))
+			return true;
+	}
+	return false;
+}
+
 /* Add one field of FUNC (split at "->") as a frame. */
 static int add_frame(struct collapse *c, const char *l, const char *func, size_t flen,
 		     const size_t pc[2], const size_t mod[2], bool inlined)
@@ -459,28 +496,12 @@ static int add_frame(struct collapse *c, const char *l, const char *func, size_t
 		memmove(c->names.buf + start, c->names.buf + start + 1, c->names.len - start - 1);
 		strbuf__setlen(&c->names, c->names.len - 1);
 	}
-	if (inlined) {
-		if (!contains(c->names.buf + start, c->names.len - start, "_[i]"))
-			err = strbuf__adds(&c->names, "_[i]");
-	} else if (c->o->kernel && mlen && (m[0] == '[' || (mlen >= 7 && !memcmp(m + mlen - 7, "vmlinux", 7))) &&
-		   !contains(m, mlen, "unknown")) {
+	if (inlined)
+		err = strbuf__adds(&c->names, "_[i]");
+	else if (c->o->kernel && is_kernel_module(m, mlen))
 		err = strbuf__adds(&c->names, "_[k]");
-	} else if (c->o->jit && !contains(c->names.buf + start, c->names.len - start, "_[j]")) {
-		const char *p = m, *end = m + mlen;
-
-		/* "/tmp/perf-" digits, any byte, "map" anywhere in the module */
-		while ((p = memmem(p, end - p, "/tmp/perf-", 10))) {
-			const char *d = p + 10, *e = d;
-
-			while (e < end && is_digit(*e))
-				e++;
-			if (e > d && e + 4 <= end && e[0] == '.' && !memcmp(e + 1, "map", 3)) {
-				err = strbuf__adds(&c->names, "_[j]");
-				break;
-			}
-			p++;
-		}
-	}
+	else if (c->o->jit && is_jit_module(m, mlen))
+		err = strbuf__adds(&c->names, "_[j]");
 	return err;
 }
 
