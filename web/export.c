@@ -117,110 +117,147 @@ static int gzip_into(struct strbuf *out, const uint8_t *data, size_t len)
 	return err;
 }
 
-int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
+/* The message tree of a profile: arrays of messages and the pointer arrays to them. */
+struct pprof_build {
+	Perftools__Profiles__Function *funcs, **funcp;
+	Perftools__Profiles__Location *locs, **locp;
+	Perftools__Profiles__Line *lines, **linep;
+	Perftools__Profiles__Sample *samples, **samplep;
+	uint64_t *loc_ids;
+	int64_t *values;
+	char **strs;
+};
+
+static void pprof_release(struct pprof_build *b)
+{
+	free(b->funcs);
+	free(b->funcp);
+	free(b->locs);
+	free(b->locp);
+	free(b->lines);
+	free(b->linep);
+	free(b->samples);
+	free(b->samplep);
+	free(b->loc_ids);
+	free(b->values);
+	free(b->strs);
+}
+
+static int pprof_alloc(struct pprof_build *b, size_t nf, size_t ns, size_t nids)
+{
+	memset(b, 0, sizeof(*b));
+	b->strs = calloc(nf + 3, sizeof(*b->strs));
+	b->funcs = calloc(nf + 1, sizeof(*b->funcs));
+	b->funcp = calloc(nf + 1, sizeof(*b->funcp));
+	b->locs = calloc(nf + 1, sizeof(*b->locs));
+	b->locp = calloc(nf + 1, sizeof(*b->locp));
+	b->lines = calloc(nf + 1, sizeof(*b->lines));
+	b->linep = calloc(nf + 1, sizeof(*b->linep));
+	b->samples = calloc(ns + 1, sizeof(*b->samples));
+	b->samplep = calloc(ns + 1, sizeof(*b->samplep));
+	b->loc_ids = calloc(nids + 1, sizeof(*b->loc_ids));
+	b->values = calloc(ns + 1, sizeof(*b->values));
+	if (!b->strs || !b->funcs || !b->funcp || !b->locs || !b->locp || !b->lines ||
+	    !b->linep || !b->samples || !b->samplep || !b->loc_ids || !b->values) {
+		pprof_release(b);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * String table "", "samples", "count", then the names; function and
+ * location i + 1 are name i.
+ */
+static void pprof_functions(struct pprof_build *b, const struct frames *fr)
 {
 	static char empty[] = "", samples_s[] = "samples", count_s[] = "count";
+	size_t i, nf = strset__count(fr->names);
+
+	b->strs[0] = empty;
+	b->strs[1] = samples_s;
+	b->strs[2] = count_s;
+	for (i = 0; i < nf; i++) {
+		b->strs[i + 3] = (char *)strset__str(fr->names, i);
+		perftools__profiles__function__init(&b->funcs[i]);
+		b->funcs[i].id = i + 1;
+		b->funcs[i].name = b->funcs[i].system_name = i + 3;
+		b->funcp[i] = &b->funcs[i];
+		perftools__profiles__line__init(&b->lines[i]);
+		b->lines[i].function_id = i + 1;
+		b->linep[i] = &b->lines[i];
+		perftools__profiles__location__init(&b->locs[i]);
+		b->locs[i].id = i + 1;
+		b->locs[i].n_line = 1;
+		b->locs[i].line = &b->linep[i];
+		b->locp[i] = &b->locs[i];
+	}
+}
+
+/* One sample per stack, locations leaf first. True when a count had to be rounded. */
+static bool pprof_samples(struct pprof_build *b, const struct frames *fr)
+{
+	bool rounded = false;
+	size_t i, j;
+
+	for (i = 0; i < fr->nr_stacks; i++) {
+		size_t first = fr->starts[i], end = fr->starts[i + 1];
+
+		perftools__profiles__sample__init(&b->samples[i]);
+		for (j = first; j < end; j++)
+			b->loc_ids[first + (end - 1 - j)] = fr->ids[j] + 1;
+		b->samples[i].n_location_id = end - first;
+		b->samples[i].location_id = &b->loc_ids[first];
+		b->values[i] = llround(fr->counts[i]);
+		rounded |= b->values[i] != fr->counts[i];
+		b->samples[i].n_value = 1;
+		b->samples[i].value = &b->values[i];
+		b->samplep[i] = &b->samples[i];
+	}
+	return rounded;
+}
+
+int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
+{
 	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
 	Perftools__Profiles__ValueType vt = PERFTOOLS__PROFILES__VALUE_TYPE__INIT, *vtp = &vt;
-	Perftools__Profiles__Function *funcs = NULL, **funcp = NULL;
-	Perftools__Profiles__Location *locs = NULL, **locp = NULL;
-	Perftools__Profiles__Line *lines = NULL, **linep = NULL;
-	Perftools__Profiles__Sample *samples = NULL, **samplep = NULL;
-	uint64_t *loc_ids = NULL;
-	int64_t *values = NULL;
-	char **strs = NULL;
-	struct frames fr;
-	size_t nf, i, j, packed_len;
+	struct pprof_build b;
 	uint8_t *packed = NULL;
-	bool rounded = false;
+	struct frames fr;
+	size_t nf, len;
 	int err;
 
 	err = frames__build(&fr, agg);
+	nf = err ? 0 : strset__count(fr.names);
+	if (!err)
+		err = pprof_alloc(&b, nf, fr.nr_stacks, fr.nr);
 	if (err)
-		goto out;
-	nf = strset__count(fr.names);
-	/* string table: "", "samples", "count", then the names; function i+1 is name i */
-	strs = calloc(nf + 3, sizeof(*strs));
-	funcs = calloc(nf + 1, sizeof(*funcs));
-	funcp = calloc(nf + 1, sizeof(*funcp));
-	locs = calloc(nf + 1, sizeof(*locs));
-	locp = calloc(nf + 1, sizeof(*locp));
-	lines = calloc(nf + 1, sizeof(*lines));
-	linep = calloc(nf + 1, sizeof(*linep));
-	samples = calloc(fr.nr_stacks + 1, sizeof(*samples));
-	samplep = calloc(fr.nr_stacks + 1, sizeof(*samplep));
-	loc_ids = calloc(fr.nr + 1, sizeof(*loc_ids));
-	values = calloc(fr.nr_stacks + 1, sizeof(*values));
-	err = -ENOMEM;
-	if (!strs || !funcs || !funcp || !locs || !locp || !lines || !linep || !samples ||
-	    !samplep || !loc_ids || !values)
-		goto out;
-	strs[0] = empty;
-	strs[1] = samples_s;
-	strs[2] = count_s;
-	for (i = 0; i < nf; i++) {
-		strs[i + 3] = (char *)strset__str(fr.names, i);
-		perftools__profiles__function__init(&funcs[i]);
-		funcs[i].id = i + 1;
-		funcs[i].name = funcs[i].system_name = i + 3;
-		funcp[i] = &funcs[i];
-		perftools__profiles__line__init(&lines[i]);
-		lines[i].function_id = i + 1;
-		linep[i] = &lines[i];
-		perftools__profiles__location__init(&locs[i]);
-		locs[i].id = i + 1;
-		locs[i].n_line = 1;
-		locs[i].line = &linep[i];
-		locp[i] = &locs[i];
-	}
-	for (i = 0; i < fr.nr_stacks; i++) {
-		size_t a = fr.starts[i], b = fr.starts[i + 1];
-
-		perftools__profiles__sample__init(&samples[i]);
-		/* pprof wants the leaf first */
-		for (j = a; j < b; j++)
-			loc_ids[a + (b - 1 - j)] = fr.ids[j] + 1;
-		samples[i].n_location_id = b - a;
-		samples[i].location_id = &loc_ids[a];
-		values[i] = llround(fr.counts[i]);
-		rounded |= values[i] != fr.counts[i];
-		samples[i].n_value = 1;
-		samples[i].value = &values[i];
-		samplep[i] = &samples[i];
-	}
-	if (rounded)
+		goto out_frames;
+	pprof_functions(&b, &fr);
+	if (pprof_samples(&b, &fr))
 		pr_warn("pprof values are integers: fractional counts were rounded");
 	vt.type = 1;
 	vt.unit = 2;
 	prof.n_sample_type = 1;
 	prof.sample_type = &vtp;
 	prof.n_sample = fr.nr_stacks;
-	prof.sample = samplep;
-	prof.n_location = nf;
-	prof.location = locp;
-	prof.n_function = nf;
-	prof.function = funcp;
+	prof.sample = b.samplep;
+	prof.n_location = prof.n_function = nf;
+	prof.location = b.locp;
+	prof.function = b.funcp;
 	prof.n_string_table = nf + 3;
-	prof.string_table = strs;
-	packed_len = perftools__profiles__profile__get_packed_size(&prof);
-	packed = malloc(packed_len ? packed_len : 1);
-	if (!packed)
-		goto out;
-	perftools__profiles__profile__pack(&prof, packed);
-	err = gzip_into(out, packed, packed_len);
-out:
+	prof.string_table = b.strs;
+	len = perftools__profiles__profile__get_packed_size(&prof);
+	packed = malloc(len ? len : 1);
+	if (packed) {
+		perftools__profiles__profile__pack(&prof, packed);
+		err = gzip_into(out, packed, len);
+	} else {
+		err = -ENOMEM;
+	}
 	free(packed);
-	free(values);
-	free(loc_ids);
-	free(samplep);
-	free(samples);
-	free(linep);
-	free(lines);
-	free(locp);
-	free(locs);
-	free(funcp);
-	free(funcs);
-	free(strs);
+	pprof_release(&b);
+out_frames:
 	frames__release(&fr);
 	return err;
 }
