@@ -22,6 +22,9 @@ static const struct cmd {
 	{ "record", cmd_record, "sample all CPUs, print the top functions, write SVG and folded stacks (the default)" },
 	{ "flamegraph", cmd_flamegraph, "render folded stacks (ours or other tools') as an SVG flame graph" },
 	{ "symbolize", cmd_symbolize, "addr2line for binaries and live processes: functions, inlines, file:line" },
+	{ "diff", cmd_diff, "compare two profiles: differential flame graph, change table, CI gate" },
+	{ "import", cmd_import, "turn other tools' output (perf script) into folded stacks" },
+	{ "export", cmd_export, "write a profile as pprof, speedscope JSON or folded stacks" },
 	{ "help", cmd_help, "show this help" },
 };
 
