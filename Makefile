@@ -50,8 +50,8 @@ $(OUTPUT)/config.mk: scripts/install-deps.sh
 	$(Q)mkdir -p $(OUTPUT)
 	$(Q)scripts/install-deps.sh
 	$(Q)printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nCMOCKA_CFLAGS := %s\nCMOCKA_LIBS := %s\nBPF_INCLUDES := %s\n' \
-		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw 2>/dev/null)" \
-		"$$($(PKG_CONFIG) --libs libbpf libelf libdw 2>/dev/null || echo -lbpf -ldw -lelf -lz)" \
+		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw sqlite3 libzstd 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs libbpf libelf libdw sqlite3 libzstd 2>/dev/null || echo -lbpf -ldw -lelf -lz -lsqlite3 -lzstd)" \
 		"$$($(PKG_CONFIG) --cflags cmocka 2>/dev/null)" \
 		"$$($(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)" \
 		"$$($(PKG_CONFIG) --variable=includedir libbpf 2>/dev/null || echo /usr/include)" > $@
@@ -79,8 +79,9 @@ LIBS = $(PKG_LIBS) $(WEB_LIBS) -liberty -lz -lm
 COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
 WEB_SRCS := $(wildcard web/*.c)
+STORE_SRCS := $(wildcard store/*.c)
 PROFILER_SRCS := $(wildcard profiler/*.c)
-LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS)
+LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS)
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/profile.pb-c.o
@@ -208,3 +209,9 @@ run: $(OUTPUT)/profile
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+# The agent's overhead at 99 Hz with both CPUs busy, next to perf record (bench/agent.sh).
+.PHONY: bench-agent
+BENCH_SECONDS ?= 600
+bench-agent: $(OUTPUT)/profile $(WORKLOADS)
+	bench/agent.sh $(OUTPUT) $(BENCH_SECONDS)

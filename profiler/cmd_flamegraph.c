@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "selector.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
@@ -38,12 +39,18 @@ static void usage(FILE *f)
 		"      --palette NAME    kind (default: kernel _[k] blue, inlined _[i] teal,\n"
 		"                        JIT _[j] green, user warm), hot, or cold; the shade\n"
 		"                        comes from a hash of the name, the same every time\n"
-		"  -h, --help            this help\n");
+		"  -h, --help            this help\n"
+		"With --db, --run, --since, --until, --pid, --comm, --build-id, --host or\n"
+		"--label, the stacks come from the store instead (see 'profile top --help').\n");
 }
+
+/* store selectors: when any is given, read the store instead of files */
+static struct selector store_sel;
 
 static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	FLAMEGRAPH_LONG_OPTS,
+	SELECTOR_LONG_OPTS,
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -122,6 +129,8 @@ static int parse_args(int argc, char **argv, struct flamegraph_opts *fo, const c
 			return 1;
 		default:
 			err = flamegraph_opt__parse(c, optarg, fo);
+			if (err == 1)
+				err = selector__parse(&store_sel, c, optarg);
 			if (err < 0)
 				return err;
 			if (err) {
@@ -147,10 +156,17 @@ int cmd_flamegraph(int argc, char **argv)
 	fg = flamegraph__new(&fo);
 	if (!fg)
 		return EXIT_FAILURE;
-	if (optind >= argc)
+	if (store_sel.used) {
+		struct stack_agg *agg = selector__load(&store_sel);
+
+		err = agg ? flamegraph__add_agg(fg, agg) : -errno;
+		stack_agg__free(agg);
+	} else if (optind >= argc) {
 		err = input__feed_flamegraph("-", fg);
-	for (i = optind; i < argc && !err; i++)
+	}
+	for (i = optind; i < argc && !err && !store_sel.used; i++)
 		err = input__feed_flamegraph(argv[i], fg);
+	selector__release(&store_sel);
 	if (!err)
 		err = flamegraph__write_svg(fg, &svg);
 	if (!err)

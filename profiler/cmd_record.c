@@ -17,6 +17,7 @@
 
 #include "cmds.h"
 #include "collector.h"
+#include "store_sink.h"
 #include "symbolizer/symbolizer.h"
 #include "web/web.h"
 #include "common/strbuf.h"
@@ -36,6 +37,9 @@ struct record_opts {
 	bool include_idle;
 	long top;
 	bool progress;
+	const char *db_path;	/* NULL: the default database; "-": none */
+	int argc;
+	char **argv;
 };
 
 struct record {
@@ -43,6 +47,7 @@ struct record {
 	struct symbolizer *syms;
 	struct stack_agg *agg;
 	struct collector *coll;
+	struct store_sink *sink;	/* NULL when the run is not stored */
 	struct strbuf line;
 	__u64 samples;		/* recorded samples handed to us */
 	int err;
@@ -74,6 +79,8 @@ static void usage(FILE *f)
 		"      --title TEXT        flame graph title\n"
 		"      --interval SECONDS  how often the kernel maps are drained (default 1)\n"
 		"      --no-progress       no progress line, even on a terminal\n"
+		"      --db PATH           store the run there (default $PROFILE_DB, else\n"
+		"                          /var/lib/profile/profile.db as root; '-' for none)\n"
 		"  -v, --verbose           debug output\n"
 		"  -h, --help              this help\n");
 }
@@ -113,6 +120,7 @@ static int add_pids(struct record_opts *o, const char *arg)
 
 enum {
 	OPT_COMM = 256, OPT_FOLDED, OPT_IDLE, OPT_TOP, OPT_TITLE, OPT_INTERVAL, OPT_NO_PROGRESS,
+	OPT_DB,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +136,7 @@ static const struct option long_opts[] = {
 	{ "title", required_argument, NULL, OPT_TITLE },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "db", required_argument, NULL, OPT_DB },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -199,6 +208,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case OPT_NO_PROGRESS:
 			o->progress = false;
+			break;
+		case OPT_DB:
+			o->db_path = optarg;
 			break;
 		case 'v':
 			log_set_verbose(true);
@@ -276,6 +288,8 @@ static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const
 		err = stack_agg__add(r->agg, r->line.buf, r->line.len, count);
 	if (!err)
 		r->samples += count;
+	if (!err && r->sink)
+		err = store_sink__add(r->sink, key, count, kips, nr_kips, uips, nr_uips);
 	return err;
 }
 
@@ -541,6 +555,18 @@ static int setup(struct record *r)
 	r->coll = collector__new(&co);
 	if (!r->coll)
 		return -errno;
+	if (!o->db_path || strcmp(o->db_path, "-")) {
+		struct store_sink_opts so = {
+			.db_path = o->db_path, .kind = "record", .freq = o->freq,
+			.argc = o->argc, .argv = o->argv,
+		};
+
+		r->sink = store_sink__open(r->syms, &so);
+		if (!r->sink && o->db_path)
+			return -errno;
+		if (!r->sink)
+			pr_warn("not storing this run (--db PATH to choose a database)");
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	return 0;
@@ -569,7 +595,19 @@ static int finish(struct record *r, double elapsed)
 	err = err ? err : e;
 	printf("\n");
 	e = write_outputs(r);
-	return err ? err : e;
+	err = err ? err : e;
+	if (r->sink) {
+		__s64 run = store_sink__run_id(r->sink);
+
+		e = store_sink__close(r->sink);
+		r->sink = NULL;
+		if (!e)
+			printf("Stored as run %lld in the database\n", (long long)run);
+		/* a failure with the default database is only a warning */
+		else if (r->opts->db_path)
+			err = err ? err : e;
+	}
+	return err;
 }
 
 int cmd_record(int argc, char **argv)
@@ -577,6 +615,7 @@ int cmd_record(int argc, char **argv)
 	struct record_opts o = {
 		.duration = 30, .interval = 1, .freq = 99, .svg_path = "profile.svg",
 		.folded_path = "profile.folded", .top = 20, .progress = isatty(STDERR_FILENO),
+		.argc = argc, .argv = argv,
 	};
 	struct record r = { .opts = &o, .line = STRBUF_INIT };
 	double elapsed = 0;
@@ -594,6 +633,7 @@ int cmd_record(int argc, char **argv)
 			pr_info("interrupted: writing what was recorded");
 		err = finish(&r, elapsed) ?: err;
 	}
+	store_sink__free(r.sink);
 	collector__free(r.coll);
 	symbolizer__free(r.syms);
 	stack_agg__free(r.agg);

@@ -55,6 +55,11 @@ enum {
 struct flamegraph_opts;
 /* Apply option @c (from FLAMEGRAPH_LONG_OPTS); 0, 1 when @c is not one of them, -EINVAL. */
 int flamegraph_opt__parse(int c, const char *arg, struct flamegraph_opts *fo);
+int cmd_agent(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_folded(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Exit status for a command line that does not parse. */
 #define EXIT_USAGE 2

@@ -25,6 +25,11 @@ static const struct cmd {
 	{ "diff", cmd_diff, "compare two profiles: differential flame graph, change table, CI gate" },
 	{ "import", cmd_import, "turn other tools' output (perf script) into folded stacks" },
 	{ "export", cmd_export, "write a profile as pprof, speedscope JSON or folded stacks" },
+	{ "agent", cmd_agent, "sample continuously into the database (the always-on service)" },
+	{ "runs", cmd_runs, "list the runs in the database" },
+	{ "top", cmd_top, "the hottest functions among the stored samples" },
+	{ "folded", cmd_folded, "the stored samples as folded stacks" },
+	{ "status", cmd_status, "the database and the agent's health" },
 	{ "help", cmd_help, "show this help" },
 };
 

@@ -9,7 +9,8 @@ need=""
 
 # pkg-config module -> Debian package
 for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka-dev \
-	jansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev; do
+	jansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev \
+	sqlite3:libsqlite3-dev libzstd:libzstd-dev; do
 	mod=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$PKG_CONFIG" >/dev/null 2>&1 || ! "$PKG_CONFIG" --exists "$mod" 2>/dev/null; then

@@ -322,7 +322,7 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 		free(maps);
 		return err;
 	}
-	if (nr)
+	if (nr)	/* a kernel thread has no mappings: qsort(NULL) is undefined */
 		qsort(maps, nr, sizeof(*maps), cmp_map);
 	free(p->maps);
 	p->maps = maps;
@@ -847,4 +847,38 @@ int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct 
 	if (resolve_in_dso(s, handle, vaddr, vaddr, &ref))
 		return -ENOMEM;
 	return copy_frames(s, ref, vaddr, out, max);
+}
+
+const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid)
+{
+	struct strbuf link = STRBUF_INIT;
+	const char *res = NULL;
+	char target[4096];
+	struct proc *p;
+	ssize_t n;
+	size_t i;
+	int idx;
+
+	if (strbuf__addf(&link, "%s/%u/exe", s->proc_root, tgid))
+		goto out;
+	/* kernel threads have no executable: no need to read their (empty) maps */
+	n = readlink(strbuf__str(&link), target, sizeof(target) - 1);
+	p = n > 0 ? get_proc(s, tgid, true) : NULL;
+	if (!p)
+		goto out;
+	target[n] = '\0';
+	/* the link of a replaced binary ends in " (deleted)", as the maps path did */
+	if (n > 10 && !strcmp(target + n - 10, " (deleted)"))
+		target[n - 10] = '\0';
+	for (i = 0; i < p->nr_maps; i++) {
+		if (p->maps[i].kind != MAPPING_FILE || strcmp(p->maps[i].path, target))
+			continue;
+		idx = dso_for_map(s, p, &p->maps[i]);
+		if (idx >= 0 && s->dsos[idx].build_id[0])
+			res = s->dsos[idx].build_id;
+		break;
+	}
+out:
+	strbuf__release(&link);
+	return res;
 }

@@ -88,6 +88,12 @@ void symbolizer__next_generation(struct symbolizer *s);
 /* The process exited: its mappings may be dropped once its samples are drained. */
 void symbolizer__process_exited(struct symbolizer *s, __u32 tgid);
 
+/*
+ * Build id (hex, borrowed until symbolizer__free()) of @tgid's executable
+ * (/proc/PID/exe, found among its mappings), or NULL when unknown or none.
+ */
+const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid);
+
 struct symbolizer_stats {
 	size_t processes;
 	size_t dsos;

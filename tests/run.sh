@@ -11,12 +11,14 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 out=$(cd "$out" && pwd)
 
 export FIXTURES="$out/fixtures" WORKLOADS="$out/workloads" PROFILE="$out/profile" SRCDIR="$src"
+# one-off runs store themselves in the default database: keep the tests' runs out of the real one
+export PROFILE_DB="${PROFILE_DB:-$out/test-profile.db}"
 
 bins=""
 for t in "$out"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case "$(basename "$t")" in
-	test_e2e | test_e2e_* | test_addr2line) [ "$mode" = --all ] && bins="$bins $t" ;;
+	test_e2e | test_e2e_* | test_addr2line | test_agent) [ "$mode" = --all ] && bins="$bins $t" ;;
 	*) bins="$bins $t" ;;
 	esac
 done

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The always-on agent's cost, side by side with `perf record -F 99 -a -g`:
+# both run for SECONDS at 99 Hz while two wl_split workloads keep both CPUs
+# busy, one after the other on the same workload. Reported:
+#  - CPU: the tool's user + sys time (getrusage of the tool process), plus for
+#    the agent the BPF program's run time (kernel.bpf_stats_enabled), as a
+#    percentage of one CPU over the run;
+#  - peak RSS;
+#  - storage: database (or perf.data) bytes per sample and per hour.
+# usage: bench/agent.sh BUILD_DIR [SECONDS]   (make bench-agent BENCH_SECONDS=600)
+set -euo pipefail
+
+out=$(cd "${1:-build}" && pwd)
+secs=${2:-600}
+freq=99
+profile=$out/profile
+work=$(mktemp -d /tmp/profile-bench-XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$work"; sysctl -qw kernel.bpf_stats_enabled="$old_stats" || true' EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench-agent: run as root (BPF, perf events)" >&2; exit 1; }
+need=""
+command -v jq >/dev/null || need="$need jq"
+command -v perf >/dev/null || need="$need linux-perf"
+command -v bpftool >/dev/null || need="$need bpftool"
+if [ -n "$need" ]; then
+	echo "bench-agent: installing$need" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >&2
+fi
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+
+busy() {
+	"$out/workloads/wl_split" $((secs * 2 + 60)) "$work/truth.$1" &
+}
+busy 1
+busy 2
+
+# $1: pid -> "user_ticks sys_ticks hwm_kb"
+proc_cost() {
+	local stat hwm
+	stat=$(sed 's/.*) //' "/proc/$1/stat")
+	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$1/status")
+	echo "$(echo "$stat" | awk '{print $12, $13}') $hwm"
+}
+
+tck=$(getconf CLK_TCK)
+
+# ---- the agent ----
+db=$work/bench.db
+echo "agent: $secs s at $freq Hz, both CPUs busy..." >&2
+"$profile" agent --db "$db" -F $freq --stats-interval 0 2>"$work/agent.log" &
+agent=$!
+sleep 2
+# the agent's BPF programs: the prog_id of its bpf-prog and bpf_link fds
+prog_ids=$(for fd in /proc/$agent/fd/*; do
+	case $(readlink "$fd") in
+	anon_inode:bpf-prog | anon_inode:bpf_link)
+		awk '/^prog_id:/ {print $2}' "/proc/$agent/fdinfo/${fd##*/}" ;;
+	esac
+done | sort -u)
+[ -n "$prog_ids" ] || { echo "bench-agent: cannot find the agent's BPF program" >&2; exit 1; }
+# steady state: from 10 s in (kallsyms and the first binaries are read by then) to the end
+sleep 8
+read -r au0 as0 _ < <(proc_cost $agent)
+sleep $((secs - 10))
+read -r au1 as1 _ < <(proc_cost $agent)
+rss_anon=$(awk '/^RssAnon/ {print $2}' /proc/$agent/status)
+rss_file=$(awk '/^RssFile/ {print $2}' /proc/$agent/status)
+bpf_ns=0
+bpf_cnt=0
+for id in $prog_ids; do
+	read -r ns cnt < <(bpftool -j prog show id "$id" | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"')
+	bpf_ns=$((bpf_ns + ns))
+	bpf_cnt=$((bpf_cnt + cnt))
+done
+kill -TERM $agent
+wait $agent || { echo "bench-agent: the agent failed:" >&2; cat "$work/agent.log" >&2; exit 1; }
+
+health=$(sqlite3 "$db" "SELECT cpu_ms, rss_kb, samples, recorded, dropped, lost FROM agent_health
+	ORDER BY run_id DESC LIMIT 1")
+run_s=$(sqlite3 "$db" "SELECT (end_ms - start_ms) / 1000.0 FROM runs ORDER BY id DESC LIMIT 1")
+IFS='|' read -r cpu_ms rss_kb taken recorded dropped lost <<<"$health"
+measure=$("$profile" status --db "$db" --measure)
+db_bytes=$(stat -c %s "$db")
+[ -e "$db-wal" ] && db_bytes=$((db_bytes + $(stat -c %s "$db-wal")))
+
+# ---- perf record ----
+echo "perf record -F $freq -a -g: $secs s..." >&2
+perf record -F $freq -a -g -o "$work/perf.data" 2>"$work/perf.log" &
+perf_pid=$!
+sleep "$secs"
+read -r pu ps phwm < <(proc_cost $perf_pid)
+kill -INT $perf_pid
+wait $perf_pid || true
+perf_samples=$(grep -o '([0-9]* samples)' "$work/perf.log" | tr -dc 0-9)
+perf_bytes=$(stat -c %s "$work/perf.data")
+
+# ---- report ----
+awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cnt" \
+    -v rss="$rss_kb" -v taken="$taken" -v rec="$recorded" -v dropped="$dropped" -v lost="$lost" \
+    -v dbb="$db_bytes" -v pu="$pu" -v ps="$ps" -v tck="$tck" -v phwm="$phwm" \
+    -v psamp="${perf_samples:-0}" -v pbytes="$perf_bytes" -v psecs="$secs" \
+    -v steady=$(( (au1 + as1) - (au0 + as0) )) -v ranon="$rss_anon" -v rfile="$rss_file" 'BEGIN {
+	printf "\n%-34s %16s %16s\n", "", "profile agent", "perf record -g"
+	printf "%-34s %16.0f %16.0f\n", "seconds", secs, psecs
+	printf "%-34s %15.3f%% %15.3f%%\n", "user+sys, % of one CPU", cpu_ms / 10 / secs, (pu + ps) / tck * 100 / psecs
+	printf "%-34s %15.3f%% %16s\n", "  steady state (10 s .. end)", steady / tck * 100 / (psecs - 10), ""
+	printf "%-34s %15.3f%% %16s\n", "BPF program run time, % of one CPU", bpf_ns / 1e7 / secs, "-"
+	printf "%-34s %15.3f%% %16s\n", "total, % of one CPU", cpu_ms / 10 / secs + bpf_ns / 1e7 / secs, "n/a"
+	printf "%-34s %16.2f %16s\n", "BPF ns per sample", bpf_cnt ? bpf_ns / bpf_cnt : 0, "-"
+	printf "%-34s %16.1f %16.1f\n", "peak RSS, MB", rss / 1024, phwm / 1024
+	printf "%-34s %16.1f %16s\n", "  at the end: anonymous, MB", ranon / 1024, ""
+	printf "%-34s %16.1f %16s\n", "  at the end: file-backed, MB", rfile / 1024, ""
+	printf "%-34s %16d %16d\n", "samples", rec, psamp
+	printf "%-34s %16.2f %16.2f\n", "bytes per sample", rec ? dbb / rec : 0, psamp ? pbytes / psamp : 0
+	printf "%-34s %16.2f %16.2f\n", "MB per hour", dbb / secs * 3600 / 1048576, pbytes / psecs * 3600 / 1048576
+	printf "\nagent: %d samples taken, %d stored, %d dropped, %d lost\n", taken, rec, dropped, lost
+}'
+echo "$measure" | sed -n '/^measured/,$p'

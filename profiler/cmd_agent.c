@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `profile agent`: always-on sampling into the store. The kernel maps are
+ * drained every --interval (symbolizing as they are, with caches kept across
+ * flushes); every --flush-interval the batch is written in one transaction,
+ * with the agent's own health. A failed flush (database locked, disk full) is
+ * reported and retried at the next one; the batch stays in memory meanwhile.
+ * Retention and the size cap delete the oldest buckets. SIGTERM or SIGINT:
+ * stop sampling, drain, flush, exit 0. A kill -9 loses at most the samples
+ * since the last flush: every flush is a committed WAL transaction.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "collector.h"
+#include "selector.h"
+#include "store_sink.h"
+#include "store/store.h"
+#include "symbolizer/symbolizer.h"
+#include "common/log.h"
+
+struct agent_opts {
+	long freq;
+	double interval;	/* drain */
+	double flush_interval;
+	__s64 bucket_secs;
+	__s64 retention;	/* seconds, 0 = forever */
+	__u64 max_db_size;	/* bytes, 0 = no cap */
+	double stats_interval;	/* log a health line, 0 = never */
+	const char *db_path;
+	const char **labels;
+	int nr_labels;
+	bool include_idle;
+	bool dwarf;		/* inline frames from DWARF (memory!) */
+	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
+	int argc;
+	char **argv;
+};
+
+struct agent {
+	struct agent_opts *opts;
+	struct symbolizer *syms;
+	struct collector *coll;
+	struct store_sink *sink;
+	struct store_health health;
+	double start, last_expire, last_stats;
+	int failures_in_row;
+	int maintenance_failures;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: profile agent [options]\n\n"
+		"Sample every CPU continuously and write the samples to the store, bucketed\n"
+		"in time, until SIGTERM or SIGINT (which flush and exit 0).\n\n"
+		"  -F, --freq HZ             samples per second per CPU (default 99)\n"
+		"      --flush-interval SEC  write to the database this often (default 10)\n"
+		"      --bucket SEC          time bucket of the stored counts (default 10)\n"
+		"      --retention TIME      drop buckets older than this: 7d, 12h (default 7d; 0: keep)\n"
+		"      --max-db-size SIZE    drop the oldest buckets beyond this: 500M, 2G (default 1G;\n"
+		"                            0: no cap)\n"
+		"      --label KEY=VALUE     tag the run (repeatable)\n"
+		"      --db PATH             database (default $PROFILE_DB, else\n"
+		"                            /var/lib/profile/profile.db as root)\n"
+		"      --include-idle        also record the idle task\n"
+		"      --dwarf               name inlined functions from DWARF (more memory)\n"
+		"      --dwarf-mem SIZE      cap on the DWARF indexes kept with --dwarf (default 32M)\n"
+		"      --interval SEC        how often the kernel maps are drained (default 5)\n"
+		"      --stats-interval SEC  log the agent's health this often (default 300; 0: never)\n"
+		"  -v, --verbose             debug output, and a health line at every flush\n"
+		"  -h, --help                this help\n");
+}
+
+enum {
+	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
+	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM,
+};
+
+static const struct option long_opts[] = {
+	{ "freq", required_argument, NULL, 'F' },
+	{ "flush-interval", required_argument, NULL, OPT_FLUSH },
+	{ "bucket", required_argument, NULL, OPT_BUCKET },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "max-db-size", required_argument, NULL, OPT_MAXSIZE },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "include-idle", no_argument, NULL, OPT_IDLE },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "stats-interval", required_argument, NULL, OPT_STATS },
+	{ "dwarf", no_argument, NULL, OPT_DWARF },
+	{ "dwarf-mem", required_argument, NULL, OPT_DWARF_MEM },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int add_label(struct agent_opts *o, const char *arg)
+{
+	const char **n;
+
+	if (!strchr(arg, '=') || arg[0] == '=') {
+		pr_warn("invalid label '%s': use KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	n = reallocarray(o->labels, o->nr_labels + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->labels = n;
+	o->labels[o->nr_labels++] = arg;
+	return 0;
+}
+
+static int parse_interval(const char *arg, const char *what, double min, double *out)
+{
+	if (parse_seconds(arg, out) || *out < min) {
+		pr_warn("invalid %s '%s': give at least %g s", what, arg, min);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_opt(struct agent_opts *o, int c, const char *arg)
+{
+	double d;
+
+	switch (c) {
+	case 'F':
+		if (parse_int_range(arg, 1, 100000, &o->freq)) {
+			pr_warn("invalid frequency '%s': give 1 to 100000 Hz", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_FLUSH:
+		return parse_interval(arg, "flush interval", 0.1, &o->flush_interval);
+	case OPT_BUCKET:
+		if (parse_interval(arg, "bucket", 1, &d))
+			return -EINVAL;
+		o->bucket_secs = (__s64)d;
+		return 0;
+	case OPT_RETENTION:
+		if (parse_duration(arg, &o->retention)) {
+			pr_warn("invalid retention '%s': give e.g. 7d, 12h or 0", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MAXSIZE:
+		if (parse_size(arg, &o->max_db_size)) {
+			pr_warn("invalid size '%s': give e.g. 500M, 2G or 0", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_LABEL:
+		return add_label(o, arg);
+	case OPT_DB:
+		o->db_path = arg;
+		return 0;
+	case OPT_IDLE:
+		o->include_idle = true;
+		return 0;
+	case OPT_DWARF:
+		o->dwarf = true;
+		return 0;
+	case OPT_DWARF_MEM:
+		if (parse_size(arg, &o->dwarf_mem) || o->dwarf_mem < 1024 * 1024) {
+			pr_warn("invalid size '%s': give at least 1M", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_INTERVAL:
+		return parse_interval(arg, "interval", 0.01, &o->interval);
+	case OPT_STATS:
+		if (parse_seconds(arg, &o->stats_interval)) {
+			pr_warn("invalid stats interval '%s'", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case 'v':
+		log_set_verbose(true);
+		return 0;
+	default:
+		pr_warn("see 'profile agent --help'");
+		return -EINVAL;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct agent_opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "F:vh", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (parse_opt(o, c, optarg))
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'; see 'profile agent --help'", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->interval > o->flush_interval)
+		o->interval = o->flush_interval;
+	return 0;
+}
+
+/* ---- health ---- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void update_health(struct agent *a)
+{
+	struct store_health *h = &a->health;
+	struct collector_stats cs;
+	struct rusage ru;
+	struct timespec ts;
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->updated_ms = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	h->pid = getpid();
+	if (!collector__stats(a->coll, &cs)) {
+		h->samples = cs.stat[STAT_SAMPLES];
+		h->dropped = cs.unreadable;
+		for (i = STAT_DROP_KSTACK_COLLISION; i <= STAT_DROP_OTHER; i++)
+			h->dropped += cs.stat[i];
+		h->collisions = cs.stat[STAT_DROP_KSTACK_COLLISION] +
+				cs.stat[STAT_DROP_USTACK_COLLISION];
+	}
+	if (!getrusage(RUSAGE_SELF, &ru)) {
+		h->cpu_ms = ru.ru_utime.tv_sec * 1000ULL + ru.ru_utime.tv_usec / 1000 +
+			    ru.ru_stime.tv_sec * 1000ULL + ru.ru_stime.tv_usec / 1000;
+		h->rss_kb = ru.ru_maxrss;
+	}
+	store__file_bytes(store_sink__store(a->sink), &h->db_bytes);
+}
+
+static void log_health(struct agent *a)
+{
+	const struct store_health *h = &a->health;
+	struct store_sink_stats ss;
+	double secs = now_seconds() - a->start;
+
+	store_sink__stats(a->sink, &ss);
+	pr_info("agent: %llu samples taken, %llu stored, %llu pending, %llu dropped "
+		"(%llu collisions), %llu lost; cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; "
+		"%zu frames, %zu stacks cached",
+		(unsigned long long)h->samples, (unsigned long long)ss.written,
+		(unsigned long long)ss.pending, (unsigned long long)h->dropped,
+		(unsigned long long)h->collisions, (unsigned long long)ss.lost,
+		secs > 0 ? h->cpu_ms / 10.0 / secs : 0.0, h->rss_kb / 1024.0,
+		h->db_bytes / 1048576.0, ss.frames, ss.stacks);
+}
+
+/* ---- the loop ---- */
+
+static void maintain(struct agent *a)
+{
+	const struct agent_opts *o = a->opts;
+	struct store *st = store_sink__store(a->sink);
+	double check = o->retention / 10.0, now = now_seconds();
+	__u64 n = 0;
+	int err = 0;
+
+	/* expiry rescans the samples to collect garbage: not at every flush */
+	if (check > 3600)
+		check = 3600;
+	if (o->retention && now - a->last_expire >= check) {
+		a->last_expire = now;
+		err = store__expire(st, time(NULL) - o->retention, &n);
+		if (!err && n)
+			pr_debug("expired %llu sample rows older than %lld s", (unsigned long long)n,
+				 (long long)o->retention);
+	}
+	n = 0;
+	if (!err && o->max_db_size) {
+		err = store__enforce_size(st, o->max_db_size, &n);
+		if (!err && n)
+			pr_info("size cap: deleted %llu of the oldest sample rows",
+				(unsigned long long)n);
+	}
+	if (err && a->maintenance_failures++ % 10 == 0)
+		pr_warn("agent: cannot apply retention or the size cap to '%s': %s; will retry",
+			store__path(st), strerror(-err));
+}
+
+static int flush(struct agent *a)
+{
+	int err;
+
+	update_health(a);
+	a->health.flushes++;
+	store_sink__forget_exited(a->sink);
+	err = store_sink__flush(a->sink, &a->health);
+	if (err) {
+		a->health.flush_errors++;
+		/* the first failure and then every tenth: a stuck database must not flood the log */
+		if (a->failures_in_row++ % 10 == 0)
+			pr_warn("agent: cannot write to '%s': %s; keeping the samples, will retry",
+				store__path(store_sink__store(a->sink)), strerror(-err));
+		return err;
+	}
+	if (a->failures_in_row)
+		pr_info("agent: writing again after %d failed flushes", a->failures_in_row);
+	a->failures_in_row = 0;
+	maintain(a);
+	if (log_is_verbose() || (a->opts->stats_interval > 0 &&
+				 now_seconds() - a->last_stats >= a->opts->stats_interval)) {
+		a->last_stats = now_seconds();
+		log_health(a);
+	}
+	return 0;
+}
+
+static int drain(struct agent *a)
+{
+	int err;
+
+	symbolizer__next_generation(a->syms);
+	err = collector__drain(a->coll, store_sink__add, a->sink);
+	if (err)
+		pr_warn("agent: draining samples failed: %s", strerror(-err));
+	return err;
+}
+
+static void on_proc_event(void *ctx, const struct proc_event *ev)
+{
+	struct agent *a = ctx;
+
+	if (ev->type == EVENT_NEW)
+		symbolizer__add_process(a->syms, ev->tgid);	/* its mappings, while it lives */
+	else
+		symbolizer__process_exited(a->syms, ev->tgid);
+}
+
+/* Handle process events for @secs, or until a signal. */
+static void nap(struct agent *a, double secs)
+{
+	double deadline = now_seconds() + secs, left;
+
+	while (!stop_requested && (left = deadline - now_seconds()) > 0) {
+		if (collector__poll(a->coll, (int)(left * 1000) + 1, on_proc_event, a) == -EINTR)
+			break;
+	}
+}
+
+static int run(struct agent *a)
+{
+	const struct agent_opts *o = a->opts;
+	double next_drain = now_seconds() + o->interval, next_flush = now_seconds() +
+									o->flush_interval;
+	int err = 0;
+
+	while (!stop_requested) {
+		nap(a, (next_drain < next_flush ? next_drain : next_flush) - now_seconds());
+		if (stop_requested)
+			break;
+		if (now_seconds() >= next_drain) {
+			err = drain(a);
+			if (err)
+				break;
+			next_drain += o->interval;
+			if (next_drain < now_seconds())
+				next_drain = now_seconds() + o->interval;
+		}
+		if (now_seconds() >= next_flush) {
+			flush(a);	/* failures are retried at the next flush */
+			next_flush += o->flush_interval;
+			if (next_flush < now_seconds())
+				next_flush = now_seconds() + o->flush_interval;
+		}
+	}
+	return err;
+}
+
+/* Stop sampling, empty both map sets, and write everything: retried while the store is busy or full. */
+static int shut_down(struct agent *a)
+{
+	int err, i;
+
+	err = collector__stop(a->coll);
+	collector__poll(a->coll, 0, on_proc_event, a);
+	err = err ?: drain(a);
+	err = err ?: drain(a);
+	for (i = 0; i < 10; i++) {
+		int e = flush(a);
+
+		if (!e || (e != -EBUSY && e != -ENOSPC)) {
+			err = err ?: e;
+			break;
+		}
+		sleep(1);
+		if (i == 9)
+			err = err ?: e;
+	}
+	log_health(a);
+	return err;
+}
+
+static int setup(struct agent *a)
+{
+	const struct agent_opts *o = a->opts;
+	struct collector_opts co = { .freq = o->freq, .include_idle = o->include_idle };
+	struct store_sink_opts so = {
+		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
+		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
+		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true,
+	};
+	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* symbol tables by default: DWARF indexes would dominate the agent's memory */
+	a->syms = symbolizer__new(&sy);
+	if (!a->syms)
+		return -errno;
+	a->coll = collector__new(&co);
+	if (!a->coll)
+		return -errno;
+	a->sink = store_sink__open(a->syms, &so);
+	if (!a->sink)
+		return -errno;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	a->start = a->last_stats = now_seconds();
+	a->last_expire = -1e9;
+	maintain(a);
+	pr_info("agent: run %lld, sampling at %ld Hz, writing to '%s' every %g s",
+		(long long)store_sink__run_id(a->sink), o->freq,
+		store__path(store_sink__store(a->sink)), o->flush_interval);
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct agent_opts o = {
+		/* draining walks whole kernel maps: at 99 Hz every 5 s is plenty and costs less */
+		.freq = 99, .interval = 5, .flush_interval = 10, .bucket_secs = 10,
+		.retention = 7 * 86400, .max_db_size = 1ULL << 30, .stats_interval = 300,
+		.dwarf_mem = 32 << 20,
+		.argc = argc, .argv = argv,
+	};
+	struct agent a = { .opts = &o };
+	int err;
+
+	err = parse_args(argc, argv, &o);
+	if (err) {
+		free(o.labels);
+		return err > 0 ? 0 : EXIT_USAGE;
+	}
+	err = setup(&a);
+	if (!err) {
+		err = run(&a);
+		err = shut_down(&a) ?: err;
+		if (!err)
+			err = store_sink__close(a.sink);
+		else
+			store_sink__free(a.sink);
+		a.sink = NULL;
+	}
+	store_sink__free(a.sink);
+	collector__free(a.coll);
+	symbolizer__free(a.syms);
+	free(o.labels);
+	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * From drained samples to store rows. Symbolization happens here, at drain
+ * time and off the sampling path, and is cached: per process, each (address,
+ * leaf) maps to an index in one frame table, keyed by (build id or module,
+ * file offset), so a library shared by many processes yields one frame per
+ * location. Stacks are interned arrays of those indexes. Database ids for
+ * frames, stacks and processes are cached too, for one store epoch.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_sink.h"
+#include "store/store.h"
+#include "symbolizer/symbolizer.h"
+#include "common/hashmap.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+struct sframe {
+	struct store_frame f;	/* strings borrowed from the symbolizer or interned */
+	__s64 db_id;		/* 0: not known in this epoch */
+};
+
+struct sproc {
+	__u32 pid;
+	const char *comm;
+	const char *exe_build_id;
+	const char *cgroup;
+	__s64 start_time;
+	__s64 db_id;
+};
+
+/* What is cached about one live process: its address -> frame caches. */
+struct pcache {
+	__u32 tgid;
+	__s64 start_time;
+	const char *exe_build_id;	/* interned, or NULL */
+	const char *cgroup;		/* interned, or NULL */
+	struct hashmap addrs[2];	/* [leaf] address -> chain id */
+	bool exited;			/* seen gone at the last flush */
+};
+
+struct pending {
+	__s64 ts;
+	__u32 proc;
+	__u32 stack;
+	__u64 count;
+};
+
+struct store_sink {
+	struct store *st;
+	struct symbolizer *syms;
+	__s64 run_id;
+	int bucket_secs;
+	size_t max_pending;
+	__u64 epoch;
+
+	struct strset *strs;		/* module names, comms, cgroups, build ids */
+	struct strset *frame_keys;	/* id = index in frames */
+	struct strset *chains;		/* __u32 frame index arrays: an address's inline chain */
+	struct sframe *frames;
+	size_t cap_frames;
+	struct hashmap kaddrs[2];	/* [leaf] kernel address -> frame index */
+	struct hashmap pcaches;		/* tgid -> struct pcache * */
+
+	struct strset *stack_keys;	/* __u32 frame index arrays; id = stack index */
+	__s64 *stack_db;
+	size_t cap_stacks;
+
+	struct strset *proc_keys;	/* "tgid start comm"; id = index in procs */
+	struct sproc *procs;
+	size_t cap_procs;
+
+	struct pending *pend;
+	size_t nr_pend, cap_pend;
+	__u64 pending_samples, written, lost;
+
+	struct strbuf key;
+	__u32 *stack_buf;
+	size_t cap_stack_buf;
+	__s64 *ids_buf;
+	size_t cap_ids_buf;
+	__s64 boot_time;
+};
+
+static const char *intern(struct store_sink *k, const char *s)
+{
+	int id;
+
+	if (!s)
+		return NULL;
+	id = strset__add(k->strs, s, strlen(s));
+	return id < 0 ? NULL : strset__str(k->strs, id);
+}
+
+/* ---- process facts from /proc ---- */
+
+static __s64 read_boot_time(void)
+{
+	char line[256];
+	long long bt = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &bt) == 1)
+			break;
+	fclose(f);
+	return bt;
+}
+
+/* Start time in unix seconds from field 22 of /proc/PID/stat; 0 when gone. */
+static __s64 read_start_time(struct store_sink *k, __u32 tgid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ticks;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", tgid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields restart after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (i = 2; i < 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &ticks) != 1)
+		return 0;
+	return k->boot_time + (__s64)(ticks / sysconf(_SC_CLK_TCK));
+}
+
+/* The cgroup v2 path ("0::/system.slice/x.service"), or the first line's path. */
+static const char *read_cgroup(struct store_sink *k, __u32 tgid)
+{
+	char path[64], line[1024], *p;
+	const char *res = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", tgid);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		p = strstr(line, "::");
+		if (p && !strncmp(line, "0::", 3)) {
+			res = intern(k, p + 2);
+			break;
+		}
+		if (!res && (p = strrchr(line, ':')))
+			res = intern(k, p + 1);
+	}
+	fclose(f);
+	return res;
+}
+
+static struct pcache *get_pcache(struct store_sink *k, __u32 tgid)
+{
+	struct pcache *pc;
+	uint64_t val;
+
+	if (hashmap__get(&k->pcaches, tgid, &val))
+		return (struct pcache *)(uintptr_t)val;
+	pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return NULL;
+	pc->tgid = tgid;
+	if (tgid) {
+		pc->start_time = read_start_time(k, tgid);
+		pc->cgroup = read_cgroup(k, tgid);
+		pc->exe_build_id = intern(k, symbolizer__exe_build_id(k->syms, tgid));
+	}
+	if (hashmap__set(&k->pcaches, tgid, (uintptr_t)pc)) {
+		free(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+static void pcache__free(struct pcache *pc)
+{
+	if (!pc)
+		return;
+	hashmap__release(&pc->addrs[0]);
+	hashmap__release(&pc->addrs[1]);
+	free(pc);
+}
+
+/* ---- frames ---- */
+
+static int grow_array(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = reallocarray(*arr, n, size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+
+/* Intern frame @f under its identity; returns its index or -errno. */
+static int add_frame(struct store_sink *k, const struct store_frame *f)
+{
+	int id, err;
+
+	strbuf__setlen(&k->key, 0);
+	/* the name too: JIT and anonymous code have no build id to tell them apart */
+	err = strbuf__addf(&k->key, "%c%s%c%llx/%d/%s", f->kernel ? 'k' : 'u',
+			   f->build_id ? f->build_id : f->module ? f->module : "",
+			   f->build_id ? 'b' : 'm', (unsigned long long)f->addr, f->depth,
+			   f->name ? f->name : "");
+	/* grow first: an interned key always has its slot */
+	err = err ?: grow_array((void **)&k->frames, &k->cap_frames,
+				strset__count(k->frame_keys) + 1, sizeof(*k->frames));
+	if (err)
+		return err;
+	id = strset__add(k->frame_keys, k->key.buf, k->key.len);
+	if (id < 0 || (size_t)id < strset__count(k->frame_keys) - 1)
+		return id;
+	k->frames[id].f = *f;
+	k->frames[id].db_id = 0;
+	return id;
+}
+
+/* Append the frames of user address @addr (its inline chain, outermost first) to stack_buf. */
+static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, bool leaf,
+			   int *n)
+{
+	struct sym_frame sf[SYM_MAX_FRAMES];
+	__u32 idx[SYM_MAX_FRAMES];
+	const char *chain;
+	uint64_t val;
+	int i, nr, id;
+
+	if (!hashmap__get(&pc->addrs[leaf], addr, &val)) {
+		/* a return address: look up the call, not what follows it */
+		nr = symbolizer__user(k->syms, pc->tgid, leaf ? addr : addr - 1, sf,
+				      SYM_MAX_FRAMES);
+		if (nr < 0)
+			return nr;
+		for (i = 0; i < nr; i++) {
+			struct store_frame f = {
+				.module = sf[i].module, .name = sf[i].name, .addr = sf[i].offset,
+				.build_id = sf[i].build_id && sf[i].build_id[0] ? sf[i].build_id : NULL,
+				.depth = i, .inlined = sf[i].inlined, .jit = sf[i].jit,
+			};
+
+			id = add_frame(k, &f);
+			if (id < 0)
+				return id;
+			idx[i] = id;
+		}
+		id = strset__add(k->chains, (const char *)idx, nr * sizeof(idx[0]));
+		if (id < 0 || hashmap__set(&pc->addrs[leaf], addr, id))
+			return -ENOMEM;
+		val = id;
+	}
+	/* not aligned (strset packs strings): copy, never dereference */
+	chain = strset__str(k->chains, val);
+	nr = strset__len(k->chains, val) / sizeof(__u32);
+	memcpy(k->stack_buf + *n, chain, nr * sizeof(__u32));
+	*n += nr;
+	return 0;
+}
+
+static int kernel_frame(struct store_sink *k, __u64 addr, bool leaf)
+{
+	struct store_frame f = { .kernel = true };
+	struct sym_frame sf;
+	uint64_t val;
+	int idx;
+
+	if (hashmap__get(&k->kaddrs[leaf], addr, &val))
+		return val;
+	symbolizer__kernel(k->syms, leaf ? addr : addr - 1, &sf);
+	f.module = sf.module;
+	f.name = sf.name;
+	f.addr = sf.offset;
+	idx = add_frame(k, &f);
+	if (idx >= 0 && hashmap__set(&k->kaddrs[leaf], addr, idx))
+		return -ENOMEM;
+	return idx;
+}
+
+/* ---- samples ---- */
+
+static int proc_index(struct store_sink *k, struct pcache *pc, const char *comm)
+{
+	struct sproc *p;
+	int id, err;
+
+	strbuf__setlen(&k->key, 0);
+	err = strbuf__addf(&k->key, "%u %lld %s", pc->tgid, (long long)pc->start_time, comm);
+	err = err ?: grow_array((void **)&k->procs, &k->cap_procs,
+				strset__count(k->proc_keys) + 1, sizeof(*k->procs));
+	if (err)
+		return err;
+	id = strset__add(k->proc_keys, k->key.buf, k->key.len);
+	if (id < 0 || (size_t)id < strset__count(k->proc_keys) - 1)
+		return id;
+	p = &k->procs[id];
+	p->pid = pc->tgid;
+	p->comm = intern(k, comm);
+	p->exe_build_id = pc->exe_build_id;
+	p->cgroup = pc->cgroup;
+	p->start_time = pc->start_time;
+	p->db_id = 0;
+	return p->comm ? id : -ENOMEM;
+}
+
+static int stack_index(struct store_sink *k, const __u32 *frames, int nr)
+{
+	int id, err;
+
+	err = grow_array((void **)&k->stack_db, &k->cap_stacks,
+			 strset__count(k->stack_keys) + 1, sizeof(*k->stack_db));
+	if (err)
+		return err;
+	id = strset__add(k->stack_keys, (const char *)frames, nr * sizeof(*frames));
+	if (id < 0 || (size_t)id < strset__count(k->stack_keys) - 1)
+		return id;
+	k->stack_db[id] = 0;
+	return id;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static void merge_pending(struct store_sink *k)
+{
+	size_t i, j = 0;
+
+	if (!k->nr_pend)
+		return;
+	qsort(k->pend, k->nr_pend, sizeof(*k->pend), cmp_pending);
+	for (i = 1; i < k->nr_pend; i++) {
+		if (!cmp_pending(&k->pend[i], &k->pend[j]))
+			k->pend[j].count += k->pend[i].count;
+		else
+			k->pend[++j] = k->pend[i];
+	}
+	k->nr_pend = j + 1;
+}
+
+static __s64 now_bucket(const struct store_sink *k)
+{
+	time_t now = time(NULL);
+
+	return now - now % k->bucket_secs;
+}
+
+int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const __u64 *kips,
+		    int nr_kips, const __u64 *uips, int nr_uips)
+{
+	struct store_sink *k = sink;
+	char comm[TASK_COMM_LEN + 1];
+	struct pcache *pc;
+	int i, n = 0, idx, proc, stack, err;
+
+	if (k->nr_pend >= k->max_pending)
+		merge_pending(k);
+	if (k->nr_pend >= k->max_pending) {
+		k->lost += count;
+		return 0;
+	}
+	err = grow_array((void **)&k->stack_buf, &k->cap_stack_buf,
+			 nr_kips + (size_t)nr_uips * SYM_MAX_FRAMES + 1,
+			 sizeof(*k->stack_buf));
+	if (err)
+		return err;
+	pc = get_pcache(k, key->tgid);
+	if (!pc)
+		return -ENOMEM;
+	/* root first: the arrays are innermost first */
+	for (i = nr_uips - 1; i >= 0; i--) {
+		err = add_user_frames(k, pc, uips[i], i == 0, &n);
+		if (err)
+			return err;
+	}
+	for (i = nr_kips - 1; i >= 0; i--) {
+		idx = kernel_frame(k, kips[i], i == 0);
+		if (idx < 0)
+			return idx;
+		k->stack_buf[n++] = idx;
+	}
+	memcpy(comm, key->comm, TASK_COMM_LEN);
+	comm[TASK_COMM_LEN] = '\0';
+	proc = proc_index(k, pc, comm[0] ? comm : "[unknown comm]");
+	stack = proc < 0 ? proc : stack_index(k, k->stack_buf, n);
+	if (stack < 0)
+		return stack;
+	err = grow_array((void **)&k->pend, &k->cap_pend, k->nr_pend + 1, sizeof(*k->pend));
+	if (err)
+		return err;
+	k->pend[k->nr_pend++] = (struct pending){ now_bucket(k), proc, stack, count };
+	k->pending_samples += count;
+	return 0;
+}
+
+/* ---- flushing ---- */
+
+static void forget_db_ids(struct store_sink *k)
+{
+	size_t i;
+
+	for (i = 0; i < strset__count(k->frame_keys) && i < k->cap_frames; i++)
+		k->frames[i].db_id = 0;
+	for (i = 0; i < strset__count(k->stack_keys); i++)
+		k->stack_db[i] = 0;
+	for (i = 0; i < strset__count(k->proc_keys); i++)
+		k->procs[i].db_id = 0;
+	k->epoch = store__epoch(k->st);
+}
+
+static int stack_db_id(struct store_sink *k, __u32 stack, __s64 *id)
+{
+	/* strset packs strings back to back: the arrays are not aligned */
+	const char *frames = strset__str(k->stack_keys, stack);
+	int nr = strset__len(k->stack_keys, stack) / sizeof(__u32), i, err;
+	struct sframe *f;
+	__u32 fi;
+
+	if (k->stack_db[stack]) {
+		*id = k->stack_db[stack];
+		return 0;
+	}
+	err = grow_array((void **)&k->ids_buf, &k->cap_ids_buf, nr + 1, sizeof(*k->ids_buf));
+	for (i = 0; !err && i < nr; i++) {
+		memcpy(&fi, frames + i * sizeof(fi), sizeof(fi));
+		f = &k->frames[fi];
+		if (!f->db_id)
+			err = store__frame_id(k->st, &f->f, &f->db_id);
+		k->ids_buf[i] = f->db_id;
+	}
+	if (!err)
+		err = store__stack_id(k->st, k->ids_buf, nr, &k->stack_db[stack]);
+	*id = k->stack_db[stack];
+	return err;
+}
+
+static int proc_db_id(struct store_sink *k, __u32 proc, __s64 *id)
+{
+	struct sproc *p = &k->procs[proc];
+	struct store_process sp = {
+		.pid = p->pid, .comm = p->comm, .exe_build_id = p->exe_build_id,
+		.start_time = p->start_time, .cgroup = p->cgroup,
+	};
+	int err = 0;
+
+	if (!p->db_id)
+		err = store__process_id(k->st, k->run_id, &sp, &p->db_id);
+	*id = p->db_id;
+	return err;
+}
+
+static int write_batch(struct store_sink *k, struct store_health *health)
+{
+	__s64 proc, stack;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < k->nr_pend; i++) {
+		const struct pending *p = &k->pend[i];
+
+		err = proc_db_id(k, p->proc, &proc);
+		err = err ?: stack_db_id(k, p->stack, &stack);
+		err = err ?: store__add_samples(k->st, p->ts, proc, stack, p->count);
+	}
+	if (!err && health) {
+		health->recorded = k->written + k->pending_samples;
+		health->lost = k->lost;
+		err = store__put_health(k->st, k->run_id, health);
+	}
+	return err;
+}
+
+int store_sink__flush(struct store_sink *k, struct store_health *health)
+{
+	int err;
+
+	if (!k->nr_pend && !health)
+		return 0;
+	if (k->epoch != store__epoch(k->st))
+		forget_db_ids(k);
+	merge_pending(k);
+	err = store__begin(k->st);
+	if (err)
+		return err;
+	err = write_batch(k, health);
+	if (err) {
+		store__rollback(k->st);
+		return err;
+	}
+	err = store__commit(k->st);
+	if (err)
+		return err;
+	k->written += k->pending_samples;
+	k->pending_samples = 0;
+	k->nr_pend = 0;
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int cmdline_of(const struct store_sink_opts *o, struct strbuf *sb)
+{
+	int i, err = 0;
+
+	for (i = 0; i < o->argc && !err; i++)
+		err = strbuf__addf(sb, "%s%s", i ? " " : "", o->argv[i]);
+	return err;
+}
+
+static int add_run(struct store_sink *k, const struct store_sink_opts *o)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	struct store_run run = {
+		.kind = o->kind, .freq = o->freq, .labels = o->labels, .nr_labels = o->nr_labels,
+	};
+	struct timespec ts;
+	char host[256] = "";
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	run.host = host;
+	run.start_ms = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	err = cmdline_of(o, &cmd);
+	run.cmdline = strbuf__str(&cmd);
+	err = err ?: store__add_run(k->st, &run, &k->run_id);
+	strbuf__release(&cmd);
+	return err;
+}
+
+struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_sink_opts *o)
+{
+	struct store_opts so = { .create = true, .quiet = o->quiet };
+	struct store_sink *k;
+	char *path = NULL;
+	int err = -ENOMEM;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		goto err_out;
+	k->syms = syms;
+	k->bucket_secs = o->bucket_secs > 0 ? o->bucket_secs : 10;
+	k->max_pending = o->max_pending ? o->max_pending : 1 << 20;
+	k->key = (struct strbuf)STRBUF_INIT;
+	k->boot_time = read_boot_time();
+	k->strs = strset__new();
+	k->frame_keys = strset__new();
+	k->chains = strset__new();
+	k->stack_keys = strset__new();
+	k->proc_keys = strset__new();
+	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys)
+		goto err_out;
+	path = o->db_path ? strdup(o->db_path) : store__default_path();
+	if (!path)
+		goto err_out;
+	k->st = store__open(path, &so);
+	if (!k->st) {
+		err = -errno;
+		goto err_out;
+	}
+	err = add_run(k, o);
+	if (err)
+		goto err_out;
+	k->epoch = store__epoch(k->st);
+	free(path);
+	return k;
+
+err_out:
+	free(path);
+	store_sink__free(k);
+	errno = -err;
+	return NULL;
+}
+
+void store_sink__free(struct store_sink *k)
+{
+	size_t i = 0;
+	uint64_t val;
+
+	if (!k)
+		return;
+	while (hashmap__next(&k->pcaches, &i, NULL, &val))
+		pcache__free((struct pcache *)(uintptr_t)val);
+	hashmap__release(&k->pcaches);
+	hashmap__release(&k->kaddrs[0]);
+	hashmap__release(&k->kaddrs[1]);
+	store__free(k->st);
+	strset__free(k->strs);
+	strset__free(k->frame_keys);
+	strset__free(k->chains);
+	strset__free(k->stack_keys);
+	strset__free(k->proc_keys);
+	free(k->frames);
+	free(k->stack_db);
+	free(k->procs);
+	free(k->pend);
+	free(k->stack_buf);
+	free(k->ids_buf);
+	strbuf__release(&k->key);
+	free(k);
+}
+
+int store_sink__close(struct store_sink *k)
+{
+	struct timespec ts;
+	int err, e;
+
+	err = store_sink__flush(k, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e = store__end_run(k->st, k->run_id, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+	err = err ?: e;
+	store_sink__free(k);
+	return err;
+}
+
+struct store *store_sink__store(struct store_sink *k)
+{
+	return k->st;
+}
+
+__s64 store_sink__run_id(const struct store_sink *k)
+{
+	return k->run_id;
+}
+
+void store_sink__forget_exited(struct store_sink *k)
+{
+	size_t i = 0, nr = 0, cap = 0;
+	uint64_t key, val, *dead = NULL;
+
+	while (hashmap__next(&k->pcaches, &i, &key, &val)) {
+		struct pcache *pc = (struct pcache *)(uintptr_t)val;
+
+		if (!key || !kill((pid_t)key, 0) || errno != ESRCH)
+			continue;
+		/* gone at two flushes in a row: its last samples have been drained */
+		if (!pc->exited) {
+			pc->exited = true;
+			symbolizer__process_exited(k->syms, key);
+			continue;
+		}
+		/* deleting while iterating shifts entries: collect first */
+		if (grow_array((void **)&dead, &cap, nr + 1, sizeof(*dead)))
+			break;
+		dead[nr++] = key;
+	}
+	for (i = 0; i < nr; i++) {
+		if (hashmap__delete(&k->pcaches, dead[i], &val))
+			pcache__free((struct pcache *)(uintptr_t)val);
+	}
+	free(dead);
+}
+
+void store_sink__stats(const struct store_sink *k, struct store_sink_stats *st)
+{
+	st->written = k->written;
+	st->pending = k->pending_samples;
+	st->lost = k->lost;
+	st->frames = strset__count(k->frame_keys);
+	st->stacks = strset__count(k->stack_keys);
+	st->processes = strset__count(k->proc_keys);
+}

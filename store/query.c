@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The store's reading side: selectors turned into SQL, stacks decoded back
+ * into named frames, the list of runs, and a measurement of what the bulky
+ * parts take with and without zstd.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "store_internal.h"
+#include "common/hashmap.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+/* ---- selectors ---- */
+
+struct where {
+	struct strbuf sql;
+	struct {
+		bool text;
+		__s64 num;
+		const char *str;
+		int len;
+	} args[64];
+	int nr;
+	int err;
+};
+
+static void where_num(struct where *w, const char *cond, __s64 v)
+{
+	if (w->nr >= 64) {
+		w->err = -E2BIG;
+		return;
+	}
+	w->args[w->nr].text = false;
+	w->args[w->nr++].num = v;
+	if (!w->err)
+		w->err = strbuf__adds(&w->sql, cond);
+}
+
+static void where_text(struct where *w, const char *cond, const char *v, int len)
+{
+	if (w->nr >= 64) {
+		w->err = -E2BIG;
+		return;
+	}
+	w->args[w->nr].text = true;
+	w->args[w->nr].str = v;
+	w->args[w->nr++].len = len;
+	if (!w->err)
+		w->err = strbuf__adds(&w->sql, cond);
+}
+
+/*
+ * Conditions on processes (p), runs (r) and hosts (h). With @samples the
+ * query has the samples table as s; without, process conditions become
+ * EXISTS over the run's processes and time means the run overlaps the range.
+ */
+static int build_where(struct where *w, const struct store_selector *sel, bool samples)
+{
+	int i;
+
+	w->err = strbuf__adds(&w->sql, " WHERE 1");
+	if (sel->run_id)
+		where_num(w, " AND r.id = ?", sel->run_id);
+	if (samples) {
+		if (sel->since)
+			where_num(w, " AND s.ts >= ?", sel->since);
+		if (sel->until)
+			where_num(w, " AND s.ts < ?", sel->until);
+	} else {
+		if (sel->since)
+			where_num(w, " AND (r.end_ms = 0 OR r.end_ms >= ? * 1000)", sel->since);
+		if (sel->until)
+			where_num(w, " AND r.start_ms < ? * 1000", sel->until);
+	}
+	if (sel->host)
+		where_text(w, " AND h.name = ?", sel->host, -1);
+	for (i = 0; i < sel->nr_labels; i++) {
+		const char *l = sel->labels[i], *eq = strchr(l, '=');
+
+		if (!eq)
+			return -EINVAL;
+		where_text(w, " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id"
+			      " AND l.key = ?", l, eq - l);
+		where_text(w, " AND l.value = ?)", eq + 1, -1);
+	}
+	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
+		w->err = w->err ?: strbuf__adds(&w->sql, " AND EXISTS (SELECT 1 FROM processes p"
+					       " WHERE p.run_id = r.id");
+	for (i = 0; i < sel->nr_pids; i++)
+		where_num(w, i ? ", ?" : " AND p.pid IN (?", sel->pids[i]);
+	if (sel->nr_pids)
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	if (sel->comm)
+		where_text(w, " AND p.comm = ?", sel->comm, -1);
+	if (sel->build_id) {
+		where_text(w, " AND substr(p.exe_build_id, 1, length(?))", sel->build_id, -1);
+		where_text(w, " = ?", sel->build_id, -1);
+	}
+	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	return w->err;
+}
+
+static int prepare_where(struct store *st, struct where *w, sqlite3_stmt **out)
+{
+	int i, err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db, w->sql.buf, -1, out, NULL),
+			"cannot query the database");
+	if (err)
+		return err;
+	for (i = 0; i < w->nr; i++) {
+		if (w->args[i].text)
+			sqlite3_bind_text(*out, i + 1, w->args[i].str, w->args[i].len,
+					  SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(*out, i + 1, w->args[i].num);
+	}
+	return 0;
+}
+
+/* ---- stacks ---- */
+
+struct qframe {
+	int name;	/* strset id, -1 when unresolved */
+	int module;	/* strset id */
+	bool kernel;
+	int flags;	/* STORE_FRAME_* */
+};
+
+struct stack_reader {
+	struct store *st;
+	sqlite3_stmt *stack, *frame;
+	struct hashmap frame_idx;	/* frame id -> index in frames */
+	struct qframe *frames;
+	size_t nr_frames, cap_frames;
+	struct strset *strs;
+	struct store_query_frame *out;
+	size_t cap_out;
+};
+
+static int load_frame(struct stack_reader *r, __s64 id, size_t *idx)
+{
+	struct qframe *q;
+	const unsigned char *name, *module;
+	uint64_t val;
+	int rc, err;
+
+	if (hashmap__get(&r->frame_idx, (uint64_t)id, &val)) {
+		*idx = val;
+		return 0;
+	}
+	if (r->nr_frames == r->cap_frames) {
+		size_t cap = r->cap_frames ? r->cap_frames * 2 : 256;
+
+		q = reallocarray(r->frames, cap, sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		r->frames = q;
+		r->cap_frames = cap;
+	}
+	q = &r->frames[r->nr_frames];
+	sqlite3_reset(r->frame);
+	sqlite3_bind_int64(r->frame, 1, id);
+	rc = sqlite3_step(r->frame);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			pr_warn("'%s': a stack refers to missing frame %lld", r->st->path,
+				(long long)id);
+			return -EBADMSG;
+		}
+		return store_err(r->st, rc, "cannot read a frame");
+	}
+	q->kernel = sqlite3_column_int(r->frame, 0);
+	q->flags = sqlite3_column_int(r->frame, 3);
+	module = sqlite3_column_text(r->frame, 1);
+	name = sqlite3_column_text(r->frame, 2);
+	q->module = strset__add(r->strs, module ? (const char *)module : "",
+				module ? strlen((const char *)module) : 0);
+	q->name = name ? strset__add(r->strs, (const char *)name, strlen((const char *)name)) : -1;
+	if (q->module < 0 || (name && q->name < 0))
+		return -ENOMEM;
+	err = hashmap__set(&r->frame_idx, (uint64_t)id, r->nr_frames);
+	if (err)
+		return err;
+	*idx = r->nr_frames++;
+	return 0;
+}
+
+/* Decode stack @id into r->out; *@nr gets the number of frames. */
+static int load_stack(struct stack_reader *r, __s64 id, int *nr)
+{
+	const unsigned char *blob;
+	size_t len, pos = 0, used, idx = 0;
+	__u64 frame;
+	int rc, n = 0, err = 0;
+
+	sqlite3_reset(r->stack);
+	sqlite3_bind_int64(r->stack, 1, id);
+	rc = sqlite3_step(r->stack);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			pr_warn("'%s': samples refer to missing stack %lld", r->st->path,
+				(long long)id);
+			return -EBADMSG;
+		}
+		return store_err(r->st, rc, "cannot read a stack");
+	}
+	blob = sqlite3_column_blob(r->stack, 0);
+	len = sqlite3_column_bytes(r->stack, 0);
+	while (pos < len && !err) {
+		used = varint_get(blob + pos, len - pos, &frame);
+		if (!used) {
+			pr_warn("'%s': stack %lld is corrupt", r->st->path, (long long)id);
+			return -EBADMSG;
+		}
+		pos += used;
+		if ((size_t)n == r->cap_out) {
+			size_t cap = r->cap_out ? r->cap_out * 2 : 64;
+			struct store_query_frame *o = reallocarray(r->out, cap, sizeof(*o));
+
+			if (!o)
+				return -ENOMEM;
+			r->out = o;
+			r->cap_out = cap;
+		}
+		err = load_frame(r, (__s64)frame, &idx);
+		if (!err) {
+			r->out[n].kernel = r->frames[idx].kernel;
+			r->out[n].inlined = r->frames[idx].flags & STORE_FRAME_INLINED;
+			r->out[n++].jit = r->frames[idx].flags & STORE_FRAME_JIT;
+			r->out[n - 1].name = r->frames[idx].name >= 0 ?
+				strset__str(r->strs, r->frames[idx].name) : NULL;
+			r->out[n - 1].module = strset__str(r->strs, r->frames[idx].module);
+		}
+	}
+	*nr = n;
+	return err;
+}
+
+static void stack_reader__release(struct stack_reader *r)
+{
+	sqlite3_finalize(r->stack);
+	sqlite3_finalize(r->frame);
+	hashmap__release(&r->frame_idx);
+	free(r->frames);
+	free(r->out);
+	strset__free(r->strs);
+}
+
+static int stack_reader__init(struct stack_reader *r, struct store *st)
+{
+	memset(r, 0, sizeof(*r));
+	r->st = st;
+	r->strs = strset__new();
+	if (!r->strs)
+		return -ENOMEM;
+	return store_err(st, sqlite3_prepare_v2(st->db, "SELECT frames FROM stacks WHERE id = ?1",
+						-1, &r->stack, NULL), "cannot query stacks") ?:
+	       store_err(st, sqlite3_prepare_v2(st->db,
+			"SELECT m.kernel, m.name, fn.name, f.flags FROM frames f"
+			" JOIN mappings m ON m.id = f.mapping_id"
+			" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1",
+			-1, &r->frame, NULL), "cannot query frames");
+}
+
+static int run_stack_query(struct store *st, sqlite3_stmt *q, store_stack_fn fn, void *ctx)
+{
+	struct stack_reader r;
+	int rc = SQLITE_DONE, nr = 0, err;
+
+	err = stack_reader__init(&r, st);
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *comm = (const char *)sqlite3_column_text(q, 0);
+
+		err = load_stack(&r, sqlite3_column_int64(q, 1), &nr);
+		if (!err)
+			err = fn(ctx, comm ? comm : "", r.out, nr,
+				 (__u64)sqlite3_column_int64(q, 2));
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot query samples");
+	stack_reader__release(&r);
+	return err;
+}
+
+int store__query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+			void *ctx)
+{
+	struct where w = { .sql = STRBUF_INIT };
+	sqlite3_stmt *q = NULL;
+	int err;
+
+	err = strbuf__adds(&w.sql, "SELECT p.comm, s.stack_id, sum(s.count) FROM samples s"
+			   " JOIN processes p ON p.id = s.process_id"
+			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id");
+	err = err ?: build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.comm, s.stack_id");
+	err = err ?: prepare_where(st, &w, &q);
+	/* one read transaction: every statement sees the same snapshot */
+	err = err ?: store_exec(st, "BEGIN");
+	if (!err) {
+		err = run_stack_query(st, q, fn, ctx);
+		sqlite3_finalize(q);
+		q = NULL;
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	}
+	sqlite3_finalize(q);
+	strbuf__release(&w.sql);
+	return err;
+}
+
+/* ---- runs ---- */
+
+static void read_health(sqlite3_stmt *q, int col, struct store_health *h)
+{
+	__u64 *vals[] = {
+		&h->samples, &h->recorded, &h->dropped, &h->collisions, &h->lost, &h->cpu_ms,
+		&h->rss_kb, &h->db_bytes, &h->flushes, &h->flush_errors,
+	};
+	size_t i;
+
+	h->updated_ms = sqlite3_column_int64(q, col);
+	h->pid = sqlite3_column_int64(q, col + 1);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		*vals[i] = sqlite3_column_int64(q, col + 2 + i);
+}
+
+static const char *col_text(sqlite3_stmt *q, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(q, col);
+
+	return s ? s : "";
+}
+
+int store__list_runs(struct store *st, const struct store_selector *sel, store_run_fn fn,
+		     void *ctx)
+{
+	struct where w = { .sql = STRBUF_INIT };
+	struct store_run_info ri;
+	sqlite3_stmt *q = NULL;
+	int rc, err;
+
+	err = strbuf__adds(&w.sql,
+		"SELECT r.id, r.kind, h.name, r.cmdline, r.freq, r.start_ms, r.end_ms,"
+		" (SELECT group_concat(key || '=' || value, ',') FROM run_labels WHERE run_id = r.id),"
+		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.samples, ah.recorded,"
+		" ah.dropped, ah.collisions, ah.lost, ah.cpu_ms, ah.rss_kb, ah.db_bytes, ah.flushes,"
+		" ah.flush_errors FROM runs r JOIN hosts h ON h.id = r.host_id"
+		" LEFT JOIN (SELECT p.run_id AS run_id, min(s.ts) AS first, max(s.ts) AS last,"
+		" sum(s.count) AS n FROM samples s JOIN processes p ON p.id = s.process_id"
+		" GROUP BY p.run_id) a ON a.run_id = r.id"
+		" LEFT JOIN agent_health ah ON ah.run_id = r.id");
+	err = err ?: build_where(&w, sel, false);
+	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
+	err = err ?: prepare_where(st, &w, &q);
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		memset(&ri, 0, sizeof(ri));
+		ri.id = sqlite3_column_int64(q, 0);
+		ri.kind = col_text(q, 1);
+		ri.host = col_text(q, 2);
+		ri.cmdline = col_text(q, 3);
+		ri.freq = sqlite3_column_int64(q, 4);
+		ri.start_ms = sqlite3_column_int64(q, 5);
+		ri.end_ms = sqlite3_column_int64(q, 6);
+		ri.labels = col_text(q, 7);
+		ri.first_ts = sqlite3_column_int64(q, 8);
+		ri.last_ts = sqlite3_column_int64(q, 9);
+		ri.samples = sqlite3_column_int64(q, 10);
+		ri.has_health = sqlite3_column_type(q, 11) != SQLITE_NULL;
+		if (ri.has_health)
+			read_health(q, 12, &ri.health);
+		err = fn(ctx, &ri);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot list runs");
+	sqlite3_finalize(q);
+	strbuf__release(&w.sql);
+	return err;
+}
+
+int store__last_run(struct store *st, __s64 *run_id)
+{
+	return query_int(st, "SELECT max(id) FROM runs", run_id);
+}
+
+/* ---- measuring ---- */
+
+static int measure_counts(struct store *st, struct store_measure *m)
+{
+	static const struct {
+		const char *sql;
+		size_t off;
+	} q[] = {
+		{ "SELECT sum(count) FROM samples", offsetof(struct store_measure, samples) },
+		{ "SELECT count(*) FROM samples", offsetof(struct store_measure, sample_rows) },
+		{ "SELECT count(DISTINCT ts) FROM samples", offsetof(struct store_measure, buckets) },
+		{ "SELECT count(*) FROM stacks", offsetof(struct store_measure, stacks) },
+		{ "SELECT count(*) FROM frames", offsetof(struct store_measure, frames) },
+		{ "SELECT count(*) FROM processes", offsetof(struct store_measure, processes) },
+		{ "SELECT count(*) FROM runs", offsetof(struct store_measure, runs) },
+	};
+	sqlite3_stmt *s;
+	size_t i;
+	__s64 v;
+	int err;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		err = query_int(st, q[i].sql, &v);
+		if (err)
+			return err;
+		*(__u64 *)((char *)m + q[i].off) = v;
+	}
+	/* dbstat is optional in SQLite builds: without it the figure stays 0 */
+	if (sqlite3_prepare_v2(st->db, "SELECT sum(pgsize) FROM dbstat WHERE name = 'samples'", -1,
+			       &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			m->sample_table_bytes = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	return 0;
+}
+
+static int zstd_size(const void *data, size_t len, void *buf, size_t cap, __u64 *sum)
+{
+	size_t n = ZSTD_compress(buf, cap, data, len, 3);
+
+	if (ZSTD_isError(n)) {
+		pr_warn("zstd: %s", ZSTD_getErrorName(n));
+		return -EIO;
+	}
+	*sum += n;
+	return 0;
+}
+
+static int measure_stacks(struct store *st, struct store_measure *m)
+{
+	void *buf = NULL;
+	size_t cap = 0, len, need;
+	sqlite3_stmt *s;
+	int rc, err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db, "SELECT frames FROM stacks", -1, &s, NULL),
+			"cannot read stacks");
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		len = sqlite3_column_bytes(s, 0);
+		need = ZSTD_compressBound(len);
+		if (need > cap) {
+			void *n = realloc(buf, need);
+
+			if (!n) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = n;
+			cap = need;
+		}
+		m->stack_blob_bytes += len;
+		err = zstd_size(sqlite3_column_blob(s, 0), len, buf, cap, &m->stack_blob_zstd);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read stacks");
+	sqlite3_finalize(s);
+	free(buf);
+	return err;
+}
+
+static int flush_bucket(struct strbuf *pack, struct store_measure *m, struct strbuf *tmp)
+{
+	size_t need = ZSTD_compressBound(pack->len);
+	int err;
+
+	if (!pack->len)
+		return 0;
+	if (tmp->alloc < need && (err = strbuf__grow(tmp, need)))
+		return err;
+	m->bucket_packed_bytes += pack->len;
+	err = zstd_size(pack->buf, pack->len, tmp->buf, tmp->alloc, &m->bucket_packed_zstd);
+	strbuf__setlen(pack, 0);
+	return err;
+}
+
+/* Pack each bucket's rows as (process delta, stack, count) varints, as a compaction would. */
+static int measure_buckets(struct store *st, struct store_measure *m)
+{
+	struct strbuf pack = STRBUF_INIT, tmp = STRBUF_INIT;
+	__s64 ts = 0, prev_proc = 0;
+	unsigned char v[30];
+	sqlite3_stmt *s;
+	size_t n;
+	int rc, err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT ts, process_id, stack_id, count FROM samples ORDER BY ts, process_id, stack_id",
+		-1, &s, NULL), "cannot read samples");
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		__s64 t = sqlite3_column_int64(s, 0), proc = sqlite3_column_int64(s, 1);
+
+		if (t != ts) {
+			err = flush_bucket(&pack, m, &tmp);
+			ts = t;
+			prev_proc = 0;
+		}
+		n = varint_put(v, proc - prev_proc);
+		n += varint_put(v + n, sqlite3_column_int64(s, 2));
+		n += varint_put(v + n, sqlite3_column_int64(s, 3));
+		prev_proc = proc;
+		err = err ?: strbuf__add(&pack, v, n);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read samples");
+	err = err ?: flush_bucket(&pack, m, &tmp);
+	sqlite3_finalize(s);
+	strbuf__release(&pack);
+	strbuf__release(&tmp);
+	return err;
+}
+
+int store__measure(struct store *st, struct store_measure *m)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = store__used_bytes(st, &m->used_bytes);
+	err = err ?: store_exec(st, "BEGIN");
+	if (err)
+		return err;
+	err = measure_counts(st, m);
+	err = err ?: measure_stacks(st, m);
+	err = err ?: measure_buckets(st, m);
+	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	return err;
+}

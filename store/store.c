@@ -1,0 +1,880 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The store's writing side: opening and migrating the schema, interning
+ * frames, stacks and processes, adding sample counts, and keeping the file
+ * bounded (retention and a size cap, oldest buckets first).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+/*
+ * Schema history. Each step takes the database from version i to i + 1 and
+ * runs in the same transaction as the user_version update.
+ * 1: runs, hosts, processes, mappings, functions, frames, stacks, samples.
+ * 2: the agent's health row per run; processes indexed by run.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE hosts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE runs(id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	" kind TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL DEFAULT 0,"
+	" freq INTEGER NOT NULL, cmdline TEXT NOT NULL);"
+	"CREATE TABLE run_labels(run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE processes(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, pid INTEGER NOT NULL,"
+	" comm TEXT NOT NULL, exe_build_id TEXT NOT NULL DEFAULT '',"
+	" start_time INTEGER NOT NULL DEFAULT 0, cgroup TEXT NOT NULL DEFAULT '',"
+	" UNIQUE(run_id, pid, start_time, comm));"
+	"CREATE TABLE mappings(id INTEGER PRIMARY KEY, kernel INTEGER NOT NULL,"
+	" build_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(kernel, build_id, name));"
+	"CREATE TABLE functions(id INTEGER PRIMARY KEY, hash INTEGER NOT NULL, name TEXT NOT NULL);"
+	"CREATE INDEX functions_by_hash ON functions(hash);"
+	"CREATE TABLE frames(id INTEGER PRIMARY KEY, mapping_id INTEGER NOT NULL,"
+	" addr INTEGER NOT NULL, depth INTEGER NOT NULL, flags INTEGER NOT NULL,"
+	" function_id INTEGER NOT NULL, UNIQUE(mapping_id, addr, depth, function_id));"
+	"CREATE TABLE stacks(id INTEGER PRIMARY KEY, hash INTEGER NOT NULL, frames BLOB NOT NULL);"
+	"CREATE INDEX stacks_by_hash ON stacks(hash);"
+	"CREATE TABLE samples(ts INTEGER NOT NULL, process_id INTEGER NOT NULL,"
+	" stack_id INTEGER NOT NULL, count INTEGER NOT NULL,"
+	" PRIMARY KEY(ts, process_id, stack_id)) WITHOUT ROWID;",
+	/* 1 -> 2 */
+	"CREATE TABLE agent_health(run_id INTEGER PRIMARY KEY, updated_ms INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL, samples INTEGER NOT NULL, recorded INTEGER NOT NULL,"
+	" dropped INTEGER NOT NULL, collisions INTEGER NOT NULL, lost INTEGER NOT NULL,"
+	" cpu_ms INTEGER NOT NULL, rss_kb INTEGER NOT NULL, db_bytes INTEGER NOT NULL,"
+	" flushes INTEGER NOT NULL, flush_errors INTEGER NOT NULL);"
+	"CREATE INDEX processes_by_run ON processes(run_id);",
+};
+
+static const char *const stmt_sql[STMT_MAX] = {
+	[STMT_FRAME_GET] = "SELECT id FROM frames WHERE mapping_id = ?1 AND addr = ?2"
+			   " AND depth = ?3 AND function_id = ?4",
+	[STMT_FRAME_PUT] = "INSERT OR IGNORE INTO frames(mapping_id, addr, depth, flags,"
+			   " function_id) VALUES (?1, ?2, ?3, ?5, ?4)",
+	/* names are found by hash: an index on the names would store each twice */
+	[STMT_FUNC_PUT] = "INSERT INTO functions(hash, name) VALUES (?1, ?2)",
+	[STMT_FUNC_GET] = "SELECT id FROM functions WHERE hash = ?1 AND name = ?2",
+	[STMT_MAP_PUT] = "INSERT OR IGNORE INTO mappings(kernel, build_id, name) VALUES (?1, ?2, ?3)",
+	[STMT_MAP_GET] = "SELECT id FROM mappings WHERE kernel = ?1 AND build_id = ?2 AND name = ?3",
+	[STMT_STACK_GET] = "SELECT id, frames FROM stacks WHERE hash = ?1",
+	[STMT_STACK_PUT] = "INSERT INTO stacks(hash, frames) VALUES (?1, ?2)",
+	[STMT_PROC_PUT] = "INSERT OR IGNORE INTO processes(run_id, pid, comm, exe_build_id,"
+			  " start_time, cgroup) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_PROC_GET] = "SELECT id FROM processes WHERE run_id = ?1 AND pid = ?2"
+			  " AND start_time = ?3 AND comm = ?4",
+	[STMT_SAMPLE_PUT] = "INSERT INTO samples(ts, process_id, stack_id, count)"
+			    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(ts, process_id, stack_id)"
+			    " DO UPDATE SET count = count + excluded.count",
+};
+
+int store_err(struct store *st, int rc, const char *what)
+{
+	int err;
+
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		err = -EBUSY;
+		break;
+	case SQLITE_FULL:
+		err = -ENOSPC;
+		break;
+	case SQLITE_NOMEM:
+		err = -ENOMEM;
+		break;
+	case SQLITE_READONLY:
+		err = -EROFS;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		err = -EBADMSG;
+		break;
+	case SQLITE_CANTOPEN:
+		err = st && st->db && sqlite3_system_errno(st->db) ?
+			      -sqlite3_system_errno(st->db) : -ENOENT;
+		break;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		err = -EINVAL;
+		break;
+	default:
+		err = -EIO;
+		if (st && st->db && sqlite3_system_errno(st->db) == ENOSPC)
+			err = -ENOSPC;
+	}
+	log_print(st && st->quiet ? LOG_DEBUG : LOG_WARN, "%s: '%s': %s", what,
+		  st && st->path ? st->path : "?",
+		  st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	return err;
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+	return store_err(st, sqlite3_exec(st->db, sql, NULL, NULL, NULL), "database error");
+}
+
+sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
+{
+	sqlite3_stmt *s = st->stmts[which];
+
+	if (!s) {
+		if (store_err(st, sqlite3_prepare_v3(st->db, stmt_sql[which], -1,
+						     SQLITE_PREPARE_PERSISTENT, &st->stmts[which],
+						     NULL), "cannot prepare a statement"))
+			return NULL;
+		return st->stmts[which];
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* ---- paths ---- */
+
+char *store__default_path(void)
+{
+	const char *env = getenv("PROFILE_DB"), *home;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0)
+		return strdup("/var/lib/profile/profile.db");
+	home = getenv("HOME");
+	if (strbuf__addf(&sb, "%s/.local/share/profile/profile.db", home && *home ? home : "."))
+		return NULL;
+	return sb.buf;
+}
+
+static int make_parent_dirs(const char *path)
+{
+	char *copy = strdup(path), *p;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) && errno != EEXIST) {
+			err = -errno;
+			pr_warn("cannot create directory '%s': %s", copy, strerror(-err));
+			break;
+		}
+		*p = '/';
+	}
+	free(copy);
+	return err;
+}
+
+/* ---- open and migrate ---- */
+
+int query_int(struct store *st, const char *sql, __s64 *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc)
+		return store_err(st, rc, "cannot read the database");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else
+		*out = 0;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+	sqlite3_finalize(s);
+	return store_err(st, rc, "cannot read the database");
+}
+
+int store_migrate(struct store *st, int target)
+{
+	char sql[64];
+	__s64 version;
+	int err, v;
+
+	err = query_int(st, "PRAGMA user_version", &version);
+	if (err)
+		return err;
+	if (version > STORE_SCHEMA_VERSION) {
+		pr_warn("'%s' has schema version %lld, newer than this profile knows (%d): "
+			"use a newer profile", st->path, (long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (version >= target)
+		return 0;
+	err = store__begin(st);
+	if (err)
+		return err;
+	/* another process may have migrated while we waited for the lock */
+	err = query_int(st, "PRAGMA user_version", &version);
+	for (v = version; !err && v < target; v++) {
+		pr_debug("migrating '%s' to schema version %d", st->path, v + 1);
+		err = store_exec(st, migrations[v]);
+	}
+	if (!err && version < target) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
+		err = store_exec(st, sql);
+	}
+	if (err) {
+		store__rollback(st);
+		return err;
+	}
+	return store__commit(st);
+}
+
+struct store *store_open_raw(const char *path, const struct store_opts *opts)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	struct store *st;
+	__s64 ignored;
+	int rc, err;
+
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (opts && opts->create) {
+		flags |= SQLITE_OPEN_CREATE;
+		err = make_parent_dirs(path);
+		if (err)
+			goto err_free;
+	} else if (access(path, F_OK)) {
+		err = -errno;
+		pr_warn("no database at '%s': %s", path, strerror(-err));
+		goto err_free;
+	}
+	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (rc) {
+		err = store_err(st, rc, "cannot open the database");
+		goto err_free;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 2000);
+	/* reading the header first turns "not a database" into one clear error */
+	err = query_int(st, "PRAGMA schema_version", &ignored);
+	/*
+	 * Incremental vacuum lets the size cap shrink the file. It only takes on
+	 * a database without tables, before WAL mode writes the header.
+	 */
+	if (!err && !ignored)
+		err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
+	if (!err)
+		err = store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+				     " PRAGMA journal_size_limit = 4194304;"
+				     " PRAGMA wal_autocheckpoint = 256; PRAGMA foreign_keys = OFF;"
+				     " PRAGMA cache_size = -1024");
+	if (err)
+		goto err_free;
+	return st;
+
+err_free:
+	store__free(st);
+	errno = -err;
+	return NULL;
+}
+
+struct store *store__open(const char *path, const struct store_opts *opts)
+{
+	struct store *st = store_open_raw(path, opts);
+	int err;
+
+	if (!st)
+		return NULL;
+	err = store_migrate(st, STORE_SCHEMA_VERSION);
+	if (err) {
+		store__free(st);
+		errno = -err;
+		return NULL;
+	}
+	/* failing to open is always reported; later failures as the caller wants */
+	st->quiet = opts && opts->quiet;
+	return st;
+}
+
+void store__free(struct store *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	if (st->in_tx)
+		store__rollback(st);
+	for (i = 0; i < STMT_MAX; i++)
+		sqlite3_finalize(st->stmts[i]);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+const char *store__path(const struct store *st)
+{
+	return st->path;
+}
+
+int store__schema_version(struct store *st)
+{
+	__s64 v;
+
+	return query_int(st, "PRAGMA user_version", &v) ?: (int)v;
+}
+
+/* ---- transactions ---- */
+
+int store__begin(struct store *st)
+{
+	int err = store_err(st, sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+			    "cannot start writing");
+
+	if (!err)
+		st->in_tx = true;
+	return err;
+}
+
+int store__commit(struct store *st)
+{
+	int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL), err;
+
+	err = store_err(st, rc, "cannot commit");
+	if (err) {
+		store__rollback(st);
+		return err;
+	}
+	st->in_tx = false;
+	return 0;
+}
+
+void store__rollback(struct store *st)
+{
+	int i;
+
+	/* after a failed step SQLite may already have rolled back: ignore that error */
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	for (i = 0; i < STMT_MAX; i++)
+		if (st->stmts[i])
+			sqlite3_reset(st->stmts[i]);
+	st->in_tx = false;
+	st->epoch++;
+}
+
+__u64 store__epoch(const struct store *st)
+{
+	return st->epoch;
+}
+
+/* ---- interning ---- */
+
+/* Run an INSERT, then a SELECT returning the id; both with @bind applied. */
+/*
+ * Statements are reset right after use: one left active keeps a read
+ * transaction open on an old snapshot, and the next BEGIN IMMEDIATE then
+ * fails with SQLITE_BUSY_SNAPSHOT once any other connection has written.
+ */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(st, rc, what);
+}
+
+static int step_id(struct store *st, sqlite3_stmt *s, const char *what, __s64 *id)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE) {
+		pr_warn("%s: '%s': row not found after insert", what, st->path);
+		return -EIO;
+	}
+	return store_err(st, rc, what);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static int mapping_id(struct store *st, const struct store_frame *f, __s64 *id)
+{
+	const char *bid = f->build_id ? f->build_id : "";
+	const char *name = f->module ? f->module : "";
+	sqlite3_stmt *s;
+	int err;
+
+	if (!(s = store_stmt(st, STMT_MAP_PUT)))
+		return -EIO;
+	sqlite3_bind_int(s, 1, f->kernel);
+	bind_text(s, 2, bid);
+	bind_text(s, 3, name);
+	err = step_done(st, s, "cannot store a mapping");
+	if (err || !(s = store_stmt(st, STMT_MAP_GET)))
+		return err ?: -EIO;
+	sqlite3_bind_int(s, 1, f->kernel);
+	bind_text(s, 2, bid);
+	bind_text(s, 3, name);
+	return step_id(st, s, "cannot store a mapping", id);
+}
+
+static int function_id(struct store *st, const char *name, __s64 *id)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	__s64 hash = (__s64)str_hash(name, strlen(name));
+	int rc;
+
+	if (!(s = store_stmt(st, STMT_FUNC_GET)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hash);
+	bind_text(s, 2, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return store_err(st, rc, "cannot read a function");
+	if (!(s = store_stmt(st, STMT_FUNC_PUT)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hash);
+	bind_text(s, 2, name);
+	err = step_done(st, s, "cannot store a function");
+	if (!err)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return err;
+}
+
+int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
+{
+	__s64 map, func = 0;
+	sqlite3_stmt *s;
+	int err;
+
+	err = mapping_id(st, f, &map);
+	if (!err && f->name)
+		err = function_id(st, f->name, &func);
+	if (err || !(s = store_stmt(st, STMT_FRAME_PUT)))
+		return err ?: -EIO;
+	sqlite3_bind_int64(s, 1, map);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
+	sqlite3_bind_int(s, 3, f->depth);
+	sqlite3_bind_int64(s, 4, func);
+	sqlite3_bind_int(s, 5, (f->inlined ? STORE_FRAME_INLINED : 0) |
+			       (f->jit ? STORE_FRAME_JIT : 0));
+	err = step_done(st, s, "cannot store a frame");
+	if (err || !(s = store_stmt(st, STMT_FRAME_GET)))
+		return err ?: -EIO;
+	sqlite3_bind_int64(s, 1, map);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
+	sqlite3_bind_int(s, 3, f->depth);
+	sqlite3_bind_int64(s, 4, func);
+	return step_id(st, s, "cannot store a frame", id);
+}
+
+size_t varint_put(unsigned char *buf, __u64 v)
+{
+	size_t n = 0;
+
+	do {
+		buf[n++] = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+size_t varint_get(const unsigned char *buf, size_t len, __u64 *v)
+{
+	__u64 r = 0;
+	size_t i;
+
+	for (i = 0; i < len && i < 10; i++) {
+		r |= (__u64)(buf[i] & 0x7f) << (7 * i);
+		if (!(buf[i] & 0x80)) {
+			*v = r;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id)
+{
+	unsigned char *blob;
+	size_t len = 0;
+	__s64 hash;
+	sqlite3_stmt *s;
+	int i, rc, err = 0;
+
+	blob = malloc((size_t)nr * 10 + 1);
+	if (!blob)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++)
+		len += varint_put(blob + len, (__u64)frames[i]);
+	hash = (__s64)str_hash((const char *)blob, len);
+	s = store_stmt(st, STMT_STACK_GET);
+	if (!s) {
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, hash);
+	/* equal hashes are compared byte for byte: a collision gets its own row */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(s, 1) == len &&
+		    (!len || !memcmp(sqlite3_column_blob(s, 1), blob, len))) {
+			*id = sqlite3_column_int64(s, 0);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err = store_err(st, rc, "cannot read a stack");
+		goto out;
+	}
+	sqlite3_reset(s);
+	s = store_stmt(st, STMT_STACK_PUT);
+	if (!s) {
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, hash);
+	sqlite3_bind_blob(s, 2, blob, len, SQLITE_STATIC);
+	err = step_done(st, s, "cannot store a stack");
+	if (!err)
+		*id = sqlite3_last_insert_rowid(st->db);
+out:
+	if (s)
+		sqlite3_reset(s);
+	free(blob);
+	return err;
+}
+
+int store__process_id(struct store *st, __s64 run_id, const struct store_process *p, __s64 *id)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	if (!(s = store_stmt(st, STMT_PROC_PUT)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, p->pid);
+	bind_text(s, 3, p->comm);
+	bind_text(s, 4, p->exe_build_id);
+	sqlite3_bind_int64(s, 5, p->start_time);
+	bind_text(s, 6, p->cgroup);
+	err = step_done(st, s, "cannot store a process");
+	if (err || !(s = store_stmt(st, STMT_PROC_GET)))
+		return err ?: -EIO;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, p->pid);
+	sqlite3_bind_int64(s, 3, p->start_time);
+	bind_text(s, 4, p->comm);
+	return step_id(st, s, "cannot store a process", id);
+}
+
+int store__add_samples(struct store *st, __s64 ts, __s64 process_id, __s64 stack_id,
+		       __u64 count)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_SAMPLE_PUT);
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ts);
+	sqlite3_bind_int64(s, 2, process_id);
+	sqlite3_bind_int64(s, 3, stack_id);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)count);
+	return step_done(st, s, "cannot store samples");
+}
+
+/* ---- runs and health ---- */
+
+static int host_id(struct store *st, const char *host, __s64 *id)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"INSERT INTO hosts(name) VALUES (?1) ON CONFLICT(name) DO UPDATE SET name = name"
+		" RETURNING id", -1, &s, NULL), "cannot store the host");
+	if (err)
+		return err;
+	bind_text(s, 1, host);
+	err = step_id(st, s, "cannot store the host", id);
+	sqlite3_finalize(s);
+	return err;
+}
+
+static int add_label(struct store *st, __s64 run_id, const char *label)
+{
+	const char *eq = strchr(label, '=');
+	sqlite3_stmt *s;
+	int err;
+
+	if (!eq || eq == label) {
+		pr_warn("invalid label '%s': use key=value", label);
+		return -EINVAL;
+	}
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"INSERT OR REPLACE INTO run_labels(run_id, key, value) VALUES (?1, ?2, ?3)",
+		-1, &s, NULL), "cannot store a label");
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_text(s, 2, label, eq - label, SQLITE_STATIC);
+	bind_text(s, 3, eq + 1);
+	err = step_done(st, s, "cannot store a label");
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store__add_run(struct store *st, const struct store_run *run, __s64 *run_id)
+{
+	sqlite3_stmt *s = NULL;
+	__s64 host;
+	int i, err;
+
+	err = store__begin(st);
+	if (err)
+		return err;
+	err = host_id(st, run->host, &host);
+	if (!err)
+		err = store_err(st, sqlite3_prepare_v2(st->db,
+			"INSERT INTO runs(host_id, kind, start_ms, freq, cmdline)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL), "cannot store the run");
+	if (!err) {
+		sqlite3_bind_int64(s, 1, host);
+		bind_text(s, 2, run->kind);
+		sqlite3_bind_int64(s, 3, run->start_ms);
+		sqlite3_bind_int64(s, 4, run->freq);
+		bind_text(s, 5, run->cmdline);
+		err = step_done(st, s, "cannot store the run");
+		*run_id = sqlite3_last_insert_rowid(st->db);
+	}
+	sqlite3_finalize(s);
+	for (i = 0; !err && i < run->nr_labels; i++)
+		err = add_label(st, *run_id, run->labels[i]);
+	if (err) {
+		store__rollback(st);
+		return err;
+	}
+	return store__commit(st);
+}
+
+int store__end_run(struct store *st, __s64 run_id, __s64 end_ms)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"UPDATE runs SET end_ms = ?2 WHERE id = ?1", -1, &s, NULL), "cannot end the run");
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, end_ms);
+	err = step_done(st, s, "cannot end the run");
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store__put_health(struct store *st, __s64 run_id, const struct store_health *h)
+{
+	const __u64 vals[] = {
+		h->samples, h->recorded, h->dropped, h->collisions, h->lost, h->cpu_ms,
+		h->rss_kb, h->db_bytes, h->flushes, h->flush_errors,
+	};
+	sqlite3_stmt *s;
+	size_t i;
+	int err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"INSERT OR REPLACE INTO agent_health(run_id, updated_ms, pid, samples, recorded,"
+		" dropped, collisions, lost, cpu_ms, rss_kb, db_bytes, flushes, flush_errors)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &s, NULL),
+		"cannot store the agent's health");
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, h->updated_ms);
+	sqlite3_bind_int64(s, 3, h->pid);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		sqlite3_bind_int64(s, 4 + i, (sqlite3_int64)vals[i]);
+	err = step_done(st, s, "cannot store the agent's health");
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* ---- retention and size ---- */
+
+/*
+ * Remove what no sample references any more: processes, stacks, ended runs
+ * without processes. Frames, functions and mappings stay (bounded by the code
+ * that ran, and cheap). Starts a new epoch: cached ids may be gone.
+ */
+static int collect_garbage(struct store *st)
+{
+	int err;
+
+	err = store_exec(st,
+		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM samples);"
+		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples);"
+		"DELETE FROM runs WHERE end_ms != 0 AND NOT EXISTS"
+		" (SELECT 1 FROM processes WHERE processes.run_id = runs.id);"
+		"DELETE FROM run_labels WHERE run_id NOT IN (SELECT id FROM runs);"
+		"DELETE FROM agent_health WHERE run_id NOT IN (SELECT id FROM runs);");
+	st->epoch++;
+	return err;
+}
+
+static int delete_before(struct store *st, __s64 before, __u64 *deleted)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	err = store_err(st, sqlite3_prepare_v2(st->db, "DELETE FROM samples WHERE ts < ?1", -1,
+					       &s, NULL), "cannot expire samples");
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, before);
+	err = step_done(st, s, "cannot expire samples");
+	if (!err && deleted)
+		*deleted += sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store__expire(struct store *st, __s64 before, __u64 *deleted)
+{
+	__u64 n = 0;
+	int err;
+
+	err = store__begin(st);
+	if (err)
+		return err;
+	err = delete_before(st, before, &n);
+	if (!err && n)
+		err = collect_garbage(st);
+	if (err) {
+		store__rollback(st);
+		return err;
+	}
+	err = store__commit(st);
+	if (!err && n)
+		err = store_exec(st, "PRAGMA incremental_vacuum");
+	if (deleted)
+		*deleted = err ? 0 : n;
+	return err;
+}
+
+int store__used_bytes(struct store *st, __u64 *bytes)
+{
+	__s64 pages, free_pages, page_size;
+	int err;
+
+	err = query_int(st, "PRAGMA page_count", &pages);
+	if (!err)
+		err = query_int(st, "PRAGMA freelist_count", &free_pages);
+	if (!err)
+		err = query_int(st, "PRAGMA page_size", &page_size);
+	if (!err)
+		*bytes = (__u64)(pages - free_pages) * page_size;
+	return err;
+}
+
+int store__file_bytes(struct store *st, __u64 *bytes)
+{
+	struct strbuf wal = STRBUF_INIT;
+	struct stat sb;
+	int err;
+
+	if (stat(st->path, &sb)) {
+		err = -errno;
+		pr_warn("cannot stat '%s': %s", st->path, strerror(-err));
+		return err;
+	}
+	*bytes = sb.st_size;
+	if (strbuf__addf(&wal, "%s-wal", st->path))
+		return -ENOMEM;
+	if (!stat(wal.buf, &sb))
+		*bytes += sb.st_size;
+	strbuf__release(&wal);
+	return 0;
+}
+
+/* The bucket time below which about @frac of the buckets lie (at least one bucket). */
+static int oldest_buckets_cut(struct store *st, double frac, __s64 *cut)
+{
+	sqlite3_stmt *s;
+	__s64 nr;
+	int err, rc;
+
+	err = query_int(st, "SELECT count(DISTINCT ts) FROM samples", &nr);
+	if (err || !nr)
+		return err ?: -ENOENT;
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT DISTINCT ts FROM samples ORDER BY ts LIMIT 1 OFFSET ?1", -1, &s, NULL),
+		"cannot find the oldest samples");
+	if (err)
+		return err;
+	nr = (__s64)(nr * frac);
+	sqlite3_bind_int64(s, 1, nr);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*cut = sqlite3_column_int64(s, 0) + 1;
+	else if (rc == SQLITE_DONE)
+		*cut = LLONG_MAX;
+	else
+		err = store_err(st, rc, "cannot find the oldest samples");
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store__enforce_size(struct store *st, __u64 max_bytes, __u64 *deleted)
+{
+	__u64 used, n = 0;
+	__s64 cut = 0;
+	int round, err;
+
+	for (round = 0; round < 64; round++) {
+		err = store__used_bytes(st, &used);
+		if (err || used <= max_bytes)
+			break;
+		err = oldest_buckets_cut(st, 1.0 - (double)max_bytes / used, &cut);
+		if (err == -ENOENT) {
+			pr_warn("'%s' uses %llu bytes without any samples, over the cap of %llu",
+				st->path, (unsigned long long)used, (unsigned long long)max_bytes);
+			err = -EFBIG;
+			break;
+		}
+		if (!err)
+			err = store__expire(st, cut, &n);
+		if (err)
+			break;
+		if (deleted)
+			*deleted += n;
+	}
+	return err;
+}

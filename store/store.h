@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The profile store: an embedded SQLite database of runs, hosts, processes,
+ * mappings (by build id), functions, frames, deduplicated stacks and sample
+ * counts per time bucket, stack and process.
+ *
+ * Writers group their work in transactions (store__begin/commit): a batch of
+ * samples lands whole or not at all. The database is in WAL mode, so readers
+ * see the last committed batch and never block the writer. Ids handed out by
+ * store__*_id() are valid for the current store__epoch(): a rollback or a
+ * garbage collection starts a new epoch, and callers that cache ids must drop
+ * them then.
+ */
+#ifndef __PROFILER_STORE_H
+#define __PROFILER_STORE_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct store;
+
+/* Version of the schema this build writes; older databases are migrated on open. */
+#define STORE_SCHEMA_VERSION 2
+
+/*
+ * The default database: $PROFILE_DB when set, else /var/lib/profile/profile.db
+ * for root, else $HOME/.local/share/profile/profile.db. The caller frees it.
+ * NULL with errno set on failure.
+ */
+char *store__default_path(void);
+
+struct store_opts {
+	bool create;		/* create the file (and its directory) when missing */
+	int busy_timeout_ms;	/* wait this long for a lock; default 2000 */
+	bool quiet;		/* log failures only with -v: the caller reports them */
+};
+
+/*
+ * Open (or create) the database at @path and bring its schema up to date.
+ * NULL with errno set after a warning naming the file: ENOENT when it does
+ * not exist and !create, EPROTO when a newer profile wrote it, EBADMSG when it
+ * is not a database.
+ */
+struct store *store__open(const char *path, const struct store_opts *opts);
+void store__free(struct store *st);
+const char *store__path(const struct store *st);
+int store__schema_version(struct store *st);
+
+/* ---- runs ---- */
+
+struct store_run {
+	const char *kind;	/* "record" or "agent" */
+	const char *host;	/* hostname */
+	const char *cmdline;
+	long freq;
+	__s64 start_ms;		/* unix time */
+	const char *const *labels;	/* "key=value" */
+	int nr_labels;
+};
+
+/* Insert a run in its own transaction. Returns 0 or -errno; sets *@run_id. */
+int store__add_run(struct store *st, const struct store_run *run, __s64 *run_id);
+/* Record the end of run @run_id (its own transaction). */
+int store__end_run(struct store *st, __s64 run_id, __s64 end_ms);
+
+/* ---- writing samples: between store__begin() and store__commit() ---- */
+
+/* BEGIN IMMEDIATE. -EBUSY when another writer holds the lock past the timeout. */
+int store__begin(struct store *st);
+/* Commit; on failure the transaction is rolled back. -ENOSPC for a full disk. */
+int store__commit(struct store *st);
+/* Roll back the open transaction, if any; starts a new epoch. */
+void store__rollback(struct store *st);
+__u64 store__epoch(const struct store *st);
+
+struct store_frame {
+	bool kernel;
+	const char *module;	/* binary basename, kernel module, "[kernel]", "[anon]"...; may be NULL */
+	const char *build_id;	/* hex, or NULL/"" when unknown */
+	__u64 addr;		/* file offset (user) or address (kernel) */
+	const char *name;	/* function, or NULL when unresolved */
+	int depth;		/* place in the inline chain of @addr, 0 = outermost */
+	bool inlined;		/* inlined into the frame before it */
+	bool jit;		/* named by a JIT's perf map */
+};
+
+struct store_process {
+	__u32 pid;		/* the tgid */
+	const char *comm;	/* thread command name */
+	const char *exe_build_id;	/* may be NULL */
+	__s64 start_time;	/* process start, unix seconds; 0 when unknown */
+	const char *cgroup;	/* cgroup path (container), may be NULL */
+};
+
+/* Find or insert; each sets *@id. Return 0 or -errno. */
+int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id);
+/* @frames root first; @nr may be 0 (a sample without a stack). */
+int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id);
+int store__process_id(struct store *st, __s64 run_id, const struct store_process *p, __s64 *id);
+/* Add @count samples at bucket time @ts (unix seconds) to (process, stack). */
+int store__add_samples(struct store *st, __s64 ts, __s64 process_id, __s64 stack_id,
+		       __u64 count);
+
+/* ---- bounding the database ---- */
+
+/*
+ * Delete the samples of buckets older than @before (unix seconds), then
+ * whatever only they referenced. *@deleted (may be NULL) gets the number of
+ * sample rows removed. Own transaction.
+ */
+int store__expire(struct store *st, __s64 before, __u64 *deleted);
+/*
+ * Delete the oldest buckets until the database uses at most @max_bytes.
+ * Returns 0, or -EFBIG when even an empty sample table does not fit.
+ */
+int store__enforce_size(struct store *st, __u64 max_bytes, __u64 *deleted);
+/* Bytes in use: database pages not on the free list (the file may be larger). */
+int store__used_bytes(struct store *st, __u64 *bytes);
+/* Size of the database file plus its WAL on disk. */
+int store__file_bytes(struct store *st, __u64 *bytes);
+
+/* ---- the agent's own health ---- */
+
+struct store_health {
+	__s64 updated_ms;
+	__u32 pid;		/* the agent's pid */
+	__u64 samples;		/* taken by the BPF program */
+	__u64 recorded;		/* written to the store */
+	__u64 dropped;		/* every drop reason, collisions included */
+	__u64 collisions;	/* stack-map hash collisions */
+	__u64 lost;		/* samples given up after the store kept failing */
+	__u64 cpu_ms;		/* the agent's user + sys time */
+	__u64 rss_kb;		/* the agent's resident set */
+	__u64 db_bytes;		/* database file + WAL */
+	__u64 flushes, flush_errors;
+};
+
+/* Replace the health row of @run_id (inside a transaction, or its own). */
+int store__put_health(struct store *st, __s64 run_id, const struct store_health *h);
+
+/* ---- queries ---- */
+
+struct store_selector {
+	__s64 run_id;		/* 0: any run */
+	__s64 since, until;	/* unix seconds, bucket start in [since, until); 0: open */
+	const __u32 *pids;
+	int nr_pids;
+	const char *comm;
+	const char *build_id;	/* executable build id, or a hex prefix of it */
+	const char *host;
+	const char *const *labels;	/* "key=value", all must match */
+	int nr_labels;
+};
+
+struct store_query_frame {
+	const char *name;	/* NULL when unresolved */
+	const char *module;	/* "" when unknown */
+	bool kernel;
+	bool inlined;
+	bool jit;
+};
+
+/*
+ * Call @fn once per distinct (comm, stack) the selector matches, with its
+ * summed count. Frames are root first; borrowed for the call. The query reads
+ * one consistent snapshot: a batch being written is seen whole or not at all.
+ * A non-zero return from @fn stops the query and is returned.
+ */
+typedef int (*store_stack_fn)(void *ctx, const char *comm, const struct store_query_frame *frames,
+			      int nr, __u64 count);
+int store__query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+			void *ctx);
+
+struct store_run_info {
+	__s64 id;
+	const char *kind, *host, *cmdline, *labels;	/* labels: "k=v,k=v" */
+	long freq;
+	__s64 start_ms, end_ms;	/* end_ms 0: still running (or killed) */
+	__s64 first_ts, last_ts;	/* bucket range with samples, 0 when none */
+	__u64 samples;
+	bool has_health;
+	struct store_health health;
+};
+
+/* Runs matching @sel (its run, time, host and label parts), oldest first. */
+typedef int (*store_run_fn)(void *ctx, const struct store_run_info *run);
+int store__list_runs(struct store *st, const struct store_selector *sel, store_run_fn fn,
+		     void *ctx);
+/* The id of the newest run, or 0 when there is none. */
+int store__last_run(struct store *st, __s64 *run_id);
+
+/* What the database holds, and what zstd would make of its bulky parts. */
+struct store_measure {
+	__u64 used_bytes;	/* pages in use */
+	__u64 samples;		/* sum of counts */
+	__u64 sample_rows, buckets, stacks, frames, processes, runs;
+	__u64 stack_blob_bytes;		/* frame arrays as stored (varints) */
+	__u64 stack_blob_zstd;		/* the same, each compressed with zstd */
+	__u64 sample_table_bytes;	/* samples table and index pages (dbstat), 0 if unknown */
+	__u64 bucket_packed_bytes;	/* the sample rows packed per bucket as varints */
+	__u64 bucket_packed_zstd;	/* ... and each bucket compressed with zstd */
+};
+int store__measure(struct store *st, struct store_measure *m);
+
+#endif /* __PROFILER_STORE_H */

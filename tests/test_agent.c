@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end tests of `profile agent` with the real BPF program against the
+ * wl_split workload:
+ *  - SIGTERM flushes everything and exits 0;
+ *  - kill -9 mid-run: the database opens, passes integrity_check, and holds
+ *    every sample up to the last flush, which is at most one flush interval
+ *    before the kill;
+ *  - a reader querying while the agent writes never sees an error or a
+ *    partial batch (the agent's health row, written in the same transaction,
+ *    always agrees with the sample counts).
+ * They skip only when the kernel refuses BPF or perf events.
+ *
+ * Environment (tests/run.sh sets it): PROFILE, WORKLOADS.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <sqlite3.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "common/log.h"
+
+static char tmpdir[] = "/tmp/profile-agent-XXXXXX";
+static const char *skip_reason;
+
+#define REQUIRE_BPF()                                                        \
+	do {                                                                 \
+		if (skip_reason) {                                           \
+			print_message("SKIP: %s\n", skip_reason);            \
+			skip();                                              \
+		}                                                            \
+	} while (0)
+
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		fail_msg("%s is not set: run the tests through 'make test'", name);
+	return v;
+}
+
+static char *tmp(const char *name)
+{
+	static char bufs[8][4096];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
+	return b;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static pid_t spawn(const char *const argv[], const char *err)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static pid_t start_workload(double seconds)
+{
+	char path[4096], dur[32];
+	const char *argv[] = { path, dur, tmp("truth.txt"), NULL };
+
+	snprintf(path, sizeof(path), "%s/wl_split", env_path("WORKLOADS"));
+	snprintf(dur, sizeof(dur), "%g", seconds);
+	return spawn(argv, NULL);
+}
+
+static pid_t start_agent(const char *db, const char *flush, const char *interval)
+{
+	const char *argv[] = {
+		env_path("PROFILE"), "agent", "--db", db, "--flush-interval", flush, "--interval",
+		interval, "--bucket", "1", "--stats-interval", "0", "--label", "test=agent", NULL,
+	};
+
+	return spawn(argv, tmp("agent.log"));
+}
+
+/* ---- reading the database behind the agent's back ---- */
+
+static sqlite3 *open_db(const char *path)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+static long long one_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long v;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (rc)
+		fail_msg("'%s': %s", sql, sqlite3_errmsg(db));
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		fail_msg("'%s': %s", sql, sqlite3_errmsg(db));
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static void assert_integrity_ok(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+	sqlite3_finalize(s);
+}
+
+/* Wait until the agent has flushed @n times (its health row says so). */
+static void wait_flushes(const char *path, long long n, double timeout)
+{
+	double end = now_s() + timeout;
+
+	while (now_s() < end) {
+		sqlite3 *db;
+
+		if (!access(path, F_OK)) {
+			db = open_db(path);
+			if (sqlite3_exec(db, "SELECT 1 FROM agent_health", NULL, NULL, NULL) ==
+				    SQLITE_OK &&
+			    one_int(db, "SELECT coalesce(max(flushes), 0) FROM agent_health") >= n) {
+				sqlite3_close(db);
+				return;
+			}
+			sqlite3_close(db);
+		}
+		sleep_s(0.1);
+	}
+	fail_msg("the agent did not flush %lld times within %g s", n, timeout);
+}
+
+static const char *const SUM_SQL = "SELECT coalesce(sum(count), 0) FROM samples";
+static const char *const RECORDED_SQL = "SELECT recorded FROM agent_health";
+
+/* ---- the tests ---- */
+
+static void test_agent_sigterm_flushes(void **state)
+{
+	const char *db_file = tmp("term.db");
+	pid_t wl, agent;
+	sqlite3 *db;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(15);
+	agent = start_agent(db_file, "1", "0.5");
+	wait_flushes(db_file, 2, 15);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+
+	db = open_db(db_file);
+	assert_integrity_ok(db);
+	assert_true(one_int(db, "SELECT end_ms FROM runs WHERE id = 1") > 0);
+	/* everything recorded was written: the final flush happened */
+	assert_int_equal(one_int(db, SUM_SQL), one_int(db, RECORDED_SQL));
+	assert_int_equal(one_int(db, "SELECT lost FROM agent_health"), 0);
+	/* the workload is there, with its whole call chain */
+	assert_true(one_int(db, "SELECT sum(count) FROM samples s JOIN processes p"
+				" ON p.id = s.process_id WHERE p.comm = 'wl_split'") > 50);
+	assert_true(one_int(db, "SELECT count(*) FROM functions WHERE name IN"
+				" ('main', 'outer', 'middle', 'leaf_alpha')") == 4);
+	sqlite3_close(db);
+}
+
+static void test_agent_kill9_loses_at_most_one_flush(void **state)
+{
+	const char *db_file = tmp("kill.db");
+	long long before, kill_ms, last_flush_ms;
+	const char *argv[] = { env_path("PROFILE"), "folded", "--db", db_file, "--run", "1",
+			       "--comm", "wl_split", NULL };
+	pid_t wl, agent, reader;
+	sqlite3 *db;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(20);
+	agent = start_agent(db_file, "1", "0.25");
+	wait_flushes(db_file, 3, 15);
+	db = open_db(db_file);
+	before = one_int(db, SUM_SQL);
+	sqlite3_close(db);
+	sleep_s(0.6);	/* mid-interval */
+	kill_ms = wall_ms();
+	kill(agent, SIGKILL);
+	assert_int_equal(wait_exit(agent), 128 + SIGKILL);
+
+	db = open_db(db_file);
+	assert_integrity_ok(db);
+	/* every sample committed before the kill is still there */
+	assert_true(one_int(db, SUM_SQL) >= before);
+	/* the last flush is whole (health and samples agree) and recent */
+	assert_int_equal(one_int(db, SUM_SQL), one_int(db, RECORDED_SQL));
+	last_flush_ms = one_int(db, "SELECT updated_ms FROM agent_health");
+	if (kill_ms - last_flush_ms > 1000 + 750)
+		fail_msg("last flush %lld ms before the kill, interval 1000 ms",
+			 kill_ms - last_flush_ms);
+	assert_int_equal(one_int(db, "SELECT end_ms FROM runs WHERE id = 1"), 0);
+	sqlite3_close(db);
+
+	/* profile itself opens it and reads the workload back */
+	reader = spawn(argv, tmp("folded.txt"));
+	assert_int_equal(wait_exit(reader), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+}
+
+struct reader_ctx {
+	__u64 sum;
+};
+
+static int sum_fn(void *ctx, const char *comm, const struct store_query_frame *frames, int nr,
+		  __u64 count)
+{
+	(void)comm;
+	(void)frames;
+	(void)nr;
+	((struct reader_ctx *)ctx)->sum += count;
+	return 0;
+}
+
+static void test_reader_never_sees_partial_batch(void **state)
+{
+	const char *db_file = tmp("read.db");
+	struct store_selector all = {};
+	long long prev = -1, sum, recorded;
+	int checks = 0, changes = 0;
+	double end;
+	pid_t wl, agent;
+	sqlite3 *db;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(15);
+	agent = start_agent(db_file, "0.2", "0.1");
+	wait_flushes(db_file, 1, 15);
+	db = open_db(db_file);
+	end = now_s() + 4;
+	while (now_s() < end) {
+		struct reader_ctx c = {};
+		struct store *st;
+
+		/* one snapshot: both counts come from the same committed state */
+		assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+		sum = one_int(db, SUM_SQL);
+		recorded = one_int(db, RECORDED_SQL);
+		assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+		if (sum != recorded)
+			fail_msg("partial batch: %lld samples stored, the batch's health says %lld",
+				 sum, recorded);
+		changes += prev >= 0 && sum != prev;
+		prev = sum;
+		checks++;
+		/* the store's own query path, opened fresh each time like the CLI */
+		st = store__open(db_file, NULL);
+		assert_non_null(st);
+		assert_int_equal(store__query_stacks(st, &all, sum_fn, &c), 0);
+		assert_true(c.sum >= (__u64)sum);
+		store__free(st);
+		sleep_s(0.03);
+	}
+	sqlite3_close(db);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+	/* the reads interleaved with many batches */
+	assert_true(checks >= 20);
+	assert_true(changes >= 5);
+}
+
+static void test_agent_retries_a_locked_database(void **state)
+{
+	const char *db_file = tmp("locked.db");
+	long long errors;
+	pid_t wl, agent;
+	sqlite3 *db, *locker;
+	char *log;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_workload(15);
+	agent = start_agent(db_file, "0.3", "0.1");
+	wait_flushes(db_file, 1, 15);
+	/* another writer holds the lock for longer than the agent's busy timeout */
+	locker = open_db(db_file);
+	assert_int_equal(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sleep_s(3.5);
+	assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(locker);
+	sleep_s(1.5);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+
+	db = open_db(db_file);
+	assert_integrity_ok(db);
+	errors = one_int(db, "SELECT flush_errors FROM agent_health");
+	assert_true(errors >= 1);
+	/* nothing was lost: the batches kept while locked landed afterwards */
+	assert_int_equal(one_int(db, "SELECT lost FROM agent_health"), 0);
+	assert_int_equal(one_int(db, SUM_SQL), one_int(db, RECORDED_SQL));
+	/* samples from the locked seconds are there: every 1 s bucket is covered */
+	assert_true(one_int(db, "SELECT max(ts) - min(ts) + 1 - count(DISTINCT ts) FROM samples s"
+				" JOIN processes p ON p.id = s.process_id WHERE p.comm = 'wl_split'") <= 1);
+	sqlite3_close(db);
+	log = NULL;
+	{
+		FILE *f = fopen(tmp("agent.log"), "r");
+		size_t cap = 0;
+
+		assert_non_null(f);
+		assert_true(getdelim(&log, &cap, '\0', f) > 0);
+		fclose(f);
+	}
+	/* reported once, then every tenth failure: not once per try */
+	assert_non_null(strstr(log, "will retry"));
+	assert_non_null(strstr(log, "writing again after"));
+	free(log);
+}
+
+static void test_agent_bad_arguments(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "--retention", "7y" }, { "--max-db-size", "lots" }, { "--flush-interval", "0" },
+		{ "--label", "novalue" }, { "--bogus" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = { env_path("PROFILE"), "agent", bad[i][0], bad[i][1], NULL };
+		pid_t p = spawn(argv, tmp("bad.log"));
+
+		assert_int_equal(wait_exit(p), 2);
+	}
+}
+
+static int setup_group(void **state)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr), .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = 99, .freq = 1,
+	};
+	int ret, fd;
+
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	log_set_quiet(true);
+	ret = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL);
+	if (ret <= 0) {
+		skip_reason = ret == 0 ? "the kernel does not support perf_event BPF programs"
+				       : "the kernel refused to load a BPF program (not root? no CAP_BPF?)";
+		return 0;
+	}
+	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, 0);
+	if (fd < 0) {
+		skip_reason = "the kernel refused a system-wide cpu-clock perf event";
+		return 0;
+	}
+	close(fd);
+	return 0;
+}
+
+static int teardown_group(void **state)
+{
+	char cmd[4200];
+
+	(void)state;
+	if (!getenv("KEEP_TMP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd))
+			return -1;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_bad_arguments),
+		cmocka_unit_test(test_agent_sigterm_flushes),
+		cmocka_unit_test(test_agent_kill9_loses_at_most_one_flush),
+		cmocka_unit_test(test_reader_never_sees_partial_batch),
+		cmocka_unit_test(test_agent_retries_a_locked_database),
+	};
+
+	return cmocka_run_group_tests_name("agent", tests, setup_group, teardown_group);
+}

@@ -1,0 +1,781 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for store/ and the selector options that query it: schema
+ * creation, migration from version 1, refusing newer and foreign files,
+ * bucket aggregation, stack and frame interning, every selector, retention,
+ * the size cap, a locked database and a full one (SQLite's max_page_count)
+ * that fail cleanly and succeed on retry, and the time/size parsers.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store/store_internal.h"
+#include "web/web.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+/* the selector parsers and the store -> folded conversion live in profiler/ */
+#include "../profiler/util.c"
+#include "../profiler/selector.c"
+
+static char tmpdir[] = "/tmp/profile-store-XXXXXX";
+
+static char *db_path(const char *name)
+{
+	static char buf[4][4096];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return b;
+}
+
+static struct store *fresh(const char *name)
+{
+	struct store_opts o = { .create = true, .busy_timeout_ms = 50 };
+	char *p = db_path(name);
+	struct strbuf side = STRBUF_INIT;
+	struct store *st;
+
+	unlink(p);
+	strbuf__addf(&side, "%s-wal", p);
+	unlink(side.buf);
+	strbuf__release(&side);
+	st = store__open(p, &o);
+	assert_non_null(st);
+	return st;
+}
+
+static __s64 q_int(struct store *st, const char *sql)
+{
+	__s64 v = -1;
+
+	assert_int_equal(query_int(st, sql, &v), 0);
+	return v;
+}
+
+static void assert_integrity_ok(struct store *st)
+{
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+	sqlite3_finalize(s);
+}
+
+static __s64 add_run(struct store *st, const char *host, const char *label)
+{
+	const char *labels[] = { label };
+	struct store_run r = {
+		.kind = "record", .host = host, .cmdline = "profile -d 1", .freq = 99,
+		.start_ms = 1000000, .labels = labels, .nr_labels = label ? 1 : 0,
+	};
+	__s64 id = 0;
+
+	assert_int_equal(store__add_run(st, &r, &id), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+static __s64 add_proc(struct store *st, __s64 run, __u32 pid, const char *comm, const char *bid)
+{
+	struct store_process p = { .pid = pid, .comm = comm, .exe_build_id = bid, .start_time = 5 };
+	__s64 id = 0;
+
+	assert_int_equal(store__process_id(st, run, &p, &id), 0);
+	return id;
+}
+
+/*
+ * A stack of user frames named @names (root first) in module "app" with build
+ * id "ab12"; a frame's offset follows from its name, as in a real binary.
+ */
+static __s64 add_stack(struct store *st, const char *const *names, int nr)
+{
+	__s64 frames[16], id = 0;
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		struct store_frame f = {
+			.module = "app", .build_id = "ab12", .name = names[i],
+			.addr = str_hash(names[i], strlen(names[i])) & 0xffffff,
+		};
+
+		assert_int_equal(store__frame_id(st, &f, &frames[i]), 0);
+	}
+	assert_int_equal(store__stack_id(st, frames, nr, &id), 0);
+	return id;
+}
+
+/* ---- folded output of a query ---- */
+
+static char *folded(struct store *st, const struct store_selector *sel)
+{
+	struct selector s = { .sel = *sel };
+	struct stack_agg *agg = stack_agg__new();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(agg);
+	assert_int_equal(selector__fill(&s, st, agg), 0);
+	assert_int_equal(stack_agg__write_folded(agg, f), 0);
+	fclose(f);
+	stack_agg__free(agg);
+	return buf;
+}
+
+static int count_fn(void *ctx, const char *comm, const struct store_query_frame *frames, int nr,
+		    __u64 count)
+{
+	(void)comm;
+	(void)frames;
+	(void)nr;
+	*(__u64 *)ctx += count;
+	return 0;
+}
+
+static __u64 total(struct store *st, const struct store_selector *sel)
+{
+	__u64 n = 0;
+
+	assert_int_equal(store__query_stacks(st, sel, count_fn, &n), 0);
+	return n;
+}
+
+/* ---- schema ---- */
+
+static void test_schema_created(void **state)
+{
+	static const char *const tables[] = {
+		"hosts", "runs", "run_labels", "processes", "mappings", "functions", "frames",
+		"stacks", "samples", "agent_health",
+	};
+	struct store *st = fresh("schema.db");
+	char sql[256];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
+			 tables[i]);
+		assert_int_equal(q_int(st, sql), 1);
+	}
+	assert_int_equal(q_int(st, "PRAGMA auto_vacuum"), 2);	/* incremental */
+	store__free(st);
+	/* reopening an up-to-date database changes nothing */
+	st = store__open(db_path("schema.db"), NULL);
+	assert_non_null(st);
+	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
+	store__free(st);
+}
+
+static void test_wal_mode(void **state)
+{
+	struct store *st = fresh("wal.db");
+	sqlite3_stmt *s;
+
+	(void)state;
+	assert_int_equal(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode", -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	store__free(st);
+}
+
+static void test_migrate_from_v1(void **state)
+{
+	struct store_opts o = { .create = true };
+	const char *names[] = { "main", "work" };
+	struct store_selector all = {};
+	struct store *st;
+	__s64 run, proc, stack;
+	char *out;
+
+	(void)state;
+	unlink(db_path("v1.db"));
+	st = store_open_raw(db_path("v1.db"), &o);
+	assert_non_null(st);
+	assert_int_equal(store_migrate(st, 1), 0);
+	assert_int_equal(store__schema_version(st), 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
+			 0);
+	run = add_run(st, "old-host", "env=old");
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, run, 42, "oldapp", NULL);
+	stack = add_stack(st, names, 2);
+	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
+	assert_int_equal(store__commit(st), 0);
+	store__free(st);
+
+	st = store__open(db_path("v1.db"), NULL);
+	assert_non_null(st);
+	assert_int_equal(store__schema_version(st), 2);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
+			 1);
+	out = folded(st, &all);
+	assert_string_equal(out, "oldapp;main;work 7\n");
+	free(out);
+	store__free(st);
+}
+
+static void test_newer_and_foreign_files_refused(void **state)
+{
+	struct store *st = fresh("newer.db");
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(store_exec(st, "PRAGMA user_version = 99"), 0);
+	store__free(st);
+	errno = 0;
+	assert_null(store__open(db_path("newer.db"), NULL));
+	assert_int_equal(errno, EPROTO);
+
+	f = fopen(db_path("garbage.db"), "w");
+	assert_non_null(f);
+	fputs("this is not an SQLite database, just text that is long enough to have a header\n"
+	      "and a second line, so the file is not empty\n", f);
+	fclose(f);
+	errno = 0;
+	assert_null(store__open(db_path("garbage.db"), NULL));
+	assert_int_equal(errno, EBADMSG);
+
+	errno = 0;
+	assert_null(store__open(db_path("missing.db"), NULL));
+	assert_int_equal(errno, ENOENT);
+}
+
+/* ---- interning and aggregation ---- */
+
+static void test_stacks_and_frames_interned(void **state)
+{
+	struct store *st = fresh("intern.db");
+	const char *ab[] = { "a", "b" }, *ba[] = { "b", "a" };
+	struct store_frame anon = { .module = "[anon]", .addr = 0x7f00 };
+	struct store_frame named = anon;
+	__s64 s1, s2, s3, e1, e2, f1, f2;
+
+	(void)state;
+	assert_int_equal(store__begin(st), 0);
+	s1 = add_stack(st, ab, 2);
+	s2 = add_stack(st, ab, 2);
+	s3 = add_stack(st, ba, 2);
+	assert_int_equal(s1, s2);
+	assert_int_not_equal(s1, s3);
+	assert_int_equal(store__stack_id(st, NULL, 0, &e1), 0);
+	assert_int_equal(store__stack_id(st, NULL, 0, &e2), 0);
+	assert_int_equal(e1, e2);
+	assert_int_not_equal(e1, s1);
+	/* JIT code has no build id: the name tells two functions at one offset apart */
+	assert_int_equal(store__frame_id(st, &anon, &f1), 0);
+	named.name = "jit_fn";
+	named.jit = true;
+	assert_int_equal(store__frame_id(st, &named, &f2), 0);
+	assert_int_not_equal(f1, f2);
+	assert_int_equal(store__frame_id(st, &named, &f1), 0);
+	assert_int_equal(f1, f2);
+	/* an inline chain at one address: one frame per depth */
+	named.depth = 1;
+	named.inlined = true;
+	assert_int_equal(store__frame_id(st, &named, &f1), 0);
+	assert_int_not_equal(f1, f2);
+	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 3);
+	store__free(st);
+}
+
+static void test_bucket_aggregation(void **state)
+{
+	struct store *st = fresh("agg.db");
+	const char *x[] = { "main", "x" }, *y[] = { "main", "y" };
+	struct store_selector all = {};
+	__s64 run, p1, p2, sx, sy;
+	char *out;
+
+	(void)state;
+	run = add_run(st, "h", NULL);
+	assert_int_equal(store__begin(st), 0);
+	p1 = add_proc(st, run, 10, "app", NULL);
+	p2 = add_proc(st, run, 11, "app", NULL);
+	sx = add_stack(st, x, 2);
+	sy = add_stack(st, y, 2);
+	/* the same (bucket, process, stack) twice: one row, counts summed */
+	assert_int_equal(store__add_samples(st, 1000, p1, sx, 3), 0);
+	assert_int_equal(store__add_samples(st, 1000, p1, sx, 4), 0);
+	assert_int_equal(store__add_samples(st, 1010, p1, sx, 5), 0);
+	assert_int_equal(store__add_samples(st, 1010, p2, sx, 1), 0);
+	assert_int_equal(store__add_samples(st, 1010, p2, sy, 2), 0);
+	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 4);
+	assert_int_equal(q_int(st, "SELECT count FROM samples WHERE ts = 1000"), 7);
+	/* a query merges buckets and processes with the same comm */
+	out = folded(st, &all);
+	assert_string_equal(out, "app;main;x 13\napp;main;y 2\n");
+	free(out);
+	store__free(st);
+}
+
+static void test_kernel_and_unknown_frames_folded(void **state)
+{
+	struct store *st = fresh("kinds.db");
+	struct store_frame fr[] = {
+		{ .module = "libc.so.6", .build_id = "cd34", .addr = 0x10 },	/* unnamed */
+		{ .module = "app", .build_id = "ef56", .addr = 0x30, .name = "outer" },
+		{ .module = "app", .build_id = "ef56", .addr = 0x30, .name = "inl", .depth = 1,
+		  .inlined = true },
+		{ .module = "[jit]", .addr = 0x40, .name = "Interpreter", .jit = true },
+		{ .module = "", .addr = 0x20 },					/* nowhere */
+		{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000000ULL,
+		  .name = "do_syscall_64" },
+		{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000100ULL },
+	};
+	struct store_selector all = {};
+	__s64 ids[7], run, proc, stack, empty;
+	char *out;
+	int i;
+
+	(void)state;
+	run = add_run(st, "h", NULL);
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, run, 1, "k", NULL);
+	for (i = 0; i < 7; i++)
+		assert_int_equal(store__frame_id(st, &fr[i], &ids[i]), 0);
+	assert_int_equal(store__stack_id(st, ids, 7, &stack), 0);
+	assert_int_equal(store__stack_id(st, NULL, 0, &empty), 0);
+	assert_int_equal(store__add_samples(st, 10, proc, stack, 1), 0);
+	assert_int_equal(store__add_samples(st, 10, proc, empty, 2), 0);
+	assert_int_equal(store__commit(st), 0);
+	out = folded(st, &all);
+	assert_string_equal(out, "k;[no stack] 2\n"
+				 "k;[unknown] (libc.so.6);outer;inl_[i];Interpreter_[j];[unknown];"
+				 "do_syscall_64_[k];[unknown]_[k] 1\n");
+	free(out);
+	store__free(st);
+}
+
+static void test_corrupt_stack_reported(void **state)
+{
+	struct store *st = fresh("corrupt.db");
+	const char *a[] = { "a" };
+	struct store_selector all = {};
+	__s64 run, proc, stack;
+	__u64 n = 0;
+
+	(void)state;
+	run = add_run(st, "h", NULL);
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, run, 1, "c", NULL);
+	stack = add_stack(st, a, 1);
+	assert_int_equal(store__add_samples(st, 10, proc, stack, 1), 0);
+	assert_int_equal(store__commit(st), 0);
+	/* an overlong varint, then a reference to a frame that does not exist */
+	assert_int_equal(store_exec(st, "UPDATE stacks SET frames = x'ffffffffffffffffffffff'"), 0);
+	assert_int_equal(store__query_stacks(st, &all, count_fn, &n), -EBADMSG);
+	assert_int_equal(store_exec(st, "UPDATE stacks SET frames = x'7f'"), 0);
+	assert_int_equal(store__query_stacks(st, &all, count_fn, &n), -EBADMSG);
+	store__free(st);
+}
+
+/* ---- selectors ---- */
+
+static struct store *selector_fixture(__s64 *runs)
+{
+	struct store *st = fresh("sel.db");
+	const char *a[] = { "main", "a" }, *b[] = { "main", "b" };
+	__s64 p1, p2, p3, sa, sb;
+
+	runs[0] = add_run(st, "alpha", "env=prod");
+	runs[1] = add_run(st, "beta", "env=test");
+	assert_int_equal(store__begin(st), 0);
+	p1 = add_proc(st, runs[0], 100, "web", "aaaa1111");
+	p2 = add_proc(st, runs[0], 200, "db", "bbbb2222");
+	p3 = add_proc(st, runs[1], 100, "web", "aaaa3333");
+	sa = add_stack(st, a, 2);
+	sb = add_stack(st, b, 2);
+	assert_int_equal(store__add_samples(st, 1000, p1, sa, 1), 0);
+	assert_int_equal(store__add_samples(st, 1010, p1, sb, 2), 0);
+	assert_int_equal(store__add_samples(st, 1010, p2, sa, 4), 0);
+	assert_int_equal(store__add_samples(st, 1020, p3, sa, 8), 0);
+	assert_int_equal(store__add_samples(st, 1030, p3, sb, 16), 0);
+	assert_int_equal(store__commit(st), 0);
+	return st;
+}
+
+static void test_selectors(void **state)
+{
+	static const __u32 pid100[] = { 100 }, pids[] = { 200, 300 };
+	static const char *const prod[] = { "env=prod" }, *const both[] = { "env=prod", "env=test" };
+	__s64 runs[2];
+	struct store *st = selector_fixture(runs);
+	const struct {
+		struct store_selector sel;
+		__u64 want;
+	} cases[] = {
+		{ {}, 31 },
+		{ { .run_id = 1 }, 7 },
+		{ { .run_id = 2 }, 24 },
+		{ { .since = 1010 }, 30 },
+		{ { .until = 1010 }, 1 },
+		{ { .since = 1010, .until = 1030 }, 14 },
+		{ { .pids = pid100, .nr_pids = 1 }, 27 },
+		{ { .pids = pids, .nr_pids = 2 }, 4 },
+		{ { .comm = "db" }, 4 },
+		{ { .comm = "nope" }, 0 },
+		{ { .build_id = "aaaa" }, 27 },
+		{ { .build_id = "aaaa3333" }, 24 },
+		{ { .build_id = "bbbb2222" }, 4 },
+		{ { .host = "beta" }, 24 },
+		{ { .labels = prod, .nr_labels = 1 }, 7 },
+		{ { .labels = both, .nr_labels = 2 }, 0 },
+		{ { .host = "alpha", .comm = "web", .since = 1005 }, 2 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u64 got = total(st, &cases[i].sel);
+
+		if (got != cases[i].want)
+			fail_msg("selector case %zu: %llu samples, want %llu", i,
+				 (unsigned long long)got, (unsigned long long)cases[i].want);
+	}
+	store__free(st);
+}
+
+static int count_runs(void *ctx, const struct store_run_info *r)
+{
+	int *n = ctx;
+
+	(void)r;
+	(*n)++;
+	return 0;
+}
+
+static void test_runs_listed_by_selector(void **state)
+{
+	static const char *const test[] = { "env=test" };
+	__s64 runs[2], last;
+	struct store *st = selector_fixture(runs);
+	struct store_selector sel = {};
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(store__list_runs(st, &sel, count_runs, &n), 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	sel.labels = test;
+	sel.nr_labels = 1;
+	assert_int_equal(store__list_runs(st, &sel, count_runs, &n), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	memset(&sel, 0, sizeof(sel));
+	sel.comm = "db";
+	assert_int_equal(store__list_runs(st, &sel, count_runs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store__last_run(st, &last), 0);
+	assert_int_equal(last, runs[1]);
+	store__free(st);
+}
+
+static void test_selector_options(void **state)
+{
+	static const struct {
+		int opt;
+		const char *arg;
+		int want;
+	} cases[] = {
+		{ SEL_OPT_RUN, "3", 0 }, { SEL_OPT_RUN, "last", 0 }, { SEL_OPT_RUN, "x", -EINVAL },
+		{ SEL_OPT_RUN, "0", -EINVAL }, { SEL_OPT_SINCE, "-1h", 0 },
+		{ SEL_OPT_SINCE, "yesterday", -EINVAL }, { SEL_OPT_PID, "1,2,3", 0 },
+		{ SEL_OPT_PID, "1,x", -EINVAL }, { SEL_OPT_COMM, "0123456789abcdef", -EINVAL },
+		{ SEL_OPT_BUILD_ID, "DEAD", -EINVAL }, { SEL_OPT_BUILD_ID, "dead", 0 },
+		{ SEL_OPT_LABEL, "k=v", 0 }, { SEL_OPT_LABEL, "kv", -EINVAL },
+		{ SEL_OPT_LABEL, "=v", -EINVAL }, { 'x', "", 1 },
+	};
+	size_t i;
+
+	(void)state;
+	log_set_quiet(true);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct selector s = {};
+		int got = selector__parse(&s, cases[i].opt, cases[i].arg);
+
+		if (got != cases[i].want)
+			fail_msg("option %d '%s': got %d, want %d", cases[i].opt, cases[i].arg, got,
+				 cases[i].want);
+		selector__release(&s);
+	}
+}
+
+static void test_time_and_size_parsers(void **state)
+{
+	const time_t now = 1700000000;
+	static const struct {
+		const char *in;
+		__s64 want;	/* -1: invalid */
+	} times[] = {
+		{ "now", 1700000000 }, { "-1h", 1700000000 - 3600 }, { "-30m", 1700000000 - 1800 },
+		{ "-2d", 1700000000 - 2 * 86400 }, { "-45", 1700000000 - 45 },
+		{ "@1600000000", 1600000000 }, { "2023-11-14 22:13:20Z", 1700000000 },
+		{ "2023-11-14T22:13Z", 1700000000 - 20 }, { "2023-11-14Z", 1699920000 },
+		{ "-1y", -1 }, { "@x", -1 }, { "2023-13-45", -1 }, { "", -1 }, { "-", -1 },
+	};
+	static const struct {
+		const char *in;
+		__s64 want;
+	} sizes[] = {
+		{ "100", 100 }, { "4k", 4096 }, { "500M", 500LL << 20 }, { "2G", 2LL << 30 },
+		{ "1.5M", 3 << 19 }, { "10MB", 10 << 20 }, { "5x", -1 }, { "-1", -1 }, { "M", -1 },
+	};
+	__s64 t, d;
+	__u64 b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		int err = parse_time(times[i].in, now, &t);
+
+		if (times[i].want < 0 ? !err : err || t != times[i].want)
+			fail_msg("parse_time('%s'): err %d, %lld", times[i].in, err, (long long)t);
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int err = parse_size(sizes[i].in, &b);
+
+		if (sizes[i].want < 0 ? !err : err || (__s64)b != sizes[i].want)
+			fail_msg("parse_size('%s'): err %d, %llu", sizes[i].in, err,
+				 (unsigned long long)b);
+	}
+	assert_int_equal(parse_duration("7d", &d), 0);
+	assert_int_equal(d, 7 * 86400);
+	assert_int_equal(parse_duration("2w", &d), 0);
+	assert_int_equal(d, 14 * 86400);
+	assert_int_equal(parse_duration("1fortnight", &d), -EINVAL);
+}
+
+static void test_varint_roundtrip(void **state)
+{
+	static const __u64 vals[] = { 0, 1, 127, 128, 300, 16383, 16384, 1ULL << 35, ~0ULL };
+	unsigned char buf[16];
+	__u64 v;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		n = varint_put(buf, vals[i]);
+		assert_int_equal(varint_get(buf, n, &v), n);
+		assert_true(v == vals[i]);
+		assert_int_equal(varint_get(buf, n - 1, &v), 0);	/* truncated */
+	}
+}
+
+/* ---- bounding the database ---- */
+
+static void test_retention(void **state)
+{
+	__s64 runs[2], epoch;
+	struct store *st = selector_fixture(runs);
+	struct store_selector all = {};
+	__u64 n = 0;
+
+	(void)state;
+	assert_int_equal(store__end_run(st, runs[0], 2000000), 0);
+	epoch = store__epoch(st);
+	/* buckets before 1020: all of run 1 */
+	assert_int_equal(store__expire(st, 1020, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(total(st, &all), 24);
+	assert_int_not_equal(store__epoch(st), epoch);
+	/* what only the expired samples used is gone, the ended run too */
+	assert_int_equal(q_int(st, "SELECT count(*) FROM processes"), 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM run_labels"), 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 2);
+	/* nothing older: nothing happens, the epoch stays */
+	epoch = store__epoch(st);
+	assert_int_equal(store__expire(st, 1020, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store__epoch(st), epoch);
+	assert_integrity_ok(st);
+	store__free(st);
+}
+
+static void fill_buckets(struct store *st, __s64 run, int buckets, int rows)
+{
+	char name[32];
+	const char *names[] = { "main", name };
+	__s64 proc, stack;
+	int b, r;
+
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, run, 1, "big", NULL);
+	for (b = 0; b < buckets; b++) {
+		for (r = 0; r < rows; r++) {
+			snprintf(name, sizeof(name), "fn%d", r);
+			stack = add_stack(st, names, 2);
+			assert_int_equal(store__add_samples(st, 10000 + 10 * b, proc, stack, 1 + r), 0);
+		}
+	}
+	assert_int_equal(store__commit(st), 0);
+}
+
+static void test_size_cap(void **state)
+{
+	struct store *st = fresh("cap.db");
+	__u64 used, after, n = 0;
+	__s64 run = add_run(st, "h", NULL);
+
+	(void)state;
+	fill_buckets(st, run, 300, 60);
+	assert_int_equal(store__used_bytes(st, &used), 0);
+	assert_true(used > 200000);
+	assert_int_equal(store__enforce_size(st, used / 2, &n), 0);
+	assert_int_equal(store__used_bytes(st, &after), 0);
+	assert_true(after <= used / 2);
+	assert_true(n > 0);
+	/* oldest first: the newest bucket survives, the oldest does not */
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples WHERE ts = 10000"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples WHERE ts = 12990"), 60);
+	/* the file shrinks too (incremental vacuum) */
+	assert_true(q_int(st, "PRAGMA freelist_count") < 8);
+	/* a cap below the fixed tables cannot be met: reported, not looped on */
+	assert_int_equal(store__enforce_size(st, 4096, &n), -EFBIG);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 0);
+	store__free(st);
+}
+
+static void test_locked_database_retried(void **state)
+{
+	struct store *st = fresh("locked.db");
+	const char *a[] = { "a" };
+	sqlite3 *other;
+	__s64 run = add_run(st, "h", NULL), proc, stack;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(db_path("locked.db"), &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	log_set_quiet(true);
+	assert_int_equal(store__begin(st), -EBUSY);
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(other);
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, run, 1, "x", NULL);
+	stack = add_stack(st, a, 1);
+	assert_int_equal(store__add_samples(st, 1, proc, stack, 1), 0);
+	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(q_int(st, "SELECT sum(count) FROM samples"), 1);
+	store__free(st);
+}
+
+static void test_full_disk_keeps_data(void **state)
+{
+	struct store *st = fresh("full.db");
+	__s64 run = add_run(st, "h", NULL), epoch, pages;
+	struct store_selector all = {};
+	char sql[64];
+	int err = 0, i;
+
+	(void)state;
+	fill_buckets(st, run, 5, 10);
+	assert_int_equal(total(st, &all), 5 * 55);
+	pages = q_int(st, "PRAGMA page_count");
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages);
+	assert_int_equal(q_int(st, sql), pages);
+	epoch = store__epoch(st);
+	log_set_quiet(true);
+	/* a batch far bigger than the free space: some step or the commit fails */
+	assert_int_equal(store__begin(st), 0);
+	for (i = 0; i < 20000 && !err; i++)
+		err = store__add_samples(st, 50000 + i, 1, 1, 1);
+	if (!err)
+		err = store__commit(st);
+	else
+		store__rollback(st);
+	assert_int_equal(err, -ENOSPC);
+	assert_int_not_equal(store__epoch(st), epoch);
+	/* nothing of the batch, everything from before */
+	assert_int_equal(total(st, &all), 5 * 55);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples WHERE ts >= 50000"), 0);
+	assert_integrity_ok(st);
+	/* space again: the retried batch lands */
+	assert_int_equal(q_int(st, "PRAGMA max_page_count = 1000000"), 1000000);
+	assert_int_equal(store__begin(st), 0);
+	for (i = 0; i < 20000; i++)
+		assert_int_equal(store__add_samples(st, 50000 + i, 1, 1, 1), 0);
+	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(total(st, &all), 5 * 55 + 20000);
+	store__free(st);
+}
+
+static void test_measure(void **state)
+{
+	struct store *st = fresh("measure.db");
+	struct store_measure m;
+	__s64 run = add_run(st, "h", NULL);
+
+	(void)state;
+	fill_buckets(st, run, 20, 10);
+	assert_int_equal(store__measure(st, &m), 0);
+	assert_int_equal(m.samples, 20 * 55);
+	assert_int_equal(m.sample_rows, 200);
+	assert_int_equal(m.buckets, 20);
+	assert_int_equal(m.stacks, 10);
+	assert_true(m.used_bytes > 0);
+	assert_true(m.stack_blob_bytes >= 20 && m.stack_blob_zstd > 0);
+	assert_true(m.bucket_packed_bytes >= 20 * 10 * 3 && m.bucket_packed_zstd > 0);
+	store__free(st);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) ? -1 : 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schema_created),
+		cmocka_unit_test(test_wal_mode),
+		cmocka_unit_test(test_migrate_from_v1),
+		cmocka_unit_test(test_newer_and_foreign_files_refused),
+		cmocka_unit_test(test_stacks_and_frames_interned),
+		cmocka_unit_test(test_bucket_aggregation),
+		cmocka_unit_test(test_kernel_and_unknown_frames_folded),
+		cmocka_unit_test(test_corrupt_stack_reported),
+		cmocka_unit_test(test_selectors),
+		cmocka_unit_test(test_runs_listed_by_selector),
+		cmocka_unit_test(test_selector_options),
+		cmocka_unit_test(test_time_and_size_parsers),
+		cmocka_unit_test(test_varint_roundtrip),
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_locked_database_retried),
+		cmocka_unit_test(test_full_disk_keeps_data),
+		cmocka_unit_test(test_measure),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
