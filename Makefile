@@ -20,6 +20,7 @@ EXTRA_LDFLAGS ?=
 WERROR ?= 1
 SANITIZE ?=
 DURATION ?= 30
+BENCH_ADDRS ?= 100000
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
 	-e 's/loongarch64/loongarch/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
@@ -34,7 +35,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps
+.PHONY: all run test check clean deps bench-symbolize bench-render
 
 all: $(OUTPUT)/profile
 
@@ -54,6 +55,10 @@ $(OUTPUT)/config.mk: scripts/install-deps.sh
 		"$$($(PKG_CONFIG) --cflags cmocka 2>/dev/null)" \
 		"$$($(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)" \
 		"$$($(PKG_CONFIG) --variable=includedir libbpf 2>/dev/null || echo /usr/include)" > $@
+	$(Q)printf 'WEB_CFLAGS := %s\nWEB_LIBS := %s\nPPROF_PROTO := %s\n' \
+		"$$($(PKG_CONFIG) --cflags jansson libprotobuf-c zlib 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs jansson libprotobuf-c zlib 2>/dev/null || echo -ljansson -lprotobuf-c -lz)" \
+		"$$(dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep '/proto/profile.proto$$' | head -1)" >> $@
 
 deps: $(OUTPUT)/config.mk
 
@@ -67,9 +72,9 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 CFLAGS := -g -O2 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(SAN_FLAGS) -I. -I$(OUTPUT) -Ibpf \
-	$(PKG_CFLAGS) $(EXTRA_CFLAGS)
+	-I$(OUTPUT)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
-LIBS = $(PKG_LIBS) -liberty -lz -lm
+LIBS = $(PKG_LIBS) $(WEB_LIBS) -liberty -lz -lm
 
 COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
@@ -79,7 +84,7 @@ PROFILER_SRCS := $(wildcard profiler/*.c)
 LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS)
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
-LIB_OBJS := $(call obj,$(LIB_SRCS))
+LIB_OBJS := $(call obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/profile.pb-c.o
 PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
 
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
@@ -103,6 +108,21 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 # the collector includes the skeleton
 $(OUTPUT)/obj/profiler/collector.o: $(OUTPUT)/profiler.skel.h
+
+# ---- pprof: protobuf-c code generated from pprof's own profile.proto ----
+
+$(OUTPUT)/gen/profile.pb-c.c $(OUTPUT)/gen/profile.pb-c.h: $(OUTPUT)/config.mk
+	$(call msg,PROTOC-C,$(OUTPUT)/gen/profile.pb-c.c)
+	$(Q)test -n "$(PPROF_PROTO)" || { echo "pprof's profile.proto not found (golang-github-google-pprof-dev)" >&2; exit 1; }
+	$(Q)mkdir -p $(OUTPUT)/gen
+	$(Q)protoc-c --c_out=$(OUTPUT)/gen -I$(dir $(PPROF_PROTO)) $(PPROF_PROTO)
+
+$(OUTPUT)/obj/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 $(SAN_FLAGS) $(WEB_CFLAGS) -I$(OUTPUT)/gen -c $< -o $@
+
+$(OUTPUT)/obj/web/export.o: $(OUTPUT)/gen/profile.pb-c.h
 
 # ---- user space ----
 
@@ -161,11 +181,27 @@ $(OUTPUT)/fixtures/.built: tests/fixtures/build.sh tests/fixtures/inlines.c test
 	$(call msg,FIXTURES,$(@D))
 	$(Q)tests/fixtures/build.sh "$(CC)" "$(CXX)" $(@D) >/dev/null
 
+# Node modules for the browser tests (playwright-core drives Debian's chromium).
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	$(call msg,NPM,tests/browser)
+	$(Q)cd tests/browser && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }
+	$(Q)touch $@
+
 check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
-test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES)
+test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
 	$(Q)tests/run.sh --all $(OUTPUT)
+
+# Benchmarks compare against the tools users would otherwise run; see bench/.
+bench-symbolize: $(OUTPUT)/profile
+	bench/symbolize.sh $(OUTPUT) $(BENCH_ADDRS)
+
+# Rendering and import benchmark (bench/render.sh); not part of 'make test'.
+bench-render: $(OUTPUT)/profile
+	$(Q)bench/render.sh $(OUTPUT)
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded

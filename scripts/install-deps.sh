@@ -9,6 +9,7 @@ need=""
 
 # pkg-config module -> Debian package
 for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka-dev \
+	jansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev \
 	sqlite3:libsqlite3-dev libzstd:libzstd-dev; do
 	mod=${pair%%:*}
 	pkg=${pair#*:}
@@ -23,11 +24,17 @@ for pair in /usr/include/libiberty/demangle.h:libiberty-dev; do
 done
 # command -> Debian package
 for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils \
-	debuginfod:debuginfod addr2line:binutils g++:g++; do
+	debuginfod:debuginfod addr2line:binutils g++:g++ \
+	protoc-c:protobuf-c-compiler protoc:protobuf-compiler perf:linux-perf chromium:chromium \
+	node:nodejs npm:npm; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
+
+# package with a file the build reads -> Debian package
+dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep -q '/proto/profile.proto$' ||
+	need="$need golang-github-google-pprof-dev"
 
 [ -z "$need" ] && exit 0
 

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "symbolizer_internal.h"
+#include "common/array.h"
 #include "common/log.h"
 
 struct dso_sym {
@@ -338,17 +339,9 @@ bool dso__offset_to_vaddr(const struct dso *d, __u64 off, __u64 *vaddr)
 
 const char *dso__find_symbol(const struct dso *d, __u64 vaddr)
 {
-	size_t lo = 0, hi = d->nr_syms;
+	size_t lo = sorted_count_le(d->syms, d->nr_syms, sizeof(*d->syms), vaddr);
 	const struct dso_sym *sym;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->syms[mid].start <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0)
 		return NULL;
 	sym = &d->syms[lo - 1];

@@ -23,6 +23,7 @@
 #include <elfutils/libdw.h>
 
 #include "symbolizer_internal.h"
+#include "common/array.h"
 #include "common/hashmap.h"
 #include "common/log.h"
 
@@ -81,33 +82,16 @@ static int add_range(struct dwarf_index *di, size_t *cap, uint64_t lo, uint64_t 
 {
 	if (lo >= hi)
 		return 0;
-	if (di->nr_ranges == *cap) {
-		size_t n = *cap ? *cap * 2 : 64;
-		struct cu_range *r = reallocarray(di->ranges, n, sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		di->ranges = r;
-		*cap = n;
-	}
+	if (ARRAY_GROW(di->ranges, *cap, di->nr_ranges + 1, 64))
+		return -ENOMEM;
 	di->ranges[di->nr_ranges++] = (struct cu_range){ lo, hi, cu };
 	return 0;
 }
 
 static int add_cu(struct dwarf_index *di, size_t *cap, Dwarf_Die *cudie)
 {
-	size_t ncap;
-
-	if (di->nr_cus == *cap) {
-		struct cu_index *c;
-
-		ncap = *cap ? *cap * 2 : 64;
-		c = reallocarray(di->cus, ncap, sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		di->cus = c;
-		*cap = ncap;
-	}
+	if (ARRAY_GROW(di->cus, *cap, di->nr_cus + 1, 64))
+		return -ENOMEM;
 	memset(&di->cus[di->nr_cus], 0, sizeof(di->cus[0]));
 	di->cus[di->nr_cus].cudie = *cudie;
 	{
@@ -167,7 +151,7 @@ struct dwarf_index *dwarf_index__new(Dwarf *dw, const char *name)
 			e ? dwarf_errmsg(e) : "a unit header does not decode");
 	}
 	di->name = name;
-	if (di->nr_ranges)	/* qsort(NULL, 0) is undefined (UBSan aborts) */
+	if (di->nr_ranges)
 		qsort(di->ranges, di->nr_ranges, sizeof(*di->ranges), cmp_range);
 	return di;
 }
@@ -229,15 +213,8 @@ static int push_interval(struct builder *b, uint64_t lo, uint64_t hi, int scope)
 {
 	struct cu_index *c = b->cu;
 
-	if (c->nr_iv == b->cap_iv) {
-		size_t n = b->cap_iv ? b->cap_iv * 2 : 256;
-		struct interval *iv = reallocarray(c->iv, n, sizeof(*iv));
-
-		if (!iv)
-			return -ENOMEM;
-		c->iv = iv;
-		b->cap_iv = n;
-	}
+	if (ARRAY_GROW(c->iv, b->cap_iv, c->nr_iv + 1, 256))
+		return -ENOMEM;
 	c->iv[c->nr_iv++] = (struct interval){ lo, hi, -1, scope };
 	return 0;
 }
@@ -263,15 +240,8 @@ static int add_scope(struct builder *b, Dwarf_Die *die, bool inlined, int encl)
 	}
 	if (c->nr_iv == first)
 		return -1;
-	if (c->nr_scopes == b->cap_scopes) {
-		size_t n = b->cap_scopes ? b->cap_scopes * 2 : 128;
-
-		s = reallocarray(c->scopes, n, sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		c->scopes = s;
-		b->cap_scopes = n;
-	}
+	if (ARRAY_GROW(c->scopes, b->cap_scopes, c->nr_scopes + 1, 128))
+		return -ENOMEM;
 	s = &c->scopes[c->nr_scopes++];
 	memset(s, 0, sizeof(*s));
 	s->name = die_name(die);
@@ -350,17 +320,9 @@ static int walk_cu(struct builder *b)
 		}
 		/* the sibling waits on the stack while the children are visited */
 		if (dwarf_siblingof(&it.die, &sib) == 0) {
-			if (nr == cap) {
-				size_t n = cap ? cap * 2 : 64;
-				struct walk_item *s = reallocarray(stack, n, sizeof(*s));
-
-				if (!s) {
-					err = -ENOMEM;
-					break;
-				}
-				stack = s;
-				cap = n;
-			}
+			err = ARRAY_GROW(stack, cap, nr + 1, 64);
+			if (err)
+				break;
 			stack[nr++] = (struct walk_item){ sib, it.encl };
 		}
 		if (may_hold_code(tag) && dwarf_child(&it.die, &child) == 0) {
@@ -445,18 +407,10 @@ static int build_cu(struct dwarf_index *di, struct cu_index *c)
 
 static struct cu_index *find_cu(struct dwarf_index *di, uint64_t addr)
 {
-	size_t lo = 0, hi = di->nr_ranges;
+	size_t lo = sorted_count_le(di->ranges, di->nr_ranges, sizeof(*di->ranges), addr), hi;
 	Dwarf_Die cudie;
 	uint64_t idx;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (di->ranges[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	/* ranges of different CUs do not overlap in sane DWARF: check a few back */
 	for (hi = lo; hi > 0 && lo - hi < 8; hi--) {
 		if (addr < di->ranges[hi - 1].hi)
@@ -474,7 +428,6 @@ int dwarf_index__lookup(struct dwarf_index *di, __u64 addr, __u64 now, struct ds
 {
 	struct cu_index *c = find_cu(di, addr);
 	struct dso_frame chain[MAX_INLINE_DEPTH];
-	size_t lo = 0, hi;
 	Dwarf_Line *line;
 	int32_t i;
 	int n = 0, k;
@@ -484,16 +437,7 @@ int dwarf_index__lookup(struct dwarf_index *di, __u64 addr, __u64 now, struct ds
 	if (!c->built && build_cu(di, c))
 		return 0;
 	c->last_use = now;
-	hi = c->nr_iv;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->iv[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	i = (int32_t)lo - 1;
+	i = (int32_t)sorted_count_le(c->iv, c->nr_iv, sizeof(*c->iv), addr) - 1;
 	while (i >= 0 && addr >= c->iv[i].hi)
 		i = c->iv[i].parent;
 

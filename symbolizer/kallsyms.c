@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "symbolizer_internal.h"
+#include "common/array.h"
 #include "common/strset.h"
 #include "common/log.h"
 
@@ -91,17 +92,9 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		}
 		if (sym.addr == 0)	/* kptr_restrict hides addresses: useless */
 			continue;
-		if (ks->nr == ks->cap) {
-			size_t cap = ks->cap ? ks->cap * 2 : 4096;
-			struct ksym *n = reallocarray(ks->syms, cap, sizeof(*n));
-
-			if (!n) {
-				err = -ENOMEM;
-				break;
-			}
-			ks->syms = n;
-			ks->cap = cap;
-		}
+		err = ARRAY_GROW(ks->syms, ks->cap, ks->nr + 1, 4096);
+		if (err)
+			break;
 		ks->syms[ks->nr++] = sym;
 	}
 	free(line);
@@ -109,24 +102,16 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		return err;
 	if (!parsed)
 		return -EINVAL;
-	qsort(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym);
+	if (ks->nr)
+		qsort(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym);
 	return 0;
 }
 
 const struct ksym *ksyms__find(const struct ksyms *ks, __u64 addr)
 {
-	size_t lo = 0, hi = ks->nr;
+	size_t lo = sorted_count_le(ks->syms, ks->nr, sizeof(*ks->syms), addr);
 	const struct ksym *sym;
 
-	/* last symbol with sym->addr <= addr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ks->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0)
 		return NULL;
 	sym = &ks->syms[lo - 1];

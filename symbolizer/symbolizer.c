@@ -21,6 +21,7 @@
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
+#include "common/array.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -309,17 +310,9 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	while (getline(&line, &linecap, f) > 0) {
 		if (proc_map__parse(line, &m, s->strs) || !m.exec)
 			continue;
-		if (nr == cap) {
-			struct proc_map *n;
-
-			cap = cap ? cap * 2 : 32;
-			n = reallocarray(maps, cap, sizeof(*n));
-			if (!n) {
-				err = -ENOMEM;
-				break;
-			}
-			maps = n;
-		}
+		err = ARRAY_GROW(maps, cap, nr + 1, 32);
+		if (err)
+			break;
 		maps[nr++] = m;
 	}
 	free(line);
@@ -416,15 +409,8 @@ static int add_dso_entry(struct symbolizer *s, struct dso *dso, const char *path
 	const char *base = strrchr(path, '/');
 	struct dso_entry *e;
 
-	if (s->nr_dsos == s->cap_dsos) {
-		size_t cap = s->cap_dsos ? s->cap_dsos * 2 : 64;
-
-		e = reallocarray(s->dsos, cap, sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		s->dsos = e;
-		s->cap_dsos = cap;
-	}
+	if (ARRAY_GROW(s->dsos, s->cap_dsos, s->nr_dsos + 1, 64))
+		return -ENOMEM;
 	e = &s->dsos[s->nr_dsos];
 	memset(e, 0, sizeof(*e));
 	e->dso = dso;
@@ -612,15 +598,8 @@ static void read_perf_map(struct symbolizer *s, struct proc *p)
 		    !size)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		if (nr == cap) {
-			struct jit_sym *n;
-
-			cap = cap ? cap * 2 : 256;
-			n = reallocarray(syms, cap, sizeof(*n));
-			if (!n)
-				break;
-			syms = n;
-		}
+		if (ARRAY_GROW(syms, cap, nr + 1, 256))
+			break;
 		syms[nr].start = start;
 		syms[nr].end = start + size;
 		syms[nr].name = intern(s, line + name_off);
@@ -629,7 +608,8 @@ static void read_perf_map(struct symbolizer *s, struct proc *p)
 	}
 	free(line);
 	fclose(f);
-	qsort(syms, nr, sizeof(*syms), cmp_jit);
+	if (nr)
+		qsort(syms, nr, sizeof(*syms), cmp_jit);
 	free(p->jit);
 	p->jit = syms;
 	p->nr_jit = nr;
@@ -637,20 +617,11 @@ static void read_perf_map(struct symbolizer *s, struct proc *p)
 
 static const struct jit_sym *find_jit(struct symbolizer *s, struct proc *p, __u64 addr)
 {
-	size_t lo, hi;
+	size_t lo;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		lo = 0;
-		hi = p->nr_jit;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (p->jit[mid].start <= addr)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		lo = sorted_count_le(p->jit, p->nr_jit, sizeof(*p->jit), addr);
 		/* later entries win: JITs append a symbol when code is regenerated */
 		if (lo && addr < p->jit[lo - 1].end)
 			return &p->jit[lo - 1];
@@ -705,20 +676,7 @@ static const char *source_path(struct symbolizer *s, const char *file, const cha
 
 static int pool_reserve(struct symbolizer *s, size_t n)
 {
-	struct sym_frame *p;
-	size_t cap;
-
-	if (s->nr_pool + n <= s->cap_pool)
-		return 0;
-	cap = s->cap_pool ? s->cap_pool * 2 : 4096;
-	while (cap < s->nr_pool + n)
-		cap *= 2;
-	p = reallocarray(s->pool, cap, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	s->pool = p;
-	s->cap_pool = cap;
-	return 0;
+	return ARRAY_GROW(s->pool, s->cap_pool, s->nr_pool + n, 4096);
 }
 
 #define POOL_MAX (4u << 20)	/* frames remembered before the caches start over */

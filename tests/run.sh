@@ -18,7 +18,7 @@ bins=""
 for t in "$out"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case "$(basename "$t")" in
-	test_e2e | test_addr2line | test_agent) [ "$mode" = --all ] && bins="$bins $t" ;;
+	test_e2e | test_e2e_* | test_addr2line | test_agent) [ "$mode" = --all ] && bins="$bins $t" ;;
 	*) bins="$bins $t" ;;
 	esac
 done

@@ -9,6 +9,8 @@
  * Environment: PROFILE (the binary), FIXTURES (where build.sh built).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <sys/wait.h>
@@ -293,6 +295,75 @@ static void test_corrupt_inputs_give_one_line_errors(void **state)
 	}
 }
 
+/*
+ * debuginfod: a real server from Debian's package on loopback serves the
+ * fixture's debug root; with DEBUGINFOD_URLS set and no --debug-dir the
+ * stripped binary must get its inline chains and lines from it.
+ */
+static void test_debuginfod_server(void **state)
+{
+	char dir[4200], db[4200], cache[4200], port[16], url[64], cmd[16384], buf[8192];
+	char bin[4200], ref[4200];
+	unsigned long long hot = 0;
+	bool served = false;
+	pid_t srv;
+	int i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/debugroot", fixtures);
+	snprintf(db, sizeof(db), "%s/debuginfod.%d.sqlite", fixtures, getpid());
+	snprintf(cache, sizeof(cache), "%s/debuginfod-cache.%d", fixtures, getpid());
+	snprintf(port, sizeof(port), "%d", 20000 + getpid() % 20000);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+	snprintf(bin, sizeof(bin), "%s/inl-buildid", fixtures);
+	snprintf(ref, sizeof(ref), "%s/inl-buildid.full", fixtures);
+	snprintf(cmd, sizeof(cmd), "nm '%s' | awk '$3 == \"hot_path\" { print $1 }'", ref);
+	{
+		FILE *p = popen(cmd, "r");
+
+		assert_int_equal(fscanf(p, "%llx", &hot), 1);
+		pclose(p);
+	}
+	srv = fork();
+	assert_true(srv >= 0);
+	if (srv == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		unsetenv("DEBUGINFOD_URLS");	/* no upstream federation */
+		execlp("debuginfod", "debuginfod", "-F", dir, "-p", port, "-d", db, (char *)NULL);
+		_exit(127);
+	}
+	/* the server scans its directory first: ask until it answers (30 s at most) */
+	for (i = 0; i < 60 && !served; i++) {
+		FILE *p;
+		size_t n;
+
+		usleep(500 * 1000);
+		/* a fresh cache each time: the client remembers a miss for minutes */
+		snprintf(cmd, sizeof(cmd),
+			 "DEBUGINFOD_URLS=%s DEBUGINFOD_CACHE_PATH='%s.%d' DEBUGINFOD_TIMEOUT=5 "
+			 "'%s' symbolize -i -e '%s' 0x%llx 2>/dev/null",
+			 url, cache, i, env("PROFILE"), bin, hot + 8);
+		p = popen(cmd, "r");
+		n = fread(buf, 1, sizeof(buf) - 1, p);
+		buf[n] = '\0';
+		pclose(p);
+		served = strstr(buf, "inlines.c:") != NULL;
+	}
+	kill(srv, SIGTERM);
+	waitpid(srv, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'.* '%s'*", cache, db);
+	if (system(cmd))
+		print_message("could not remove %s\n", cache);
+	if (!served)
+		fail_msg("no source lines through debuginfod at %s; last answer: %s", url, buf);
+	/* the inline chain came along: hot_path+8 is inside accumulate() */
+	assert_non_null(strstr(buf, "(inlined)"));
+	assert_non_null(strstr(buf, "hot_path at "));
+}
+
 static int setup(void **state)
 {
 	const char *dir = getenv("FIXTURES");
@@ -317,6 +388,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixtures_agree_with_eu_addr2line),
 		cmocka_unit_test(test_corrupt_inputs_give_one_line_errors),
+		cmocka_unit_test(test_debuginfod_server),
 	};
 
 	return cmocka_run_group_tests_name("addr2line", tests, setup, teardown);

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -406,6 +408,104 @@ static void test_corrupt_files(void **state)
 	}
 }
 
+static void test_vdso_frames_are_named(void **state)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR), a;
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	int named = 0;
+
+	(void)state;
+	assert_true(base != 0);
+	for (a = base; a < base + 8192; a += 4) {
+		int n = symbolizer__user(s, getpid(), a, f, SYM_MAX_FRAMES);
+
+		assert_true(n >= 1);
+		assert_string_equal(f[0].module, "[vdso]");
+		if (f[0].name && strstr(f[0].name, "clock_gettime"))
+			named++;
+	}
+	assert_true(named > 0);
+	symbolizer__free(s);
+}
+
+static void test_jit_perf_map(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	char path[64];
+	void *code = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	FILE *m;
+
+	(void)state;
+	assert_true(code != MAP_FAILED);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+	m = fopen(path, "w");
+	assert_non_null(m);
+	fprintf(m, "%lx 100 LazyCompile:*render_frame app.js:42\n", (unsigned long)code);
+	fprintf(m, "%lx 80 Builtin:ArrayMap\n", (unsigned long)code + 0x1000);
+	fclose(m);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)code + 0x10, f, SYM_MAX_FRAMES), 1);
+	assert_string_equal(f[0].name, "LazyCompile:*render_frame app.js:42");
+	assert_true(f[0].jit);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)code + 0x1010, f, SYM_MAX_FRAMES), 1);
+	assert_string_equal(f[0].name, "Builtin:ArrayMap");
+	/* between the JIT's symbols: anonymous code, kept and labelled */
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)code + 0x800, f, SYM_MAX_FRAMES), 1);
+	assert_null(f[0].name);
+	assert_string_equal(f[0].module, "[anon]");
+	unlink(path);
+	munmap(code, 8192);
+	symbolizer__free(s);
+}
+
+static void test_dwarf_memory_cap(void **state)
+{
+	struct symbolizer_opts opts = { .dwarf_mem_cap = 1 };
+	struct symbolizer *s = symbolizer__new(&opts);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	struct symbolizer_stats st;
+	int n;
+
+	(void)state;
+	/* the first lookup builds a CU index: line numbers */
+	n = symbolizer__user(s, getpid(), (uintptr_t)test_local_function, f, SYM_MAX_FRAMES);
+	assert_true(n >= 1 && f[n - 1].file && f[n - 1].line > 0);
+	symbolizer__stats(s, &st);
+	assert_true(st.dwarf_mem > 0);
+	/* over the cap: a new address gets the symbol name only */
+	symbolizer__next_generation(s);
+	n = symbolizer__user(s, getpid(), (uintptr_t)test_dwarf_memory_cap + 4, f, SYM_MAX_FRAMES);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].name, "test_dwarf_memory_cap");
+	assert_null(f[0].file);
+	symbolizer__free(s);
+}
+
+static void test_frames_carry_build_id(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	char cmd[8200], want[128] = "";
+	struct child c;
+	FILE *p;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: *//p'",
+		 fixture("symfix-pie"));
+	p = popen(cmd, "r");
+	assert_non_null(fgets(want, sizeof(want), p));
+	pclose(p);
+	want[strcspn(want, "\n")] = '\0';
+	start_child(&c, fixture("symfix-pie"));
+	assert_true(symbolizer__user(s, c.pid, c.first, f, SYM_MAX_FRAMES) >= 1);
+	assert_string_equal(f[0].build_id, want);
+	/* the file offset of the address, for symbolizing it later elsewhere */
+	assert_true(f[0].offset > 0 && f[0].offset < 1 << 20);
+	stop_child(&c);
+	symbolizer__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +519,10 @@ int main(void)
 		cmocka_unit_test(test_symbolize_deleted_binary),
 		cmocka_unit_test(test_symbolize_gone_process),
 		cmocka_unit_test(test_corrupt_files),
+		cmocka_unit_test(test_vdso_frames_are_named),
+		cmocka_unit_test(test_jit_perf_map),
+		cmocka_unit_test(test_dwarf_memory_cap),
+		cmocka_unit_test(test_frames_carry_build_id),
 	};
 
 	return cmocka_run_group_tests_name("symbolizer", tests, NULL, NULL);

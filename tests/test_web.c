@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for web/: XML escaping, folded input and output, the top
- * table, and the SVG renderer (a golden file plus structural checks).
+ * table, the SVG renderer (golden files plus structural checks), the
+ * differential graph and change table, perf script import and the pprof and
+ * speedscope exports.
  *
  * REGEN=1 rewrites the golden files instead of comparing (tests/regen.sh).
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <zlib.h>
 
+#include "profile.pb-c.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 
@@ -143,7 +149,26 @@ static void test_top_self_and_total(void **state)
 	stack_agg__free(agg);
 }
 
+/* Render folded text the way `profile flamegraph` does: streamed into the frame tree. */
 static char *render(const char *folded, const struct flamegraph_opts *opts)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct flamegraph *fg = flamegraph__new(opts);
+	FILE *f = fmemopen((void *)folded, strlen(folded) ? strlen(folded) : 1, "r");
+	size_t bad;
+
+	assert_non_null(fg);
+	assert_non_null(f);
+	if (*folded)
+		assert_int_equal(flamegraph__read_folded(fg, f, "input", &bad), 0);
+	fclose(f);
+	assert_int_equal(flamegraph__write_svg(fg, &sb), 0);
+	flamegraph__free(fg);
+	return sb.buf;
+}
+
+/* The same through an aggregation, as the recorder and the store use it. */
+static char *render_agg(const char *folded, const struct flamegraph_opts *opts)
 {
 	struct strbuf sb = STRBUF_INIT;
 	size_t bad;
@@ -173,6 +198,7 @@ static void test_svg_escapes_hostile_names(void **state)
 
 	(void)state;
 	/* only our own script element, and no markup made from names */
+	assert_int_equal(count_of(svg, "<rect class=\"f\""), 7);
 	assert_int_equal(count_of(svg, "<script"), 1);
 	assert_int_equal(count_of(svg, "]]>"), 1);
 	assert_null(strstr(svg, "<img"));
@@ -189,12 +215,13 @@ static void test_svg_structure(void **state)
 
 	(void)state;
 	/* all, app, main, a, b; "tiny" is 0.1 px wide and pruned */
-	assert_int_equal(count_of(svg, "<g class=\"f\""), 5);
+	assert_int_equal(count_of(svg, "<rect class=\"f\""), 5);
 	assert_null(strstr(svg, "data-n=\"tiny\""));
 	/* the pruned samples still count in b's width: 25.01 of 100.01 */
-	assert_non_null(strstr(svg, "data-n=\"b\"><title>b (25.010 samples, 25.01%)</title>"));
-	/* "a" sorts first and starts at the left edge; b follows it */
-	assert_non_null(strstr(svg, "data-n=\"a\"><title>a (75 samples, 74.99%)</title><rect x=\"10.00\""));
+	assert_non_null(strstr(svg, "data-x=\"75\" data-v=\"25.01\" data-e=\"5\" data-p=\"2\" data-n=\"b\""));
+	/* "a" sorts first and starts at the left edge; b follows it; pre-order indices */
+	assert_non_null(strstr(svg, "<rect class=\"f\" x=\"10.0000\" y=\"60.0\" width=\"734.9265\""));
+	assert_non_null(strstr(svg, "data-x=\"0\" data-v=\"75\" data-e=\"4\" data-p=\"2\" data-n=\"a\""));
 	assert_non_null(strstr(svg, ">T &amp; T</text>"));
 	free(svg);
 }
@@ -204,7 +231,7 @@ static void test_svg_empty_input(void **state)
 	char *svg = render("", NULL);
 
 	(void)state;
-	assert_int_equal(count_of(svg, "<g class=\"f\""), 0);
+	assert_int_equal(count_of(svg, "<rect class=\"f"), 0);
 	assert_non_null(strstr(svg, "No samples"));
 	assert_non_null(strstr(svg, "</svg>"));
 	free(svg);
@@ -228,23 +255,42 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* Golden files: tests/fixtures/<name>.folded rendered must equal <name>.svg. */
+/*
+ * Golden files: tests/fixtures/<input>.folded rendered with the case's
+ * options must equal tests/fixtures/<name>.svg byte for byte.
+ */
 static void test_svg_golden(void **state)
 {
-	static const char *const names[] = { "basic", "kinds" };
+	static const struct {
+		const char *name, *input;
+		struct flamegraph_opts opts;
+	} cases[] = {
+		{ "basic", "basic", { .title = "basic", .min_width = 0.1 } },
+		{ "kinds", "kinds", { .title = "kinds", .min_width = 0.1 } },
+		{ "options", "basic", { .title = "Options <&>", .subtitle = "sub \"title\"",
+					.count_name = "ms", .width = 640, .min_width = 0.1 } },
+		{ "icicle", "basic", { .title = "icicle", .icicle = true, .min_width = 0.1 } },
+		{ "reversed", "basic", { .title = "reversed", .reverse = true, .min_width = 0.1 } },
+		{ "chart", "chart", { .title = "chart", .chart = true, .min_width = 0.1 } },
+		{ "pruned", "basic", { .title = "pruned", .width = 200, .min_width = 12 } },
+		{ "palette-hot", "kinds", { .title = "hot", .palette = FG_PALETTE_HOT, .min_width = 0.1 } },
+		{ "palette-cold", "kinds", { .title = "cold", .palette = FG_PALETTE_COLD, .min_width = 0.1 } },
+		{ "fractional", "fractional", { .title = "fractional", .min_width = 0.1 } },
+		{ "empty", "empty", { .title = "empty", .min_width = 0.1 } },
+	};
 	const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char in_path[4096], out_path[4096], *in, *want, *got;
-		struct flamegraph_opts opts = { .title = names[i], .min_width = 0.1 };
 
-		snprintf(in_path, sizeof(in_path), "%s/tests/fixtures/%s.folded", src, names[i]);
-		snprintf(out_path, sizeof(out_path), "%s/tests/fixtures/%s.svg", src, names[i]);
+		snprintf(in_path, sizeof(in_path), "%s/tests/fixtures/%s.folded", src, cases[i].input);
+		snprintf(out_path, sizeof(out_path), "%s/tests/fixtures/%s.svg", src, cases[i].name);
 		in = slurp(in_path);
-		assert_non_null(in);
-		got = render(in, &opts);
+		if (!in)
+			fail_msg("missing input %s", in_path);
+		got = render(in, &cases[i].opts);
 		if (getenv("REGEN")) {
 			FILE *f = fopen(out_path, "w");
 
@@ -264,6 +310,400 @@ static void test_svg_golden(void **state)
 	}
 }
 
+/* data-v of the frame named @name whose parent is frame @parent ("-1" for the root). */
+static double frame_value(const char *svg, const char *name, const char *parent)
+{
+	char needle[256];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "data-p=\"%s\" data-n=\"%s\"", parent, name);
+	p = strstr(svg, needle);
+	if (!p)
+		return -1;
+	while (p > svg && strncmp(p, "data-v=\"", 8))
+		p--;
+	return strtod(p + 8, NULL);
+}
+
+static void test_svg_reverse_merges_callers(void **state)
+{
+	struct flamegraph_opts opts = { .reverse = true, .min_width = 0 };
+	char *svg = render("a;b;c 1\nx;b;c 2\ny;c 4\n", &opts);
+
+	(void)state;
+	/* leaf first: c (7) above all, then its callers b (3) and y (4), then a and x */
+	assert_int_equal(count_of(svg, "<rect class=\"f\""), 6);
+	assert_true(frame_value(svg, "c", "0") == 7);
+	assert_true(frame_value(svg, "b", "1") == 3);
+	assert_true(frame_value(svg, "y", "1") == 4);
+	assert_true(frame_value(svg, "a", "2") == 1);
+	assert_true(frame_value(svg, "x", "2") == 2);
+	free(svg);
+}
+
+static void test_svg_chart_keeps_order(void **state)
+{
+	struct flamegraph_opts chart = { .chart = true, .min_width = 0 }, graph = { .min_width = 0 };
+	static const char in[] = "m;b 1\nm;c 1\nm;b 1\nm;b 2\nz 1\nm;b 1\n";
+	char *c = render(in, &chart), *g = render(in, &graph);
+
+	(void)state;
+	/* chart: m, b, c, b (merged with the next b), z, m, b; time order kept */
+	assert_int_equal(count_of(c, "<rect class=\"f\""), 8);
+	assert_non_null(strstr(c, "data-x=\"0\" data-v=\"5\" data-e=\"5\" data-p=\"0\" data-n=\"m\""));
+	assert_non_null(strstr(c, "data-x=\"2\" data-v=\"3\" data-e=\"5\" data-p=\"1\" data-n=\"b\""));
+	assert_non_null(strstr(c, "data-x=\"5\" data-v=\"1\" data-e=\"6\" data-p=\"0\" data-n=\"z\""));
+	assert_non_null(strstr(c, "data-x=\"6\" data-v=\"1\" data-e=\"8\" data-p=\"0\" data-n=\"m\""));
+	/* graph: m and z, b merged */
+	assert_int_equal(count_of(g, "<rect class=\"f\""), 5);
+	assert_true(frame_value(g, "b", "1") == 5);
+	free(c);
+	free(g);
+}
+
+/* Input order must not change the graph: the prefix reuse of the streaming tree is exact. */
+static void test_svg_input_order_irrelevant(void **state)
+{
+	static const char sorted[] =
+		"a;b;c 1\na;b;c;d 2\na;b;cc 3\na;b;cc;d 4\na;bb 5\na;bb;c 6\nb 7\nb;a 8\n";
+	static const char shuffled[] =
+		"a;bb;c 6\nb;a 8\na;b;cc 3\na;b;c;d 2\na;bb 5\nb 7\na;b;c 1\na;b;cc;d 4\na;b;c 0.5\n"
+		"a;b;c -1\n";
+	struct flamegraph_opts opts = { .min_width = 0 };
+	char *x, *y;
+	size_t bad;
+	struct stack_agg *agg = agg_from(shuffled, &bad);
+
+	(void)state;
+	assert_int_equal(bad, 1);
+	stack_agg__free(agg);
+	x = render(sorted, &opts);
+	y = render(shuffled, &opts);
+	/* only a;b;c differs: 1 vs 1.5, so c under a;b has 3 vs 3.5 inclusive */
+	assert_non_null(strstr(x, "data-v=\"3\" data-e=\"5\" data-p=\"2\" data-n=\"c\""));
+	assert_non_null(strstr(y, "data-v=\"3.5\" data-e=\"5\" data-p=\"2\" data-n=\"c\""));
+	assert_int_equal(count_of(x, "<rect class=\"f\""), 11);
+	assert_int_equal(count_of(y, "<rect class=\"f\""), 11);
+	free(x);
+	free(y);
+	/* streamed and aggregated give the same picture */
+	x = render(shuffled, &opts);
+	y = render_agg(shuffled, &opts);
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+}
+
+static int count_line(void *ctx, const char *stack, size_t len, double count)
+{
+	double *sum = ctx;
+
+	(void)stack;
+	sum[0] += count;
+	sum[1] += len;
+	return 0;
+}
+
+/* The chunked reader: long lines, CRLF, a last line without newline, NUL bytes. */
+static void test_folded_reader_edges(void **state)
+{
+	size_t long_len = 9u << 20, bad, i;
+	char *text = malloc(long_len + 64);
+	double sum[2] = {};
+	FILE *f;
+
+	(void)state;
+	assert_non_null(text);
+	for (i = 0; i < long_len; i++)
+		text[i] = i % 2 ? ';' : 'x';
+	text[long_len - 1] = 'x';
+	memcpy(text + long_len, " 2\r\nbad\0line 1\nlast 3", 21);
+	f = fmemopen(text, long_len + 21, "r");
+	assert_non_null(f);
+	assert_int_equal(folded__read(f, "edges", count_line, sum, &bad), 0);
+	fclose(f);
+	assert_int_equal(bad, 1);	/* the NUL line */
+	assert_true(sum[0] == 5);
+	assert_true(sum[1] == long_len + 4);
+	free(text);
+}
+
+/* ---- differential ---- */
+
+static void test_diff_zscore(void **state)
+{
+	(void)state;
+	/* 0 of 1000 vs 1 of 1000: about 1, not significant */
+	assert_true(fabs(diff__zscore(0, 1000, 1, 1000) - 1.0) < 0.01);
+	/* 100 of 1000 vs 200 of 1000: clearly significant growth */
+	assert_true(diff__zscore(100, 1000, 200, 1000) > 5);
+	assert_true(diff__zscore(200, 1000, 100, 1000) < -5);
+	/* equal shares at different totals: no change */
+	assert_true(fabs(diff__zscore(50, 500, 100, 1000)) < 1e-9);
+	assert_true(diff__zscore(1, 0, 1, 10) == 0);
+}
+
+/* BASE and NEW with known changes: grow doubles, fresh appears, gone vanishes, noise wobbles. */
+static const char diff_base[] =
+	"app;main;grow 1000\napp;main;steady 3000\napp;main;gone 500\napp;main;noise 40\n"
+	"app;main;steady;tiny 1\n";
+static const char diff_new[] =
+	"app;main;grow 2000\napp;main;steady 3000\napp;main;fresh 500\napp;main;noise 43\n"
+	"app;main;steady;tiny 2\n";
+
+static const struct diff_entry *entry_of(const struct diff_entry *e, size_t nr, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		if (!strcmp(e[i].name, name))
+			return &e[i];
+	}
+	fail_msg("no entry for %s", name);
+	return NULL;
+}
+
+static void test_diff_table(void **state)
+{
+	size_t bad, nr;
+	struct stack_agg *base = agg_from(diff_base, &bad), *new = agg_from(diff_new, &bad);
+	const struct diff_entry *g;
+	struct diff_entry *e;
+
+	(void)state;
+	assert_int_equal(stack_agg__diff_top(base, new, false, &e, &nr), 0);
+	assert_int_equal(nr, 8);
+	/* ranked by the largest change: grow first (+12.7 points), then gone/fresh */
+	assert_string_equal(e[0].name, "grow");
+	g = entry_of(e, nr, "grow");
+	assert_true(fabs(g->base_self - 100.0 * 1000 / 4541) < 1e-9);
+	assert_true(fabs(g->new_total - 100.0 * 2000 / 5545) < 1e-9);
+	assert_true(g->z_total > 3);
+	assert_true(entry_of(e, nr, "gone")->new_total == 0);
+	assert_true(entry_of(e, nr, "gone")->z_total < -3);
+	assert_true(entry_of(e, nr, "fresh")->base_total == 0);
+	assert_true(fabs(entry_of(e, nr, "noise")->z_total) < 3);
+	assert_true(fabs(entry_of(e, nr, "tiny")->z_total) < 3);
+	/* steady keeps its count but its share shrinks as grow takes more */
+	assert_true(entry_of(e, nr, "steady")->z_total < -3);
+	free(e);
+	stack_agg__free(base);
+	stack_agg__free(new);
+}
+
+/* The fill of the frame @name under parent index @parent in a diff SVG. */
+static const char *fill_of(const char *svg, const char *name, const char *parent, char *buf,
+			   size_t size)
+{
+	char needle[256];
+	const char *p, *fill;
+
+	snprintf(needle, sizeof(needle), "data-p=\"%s\" data-n=\"%s\"", parent, name);
+	p = strstr(svg, needle);
+	if (!p)
+		return NULL;
+	while (p > svg && strncmp(p, "<rect", 5))
+		p--;
+	fill = strstr(p, "fill=\"");
+	snprintf(buf, size, "%.*s", (int)strcspn(fill + 6, "\""), fill + 6);
+	return buf;
+}
+
+static void test_diff_svg(void **state)
+{
+	struct diff_opts opts = { .fg = { .min_width = 0 }, .z = 3 };
+	struct strbuf sb = STRBUF_INIT;
+	size_t bad;
+	struct stack_agg *base = agg_from(diff_base, &bad), *new = agg_from(diff_new, &bad);
+	char buf[64];
+	const char *svg;
+
+	(void)state;
+	assert_int_equal(flamegraph__render_diff(base, new, &opts, &sb), 0);
+	svg = sb.buf;
+	/* NEW's shape: gone is not drawn, fresh is */
+	assert_null(strstr(svg, "data-n=\"gone\""));
+	assert_non_null(strstr(svg, "data-n=\"fresh\""));
+	/* every frame is coloured, not only leaves: grew red, shrank blue, noise grey */
+	assert_string_equal(fill_of(svg, "grow", "2", buf, sizeof(buf)), "rgb(255,0,0)");
+	assert_int_equal(strncmp(fill_of(svg, "steady", "2", buf, sizeof(buf)), "rgb(", 4), 0);
+	assert_non_null(strstr(fill_of(svg, "steady", "2", buf, sizeof(buf)), ",255)"));
+	assert_string_equal(fill_of(svg, "noise", "2", buf, sizeof(buf)), "rgb(214,214,214)");
+	assert_string_equal(fill_of(svg, "tiny", "6", buf, sizeof(buf)), "rgb(214,214,214)");
+	assert_string_equal(fill_of(svg, "main", "1", buf, sizeof(buf)), "rgb(214,214,214)");
+	/* fresh is marked new; main, the parent of gone, is marked */
+	assert_non_null(strstr(svg, "<rect class=\"f new\""));
+	assert_non_null(strstr(svg, "<rect class=\"f gone\""));
+	assert_non_null(strstr(svg, "vanished below it: gone (11.01% of BASE)"));
+	assert_non_null(strstr(svg, ">  app;main;gone  (11.01% of BASE)</text>"));
+	assert_non_null(strstr(svg, "two-proportion z-test, |z| &lt; 3"));
+	strbuf__release(&sb);
+	stack_agg__free(base);
+	stack_agg__free(new);
+}
+
+/* Two samples of one distribution: sampling noise alone must leave every frame grey. */
+static void test_diff_noise_stays_grey(void **state)
+{
+	static const double weights[] = { 30, 20, 15, 10, 8, 6, 5, 3, 2, 1 };
+	struct diff_opts opts = { .fg = { .min_width = 0 }, .z = 3 };
+	struct stack_agg *side[2] = { stack_agg__new(), stack_agg__new() };
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	const char *p;
+	int s, n, k;
+
+	(void)state;
+	for (s = 0; s < 2; s++) {
+		for (n = 0; n < 20000; n++) {
+			char stack[64];
+			double r;
+
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			r = (rng >> 11) * (100.0 / 9007199254740992.0);
+			for (k = 0; r >= weights[k] && k < 9; k++)
+				r -= weights[k];
+			snprintf(stack, sizeof(stack), "app;main;mod%d;leaf%d", k % 3, k);
+			assert_int_equal(stack_agg__add(side[s], stack, strlen(stack), 1), 0);
+		}
+	}
+	assert_int_equal(flamegraph__render_diff(side[0], side[1], &opts, &sb), 0);
+	assert_int_equal(count_of(sb.buf, "<rect class=\"f\""), 16);
+	for (p = strstr(sb.buf, "<rect class=\"f"); p; p = strstr(p + 1, "<rect class=\"f"))
+		assert_int_equal(strncmp(strstr(p, "fill=\""), "fill=\"rgb(214,214,214)\"", 23), 0);
+	strbuf__release(&sb);
+	stack_agg__free(side[0]);
+	stack_agg__free(side[1]);
+}
+
+/* ---- perf script ---- */
+
+static int collect_folded(void *ctx, const char *stack, size_t len, double count)
+{
+	return strbuf__addf(ctx, "%.*s %.0f\n", (int)len, stack, count);
+}
+
+/*
+ * Hand-checked expectations for the rules of stackcollapse-perf.pl (see
+ * web/perfscript.c); tests/fixtures/perf-script.txt holds the tricky input.
+ */
+static void test_perf_script_rules(void **state)
+{
+	static const struct {
+		const char *expected;
+		struct perf_script_opts opts;
+	} cases[] = {
+		{ "perf-script.folded", {} },
+		{ "perf-script-all.folded", { .kernel = true, .jit = true } },
+		{ "perf-script-pid.folded", { .pid = true } },
+		{ "perf-script-tid-addrs.folded", { .tid = true, .addrs = true } },
+		{ "perf-script-event.folded", { .event_filter = "cycles" } },
+	};
+	const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
+	char path[4096], *want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strbuf out = STRBUF_INIT;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/tests/fixtures/perf-script.txt", src);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_int_equal(perf_script__collapse(f, "perf-script.txt", &cases[i].opts,
+						       collect_folded, &out), 0);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/tests/fixtures/%s", src, cases[i].expected);
+		want = slurp(path);
+		if (!want)
+			fail_msg("missing %s", path);
+		if (strcmp(want, strbuf__str(&out)))
+			fail_msg("%s: got\n%s", cases[i].expected, strbuf__str(&out));
+		free(want);
+		strbuf__release(&out);
+	}
+}
+
+/* ---- export ---- */
+
+static void test_export_pprof(void **state)
+{
+	Perftools__Profiles__Profile *prof;
+	struct strbuf sb = STRBUF_INIT;
+	unsigned char *raw = malloc(1 << 20);
+	uLongf raw_len = 1 << 20;
+	z_stream zs = {};
+	size_t bad, i;
+	struct stack_agg *agg = agg_from("app;main;leaf 5\napp;main 2\nsys;idle 1.4\n", &bad);
+
+	(void)state;
+	assert_int_equal(stack_agg__write_pprof(agg, &sb), 0);
+	/* gzip magic, then inflate */
+	assert_int_equal((unsigned char)sb.buf[0], 0x1f);
+	assert_int_equal((unsigned char)sb.buf[1], 0x8b);
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (unsigned char *)sb.buf;
+	zs.avail_in = sb.len;
+	zs.next_out = raw;
+	zs.avail_out = raw_len;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	raw_len = zs.total_out;
+	inflateEnd(&zs);
+	prof = perftools__profiles__profile__unpack(NULL, raw_len, raw);
+	assert_non_null(prof);
+	assert_int_equal(prof->n_sample, 3);
+	assert_int_equal(prof->n_function, 5);
+	assert_string_equal(prof->string_table[prof->sample_type[0]->type], "samples");
+	assert_string_equal(prof->string_table[prof->sample_type[0]->unit], "count");
+	/* first sample: app;main;leaf, leaf first */
+	assert_int_equal(prof->sample[0]->n_location_id, 3);
+	assert_int_equal(prof->sample[0]->value[0], 5);
+	for (i = 0; i < 3; i++) {
+		static const char *const want[] = { "leaf", "main", "app" };
+		uint64_t loc = prof->sample[0]->location_id[i];
+		uint64_t fn = prof->location[loc - 1]->line[0]->function_id;
+
+		assert_int_equal(prof->location[loc - 1]->id, loc);
+		assert_string_equal(prof->string_table[prof->function[fn - 1]->name], want[i]);
+	}
+	assert_int_equal(prof->sample[2]->value[0], 1);	/* 1.4 rounded */
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	free(raw);
+	strbuf__release(&sb);
+	stack_agg__free(agg);
+}
+
+static void test_export_speedscope(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *doc, *prof, *frames;
+	json_error_t jerr;
+	size_t bad;
+	struct stack_agg *agg = agg_from("app;a\"<b>\\ 3\napp;x 1.5\nbad\xff;x 1\n", &bad);
+
+	(void)state;
+	assert_int_equal(stack_agg__write_speedscope(agg, "test", &sb), 0);
+	doc = json_loads(sb.buf, 0, &jerr);
+	if (!doc)
+		fail_msg("invalid JSON: %s", jerr.text);
+	frames = json_object_get(json_object_get(doc, "shared"), "frames");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 1), "name")),
+			    "a\"<b>\\");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 3), "name")),
+			    "bad?");
+	prof = json_array_get(json_object_get(doc, "profiles"), 0);
+	assert_string_equal(json_string_value(json_object_get(prof, "type")), "sampled");
+	assert_int_equal(json_array_size(json_object_get(prof, "samples")), 3);
+	assert_true(json_number_value(json_array_get(json_object_get(prof, "weights"), 1)) == 1.5);
+	assert_true(json_number_value(json_object_get(prof, "endValue")) == 5.5);
+	assert_int_equal(json_integer_value(json_array_get(json_array_get(
+				 json_object_get(prof, "samples"), 0), 1)), 1);
+	json_decref(doc);
+	strbuf__release(&sb);
+	stack_agg__free(agg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +715,17 @@ int main(void)
 		cmocka_unit_test(test_svg_structure),
 		cmocka_unit_test(test_svg_empty_input),
 		cmocka_unit_test(test_svg_golden),
+		cmocka_unit_test(test_svg_reverse_merges_callers),
+		cmocka_unit_test(test_svg_chart_keeps_order),
+		cmocka_unit_test(test_svg_input_order_irrelevant),
+		cmocka_unit_test(test_folded_reader_edges),
+		cmocka_unit_test(test_diff_zscore),
+		cmocka_unit_test(test_diff_table),
+		cmocka_unit_test(test_diff_svg),
+		cmocka_unit_test(test_diff_noise_stays_grey),
+		cmocka_unit_test(test_perf_script_rules),
+		cmocka_unit_test(test_export_pprof),
+		cmocka_unit_test(test_export_speedscope),
 	};
 
 	return cmocka_run_group_tests_name("web", tests, NULL, NULL);

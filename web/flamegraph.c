@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SVG flame graph renderer. Stages: merge the stacks into a tree of frames,
- * sort each node's children by name, lay them out left to right (width is
- * proportional to inclusive samples), prune frames narrower than min_width
- * pixels (their samples still count in the parent's width), draw.
+ * SVG flame graph renderer. Stages: merge the stacks into the frame tree
+ * while reading (ftree.c), sort each node's children by name (or keep their
+ * order for a flame chart), lay them out left to right (width proportional
+ * to inclusive counts), prune frames narrower than min_width pixels (their
+ * counts still make up the parent's width), draw.
  *
- * The SVG is self-contained: an inline script gives click-to-zoom, reset,
- * regex search with the matched share, and hover details. Frame names only
- * ever reach the page as escaped XML text or attribute values, and the script
- * only assigns them with textContent, so a name cannot inject markup.
+ * Frames are drawn in depth-first pre-order and each carries the index just
+ * past its drawn subtree (data-e) and its parent's index (data-p). The page
+ * script uses that to zoom and search touching only the frames that change:
+ * a zoom repositions the zoomed subtree and its ancestors and hides the rest
+ * with one class on the container; a search recolours only frames whose
+ * match changed. That keeps both fast at tens of thousands of frames.
+ *
+ * Frame names only ever reach the page as escaped XML text or attribute
+ * values, and the script only assigns them with textContent, so a name
+ * cannot inject markup or script.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,8 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "web.h"
-#include "common/hashmap.h"
+#include "web_internal.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
@@ -28,168 +34,83 @@
 #define PAD_X 10
 #define PAD_TOP 60
 #define PAD_BOTTOM 34
+#define LEGEND_LINE 16
 
-struct fnode {
-	int name;		/* id in the tree's name set */
-	int parent;
-	int first_child;
-	int next_sibling;
-	int depth;
-	double value;		/* inclusive samples */
-	double x;		/* samples left of this frame at its depth */
+struct flamegraph {
+	struct flamegraph_opts o;
+	struct ftree t;
+	bool done;
 };
 
-struct ftree {
-	struct strset *names;
-	struct fnode *nodes;
-	size_t nr, cap;
-	struct hashmap children;	/* (parent << 32 | name) -> node */
-	int max_depth;
-};
-
-static int ftree__child(struct ftree *t, int parent, const char *name, size_t len)
+void flamegraph_opts__resolve(struct flamegraph_opts *o, const struct flamegraph_opts *in)
 {
-	int name_id = strset__add(t->names, name, len);
-	struct fnode *n;
-	uint64_t key, val;
+	static const struct flamegraph_opts defaults = {
+		.title = "Flame Graph", .count_name = "samples", .width = 1200, .min_width = 0.1,
+	};
 
-	if (name_id < 0)
-		return name_id;
-	key = (uint64_t)parent << 32 | (uint32_t)name_id;
-	if (hashmap__get(&t->children, key, &val))
-		return val;
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
+	*o = defaults;
+	if (!in)
+		return;
+	*o = *in;
+	o->title = in->title ? in->title : defaults.title;
+	o->count_name = in->count_name ? in->count_name : defaults.count_name;
+	o->width = in->width > 2 * PAD_X + 10 ? in->width : defaults.width;
+	o->min_width = in->min_width >= 0 ? in->min_width : defaults.min_width;
+}
 
-		n = reallocarray(t->nodes, cap, sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		t->nodes = n;
-		t->cap = cap;
+struct flamegraph *flamegraph__new(const struct flamegraph_opts *opts)
+{
+	struct flamegraph *fg = calloc(1, sizeof(*fg));
+
+	if (!fg)
+		goto err;
+	flamegraph_opts__resolve(&fg->o, opts);
+	if (ftree__init(&fg->t, fg->o.chart, fg->o.reverse)) {
+		free(fg);
+		goto err;
 	}
-	if (hashmap__set(&t->children, key, t->nr))
-		return -ENOMEM;
-	n = &t->nodes[t->nr];
-	memset(n, 0, sizeof(*n));
-	n->name = name_id;
-	n->parent = parent;
-	n->first_child = -1;
-	n->next_sibling = -1;
-	if (parent >= 0) {
-		n->depth = t->nodes[parent].depth + 1;
-		n->next_sibling = t->nodes[parent].first_child;
-		t->nodes[parent].first_child = t->nr;
-		if (n->depth > t->max_depth)
-			t->max_depth = n->depth;
-	}
-	return t->nr++;
+	return fg;
+err:
+	errno = ENOMEM;
+	return NULL;
 }
 
-static int ftree__add(struct ftree *t, const char *stack, double count)
+void flamegraph__free(struct flamegraph *fg)
 {
-	const char *p = stack;
-	int node = 0;
-
-	t->nodes[0].value += count;
-	for (;;) {
-		const char *semi = strchr(p, ';');
-		size_t len = semi ? (size_t)(semi - p) : strlen(p);
-
-		node = ftree__child(t, node, p, len);
-		if (node < 0)
-			return node;
-		t->nodes[node].value += count;
-		if (!semi)
-			return 0;
-		p = semi + 1;
-	}
+	if (!fg)
+		return;
+	ftree__release(&fg->t);
+	free(fg);
 }
 
-static const struct ftree *sort_tree;
-
-static int cmp_by_name(const void *a, const void *b)
+int flamegraph__add(struct flamegraph *fg, const char *stack, size_t len, double count)
 {
-	const struct fnode *x = &sort_tree->nodes[*(const int *)a];
-	const struct fnode *y = &sort_tree->nodes[*(const int *)b];
-
-	return strcmp(strset__str(sort_tree->names, x->name),
-		      strset__str(sort_tree->names, y->name));
+	if (!len || !isfinite(count) || count <= 0 || fg->done)
+		return -EINVAL;
+	return ftree__add(&fg->t, stack, len, count, 0);
 }
 
-/* Order every child list by name and assign x positions, parents first. */
-static int ftree__layout(struct ftree *t)
+int flamegraph__add_agg(struct flamegraph *fg, const struct stack_agg *agg)
 {
-	int *kids = NULL;
-	size_t cap = 0, i;
-
-	sort_tree = t;
-	/* nodes are created after their parents, so index order is top-down */
-	for (i = 0; i < t->nr; i++) {
-		struct fnode *n = &t->nodes[i];
-		size_t k = 0, j;
-		double x = n->x;
-		int c;
-
-		for (c = n->first_child; c >= 0; c = t->nodes[c].next_sibling) {
-			if (k == cap) {
-				int *nk;
-
-				cap = cap ? cap * 2 : 64;
-				nk = reallocarray(kids, cap, sizeof(*nk));
-				if (!nk) {
-					free(kids);
-					return -ENOMEM;
-				}
-				kids = nk;
-			}
-			kids[k++] = c;
-		}
-		if (!k)
-			continue;
-		qsort(kids, k, sizeof(*kids), cmp_by_name);
-		n->first_child = kids[0];
-		for (j = 0; j < k; j++) {
-			t->nodes[kids[j]].next_sibling = j + 1 < k ? kids[j + 1] : -1;
-			t->nodes[kids[j]].x = x;
-			x += t->nodes[kids[j]].value;
-		}
-	}
-	free(kids);
-	return 0;
+	return fg->done ? -EINVAL : ftree__add_agg(&fg->t, agg, 0);
 }
 
-static void ftree__release(struct ftree *t)
+static int add_line(void *ctx, const char *stack, size_t len, double count)
 {
-	strset__free(t->names);
-	free(t->nodes);
-	hashmap__release(&t->children);
+	return flamegraph__add(ctx, stack, len, count);
 }
 
-static int ftree__build(struct ftree *t, const struct stack_agg *agg)
+int flamegraph__read_folded(struct flamegraph *fg, FILE *f, const char *name, size_t *bad)
 {
-	const char *stack;
-	double count;
-	size_t i;
-	int err;
-
-	memset(t, 0, sizeof(*t));
-	t->names = strset__new();
-	if (!t->names)
-		return -ENOMEM;
-	err = ftree__child(t, -1, "all", 3);
-	if (err < 0)
-		return err;
-	for (i = 0; stack_agg__get(agg, i, &stack, &count); i++) {
-		if (count <= 0)
-			continue;
-		err = ftree__add(t, stack, count);
-		if (err)
-			return err;
-	}
-	return ftree__layout(t);
+	return folded__read(f, name, add_line, fg, bad);
 }
 
-/* ---- drawing ---- */
+double flamegraph__total(const struct flamegraph *fg)
+{
+	return fg->t.nodes[0].val[0];
+}
+
+/* ---- colours ---- */
 
 static bool has_suffix(const char *s, size_t len, const char *suf)
 {
@@ -198,44 +119,56 @@ static bool has_suffix(const char *s, size_t len, const char *suf)
 	return len >= n && !memcmp(s + len - n, suf, n);
 }
 
-static void frame_color(const char *name, int depth, char *buf, size_t size)
+void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len, int depth,
+		       char *buf, size_t size)
 {
-	size_t len = strlen(name);
-	uint64_t h;
+	enum { USER, KERNEL, INLINED, JIT } kind = USER;
 	double v1, v2, v3;
+	uint64_t h;
 
-	if (depth == 0 || !strncmp(name, "[unknown]", 9)) {
+	if (depth == 0 || (len >= 9 && !memcmp(name, "[unknown]", 9))) {
 		snprintf(buf, size, "rgb(%d,%d,%d)", 190, 190, 196);
 		return;
 	}
-	/* colour by the name without its kind suffix, so a name keeps its colour */
-	if (has_suffix(name, len, "_[k]") || has_suffix(name, len, "_[i]") ||
-	    has_suffix(name, len, "_[j]"))
-		h = str_hash(name, len - 4);
-	else
-		h = str_hash(name, len);
+	if (has_suffix(name, len, "_[k]"))
+		kind = KERNEL;
+	else if (has_suffix(name, len, "_[i]"))
+		kind = INLINED;
+	else if (has_suffix(name, len, "_[j]"))
+		kind = JIT;
+	/* colour by the name without its kind suffix, so a name keeps its shade */
+	h = str_hash(name, kind == USER ? len : len - 4);
 	v1 = (h & 0xffff) / 65535.0;
 	v2 = ((h >> 16) & 0xffff) / 65535.0;
 	v3 = ((h >> 32) & 0xffff) / 65535.0;
-	if (has_suffix(name, len, "_[k]"))	/* kernel: blues */
+	if (pal == FG_PALETTE_HOT)
+		kind = USER;
+	else if (pal == FG_PALETTE_COLD)
+		kind = KERNEL;
+	switch (kind) {
+	case KERNEL:	/* blues */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(70 + 60 * v1), (int)(130 + 70 * v2),
 			 (int)(200 + 55 * v3));
-	else if (has_suffix(name, len, "_[i]"))	/* inlined: teals */
+		break;
+	case INLINED:	/* teals */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(60 + 50 * v1), (int)(190 + 50 * v2),
 			 (int)(170 + 50 * v3));
-	else if (has_suffix(name, len, "_[j]"))	/* JIT: greens */
+		break;
+	case JIT:	/* greens */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(80 + 60 * v1), (int)(190 + 60 * v2),
 			 (int)(60 + 50 * v3));
-	else					/* user: warm reds to yellows */
+		break;
+	default:	/* warm reds to yellows */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(215 + 40 * v1), (int)(70 + 150 * v2),
 			 (int)(30 + 50 * v3));
+	}
 }
 
 /* Bytes of @name that fit @width pixels, cut at a UTF-8 character boundary. */
-static size_t fit_label(const char *name, double width, bool *cut)
+static size_t fit_label(const char *name, size_t len, double width, bool *cut)
 {
 	double chars = floor((width - 6) / CHAR_WIDTH);
-	size_t len = strlen(name), n;
+	size_t n;
 
 	*cut = false;
 	if (chars < 3)
@@ -249,33 +182,40 @@ static size_t fit_label(const char *name, double width, bool *cut)
 	return n;
 }
 
+/* ---- page script ---- */
+
 static const char SCRIPT[] =
 	"\"use strict\";\n"
-	"var W, PAD = " "10" ", CHARW = " "7.08" ", frames, details, matched, searchBtn,\n"
-	"    resetBtn, total, searching = null;\n"
+	"var W, PAD = 10, CHARW = 7.08, F = [], box, zoomer, hits, labels, zlabels, details, matched,\n"
+	"    searchBtn, resetBtn, unit, total = 0, searching = null, parents = [];\n"
 	"function init(evt) {\n"
-	"  var svg = document.documentElement;\n"
+	"  var svg = document.documentElement, rs, i, r, f;\n"
 	"  W = +svg.getAttribute('width');\n"
 	"  details = document.getElementById('details');\n"
 	"  matched = document.getElementById('matched');\n"
 	"  searchBtn = document.getElementById('search');\n"
 	"  resetBtn = document.getElementById('unzoom');\n"
-	"  frames = Array.prototype.slice.call(document.querySelectorAll('g.f'));\n"
-	"  frames.forEach(function (g) {\n"
-	"    var r = g.querySelector('rect');\n"
-	"    g._x = +r.getAttribute('x'); g._w = +r.getAttribute('width');\n"
-	"    g._d = +g.getAttribute('data-d'); g._n = g.getAttribute('data-n');\n"
-	"    g._fill = r.getAttribute('fill');\n"
-	"    g._sx = +g.getAttribute('data-x'); g._sv = +g.getAttribute('data-v');\n"
-	"  });\n"
-	"  total = frames.length ? frames[0]._sv : 0;\n"
-	"  var box = document.getElementById('frames');\n"
+	"  box = document.getElementById('frames');\n"
+	"  zoomer = document.getElementById('zoom');\n"
+	"  hits = document.getElementById('hits');\n"
+	"  unit = box.getAttribute('data-unit');\n"
+	"  labels = document.getElementById('labels');\n"
+	"  zlabels = document.getElementById('zlabels');\n"
+	"  rs = box.children;\n"
+	"  for (i = 0; i < rs.length; i++) {\n"
+	"    r = rs[i];\n"
+	"    f = { r: r, n: r.getAttribute('data-n'), x: +r.getAttribute('data-x'),\n"
+	"          v: +r.getAttribute('data-v'), e: +r.getAttribute('data-e'),\n"
+	"          p: +r.getAttribute('data-p'), y: +r.getAttribute('y'),\n"
+	"          px: +r.getAttribute('x'), pw: +r.getAttribute('width') };\n"
+	"    r._i = i; F.push(f);\n"
+	"  }\n"
+	"  total = F.length ? F[0].v : 0;\n"
 	"  box.addEventListener('click', function (e) {\n"
-	"    var g = e.target.closest('g.f'); if (g) zoom(g);\n"
+	"    if (e.target._i !== undefined) zoom(e.target._i);\n"
 	"  });\n"
 	"  box.addEventListener('mouseover', function (e) {\n"
-	"    var g = e.target.closest('g.f');\n"
-	"    if (g) details.textContent = g.querySelector('title').textContent;\n"
+	"    if (e.target._i !== undefined) details.textContent = describe(e.target._i);\n"
 	"  });\n"
 	"  box.addEventListener('mouseout', function () { details.textContent = ' '; });\n"
 	"  resetBtn.addEventListener('click', unzoom);\n"
@@ -287,61 +227,99 @@ static const char SCRIPT[] =
 	"    else if (e.key === 'Escape') clearSearch();\n"
 	"  });\n"
 	"}\n"
-	"function label(g, w) {\n"
-	"  var n = Math.floor((w - 6) / CHARW), name = g._n, t = g.querySelector('text');\n"
-	"  t.textContent = n < 3 ? '' : name.length <= n ? name : name.substr(0, n - 2) + '..';\n"
+	"function describe(i) {\n"
+	"  var f = F[i], v = f.v === Math.floor(f.v) ? String(f.v) : f.v.toFixed(3);\n"
+	"  return f.n + ' (' + v + ' ' + unit + ', ' + (100 * f.v / total).toFixed(2) + '%)' +\n"
+	"         (f.r.getAttribute('data-note') || '');\n"
 	"}\n"
-	"function place(g, x, w) {\n"
-	"  var r = g.querySelector('rect'), t = g.querySelector('text');\n"
-	"  r.setAttribute('x', x.toFixed(2)); r.setAttribute('width', w.toFixed(2));\n"
-	"  t.setAttribute('x', (x + 3).toFixed(2)); label(g, w); g.style.display = '';\n"
+	"function label(frag, f, x, w) {\n"
+	"  var n = Math.floor((w - 6) / CHARW), t;\n"
+	"  if (n < 3) return;\n"
+	"  t = document.createElementNS('http://www.w3.org/2000/svg', 'text');\n"
+	"  t.setAttribute('x', (x + 3).toFixed(2)); t.setAttribute('y', f.y + 11.5);\n"
+	"  t.textContent = f.n.length <= n ? f.n : f.n.substr(0, n - 2) + '..';\n"
+	"  frag.appendChild(t);\n"
 	"}\n"
-	"function zoom(z) {\n"
-	"  var scale = (W - 2 * PAD) / z._w, eps = 1e-6;\n"
-	"  frames.forEach(function (g) {\n"
-	"    if (g._d < z._d) {\n"
-	"      if (g._x <= z._x + eps && g._x + g._w >= z._x + z._w - eps) {\n"
-	"        g.classList.add('parent'); place(g, PAD, W - 2 * PAD);\n"
-	"      } else g.style.display = 'none';\n"
-	"    } else if (g._x >= z._x - eps && g._x + g._w <= z._x + z._w + eps) {\n"
-	"      g.classList.remove('parent'); place(g, PAD + (g._x - z._x) * scale, g._w * scale);\n"
-	"    } else g.style.display = 'none';\n"
-	"  });\n"
+	/*
+	 * Zoom moves every frame at once with one transform on the frames group
+	 * (the clip hides what falls outside), and labels only the frames wide
+	 * enough to carry one: the DOM work does not grow with the frame count.
+	 */
+	"function zoom(i) {\n"
+	"  var z = F[i], k, f, s, w, frag;\n"
+	"  while (parents.length) F[parents.pop()].r.classList.remove('parent');\n"
+	"  zlabels.textContent = '';\n"
+	"  if (!z || i === 0) {\n"
+	"    zoomer.removeAttribute('transform'); labels.style.display = '';\n"
+	"    resetBtn.style.opacity = 0.3; return;\n"
+	"  }\n"
+	"  s = total / z.v;\n"
+	"  zoomer.setAttribute('transform', 'translate(' + (PAD - s * (PAD + z.x * (W - 2 * PAD) / total)) +\n"
+	"                   ',0) scale(' + s + ',1)');\n"
+	"  labels.style.display = 'none';\n"
+	"  frag = document.createDocumentFragment();\n"
+	"  for (k = z.p; k >= 0; k = F[k].p) {\n"
+	"    F[k].r.classList.add('parent'); parents.push(k); label(frag, F[k], PAD, W - 2 * PAD);\n"
+	"  }\n"
+	"  s = (W - 2 * PAD) / z.v;\n"
+	"  for (k = i; k < z.e; k++) {\n"
+	"    f = F[k]; w = f.v * s;\n"
+	"    if (w < 6 + 3 * CHARW) { k = f.e - 1; continue; }\n"
+	"    label(frag, f, PAD + (f.x - z.x) * s, w);\n"
+	"  }\n"
+	"  zlabels.appendChild(frag);\n"
 	"  resetBtn.style.opacity = 1;\n"
 	"}\n"
-	"function unzoom() {\n"
-	"  frames.forEach(function (g) { g.classList.remove('parent'); place(g, g._x, g._w); });\n"
-	"  resetBtn.style.opacity = 0.3;\n"
-	"}\n"
+	"function unzoom() { zoom(0); }\n"
 	"function askSearch() {\n"
 	"  var term = prompt('Search for (regular expression)', searching || '');\n"
 	"  if (term) search(term);\n"
 	"}\n"
+	/*
+	 * Matches are painted by one path over the frames: one DOM write per
+	 * search. Matched frames that touch on the same row become one rectangle.
+	 */
 	"function search(term) {\n"
-	"  var re, hits = [], sum = 0, end = -Infinity;\n"
+	"  var re, sum = 0, skip = 0, i, f, d = [], run = {}, y, r;\n"
 	"  try { re = new RegExp(term); } catch (e) { matched.textContent = 'Bad regex: ' + e.message; return; }\n"
-	"  frames.forEach(function (g) {\n"
-	"    var r = g.querySelector('rect');\n"
-	"    if (re.test(g._n)) { r.setAttribute('fill', 'rgb(220,0,220)'); hits.push([g._sx, g._sx + g._sv]); }\n"
-	"    else r.setAttribute('fill', g._fill);\n"
-	"  });\n"
-	"  hits.sort(function (a, b) { return a[0] - b[0]; });\n"
-	"  hits.forEach(function (h) {\n"
-	"    if (h[0] >= end) { sum += h[1] - h[0]; end = h[1]; }\n"
-	"    else if (h[1] > end) { sum += h[1] - end; end = h[1]; }\n"
-	"  });\n"
+	"  function flush(r) { d.push('M' + r.x.toFixed(4) + ' ' + r.y + 'h' + r.w.toFixed(4) + 'v15h-' + r.w.toFixed(4) + 'z'); }\n"
+	"  for (i = 0; i < F.length; i++) {\n"
+	"    f = F[i];\n"
+	"    if (!re.test(f.n)) continue;\n"
+	"    r = run[f.y];\n"
+	"    if (r && Math.abs(r.x + r.w - f.px) < 1e-3) r.w = f.px + f.pw - r.x;\n"
+	"    else { if (r) flush(r); run[f.y] = { x: f.px, y: f.y, w: f.pw }; }\n"
+	"    if (i >= skip) { sum += f.v; skip = f.e; }\n"
+	"  }\n"
+	"  for (y in run) flush(run[y]);\n"
+	"  hits.setAttribute('d', d.join(''));\n"
 	"  matched.textContent = 'Matched: ' + (total ? 100 * sum / total : 0).toFixed(2) + '%';\n"
 	"  searching = term; searchBtn.textContent = 'Reset Search';\n"
 	"  return sum;\n"
 	"}\n"
 	"function clearSearch() {\n"
-	"  frames.forEach(function (g) { g.querySelector('rect').setAttribute('fill', g._fill); });\n"
+	"  hits.setAttribute('d', '');\n"
 	"  matched.textContent = ' '; searching = null; searchBtn.textContent = 'Search';\n"
 	"}\n";
 
-static int draw_header(struct strbuf *sb, const struct flamegraph_opts *o, int width, int height)
+/* ---- drawing ---- */
+
+static int draw_text(struct strbuf *sb, const char *attrs, const char *s, size_t len)
 {
-	int err;
+	int err = strbuf__addf(sb, "<text %s>", attrs);
+
+	if (!err)
+		err = xml_escape(sb, s, len);
+	if (!err)
+		err = strbuf__adds(sb, "</text>\n");
+	return err;
+}
+
+static int draw_header(struct strbuf *sb, const struct fg_draw *d, int height)
+{
+	const struct flamegraph_opts *o = &d->o;
+	int width = o->width, err;
+	char attrs[128];
 
 	err = strbuf__addf(sb,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
@@ -351,25 +329,21 @@ static int draw_header(struct strbuf *sb, const struct flamegraph_opts *o, int w
 		"text { font-family: monospace; font-size: %dpx; fill: #000; }\n"
 		"#title { font-size: 17px; } #subtitle { fill: #555; }\n"
 		".btn { cursor: pointer; fill: #236; } .btn:hover { text-decoration: underline; }\n"
-		"g.f:hover rect { stroke: #000; stroke-width: 0.5; cursor: pointer; }\n"
-		"g.parent { opacity: 0.55; }\n"
+		"rect.f:hover { stroke: #000; stroke-width: 0.5; vector-effect: non-scaling-stroke; cursor: pointer; }\n"
+		"rect.parent { opacity: 0.55; }\n"
+		"#labels, #zlabels, #hits { pointer-events: none; }\n"
+		"%s"
 		"</style>\n<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n"
 		"<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#f6f6f0\"/>\n",
-		width, height, width, height, FONT_SIZE, SCRIPT);
+		width, height, width, height, FONT_SIZE, d->extra_css ? d->extra_css : "", SCRIPT);
+	snprintf(attrs, sizeof(attrs), "id=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\"",
+		 width / 2);
 	if (!err)
-		err = strbuf__addf(sb, "<text id=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\">",
-				   width / 2);
-	if (!err)
-		err = xml_escape(sb, o->title, strlen(o->title));
-	if (!err)
-		err = strbuf__adds(sb, "</text>\n");
+		err = draw_text(sb, attrs, o->title, strlen(o->title));
 	if (!err && o->subtitle) {
-		err = strbuf__addf(sb, "<text id=\"subtitle\" x=\"%d\" y=\"44\" text-anchor=\"middle\">",
-				   width / 2);
-		if (!err)
-			err = xml_escape(sb, o->subtitle, strlen(o->subtitle));
-		if (!err)
-			err = strbuf__adds(sb, "</text>\n");
+		snprintf(attrs, sizeof(attrs),
+			 "id=\"subtitle\" x=\"%d\" y=\"44\" text-anchor=\"middle\"", width / 2);
+		err = draw_text(sb, attrs, o->subtitle, strlen(o->subtitle));
 	}
 	if (!err)
 		err = strbuf__addf(sb,
@@ -381,87 +355,229 @@ static int draw_header(struct strbuf *sb, const struct flamegraph_opts *o, int w
 	return err;
 }
 
-static int draw_frame(struct strbuf *sb, const struct ftree *t, const struct fnode *n,
-		      const struct flamegraph_opts *o, double scale, int height)
+struct draw_state {
+	const struct fg_draw *d;
+	double scale;
+	int max_depth;		/* of the drawn frames */
+	int32_t *order;		/* drawn nodes, pre-order */
+	int32_t *index;		/* node -> position in order, -1 when not drawn */
+	int32_t *size;		/* node -> drawn frames in its subtree */
+	size_t nr;
+	struct strbuf note;
+};
+
+static bool is_drawn(const struct draw_state *s, int32_t id)
 {
-	const char *name = strset__str(t->names, n->name);
-	double x = PAD_X + n->x * scale, w = n->value * scale;
-	double y = height - PAD_BOTTOM - (n->depth + 1) * FRAME_HEIGHT;
-	double pct = 100.0 * n->value / t->nodes[0].value;
-	char color[32], count[64];
+	double v = s->d->t->nodes[id].val[s->d->slot];
+
+	return v > 0 && (id == 0 || v * s->scale >= s->d->o.min_width);
+}
+
+/* Pre-order of the drawn frames, each frame's drawn subtree size and depth. */
+static int plan(struct draw_state *s)
+{
+	const struct ftree *t = s->d->t;
+	int32_t *stk = malloc(t->nr * sizeof(*stk)), i;
+	size_t top = 0;
+
+	s->order = malloc(t->nr * sizeof(*s->order));
+	s->index = malloc(t->nr * sizeof(*s->index));
+	s->size = calloc(t->nr, sizeof(*s->size));
+	if (!stk || !s->order || !s->index || !s->size) {
+		free(stk);
+		return -ENOMEM;
+	}
+	for (i = t->nr - 1; i >= 0; i--) {
+		s->index[i] = -1;
+		if (!is_drawn(s, i))
+			continue;
+		s->size[i]++;
+		if (i)
+			s->size[t->nodes[i].parent] += s->size[i];
+	}
+	stk[top++] = 0;
+	while (top) {
+		int32_t n = stk[--top], c;
+		size_t first = top, a, b;
+
+		if (!is_drawn(s, n))
+			continue;
+		s->index[n] = s->nr;
+		s->order[s->nr++] = n;
+		if (t->nodes[n].depth > s->max_depth)
+			s->max_depth = t->nodes[n].depth;
+		for (c = t->nodes[n].first_child; c >= 0; c = t->nodes[c].next_sibling)
+			stk[top++] = c;
+		/* children go on in order, come off reversed: flip them */
+		for (a = first, b = top; a + 1 < b; a++, b--) {
+			int32_t tmp = stk[a];
+
+			stk[a] = stk[b - 1];
+			stk[b - 1] = tmp;
+		}
+	}
+	free(stk);
+	return 0;
+}
+
+static double frame_y(const struct draw_state *s, const struct fnode *n)
+{
+	if (s->d->o.icicle)
+		return PAD_TOP + n->depth * FRAME_HEIGHT;
+	return PAD_TOP + (s->max_depth - n->depth) * FRAME_HEIGHT;
+}
+
+static int draw_frame(struct strbuf *sb, struct draw_state *s, int32_t id)
+{
+	const struct fg_draw *d = s->d;
+	const struct fnode *n = &d->t->nodes[id];
+	double v = n->val[d->slot];
+	struct fg_style st = { .note = &s->note };
+	int err;
+
+	strbuf__setlen(&s->note, 0);
+	err = d->style(d->ctx, d->t, id, &st);
+	if (err)
+		return err;
+	/* four decimals keep frames aligned when zoomed in ten thousand times */
+	err = strbuf__addf(sb, "<rect class=\"f%s%s\" x=\"%.4f\" y=\"%.1f\" width=\"%.4f\" "
+			   "height=\"%d\" fill=\"%s\" data-x=\"%.10g\" data-v=\"%.10g\" "
+			   "data-e=\"%d\" data-p=\"%d\" data-n=\"",
+			   st.cls ? " " : "", st.cls ? st.cls : "", PAD_X + n->x * s->scale,
+			   frame_y(s, n), v * s->scale, FRAME_HEIGHT - 1, st.fill, n->x, v,
+			   s->index[id] + s->size[id], id ? s->index[n->parent] : -1);
+	if (!err)
+		err = xml_escape(sb, n->str, n->len);
+	if (!err && s->note.len) {
+		err = strbuf__adds(sb, "\" data-note=\"");
+		if (!err)
+			err = xml_escape(sb, s->note.buf, s->note.len);
+	}
+	if (!err)
+		err = strbuf__adds(sb, "\"/>\n");
+	return err;
+}
+
+/* The label of a frame, only when it is wide enough for one. */
+static int draw_label(struct strbuf *sb, struct draw_state *s, int32_t id)
+{
+	const struct fnode *n = &s->d->t->nodes[id];
+	double x = PAD_X + n->x * s->scale, w = n->val[s->d->slot] * s->scale;
 	size_t fit;
 	bool cut;
 	int err;
 
-	frame_color(name, n->depth, color, sizeof(color));
-	if (n->value == floor(n->value))
-		snprintf(count, sizeof(count), "%.0f", n->value);
-	else
-		snprintf(count, sizeof(count), "%.3f", n->value);
-	err = strbuf__addf(sb, "<g class=\"f\" data-d=\"%d\" data-x=\"%.10g\" data-v=\"%.10g\" data-n=\"",
-			   n->depth, n->x, n->value);
+	fit = fit_label(n->str, n->len, w, &cut);
+	if (!fit)
+		return 0;
+	err = strbuf__addf(sb, "<text x=\"%.2f\" y=\"%.1f\">", x + 3,
+			   frame_y(s, n) + FRAME_HEIGHT - 4.5);
 	if (!err)
-		err = xml_escape(sb, name, strlen(name));
-	if (!err)
-		err = strbuf__adds(sb, "\"><title>");
-	if (!err)
-		err = xml_escape(sb, name, strlen(name));
-	if (!err)
-		err = strbuf__addf(sb, " (%s %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
-				   "height=\"%d\" fill=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%.1f\">",
-				   count, o->count_name, pct, x, y, w, FRAME_HEIGHT - 1, color, x + 3,
-				   y + FRAME_HEIGHT - 4.5);
-	fit = fit_label(name, w, &cut);
-	if (!err && fit)
-		err = xml_escape(sb, name, fit);
+		err = xml_escape(sb, n->str, fit);
 	if (!err && cut)
 		err = strbuf__adds(sb, "..");
 	if (!err)
-		err = strbuf__adds(sb, "</text></g>\n");
+		err = strbuf__adds(sb, "</text>\n");
 	return err;
+}
+
+static int draw_legend(struct strbuf *sb, const struct fg_draw *d, int y)
+{
+	const char *p = d->legend->buf, *end = p + d->legend->len;
+	char attrs[64];
+	int err = 0;
+
+	while (p < end && !err) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		snprintf(attrs, sizeof(attrs), "class=\"legend\" x=\"%d\" y=\"%d\"", PAD_X, y);
+		err = draw_text(sb, attrs, p, len);
+		y += LEGEND_LINE;
+		p += len + 1;
+	}
+	return err;
+}
+
+int fg__draw(const struct fg_draw *d, struct strbuf *out)
+{
+	struct draw_state s = { .d = d, .note = STRBUF_INIT };
+	double total = d->t->nodes[0].val[d->slot];
+	int err, height, graph_h;
+	size_t i;
+
+	s.scale = total > 0 ? (d->o.width - 2 * PAD_X) / total : 0;
+	err = plan(&s);
+	if (err)
+		goto out;
+	graph_h = (s.max_depth + 1) * FRAME_HEIGHT;
+	height = PAD_TOP + graph_h + PAD_BOTTOM + (d->legend ? d->legend_height : 0);
+	err = draw_header(out, d, height);
+	if (!err)
+		err = strbuf__addf(out, "<clipPath id=\"clip\"><rect x=\"%d\" y=\"0\" width=\"%d\" "
+				   "height=\"%d\"/></clipPath>\n<g clip-path=\"url(#clip)\">\n"
+				   "<g id=\"zoom\">\n<g id=\"frames\" data-unit=\"", PAD_X,
+				   d->o.width - 2 * PAD_X, height);
+	if (!err)
+		err = xml_escape(out, d->o.count_name, strlen(d->o.count_name));
+	if (!err)
+		err = strbuf__adds(out, "\">\n");
+	for (i = 0; i < s.nr && !err; i++)
+		err = draw_frame(out, &s, s.order[i]);
+	if (!err)
+		err = strbuf__adds(out, "</g>\n<path id=\"hits\" fill=\"rgb(230,0,230)\" d=\"\"/>\n"
+				   "</g>\n<g id=\"labels\">\n");
+	for (i = 0; i < s.nr && !err; i++)
+		err = draw_label(out, &s, s.order[i]);
+	if (!err)
+		err = strbuf__adds(out, "</g>\n<g id=\"zlabels\"></g>\n</g>\n");
+	if (!err && !s.nr)
+		err = strbuf__addf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">No samples</text>\n",
+				   d->o.width / 2, height / 2);
+	if (!err && d->legend)
+		err = draw_legend(out, d, PAD_TOP + graph_h + 20);
+	if (!err)
+		err = strbuf__adds(out, "</svg>\n");
+out:
+	free(s.order);
+	free(s.index);
+	free(s.size);
+	strbuf__release(&s.note);
+	return err;
+}
+
+/* ---- plain flame graphs ---- */
+
+static int palette_style(void *ctx, const struct ftree *t, int id, struct fg_style *st)
+{
+	const struct flamegraph_opts *o = ctx;
+	const struct fnode *n = &t->nodes[id];
+
+	fg__palette_color(o->palette, n->str, n->len, n->depth, st->fill, sizeof(st->fill));
+	return 0;
+}
+
+int flamegraph__write_svg(struct flamegraph *fg, struct strbuf *out)
+{
+	struct fg_draw d = { .t = &fg->t, .o = fg->o, .style = palette_style, .ctx = &fg->o };
+	int err;
+
+	fg->done = true;
+	err = ftree__layout(&fg->t, 0);
+	return err ? err : fg__draw(&d, out);
 }
 
 int flamegraph__render(const struct stack_agg *agg, const struct flamegraph_opts *opts,
 		       struct strbuf *out)
 {
-	struct flamegraph_opts o = {
-		.title = "Flame Graph", .count_name = "samples", .width = 1200, .min_width = 0.1,
-	};
-	struct ftree t;
-	double scale;
-	size_t i;
-	int err, height;
+	struct flamegraph *fg = flamegraph__new(opts);
+	int err;
 
-	if (opts) {
-		o.title = opts->title ? opts->title : o.title;
-		o.subtitle = opts->subtitle;
-		o.count_name = opts->count_name ? opts->count_name : o.count_name;
-		o.width = opts->width > 2 * PAD_X + 10 ? opts->width : o.width;
-		o.min_width = opts->min_width >= 0 ? opts->min_width : o.min_width;
-	}
-	err = ftree__build(&t, agg);
-	if (err)
-		goto out;
-	height = PAD_TOP + PAD_BOTTOM + (t.max_depth + 1) * FRAME_HEIGHT;
-	err = draw_header(out, &o, o.width, height);
+	if (!fg)
+		return -ENOMEM;
+	err = flamegraph__add_agg(fg, agg);
 	if (!err)
-		err = strbuf__adds(out, "<g id=\"frames\">\n");
-	scale = t.nodes[0].value > 0 ? (o.width - 2 * PAD_X) / t.nodes[0].value : 0;
-	for (i = 0; i < t.nr && !err; i++) {
-		const struct fnode *n = &t.nodes[i];
-
-		if (n->value * scale < o.min_width && i != 0)
-			continue;
-		if (i == 0 && n->value <= 0)
-			continue;	/* empty profile: no frames */
-		err = draw_frame(out, &t, n, &o, scale, height);
-	}
-	if (!err && t.nodes[0].value <= 0)
-		err = strbuf__addf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">No samples</text>\n",
-				   o.width / 2, height / 2);
-	if (!err)
-		err = strbuf__adds(out, "</g>\n</svg>\n");
-out:
-	ftree__release(&t);
+		err = flamegraph__write_svg(fg, out);
+	flamegraph__free(fg);
 	return err;
 }

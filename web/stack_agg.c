@@ -9,8 +9,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "web.h"
+#include "web_internal.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -114,26 +117,38 @@ int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
 	return 0;
 }
 
-/* Split "stack count" at the last space; false if the line is malformed. */
-static bool parse_folded_line(char *line, size_t *stack_len, double *count, const char **why)
+bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count,
+			const char **why)
 {
-	size_t len = strcspn(line, "\r\n");
-	char *sp, *end;
+	char *sp = memrchr(line, ' ', len), *num, *end;
+	size_t numlen, i;
 
-	line[len] = '\0';
-	sp = strrchr(line, ' ');
 	if (!sp) {
 		*why = "no count after the stack";
 		return false;
 	}
-	*count = strtod(sp + 1, &end);
-	if (end == sp + 1 || *end) {
-		*why = "the count is not a number";
-		return false;
-	}
-	if (!isfinite(*count) || *count < 0) {
-		*why = "the count is negative or not finite";
-		return false;
+	num = sp + 1;
+	numlen = line + len - num;
+	for (i = 0; i < numlen && i < 16 && num[i] >= '0' && num[i] <= '9'; i++)
+		;
+	if (i == numlen && numlen && numlen < 16) {
+		/* the common case, a plain integer, without strtod() */
+		uint64_t v = 0;
+
+		for (i = 0; i < numlen; i++)
+			v = v * 10 + (num[i] - '0');
+		*count = v;
+	} else {
+		line[len] = '\0';
+		*count = strtod(num, &end);
+		if (end == num || *end) {
+			*why = "the count is not a number";
+			return false;
+		}
+		if (!isfinite(*count) || *count < 0) {
+			*why = "the count is negative or not finite";
+			return false;
+		}
 	}
 	while (sp > line && sp[-1] == ' ')
 		sp--;
@@ -145,42 +160,166 @@ static bool parse_folded_line(char *line, size_t *stack_len, double *count, cons
 	return true;
 }
 
-int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad)
+struct folded_reader {
+	const char *name;
+	size_t lineno;
+	size_t *bad;
+	folded_line_fn fn;
+	void *ctx;
+};
+
+/* One line of folded input; a malformed line is reported and counted. */
+static int folded_line(void *arg, char *line, size_t len)
 {
-	size_t linecap = 0, lineno = 0;
-	char *line = NULL;
-	ssize_t n;
+	struct folded_reader *r = arg;
+	const char *why = NULL;
+	size_t stack_len;
+	double count;
+
+	r->lineno++;
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (!len || line[0] == '#')
+		return 0;
+	if (memchr(line, '\0', len))
+		why = "NUL byte in line";
+	else if (folded__parse_line(line, len, &stack_len, &count, &why))
+		return count == 0 ? 0 : r->fn(r->ctx, line, stack_len, count);
+	(*r->bad)++;
+	if (*r->bad <= 10)
+		pr_warn("%s:%zu: malformed folded line skipped: %s", r->name, r->lineno, why);
+	return 0;
+}
+
+#define READ_CHUNK (4u << 20)
+
+#define MAP_RELEASE (64u << 20)
+
+/*
+ * A regular file is mapped instead of read, which saves copying it; pages
+ * already parsed are dropped as we go, so memory stays flat however large
+ * the file. Returns 1 when @f is not a mappable file (read it instead).
+ */
+static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
+{
+	size_t len, pos, done = 0, pg = sysconf(_SC_PAGESIZE);
+	off_t off = ftello(f);
+	char *map, *tail = NULL;
+	struct stat st;
 	int err = 0;
 
-	*bad = 0;
-	while ((n = getline(&line, &linecap, f)) > 0) {
-		const char *why = NULL;
-		size_t stack_len;
-		double count;
+	if (off < 0 || fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size <= off)
+		return 1;
+	len = st.st_size;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+	if (map == MAP_FAILED)
+		return 1;
+	madvise(map, len, MADV_SEQUENTIAL);
+	for (pos = off; pos < len && !err;) {
+		char *nl = memchr(map + pos, '\n', len - pos);
 
-		lineno++;
-		if (line[0] == '\n' || line[0] == '#')
-			continue;
-		if ((size_t)n != strlen(line)) {
-			why = "NUL byte in line";
-		} else if (parse_folded_line(line, &stack_len, &count, &why)) {
-			if (count == 0)
-				continue;
-			err = stack_agg__add(agg, line, stack_len, count);
-			if (err)
+		if (nl) {
+			err = fn(ctx, map + pos, nl - (map + pos));
+			pos = nl - map + 1;
+		} else {
+			/* the last line has no newline and no room for a NUL: copy it */
+			tail = malloc(len - pos + 1);
+			if (!tail) {
+				err = -ENOMEM;
 				break;
-			continue;
+			}
+			memcpy(tail, map + pos, len - pos);
+			err = fn(ctx, tail, len - pos);
+			pos = len;
 		}
-		(*bad)++;
-		if (*bad <= 10)
-			pr_warn("%s:%zu: malformed folded line skipped: %s", name, lineno, why);
+		if (pos - done >= MAP_RELEASE) {
+			size_t upto = pos / pg * pg;
+
+			madvise(map + done, upto - done, MADV_DONTNEED);
+			done = upto;
+		}
 	}
-	if (!err && ferror(f))
-		err = -EIO;
+	free(tail);
+	munmap(map, len);
+	/* leave the stream where a read would have left it */
+	fseeko(f, 0, SEEK_END);
+	return err;
+}
+
+int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
+{
+	size_t cap = READ_CHUNK, have = 0;
+	char *buf = malloc(cap + 1), *p, *end, *nl;
+	bool eof = false;
+	int err = lines__map(f, fn, ctx);
+
+	if (err != 1) {
+		free(buf);
+		return err;
+	}
+	err = 0;
+	if (!buf)
+		return -ENOMEM;
+	while (!eof && !err) {
+		size_t n = fread(buf + have, 1, cap - have, f);
+
+		if (!n) {
+			if (ferror(f))
+				err = -EIO;
+			eof = true;
+		}
+		have += n;
+		p = buf;
+		end = buf + have;
+		while (!err && p < end) {
+			nl = memchr(p, '\n', end - p);
+			if (!nl && !eof)
+				break;
+			if (!nl)
+				nl = end;	/* last line, no newline: buf has room for the NUL */
+			err = fn(ctx, p, nl - p);
+			p = nl + 1;
+		}
+		if (p > end)
+			p = end;
+		have = end - p;
+		memmove(buf, p, have);
+		if (have == cap) {
+			/* a line longer than the buffer */
+			char *nb = realloc(buf, cap * 2 + 1);
+
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	free(buf);
+	return err;
+}
+
+int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad)
+{
+	struct folded_reader r = { .name = name, .bad = bad, .fn = fn, .ctx = ctx };
+	int err;
+
+	*bad = 0;
+	err = lines__read(f, folded_line, &r);
 	if (*bad > 10)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
-	free(line);
 	return err;
+}
+
+static int agg_add_line(void *ctx, const char *stack, size_t len, double count)
+{
+	return stack_agg__add(ctx, stack, len, count);
+}
+
+int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad)
+{
+	return folded__read(f, name, agg_add_line, agg, bad);
 }
 
 static const struct strset *sort_set;
@@ -307,7 +446,8 @@ int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry
 		/* names are interned in st.names; re-point them at stable stack_agg memory */
 		for (i = 0; i < n; i++)
 			st.entries[i].name = strset__str(st.names, i);
-		qsort(st.entries, n, sizeof(*st.entries), cmp_top);
+		if (n)
+			qsort(st.entries, n, sizeof(*st.entries), cmp_top);
 	}
 	free(st.seen_gen);
 	if (err) {

@@ -38,6 +38,17 @@ size_t stack_agg__nr_stacks(const struct stack_agg *agg);
  */
 int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, size_t *bad);
 
+/*
+ * The folded reader behind stack_agg__read_folded() and the streaming
+ * renderer: reads @f in large chunks and calls @fn for every well-formed line
+ * with a non-zero count (@stack is not NUL-terminated and only valid during
+ * the call). Blank lines and "#" comments are skipped; malformed lines are
+ * reported as "<name>:<line>: ..." and counted in *@bad. Returns 0, -EIO,
+ * -ENOMEM or the first error @fn returns.
+ */
+typedef int (*folded_line_fn)(void *ctx, const char *stack, size_t len, double count);
+int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad);
+
 /* Write all stacks, sorted, as folded lines. Returns 0 or -EIO. */
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f);
 
@@ -50,6 +61,37 @@ bool stack_agg__get(const struct stack_agg *agg, size_t idx, const char **stack,
  * format cannot carry them), then @suffix (may be NULL).
  */
 int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix);
+
+/* ---- perf script import ---- */
+
+struct perf_script_opts {
+	bool kernel;		/* --kernel: "_[k]" on kernel frames */
+	bool jit;		/* --jit: "_[j]" on frames from /tmp/perf-PID.map */
+	bool pid;		/* --pid: "comm-PID" as the first frame */
+	bool tid;		/* --tid: "comm-PID/TID" */
+	bool addrs;		/* --addrs: "[module <addr>]" for unknown symbols */
+	const char *event_filter;	/* only this event; NULL: the first one seen */
+};
+
+/*
+ * Collapse `perf script` text from @in into folded stacks the way
+ * stackcollapse-perf.pl does, and call @fn for every distinct stack in byte
+ * order with its sample count. Unrecognized lines are reported (as
+ * "<name>:<line>: ...") and skipped. Returns 0, -EIO, -ENOMEM or @fn's error.
+ */
+int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
+			  folded_line_fn fn, void *ctx);
+
+/* ---- export ---- */
+
+/*
+ * @agg as a gzip-compressed pprof profile (perftools.profiles.Profile, one
+ * sample type "samples"/"count"; fractional counts are rounded, with a
+ * warning). Appends to @out. Returns 0 or -errno.
+ */
+int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out);
+/* @agg as speedscope JSON (one "sampled" profile named @name). Returns 0 or -errno. */
+int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out);
 
 /* ---- top functions ---- */
 
@@ -70,17 +112,94 @@ int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry
 
 /* ---- SVG flame graph ---- */
 
+enum flamegraph_palette {
+	FG_PALETTE_KIND,	/* by frame kind: kernel "_[k]" blues, inlined "_[i]" teals,
+				 * JIT "_[j]" greens, user warm; shade from a hash of the name */
+	FG_PALETTE_HOT,		/* warm colours for every frame, shade from the name */
+	FG_PALETTE_COLD,	/* blues for every frame, shade from the name */
+};
+
 struct flamegraph_opts {
 	const char *title;	/* default "Flame Graph" */
 	const char *subtitle;	/* NULL: none */
 	const char *count_name;	/* default "samples" */
 	int width;		/* pixels, default 1200 */
-	double min_width;	/* pixels; narrower frames are not drawn, default 0.1 */
+	double min_width;	/* pixels; narrower frames are not drawn (their counts still
+				 * make up the parent's width); 0 draws all, and NULL
+				 * options mean 0.1 */
+	bool icicle;		/* root at the top, stacks growing down */
+	bool reverse;		/* merge stacks leaf first: the callers of each leaf */
+	bool chart;		/* flame chart: x is the order stacks were added in (time),
+				 * a frame merges only with the same frame of the stack
+				 * right before it */
+	enum flamegraph_palette palette;
 };
+
+/*
+ * A flame graph being built. Stacks are merged into a frame tree as they are
+ * added, so memory grows with the distinct frames, not with the input.
+ * Sources: folded files (flamegraph__read_folded), an aggregation
+ * (flamegraph__add_agg, e.g. filled from the store), or single stacks in
+ * time order (flamegraph__add, for flame charts).
+ */
+struct flamegraph;
+
+/* @opts is copied (its strings are borrowed until flamegraph__free). NULL and errno on error. */
+struct flamegraph *flamegraph__new(const struct flamegraph_opts *opts);
+void flamegraph__free(struct flamegraph *fg);
+/* Add @count to one folded stack (@len bytes, no count). 0, -EINVAL (empty, bad count), -ENOMEM. */
+int flamegraph__add(struct flamegraph *fg, const char *stack, size_t len, double count);
+/* Add every stack of @agg, in its insertion order. */
+int flamegraph__add_agg(struct flamegraph *fg, const struct stack_agg *agg);
+/* Stream folded lines from @f; see folded__read() for errors and *@bad. */
+int flamegraph__read_folded(struct flamegraph *fg, FILE *f, const char *name, size_t *bad);
+/* Total of the counts added so far. */
+double flamegraph__total(const struct flamegraph *fg);
+/* Append the SVG to @out. No stack can be added afterwards. Returns 0 or -errno. */
+int flamegraph__write_svg(struct flamegraph *fg, struct strbuf *out);
 
 /* Render @agg as a self-contained interactive SVG into @out. Returns 0 or -errno. */
 int flamegraph__render(const struct stack_agg *agg, const struct flamegraph_opts *opts,
 		       struct strbuf *out);
+
+/* ---- differential flame graph ---- */
+
+/*
+ * The significance test of a change in share: a two-proportion z-test on the
+ * counts @b of @btotal (BASE) and @n of @ntotal (NEW) with the pooled
+ * proportion. Returns the z score (positive: the share grew), 0 when both
+ * totals are not positive.
+ */
+double diff__zscore(double b, double btotal, double n, double ntotal);
+
+struct diff_opts {
+	struct flamegraph_opts fg;	/* title, width, min_width, ... */
+	double z;			/* |z| below this is not significant (grey), default 3 */
+};
+
+/*
+ * A differential flame graph: NEW's shape, every frame coloured by the
+ * change of its inclusive share (red grew, blue shrank, grey not
+ * significant), frames new in NEW outlined, frames that vanished listed
+ * under the graph and marked on their parent.
+ */
+int flamegraph__render_diff(const struct stack_agg *base, const struct stack_agg *new,
+			    const struct diff_opts *opts, struct strbuf *out);
+
+struct diff_entry {
+	const char *name;		/* stored in the same allocation as the array */
+	double base_self, new_self;	/* shares, percent of each side's total */
+	double base_total, new_total;
+	double z_self, z_total;		/* diff__zscore() of the counts */
+};
+
+/*
+ * Per function: self and total share on both sides, ranked by the largest
+ * change (self or total, either direction) first. @skip_root as for
+ * stack_agg__top(). *@out is one allocation for free(). Returns 0 or -ENOMEM.
+ */
+int stack_agg__diff_top(const struct stack_agg *base, const struct stack_agg *new,
+			bool skip_root, struct diff_entry **out, size_t *nr);
 
 /*
  * Append @s escaped for XML text and attribute values: &<>"' become

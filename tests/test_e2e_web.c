@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end tests of the presenting commands through the real binary:
+ * `profile import perf-script` on a capture this test makes with
+ * `perf record -g` of a workload with a known CPU split, `profile export
+ * --format pprof` decoded by protoc against pprof's own profile.proto,
+ * `profile diff` and its --fail-above exit status, `profile flamegraph`
+ * errors. The perf capture skips only when the kernel refuses perf events.
+ *
+ * Environment (tests/run.sh sets it): PROFILE, WORKLOADS, SRCDIR.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char tmpdir[] = "/tmp/profile-e2e-web-XXXXXX";
+
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		fail_msg("%s is not set: run the tests through 'make test'", name);
+	return v;
+}
+
+static char *tmp(const char *name)
+{
+	static char bufs[8][4096];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
+	return b;
+}
+
+/* Run a shell command; returns its exit status (-1 when it did not exit). */
+static int run(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &cap, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	run("rm -rf '%s'", tmpdir);
+	return 0;
+}
+
+/* Sum of the counts of folded lines whose stack contains @needle. */
+static double folded_sum(const char *folded, const char *needle)
+{
+	const char *line = folded;
+	double sum = 0;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n'), *sp;
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[8192];
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, line);
+		sp = strrchr(buf, ' ');
+		if (sp && (!needle || strstr(buf, needle)))
+			sum += atof(sp + 1);
+		line = nl ? nl + 1 : NULL;
+	}
+	return sum;
+}
+
+static void test_import_perf_capture(void **state)
+{
+	const char *profile = env_path("PROFILE"), *wl = env_path("WORKLOADS");
+	static const char *const leaves[] = { "leaf_alpha", "leaf_beta", "leaf_gamma" };
+	char *folded, *truth, *tid_folded, *script_text;
+	double total, samples = 0;
+	const char *p;
+	size_t i;
+
+	(void)state;
+	if (run("command -v perf >/dev/null"))
+		fail_msg("perf is missing: scripts/install-deps.sh installs linux-perf");
+	if (run("perf record -e cpu-clock -F 999 -g -o %s -- %s/wl_split 2 %s >%s 2>&1",
+		tmp("perf.data"), wl, tmp("truth.txt"), tmp("record.log"))) {
+		char *log = slurp(tmp("record.log"));
+
+		printf("perf record failed (the kernel refuses perf events?): %s\n", log ? log : "");
+		free(log);
+		skip();
+	}
+	assert_int_equal(run("perf script -i %s > %s 2>/dev/null", tmp("perf.data"), tmp("script.txt")), 0);
+	assert_int_equal(run("%s import perf-script %s > %s", profile, tmp("script.txt"),
+			     tmp("out.folded")), 0);
+	assert_int_equal(run("%s import perf-script --tid < %s > %s", profile, tmp("script.txt"),
+			     tmp("tid.folded")), 0);
+	folded = slurp(tmp("out.folded"));
+	tid_folded = slurp(tmp("tid.folded"));
+	truth = slurp(tmp("truth.txt"));
+	script_text = slurp(tmp("script.txt"));
+	assert_non_null(folded);
+	assert_non_null(truth);
+	/* every wl_split sample in the script is counted once */
+	for (p = script_text; (p = strstr(p, "\nwl_split ")); p++)
+		samples++;
+	if (!strncmp(script_text, "wl_split ", 9))
+		samples++;
+	total = folded_sum(folded, "wl_split;");
+	printf("perf script: %.0f wl_split samples, folded: %.0f\n", samples, total);
+	assert_true(samples > 500);
+	assert_true(total == samples);
+	/* the call chain survives, and the split matches what the workload measured */
+	for (i = 0; i < 3; i++) {
+		char chain[128];
+		double got, want;
+		const char *t = strstr(truth, leaves[i]);
+
+		assert_non_null(t);
+		want = 100 * atof(t + strlen(leaves[i]));
+		snprintf(chain, sizeof(chain), "main;outer;middle;%s", leaves[i]);
+		got = 100 * folded_sum(folded, chain) / total;
+		printf("  %-10s measured %5.1f%%, perf %5.1f%%\n", leaves[i], want, got);
+		assert_true(fabs(got - want) < 5);
+	}
+	/* --tid: comm-?/TID, as perf script prints no PID by default */
+	assert_non_null(strstr(tid_folded, "wl_split-?/"));
+	assert_true(folded_sum(tid_folded, "wl_split-?/") == total);
+	free(folded);
+	free(tid_folded);
+	free(truth);
+	free(script_text);
+}
+
+static void test_export_pprof_decodes(void **state)
+{
+	const char *profile = env_path("PROFILE"), *src = env_path("SRCDIR");
+	char proto[4096] = "", *decoded;
+	FILE *f;
+
+	(void)state;
+	f = popen("dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep '/proto/profile.proto$'", "r");
+	assert_non_null(f);
+	if (!fgets(proto, sizeof(proto), f))
+		proto[0] = '\0';
+	pclose(f);
+	proto[strcspn(proto, "\n")] = '\0';
+	if (!*proto)
+		fail_msg("pprof's profile.proto is missing: install golang-github-google-pprof-dev");
+	*strrchr(proto, '/') = '\0';
+	assert_int_equal(run("%s export --format pprof -o %s %s/tests/fixtures/basic.folded", profile,
+			     tmp("p.pb.gz"), src), 0);
+	assert_int_equal(run("zcat %s | protoc --decode perftools.profiles.Profile -I %s profile.proto > %s",
+			     tmp("p.pb.gz"), proto, tmp("decoded.txt")), 0);
+	decoded = slurp(tmp("decoded.txt"));
+	assert_non_null(decoded);
+	assert_non_null(strstr(decoded, "string_table: \"samples\""));
+	assert_non_null(strstr(decoded, "string_table: \"lex\""));
+	assert_non_null(strstr(decoded, "value: 40"));
+	free(decoded);
+	/* speedscope and folded through the same inputs */
+	assert_int_equal(run("%s export -f speedscope %s/tests/fixtures/basic.folded | grep -q '\"type\":\"sampled\"'",
+			     profile, src), 0);
+	assert_int_equal(run("cat %s/tests/fixtures/basic.folded | %s export -f folded | grep -qx 'app;main;parse;lex 40'",
+			     src, profile), 0);
+	assert_int_equal(run("%s export %s/tests/fixtures/basic.folded 2>/dev/null", profile, src), 2);
+	assert_int_equal(run("%s export -f svg %s/tests/fixtures/basic.folded 2>/dev/null", profile, src), 2);
+}
+
+static void test_diff_gate(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	char *out, *err, *svg;
+
+	(void)state;
+	write_file(tmp("base.folded"), "app;main;grow 1000\napp;main;steady 3000\napp;main;gone 500\n"
+				       "app;main;noise 40\n");
+	write_file(tmp("new.folded"), "app;main;grow 2000\napp;main;steady 3000\napp;main;fresh 500\n"
+				      "app;main;noise 43\n");
+	/* grow's share rises from 22.03% to 36.08% (+14.06 points), fresh's by 9.02 */
+	assert_int_equal(run("%s diff %s %s -o %s --fail-above 5 > %s 2> %s", profile, tmp("base.folded"),
+			     tmp("new.folded"), tmp("diff.svg"), tmp("out.txt"), tmp("err.txt")), 3);
+	out = slurp(tmp("out.txt"));
+	err = slurp(tmp("err.txt"));
+	svg = slurp(tmp("diff.svg"));
+	/* the table ranks grow first, marked significant */
+	assert_non_null(strstr(out, "FUNCTION\n  +14.06*   +14.06*   22.03 ->  36.08"));
+	assert_non_null(strstr(err, "regression: 'grow' self share grew by 14.06 points"));
+	assert_non_null(strstr(err, "regression: 'fresh'"));
+	assert_null(strstr(err, "'noise'"));
+	assert_non_null(strstr(svg, "<rect class=\"f new\""));
+	free(out);
+	free(err);
+	free(svg);
+	assert_int_equal(run("%s diff %s %s --fail-above 14.5 >/dev/null 2>&1", profile,
+			     tmp("base.folded"), tmp("new.folded")), 0);
+	assert_int_equal(run("%s diff %s %s >/dev/null 2>&1", profile, tmp("base.folded"),
+			     tmp("new.folded")), 0);
+	/* the same profile never trips the gate */
+	assert_int_equal(run("%s diff %s %s --fail-above 0 >/dev/null 2>&1", profile,
+			     tmp("new.folded"), tmp("new.folded")), 0);
+	/* bad input: one-line errors and distinct exit codes */
+	assert_int_equal(run("%s diff %s 2>/dev/null", profile, tmp("base.folded")), 2);
+	assert_int_equal(run("%s diff --fail-above x %s %s 2>/dev/null", profile, tmp("base.folded"),
+			     tmp("new.folded")), 2);
+	assert_int_equal(run("%s diff %s /nonexistent 2>/dev/null >/dev/null", profile,
+			     tmp("base.folded")), 1);
+}
+
+static void test_flamegraph_cli(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	char *err, *svg;
+
+	(void)state;
+	write_file(tmp("in.folded"), "a;b 1\nbroken\na;c 2.5\nx;y nope\n");
+	assert_int_equal(run("%s flamegraph %s --icicle --reverse --palette hot --title T -o %s 2> %s",
+			     profile, tmp("in.folded"), tmp("fg.svg"), tmp("fg.err")), 0);
+	err = slurp(tmp("fg.err"));
+	svg = slurp(tmp("fg.svg"));
+	assert_non_null(strstr(err, "in.folded:2: malformed folded line skipped: no count after the stack"));
+	assert_non_null(strstr(err, "in.folded:4: malformed folded line skipped: the count is not a number"));
+	assert_non_null(strstr(svg, "data-n=\"c\""));
+	assert_non_null(strstr(svg, "</svg>"));
+	free(err);
+	free(svg);
+	assert_int_equal(run("cat %s | %s flamegraph --chart > %s 2>/dev/null", tmp("in.folded"), profile,
+			     tmp("stdin.svg")), 0);
+	assert_int_equal(run("%s flamegraph --palette nope %s 2>/dev/null", profile, tmp("in.folded")), 2);
+	assert_int_equal(run("%s flamegraph --width 5 %s 2>/dev/null", profile, tmp("in.folded")), 2);
+	assert_int_equal(run("%s flamegraph /nonexistent 2>/dev/null", profile), 1);
+	assert_int_equal(run("%s import perf-script /nonexistent 2>/dev/null", profile), 1);
+	assert_int_equal(run("%s import nope 2>/dev/null", profile), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_import_perf_capture),
+		cmocka_unit_test(test_export_pprof_decodes),
+		cmocka_unit_test(test_diff_gate),
+		cmocka_unit_test(test_flamegraph_cli),
+	};
+
+	return cmocka_run_group_tests_name("e2e_web", tests, setup, teardown);
+}
