@@ -197,6 +197,15 @@ static void wait_flushes(const char *path, long long n, double timeout)
 static const char *const SUM_SQL = "SELECT coalesce(sum(count), 0) FROM samples";
 static const char *const RECORDED_SQL = "SELECT recorded FROM agent_health";
 
+/* SIGTERM the agent (it must exit 0), then end the workload. */
+static void stop_agent_and_workload(pid_t agent, pid_t wl)
+{
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+}
+
 /* ---- the tests ---- */
 
 static void test_agent_sigterm_flushes(void **state)
@@ -210,10 +219,7 @@ static void test_agent_sigterm_flushes(void **state)
 	wl = start_workload(15);
 	agent = start_agent(db_file, "1", "0.5");
 	wait_flushes(db_file, 2, 15);
-	kill(agent, SIGTERM);
-	assert_int_equal(wait_exit(agent), 0);
-	kill(wl, SIGTERM);
-	wait_exit(wl);
+	stop_agent_and_workload(agent, wl);
 
 	db = open_db(db_file);
 	assert_integrity_ok(db);
@@ -326,10 +332,7 @@ static void test_reader_never_sees_partial_batch(void **state)
 		sleep_s(0.03);
 	}
 	sqlite3_close(db);
-	kill(agent, SIGTERM);
-	assert_int_equal(wait_exit(agent), 0);
-	kill(wl, SIGTERM);
-	wait_exit(wl);
+	stop_agent_and_workload(agent, wl);
 	/* the reads interleaved with many batches */
 	assert_true(checks >= 20);
 	assert_true(changes >= 5);
@@ -355,10 +358,7 @@ static void test_agent_retries_a_locked_database(void **state)
 	assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(locker);
 	sleep_s(1.5);
-	kill(agent, SIGTERM);
-	assert_int_equal(wait_exit(agent), 0);
-	kill(wl, SIGTERM);
-	wait_exit(wl);
+	stop_agent_and_workload(agent, wl);
 
 	db = open_db(db_file);
 	assert_integrity_ok(db);
