@@ -73,8 +73,9 @@ LIBS = $(PKG_LIBS) -lm
 COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
 WEB_SRCS := $(wildcard web/*.c)
+UNWIND_SRCS := $(wildcard unwind/*.c)
 PROFILER_SRCS := $(wildcard profiler/*.c)
-LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS)
+LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(UNWIND_SRCS)
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS))
@@ -82,14 +83,15 @@ PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
 
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
-WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c)) \
+	$(OUTPUT)/workloads/wl_qsort_fp
 
 DEPS := $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
 -include $(DEPS)
 
 # ---- BPF: object, then skeleton ----
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/profiler.h bpf/vmlinux.h | $(OUTPUT)/config.mk
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/profiler.h bpf/vmlinux.h $(wildcard bpf/*.bpf.h) bpf/unwind_step.h | $(OUTPUT)/config.mk
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O2 --target=bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
@@ -127,12 +129,21 @@ $(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(CMOCKA_LIBS) -o $@
 
 # Workloads for the end-to-end tests: frame pointers, no sanitizers, plain -O2.
+# wl_qsort is the exception: built without frame pointers, for the unwinder.
+WL_FP_FLAGS := -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+WL_FLAGS = $(WL_FP_FLAGS)
+$(OUTPUT)/workloads/wl_qsort: WL_FLAGS = -fomit-frame-pointer
+
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-		-fno-optimize-sibling-calls -Wall -Werror \
+	$(Q)$(CC) -g -O2 $(WL_FLAGS) -fno-optimize-sibling-calls -Wall -Werror \
 		$< -o $@ -lm
+
+$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
 
 # Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
 FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \

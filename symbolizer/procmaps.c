@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbolizer.h"
 #include "symbolizer_internal.h"
+#include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
 
@@ -79,4 +81,48 @@ bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off)
 		return false;
 	*off = addr - m->start + m->pgoff;
 	return true;
+}
+
+int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
+				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct strset *strs = strset__new();
+	size_t linecap = 0;
+	char *line = NULL;
+	struct proc_map m;
+	int err = 0;
+	FILE *f;
+
+	if (!strs || strbuf__addf(&path, "%s/%u/maps", proc_root ? proc_root : "/proc", tgid)) {
+		strset__free(strs);
+		strbuf__release(&path);
+		return -ENOMEM;
+	}
+	f = fopen(strbuf__str(&path), "r");
+	if (!f)
+		err = -ESRCH;
+	while (f && !err && getline(&line, &linecap, f) > 0) {
+		struct sym_exec_map e;
+
+		if (proc_map__parse(line, &m, strs) || !m.exec)
+			continue;
+		e.start = m.start;
+		e.end = m.end;
+		e.pgoff = m.pgoff;
+		e.dev_major = m.dev_major;
+		e.dev_minor = m.dev_minor;
+		e.inode = m.inode;
+		e.path = m.path;
+		e.anon = m.kind == MAP_ANON;
+		e.vdso = m.kind == MAP_VDSO;
+		e.special = m.kind == MAP_SPECIAL;
+		err = fn(ctx, &e);
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	strset__free(strs);
+	strbuf__release(&path);
+	return err;
 }
