@@ -147,7 +147,8 @@ $(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c | $(OUTPUT)/config.m
 
 # Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
 FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \
-	$(OUTPUT)/fixtures/libsymfix.so
+	$(OUTPUT)/fixtures/libsymfix.so $(OUTPUT)/fixtures/unwfix-nofp $(OUTPUT)/fixtures/unwfix-fp \
+	$(OUTPUT)/fixtures/libunwfix.so $(OUTPUT)/fixtures/unwfix-nocfi
 
 $(OUTPUT)/fixtures/symfix-pie: tests/fixtures/symfix.c
 	$(call msg,CC-FIX,$@)
@@ -163,6 +164,28 @@ $(OUTPUT)/fixtures/libsymfix.so: tests/fixtures/symfix.c
 	$(call msg,CC-FIX,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fPIC -shared -DSYMFIX_LIB $< -o $@
+
+# Unwinder fixtures: one source, with and without frame pointers, as a
+# library, and with its CFI stripped.
+$(OUTPUT)/fixtures/unwfix-nofp: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+
+$(OUTPUT)/fixtures/unwfix-fp: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
+
+$(OUTPUT)/fixtures/libunwfix.so: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -DUNWFIX_LIB $< -o $@
+
+$(OUTPUT)/fixtures/unwfix-nocfi: $(OUTPUT)/fixtures/unwfix-nofp
+	$(call msg,STRIP,$@)
+	$(Q)objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr \
+		--remove-section .debug_frame $< $@
 
 check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)

@@ -17,7 +17,8 @@ for pair in libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev cmocka:libcmocka
 done
 command -v "$PKG_CONFIG" >/dev/null 2>&1 || need="$need pkg-config"
 # command -> Debian package
-for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils; do
+for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils \
+	objcopy:binutils g++:g++ eu-readelf:elfutils; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"

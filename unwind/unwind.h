@@ -45,7 +45,6 @@ struct unwinder_opts {
 	int procs_fd;
 	__u32 max_rows;		/* capacity of the rows map */
 	__u32 max_tables;	/* capacity of the tables map */
-	bool keep_rows;		/* keep a user-space copy of the rows (tests) */
 };
 
 /* Returns NULL with errno set. */
@@ -68,8 +67,9 @@ int unwinder__list_processes(const struct unwinder *u, __u32 **tgids, size_t *nr
 /* The process's mappings as last scanned, or NULL (borrowed). */
 const struct unwind_proc *unwinder__process(const struct unwinder *u, __u32 tgid);
 
-/* Rows of table @id (only with keep_rows), or NULL (borrowed). */
-const struct unwind_row *unwinder__rows(const struct unwinder *u, __u32 id, size_t *nr);
+/* Table @id and row @idx as the BPF side sees them, or NULL (borrowed). */
+const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id);
+const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx);
 
 struct unwinder_stats {
 	size_t processes;	/* known processes */

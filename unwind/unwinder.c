@@ -372,12 +372,14 @@ const struct unwind_proc *unwinder__process(const struct unwinder *u, __u32 tgid
 						   : NULL;
 }
 
-const struct unwind_row *unwinder__rows(const struct unwinder *u, __u32 id, size_t *nr)
+const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id)
 {
-	if (id >= u->nr_tables)
-		return NULL;
-	*nr = u->tables[id].nr;
-	return &u->rows[u->tables[id].first];
+	return id < u->nr_tables ? &u->tables[id] : NULL;
+}
+
+const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx)
+{
+	return idx < u->nr_rows ? &u->rows[idx] : NULL;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
