@@ -84,7 +84,7 @@ PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c)) \
-	$(OUTPUT)/workloads/wl_qsort_fp
+	$(OUTPUT)/workloads/wl_qsort_fp $(OUTPUT)/workloads/wl_cxx $(OUTPUT)/workloads/libwl_plugin.so
 
 DEPS := $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
 -include $(DEPS)
@@ -144,6 +144,17 @@ $(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c | $(OUTPUT)/config.m
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
+
+CXX ?= g++
+$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc | $(OUTPUT)/config.mk
+	$(call msg,CXX-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Werror $< -o $@
+
+$(OUTPUT)/workloads/libwl_plugin.so: tests/workloads/plugin/wl_plugin.c | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer -fPIC -shared -Wall -Werror $< -o $@
 
 # Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
 FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \

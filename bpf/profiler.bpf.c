@@ -60,8 +60,6 @@ struct {
 	__uint(max_entries, MAX_FILTER_PIDS);
 } pid_filter SEC(".maps");
 
-#include "unwind.bpf.h"
-
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -100,6 +98,8 @@ static __always_inline __u32 stack_error_stat(long err, bool user)
 		return STAT_DROP_STACKMAP_FULL;
 	return STAT_DROP_OTHER;
 }
+
+#include "unwind.bpf.h"
 
 static __always_inline long add_count(void *counts, struct sample_key *key)
 {

@@ -217,8 +217,15 @@ SEC("raw_tp/sched_process_exec")
 int unwind_on_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	char comm[TASK_COMM_LEN];
 
 	if (unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	/* only processes the sampler keeps: building tables for others is waste */
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return 0;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (filter_comm && !comm_matches(comm))
 		return 0;
 	/* a new image: the old mappings are gone, read the new ones now */
 	bpf_map_delete_elem(&unwind_procs, &tgid);

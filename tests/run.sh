@@ -15,7 +15,7 @@ bins=""
 for t in "$out"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case "$(basename "$t")" in
-	test_e2e) [ "$mode" = --all ] && bins="$bins $t" ;;
+	test_e2e | test_e2e_*) [ "$mode" = --all ] && bins="$bins $t" ;;
 	*) bins="$bins $t" ;;
 	esac
 done
