@@ -91,6 +91,7 @@ static void test_split_matches_truth(void **state)
 	 */
 	spinner = start_workload(tmp("truth-spinner.txt"), 60);
 	wl = start_workload(truth, 60);
+	boost(wl);
 	sleep_s(0.5);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
 	{

@@ -137,10 +137,13 @@ static pid_t start_qsort(const char *binary, const char *truth, double seconds)
 {
 	char path[4096], dur[32];
 	const char *argv[] = { path, dur, truth, NULL };
+	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/%s", env_path("WORKLOADS"), binary);
 	snprintf(dur, sizeof(dur), "%g", seconds);
-	return spawn(argv, NULL, NULL);
+	pid = spawn(argv, NULL, NULL);
+	boost(pid);
+	return pid;
 }
 
 /* Run wl_qsort (or wl_qsort_fp) under `profile --unwind @method`. */
@@ -268,6 +271,7 @@ static void test_cxx_exceptions_and_dlopen(void **state)
 	snprintf(path, sizeof(path), "%s/wl_cxx", env_path("WORKLOADS"));
 	snprintf(plugin, sizeof(plugin), "%s/libwl_plugin.so", env_path("WORKLOADS"));
 	wl = spawn(argv, NULL, NULL);
+	boost(wl);
 	sleep_s(0.3);
 	out = profile_pid(wl, "auto", 5, folded);
 	kill(wl, SIGTERM);
