@@ -188,8 +188,14 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, NULL, 0);
 	if (!s->end)
 		s->end = UNWIND_END_DEPTH;
-	if (s->missing)
+	if (s->missing) {
+		/*
+		 * Frame pointers took over at a pc outside the known mappings:
+		 * however the walk ended, that is the reason it is not whole.
+		 */
+		s->end = UNWIND_END_NO_MAPPING;
 		unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN);
+	}
 	if (!s->nr)
 		return 0;
 	sc->stack.nr = s->nr;
@@ -210,6 +216,27 @@ int unwind_on_exit(void *ctx)
 	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
 	bpf_map_delete_elem(&unwind_scan_asked, &ev.tgid);
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+	return 0;
+}
+
+/* A forked child has its parent's mappings until it execs: copy them now. */
+SEC("tp_btf/sched_process_fork")
+int unwind_on_fork(__u64 *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx[0];
+	struct task_struct *child = (struct task_struct *)ctx[1];
+	const struct unwind_proc *p;
+	__u32 ptgid, ctgid;
+
+	if (unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	ptgid = parent->tgid;
+	ctgid = child->tgid;
+	if (child->pid != ctgid)
+		return 0;	/* a new thread shares the entry already */
+	p = bpf_map_lookup_elem(&unwind_procs, &ptgid);
+	if (p)
+		bpf_map_update_elem(&unwind_procs, &ctgid, p, BPF_ANY);
 	return 0;
 }
 

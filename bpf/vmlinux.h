@@ -77,6 +77,8 @@ struct pt_regs {
 
 struct task_struct {
 	unsigned int flags;
+	int pid;
+	int tgid;
 } __attribute__((preserve_access_index));
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */

@@ -465,6 +465,10 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 		       (unsigned long long)s[STAT_DROP_COUNTS_FULL],
 		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
 	print_unwind_summary(r, st);
+	if (st->bpf_runs)
+		printf("  BPF programs: %llu runs, %.1f ms (%.2f us each; kernel.bpf_stats_enabled)\n",
+		       (unsigned long long)st->bpf_runs, st->bpf_run_ns / 1e6,
+		       st->bpf_run_ns / 1e3 / st->bpf_runs);
 }
 
 static int print_top(struct record *r)

@@ -363,6 +363,10 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 		}
 		if (key->unwind_end < UNWIND_END_MAX)
 			c->unwind_end[key->unwind_end] += count;
+		if (key->unwind_end > UNWIND_END_ROOT && log_is_verbose())
+			pr_debug("pid %u (%.16s): unwind ended (%u) after %d frames at 0x%llx",
+				 key->tgid, key->comm, key->unwind_end, nr_u,
+				 nr_u ? (unsigned long long)uips[nr_u - 1] : 0ULL);
 		err = fn(ctx, key, count, kips, nr_k, uips, nr_u);
 		if (err && !first_err)
 			first_err = err;
@@ -372,6 +376,18 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 	if (c->feeder)
 		clear_dwarf_stacks(c->dstack_fd[old]);
 	return first_err;
+}
+
+static void add_prog_runtime(struct bpf_program *prog, struct collector_stats *st)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(prog);
+
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		st->bpf_run_ns += info.run_time_ns;
+		st->bpf_runs += info.run_cnt;
+	}
 }
 
 int collector__stats(struct collector *c, struct collector_stats *st)
@@ -398,5 +414,9 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	st->nr_cpus = c->nr_cpus;
 	memcpy(st->unwind_end, c->unwind_end, sizeof(st->unwind_end));
 	unwind_feeder__stats(c->feeder, st);
+	add_prog_runtime(c->skel->progs.do_sample, st);
+	add_prog_runtime(c->skel->progs.unwind_on_exit, st);
+	add_prog_runtime(c->skel->progs.unwind_on_exec, st);
+	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
 	return 0;
 }

@@ -43,6 +43,8 @@ struct collector_stats {
 	__u64 unwind_end[UNWIND_END_MAX];
 	/* dwarf/auto: binaries with a table, without one, rows used, maps reads */
 	__u64 unwind_tables, unwind_no_table, unwind_rows, unwind_max_rows, unwind_scans;
+	/* run time of the BPF programs; 0 unless sysctl kernel.bpf_stats_enabled=1 */
+	__u64 bpf_run_ns, bpf_runs;
 };
 
 /*

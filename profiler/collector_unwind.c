@@ -5,8 +5,10 @@
  * meets an unknown process or a pc outside the known mappings (a new process,
  * an exec, a dlopen), and the exit tracepoint says when a process is gone.
  * Every few seconds the known processes are read again, so unmapped
- * libraries do not linger. Tables are built once per binary (unwind/).
+ * libraries do not linger. Without -p/--comm, every running process is read
+ * once at start, in the thread. Tables are built once per binary (unwind/).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,17 +22,18 @@
 #include "unwind/unwind.h"
 #include "common/log.h"
 
-#define DEFAULT_UNWIND_ROWS (1u << 20)
+#define DEFAULT_UNWIND_ROWS (2u << 20)	/* 32 MiB of 16-byte rows */
 #define MAX_UNWIND_TABLES 4096
 #define RESCAN_SECONDS 5
 
 struct unwind_feeder {
 	struct unwinder *uw;
 	struct ring_buffer *rb;
-	struct bpf_link *exit_link, *exec_link;
+	struct bpf_link *exit_link, *exec_link, *fork_link;
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
+	bool scan_all;		/* system-wide: read every process once at start */
 	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
 };
 
@@ -43,6 +46,7 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	skel->rodata->unwind_mode = o->unwind;
 	bpf_program__set_autoload(skel->progs.unwind_on_exit, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_exec, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
@@ -102,11 +106,36 @@ static void rescan_all(struct unwind_feeder *f)
 	free(tgids);
 }
 
+/* Every process running now, so their first samples already unwind whole. */
+static void scan_running(struct unwind_feeder *f)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while (!f->stop && (e = readdir(d))) {
+		char *end;
+		unsigned long tgid = strtoul(e->d_name, &end, 10);
+
+		if (*end || !tgid)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		unwinder__scan_process(f->uw, tgid);
+		pthread_mutex_unlock(&f->lock);
+		/* requests for new processes wait less */
+		ring_buffer__consume(f->rb);
+	}
+	closedir(d);
+}
+
 static void *feeder_thread(void *arg)
 {
 	struct unwind_feeder *f = arg;
 	double last = now_seconds();
 
+	if (f->scan_all)
+		scan_running(f);
 	while (!f->stop) {
 		int err = ring_buffer__poll(f->rb, 100);
 
@@ -144,6 +173,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	}
 	for (i = 0; i < o->nr_pids; i++)
 		unwinder__scan_process(f->uw, o->pids[i]);
+	f->scan_all = !o->nr_pids && !o->comm;
 	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
@@ -152,9 +182,10 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	}
 	f->exit_link = bpf_program__attach(skel->progs.unwind_on_exit);
 	f->exec_link = f->exit_link ? bpf_program__attach(skel->progs.unwind_on_exec) : NULL;
-	if (!f->exec_link) {
+	f->fork_link = f->exec_link ? bpf_program__attach(skel->progs.unwind_on_fork) : NULL;
+	if (!f->fork_link) {
 		err = -errno;
-		pr_warn("cannot attach the process exec/exit tracepoints: %s", strerror(-err));
+		pr_warn("cannot attach the process fork/exec/exit tracepoints: %s", strerror(-err));
 		goto err_out;
 	}
 	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
@@ -176,6 +207,7 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	f->stop = true;
 	if (f->thread_started)
 		pthread_join(f->thread, NULL);
+	bpf_link__destroy(f->fork_link);
 	bpf_link__destroy(f->exec_link);
 	bpf_link__destroy(f->exit_link);
 	ring_buffer__free(f->rb);

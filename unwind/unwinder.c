@@ -320,6 +320,10 @@ int unwinder__scan_process(struct unwinder *u, __u32 tgid)
 		free(c.p);
 		return err;
 	}
+	if (!c.p->nr) {
+		free(c.p);	/* a kernel thread: nothing to unwind */
+		return 0;
+	}
 	if (hashmap__get(&u->procs, tgid, &val))
 		old = (struct unwind_proc *)(uintptr_t)val;
 	if (old && !memcmp(old, c.p, sizeof(*old))) {
