@@ -4,6 +4,7 @@
 #   make run        build, then profile the whole system for 30 s
 #   make test       build, then run every test (unit and end-to-end)
 #   make check      unit tests only
+#   make bench-unwind  frame-pointer vs DWARF unwinding: completeness and cost
 #
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 # V=1 shows commands; SANITIZE=address,undefined builds with sanitizers;
@@ -33,7 +34,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps
+.PHONY: all run test check clean deps bench-unwind
 
 all: $(OUTPUT)/profile
 
@@ -203,6 +204,11 @@ check: $(TEST_BINS) $(FIXTURES)
 
 test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES)
 	$(Q)tests/run.sh --all $(OUTPUT)
+
+# fp vs dwarf unwinding: complete stacks and CPU cost (BENCH_SECONDS per run)
+BENCH_SECONDS ?= 20
+bench-unwind: $(OUTPUT)/profile $(WORKLOADS)
+	$(Q)bench/unwind.sh $(OUTPUT) $(BENCH_SECONDS)
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded

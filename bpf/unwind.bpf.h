@@ -40,7 +40,7 @@ struct {
 	__uint(max_entries, 8192);
 } unwind_procs SEC(".maps");
 
-/* tgid -> time of the last rescan request, to ask at most every 20 ms */
+/* tgid -> time of the last rescan request, to ask at most every 20 or 50 ms */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
@@ -94,13 +94,13 @@ struct {
 	__uint(max_entries, 1);
 } unwind_scratch SEC(".maps");
 
-static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind)
+static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __u64 every_ns)
 {
 	struct unwind_event ev = { .kind = kind, .tgid = tgid, .pc = pc };
 	__u64 now = bpf_ktime_get_ns(), *last;
 
 	last = bpf_map_lookup_elem(&unwind_scan_asked, &tgid);
-	if (last && now - *last < 20 * 1000 * 1000)
+	if (last && now - *last < every_ns)
 		return;
 	bpf_map_update_elem(&unwind_scan_asked, &tgid, &now, BPF_ANY);
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
@@ -194,7 +194,7 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 		 * however the walk ended, that is the reason it is not whole.
 		 */
 		s->end = UNWIND_END_NO_MAPPING;
-		unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN);
+		unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN, 20 * 1000 * 1000);
 	}
 	if (!s->nr)
 		return 0;
@@ -216,6 +216,39 @@ int unwind_on_exit(void *ctx)
 	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
 	bpf_map_delete_elem(&unwind_scan_asked, &ev.tgid);
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+	return 0;
+}
+
+static __always_inline bool unwind_wanted(__u32 tgid)
+{
+	char comm[TASK_COMM_LEN];
+
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return false;
+	if (filter_comm) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!comm_matches(comm))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A process looks for room for a new mapping (mmap without MAP_FIXED: ld.so
+ * and dlopen() start loading a library this way). fentry/kprobes on the mmap
+ * path are not available everywhere; this tracepoint is. Ask for the maps of
+ * processes already tracked, at most every 50 ms each: anonymous mmaps fire
+ * it too. User space waits a moment, so the library's segments are mapped
+ * by the time it reads the maps.
+ */
+SEC("raw_tp/vm_unmapped_area")
+int unwind_on_mmap(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (unwind_mode == UNWIND_MODE_FP || !bpf_map_lookup_elem(&unwind_procs, &tgid))
+		return 0;
+	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 50 * 1000 * 1000);
 	return 0;
 }
 
@@ -244,20 +277,14 @@ SEC("raw_tp/sched_process_exec")
 int unwind_on_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	char comm[TASK_COMM_LEN];
 
-	if (unwind_mode == UNWIND_MODE_FP)
-		return 0;
 	/* only processes the sampler keeps: building tables for others is waste */
-	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
-		return 0;
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (filter_comm && !comm_matches(comm))
+	if (unwind_mode == UNWIND_MODE_FP || !unwind_wanted(tgid))
 		return 0;
 	/* a new image: the old mappings are gone, read the new ones now */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
-	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN);
+	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 0);
 	return 0;
 }
 

@@ -418,5 +418,6 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	add_prog_runtime(c->skel->progs.unwind_on_exit, st);
 	add_prog_runtime(c->skel->progs.unwind_on_exec, st);
 	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
+	add_prog_runtime(c->skel->progs.unwind_on_mmap, st);
 	return 0;
 }

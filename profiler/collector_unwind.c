@@ -5,12 +5,13 @@
  * meets an unknown process or a pc outside the known mappings (a new process,
  * an exec, a dlopen), and the exit tracepoint says when a process is gone.
  * Every few seconds the known processes are read again, so unmapped
- * libraries do not linger. Without -p/--comm, every running process is read
- * once at start, in the thread. Tables are built once per binary (unwind/).
+ * libraries do not linger. Without -p, the running processes (with --comm,
+ * those it selects) are read once at start, in the thread. Tables are built once per binary (unwind/).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,14 @@
 struct unwind_feeder {
 	struct unwinder *uw;
 	struct ring_buffer *rb;
-	struct bpf_link *exit_link, *exec_link, *fork_link;
+	struct bpf_link *exit_link, *exec_link, *fork_link, *mmap_link;
+	__u32 *pending;		/* tgids to read, gathered from a burst of events */
+	size_t nr_pending, cap_pending;
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
-	bool scan_all;		/* system-wide: read every process once at start */
+	bool scan_all;		/* no -p: read the running processes once at start */
+	char comm[TASK_COMM_LEN];	/* --comm: only those with this comm */
 	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
 };
 
@@ -47,6 +51,7 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	bpf_program__set_autoload(skel->progs.unwind_on_exit, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_exec, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
@@ -66,20 +71,64 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	return err;
 }
 
+static void drop_pending(struct unwind_feeder *f, __u32 tgid)
+{
+	size_t i;
+
+	for (i = 0; i < f->nr_pending; i++) {
+		if (f->pending[i] == tgid)
+			f->pending[i] = f->pending[--f->nr_pending];
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct unwind_feeder *f = ctx;
 	const struct unwind_event *ev = data;
+	size_t i;
 
 	if (size < sizeof(*ev))
 		return 0;
-	pthread_mutex_lock(&f->lock);
-	if (ev->kind == UNWIND_EVENT_EXIT)
+	if (ev->kind == UNWIND_EVENT_EXIT) {
+		drop_pending(f, ev->tgid);
+		pthread_mutex_lock(&f->lock);
 		unwinder__remove_process(f->uw, ev->tgid);
-	else if (ev->kind == UNWIND_EVENT_SCAN)
-		unwinder__scan_process(f->uw, ev->tgid);
-	pthread_mutex_unlock(&f->lock);
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	for (i = 0; i < f->nr_pending; i++) {
+		if (f->pending[i] == ev->tgid)
+			return 0;
+	}
+	if (f->nr_pending == f->cap_pending) {
+		size_t cap = f->cap_pending ? 2 * f->cap_pending : 64;
+		__u32 *n = reallocarray(f->pending, cap, sizeof(*n));
+
+		if (!n)
+			return 0;	/* the next miss asks again */
+		f->pending = n;
+		f->cap_pending = cap;
+	}
+	f->pending[f->nr_pending++] = ev->tgid;
 	return 0;
+}
+
+/* Read the maps of every process asked for, a moment after the first request. */
+static void serve_pending(struct unwind_feeder *f)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	size_t i;
+
+	if (!f->nr_pending)
+		return;
+	/* ld.so maps a program's libraries within a millisecond or two: one read for all */
+	nanosleep(&ts, NULL);
+	ring_buffer__consume(f->rb);
+	pthread_mutex_lock(&f->lock);
+	for (i = 0; i < f->nr_pending; i++)
+		unwinder__scan_process(f->uw, f->pending[i]);
+	pthread_mutex_unlock(&f->lock);
+	f->nr_pending = 0;
 }
 
 static double now_seconds(void)
@@ -106,7 +155,23 @@ static void rescan_all(struct unwind_feeder *f)
 	free(tgids);
 }
 
-/* Every process running now, so their first samples already unwind whole. */
+static bool comm_is(unsigned long tgid, const char *want)
+{
+	char path[64], comm[64] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%lu/comm", tgid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return false;
+	if (!fgets(comm, sizeof(comm), fp))
+		comm[0] = '\0';
+	fclose(fp);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !strcmp(comm, want);
+}
+
+/* The processes running now (with --comm, those it selects), so their first samples unwind whole. */
 static void scan_running(struct unwind_feeder *f)
 {
 	DIR *d = opendir("/proc");
@@ -118,13 +183,14 @@ static void scan_running(struct unwind_feeder *f)
 		char *end;
 		unsigned long tgid = strtoul(e->d_name, &end, 10);
 
-		if (*end || !tgid)
+		if (*end || !tgid || (f->comm[0] && !comm_is(tgid, f->comm)))
 			continue;
 		pthread_mutex_lock(&f->lock);
 		unwinder__scan_process(f->uw, tgid);
 		pthread_mutex_unlock(&f->lock);
 		/* requests for new processes wait less */
 		ring_buffer__consume(f->rb);
+		serve_pending(f);
 	}
 	closedir(d);
 }
@@ -143,6 +209,7 @@ static void *feeder_thread(void *arg)
 			pr_warn("reading unwind events failed: %s", strerror(-err));
 			break;
 		}
+		serve_pending(f);
 		if (now_seconds() - last >= RESCAN_SECONDS) {
 			rescan_all(f);
 			last = now_seconds();
@@ -173,7 +240,9 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	}
 	for (i = 0; i < o->nr_pids; i++)
 		unwinder__scan_process(f->uw, o->pids[i]);
-	f->scan_all = !o->nr_pids && !o->comm;
+	f->scan_all = !o->nr_pids;
+	if (o->comm)
+		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);
 	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
@@ -187,6 +256,12 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		err = -errno;
 		pr_warn("cannot attach the process fork/exec/exit tracepoints: %s", strerror(-err));
 		goto err_out;
+	}
+	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
+		f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+		if (!f->mmap_link)
+			pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
+				 strerror(errno));
 	}
 	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
 	if (err)
@@ -207,11 +282,13 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	f->stop = true;
 	if (f->thread_started)
 		pthread_join(f->thread, NULL);
+	bpf_link__destroy(f->mmap_link);
 	bpf_link__destroy(f->fork_link);
 	bpf_link__destroy(f->exec_link);
 	bpf_link__destroy(f->exit_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);
+	free(f->pending);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -47,7 +47,7 @@ static int build_file(const char *path, struct unwind_row **rows, size_t *nr,
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	assert_non_null(elf);
-	err = unwind_table__build(elf, path, rows, nr, st);
+	err = unwind_table__build(elf, path, 1 << 24, rows, nr, st);
 	elf_end(elf);
 	close(fd);
 	return err;
@@ -372,6 +372,26 @@ static void test_fixture_shapes(void **state)
 	free(rows);
 }
 
+/* A table larger than allowed is given up early, not built whole. */
+static void test_row_limit(void **state)
+{
+	struct unwind_row *rows = NULL;
+	size_t nr = 0;
+	int fd = open(fixture("unwfix-nofp"), O_RDONLY);
+	Elf *elf;
+
+	(void)state;
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", 10, &rows, &nr, NULL), -E2BIG);
+	assert_null(rows);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", 1000, &rows, &nr, NULL), 0);
+	assert_true(nr > 10 && nr <= 1000);
+	free(rows);
+	elf_end(elf);
+	close(fd);
+}
+
 static void test_no_cfi(void **state)
 {
 	struct unwind_row *rows = NULL;
@@ -649,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_shapes),
 		cmocka_unit_test(test_libc_shapes),
 		cmocka_unit_test(test_no_cfi),
+		cmocka_unit_test(test_row_limit),
 		cmocka_unit_test(test_walk_recorded_stack),
 		cmocka_unit_test(test_walk_through_signal_frame),
 		cmocka_unit_test(test_corrupt_stack_stops),

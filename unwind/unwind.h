@@ -27,11 +27,12 @@ struct unwind_table_stats {
  * messages). On success *@rows (owned by the caller, free()) holds *@nr rows
  * sorted by pc, gaps between FDEs filled with UNWIND_CFA_NONE rows, adjacent
  * rows with equal rules merged. Returns 0, -ENOENT when the binary has no CFI,
- * -ERANGE when its addresses do not fit the 32-bit rows, -EINVAL for corrupt
- * CFI, -ENOMEM.
+ * -ERANGE when its addresses do not fit the 32-bit rows, -E2BIG when it needs
+ * more than @max_rows rows (the walk stops there: its cost stays bounded),
+ * -EINVAL for corrupt CFI, -ENOMEM. @st may be NULL.
  */
-int unwind_table__build(Elf *elf, const char *name, struct unwind_row **rows, size_t *nr,
-			struct unwind_table_stats *st);
+int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwind_row **rows,
+			size_t *nr, struct unwind_table_stats *st);
 
 /* Index of the row covering ELF address @pc in @rows, or -1. */
 long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc);

@@ -26,6 +26,7 @@
 struct row_buf {
 	struct unwind_row *rows;
 	size_t nr, cap;
+	size_t max;	/* give up beyond this many rows */
 };
 
 static int push_row(struct row_buf *b, const struct unwind_row *r)
@@ -41,6 +42,8 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 		    last->rbp_off == r->rbp_off)
 			return 0;	/* same rules: the previous row extends */
 	}
+	if (b->nr >= b->max)
+		return -E2BIG;
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct unwind_row *n = reallocarray(b->rows, cap, sizeof(*n));
@@ -259,11 +262,11 @@ static int walk_range(Dwarf_CFI *cfi, const struct range *rg, struct row_buf *b,
 	return push_row(b, &none);
 }
 
-int unwind_table__build(Elf *elf, const char *name, struct unwind_row **rows, size_t *nr,
-			struct unwind_table_stats *st)
+int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwind_row **rows,
+			size_t *nr, struct unwind_table_stats *st)
 {
 	struct unwind_table_stats local;
-	struct row_buf b = { 0 };
+	struct row_buf b = { .max = max_rows };
 	struct range *ranges = NULL;
 	Dwarf *dw = NULL;
 	Dwarf_CFI *cfi;
@@ -302,6 +305,8 @@ int unwind_table__build(Elf *elf, const char *name, struct unwind_row **rows, si
 	}
 	if (err == -EINVAL)
 		pr_warn("'%s': corrupt call frame information: %s", name, dwarf_errmsg(-1));
+	if (err == -E2BIG)
+		pr_debug("'%s': more than %zu unwind rows", name, max_rows);
 
 out:
 	if (dw)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <elfutils/libdwelf.h>
@@ -92,6 +93,14 @@ static int read_exec_segments(Elf *elf, struct bin *b)
 	return b->nr_segs ? 0 : -ENOEXEC;
 }
 
+static void warn_full(struct unwinder *u, const char *name)
+{
+	if (!u->warned_full)
+		pr_warn("unwind tables are full (%u rows, %u binaries): '%s' and later binaries fall back to frame pointers",
+			u->nr_rows, u->nr_tables, name);
+	u->warned_full = true;
+}
+
 /* Publish @rows as table b->table: rows first, then the range that points to them. */
 static int store_table(struct unwinder *u, struct bin *b, const struct unwind_row *rows,
 		       size_t nr, const char *name)
@@ -100,10 +109,7 @@ static int store_table(struct unwinder *u, struct bin *b, const struct unwind_ro
 	__u32 id = u->nr_tables;
 
 	if (nr > u->opts.max_rows - u->nr_rows || id >= u->opts.max_tables) {
-		if (!u->warned_full)
-			pr_warn("unwind tables are full (%u rows, %u binaries): '%s' and later binaries fall back to frame pointers",
-				u->nr_rows, u->nr_tables, name);
-		u->warned_full = true;
+		warn_full(u, name);
 		return -ENOSPC;
 	}
 	memcpy(&u->rows[u->nr_rows], rows, nr * sizeof(*rows));
@@ -123,21 +129,36 @@ static int store_table(struct unwinder *u, struct bin *b, const struct unwind_ro
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static void build_table(struct unwinder *u, struct bin *b, Elf *elf, const char *name)
 {
 	struct unwind_table_stats st;
 	struct unwind_row *rows;
+	double t0 = now_ms();
 	size_t nr;
+	int err;
 
 	if (read_exec_segments(elf, b)) {
 		pr_debug("'%s': no executable segment", name);
 		return;
 	}
-	if (unwind_table__build(elf, name, &rows, &nr, &st))
+	err = u->nr_rows < u->opts.max_rows ?
+		unwind_table__build(elf, name, u->opts.max_rows - u->nr_rows, &rows, &nr, &st) :
+		-E2BIG;
+	if (err == -E2BIG)
+		warn_full(u, name);
+	if (err)
 		return;
 	if (!store_table(u, b, rows, nr, name))
-		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported", name, b->table, nr,
-			 st.unsupported);
+		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported, %.1f ms", name, b->table,
+			 nr, st.unsupported, now_ms() - t0);
 	free(rows);
 }
 
