@@ -213,8 +213,11 @@ int unwind_on_exit(void *ctx)
 
 	if ((__u32)id != ev.tgid || unwind_mode == UNWIND_MODE_FP)
 		return 0;	/* a thread, not the process */
-	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
 	bpf_map_delete_elem(&unwind_scan_asked, &ev.tgid);
+	/* most exiting processes were never tracked: nothing to tell user space */
+	if (!bpf_map_lookup_elem(&unwind_procs, &ev.tgid))
+		return 0;
+	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
 	return 0;
 }

@@ -45,16 +45,18 @@ struct unwind_state {
 	__u32 exact_pc;		/* pc is not a return address (leaf, or after a signal frame) */
 	__u32 missing;		/* a pc fell outside the known mappings: rescan */
 	__u32 lo, hi;		/* binary search bounds */
-	__u32 pad;
+	__u32 last_map;		/* index of the previous frame's mapping: callers are often there too */
 };
 
 /* The mapping of @p holding s->pc, or NULL. */
 static __always_inline const struct unwind_mapping *
 unwind_find_mapping(const struct unwind_proc *p, struct unwind_state *s)
 {
-	const struct unwind_mapping *m;
+	const struct unwind_mapping *m = &p->maps[s->last_map & (MAX_UNWIND_MAPS - 1)];
 	__u32 i, mid;
 
+	if (s->pc >= m->start && s->pc < m->end && s->last_map < p->nr)
+		return m;
 	s->lo = 0;
 	s->hi = p->nr;
 	for (i = 0; i < UNWIND_MAP_SEARCH_STEPS; i++) {
@@ -66,8 +68,10 @@ unwind_find_mapping(const struct unwind_proc *p, struct unwind_state *s)
 			s->hi = mid;
 		else if (s->pc >= m->end)
 			s->lo = mid + 1;
-		else
+		else {
+			s->last_map = mid;
 			return m;
+		}
 	}
 	return NULL;
 }

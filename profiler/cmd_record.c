@@ -17,6 +17,7 @@
 
 #include "cmds.h"
 #include "collector.h"
+#include "unwind_report.h"
 #include "symbolizer/symbolizer.h"
 #include "web/web.h"
 #include "common/strbuf.h"
@@ -46,7 +47,7 @@ struct record {
 	struct collector *coll;
 	struct strbuf line;
 	__u64 samples;		/* recorded samples handed to us */
-	__u64 fp_user, fp_rooted;	/* --unwind fp: user stacks, and those ending at a root */
+	struct unwind_report fp_report;	/* --unwind fp: how many stacks end at a root */
 	int err;
 };
 
@@ -139,21 +140,6 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_unwind_mode(const char *arg, enum unwind_mode *mode)
-{
-	if (!strcmp(arg, "fp"))
-		*mode = UNWIND_MODE_FP;
-	else if (!strcmp(arg, "dwarf"))
-		*mode = UNWIND_MODE_DWARF;
-	else if (!strcmp(arg, "auto"))
-		*mode = UNWIND_MODE_AUTO;
-	else {
-		pr_warn("unknown unwind method '%s': use fp, dwarf or auto", arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* Returns 0, 1 when --help was shown, or -EINVAL after naming the problem. */
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
@@ -222,7 +208,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->progress = false;
 			break;
 		case OPT_UNWIND:
-			if (parse_unwind_mode(optarg, &o->unwind))
+			if (unwind_mode__parse(optarg, &o->unwind))
 				return -EINVAL;
 			break;
 		case 'v':
@@ -270,22 +256,6 @@ static int add_kernel_frame(struct record *r, __u64 addr, bool leaf)
 	return folded__add_frame(&r->line, f.name ? f.name : "[unknown]", "_[k]");
 }
 
-/* Frame-pointer stacks carry no verdict: call one complete when it ends at a thread's root. */
-static bool is_root_frame(struct record *r, __u32 tgid, __u64 addr)
-{
-	static const char *const roots[] = { "_start", "__clone3", "clone3", "__clone", "clone",
-					     "start_thread" };
-	struct sym_frame f;
-	size_t i;
-
-	symbolizer__user(r->syms, tgid, addr - 1, &f);
-	for (i = 0; f.name && i < sizeof(roots) / sizeof(roots[0]); i++) {
-		if (!strcmp(f.name, roots[i]))
-			return true;
-	}
-	return false;
-}
-
 static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const __u64 *kips,
 		     int nr_kips, const __u64 *uips, int nr_uips)
 {
@@ -300,10 +270,8 @@ static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const
 	/* folded stacks are root first: walk the innermost-first arrays backwards */
 	for (i = nr_uips - 1; i >= 0 && !err; i--)
 		err = add_user_frame(r, key->tgid, uips[i], i == 0);
-	if (nr_uips && r->opts->unwind == UNWIND_MODE_FP) {
-		r->fp_user += count;
-		r->fp_rooted += is_root_frame(r, key->tgid, uips[nr_uips - 1]) ? count : 0;
-	}
+	if (nr_uips && r->opts->unwind == UNWIND_MODE_FP)
+		unwind_report__add_fp(&r->fp_report, r->syms, key->tgid, uips[nr_uips - 1], count);
 	for (i = nr_kips - 1; i >= 0 && !err; i--)
 		err = add_kernel_frame(r, kips[i], i == 0);
 	if (!err && !nr_uips && !nr_kips)
@@ -405,39 +373,6 @@ static int sample_loop(struct record *r, double *elapsed)
 
 /* ---- output ---- */
 
-static void print_unwind_summary(struct record *r, const struct collector_stats *st)
-{
-	static const char *const names[UNWIND_END_MAX] = {
-		[UNWIND_END_NO_TABLE] = "no unwind table", [UNWIND_END_JIT] = "JIT/anonymous code",
-		[UNWIND_END_UNSUPPORTED] = "unsupported CFI", [UNWIND_END_DEPTH] = "depth limit",
-		[UNWIND_END_READ_ERROR] = "read error", [UNWIND_END_NO_MAPPING] = "unknown mapping",
-		[UNWIND_END_BAD_FRAME] = "bad frame",
-	};
-	__u64 users = 0;
-	int i;
-
-	if (r->opts->unwind == UNWIND_MODE_FP) {
-		if (r->fp_user)
-			printf("  user stacks (frame pointers): %.2f%% complete (end at _start or a thread start)\n",
-			       100.0 * r->fp_rooted / r->fp_user);
-		return;
-	}
-	for (i = UNWIND_END_ROOT; i < UNWIND_END_MAX; i++)
-		users += st->unwind_end[i];
-	if (!users)
-		return;
-	printf("  user stacks (%s unwinding): %.2f%% complete (reached the root)",
-	       r->opts->unwind == UNWIND_MODE_DWARF ? "dwarf" : "auto",
-	       100.0 * st->unwind_end[UNWIND_END_ROOT] / users);
-	for (i = UNWIND_END_NO_TABLE; i < UNWIND_END_MAX; i++) {
-		if (st->unwind_end[i])
-			printf(", %llu %s", (unsigned long long)st->unwind_end[i], names[i]);
-	}
-	printf("\n  unwind tables: %llu binaries (%llu rows of %llu), %llu without a table\n",
-	       (unsigned long long)st->unwind_tables, (unsigned long long)st->unwind_rows,
-	       (unsigned long long)st->unwind_max_rows, (unsigned long long)st->unwind_no_table);
-}
-
 static void print_summary(struct record *r, const struct collector_stats *st, double elapsed)
 {
 	const struct record_opts *o = r->opts;
@@ -464,11 +399,7 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 		       (unsigned long long)s[STAT_DROP_STACKMAP_FULL],
 		       (unsigned long long)s[STAT_DROP_COUNTS_FULL],
 		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
-	print_unwind_summary(r, st);
-	if (st->bpf_runs)
-		printf("  BPF programs: %llu runs, %.1f ms (%.2f us each; kernel.bpf_stats_enabled)\n",
-		       (unsigned long long)st->bpf_runs, st->bpf_run_ns / 1e6,
-		       st->bpf_run_ns / 1e3 / st->bpf_runs);
+	unwind_report__print(&r->fp_report, o->unwind, st);
 }
 
 static int print_top(struct record *r)

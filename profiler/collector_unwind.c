@@ -4,9 +4,10 @@
  * buffer, where the sampling program asks for a process's mappings when it
  * meets an unknown process or a pc outside the known mappings (a new process,
  * an exec, a dlopen), and the exit tracepoint says when a process is gone.
- * Every few seconds the known processes are read again, so unmapped
- * libraries do not linger. Without -p, the running processes (with --comm,
- * those it selects) are read once at start, in the thread. Tables are built once per binary (unwind/).
+ * Every 30 s the known processes are read again, so unmapped
+ * libraries do not linger. With --comm, the matching processes are read
+ * before sampling starts; without -p or --comm, the thread reads every
+ * running process once at start. Tables are built once per binary (unwind/).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +26,7 @@
 
 #define DEFAULT_UNWIND_ROWS (2u << 20)	/* 32 MiB of 16-byte rows */
 #define MAX_UNWIND_TABLES 4096
-#define RESCAN_SECONDS 5
+#define RESCAN_SECONDS 30
 
 struct unwind_feeder {
 	struct unwinder *uw;
@@ -188,9 +189,11 @@ static void scan_running(struct unwind_feeder *f)
 		pthread_mutex_lock(&f->lock);
 		unwinder__scan_process(f->uw, tgid);
 		pthread_mutex_unlock(&f->lock);
-		/* requests for new processes wait less */
-		ring_buffer__consume(f->rb);
-		serve_pending(f);
+		if (f->thread_started) {
+			/* requests for new processes wait less */
+			ring_buffer__consume(f->rb);
+			serve_pending(f);
+		}
 	}
 	closedir(d);
 }
@@ -240,9 +243,13 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	}
 	for (i = 0; i < o->nr_pids; i++)
 		unwinder__scan_process(f->uw, o->pids[i]);
-	f->scan_all = !o->nr_pids;
-	if (o->comm)
+	if (o->comm) {
+		/* few processes: read them before sampling starts */
 		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);
+		scan_running(f);
+	}
+	/* the whole machine takes a while: the thread reads it while sampling */
+	f->scan_all = !o->nr_pids && !o->comm;
 	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
