@@ -103,7 +103,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name profiler_bpf > $@
 
 # the collector includes the skeleton
-$(OUTPUT)/obj/profiler/collector.o: $(OUTPUT)/profiler.skel.h
+$(OUTPUT)/obj/profiler/collector.o $(OUTPUT)/obj/profiler/collector_unwind.o: $(OUTPUT)/profiler.skel.h
 
 # ---- user space ----
 
@@ -135,19 +135,19 @@ WL_FP_FLAGS := -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
 WL_FLAGS = $(WL_FP_FLAGS)
 $(OUTPUT)/workloads/wl_qsort: WL_FLAGS = -fomit-frame-pointer
 
-$(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/%: tests/workloads/%.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FLAGS) -fno-optimize-sibling-calls -Wall -Werror \
 		$< -o $@ -lm
 
-$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
 
 CXX ?= g++
-$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
 	$(call msg,CXX-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Werror $< -o $@

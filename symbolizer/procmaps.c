@@ -5,10 +5,12 @@
  * and the address -> file offset step of symbolization.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
@@ -124,5 +126,31 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 	free(line);
 	strset__free(strs);
 	strbuf__release(&path);
+	return err;
+}
+
+int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
+			     const char *path)
+{
+	struct strbuf buf = STRBUF_INIT;
+	int fd, err;
+
+	if (!proc_root)
+		proc_root = "/proc";
+	/* map_files reaches the very file mapped: deleted, replaced or in a container */
+	if (strbuf__addf(&buf, "%s/%u/map_files/%llx-%llx", proc_root, tgid,
+			 (unsigned long long)start, (unsigned long long)end))
+		return -ENOMEM;
+	fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		strbuf__setlen(&buf, 0);
+		if (strbuf__addf(&buf, "%s/%u/root%s", proc_root, tgid, path)) {
+			strbuf__release(&buf);
+			return -ENOMEM;
+		}
+		fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
+	}
+	err = fd < 0 ? -errno : fd;
+	strbuf__release(&buf);
 	return err;
 }

@@ -86,4 +86,12 @@ struct sym_exec_map {
 int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx);
 
+/*
+ * Open the file behind mapping [@start, @end) of @tgid read-only, through
+ * /proc/PID/map_files (deleted files, other mount namespaces), else through
+ * /proc/PID/root/@path. Returns the fd (the caller closes it) or -errno.
+ */
+int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
+			     const char *path);
+
 #endif /* __PROFILER_SYMBOLIZER_H */

@@ -8,7 +8,6 @@
  * they point to, so the BPF side never sees a table before its rows.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,6 @@
 
 #include "unwind.h"
 #include "common/hashmap.h"
-#include "common/strbuf.h"
 #include "common/log.h"
 #include "symbolizer/symbolizer.h"
 
@@ -176,28 +174,6 @@ static uint64_t build_id_key(Elf *elf)
 	return h ? h : 1;
 }
 
-static int open_mapped_file(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
-{
-	struct strbuf path = STRBUF_INIT;
-	int fd;
-
-	/* map_files reaches the very file mapped: deleted, replaced or in a container */
-	if (strbuf__addf(&path, "%s/%u/map_files/%llx-%llx", u->proc_root, tgid,
-			 (unsigned long long)m->start, (unsigned long long)m->end))
-		return -ENOMEM;
-	fd = open(strbuf__str(&path), O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf__setlen(&path, 0);
-		if (strbuf__addf(&path, "%s/%u/root%s", u->proc_root, tgid, m->path)) {
-			strbuf__release(&path);
-			return -ENOMEM;
-		}
-		fd = open(strbuf__str(&path), O_RDONLY | O_CLOEXEC);
-	}
-	strbuf__release(&path);
-	return fd < 0 ? -errno : fd;
-}
-
 /* The bin of file mapping @m, opening and building it the first time. */
 static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
 {
@@ -208,7 +184,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	key = hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^ m->inode;
 	if (hashmap__get(&u->bin_by_inode, key, &val))
 		return val;
-	fd = open_mapped_file(u, tgid, m);
+	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->path);
 	if (fd >= 0)
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "wl_clock.h"
+
 static volatile sig_atomic_t stop;
 static volatile unsigned long sink;
 
@@ -48,22 +50,6 @@ __attribute__((noinline)) static void run_plugin(void (*work)(void))
 {
 	work();
 	__asm__ __volatile__("" ::: "memory");
-}
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void on_term(int)

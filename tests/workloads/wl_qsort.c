@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "wl_clock.h"
+
 #define NR_ELEMS 2000
 
 static volatile sig_atomic_t stop;
@@ -85,22 +87,6 @@ __attribute__((noinline)) void run_chain(void)
 {
 	chain_0(0);
 	__asm__ __volatile__("" ::: "memory");
-}
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void on_term(int sig)
