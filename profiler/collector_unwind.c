@@ -229,6 +229,8 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		.procs_fd = bpf_map__fd(skel->maps.unwind_procs),
 		.max_rows = bpf_map__max_entries(skel->maps.unwind_rows),
 		.max_tables = bpf_map__max_entries(skel->maps.unwind_tables),
+		/* cc1 (480k rows) takes 0.4-0.8 s; a browser-sized binary gives up here */
+		.max_build_seconds = 2,
 	};
 	struct unwind_feeder *f = calloc(1, sizeof(*f));
 	int err = -ENOMEM, i;

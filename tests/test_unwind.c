@@ -47,7 +47,7 @@ static int build_file(const char *path, struct unwind_row **rows, size_t *nr,
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	assert_non_null(elf);
-	err = unwind_table__build(elf, path, 1 << 24, rows, nr, st);
+	err = unwind_table__build(elf, path, NULL, rows, nr, st);
 	elf_end(elf);
 	close(fd);
 	return err;
@@ -372,9 +372,11 @@ static void test_fixture_shapes(void **state)
 	free(rows);
 }
 
-/* A table larger than allowed is given up early, not built whole. */
+/* A table larger or slower than allowed is given up early, not built whole. */
 static void test_row_limit(void **state)
 {
+	struct unwind_build_limits small = { .max_rows = 10 }, enough = { .max_rows = 1000 };
+	struct unwind_build_limits no_time = { .max_seconds = 1e-9 };
 	struct unwind_row *rows = NULL;
 	size_t nr = 0;
 	int fd = open(fixture("unwfix-nofp"), O_RDONLY);
@@ -383,9 +385,13 @@ static void test_row_limit(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", 10, &rows, &nr, NULL), -E2BIG);
+
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &small, &rows, &nr, NULL), -E2BIG);
 	assert_null(rows);
-	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", 1000, &rows, &nr, NULL), 0);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &no_time, &rows, &nr, NULL),
+			 -ETIME);
+	assert_null(rows);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &enough, &rows, &nr, NULL), 0);
 	assert_true(nr > 10 && nr <= 1000);
 	free(rows);
 	elf_end(elf);

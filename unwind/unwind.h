@@ -22,17 +22,23 @@ struct unwind_table_stats {
 	size_t unsupported;	/* rows the BPF unwinder cannot follow */
 };
 
+/* Bounds on one table's derivation, so a huge binary costs a bounded walk. */
+struct unwind_build_limits {
+	size_t max_rows;	/* 0: no limit */
+	double max_seconds;	/* CPU seconds of this thread; 0: no limit */
+};
+
 /*
  * Derive the rows of @elf (whose CFI is read with libdw; @name names it in
  * messages). On success *@rows (owned by the caller, free()) holds *@nr rows
  * sorted by pc, gaps between FDEs filled with UNWIND_CFA_NONE rows, adjacent
  * rows with equal rules merged. Returns 0, -ENOENT when the binary has no CFI,
  * -ERANGE when its addresses do not fit the 32-bit rows, -E2BIG when it needs
- * more than @max_rows rows (the walk stops there: its cost stays bounded),
- * -EINVAL for corrupt CFI, -ENOMEM. @st may be NULL.
+ * more rows than @lim allows, -ETIME when it takes longer (the walk stops
+ * there), -EINVAL for corrupt CFI, -ENOMEM. @lim and @st may be NULL.
  */
-int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwind_row **rows,
-			size_t *nr, struct unwind_table_stats *st);
+int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st);
 
 /* Index of the row covering ELF address @pc in @rows, or -1. */
 long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc);
@@ -46,6 +52,7 @@ struct unwinder_opts {
 	int procs_fd;
 	__u32 max_rows;		/* capacity of the rows map */
 	__u32 max_tables;	/* capacity of the tables map */
+	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
 };
 
 /* Returns NULL with errno set. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
@@ -26,8 +27,17 @@
 struct row_buf {
 	struct unwind_row *rows;
 	size_t nr, cap;
-	size_t max;	/* give up beyond this many rows */
+	size_t max;		/* give up beyond this many rows */
+	double deadline;	/* ... or past this thread CPU time; 0: none */
 };
+
+static double thread_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int push_row(struct row_buf *b, const struct unwind_row *r)
 {
@@ -42,8 +52,11 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 		    last->rbp_off == r->rbp_off)
 			return 0;	/* same rules: the previous row extends */
 	}
-	if (b->nr >= b->max)
+	if (b->max && b->nr >= b->max)
 		return -E2BIG;
+	/* libdw runs an FDE's program from its start for each row: huge functions cost more */
+	if (b->deadline && !(b->nr & 1023) && thread_seconds() > b->deadline)
+		return -ETIME;
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct unwind_row *n = reallocarray(b->rows, cap, sizeof(*n));
@@ -262,11 +275,11 @@ static int walk_range(Dwarf_CFI *cfi, const struct range *rg, struct row_buf *b,
 	return push_row(b, &none);
 }
 
-int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwind_row **rows,
-			size_t *nr, struct unwind_table_stats *st)
+int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st)
 {
 	struct unwind_table_stats local;
-	struct row_buf b = { .max = max_rows };
+	struct row_buf b = { 0 };
 	struct range *ranges = NULL;
 	Dwarf *dw = NULL;
 	Dwarf_CFI *cfi;
@@ -276,6 +289,10 @@ int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwi
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	if (lim) {
+		b.max = lim->max_rows;
+		b.deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
+	}
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {
 		/* no .eh_frame: try .debug_frame */
@@ -306,7 +323,10 @@ int unwind_table__build(Elf *elf, const char *name, size_t max_rows, struct unwi
 	if (err == -EINVAL)
 		pr_warn("'%s': corrupt call frame information: %s", name, dwarf_errmsg(-1));
 	if (err == -E2BIG)
-		pr_debug("'%s': more than %zu unwind rows", name, max_rows);
+		pr_debug("'%s': more than %zu unwind rows", name, b.max);
+	if (err == -ETIME)
+		pr_info("'%s': unwind table not built within %.1f s of CPU: frame pointers there",
+			name, lim->max_seconds);
 
 out:
 	if (dw)

@@ -139,6 +139,7 @@ static void build_table(struct unwinder *u, struct bin *b, Elf *elf, const char 
 {
 	struct unwind_table_stats st;
 	struct unwind_row *rows;
+	struct unwind_build_limits lim;
 	double t0 = now_ms();
 	size_t nr;
 	int err;
@@ -147,9 +148,9 @@ static void build_table(struct unwinder *u, struct bin *b, Elf *elf, const char 
 		pr_debug("'%s': no executable segment", name);
 		return;
 	}
-	err = u->nr_rows < u->opts.max_rows ?
-		unwind_table__build(elf, name, u->opts.max_rows - u->nr_rows, &rows, &nr, &st) :
-		-E2BIG;
+	lim.max_rows = u->opts.max_rows - u->nr_rows;
+	lim.max_seconds = u->opts.max_build_seconds;
+	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
 	if (err == -E2BIG)
 		warn_full(u, name);
 	if (err)
