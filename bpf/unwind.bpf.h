@@ -40,7 +40,7 @@ struct {
 	__uint(max_entries, 8192);
 } unwind_procs SEC(".maps");
 
-/* tgid -> time of the last rescan request, to ask at most every 20 or 50 ms */
+/* tgid -> time of the last rescan request, to ask at most every 20 or 100 ms */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
@@ -240,7 +240,7 @@ static __always_inline bool unwind_wanted(__u32 tgid)
  * A process looks for room for a new mapping (mmap without MAP_FIXED: ld.so
  * and dlopen() start loading a library this way). fentry/kprobes on the mmap
  * path are not available everywhere; this tracepoint is. Ask for the maps of
- * processes already tracked, at most every 50 ms each: anonymous mmaps fire
+ * processes already tracked, at most every 100 ms each: anonymous mmaps fire
  * it too. User space waits a moment, so the library's segments are mapped
  * by the time it reads the maps.
  */
@@ -251,7 +251,7 @@ int unwind_on_mmap(void *ctx)
 
 	if (unwind_mode == UNWIND_MODE_FP || !bpf_map_lookup_elem(&unwind_procs, &tgid))
 		return 0;
-	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 50 * 1000 * 1000);
+	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;
 }
 
