@@ -674,6 +674,87 @@ static void test_corrupt_stack_stops(void **state)
 	free(s);
 }
 
+/* PLT rows: CFA = rsp + 8, plus 8 once the stub has pushed its index (rip & 15 >= 11). */
+static void test_plt_row(void **state)
+{
+	static const struct {
+		__u64 pc, want_sp;
+	} cases[] = { { 0x1000, 0x7008 }, { 0x100a, 0x7008 }, { 0x100b, 0x7010 },
+		      { 0x100f, 0x7010 }, { 0x1010, 0x7008 } };
+	struct unwind_row row = { .type = UNWIND_ROW_TYPE(UNWIND_CFA_PLT, UNWIND_RBP_SAME),
+				  .cfa_off = 8, .rbp_off = 11 };
+	struct snapshot *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	(void)state;
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 64;
+	memcpy(s->mem, &(__u64){ 0x4000 }, 8);
+	memcpy(s->mem + 8, &(__u64){ 0x5000 }, 8);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct unwind_state st = { .pc = cases[i].pc, .sp = 0x7000, .bp = 0x99 };
+
+		assert_int_equal(unwind_step_row(s, &row, &st), 0);
+		assert_int_equal(st.sp, cases[i].want_sp);
+		assert_int_equal(st.pc, cases[i].want_sp == 0x7008 ? 0x4000 : 0x5000);
+		assert_int_equal(st.bp, 0x99);	/* PLT code leaves rbp alone */
+	}
+	free(s);
+}
+
+/* What each kind of mapping does to the walk, per mode. */
+static void test_mapping_kinds(void **state)
+{
+	static const struct {
+		__u32 kind;
+		__u32 mode;
+		int want;
+	} cases[] = {
+		{ UNWIND_MAP_JIT, UNWIND_MODE_AUTO, UNWIND_END_JIT },
+		{ UNWIND_MAP_JIT, UNWIND_MODE_DWARF, UNWIND_END_JIT },
+		{ UNWIND_MAP_NO_TABLE, UNWIND_MODE_DWARF, UNWIND_END_NO_TABLE },
+		{ UNWIND_MAP_NO_TABLE, UNWIND_MODE_AUTO, 0 },	/* frame pointers */
+	};
+	struct unwind_proc *p = calloc(1, sizeof(*p));
+	struct snapshot *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 64;
+	/* a frame record at 0x7010: saved rbp 0, return address 0x4242 */
+	memcpy(s->mem + 0x18, &(__u64){ 0x4242 }, 8);
+	p->nr = 1;
+	p->maps[0].start = 0x1000;
+	p->maps[0].end = 0x2000;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct unwind_state st = { .pc = 0x1800, .sp = 0x7000, .bp = 0x7010,
+					   .mode = cases[i].mode };
+
+		p->maps[0].kind = cases[i].kind;
+		assert_int_equal(unwind_step(s, p, &st), cases[i].want);
+		if (!cases[i].want) {
+			assert_int_equal(st.pc, 0x4242);
+			assert_int_equal(st.sp, 0x7020);
+			assert_int_equal(st.bp, 0);
+		}
+		assert_int_equal(st.missing, 0);
+	}
+	/* a pc outside every mapping: a rescan is due */
+	{
+		struct unwind_state st = { .pc = 0x3000, .sp = 0x7000, .bp = 0x7010,
+					   .mode = UNWIND_MODE_DWARF };
+
+		assert_int_equal(unwind_step(s, p, &st), UNWIND_END_NO_MAPPING);
+		assert_int_equal(st.missing, 1);
+	}
+	free(p);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +768,8 @@ int main(void)
 		cmocka_unit_test(test_walk_recorded_stack),
 		cmocka_unit_test(test_walk_through_signal_frame),
 		cmocka_unit_test(test_corrupt_stack_stops),
+		cmocka_unit_test(test_plt_row),
+		cmocka_unit_test(test_mapping_kinds),
 	};
 
 	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);
