@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -755,6 +756,76 @@ static void test_mapping_kinds(void **state)
 	free(s);
 }
 
+/* A fake /proc with process @tgid mapping @binary as its only executable mapping. */
+static void fake_process(const char *root, int tgid, const char *binary, int inode)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d", root, tgid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%d/root", root, tgid);
+	unlink(path);
+	assert_int_equal(symlink("/", path), 0);
+	snprintf(path, sizeof(path), "%s/%d/maps", root, tgid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "00401000-00402000 r-xp 00001000 fd:00 %d %s\n", inode, binary);
+	fclose(f);
+}
+
+/*
+ * Room for one fixture table besides the vDSO's: a second binary gets no
+ * table while the first is mapped, and evicts it once no process maps it.
+ */
+static void test_eviction(void **state)
+{
+	char root[] = "/tmp/unwind-proc-XXXXXX", lib[4096], exe[4096], cmd[4200];
+	struct unwinder_opts uo = { .proc_root = root, .rows_fd = -1, .tables_fd = -1,
+				    .procs_fd = -1, .max_rows = 100, .max_tables = 8 };
+	const struct unwind_proc *p;
+	struct unwinder_stats st;
+	struct unwinder *u;
+	__u32 id, first;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_non_null(realpath(fixture("unwfix-nofp"), exe));
+	assert_non_null(realpath(fixture("libunwfix.so"), lib));
+	fake_process(root, 1, exe, 1001);
+	fake_process(root, 2, lib, 1002);
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	p = unwinder__process(u, 1);
+	assert_non_null(p);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	id = p->maps[0].table;
+	first = unwinder__table(u, id)->first;
+
+	/* no room while process 1 maps the executable */
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+
+	/* process 1 exits: the library takes the executable's rows and table id */
+	unwinder__remove_process(u, 1);
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	p = unwinder__process(u, 2);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	assert_int_equal(p->maps[0].table, id);
+	assert_int_equal(unwinder__table(u, id)->first, first);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.evicted, 1);
+
+	/* and now the executable has no room */
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	assert_int_equal(unwinder__process(u, 1)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	unwinder__free(u);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -770,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_stack_stops),
 		cmocka_unit_test(test_plt_row),
 		cmocka_unit_test(test_mapping_kinds),
+		cmocka_unit_test(test_eviction),
 	};
 
 	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);

@@ -84,6 +84,7 @@ struct unwinder_stats {
 	size_t tables;		/* binaries with a table */
 	size_t no_table;	/* binaries without one (no CFI, unreadable, full) */
 	size_t rows;		/* rows in use */
+	size_t evicted;		/* tables dropped because no process mapped them any more */
 	size_t max_rows;
 	size_t scans;		/* /proc/PID/maps reads */
 };
