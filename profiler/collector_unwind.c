@@ -24,7 +24,9 @@
 #include "unwind/unwind.h"
 #include "common/log.h"
 
+#ifndef DEFAULT_UNWIND_ROWS
 #define DEFAULT_UNWIND_ROWS (2u << 20)	/* 32 MiB of 16-byte rows */
+#endif
 #define MAX_UNWIND_TABLES 4096
 #define RESCAN_SECONDS 30
 
