@@ -4,6 +4,7 @@
 #   make run        build, then profile the whole system for 30 s
 #   make test       build, then run every test (unit and end-to-end)
 #   make check      unit tests only
+#   make bench-unwind  frame-pointer vs DWARF unwinding: completeness and cost
 #
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 # V=1 shows commands; SANITIZE=address,undefined builds with sanitizers;
@@ -35,7 +36,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps bench-symbolize bench-render
+.PHONY: all run test check clean deps bench-symbolize bench-render bench-unwind
 
 all: $(OUTPUT)/profile
 
@@ -80,8 +81,9 @@ COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
 WEB_SRCS := $(wildcard web/*.c)
 STORE_SRCS := $(wildcard store/*.c)
+UNWIND_SRCS := $(wildcard unwind/*.c)
 PROFILER_SRCS := $(wildcard profiler/*.c)
-LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS)
+LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS) $(UNWIND_SRCS)
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/profile.pb-c.o
@@ -89,14 +91,15 @@ PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
 
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
-WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c)) \
+	$(OUTPUT)/workloads/wl_qsort_fp $(OUTPUT)/workloads/wl_cxx $(OUTPUT)/workloads/libwl_plugin.so
 
 DEPS := $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
 -include $(DEPS)
 
 # ---- BPF: object, then skeleton ----
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/profiler.h bpf/vmlinux.h | $(OUTPUT)/config.mk
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/profiler.h bpf/vmlinux.h $(wildcard bpf/*.bpf.h) bpf/unwind_step.h | $(OUTPUT)/config.mk
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O2 --target=bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
@@ -107,7 +110,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name profiler_bpf > $@
 
 # the collector includes the skeleton
-$(OUTPUT)/obj/profiler/collector.o: $(OUTPUT)/profiler.skel.h
+$(OUTPUT)/obj/profiler/collector.o $(OUTPUT)/obj/profiler/collector_unwind.o: $(OUTPUT)/profiler.skel.h
 
 # ---- pprof: protobuf-c code generated from pprof's own profile.proto ----
 
@@ -149,16 +152,37 @@ $(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(CMOCKA_LIBS) -o $@
 
 # Workloads for the end-to-end tests: frame pointers, no sanitizers, plain -O2.
-$(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/config.mk
+# wl_qsort is the exception: built without frame pointers, for the unwinder.
+WL_FP_FLAGS := -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+WL_FLAGS = $(WL_FP_FLAGS)
+$(OUTPUT)/workloads/wl_qsort: WL_FLAGS = -fomit-frame-pointer
+
+$(OUTPUT)/workloads/%: tests/workloads/%.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-		-fno-optimize-sibling-calls -Wall -Werror \
+	$(Q)$(CC) -g -O2 $(WL_FLAGS) -fno-optimize-sibling-calls -Wall -Werror \
 		$< -o $@ -lm
+
+$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
+
+CXX ?= g++
+$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
+	$(call msg,CXX-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Werror $< -o $@
+
+$(OUTPUT)/workloads/libwl_plugin.so: tests/workloads/plugin/wl_plugin.c | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer -fPIC -shared -Wall -Werror $< -o $@
 
 # Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
 FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \
-	$(OUTPUT)/fixtures/libsymfix.so
+	$(OUTPUT)/fixtures/libsymfix.so $(OUTPUT)/fixtures/unwfix-nofp $(OUTPUT)/fixtures/unwfix-fp \
+	$(OUTPUT)/fixtures/libunwfix.so $(OUTPUT)/fixtures/unwfix-nocfi
 
 $(OUTPUT)/fixtures/symfix-pie: tests/fixtures/symfix.c
 	$(call msg,CC-FIX,$@)
@@ -189,6 +213,28 @@ $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	$(Q)cd tests/browser && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }
 	$(Q)touch $@
 
+# Unwinder fixtures: one source, with and without frame pointers, as a
+# library, and with its CFI stripped.
+$(OUTPUT)/fixtures/unwfix-nofp: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+
+$(OUTPUT)/fixtures/unwfix-fp: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer $< -o $@
+
+$(OUTPUT)/fixtures/libunwfix.so: tests/fixtures/unwfix.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -DUNWFIX_LIB $< -o $@
+
+$(OUTPUT)/fixtures/unwfix-nocfi: $(OUTPUT)/fixtures/unwfix-nofp
+	$(call msg,STRIP,$@)
+	$(Q)objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr \
+		--remove-section .debug_frame $< $@
+
 check: $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
@@ -202,6 +248,11 @@ bench-symbolize: $(OUTPUT)/profile
 # Rendering and import benchmark (bench/render.sh); not part of 'make test'.
 bench-render: $(OUTPUT)/profile
 	$(Q)bench/render.sh $(OUTPUT)
+
+# fp vs dwarf unwinding: complete stacks and CPU cost (UNWIND_BENCH_SECONDS per run)
+UNWIND_BENCH_SECONDS ?= 20
+bench-unwind: $(OUTPUT)/profile $(WORKLOADS)
+	$(Q)bench/unwind.sh $(OUTPUT) $(UNWIND_BENCH_SECONDS)
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded

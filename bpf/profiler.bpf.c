@@ -9,6 +9,10 @@
  * still see the old value has then finished), and only then reads and clears
  * the set that is no longer written. So no sample is read twice, none is
  * deleted unread, and no stack id is reused before its count is read.
+ *
+ * User stacks come from bpf_get_stackid() (frame pointers) or, with
+ * unwind_mode dwarf/auto, from the table-driven unwinder of unwind.bpf.h,
+ * whose stacks go to the ustacks_dwarf map of the same set, keyed by hash.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -55,6 +59,7 @@ struct {
 	__type(value, __u8);
 	__uint(max_entries, MAX_FILTER_PIDS);
 } pid_filter SEC(".maps");
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -126,6 +131,8 @@ static __always_inline __u32 stack_error_stat(long err, bool user)
 	return STAT_DROP_OTHER;
 }
 
+#include "unwind.bpf.h"
+
 static __always_inline long add_count(void *counts, struct sample_key *key)
 {
 	__u64 one = 1, *cnt;
@@ -154,7 +161,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sample_key key = {};
 	__u32 set = active_set;
-	void *kmap, *umap, *counts;
+	void *kmap, *umap, *dmap, *counts;
 	long err;
 
 	stat_inc(STAT_SAMPLES);
@@ -178,10 +185,12 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	if (set) {
 		kmap = &kstacks1;
 		umap = &ustacks1;
+		dmap = &ustacks_dwarf1;
 		counts = &counts1;
 	} else {
 		kmap = &kstacks0;
 		umap = &ustacks0;
+		dmap = &ustacks_dwarf0;
 		counts = &counts0;
 	}
 
@@ -195,7 +204,13 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		}
 		key.kern_stack_id = err;
 	}
-	if (want_user) {
+	if (want_user && unwind_mode != UNWIND_MODE_FP) {
+		err = unwind_user(ctx, dmap, &key);
+		if (err) {
+			stat_inc(stack_error_stat(err, true));
+			return 0;
+		}
+	} else if (want_user) {
 		err = bpf_get_stackid(ctx, umap, BPF_F_USER_STACK);
 		if (err < 0 && err != -EFAULT) {
 			stat_inc(stack_error_stat(err, true));

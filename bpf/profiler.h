@@ -32,14 +32,18 @@ struct sample_key {
 	__s32 kern_stack_id;
 	__s32 user_stack_id;
 	char comm[TASK_COMM_LEN];
+	__u32 unwind_end;	/* enum unwind_end: how the user stack's unwind ended */
+	__u32 pad;
+	__u64 ustack_hash;	/* != 0: user stack is in the ustacks_dwarf map */
 };
 
 /*
- * Per-CPU counters, indexed by enum stat. Every time the program runs it adds
+ * Per-CPU counters, indexed by enum profiler_stat (not "stat":
+ * that tag belongs to <sys/stat.h>). Every time the program runs it adds
  * one to STAT_SAMPLES and then exactly one of the outcome counters
  * (STAT_RECORDED .. STAT_DROP_OTHER), so they always add up.
  */
-enum stat {
+enum profiler_stat {
 	STAT_SAMPLES = 0,		/* program invocations */
 	STAT_RECORDED,			/* added to a counts map */
 	STAT_IDLE,			/* pid 0 (idle task) and idle not wanted */
@@ -75,5 +79,112 @@ struct proc_event {
 
 /* Number of map sets the program alternates between, see profiler.bpf.c */
 #define NR_MAP_SETS 2
+
+/* ---- user stacks unwound in BPF from .eh_frame tables (see bpf/unwind.bpf.h) ---- */
+
+#ifndef MAX_UNWIND_MAPS
+#define MAX_UNWIND_MAPS 256		/* executable mappings kept per process */
+#endif
+
+/* rodata unwind_mode */
+enum unwind_mode {
+	UNWIND_MODE_FP = 0,	/* the kernel's frame-pointer walk (bpf_get_stackid) */
+	UNWIND_MODE_DWARF,	/* tables only: code without a table ends the stack */
+	UNWIND_MODE_AUTO,	/* tables, frame pointers where there is no table */
+};
+
+/* How a user stack's unwind ended; sample_key.unwind_end. */
+enum unwind_end {
+	UNWIND_END_NONE = 0,	/* no verdict: fp mode, or no user stack (kernel thread) */
+	UNWIND_END_ROOT,	/* reached the outermost frame: the stack is complete */
+	UNWIND_END_NO_TABLE,	/* code without unwind table (dwarf mode), or a bad frame pointer */
+	UNWIND_END_JIT,		/* anonymous executable memory (JIT code) */
+	UNWIND_END_UNSUPPORTED,	/* a CFI rule the BPF unwinder cannot follow */
+	UNWIND_END_DEPTH,	/* MAX_STACK_DEPTH frames and not done */
+	UNWIND_END_READ_ERROR,	/* user memory could not be read */
+	UNWIND_END_NO_MAPPING,	/* pc outside the process's known mappings (rescan requested) */
+	UNWIND_END_BAD_FRAME,	/* the stack pointer did not move up: corrupt stack */
+	UNWIND_END_MAX,
+};
+
+/* unwind_row.cfa_type */
+enum unwind_cfa {
+	UNWIND_CFA_NONE = 0,	/* no CFI covers the address: fall back to frame pointers */
+	UNWIND_CFA_RSP,		/* CFA = rsp + cfa_off */
+	UNWIND_CFA_RBP,		/* CFA = rbp + cfa_off */
+	UNWIND_CFA_PLT,		/* CFA = rsp + cfa_off + ((rip & 15) >= rbp_off ? 8 : 0) */
+	UNWIND_CFA_SIGNAL,	/* rt_sigreturn trampoline: registers from the ucontext at rsp */
+	UNWIND_CFA_ROOT,	/* return address undefined: the outermost frame */
+	UNWIND_CFA_UNSUPPORTED,	/* a rule the BPF side cannot follow: the unwind stops */
+};
+
+/* unwind_row.rbp_type */
+enum unwind_rbp {
+	UNWIND_RBP_SAME = 0,	/* the caller's rbp is this frame's rbp */
+	UNWIND_RBP_OFFSET,	/* the caller's rbp is saved at CFA + rbp_off */
+};
+
+/*
+ * One row of an unwind table: the rules from @pc (an ELF virtual address) up
+ * to the next row's pc. The return address is always at CFA - 8 (rows where
+ * CFI says otherwise are UNWIND_CFA_UNSUPPORTED).
+ */
+struct unwind_row {
+	__u32 pc;
+	__u32 type;		/* enum unwind_cfa | enum unwind_rbp << 8 */
+	__s32 cfa_off;
+	__s32 rbp_off;		/* RBP_OFFSET: offset from the CFA; CFA_PLT: the threshold */
+};
+
+#define UNWIND_ROW_CFA(r) ((r)->type & 0xff)
+#define UNWIND_ROW_RBP(r) ((r)->type >> 8)
+#define UNWIND_ROW_TYPE(cfa, rbp) ((cfa) | (rbp) << 8)
+
+/* One binary's rows: unwind_rows[first .. first + nr), sorted by pc. */
+struct unwind_table {
+	__u32 first;
+	__u32 nr;
+};
+
+/* unwind_mapping.kind */
+enum unwind_map_kind {
+	UNWIND_MAP_TABLE = 0,	/* rows in unwind_tables[table] */
+	UNWIND_MAP_NO_TABLE,	/* a binary without a usable table: frame pointers */
+	UNWIND_MAP_JIT,		/* anonymous executable memory: stop */
+};
+
+/* One executable mapping: ELF vaddr = address - bias. */
+struct unwind_mapping {
+	__u64 start;
+	__u64 end;
+	__u64 bias;
+	__u32 table;
+	__u32 kind;		/* enum unwind_map_kind */
+};
+
+/* A process's executable mappings, sorted by start; unwind_procs[tgid]. */
+struct unwind_proc {
+	__u32 nr;
+	__u32 pad;
+	struct unwind_mapping maps[MAX_UNWIND_MAPS];
+};
+
+/* A user stack unwound in BPF; ustacks_dwarf[hash]. ips[0] is the innermost. */
+struct unwind_stack {
+	__u64 nr;
+	__u64 ips[MAX_STACK_DEPTH];
+};
+
+/* Ring buffer events asking user space to (re)read a process's mappings. */
+enum unwind_event_kind {
+	UNWIND_EVENT_SCAN = 1,	/* unknown process or pc outside its mappings */
+	UNWIND_EVENT_EXIT,	/* the process exited: forget it */
+};
+
+struct unwind_event {
+	__u32 kind;
+	__u32 tgid;
+	__u64 pc;
+};
 
 #endif /* __PROFILER_BPF_H */

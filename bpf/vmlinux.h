@@ -34,6 +34,11 @@ enum bpf_map_type {
 };
 
 enum {
+	BPF_F_NO_PREALLOC = (1U << 0),
+	BPF_F_MMAPABLE = (1U << 10),
+};
+
+enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
 	BPF_EXIST = 2,
@@ -46,7 +51,37 @@ enum {
 	BPF_F_REUSE_STACKID = (1ULL << 10),
 };
 
-/* The perf_event program's context; the program passes it on, never reads it. */
-struct bpf_perf_event_data;
+/*
+ * The perf_event program's context. Its registers are the UAPI
+ * struct pt_regs layout of x86-64 (asm/ptrace.h), read through the context,
+ * so no CO-RE relocation: the kernel rewrites these accesses itself.
+ */
+struct user_regs_x86_64 {
+	unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	unsigned long rax, rcx, rdx, rsi, rdi, orig_rax;
+	unsigned long rip, cs, eflags, rsp, ss;
+};
+
+struct bpf_perf_event_data {
+	struct user_regs_x86_64 regs;
+	__u64 sample_period;
+	__u64 addr;
+};
+
+/* Kernel structs read through BTF pointers: relocated by CO-RE. */
+struct pt_regs {
+	unsigned long bp;
+	unsigned long ip;
+	unsigned long cs;
+	unsigned long sp;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	unsigned int flags;
+	int pid;
+	int tgid;
+} __attribute__((preserve_access_index));
+
+#define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 
 #endif /* __VMLINUX_H__ */

@@ -21,6 +21,7 @@
 
 #include "cmds.h"
 #include "collector.h"
+#include "unwind_report.h"
 #include "selector.h"
 #include "store_sink.h"
 #include "store/store.h"
@@ -40,6 +41,7 @@ struct agent_opts {
 	int nr_labels;
 	bool include_idle;
 	bool dwarf;		/* inline frames from DWARF (memory!) */
+	enum unwind_mode unwind;	/* user stacks: fp, dwarf or auto */
 	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
 	int argc;
 	char **argv;
@@ -82,6 +84,8 @@ static void usage(FILE *f)
 		"      --include-idle        also record the idle task\n"
 		"      --dwarf               name inlined functions from DWARF (more memory)\n"
 		"      --dwarf-mem SIZE      cap on the DWARF indexes kept with --dwarf (default 32M)\n"
+		"      --unwind METHOD       user stacks: fp, dwarf (.eh_frame tables) or auto\n"
+		"                            (tables, else frame pointers; default)\n"
 		"      --interval SEC        how often the kernel maps are drained (default 5)\n"
 		"      --stats-interval SEC  log the agent's health this often (default 300; 0: never)\n"
 		"  -v, --verbose             debug output, and a health line at every flush\n"
@@ -90,7 +94,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
-	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM,
+	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +110,7 @@ static const struct option long_opts[] = {
 	{ "stats-interval", required_argument, NULL, OPT_STATS },
 	{ "dwarf", no_argument, NULL, OPT_DWARF },
 	{ "dwarf-mem", required_argument, NULL, OPT_DWARF_MEM },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -177,6 +182,8 @@ static int parse_opt(struct agent_opts *o, int c, const char *arg)
 	case OPT_DWARF:
 		o->dwarf = true;
 		return 0;
+	case OPT_UNWIND:
+		return unwind_mode__parse(arg, &o->unwind) ? -EINVAL : 0;
 	case OPT_DWARF_MEM:
 		if (parse_size(arg, &o->dwarf_mem) || o->dwarf_mem < 1024 * 1024) {
 			pr_warn("invalid size '%s': give at least 1M", arg);
@@ -423,7 +430,9 @@ static int shut_down(struct agent *a)
 static int setup(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
-	struct collector_opts co = { .freq = o->freq, .include_idle = o->include_idle };
+	struct collector_opts co = {
+		.freq = o->freq, .include_idle = o->include_idle, .unwind = o->unwind,
+	};
 	struct store_sink_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
@@ -461,7 +470,7 @@ int cmd_agent(int argc, char **argv)
 		/* draining walks whole kernel maps: at 99 Hz every 5 s is plenty and costs less */
 		.freq = 99, .interval = 5, .flush_interval = 10, .bucket_secs = 10,
 		.retention = 7 * 86400, .max_db_size = 1ULL << 30, .stats_interval = 300,
-		.dwarf_mem = 32 << 20,
+		.dwarf_mem = 32 << 20, .unwind = UNWIND_MODE_AUTO,
 		.argc = argc, .argv = argv,
 	};
 	struct agent a = { .opts = &o };

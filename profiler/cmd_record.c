@@ -18,6 +18,7 @@
 #include "cmds.h"
 #include "collector.h"
 #include "store_sink.h"
+#include "unwind_report.h"
 #include "symbolizer/symbolizer.h"
 #include "web/web.h"
 #include "common/strbuf.h"
@@ -40,6 +41,7 @@ struct record_opts {
 	const char *db_path;	/* NULL: the default database; "-": none */
 	int argc;
 	char **argv;
+	enum unwind_mode unwind;
 };
 
 struct record {
@@ -50,6 +52,7 @@ struct record {
 	struct store_sink *sink;	/* NULL when the run is not stored */
 	struct strbuf line;
 	__u64 samples;		/* recorded samples handed to us */
+	struct unwind_report fp_report;	/* --unwind fp: how many stacks end at a root */
 	int err;
 };
 
@@ -78,6 +81,8 @@ static void usage(FILE *f)
 		"      --top N             rows in the top-functions table (default 20)\n"
 		"      --title TEXT        flame graph title\n"
 		"      --interval SECONDS  how often the kernel maps are drained (default 1)\n"
+		"      --unwind METHOD     user stacks: fp (frame pointers), dwarf (.eh_frame\n"
+		"                          tables) or auto (tables, else frame pointers; default)\n"
 		"      --no-progress       no progress line, even on a terminal\n"
 		"      --db PATH           store the run there (default $PROFILE_DB, else\n"
 		"                          /var/lib/profile/profile.db as root; '-' for none)\n"
@@ -121,6 +126,7 @@ static int add_pids(struct record_opts *o, const char *arg)
 enum {
 	OPT_COMM = 256, OPT_FOLDED, OPT_IDLE, OPT_TOP, OPT_TITLE, OPT_INTERVAL, OPT_NO_PROGRESS,
 	OPT_DB,
+	OPT_UNWIND,
 };
 
 static const struct option long_opts[] = {
@@ -137,6 +143,7 @@ static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "db", required_argument, NULL, OPT_DB },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -212,6 +219,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case OPT_DB:
 			o->db_path = optarg;
 			break;
+		case OPT_UNWIND:
+			if (unwind_mode__parse(optarg, &o->unwind))
+				return -EINVAL;
+			break;
 		case 'v':
 			log_set_verbose(true);
 			break;
@@ -280,6 +291,8 @@ static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const
 	/* folded stacks are root first: walk the innermost-first arrays backwards */
 	for (i = nr_uips - 1; i >= 0 && !err; i--)
 		err = add_user_frame(r, key->tgid, uips[i], i == 0);
+	if (nr_uips && r->opts->unwind == UNWIND_MODE_FP)
+		unwind_report__add_fp(&r->fp_report, r->syms, key->tgid, uips[nr_uips - 1], count);
 	for (i = nr_kips - 1; i >= 0 && !err; i--)
 		err = add_kernel_frame(r, kips[i], i == 0);
 	if (!err && !nr_uips && !nr_kips)
@@ -437,6 +450,7 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 		       (unsigned long long)s[STAT_DROP_STACKMAP_FULL],
 		       (unsigned long long)s[STAT_DROP_COUNTS_FULL],
 		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
+	unwind_report__print(&r->fp_report, o->unwind, st);
 }
 
 static int print_top(struct record *r)
@@ -540,7 +554,7 @@ static int setup(struct record *r)
 	const struct record_opts *o = r->opts;
 	struct collector_opts co = {
 		.freq = o->freq, .event = o->event, .pids = o->pids, .nr_pids = o->nr_pids,
-		.comm = o->comm, .include_idle = o->include_idle,
+		.comm = o->comm, .include_idle = o->include_idle, .unwind = o->unwind,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	int i;
@@ -616,6 +630,7 @@ int cmd_record(int argc, char **argv)
 		.duration = 30, .interval = 1, .freq = 99, .svg_path = "profile.svg",
 		.folded_path = "profile.folded", .top = 20, .progress = isatty(STDERR_FILENO),
 		.argc = argc, .argv = argv,
+		.unwind = UNWIND_MODE_AUTO,
 	};
 	struct record r = { .opts = &o, .line = STRBUF_INIT };
 	double elapsed = 0;

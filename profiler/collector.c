@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "collector.h"
+#include "collector_internal.h"
 #include "profiler.skel.h"
 #include "common/log.h"
 
@@ -26,11 +27,14 @@ struct collector {
 	int nr_cpus;		/* CPUs sampled; links stay counted after stop */
 	int nr_cpus_possible;
 	int counts_fd[NR_MAP_SETS], kstack_fd[NR_MAP_SETS], ustack_fd[NR_MAP_SETS];
+	int dstack_fd[NR_MAP_SETS];	/* stacks of the BPF unwinder, keyed by hash */
+	struct unwind_feeder *feeder;	/* dwarf/auto unwinding only */
 	__u64 unreadable;
 	struct ring_buffer *events;
 	struct bpf_link *exec_link, *exit_link;
 	collector_event_fn event_fn;
 	void *event_ctx;
+	__u64 unwind_end[UNWIND_END_MAX];
 	/* drain buffers, reused across drains */
 	struct sample_key *keys;
 	size_t cap_keys;
@@ -71,6 +75,8 @@ static int configure(struct collector *c, const struct collector_opts *o)
 	err = bpf_map__set_max_entries(skel->maps.counts0, count_entries);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.counts1, count_entries);
+	if (!err)
+		err = unwind_feeder__configure(skel, o);
 	return err;
 }
 
@@ -229,6 +235,15 @@ struct collector *collector__new(const struct collector_opts *o)
 	err = attach_events(c);
 	if (err)
 		goto err_out;
+	c->dstack_fd[0] = bpf_map__fd(c->skel->maps.ustacks_dwarf0);
+	c->dstack_fd[1] = bpf_map__fd(c->skel->maps.ustacks_dwarf1);
+	if (o->unwind != UNWIND_MODE_FP) {
+		c->feeder = unwind_feeder__new(c->skel, o);
+		if (!c->feeder) {
+			err = -errno;
+			goto err_out;
+		}
+	}
 	err = attach_cpus(c, o);
 	if (err)
 		goto err_out;
@@ -261,6 +276,7 @@ void collector__free(struct collector *c)
 	bpf_link__destroy(c->exit_link);
 	ring_buffer__free(c->events);
 	free(c->links);
+	unwind_feeder__free(c->feeder);
 	profiler_bpf__destroy(c->skel);
 	free(c->keys);
 	free(c);
@@ -294,6 +310,43 @@ static int read_stack(int fd, __s32 id, __u64 *ips, int *nr)
 		;
 	*nr = i;
 	return 0;
+}
+
+/* A stack of the BPF unwinder: innermost first, like the stack maps' */
+static int read_dwarf_stack(int fd, __u64 hash, __u64 *ips, int *nr)
+{
+	struct unwind_stack st;
+
+	*nr = 0;
+	if (!hash)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &hash, &st))
+		return -errno;
+	*nr = st.nr < MAX_STACK_DEPTH ? st.nr : MAX_STACK_DEPTH;
+	memcpy(ips, st.ips, *nr * sizeof(*ips));
+	return 0;
+}
+
+static void clear_dwarf_stacks(int fd)
+{
+	__u64 *keys = NULL, *prev = NULL, key;
+	size_t n = 0, cap = 0, i;
+
+	/* deleting while walking a hash map restarts the walk: collect, then delete */
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		if (n == cap) {
+			__u64 *k = reallocarray(keys, cap = cap ? 2 * cap : 1024, sizeof(*k));
+
+			if (!k)
+				break;
+			keys = k;
+		}
+		keys[n++] = key;
+		prev = &keys[n - 1];
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &keys[i]);
+	free(keys);
 }
 
 static int collect_keys(struct collector *c, int fd, size_t *nr)
@@ -353,17 +406,39 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 			continue;
 		bpf_map_delete_elem(c->counts_fd[old], key);
 		if (read_stack(c->kstack_fd[old], key->kern_stack_id, kips, &nr_k) ||
-		    read_stack(c->ustack_fd[old], key->user_stack_id, uips, &nr_u)) {
+		    read_stack(c->ustack_fd[old], key->user_stack_id, uips, &nr_u) ||
+		    (key->ustack_hash &&
+		     read_dwarf_stack(c->dstack_fd[old], key->ustack_hash, uips, &nr_u))) {
 			c->unreadable += count;
 			continue;
 		}
+		if (key->unwind_end < UNWIND_END_MAX)
+			c->unwind_end[key->unwind_end] += count;
+		if (key->unwind_end > UNWIND_END_ROOT && log_is_verbose())
+			pr_debug("pid %u (%.16s): unwind ended (%u) after %d frames at 0x%llx",
+				 key->tgid, key->comm, key->unwind_end, nr_u,
+				 nr_u ? (unsigned long long)uips[nr_u - 1] : 0ULL);
 		err = fn(ctx, key, count, kips, nr_k, uips, nr_u);
 		if (err && !first_err)
 			first_err = err;
 	}
 	clear_stack_map(c->kstack_fd[old]);
 	clear_stack_map(c->ustack_fd[old]);
+	if (c->feeder)
+		clear_dwarf_stacks(c->dstack_fd[old]);
 	return first_err;
+}
+
+static void add_prog_runtime(struct bpf_program *prog, struct collector_stats *st)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(prog);
+
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		st->bpf_run_ns += info.run_time_ns;
+		st->bpf_runs += info.run_cnt;
+	}
 }
 
 int collector__stats(struct collector *c, struct collector_stats *st)
@@ -388,5 +463,12 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	free(vals);
 	st->unreadable = c->unreadable;
 	st->nr_cpus = c->nr_cpus;
+	memcpy(st->unwind_end, c->unwind_end, sizeof(st->unwind_end));
+	unwind_feeder__stats(c->feeder, st);
+	add_prog_runtime(c->skel->progs.do_sample, st);
+	add_prog_runtime(c->skel->progs.unwind_on_exit, st);
+	add_prog_runtime(c->skel->progs.unwind_on_exec, st);
+	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
+	add_prog_runtime(c->skel->progs.unwind_on_mmap, st);
 	return 0;
 }

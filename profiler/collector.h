@@ -31,12 +31,20 @@ struct collector_opts {
 	bool no_user;			/* skip user stacks */
 	__u32 stack_entries;		/* per stack map; 0 = default */
 	__u32 count_entries;		/* per counts map; 0 = default */
+	enum unwind_mode unwind;	/* user stacks: UNWIND_MODE_FP (0), _DWARF or _AUTO */
+	__u32 unwind_rows;		/* unwind table rows for all binaries; 0 = default */
 };
 
 struct collector_stats {
-	__u64 stat[STAT_MAX];		/* summed over CPUs, see enum stat */
+	__u64 stat[STAT_MAX];		/* summed over CPUs, see enum profiler_stat */
 	__u64 unreadable;		/* counted samples whose stack was gone when read */
 	int nr_cpus;			/* CPUs with an attached event */
+	/* drained samples by how their user stack's unwind ended (enum unwind_end) */
+	__u64 unwind_end[UNWIND_END_MAX];
+	/* dwarf/auto: binaries with a table, without one, rows used, maps reads */
+	__u64 unwind_tables, unwind_no_table, unwind_rows, unwind_max_rows, unwind_scans;
+	/* run time of the BPF programs; 0 unless sysctl kernel.bpf_stats_enabled=1 */
+	__u64 bpf_run_ns, bpf_runs;
 };
 
 /*

@@ -26,7 +26,7 @@ done
 for pair in clang:clang bpftool:bpftool gcc:gcc make:make eu-addr2line:elfutils xmllint:libxml2-utils \
 	debuginfod:debuginfod addr2line:binutils g++:g++ \
 	protoc-c:protobuf-c-compiler protoc:protobuf-compiler perf:linux-perf chromium:chromium \
-	node:nodejs npm:npm; do
+	node:nodejs npm:npm objcopy:binutils eu-readelf:elfutils; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"

@@ -5,12 +5,16 @@
  * and the address -> file offset step of symbolization.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "symbolizer.h"
 #include "symbolizer_internal.h"
+#include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
 
@@ -79,4 +83,74 @@ bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off)
 		return false;
 	*off = addr - m->start + m->pgoff;
 	return true;
+}
+
+int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
+				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct strset *strs = strset__new();
+	size_t linecap = 0;
+	char *line = NULL;
+	struct proc_map m;
+	int err = 0;
+	FILE *f;
+
+	if (!strs || strbuf__addf(&path, "%s/%u/maps", proc_root ? proc_root : "/proc", tgid)) {
+		strset__free(strs);
+		strbuf__release(&path);
+		return -ENOMEM;
+	}
+	f = fopen(strbuf__str(&path), "r");
+	if (!f)
+		err = -ESRCH;
+	while (f && !err && getline(&line, &linecap, f) > 0) {
+		struct sym_exec_map e;
+
+		if (proc_map__parse(line, &m, strs) || !m.exec)
+			continue;
+		e.start = m.start;
+		e.end = m.end;
+		e.pgoff = m.pgoff;
+		e.dev_major = m.dev_major;
+		e.dev_minor = m.dev_minor;
+		e.inode = m.inode;
+		e.path = m.path;
+		e.anon = m.kind == MAPPING_ANON;
+		e.vdso = m.kind == MAPPING_VDSO;
+		e.special = m.kind == MAPPING_SPECIAL;
+		err = fn(ctx, &e);
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	strset__free(strs);
+	strbuf__release(&path);
+	return err;
+}
+
+int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
+			     const char *path)
+{
+	struct strbuf buf = STRBUF_INIT;
+	int fd, err;
+
+	if (!proc_root)
+		proc_root = "/proc";
+	/* map_files reaches the very file mapped: deleted, replaced or in a container */
+	if (strbuf__addf(&buf, "%s/%u/map_files/%llx-%llx", proc_root, tgid,
+			 (unsigned long long)start, (unsigned long long)end))
+		return -ENOMEM;
+	fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		strbuf__setlen(&buf, 0);
+		if (strbuf__addf(&buf, "%s/%u/root%s", proc_root, tgid, path)) {
+			strbuf__release(&buf);
+			return -ENOMEM;
+		}
+		fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
+	}
+	err = fd < 0 ? -errno : fd;
+	strbuf__release(&buf);
+	return err;
 }

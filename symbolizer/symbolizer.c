@@ -456,25 +456,7 @@ static int register_dso(struct symbolizer *s, struct dso *dso, const char *path,
 
 static int open_mapping_file(struct symbolizer *s, const struct proc *p, const struct proc_map *m)
 {
-	struct strbuf path = STRBUF_INIT;
-	int fd, err;
-
-	/* map_files reaches the very file mapped: deleted, replaced or in a container */
-	if (strbuf__addf(&path, "%s/%u/map_files/%llx-%llx", s->proc_root, p->tgid,
-			 (unsigned long long)m->start, (unsigned long long)m->end))
-		return -ENOMEM;
-	fd = open(strbuf__str(&path), O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf__setlen(&path, 0);
-		if (strbuf__addf(&path, "%s/%u/root%s", s->proc_root, p->tgid, m->path)) {
-			strbuf__release(&path);
-			return -ENOMEM;
-		}
-		fd = open(strbuf__str(&path), O_RDONLY | O_CLOEXEC);
-	}
-	err = fd < 0 ? -errno : fd;
-	strbuf__release(&path);
-	return err;
+	return symbolizer__open_mapping(s->proc_root, p->tgid, m->start, m->end, m->path);
 }
 
 static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)

@@ -104,4 +104,31 @@ struct symbolizer_stats {
 };
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 
+/* An executable mapping as /proc/PID/maps shows it, for modules that track mappings. */
+struct sym_exec_map {
+	__u64 start, end, pgoff;
+	__u32 dev_major, dev_minor;
+	__u64 inode;
+	const char *path;	/* "" when anonymous; borrowed for the callback only */
+	bool anon;		/* anonymous, heap or stack: JIT code lives here */
+	bool vdso;
+	bool special;		/* [vsyscall] and other bracketed names */
+};
+
+/*
+ * Call @fn for each executable mapping of @tgid in address order
+ * (@proc_root NULL means "/proc"). Stops at the first non-zero return of @fn
+ * and returns it; otherwise 0, -ESRCH when the maps cannot be read, -ENOMEM.
+ */
+int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
+				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx);
+
+/*
+ * Open the file behind mapping [@start, @end) of @tgid read-only, through
+ * /proc/PID/map_files (deleted files, other mount namespaces), else through
+ * /proc/PID/root/@path. Returns the fd (the caller closes it) or -errno.
+ */
+int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
+			     const char *path);
+
 #endif /* __PROFILER_SYMBOLIZER_H */

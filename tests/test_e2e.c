@@ -26,82 +26,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
-static char tmpdir[] = "/tmp/profile-e2e-XXXXXX";
-static const char *skip_reason;
-
-static const char *env_path(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v)
-		fail_msg("%s is not set: run the tests through 'make test'", name);
-	return v;
-}
-
-static char *tmp(const char *name)
-{
-	static char bufs[8][4096];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* fork + exec @argv with stdout (and stderr) to files; returns the pid */
-static pid_t spawn(const char *const argv[], const char *out, const char *err)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (out) {
-			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-			dup2(fd, 1);
-		}
-		if (err) {
-			int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-			dup2(fd, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int status;
-
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		fail_msg("cannot open '%s': %s", path, strerror(errno));
-	if (getdelim(&buf, &cap, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
+#include "e2e.h"
 
 static pid_t start_workload(const char *truth, double seconds)
 {
@@ -111,77 +36,6 @@ static pid_t start_workload(const char *truth, double seconds)
 	snprintf(path, sizeof(path), "%s/wl_split", env_path("WORKLOADS"));
 	snprintf(dur, sizeof(dur), "%g", seconds);
 	return spawn(argv, NULL, NULL);
-}
-
-static int setup_group(void **state)
-{
-	struct perf_event_attr attr = {
-		.size = sizeof(attr), .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = 99, .freq = 1,
-	};
-	int ret, fd;
-
-	(void)state;
-	if (!mkdtemp(tmpdir))
-		return -1;
-	ret = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL);
-	if (ret <= 0) {
-		skip_reason = ret == 0 ? "the kernel does not support perf_event BPF programs"
-				       : "the kernel refused to load a BPF program (not root? no CAP_BPF?)";
-		return 0;
-	}
-	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, 0);
-	if (fd < 0) {
-		skip_reason = "the kernel refused a system-wide cpu-clock perf event";
-		return 0;
-	}
-	close(fd);
-	return 0;
-}
-
-static int teardown_group(void **state)
-{
-	char cmd[4200];
-
-	(void)state;
-	if (!getenv("KEEP_TMP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd))
-			return -1;
-	}
-	return 0;
-}
-
-#define REQUIRE_BPF()                                                        \
-	do {                                                                 \
-		if (skip_reason) {                                           \
-			print_message("SKIP: %s\n", skip_reason);            \
-			skip();                                              \
-		}                                                            \
-	} while (0)
-
-struct summary {
-	unsigned long long expected, taken, recorded, idle, filtered, dropped;
-};
-
-static void parse_summary(const char *out, struct summary *s)
-{
-	const char *p = strstr(out, "samples expected");
-
-	assert_non_null(p);
-	while (p > out && p[-1] != ':')
-		p--;
-	assert_int_equal(sscanf(p, " %llu samples expected, %llu taken", &s->expected, &s->taken),
-			 2);
-	p = strstr(p, "\n");
-	assert_non_null(p);
-	assert_int_equal(sscanf(p, " %llu recorded, %llu idle", &s->recorded, &s->idle), 2);
-	p = strstr(p, "filtered out");
-	assert_non_null(p);
-	while (p[-1] != ',')
-		p--;
-	assert_int_equal(sscanf(p, " %llu filtered out, %llu dropped", &s->filtered, &s->dropped),
-			 2);
 }
 
 /* utime + stime of a process, in seconds */
@@ -198,17 +52,6 @@ static double process_cpu_seconds(pid_t pid)
 				&ut, &st), 2);
 	free(text);
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
-}
-
-static double read_truth(const char *path, const char *name)
-{
-	char *text = slurp(path), *p = strstr(text, name);
-	double v;
-
-	assert_non_null(p);
-	assert_int_equal(sscanf(p + strlen(name), " %lf", &v), 1);
-	free(text);
-	return v;
 }
 
 struct shares {
@@ -269,6 +112,7 @@ static void test_split_matches_truth(void **state)
 	 */
 	spinner = start_workload(tmp("truth-spinner.txt"), 60);
 	wl = start_workload(truth, 60);
+	boost(wl);
 	sleep_s(0.5);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
 	cpu_before = process_cpu_seconds(wl);

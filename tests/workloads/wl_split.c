@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "wl_clock.h"
+
 #define UNIT 100000UL
 
 static volatile sig_atomic_t stop;
@@ -45,22 +47,6 @@ __attribute__((noinline)) void leaf_beta(unsigned long n)
 __attribute__((noinline)) void leaf_gamma(unsigned long n)
 {
 	BURN(n);
-}
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 __attribute__((noinline)) void middle(double *t)

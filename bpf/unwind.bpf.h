@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * User stacks unwound in BPF from the unwind tables user space derives from
+ * .eh_frame (unwind/unwind_table.c). Included once, by profiler.bpf.c.
+ *
+ * unwind_rows holds the rows of every binary seen, each binary once
+ * (unwind_tables[id] says where its rows are); unwind_procs[tgid] lists a
+ * process's executable mappings with their table and load bias. The walk
+ * runs under bpf_loop(), one frame per callback, so the verifier checks one
+ * frame step, not 127. A pc outside the known mappings asks user space,
+ * through the unwind_events ring buffer, to read the process's maps again.
+ */
+#ifndef __PROFILER_UNWIND_BPF_H
+#define __PROFILER_UNWIND_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+const volatile __u32 unwind_mode = UNWIND_MODE_FP;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* user space writes rows in place */
+	__type(key, __u32);
+	__type(value, struct unwind_row);
+	__uint(max_entries, 1);			/* sized by the loader */
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_table);
+	__uint(max_entries, 1);			/* sized by the loader */
+} unwind_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory follows the processes seen */
+	__type(key, __u32);
+	__type(value, struct unwind_proc);
+	__uint(max_entries, 8192);
+} unwind_procs SEC(".maps");
+
+/* tgid -> time of the last rescan request, to ask at most every 20 or 100 ms */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 8192);
+} unwind_scan_asked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} unwind_events SEC(".maps");
+
+struct dwarf_stack_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, struct unwind_stack);
+	__uint(max_entries, 16384);
+};
+
+struct dwarf_stack_map ustacks_dwarf0 SEC(".maps"), ustacks_dwarf1 SEC(".maps");
+
+static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out)
+{
+	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr);
+}
+
+static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32 idx)
+{
+	return bpf_map_lookup_elem(&unwind_rows, &idx);
+}
+
+static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id)
+{
+	return bpf_map_lookup_elem(&unwind_tables, &id);
+}
+
+#include "unwind_step.h"
+
+/* the stack being built (too big for the BPF stack) and the walk's state */
+struct unwind_scratch {
+	struct unwind_stack stack;
+	struct unwind_state s;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_scratch);
+	__uint(max_entries, 1);
+} unwind_scratch SEC(".maps");
+
+static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __u64 every_ns)
+{
+	struct unwind_event ev = { .kind = kind, .tgid = tgid, .pc = pc };
+	__u64 now = bpf_ktime_get_ns(), *last;
+
+	last = bpf_map_lookup_elem(&unwind_scan_asked, &tgid);
+	if (last && now - *last < every_ns)
+		return;
+	bpf_map_update_elem(&unwind_scan_asked, &tgid, &now, BPF_ANY);
+	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+}
+
+static long unwind_frame_cb(__u64 i, void *data)
+{
+	struct unwind_scratch *sc;
+	struct unwind_state *s;
+	__u32 zero = 0, idx;
+	int end;
+
+	sc = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	if (!sc)
+		return 1;
+	s = &sc->s;
+	idx = s->nr;
+	if (idx >= MAX_STACK_DEPTH) {
+		s->end = UNWIND_END_DEPTH;
+		return 1;
+	}
+	sc->stack.ips[idx] = s->pc;
+	s->nr = idx + 1;
+	s->hash = (s->hash ^ s->pc) * 0x100000001b3ULL;
+	s->hash ^= s->hash >> 29;
+	end = unwind_step(NULL, bpf_map_lookup_elem(&unwind_procs, &sc->tgid), s);
+	if (end) {
+		s->end = end;
+		return 1;
+	}
+	return 0;
+}
+
+/* The user registers of the sampled thread, whether it was in user or kernel mode. */
+static __always_inline bool unwind_user_regs(struct bpf_perf_event_data *ctx,
+					     struct unwind_state *s)
+{
+	struct task_struct *task;
+	struct pt_regs *regs;
+
+	if ((ctx->regs.cs & 3) == 3) {
+		s->pc = ctx->regs.rip;
+		s->sp = ctx->regs.rsp;
+		s->bp = ctx->regs.rbp;
+		return true;
+	}
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return false;
+	/* in a syscall or interrupt: the registers saved at kernel entry */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs || (BPF_CORE_READ(regs, cs) & 3) != 3)
+		return false;
+	s->pc = BPF_CORE_READ(regs, ip);
+	s->sp = BPF_CORE_READ(regs, sp);
+	s->bp = BPF_CORE_READ(regs, bp);
+	return true;
+}
+
+/*
+ * Unwind the current thread's user stack into @stacks (a dwarf_stack_map).
+ * Fills key->ustack_hash (0: no user stack) and key->unwind_end. Returns 0
+ * or a negative error from the stack map update.
+ */
+static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *stacks,
+					struct sample_key *key)
+{
+	struct unwind_scratch *sc;
+	struct unwind_state *s;
+	__u32 zero = 0;
+	long err;
+
+	key->ustack_hash = 0;
+	key->unwind_end = UNWIND_END_NONE;
+	sc = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	if (!sc)
+		return 0;
+	s = &sc->s;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->mode = unwind_mode;
+	s->exact_pc = 1;
+	sc->tgid = key->tgid;
+	if (!unwind_user_regs(ctx, s))
+		return 0;
+	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, NULL, 0);
+	if (!s->end)
+		s->end = UNWIND_END_DEPTH;
+	if (s->missing) {
+		/*
+		 * Frame pointers took over at a pc outside the known mappings:
+		 * however the walk ended, that is the reason it is not whole.
+		 */
+		s->end = UNWIND_END_NO_MAPPING;
+		unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN, 20 * 1000 * 1000);
+	}
+	if (!s->nr)
+		return 0;
+	sc->stack.nr = s->nr;
+	key->unwind_end = s->end;
+	key->ustack_hash = s->hash ? s->hash : 1;
+	err = bpf_map_update_elem(stacks, &key->ustack_hash, &sc->stack, BPF_NOEXIST);
+	return err == -EEXIST ? 0 : err;
+}
+
+SEC("raw_tp/sched_process_exit")
+int unwind_on_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct unwind_event ev = { .kind = UNWIND_EVENT_EXIT, .tgid = id >> 32 };
+
+	if ((__u32)id != ev.tgid || unwind_mode == UNWIND_MODE_FP)
+		return 0;	/* a thread, not the process */
+	bpf_map_delete_elem(&unwind_scan_asked, &ev.tgid);
+	/* most exiting processes were never tracked: nothing to tell user space */
+	if (!bpf_map_lookup_elem(&unwind_procs, &ev.tgid))
+		return 0;
+	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
+	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+	return 0;
+}
+
+static __always_inline bool unwind_wanted(__u32 tgid)
+{
+	char comm[TASK_COMM_LEN];
+
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return false;
+	if (filter_comm) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!comm_matches(comm))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A process looks for room for a new mapping (mmap without MAP_FIXED: ld.so
+ * and dlopen() start loading a library this way). fentry/kprobes on the mmap
+ * path are not available everywhere; this tracepoint is. Ask for the maps of
+ * processes already tracked, at most every 100 ms each: anonymous mmaps fire
+ * it too. User space waits a moment, so the library's segments are mapped
+ * by the time it reads the maps.
+ */
+SEC("raw_tp/vm_unmapped_area")
+int unwind_on_mmap(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (unwind_mode == UNWIND_MODE_FP || !bpf_map_lookup_elem(&unwind_procs, &tgid))
+		return 0;
+	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
+	return 0;
+}
+
+/* A forked child has its parent's mappings until it execs: copy them now. */
+SEC("tp_btf/sched_process_fork")
+int unwind_on_fork(__u64 *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx[0];
+	struct task_struct *child = (struct task_struct *)ctx[1];
+	const struct unwind_proc *p;
+	__u32 ptgid, ctgid;
+
+	if (unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	ptgid = parent->tgid;
+	ctgid = child->tgid;
+	if (child->pid != ctgid)
+		return 0;	/* a new thread shares the entry already */
+	p = bpf_map_lookup_elem(&unwind_procs, &ptgid);
+	if (p)
+		bpf_map_update_elem(&unwind_procs, &ctgid, p, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int unwind_on_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* only processes the sampler keeps: building tables for others is waste */
+	if (unwind_mode == UNWIND_MODE_FP || !unwind_wanted(tgid))
+		return 0;
+	/* a new image: the old mappings are gone, read the new ones now */
+	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
+	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 0);
+	return 0;
+}
+
+#endif /* __PROFILER_UNWIND_BPF_H */

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One step of the user-stack unwinder: from the registers of one frame
+ * (pc, sp, bp) to its caller's, with the tables of bpf/profiler.h. The BPF
+ * program and the unit tests both include this file, so the logic the tests
+ * check against a recorded stack is the logic the kernel runs. The includer
+ * defines, before including it:
+ *
+ *   static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out);
+ *	read 8 bytes of user memory; 0 or < 0
+ *   static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32 idx);
+ *   static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id);
+ *	NULL when out of range
+ *
+ * Everything that changes from frame to frame lives in struct unwind_state,
+ * which the BPF side keeps in a per-CPU map value rather than on its stack:
+ * values loaded from a map are unknown to the verifier, so the states of the
+ * search loops converge instead of multiplying with every frame.
+ *
+ * x86-64 only: the return address sits at CFA - 8, rbp is the frame pointer.
+ */
+#ifndef __PROFILER_UNWIND_STEP_H
+#define __PROFILER_UNWIND_STEP_H
+
+/* enough binary-search rounds for 2^24 rows per table and MAX_UNWIND_MAPS mappings */
+#define UNWIND_ROW_SEARCH_STEPS 24
+#define UNWIND_MAP_SEARCH_STEPS 9
+
+/*
+ * The kernel's x86-64 rt_sigframe once the handler returned into
+ * __restore_rt: rsp points at struct ucontext (the return address has been
+ * popped). uc_mcontext starts at byte 40; rbp, rsp and rip are its 11th,
+ * 16th and 17th words.
+ */
+#define SIGFRAME_RBP 120
+#define SIGFRAME_RSP 160
+#define SIGFRAME_RIP 168
+
+struct unwind_state {
+	__u64 pc, sp, bp;
+	__u64 hash;		/* of the pcs recorded so far */
+	__u32 nr;		/* frames recorded so far */
+	__u32 end;		/* enum unwind_end, 0 while going */
+	__u32 mode;		/* enum unwind_mode */
+	__u32 exact_pc;		/* pc is not a return address (leaf, or after a signal frame) */
+	__u32 missing;		/* a pc fell outside the known mappings: rescan */
+	__u32 lo, hi;		/* binary search bounds */
+	__u32 last_map;		/* index of the previous frame's mapping: callers are often there too */
+};
+
+/* The mapping of @p holding s->pc, or NULL. */
+static __always_inline const struct unwind_mapping *
+unwind_find_mapping(const struct unwind_proc *p, struct unwind_state *s)
+{
+	const struct unwind_mapping *m = &p->maps[s->last_map & (MAX_UNWIND_MAPS - 1)];
+	__u32 i, mid;
+
+	if (s->pc >= m->start && s->pc < m->end && s->last_map < p->nr)
+		return m;
+	s->lo = 0;
+	s->hi = p->nr;
+	for (i = 0; i < UNWIND_MAP_SEARCH_STEPS; i++) {
+		if (s->lo >= s->hi)
+			return NULL;
+		mid = (s->lo + s->hi) / 2;
+		m = &p->maps[mid & (MAX_UNWIND_MAPS - 1)];
+		if (s->pc < m->start)
+			s->hi = mid;
+		else if (s->pc >= m->end)
+			s->lo = mid + 1;
+		else {
+			s->last_map = mid;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* The row of @t covering ELF address @pc: the last one whose pc <= @pc. */
+static __always_inline const struct unwind_row *
+unwind_find_row(void *rctx, const struct unwind_table *t, __u64 pc, struct unwind_state *s)
+{
+	const struct unwind_row *r;
+	__u32 i, mid;
+
+	if (pc > 0xffffffffULL)
+		return NULL;
+	s->lo = 0;
+	s->hi = t->nr;
+	for (i = 0; i < UNWIND_ROW_SEARCH_STEPS && s->lo < s->hi; i++) {
+		mid = s->lo + (s->hi - s->lo) / 2;
+		r = unwind_get_row(rctx, t->first + mid);
+		if (!r)
+			return NULL;
+		if (r->pc <= pc)
+			s->lo = mid + 1;
+		else
+			s->hi = mid;
+	}
+	if (s->lo == 0 || s->lo > t->nr)
+		return NULL;
+	return unwind_get_row(rctx, t->first + s->lo - 1);
+}
+
+/* Follow a table row. Returns 0 with the caller's registers in @s, or an unwind_end. */
+static __always_inline int unwind_step_row(void *rctx, const struct unwind_row *row,
+					   struct unwind_state *s)
+{
+	__u64 cfa, ra, bp = s->bp;
+
+	switch (UNWIND_ROW_CFA(row)) {
+	case UNWIND_CFA_ROOT:
+		return UNWIND_END_ROOT;
+	case UNWIND_CFA_SIGNAL:
+		if (unwind_read(rctx, s->sp + SIGFRAME_RBP, &bp) ||
+		    unwind_read(rctx, s->sp + SIGFRAME_RSP, &cfa) ||
+		    unwind_read(rctx, s->sp + SIGFRAME_RIP, &ra))
+			return UNWIND_END_READ_ERROR;
+		/* the interrupted code resumes at ra itself: no call to step back over */
+		s->pc = ra;
+		s->sp = cfa;
+		s->bp = bp;
+		s->exact_pc = 1;
+		return ra ? 0 : UNWIND_END_ROOT;
+	case UNWIND_CFA_RSP:
+		cfa = s->sp + (__s64)row->cfa_off;
+		break;
+	case UNWIND_CFA_RBP:
+		cfa = s->bp + (__s64)row->cfa_off;
+		break;
+	case UNWIND_CFA_PLT:
+		cfa = s->sp + (__s64)row->cfa_off + ((s->pc & 15) >= (__u64)row->rbp_off ? 8 : 0);
+		break;
+	default:
+		return UNWIND_END_UNSUPPORTED;
+	}
+	if (cfa <= s->sp)
+		return UNWIND_END_BAD_FRAME;
+	if (unwind_read(rctx, cfa - 8, &ra))
+		return UNWIND_END_READ_ERROR;
+	if (UNWIND_ROW_RBP(row) == UNWIND_RBP_OFFSET &&
+	    unwind_read(rctx, cfa + (__s64)row->rbp_off, &bp))
+		return UNWIND_END_READ_ERROR;
+	s->pc = ra;
+	s->sp = cfa;
+	s->bp = bp;
+	s->exact_pc = 0;
+	return ra ? 0 : UNWIND_END_ROOT;
+}
+
+/* One frame-pointer step, for code without a table. */
+static __always_inline int unwind_step_fp(void *rctx, struct unwind_state *s)
+{
+	__u64 ra, bp;
+
+	if (!s->bp)
+		return UNWIND_END_ROOT;	/* _start clears rbp: the end of the chain */
+	if (s->bp < s->sp)
+		return UNWIND_END_BAD_FRAME;
+	if (unwind_read(rctx, s->bp + 8, &ra) || unwind_read(rctx, s->bp, &bp))
+		return UNWIND_END_READ_ERROR;
+	s->sp = s->bp + 16;
+	s->pc = ra;
+	s->bp = bp;
+	s->exact_pc = 0;
+	return ra ? 0 : UNWIND_END_ROOT;
+}
+
+/*
+ * From the frame at s->pc to its caller, with the mappings of the process
+ * (@p, NULL when unknown). Returns 0 or an unwind_end.
+ */
+static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
+				       struct unwind_state *s)
+{
+	const struct unwind_mapping *m = p ? unwind_find_mapping(p, s) : NULL;
+	const struct unwind_table *t;
+	const struct unwind_row *row;
+	__u64 pc;
+
+	if (!m) {
+		s->missing = 1;
+		if (s->mode != UNWIND_MODE_AUTO)
+			return UNWIND_END_NO_MAPPING;
+		return unwind_step_fp(rctx, s);
+	}
+	if (m->kind == UNWIND_MAP_JIT)
+		return UNWIND_END_JIT;
+	if (m->kind == UNWIND_MAP_TABLE) {
+		/* a return address may be just past the function's end: look up the call */
+		pc = s->pc - m->bias - (s->exact_pc ? 0 : 1);
+		t = unwind_get_table(rctx, m->table);
+		row = t ? unwind_find_row(rctx, t, pc, s) : NULL;
+		if (row && UNWIND_ROW_CFA(row) != UNWIND_CFA_NONE)
+			return unwind_step_row(rctx, row, s);
+	}
+	if (s->mode != UNWIND_MODE_AUTO)
+		return UNWIND_END_NO_TABLE;
+	return unwind_step_fp(rctx, s);
+}
+
+#endif /* __PROFILER_UNWIND_STEP_H */

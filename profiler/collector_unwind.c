@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Keeps the BPF unwinder fed: a thread waits on the unwind_events ring
+ * buffer, where the sampling program asks for a process's mappings when it
+ * meets an unknown process or a pc outside the known mappings (a new process,
+ * an exec, a dlopen), and the exit tracepoint says when a process is gone.
+ * Every 30 s the known processes are read again, so unmapped
+ * libraries do not linger. With --comm, the matching processes are read
+ * before sampling starts; without -p or --comm, the thread reads every
+ * running process once at start. Tables are built once per binary (unwind/).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+#include "collector_internal.h"
+#include "profiler.skel.h"
+#include "unwind/unwind.h"
+#include "common/log.h"
+
+#ifndef DEFAULT_UNWIND_ROWS
+#define DEFAULT_UNWIND_ROWS (2u << 20)	/* 32 MiB of 16-byte rows */
+#endif
+#define MAX_UNWIND_TABLES 4096
+#define RESCAN_SECONDS 30
+
+struct unwind_feeder {
+	struct unwinder *uw;
+	struct ring_buffer *rb;
+	struct bpf_link *exit_link, *exec_link, *fork_link, *mmap_link;
+	__u32 *pending;		/* tgids to read, gathered from a burst of events */
+	size_t nr_pending, cap_pending;
+	pthread_t thread;
+	bool thread_started;
+	volatile bool stop;
+	bool scan_all;		/* no -p: read the running processes once at start */
+	char comm[TASK_COMM_LEN];	/* --comm: only those with this comm */
+	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
+};
+
+int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
+{
+	bool on = o->unwind != UNWIND_MODE_FP;
+	__u32 rows = o->unwind_rows ? o->unwind_rows : DEFAULT_UNWIND_ROWS;
+	int err;
+
+	skel->rodata->unwind_mode = o->unwind;
+	bpf_program__set_autoload(skel->progs.unwind_on_exit, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_exec, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
+	/* fp mode: shrink what it never uses */
+	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.unwind_tables, on ? MAX_UNWIND_TABLES : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.unwind_procs, on ? 8192 : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.unwind_scan_asked, on ? 8192 : 1);
+	if (!err && !on)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, 1);
+	if (!err && !on)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, 1);
+	if (!err && on && o->stack_entries)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, o->stack_entries);
+	if (!err && on && o->stack_entries)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, o->stack_entries);
+	return err;
+}
+
+static void drop_pending(struct unwind_feeder *f, __u32 tgid)
+{
+	size_t i;
+
+	for (i = 0; i < f->nr_pending; i++) {
+		if (f->pending[i] == tgid)
+			f->pending[i] = f->pending[--f->nr_pending];
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct unwind_feeder *f = ctx;
+	const struct unwind_event *ev = data;
+	size_t i;
+
+	if (size < sizeof(*ev))
+		return 0;
+	if (ev->kind == UNWIND_EVENT_EXIT) {
+		drop_pending(f, ev->tgid);
+		pthread_mutex_lock(&f->lock);
+		unwinder__remove_process(f->uw, ev->tgid);
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	for (i = 0; i < f->nr_pending; i++) {
+		if (f->pending[i] == ev->tgid)
+			return 0;
+	}
+	if (f->nr_pending == f->cap_pending) {
+		size_t cap = f->cap_pending ? 2 * f->cap_pending : 64;
+		__u32 *n = reallocarray(f->pending, cap, sizeof(*n));
+
+		if (!n)
+			return 0;	/* the next miss asks again */
+		f->pending = n;
+		f->cap_pending = cap;
+	}
+	f->pending[f->nr_pending++] = ev->tgid;
+	return 0;
+}
+
+/* Read the maps of every process asked for, a moment after the first request. */
+static void serve_pending(struct unwind_feeder *f)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	size_t i;
+
+	if (!f->nr_pending)
+		return;
+	/* ld.so maps a program's libraries within a millisecond or two: one read for all */
+	nanosleep(&ts, NULL);
+	ring_buffer__consume(f->rb);
+	pthread_mutex_lock(&f->lock);
+	for (i = 0; i < f->nr_pending; i++)
+		unwinder__scan_process(f->uw, f->pending[i]);
+	pthread_mutex_unlock(&f->lock);
+	f->nr_pending = 0;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void rescan_all(struct unwind_feeder *f)
+{
+	__u32 *tgids = NULL;
+	size_t n = 0, i;
+
+	pthread_mutex_lock(&f->lock);
+	if (!unwinder__list_processes(f->uw, &tgids, &n)) {
+		for (i = 0; i < n; i++) {
+			if (unwinder__scan_process(f->uw, tgids[i]) == -ESRCH)
+				unwinder__remove_process(f->uw, tgids[i]);
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(tgids);
+}
+
+static bool comm_is(unsigned long tgid, const char *want)
+{
+	char path[64], comm[64] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%lu/comm", tgid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return false;
+	if (!fgets(comm, sizeof(comm), fp))
+		comm[0] = '\0';
+	fclose(fp);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !strcmp(comm, want);
+}
+
+/* The processes running now (with --comm, those it selects), so their first samples unwind whole. */
+static void scan_running(struct unwind_feeder *f)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while (!f->stop && (e = readdir(d))) {
+		char *end;
+		unsigned long tgid = strtoul(e->d_name, &end, 10);
+
+		if (*end || !tgid || (f->comm[0] && !comm_is(tgid, f->comm)))
+			continue;
+		pthread_mutex_lock(&f->lock);
+		unwinder__scan_process(f->uw, tgid);
+		pthread_mutex_unlock(&f->lock);
+		if (f->thread_started) {
+			/* requests for new processes wait less */
+			ring_buffer__consume(f->rb);
+			serve_pending(f);
+		}
+	}
+	closedir(d);
+}
+
+static void *feeder_thread(void *arg)
+{
+	struct unwind_feeder *f = arg;
+	double last = now_seconds();
+
+	if (f->scan_all)
+		scan_running(f);
+	while (!f->stop) {
+		int err = ring_buffer__poll(f->rb, 100);
+
+		if (err < 0 && err != -EINTR) {
+			pr_warn("reading unwind events failed: %s", strerror(-err));
+			break;
+		}
+		serve_pending(f);
+		if (now_seconds() - last >= RESCAN_SECONDS) {
+			rescan_all(f);
+			last = now_seconds();
+		}
+	}
+	return NULL;
+}
+
+struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct collector_opts *o)
+{
+	struct unwinder_opts uo = {
+		.rows_fd = bpf_map__fd(skel->maps.unwind_rows),
+		.tables_fd = bpf_map__fd(skel->maps.unwind_tables),
+		.procs_fd = bpf_map__fd(skel->maps.unwind_procs),
+		.max_rows = bpf_map__max_entries(skel->maps.unwind_rows),
+		.max_tables = bpf_map__max_entries(skel->maps.unwind_tables),
+		/* cc1 (480k rows) takes 0.4-0.8 s; a browser-sized binary gives up here */
+		.max_build_seconds = 2,
+	};
+	struct unwind_feeder *f = calloc(1, sizeof(*f));
+	int err = -ENOMEM, i;
+
+	if (!f)
+		goto err_out;
+	pthread_mutex_init(&f->lock, NULL);
+	f->uw = unwinder__new(&uo);
+	if (!f->uw) {
+		err = -errno;
+		goto err_out;
+	}
+	for (i = 0; i < o->nr_pids; i++)
+		unwinder__scan_process(f->uw, o->pids[i]);
+	if (o->comm) {
+		/* few processes: read them before sampling starts */
+		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);
+		scan_running(f);
+	}
+	/* the whole machine takes a while: the thread reads it while sampling */
+	f->scan_all = !o->nr_pids && !o->comm;
+	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
+	if (!f->rb) {
+		err = -errno;
+		pr_warn("cannot open the unwind event ring buffer: %s", strerror(-err));
+		goto err_out;
+	}
+	f->exit_link = bpf_program__attach(skel->progs.unwind_on_exit);
+	f->exec_link = f->exit_link ? bpf_program__attach(skel->progs.unwind_on_exec) : NULL;
+	f->fork_link = f->exec_link ? bpf_program__attach(skel->progs.unwind_on_fork) : NULL;
+	if (!f->fork_link) {
+		err = -errno;
+		pr_warn("cannot attach the process fork/exec/exit tracepoints: %s", strerror(-err));
+		goto err_out;
+	}
+	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
+		f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+		if (!f->mmap_link)
+			pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
+				 strerror(errno));
+	}
+	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
+	if (err)
+		goto err_out;
+	f->thread_started = true;
+	return f;
+
+err_out:
+	unwind_feeder__free(f);
+	errno = -err;
+	return NULL;
+}
+
+void unwind_feeder__free(struct unwind_feeder *f)
+{
+	if (!f)
+		return;
+	f->stop = true;
+	if (f->thread_started)
+		pthread_join(f->thread, NULL);
+	bpf_link__destroy(f->mmap_link);
+	bpf_link__destroy(f->fork_link);
+	bpf_link__destroy(f->exec_link);
+	bpf_link__destroy(f->exit_link);
+	ring_buffer__free(f->rb);
+	unwinder__free(f->uw);
+	free(f->pending);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
+{
+	struct unwinder_stats us;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	unwinder__stats(f->uw, &us);
+	pthread_mutex_unlock(&f->lock);
+	st->unwind_tables = us.tables;
+	st->unwind_no_table = us.no_table;
+	st->unwind_rows = us.rows;
+	st->unwind_max_rows = us.max_rows;
+	st->unwind_scans = us.scans;
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end tests of whole user stacks: the real profile binary and BPF
+ * unwinder against workloads built without frame pointers, whose CPU split
+ * they measure themselves (tests/workloads/wl_qsort.c, wl_cxx.cc). They skip
+ * only when the kernel refuses BPF or perf events, and say why.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+
+/* ---- folded stacks, reduced to the workload's own frames ---- */
+
+struct stack_count {
+	char *stack;
+	double count;
+};
+
+struct folded {
+	struct stack_count *s;
+	size_t nr;
+	double total;
+};
+
+/*
+ * Remove inlined frames ("name_[i]") from a folded stack in place: the
+ * symbolizer adds them from DWARF, and these tests are about the frames the
+ * unwinder found.
+ */
+static void drop_inlined(char *stack)
+{
+	char *out = stack, *p = stack;
+
+	while (*p) {
+		char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (!(len > 4 && !strncmp(p + len - 4, "_[i]", 4))) {
+			if (out != stack)
+				*out++ = ';';
+			memmove(out, p, len);
+			out += len;
+		}
+		p += len + (end ? 1 : 0);
+	}
+	*out = '\0';
+}
+
+static void folded_load(const char *path, struct folded *f)
+{
+	char *text = slurp(path), *line, *save = NULL;
+
+	memset(f, 0, sizeof(*f));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(line, ' ');
+
+		assert_non_null(sp);
+		*sp = '\0';
+		drop_inlined(line);
+		f->s = reallocarray(f->s, f->nr + 1, sizeof(*f->s));
+		assert_non_null(f->s);
+		f->s[f->nr].stack = strdup(line);
+		f->s[f->nr].count = atof(sp + 1);
+		f->total += f->s[f->nr++].count;
+	}
+	free(text);
+}
+
+static void folded_free(struct folded *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		free(f->s[i].stack);
+	free(f->s);
+}
+
+static double share_containing(const struct folded *f, const char *needle)
+{
+	double n = 0;
+
+	for (size_t i = 0; i < f->nr; i++)
+		n += strstr(f->s[i].stack, needle) ? f->s[i].count : 0;
+	return f->total ? n / f->total : 0;
+}
+
+static bool own_frame(const char *name)
+{
+	return !strcmp(name, "main") || !strcmp(name, "run_sort") || !strcmp(name, "cmp_slow") ||
+	       !strcmp(name, "run_chain") || !strncmp(name, "chain_", 6);
+}
+
+/* "main;run_sort;cmp_slow": the workload's own frames of @stack, root first */
+static void own_frames(const char *stack, char *out, size_t len)
+{
+	char *copy = strdup(stack), *tok, *save = NULL;
+
+	out[0] = '\0';
+	for (tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		if (!own_frame(tok))
+			continue;
+		if (out[0])
+			strncat(out, ";", len - strlen(out) - 1);
+		strncat(out, tok, len - strlen(out) - 1);
+	}
+	free(copy);
+}
+
+/* The share of samples whose own-frame stack is @own. */
+static double own_share(const struct folded *f, const char *own)
+{
+	char buf[1024];
+	double n = 0;
+
+	for (size_t i = 0; i < f->nr; i++) {
+		own_frames(f->s[i].stack, buf, sizeof(buf));
+		n += !strcmp(buf, own) ? f->s[i].count : 0;
+	}
+	return f->total ? n / f->total : 0;
+}
+
+static double complete_share(const char *out)
+{
+	const char *p = strstr(out, "unwinding): ");
+	double v;
+
+	if (!p) {
+		p = strstr(out, "(frame pointers): ");
+		assert_non_null(p);
+		p += strlen("(frame pointers): ");
+	} else {
+		p += strlen("unwinding): ");
+	}
+	assert_int_equal(sscanf(p, "%lf%%", &v), 1);
+	return v / 100;
+}
+
+/* Profile workload @argv (its pid) for @seconds with --unwind @method; returns stdout. */
+static char *profile_pid(pid_t pid, const char *method, double seconds, const char *folded)
+{
+	char pidbuf[32], dur[32], *text;
+	const char *argv[] = { env_path("PROFILE"), "-p", pidbuf, "-d", dur, "-F", "999",
+			       "--unwind", method, "--folded", folded, "-o", "-", NULL };
+	char *out = tmp("profile.out"), *errf = tmp("profile.err");
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	snprintf(dur, sizeof(dur), "%g", seconds);
+	if (wait_exit(spawn(argv, out, errf)) != 0) {
+		text = slurp(errf);
+		fail_msg("profile failed: %s", text);
+	}
+	text = slurp(out);
+	print_message("%s", text);
+	return text;
+}
+
+static pid_t start_qsort(const char *binary, const char *truth, double seconds)
+{
+	char path[4096], dur[32];
+	const char *argv[] = { path, dur, truth, NULL };
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", env_path("WORKLOADS"), binary);
+	snprintf(dur, sizeof(dur), "%g", seconds);
+	pid = spawn(argv, NULL, NULL);
+	boost(pid);
+	return pid;
+}
+
+/* Run wl_qsort (or wl_qsort_fp) under `profile --unwind @method`. */
+static char *run_qsort(const char *binary, const char *method, struct folded *f,
+		       double *truth_sort, double *truth_chain)
+{
+	char *truth = tmp("qsort-truth.txt"), *folded = tmp("qsort.folded"), *out;
+	pid_t wl;
+
+	wl = start_qsort(binary, truth, 30);
+	sleep_s(0.3);
+	out = profile_pid(wl, method, 5, folded);
+	kill(wl, SIGTERM);
+	assert_int_equal(wait_exit(wl), 0);
+	*truth_sort = read_truth(truth, "sort");
+	*truth_chain = read_truth(truth, "chain");
+	folded_load(folded, f);
+	/*
+	 * Enough samples for the 3-point check to mean something even when
+	 * the machine is shared: at least a fifth of one CPU's 5 s.
+	 */
+	if (f->total < 0.2 * 5 * 999)
+		fail_msg("only %.0f samples of the workload: is the machine overloaded?", f->total);
+	return out;
+}
+
+static const char CHAIN[] = ";main;run_chain;chain_0;chain_1;chain_2;chain_3;chain_4;chain_5;"
+			    "chain_6;chain_7;chain_8;chain_9;chain_10;chain_11;chain_leaf";
+
+static void check_split(const struct folded *f, double truth_sort, double truth_chain)
+{
+	double sort = share_containing(f, ";run_sort"), chain = share_containing(f, ";run_chain");
+
+	print_message("sort: measured %.2f%%, truth %.2f%%; chain: measured %.2f%%, truth %.2f%%\n",
+		      100 * sort, 100 * truth_sort, 100 * chain, 100 * truth_chain);
+	if (fabs(sort - truth_sort) > 0.03 || fabs(chain - truth_chain) > 0.03)
+		fail_msg("the split is more than 3 points from the truth");
+}
+
+static void test_qsort_without_frame_pointers(void **state)
+{
+	double truth_sort, truth_chain, cmp = 0;
+	struct folded f;
+	char *out;
+
+	(void)state;
+	REQUIRE_BPF();
+	out = run_qsort("wl_qsort", "auto", &f, &truth_sort, &truth_chain);
+	/* every comparator sample: _start -> ... -> main -> run_sort -> qsort -> ... -> cmp */
+	for (size_t i = 0; i < f.nr; i++) {
+		const char *s = f.s[i].stack, *q, *c = strstr(s, ";cmp_slow");
+
+		if (!c && !strstr(s, "chain_leaf"))
+			continue;
+		if (strncmp(s, "wl_qsort;_start;", 16))
+			fail_msg("a stack not rooted at _start: %s", s);
+		if (strstr(s, "chain_leaf")) {
+			if (!strstr(s, CHAIN))
+				fail_msg("a chain stack misses frames: %s", s);
+			continue;
+		}
+		/*
+		 * libc's frame after run_sort is qsort's worker; with libc's debuginfo
+		 * installed DWARF names it __GI___qsort_r (as eu-addr2line does)
+		 */
+		q = strstr(s, ";main;run_sort;");
+		if (q && !strstr(q + 15, "qsort"))
+			q = NULL;
+		if (!q || q > c || (c[9] && c[9] != ';'))
+			fail_msg("a comparator stack misses main -> run_sort -> qsort: %s", s);
+		if (c[9] == ';' && !strstr(c, "_[k]"))
+			fail_msg("user frames above the comparator: %s", s);
+		cmp += f.s[i].count;
+	}
+	assert_true(cmp >= 0.2 * f.total);
+	check_split(&f, truth_sort, truth_chain);
+	assert_true(complete_share(out) >= 0.99);
+	free(out);
+	folded_free(&f);
+}
+
+/*
+ * The same source with frame pointers gives the same stacks, libc frames
+ * aside. (Frame-pointer unwinding of that build does not: it cannot cross
+ * libc's qsort, and it drops chain_11, the caller of chain_leaf, a leaf in
+ * which GCC sets up no frame. bench/ shows both.)
+ */
+static void test_frame_pointer_build_same_stacks(void **state)
+{
+	static const char *const own[] = {
+		"main;run_sort;cmp_slow", "main;run_chain;chain_0;chain_1;chain_2;chain_3;chain_4;"
+		"chain_5;chain_6;chain_7;chain_8;chain_9;chain_10;chain_11;chain_leaf",
+	};
+	double ts_nofp, tc_nofp, ts_fp, tc_fp, a, b;
+	struct folded nofp, fp;
+	size_t i;
+
+	(void)state;
+	REQUIRE_BPF();
+	free(run_qsort("wl_qsort", "dwarf", &nofp, &ts_nofp, &tc_nofp));
+	free(run_qsort("wl_qsort_fp", "dwarf", &fp, &ts_fp, &tc_fp));
+	check_split(&nofp, ts_nofp, tc_nofp);
+	check_split(&fp, ts_fp, tc_fp);
+	for (i = 0; i < 2; i++) {
+		/* each against its own run's truth: the runs share no clock */
+		a = own_share(&nofp, own[i]) - (i ? tc_nofp : 0);
+		b = own_share(&fp, own[i]) - (i ? tc_fp : 0);
+		print_message("own stack %zu: %.2f%% without, %.2f%% with frame pointers\n", i,
+			      100 * own_share(&nofp, own[i]), 100 * own_share(&fp, own[i]));
+		assert_true(own_share(&nofp, own[i]) > 0.2);
+		assert_true(own_share(&fp, own[i]) > 0.2);
+		if (i)
+			assert_true(fabs(a) <= 0.03 && fabs(b) <= 0.03);
+	}
+	folded_free(&nofp);
+	folded_free(&fp);
+}
+
+/* C++ exceptions, and a library loaded with dlopen() after profiling started. */
+static void test_cxx_exceptions_and_dlopen(void **state)
+{
+	char *truth = tmp("cxx-truth.txt"), *folded = tmp("cxx.folded"), *out;
+	char path[4096], plugin[4096];
+	const char *argv[] = { path, "30", "2", plugin, truth, NULL };
+	double plugin_all, plugin_whole, throws;
+	struct folded f;
+	pid_t wl;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(path, sizeof(path), "%s/wl_cxx", env_path("WORKLOADS"));
+	snprintf(plugin, sizeof(plugin), "%s/libwl_plugin.so", env_path("WORKLOADS"));
+	wl = spawn(argv, NULL, NULL);
+	boost(wl);
+	sleep_s(0.3);
+	out = profile_pid(wl, "auto", 5, folded);
+	kill(wl, SIGTERM);
+	assert_int_equal(wait_exit(wl), 0);
+	folded_load(folded, &f);
+
+	plugin_all = share_containing(&f, "plugin_leaf");
+	plugin_whole = share_containing(&f, "wl_cxx;_start;__libc_start_main");
+	throws = share_containing(&f, ";main;run_throws;thrower_outer;");
+	print_message("plugin %.2f%% of samples, throwing through thrower_outer %.2f%%, rooted at _start %.2f%%\n",
+		      100 * plugin_all, 100 * throws, 100 * plugin_whole);
+	/* the library was mapped 1.7 s into the 5 s profile: it was found */
+	assert_true(plugin_all > 0.1);
+	assert_true(share_containing(&f, ";main;run_plugin;plugin_work;plugin_middle;plugin_leaf") >=
+		    0.99 * plugin_all);
+	assert_true(throws > 0.1);
+	/*
+	 * While libgcc installs the handler's context it rewrites its own
+	 * frame's saved registers, so a few samples there cannot be unwound.
+	 */
+	assert_true(complete_share(out) >= 0.97);
+	free(out);
+	folded_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_qsort_without_frame_pointers),
+		cmocka_unit_test(test_frame_pointer_build_same_stacks),
+		cmocka_unit_test(test_cxx_exceptions_and_dlopen),
+	};
+
+	return cmocka_run_group_tests_name("e2e_unwind", tests, setup_group, teardown_group);
+}

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for unwind/: the rows unwind_table__build() derives are checked
+ * against the CFI eu-readelf prints for the same binaries, and the BPF
+ * unwinder's stepping logic (bpf/unwind_step.h, compiled here as user-space
+ * code) walks a stack recorded in this very process, through a library built
+ * without frame pointers and through a signal frame.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "unwind/unwind.h"
+#include "symbolizer/symbolizer.h"
+
+static const char *fixture(const char *name)
+{
+	static char buf[4][4096];
+	static int next;
+	char *b = buf[next++ % 4];
+	const char *dir = getenv("FIXTURES");
+
+	if (!dir)
+		fail_msg("FIXTURES is not set: run the tests through 'make check'");
+	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
+static int build_file(const char *path, struct unwind_row **rows, size_t *nr,
+		      struct unwind_table_stats *st)
+{
+	int fd = open(path, O_RDONLY), err;
+	Elf *elf;
+
+	if (fd < 0)
+		fail_msg("cannot open '%s': %s", path, strerror(errno));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	assert_non_null(elf);
+	err = unwind_table__build(elf, path, NULL, rows, nr, st);
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/* ---- the oracle: the CFI as eu-readelf prints it ---- */
+
+struct cfi_state {
+	int cfa_reg;		/* 7 rsp, 6 rbp, -1 unsupported, -2 the PLT expression */
+	long cfa_off;
+	int rbp_saved;		/* rbp at CFA + rbp_off */
+	long rbp_off;
+	int ra_undefined;
+	int plt_thr;
+};
+
+struct oracle {
+	struct cfi_state cie[512];	/* initial states by CIE offset slot */
+	long cie_off[512];
+	int cie_signal[512];
+	int nr_cie;
+	size_t checked, skipped, mismatches;
+	const struct unwind_row *rows;
+	size_t nr;
+};
+
+static unsigned int expected_type(const struct cfi_state *s, int signal)
+{
+	if (signal)
+		return UNWIND_ROW_TYPE(UNWIND_CFA_SIGNAL, UNWIND_RBP_SAME);
+	if (s->ra_undefined)
+		return UNWIND_ROW_TYPE(UNWIND_CFA_ROOT, UNWIND_RBP_SAME);
+	if (s->cfa_reg == -2)
+		return UNWIND_ROW_TYPE(UNWIND_CFA_PLT, UNWIND_RBP_SAME);
+	return UNWIND_ROW_TYPE(s->cfa_reg == 6 ? UNWIND_CFA_RBP : UNWIND_CFA_RSP,
+			       s->rbp_saved ? UNWIND_RBP_OFFSET : UNWIND_RBP_SAME);
+}
+
+/* Compare the rows over [from, to) with state @s. */
+static void check_range(struct oracle *o, unsigned long from, unsigned long to,
+			const struct cfi_state *s, int signal, int supported)
+{
+	unsigned long at[2] = { from, to - 1 };
+	int i;
+
+	if (from >= to)
+		return;
+	if (!supported) {
+		o->skipped++;
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		long idx = unwind_table__find(o->rows, o->nr, at[i]);
+		const struct unwind_row *r;
+		unsigned int want = expected_type(s, signal);
+		int ok;
+
+		if (idx < 0) {
+			print_message("no row covers 0x%lx\n", at[i]);
+			o->mismatches++;
+			continue;
+		}
+		r = &o->rows[idx];
+		ok = r->type == want;
+		if (ok && UNWIND_ROW_CFA(r) == UNWIND_CFA_PLT)
+			ok = r->cfa_off == s->cfa_off && r->rbp_off == s->plt_thr;
+		else if (ok && (UNWIND_ROW_CFA(r) == UNWIND_CFA_RSP || UNWIND_ROW_CFA(r) == UNWIND_CFA_RBP))
+			ok = r->cfa_off == s->cfa_off &&
+			     (!s->rbp_saved || r->rbp_off == s->rbp_off);
+		if (!ok) {
+			print_message("0x%lx: row type 0x%x cfa %d rbp %d, eu-readelf says type 0x%x cfa r%d%+ld rbp %s%+ld\n",
+				      at[i], r->type, r->cfa_off, r->rbp_off, want, s->cfa_reg,
+				      s->cfa_off, s->rbp_saved ? "cfa" : "same", s->rbp_off);
+			o->mismatches++;
+		}
+		o->checked++;
+	}
+}
+
+static int reg_of(const char *p)
+{
+	const char *r = strstr(p, " r");
+
+	return r ? atoi(r + 2) : -1;
+}
+
+/*
+ * Apply one instruction line to @s. Returns 0, or -1 for an instruction on
+ * rsp/rbp/rip this oracle does not model (the FDE is then skipped).
+ */
+static int apply(struct cfi_state *s, const char *insn, FILE *f, struct cfi_state *stack,
+		 int *depth)
+{
+	char line[512];
+	long v;
+
+	if (sscanf(insn, "def_cfa r%*d (%*[^)]) at offset %ld", &v) == 1) {
+		s->cfa_reg = reg_of(insn - 1);
+		s->cfa_off = v;
+	} else if (sscanf(insn, "def_cfa_offset %ld", &v) == 1) {
+		s->cfa_off = v;
+	} else if (!strncmp(insn, "def_cfa_register", 16)) {
+		s->cfa_reg = reg_of(insn);
+	} else if (!strncmp(insn, "def_cfa_expression", 18)) {
+		static const char *const plt[] = { "breg7", "breg16 0", "lit15", "and", NULL, "ge",
+						   "lit3", "shl", "plus" };
+		int i, ok = 1;
+
+		s->cfa_reg = -1;
+		for (i = 0; i < 9; i++) {
+			char *op;
+
+			if (!fgets(line, sizeof(line), f))
+				return -1;
+			op = strchr(line, ']');
+			if (!op)
+				return -1;
+			op += 2;
+			op[strcspn(op, "\n")] = '\0';
+			if (i == 0)
+				ok &= sscanf(op, "breg7 %ld", &s->cfa_off) == 1;
+			else if (i == 4)
+				ok &= sscanf(op, "lit%d", &s->plt_thr) == 1;
+			else
+				ok &= !strcmp(op, plt[i]);
+		}
+		if (!ok)
+			return -1;
+		s->cfa_reg = -2;
+	} else if (sscanf(insn, "offset r6 (rbp) at cfa%ld", &v) == 1) {
+		s->rbp_saved = 1;
+		s->rbp_off = v;
+	} else if (!strncmp(insn, "restore r6", 10) || !strncmp(insn, "same_value r6", 13) ||
+		   !strncmp(insn, "undefined r6", 12)) {
+		s->rbp_saved = 0;
+	} else if (!strncmp(insn, "offset r16 (rip) at cfa-8", 25)) {
+		s->ra_undefined = 0;
+	} else if (!strncmp(insn, "undefined r16", 13)) {
+		s->ra_undefined = 1;
+	} else if (!strncmp(insn, "remember_state", 14)) {
+		if (*depth >= 16)
+			return -1;
+		stack[(*depth)++] = *s;
+	} else if (!strncmp(insn, "restore_state", 13)) {
+		if (!*depth)
+			return -1;
+		*s = stack[--(*depth)];
+	} else if (!strncmp(insn, "nop", 3) || !strncmp(insn, "offset r", 8) ||
+		   !strncmp(insn, "restore r", 9) || !strncmp(insn, "GNU_args_size", 13)) {
+		/* other registers do not matter to the unwinder */
+		if (reg_of(insn) == 6 || reg_of(insn) == 7 || reg_of(insn) == 16)
+			return -1;
+	} else {
+		int r = reg_of(insn);
+
+		if (r == 6 || r == 7 || r == 16 || strstr(insn, "cfa"))
+			return -1;
+	}
+	return 0;
+}
+
+/* Walk `eu-readelf --debug-dump=frames` output for @path and compare every row. */
+static void compare_with_readelf(const char *path, struct oracle *o)
+{
+	char cmd[4200], line[512];
+	struct cfi_state s = { 0 }, stack[16], *cie = NULL;
+	unsigned long loc = 0, end = 0;
+	int in_fde = 0, supported = 1, signal = 0, depth = 0, in_eh = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "eu-readelf --debug-dump=frames '%s'", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " ");
+		long off;
+		int i;
+
+		if (strstr(line, "Call frame information section")) {
+			in_eh = strstr(line, "'.eh_frame'") != NULL;
+			continue;
+		}
+		if (!in_eh)
+			continue;
+		if ((strstr(line, "] CIE ") || strstr(line, "] FDE ")) &&
+		    sscanf(line, " [%lx]", &off) == 1) {
+			if (in_fde)
+				check_range(o, loc, end, &s, signal, supported);
+			in_fde = 0;
+			if (strstr(line, "CIE")) {
+				assert_true(o->nr_cie < 512);
+				o->cie_off[o->nr_cie] = off;
+				cie = &o->cie[o->nr_cie];
+				o->cie_signal[o->nr_cie++] = 0;
+				memset(cie, 0, sizeof(*cie));
+				cie->cfa_reg = 7;
+				depth = 0;
+			} else {
+				long c = strtol(strstr(line, "cie=[") + 5, NULL, 16);
+
+				for (i = 0; i < o->nr_cie && o->cie_off[i] != c; i++)
+					;
+				assert_true(i < o->nr_cie);
+				s = o->cie[i];
+				signal = o->cie_signal[i];
+				cie = NULL;
+				in_fde = 1;
+				supported = s.cfa_reg != -1;
+				depth = 0;
+			}
+			continue;
+		}
+		if (cie && strstr(p, "augmentation:") == p && strchr(strchr(p, '"'), 'S'))
+			o->cie_signal[o->nr_cie - 1] = 1;
+		if (in_fde && sscanf(p, "initial_location: +%lx", &loc) == 1)
+			continue;
+		if (in_fde && strstr(p, "address_range:") == p) {
+			end = strtoul(strstr(p, "end offset: ") + 12, NULL, 16);
+			continue;
+		}
+		if (!strncmp(p, "advance_loc", 11) && in_fde) {
+			unsigned long to = strtoul(strstr(p, " to ") + 4, NULL, 16);
+
+			check_range(o, loc, to, &s, signal, supported);
+			loc = to;
+			continue;
+		}
+		if (strchr(p, '\n') == p || !strncmp(p, "Program:", 8) || strchr(p, ':'))
+			continue;
+		if (cie && apply(cie, p, f, stack, &depth))
+			cie->cfa_reg = -1;
+		else if (in_fde && supported && apply(&s, p, f, stack, &depth))
+			supported = 0;
+	}
+	if (in_fde)
+		check_range(o, loc, end, &s, signal, supported);
+	assert_int_equal(pclose(f), 0);
+}
+
+static void check_binary(const char *path, size_t min_checked)
+{
+	struct oracle *o = calloc(1, sizeof(*o));
+	struct unwind_table_stats st;
+	struct unwind_row *rows;
+	size_t nr, i;
+
+	assert_non_null(o);
+	assert_int_equal(build_file(path, &rows, &nr, &st), 0);
+	for (i = 1; i < nr; i++)
+		assert_true(rows[i - 1].pc < rows[i].pc);
+	o->rows = rows;
+	o->nr = nr;
+	compare_with_readelf(path, o);
+	print_message("%s: %zu rows, %zu row ranges checked against eu-readelf, %zu FDE ranges skipped, %zu unsupported\n",
+		      path, nr, o->checked, o->skipped, st.unsupported);
+	assert_int_equal(o->mismatches, 0);
+	assert_true(o->checked >= min_checked);
+	free(rows);
+	free(o);
+}
+
+static void test_rows_match_readelf_fixtures(void **state)
+{
+	(void)state;
+	check_binary(fixture("unwfix-nofp"), 20);
+	check_binary(fixture("unwfix-fp"), 20);
+	check_binary(fixture("libunwfix.so"), 20);
+}
+
+static void test_rows_match_readelf_libc(void **state)
+{
+	const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+
+	(void)state;
+	if (access(libc, R_OK)) {
+		print_message("SKIP: no %s\n", libc);
+		skip();
+	}
+	check_binary(libc, 20000);
+}
+
+/* libc has every kind of row: PLT stubs, a signal trampoline, thread roots */
+static void test_libc_shapes(void **state)
+{
+	const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+	struct unwind_row *rows;
+	size_t nr, i, seen[UNWIND_CFA_UNSUPPORTED + 1] = { 0 };
+
+	(void)state;
+	if (access(libc, R_OK)) {
+		print_message("SKIP: no %s\n", libc);
+		skip();
+	}
+	assert_int_equal(build_file(libc, &rows, &nr, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		assert_true(UNWIND_ROW_CFA(&rows[i]) <= UNWIND_CFA_UNSUPPORTED);
+		seen[UNWIND_ROW_CFA(&rows[i])]++;
+	}
+	assert_true(seen[UNWIND_CFA_PLT] >= 1);
+	assert_true(seen[UNWIND_CFA_SIGNAL] >= 1);	/* __restore_rt */
+	assert_true(seen[UNWIND_CFA_ROOT] >= 1);	/* clone, clone3 */
+	assert_true(seen[UNWIND_CFA_RSP] > 10 * seen[UNWIND_CFA_UNSUPPORTED]);
+	free(rows);
+}
+
+/* The specific shapes the fixture was written for. */
+static void test_fixture_shapes(void **state)
+{
+	struct unwind_row *rows;
+	size_t nr, i, rbp_cfa = 0, big = 0, root = 0;
+
+	(void)state;
+	assert_int_equal(build_file(fixture("unwfix-nofp"), &rows, &nr, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		rbp_cfa += UNWIND_ROW_CFA(&rows[i]) == UNWIND_CFA_RBP;	/* alloca */
+		big += UNWIND_ROW_CFA(&rows[i]) == UNWIND_CFA_RSP && rows[i].cfa_off > 4096;
+		root += UNWIND_ROW_CFA(&rows[i]) == UNWIND_CFA_ROOT;	/* _start */
+	}
+	assert_true(rbp_cfa >= 1);
+	assert_true(big >= 1);
+	assert_int_equal(root, 1);
+	free(rows);
+}
+
+/* A table larger or slower than allowed is given up early, not built whole. */
+static void test_row_limit(void **state)
+{
+	struct unwind_build_limits small = { .max_rows = 10 }, enough = { .max_rows = 1000 };
+	struct unwind_build_limits no_time = { .max_seconds = 1e-9 };
+	struct unwind_row *rows = NULL;
+	size_t nr = 0;
+	int fd = open(fixture("unwfix-nofp"), O_RDONLY);
+	Elf *elf;
+
+	(void)state;
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &small, &rows, &nr, NULL), -E2BIG);
+	assert_null(rows);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &no_time, &rows, &nr, NULL),
+			 -ETIME);
+	assert_null(rows);
+	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &enough, &rows, &nr, NULL), 0);
+	assert_true(nr > 10 && nr <= 1000);
+	free(rows);
+	elf_end(elf);
+	close(fd);
+}
+
+static void test_no_cfi(void **state)
+{
+	struct unwind_row *rows = NULL;
+	size_t nr = 0;
+
+	(void)state;
+	assert_int_equal(build_file(fixture("unwfix-nocfi"), &rows, &nr, NULL), -ENOENT);
+	assert_null(rows);
+}
+
+static void test_find(void **state)
+{
+	static const struct unwind_row rows[] = { { .pc = 0x10 }, { .pc = 0x20 }, { .pc = 0x30 } };
+	static const struct {
+		__u64 pc;
+		long idx;
+	} cases[] = { { 0x0, -1 }, { 0xf, -1 }, { 0x10, 0 }, { 0x1f, 0 }, { 0x20, 1 },
+		      { 0x30, 2 }, { 0xffffffff, 2 } };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(unwind_table__find(rows, 3, cases[i].pc), cases[i].idx);
+	assert_int_equal(unwind_table__find(rows, 0, 0x10), -1);
+}
+
+/* ---- the stepping logic against a recorded stack ---- */
+
+#define SNAP_BYTES (64 * 1024)
+
+struct snapshot {
+	__u64 pc, sp, bp;
+	__u64 base;
+	size_t len;
+	unsigned char mem[SNAP_BYTES];
+	struct unwinder *u;
+	unsigned int cfa_types_seen;	/* bit per enum unwind_cfa followed */
+};
+
+static int unwind_read(void *rctx, __u64 addr, __u64 *out)
+{
+	struct snapshot *s = rctx;
+
+	if (addr < s->base || addr + 8 > s->base + s->len)
+		return -EFAULT;
+	memcpy(out, s->mem + (addr - s->base), 8);
+	return 0;
+}
+
+static const struct unwind_row *unwind_get_row(void *rctx, __u32 idx)
+{
+	struct snapshot *s = rctx;
+	const struct unwind_row *r = unwinder__row(s->u, idx);
+
+	return r;
+}
+
+static const struct unwind_table *unwind_get_table(void *rctx, __u32 id)
+{
+	return unwinder__table(((struct snapshot *)rctx)->u, id);
+}
+
+#include "bpf/unwind_step.h"
+
+static struct snapshot *snap;
+static __u64 stack_top;
+
+static int stack_top_cb(void *ctx, const struct sym_exec_map *m)
+{
+	(void)ctx;
+	(void)m;
+	return 0;
+}
+
+static __u64 find_stack_top(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long long a, b;
+	__u64 top = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "[stack]") && sscanf(line, "%llx-%llx", &a, &b) == 2)
+			top = b;
+	}
+	fclose(f);
+	return top;
+}
+
+/*
+ * Record the registers and the stack above them, as the BPF program would see
+ * them. The copy is a plain loop outside AddressSanitizer: the callers' frames
+ * hold its redzones, which memcpy() would report.
+ */
+__attribute__((noinline, no_sanitize_address)) static void capture(void *arg)
+{
+	const volatile __u64 *src;
+	__u64 pc, sp, bp, *dst;
+	size_t len, i;
+
+	(void)arg;
+	__asm__ __volatile__("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			     : "=r"(pc), "=r"(sp), "=r"(bp));
+	len = stack_top - sp < SNAP_BYTES ? stack_top - sp : SNAP_BYTES;
+	src = (const volatile __u64 *)sp;
+	dst = (__u64 *)snap->mem;
+	for (i = 0; i < len / 8; i++)
+		dst[i] = src[i];
+	snap->pc = pc;
+	snap->sp = sp;
+	snap->bp = bp;
+	snap->base = sp;
+	snap->len = len / 8 * 8;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	capture(NULL);
+	__asm__ __volatile__("" ::: "memory");	/* a call, not a sibling jump */
+}
+
+__attribute__((noinline)) static void raise_usr1(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+/* Unwind the snapshot; fills @names (innermost first) and returns the unwind_end. */
+static int walk_snapshot(struct symbolizer *syms, enum unwind_mode mode, const char **names,
+			 int *nr)
+{
+	const struct unwind_proc *p = unwinder__process(snap->u, getpid());
+	struct unwind_state s = { .pc = snap->pc, .sp = snap->sp, .bp = snap->bp, .mode = mode,
+				  .exact_pc = 1 };
+	int end = 0;
+
+	assert_non_null(p);
+	for (*nr = 0; *nr < MAX_STACK_DEPTH && !end; (*nr)++) {
+		const struct unwind_mapping *m = unwind_find_mapping(p, &s);
+		struct sym_frame f[SYM_MAX_FRAMES];
+		int n = symbolizer__user(syms, getpid(), s.exact_pc ? s.pc : s.pc - 1, f,
+					 SYM_MAX_FRAMES);
+
+		/* the function itself: the outermost frame of its inline chain */
+		names[*nr] = n > 0 && f[0].name ? f[0].name : "?";
+		if (m && m->kind == UNWIND_MAP_TABLE) {
+			const struct unwind_table *t = unwinder__table(snap->u, m->table);
+			const struct unwind_row *r =
+				unwind_find_row(snap, t, s.pc - m->bias - (s.exact_pc ? 0 : 1), &s);
+
+			if (r)
+				snap->cfa_types_seen |= 1u << UNWIND_ROW_CFA(r);
+		}
+		end = unwind_step(snap, p, &s);
+	}
+	return end;
+}
+
+/* @want appear in @names in this order (other frames may sit between them). */
+static void assert_chain(const char **names, int nr, const char *const *want, int nr_want)
+{
+	int i, w = 0;
+
+	for (i = 0; i < nr && w < nr_want; i++) {
+		if (!strcmp(names[i], want[w]))
+			w++;
+	}
+	if (w < nr_want) {
+		for (i = 0; i < nr; i++)
+			print_message("  #%d %s\n", i, names[i]);
+		fail_msg("'%s' missing from the unwound stack (in order)", want[w]);
+	}
+}
+
+static void record_and_walk(void (*cb)(void *), const char *const *want, int nr_want,
+			    unsigned int must_see)
+{
+	struct unwinder_opts uo = { .rows_fd = -1, .tables_fd = -1, .procs_fd = -1,
+				    .max_rows = 1 << 20, .max_tables = 256 };
+	void (*chain_a)(void (*)(void *), void *);
+	struct symbolizer *syms;
+	const char *names[MAX_STACK_DEPTH];
+	void *lib;
+	int nr, end;
+
+	lib = dlopen(fixture("libunwfix.so"), RTLD_NOW);
+	if (!lib)
+		fail_msg("dlopen: %s", dlerror());
+	*(void **)&chain_a = dlsym(lib, "unwfix_chain_a");
+	assert_non_null(chain_a);
+	snap = calloc(1, sizeof(*snap));
+	assert_non_null(snap);
+	stack_top = find_stack_top();
+	assert_true(stack_top != 0);
+	chain_a(cb, NULL);
+	assert_true(snap->len > 0);
+
+	snap->u = unwinder__new(&uo);
+	assert_non_null(snap->u);
+	assert_int_equal(unwinder__scan_process(snap->u, getpid()), 0);
+	syms = symbolizer__new(NULL);
+	assert_non_null(syms);
+
+	end = walk_snapshot(syms, UNWIND_MODE_DWARF, names, &nr);
+	assert_chain(names, nr, want, nr_want);
+	if (end != UNWIND_END_ROOT) {
+		for (int i = 0; i < nr; i++)
+			print_message("  #%d %s\n", i, names[i]);
+		fail_msg("the unwind ended with %d, not at the root", end);
+	}
+	assert_true((snap->cfa_types_seen & must_see) == must_see);
+	print_message("unwound %d frames from %s to %s\n", nr, names[0], names[nr - 1]);
+
+	symbolizer__free(syms);
+	unwinder__free(snap->u);
+	free(snap);
+	snap = NULL;
+	dlclose(lib);
+}
+
+static void test_walk_recorded_stack(void **state)
+{
+	static const char *const want[] = { "capture", "unwfix_chain_c", "unwfix_chain_b",
+					    "unwfix_chain_a", "record_and_walk", "main", "_start" };
+
+	(void)state;
+	(void)stack_top_cb;
+	record_and_walk(capture, want, 7, 1u << UNWIND_CFA_ROOT);
+}
+
+static void test_walk_through_signal_frame(void **state)
+{
+	static const char *const want[] = { "capture", "on_usr1", "raise_usr1", "unwfix_chain_c",
+					    "unwfix_chain_b", "unwfix_chain_a", "main", "_start" };
+	struct sigaction sa = { .sa_handler = on_usr1 }, old;
+
+	(void)state;
+	sigaction(SIGUSR1, &sa, &old);
+	record_and_walk(raise_usr1, want, 8, 1u << UNWIND_CFA_SIGNAL | 1u << UNWIND_CFA_ROOT);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+/* A corrupt stack ends the walk with a verdict, never a loop. */
+static void test_corrupt_stack_stops(void **state)
+{
+	struct unwind_row row = { .type = UNWIND_ROW_TYPE(UNWIND_CFA_RSP, UNWIND_RBP_SAME),
+				  .cfa_off = 8 };
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct unwind_state st = { .pc = 0x1000, .sp = 0x7000, .bp = 0 };
+
+	(void)state;
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 64;
+	/* a return address that leads nowhere readable */
+	memcpy(s->mem, &(__u64){ 0x4242 }, 8);
+	assert_int_equal(unwind_step_row(s, &row, &st), 0);
+	assert_int_equal(st.pc, 0x4242);
+	assert_int_equal(st.sp, 0x7008);
+	/* the CFA beyond the recorded memory */
+	row.cfa_off = 4096;
+	assert_int_equal(unwind_step_row(s, &row, &st), UNWIND_END_READ_ERROR);
+	/* a CFA below the stack pointer */
+	row.cfa_off = -16;
+	assert_int_equal(unwind_step_row(s, &row, &st), UNWIND_END_BAD_FRAME);
+	row.type = UNWIND_ROW_TYPE(UNWIND_CFA_UNSUPPORTED, 0);
+	assert_int_equal(unwind_step_row(s, &row, &st), UNWIND_END_UNSUPPORTED);
+	/* frame pointers: rbp 0 ends the chain, rbp below rsp is corrupt */
+	st.bp = 0;
+	assert_int_equal(unwind_step_fp(s, &st), UNWIND_END_ROOT);
+	st.bp = st.sp - 64;
+	assert_int_equal(unwind_step_fp(s, &st), UNWIND_END_BAD_FRAME);
+	free(s);
+}
+
+/* PLT rows: CFA = rsp + 8, plus 8 once the stub has pushed its index (rip & 15 >= 11). */
+static void test_plt_row(void **state)
+{
+	static const struct {
+		__u64 pc, want_sp;
+	} cases[] = { { 0x1000, 0x7008 }, { 0x100a, 0x7008 }, { 0x100b, 0x7010 },
+		      { 0x100f, 0x7010 }, { 0x1010, 0x7008 } };
+	struct unwind_row row = { .type = UNWIND_ROW_TYPE(UNWIND_CFA_PLT, UNWIND_RBP_SAME),
+				  .cfa_off = 8, .rbp_off = 11 };
+	struct snapshot *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	(void)state;
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 64;
+	memcpy(s->mem, &(__u64){ 0x4000 }, 8);
+	memcpy(s->mem + 8, &(__u64){ 0x5000 }, 8);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct unwind_state st = { .pc = cases[i].pc, .sp = 0x7000, .bp = 0x99 };
+
+		assert_int_equal(unwind_step_row(s, &row, &st), 0);
+		assert_int_equal(st.sp, cases[i].want_sp);
+		assert_int_equal(st.pc, cases[i].want_sp == 0x7008 ? 0x4000 : 0x5000);
+		assert_int_equal(st.bp, 0x99);	/* PLT code leaves rbp alone */
+	}
+	free(s);
+}
+
+/* What each kind of mapping does to the walk, per mode. */
+static void test_mapping_kinds(void **state)
+{
+	static const struct {
+		__u32 kind;
+		__u32 mode;
+		int want;
+	} cases[] = {
+		{ UNWIND_MAP_JIT, UNWIND_MODE_AUTO, UNWIND_END_JIT },
+		{ UNWIND_MAP_JIT, UNWIND_MODE_DWARF, UNWIND_END_JIT },
+		{ UNWIND_MAP_NO_TABLE, UNWIND_MODE_DWARF, UNWIND_END_NO_TABLE },
+		{ UNWIND_MAP_NO_TABLE, UNWIND_MODE_AUTO, 0 },	/* frame pointers */
+	};
+	struct unwind_proc *p = calloc(1, sizeof(*p));
+	struct snapshot *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 64;
+	/* a frame record at 0x7010: saved rbp 0, return address 0x4242 */
+	memcpy(s->mem + 0x18, &(__u64){ 0x4242 }, 8);
+	p->nr = 1;
+	p->maps[0].start = 0x1000;
+	p->maps[0].end = 0x2000;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct unwind_state st = { .pc = 0x1800, .sp = 0x7000, .bp = 0x7010,
+					   .mode = cases[i].mode };
+
+		p->maps[0].kind = cases[i].kind;
+		assert_int_equal(unwind_step(s, p, &st), cases[i].want);
+		if (!cases[i].want) {
+			assert_int_equal(st.pc, 0x4242);
+			assert_int_equal(st.sp, 0x7020);
+			assert_int_equal(st.bp, 0);
+		}
+		assert_int_equal(st.missing, 0);
+	}
+	/* a pc outside every mapping: a rescan is due */
+	{
+		struct unwind_state st = { .pc = 0x3000, .sp = 0x7000, .bp = 0x7010,
+					   .mode = UNWIND_MODE_DWARF };
+
+		assert_int_equal(unwind_step(s, p, &st), UNWIND_END_NO_MAPPING);
+		assert_int_equal(st.missing, 1);
+	}
+	free(p);
+	free(s);
+}
+
+/* A fake /proc with process @tgid mapping @binary as its only executable mapping. */
+static void fake_process(const char *root, int tgid, const char *binary, int inode)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d", root, tgid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%d/root", root, tgid);
+	unlink(path);
+	assert_int_equal(symlink("/", path), 0);
+	snprintf(path, sizeof(path), "%s/%d/maps", root, tgid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "00401000-00402000 r-xp 00001000 fd:00 %d %s\n", inode, binary);
+	fclose(f);
+}
+
+/*
+ * Room for one fixture table besides the vDSO's: a second binary gets no
+ * table while the first is mapped, and evicts it once no process maps it.
+ */
+static void test_eviction(void **state)
+{
+	char root[] = "/tmp/unwind-proc-XXXXXX", lib[4096], exe[4096], cmd[4200];
+	struct unwinder_opts uo = { .proc_root = root, .rows_fd = -1, .tables_fd = -1,
+				    .procs_fd = -1, .max_rows = 100, .max_tables = 8 };
+	const struct unwind_proc *p;
+	struct unwinder_stats st;
+	struct unwinder *u;
+	__u32 id, first;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_non_null(realpath(fixture("unwfix-nofp"), exe));
+	assert_non_null(realpath(fixture("libunwfix.so"), lib));
+	fake_process(root, 1, exe, 1001);
+	fake_process(root, 2, lib, 1002);
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	p = unwinder__process(u, 1);
+	assert_non_null(p);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	id = p->maps[0].table;
+	first = unwinder__table(u, id)->first;
+
+	/* no room while process 1 maps the executable */
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+
+	/* process 1 exits: the library takes the executable's rows and table id */
+	unwinder__remove_process(u, 1);
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	p = unwinder__process(u, 2);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	assert_int_equal(p->maps[0].table, id);
+	assert_int_equal(unwinder__table(u, id)->first, first);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.evicted, 1);
+
+	/* and now the executable has no room */
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	assert_int_equal(unwinder__process(u, 1)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	unwinder__free(u);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_rows_match_readelf_fixtures),
+		cmocka_unit_test(test_rows_match_readelf_libc),
+		cmocka_unit_test(test_fixture_shapes),
+		cmocka_unit_test(test_libc_shapes),
+		cmocka_unit_test(test_no_cfi),
+		cmocka_unit_test(test_row_limit),
+		cmocka_unit_test(test_walk_recorded_stack),
+		cmocka_unit_test(test_walk_through_signal_frame),
+		cmocka_unit_test(test_corrupt_stack_stops),
+		cmocka_unit_test(test_plt_row),
+		cmocka_unit_test(test_mapping_kinds),
+		cmocka_unit_test(test_eviction),
+	};
+
+	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);
+}

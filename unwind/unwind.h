@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Unwind tables for the BPF unwinder. unwind_table__build() turns a binary's
+ * CFI (.eh_frame, else .debug_frame) into compact sorted rows with libdw's CFI
+ * API. The unwinder object keeps one table per binary (by device/inode and
+ * build id, so every process mapping it shares it) and a table of executable
+ * mappings per process, and mirrors both into the BPF maps the sampling
+ * program reads (layouts in bpf/profiler.h).
+ */
+#ifndef __PROFILER_UNWIND_H
+#define __PROFILER_UNWIND_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <libelf.h>
+
+#include "bpf/profiler.h"
+
+struct unwind_table_stats {
+	size_t fdes;		/* address ranges with CFI */
+	size_t unsupported;	/* rows the BPF unwinder cannot follow */
+};
+
+/* Bounds on one table's derivation, so a huge binary costs a bounded walk. */
+struct unwind_build_limits {
+	size_t max_rows;	/* 0: no limit */
+	double max_seconds;	/* CPU seconds of this thread; 0: no limit */
+};
+
+/*
+ * Derive the rows of @elf (whose CFI is read with libdw; @name names it in
+ * messages). On success *@rows (owned by the caller, free()) holds *@nr rows
+ * sorted by pc, gaps between FDEs filled with UNWIND_CFA_NONE rows, adjacent
+ * rows with equal rules merged. Returns 0, -ENOENT when the binary has no CFI,
+ * -ERANGE when its addresses do not fit the 32-bit rows, -E2BIG when it needs
+ * more rows than @lim allows, -ETIME when it takes longer (the walk stops
+ * there), -EINVAL for corrupt CFI, -ENOMEM. @lim and @st may be NULL.
+ */
+int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st);
+
+/* Index of the row covering ELF address @pc in @rows, or -1. */
+long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc);
+
+struct unwinder;
+
+struct unwinder_opts {
+	const char *proc_root;	/* default "/proc" */
+	int rows_fd;		/* BPF maps to fill; -1 keeps everything in user space */
+	int tables_fd;
+	int procs_fd;
+	__u32 max_rows;		/* capacity of the rows map */
+	__u32 max_tables;	/* capacity of the tables map */
+	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
+};
+
+/* Returns NULL with errno set. */
+struct unwinder *unwinder__new(const struct unwinder_opts *opts);
+void unwinder__free(struct unwinder *u);
+
+/*
+ * (Re)read /proc/@tgid/maps, build the tables of binaries not seen before and
+ * store the process's mappings (in the BPF map too). Returns 0, -ESRCH when
+ * the process is gone, -ENOMEM.
+ */
+int unwinder__scan_process(struct unwinder *u, __u32 tgid);
+
+/* Forget @tgid (it exited). */
+void unwinder__remove_process(struct unwinder *u, __u32 tgid);
+
+/* The tgids known, in *@tgids (the caller frees it). Returns 0 or -ENOMEM. */
+int unwinder__list_processes(const struct unwinder *u, __u32 **tgids, size_t *nr);
+
+/* The process's mappings as last scanned, or NULL (borrowed). */
+const struct unwind_proc *unwinder__process(const struct unwinder *u, __u32 tgid);
+
+/* Table @id and row @idx as the BPF side sees them, or NULL (borrowed). */
+const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id);
+const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx);
+
+struct unwinder_stats {
+	size_t processes;	/* known processes */
+	size_t tables;		/* binaries with a table */
+	size_t no_table;	/* binaries without one (no CFI, unreadable, full) */
+	size_t rows;		/* rows in use */
+	size_t evicted;		/* tables dropped because no process mapped them any more */
+	size_t max_rows;
+	size_t scans;		/* /proc/PID/maps reads */
+};
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st);
+
+#endif /* __PROFILER_UNWIND_H */

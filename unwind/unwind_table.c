@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unwind rows from CFI, read with libdw. The binary's executable sections are
+ * walked row by row: dwarf_cfi_addrframe() gives the frame state at an
+ * address and dwarf_frame_info() the range over which that state holds, so
+ * the next row starts at its end. Addresses without CFI (padding, code
+ * without FDEs) get UNWIND_CFA_NONE rows. The rules libdw reports are
+ * classified into the few the BPF unwinder follows; anything else becomes an
+ * UNWIND_CFA_UNSUPPORTED row, where the BPF unwinder stops.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <gelf.h>
+
+#include "unwind.h"
+#include "common/log.h"
+
+/* DWARF register numbers on x86-64 */
+#define REG_RBP 6
+#define REG_RSP 7
+#define REG_RA 16
+
+struct row_buf {
+	struct unwind_row *rows;
+	size_t nr, cap;
+	size_t max;		/* give up beyond this many rows */
+	double deadline;	/* ... or past this thread CPU time; 0: none */
+};
+
+static double thread_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int push_row(struct row_buf *b, const struct unwind_row *r)
+{
+	if (b->nr) {
+		struct unwind_row *last = &b->rows[b->nr - 1];
+
+		if (last->pc == r->pc) {
+			*last = *r;	/* an empty range: the later rule wins */
+			return 0;
+		}
+		if (last->type == r->type && last->cfa_off == r->cfa_off &&
+		    last->rbp_off == r->rbp_off)
+			return 0;	/* same rules: the previous row extends */
+	}
+	if (b->max && b->nr >= b->max)
+		return -E2BIG;
+	/* libdw runs an FDE's program from its start for each row: huge functions cost more */
+	if (b->deadline && !(b->nr & 1023) && thread_seconds() > b->deadline)
+		return -ETIME;
+	if (b->nr == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct unwind_row *n = reallocarray(b->rows, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		b->rows = n;
+		b->cap = cap;
+	}
+	b->rows[b->nr++] = *r;
+	return 0;
+}
+
+/*
+ * The expression GCC/binutils attach to PLT entries:
+ *   DW_OP_breg7 (rsp) N; DW_OP_breg16 (rip) 0; DW_OP_lit15; DW_OP_and;
+ *   DW_OP_litT; DW_OP_ge; DW_OP_lit3; DW_OP_shl; DW_OP_plus
+ * i.e. CFA = rsp + N + ((rip & 15) >= T ? 8 : 0).
+ */
+static bool is_plt_expr(const Dwarf_Op *ops, size_t n, __s32 *off, __s32 *thr)
+{
+	if (n != 9 || ops[0].atom != DW_OP_breg7 || ops[1].atom != DW_OP_breg16 ||
+	    ops[1].number != 0 || ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and ||
+	    ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit15 || ops[5].atom != DW_OP_ge ||
+	    ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus)
+		return false;
+	*off = (__s32)(Dwarf_Sword)ops[0].number;
+	*thr = ops[4].atom - DW_OP_lit0;
+	return true;
+}
+
+/*
+ * A register saved at CFA + offset: libdw describes it as DW_OP_call_frame_cfa
+ * optionally followed by DW_OP_plus_uconst (with the signed offset).
+ */
+static bool is_cfa_offset(const Dwarf_Op *ops, size_t n, __s32 *off)
+{
+	Dwarf_Sword v;
+
+	if (n < 1 || n > 2 || ops[0].atom != DW_OP_call_frame_cfa)
+		return false;
+	if (n == 1) {
+		*off = 0;
+		return true;
+	}
+	if (ops[1].atom != DW_OP_plus_uconst)
+		return false;
+	v = (Dwarf_Sword)ops[1].number;
+	if (v < -0x7fffffff || v > 0x7fffffff)
+		return false;
+	*off = (__s32)v;
+	return true;
+}
+
+static __u32 classify_cfa(Dwarf_Frame *f, struct unwind_row *r)
+{
+	Dwarf_Op *ops;
+	size_t n;
+
+	if (dwarf_frame_cfa(f, &ops, &n) || n == 0)
+		return UNWIND_CFA_UNSUPPORTED;
+	if (n == 1 && ops[0].atom == DW_OP_bregx &&
+	    (ops[0].number == REG_RSP || ops[0].number == REG_RBP)) {
+		Dwarf_Sword off = (Dwarf_Sword)ops[0].number2;
+
+		if (off < -0x7fffffff || off > 0x7fffffff)
+			return UNWIND_CFA_UNSUPPORTED;
+		r->cfa_off = (__s32)off;
+		return ops[0].number == REG_RSP ? UNWIND_CFA_RSP : UNWIND_CFA_RBP;
+	}
+	if (is_plt_expr(ops, n, &r->cfa_off, &r->rbp_off))
+		return UNWIND_CFA_PLT;
+	return UNWIND_CFA_UNSUPPORTED;
+}
+
+/* Fill @r with the rules of frame state @f. Returns false for unsupported rules. */
+static bool classify(Dwarf_Frame *f, bool signal, struct unwind_row *r)
+{
+	Dwarf_Op mem[3], *ops;
+	__u32 cfa;
+	size_t n;
+	__s32 off;
+
+	if (signal) {
+		/* the kernel's rt_sigframe: the registers come from its ucontext */
+		r->type = UNWIND_ROW_TYPE(UNWIND_CFA_SIGNAL, UNWIND_RBP_SAME);
+		return true;
+	}
+	if (dwarf_frame_register(f, REG_RA, mem, &ops, &n))
+		return false;
+	if (n == 0 && ops == mem) {
+		/* return address undefined: _start, clone3's child, start_thread */
+		r->type = UNWIND_ROW_TYPE(UNWIND_CFA_ROOT, UNWIND_RBP_SAME);
+		return true;
+	}
+	if (!is_cfa_offset(ops, n, &off) || off != -8)
+		return false;
+	cfa = classify_cfa(f, r);
+	if (cfa == UNWIND_CFA_UNSUPPORTED)
+		return false;
+	r->type = UNWIND_ROW_TYPE(cfa, UNWIND_RBP_SAME);
+	if (cfa == UNWIND_CFA_PLT)
+		return true;	/* rbp_off holds the threshold; PLT code never touches rbp */
+	if (dwarf_frame_register(f, REG_RBP, mem, &ops, &n))
+		return false;
+	if (n == 0)
+		return true;	/* same value, or undefined (only ever in outermost frames) */
+	if (!is_cfa_offset(ops, n, &r->rbp_off))
+		return false;
+	r->type = UNWIND_ROW_TYPE(cfa, UNWIND_RBP_OFFSET);
+	return true;
+}
+
+struct range {
+	GElf_Addr start, end;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Executable sections (or PF_X segments when there are no section headers). */
+static int exec_ranges(Elf *elf, struct range **out, size_t *nr)
+{
+	struct range *r = NULL;
+	size_t n = 0, cap = 0, phnum, i;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Phdr ph;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_type != SHT_PROGBITS || !sh.sh_size)
+			continue;
+		if (n == cap) {
+			struct range *t = reallocarray(r, cap = cap ? 2 * cap : 16, sizeof(*t));
+
+			if (!t)
+				goto err_nomem;
+			r = t;
+		}
+		r[n].start = sh.sh_addr;
+		r[n++].end = sh.sh_addr + sh.sh_size;
+	}
+	if (!n && !elf_getphdrnum(elf, &phnum)) {
+		r = calloc(phnum ? phnum : 1, sizeof(*r));
+		if (!r)
+			goto err_nomem;
+		for (i = 0; i < phnum; i++) {
+			if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+				continue;
+			r[n].start = ph.p_vaddr;
+			r[n++].end = ph.p_vaddr + ph.p_memsz;
+		}
+	}
+	qsort(r, n, sizeof(*r), cmp_range);
+	*out = r;
+	*nr = n;
+	return 0;
+
+err_nomem:
+	free(r);
+	return -ENOMEM;
+}
+
+static int walk_range(Dwarf_CFI *cfi, const struct range *rg, struct row_buf *b,
+		      struct unwind_table_stats *st)
+{
+	struct unwind_row none = { 0 };
+	GElf_Addr addr = rg->start;
+	bool in_gap = false;
+	int err;
+
+	while (addr < rg->end) {
+		struct unwind_row r = { 0 };
+		Dwarf_Addr start, end;
+		Dwarf_Frame *f;
+		bool signal;
+
+		if (dwarf_cfi_addrframe(cfi, addr, &f)) {
+			/* no FDE here: padding between functions, or code without CFI */
+			if (!in_gap) {
+				none.pc = addr;
+				err = push_row(b, &none);
+				if (err)
+					return err;
+				in_gap = true;
+			}
+			addr++;
+			continue;
+		}
+		if (dwarf_frame_info(f, &start, &end, &signal) < 0 || end <= addr) {
+			free(f);
+			return -EINVAL;
+		}
+		if (in_gap || addr == rg->start)
+			st->fdes++;
+		in_gap = false;
+		if (!classify(f, signal, &r)) {
+			memset(&r, 0, sizeof(r));
+			r.type = UNWIND_ROW_TYPE(UNWIND_CFA_UNSUPPORTED, UNWIND_RBP_SAME);
+			st->unsupported++;
+		}
+		free(f);
+		r.pc = addr;
+		err = push_row(b, &r);
+		if (err)
+			return err;
+		addr = end;
+	}
+	/* nothing is known past the section */
+	none.pc = rg->end;
+	return push_row(b, &none);
+}
+
+int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st)
+{
+	struct unwind_table_stats local;
+	struct row_buf b = { 0 };
+	struct range *ranges = NULL;
+	Dwarf *dw = NULL;
+	Dwarf_CFI *cfi;
+	size_t nr_ranges = 0, i;
+	int err;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	if (lim) {
+		b.max = lim->max_rows;
+		b.deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
+	}
+	cfi = dwarf_getcfi_elf(elf);
+	if (!cfi) {
+		/* no .eh_frame: try .debug_frame */
+		dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+		cfi = dw ? dwarf_getcfi(dw) : NULL;
+		if (!cfi) {
+			pr_debug("'%s': no call frame information", name);
+			err = -ENOENT;
+			goto out;
+		}
+	}
+	err = exec_ranges(elf, &ranges, &nr_ranges);
+	if (err)
+		goto out;
+	for (i = 0; i < nr_ranges; i++) {
+		if (ranges[i].end > 0xffffffffULL) {
+			pr_debug("'%s': code above 4 GiB, no unwind table", name);
+			err = -ERANGE;
+			goto out;
+		}
+	}
+	for (i = 0; i < nr_ranges && !err; i++)
+		err = walk_range(cfi, &ranges[i], &b, st);
+	if (!err && !st->fdes) {
+		err = -ENOENT;
+		pr_debug("'%s': no FDE covers its code", name);
+	}
+	if (err == -EINVAL)
+		pr_warn("'%s': corrupt call frame information: %s", name, dwarf_errmsg(-1));
+	if (err == -E2BIG)
+		pr_debug("'%s': more than %zu unwind rows", name, b.max);
+	if (err == -ETIME)
+		pr_info("'%s': unwind table not built within %.1f s of CPU: frame pointers there",
+			name, lim->max_seconds);
+
+out:
+	if (dw)
+		dwarf_end(dw);	/* also frees the CFI it made */
+	else if (cfi)
+		dwarf_cfi_end(cfi);
+	free(ranges);
+	if (err) {
+		free(b.rows);
+		return err;
+	}
+	*rows = b.rows;
+	*nr = b.nr;
+	return 0;
+}
+
+long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc)
+{
+	size_t lo = 0, hi = nr;
+
+	/* the last row whose pc <= @pc */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? (long)lo - 1 : -1;
+}

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The unwinder's user-space half: which binary each executable mapping of a
+ * process holds, that binary's unwind table (built once, found again by
+ * device/inode or build id), and the load bias turning addresses into ELF
+ * addresses. Rows are written straight into the mmapped rows map; table
+ * ranges and process mappings are written to their BPF maps after the rows
+ * they point to, so the BPF side never sees a table before its rows. When
+ * room runs out, the tables no known process maps are evicted: unpublished,
+ * then (after an RCU grace period) their rows and ids are reused.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <linux/membarrier.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <elfutils/libdwelf.h>
+#include <gelf.h>
+
+#include "unwind.h"
+#include "common/hashmap.h"
+#include "common/log.h"
+#include "symbolizer/symbolizer.h"
+
+struct load_seg {
+	__u64 offset, vaddr, filesz;
+};
+
+struct bin {
+	__u32 table;		/* valid when has_table */
+	bool has_table;
+	bool retry;		/* no table for lack of room, or evicted: build when mapped again */
+	struct load_seg *segs;	/* executable PT_LOADs */
+	size_t nr_segs;
+};
+
+struct row_range {
+	__u32 first, nr;
+};
+
+struct unwinder {
+	struct unwinder_opts opts;
+	char *proc_root;
+	struct unwind_row *rows;	/* mmapped rows map, or heap without BPF */
+	size_t rows_len;
+	bool rows_mapped;
+	struct unwind_table *tables;	/* user-space copy of the tables map */
+	__u32 nr_rows, nr_tables;	/* high-water marks of rows and table ids */
+	__u32 used_rows;		/* rows of live tables */
+	bool warned_full;
+	/*
+	 * Tables no known process maps any more are evicted when room runs
+	 * out: their rows and ids are reused.
+	 */
+	__u32 *table_refs;		/* mappings of known processes per table id */
+	int *table_bin;			/* bin per table id, -1 when free */
+	struct row_range *free_rows;	/* sorted, merged */
+	size_t nr_free_rows, cap_free_rows;
+	__u32 *free_ids;
+	size_t nr_free_ids;
+	size_t evicted;
+
+	struct bin *bins;
+	size_t nr_bins, cap_bins;
+	struct hashmap bin_by_inode;	/* hash(dev, inode) -> bin index */
+	struct hashmap bin_by_build_id;	/* hash(build id) -> bin index */
+	int vdso_bin;			/* -1: none */
+
+	struct hashmap procs;		/* tgid -> struct unwind_proc * */
+	size_t scans;
+};
+
+static int add_bin(struct unwinder *u)
+{
+	if (u->nr_bins == u->cap_bins) {
+		size_t cap = u->cap_bins ? 2 * u->cap_bins : 64;
+		struct bin *n = reallocarray(u->bins, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		u->bins = n;
+		u->cap_bins = cap;
+	}
+	memset(&u->bins[u->nr_bins], 0, sizeof(u->bins[0]));
+	return u->nr_bins++;
+}
+
+static int read_exec_segments(Elf *elf, struct bin *b)
+{
+	size_t phnum, i;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &phnum))
+		return -EINVAL;
+	b->segs = calloc(phnum ? phnum : 1, sizeof(*b->segs));
+	if (!b->segs)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		b->segs[b->nr_segs].offset = ph.p_offset;
+		b->segs[b->nr_segs].vaddr = ph.p_vaddr;
+		b->segs[b->nr_segs].filesz = ph.p_filesz;
+		b->nr_segs++;
+	}
+	return b->nr_segs ? 0 : -ENOEXEC;
+}
+
+/* First fit in the freed ranges, else past the high-water mark. */
+static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
+{
+	size_t i;
+
+	for (i = 0; i < u->nr_free_rows; i++) {
+		struct row_range *r = &u->free_rows[i];
+
+		if (r->nr < nr)
+			continue;
+		*first = r->first;
+		r->first += nr;
+		r->nr -= nr;
+		if (!r->nr)
+			memmove(r, r + 1, (--u->nr_free_rows - i) * sizeof(*r));
+		return 0;
+	}
+	if (nr > u->opts.max_rows - u->nr_rows)
+		return -ENOSPC;
+	*first = u->nr_rows;
+	u->nr_rows += nr;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct row_range *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int free_rows(struct unwinder *u, __u32 first, __u32 nr)
+{
+	size_t i, out = 0;
+
+	if (u->nr_free_rows == u->cap_free_rows) {
+		size_t cap = u->cap_free_rows ? 2 * u->cap_free_rows : 16;
+		struct row_range *n = reallocarray(u->free_rows, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;	/* the rows stay lost until the end of the run */
+		u->free_rows = n;
+		u->cap_free_rows = cap;
+	}
+	u->free_rows[u->nr_free_rows++] = (struct row_range){ first, nr };
+	qsort(u->free_rows, u->nr_free_rows, sizeof(*u->free_rows), cmp_range);
+	for (i = 0; i < u->nr_free_rows; i++) {
+		struct row_range *r = &u->free_rows[i];
+
+		if (out && u->free_rows[out - 1].first + u->free_rows[out - 1].nr == r->first)
+			u->free_rows[out - 1].nr += r->nr;
+		else
+			u->free_rows[out++] = *r;
+	}
+	u->nr_free_rows = out;
+	/* a free range at the top lowers the high-water mark */
+	if (out && u->free_rows[out - 1].first + u->free_rows[out - 1].nr == u->nr_rows) {
+		u->nr_rows = u->free_rows[out - 1].first;
+		u->nr_free_rows--;
+	}
+	return 0;
+}
+
+/*
+ * Wait until no BPF program run can still be reading rows just unpublished.
+ * The programs run under RCU: one grace period, which MEMBARRIER_CMD_GLOBAL
+ * waits for (nohz_full kernels refuse it; a run takes microseconds).
+ */
+static void wait_for_readers(struct unwinder *u)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	if (u->opts.tables_fd < 0)
+		return;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		nanosleep(&ts, NULL);
+}
+
+/* Evict every table no known process maps. Returns how many. */
+static size_t evict_unused(struct unwinder *u)
+{
+	struct unwind_table none = { 0, 0 };
+	size_t n = 0;
+	__u32 id;
+
+	for (id = 0; id < u->nr_tables; id++) {
+		int bin = u->table_bin[id];
+
+		if (bin < 0 || u->table_refs[id] || bin == u->vdso_bin)
+			continue;
+		/* unpublish first: the BPF side then falls back to frame pointers there */
+		if (u->opts.tables_fd >= 0)
+			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
+		if (free_rows(u, u->tables[id].first, u->tables[id].nr))
+			continue;
+		u->used_rows -= u->tables[id].nr;
+		u->tables[id] = none;
+		u->table_bin[id] = -1;
+		u->free_ids[u->nr_free_ids++] = id;
+		u->bins[bin].has_table = false;
+		u->bins[bin].retry = true;
+		n++;
+	}
+	if (n) {
+		wait_for_readers(u);
+		u->evicted += n;
+		pr_debug("evicted %zu unwind tables no process maps any more", n);
+	}
+	return n;
+}
+
+static void warn_full(struct unwinder *u, const char *name)
+{
+	if (!u->warned_full)
+		pr_warn("unwind tables are full (%u rows, %u binaries): '%s' and others fall back to frame pointers until tables no process maps can be evicted",
+			u->used_rows, u->nr_tables - (__u32)u->nr_free_ids, name);
+	u->warned_full = true;
+}
+
+/* Publish @rows as the table of bin @bin: rows first, then the range that points to them. */
+static int store_table(struct unwinder *u, int bin, const struct unwind_row *rows, size_t nr,
+		       const char *name)
+{
+	struct unwind_table t = { .nr = nr };
+	bool ids_left = u->nr_free_ids || u->nr_tables < u->opts.max_tables;
+	__u32 id;
+
+	if (!ids_left || alloc_rows(u, nr, &t.first)) {
+		ids_left = evict_unused(u) > 0 || ids_left;
+		if (!ids_left || alloc_rows(u, nr, &t.first)) {
+			warn_full(u, name);
+			u->bins[bin].retry = true;
+			return -ENOSPC;
+		}
+	}
+	memcpy(&u->rows[t.first], rows, nr * sizeof(*rows));
+	id = u->nr_free_ids ? u->free_ids[--u->nr_free_ids] : u->nr_tables++;
+	if (u->opts.tables_fd >= 0 && bpf_map_update_elem(u->opts.tables_fd, &id, &t, BPF_ANY)) {
+		int err = -errno;
+
+		pr_warn("cannot store the unwind table of '%s': %s", name, strerror(-err));
+		u->free_ids[u->nr_free_ids++] = id;
+		free_rows(u, t.first, t.nr);
+		return err;
+	}
+	u->tables[id] = t;
+	u->table_bin[id] = bin;
+	u->table_refs[id] = 0;
+	u->used_rows += nr;
+	u->bins[bin].table = id;
+	u->bins[bin].has_table = true;
+	u->bins[bin].retry = false;
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
+{
+	struct bin *b = &u->bins[bin];
+	struct unwind_table_stats st;
+	struct unwind_row *rows;
+	struct unwind_build_limits lim;
+	double t0 = now_ms();
+	size_t nr;
+	int err;
+
+	if (!b->segs && read_exec_segments(elf, b)) {
+		pr_debug("'%s': no executable segment", name);
+		return;
+	}
+	/* room left, counting what evicting unused tables would give back */
+	lim.max_rows = u->opts.max_rows - u->used_rows;
+	lim.max_seconds = u->opts.max_build_seconds;
+	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
+	if (err == -E2BIG && evict_unused(u)) {
+		lim.max_rows = u->opts.max_rows - u->used_rows;
+		err = unwind_table__build(elf, name, &lim, &rows, &nr, &st);
+	}
+	if (err == -E2BIG) {
+		warn_full(u, name);
+		b->retry = true;
+	}
+	if (err)
+		return;
+	if (!store_table(u, bin, rows, nr, name))
+		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported, %.1f ms", name, b->table,
+			 nr, st.unsupported, now_ms() - t0);
+	free(rows);
+}
+
+static uint64_t build_id_key(Elf *elf)
+{
+	const void *bits;
+	uint64_t h = 0;
+	ssize_t len, i;
+
+	len = dwelf_elf_gnu_build_id(elf, &bits);
+	if (len <= 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		h = hash_u64(h ^ ((const unsigned char *)bits)[i]) + i;
+	return h ? h : 1;
+}
+
+/*
+ * The bin of file mapping @m, opening the file and building its table the
+ * first time, and again when there was no room for it or it was evicted.
+ */
+static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
+{
+	uint64_t key, bkey = 0, val;
+	bool is_new = false;
+	Elf *elf = NULL;
+	int fd, idx = -1;
+
+	key = hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^ m->inode;
+	if (hashmap__get(&u->bin_by_inode, key, &val)) {
+		if (!u->bins[val].retry)
+			return val;
+		idx = val;
+	}
+	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->path);
+	if (fd >= 0)
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {
+		bkey = build_id_key(elf);
+		if (bkey && hashmap__get(&u->bin_by_build_id, bkey, &val)) {
+			/* the same binary under another inode (a copy, another container layer) */
+			idx = val;
+			if (hashmap__set(&u->bin_by_inode, key, val))
+				idx = -ENOMEM;
+			else if (u->bins[idx].retry)
+				build_table(u, idx, elf, m->path);
+			goto out;
+		}
+	}
+	if (idx < 0) {
+		idx = add_bin(u);
+		is_new = true;
+	}
+	if (idx >= 0) {
+		if (elf && elf_kind(elf) == ELF_K_ELF)
+			build_table(u, idx, elf, m->path);
+		else
+			pr_debug("cannot read '%s' of pid %u: %s", m->path, tgid,
+				 fd < 0 ? strerror(-fd) : elf_errmsg(-1));
+		if (is_new && (hashmap__set(&u->bin_by_inode, key, idx) ||
+			       (bkey && hashmap__set(&u->bin_by_build_id, bkey, idx))))
+			idx = -ENOMEM;
+	}
+out:
+	elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return idx;
+}
+
+/* The kernel maps the same vDSO into every process: build its table from ours. */
+static int vdso_size_cb(void *ctx, const struct sym_exec_map *m)
+{
+	size_t *size = ctx;
+
+	if (m->vdso)
+		*size = m->end - m->start;
+	return 0;
+}
+
+static void load_vdso(struct unwinder *u)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	size_t size = 0;
+	char *copy;
+	Elf *elf;
+	int idx;
+
+	u->vdso_bin = -1;
+	if (!base || symbolizer__for_each_exec_map(NULL, getpid(), vdso_size_cb, &size) || !size)
+		return;
+	copy = malloc(size);
+	if (!copy)
+		return;
+	memcpy(copy, (const void *)base, size);
+	elf = elf_memory(copy, size);
+	idx = elf ? add_bin(u) : -1;
+	if (idx >= 0) {
+		build_table(u, idx, elf, "[vdso]");
+		u->vdso_bin = idx;
+	}
+	elf_end(elf);
+	free(copy);
+}
+
+struct scan_ctx {
+	struct unwinder *u;
+	__u32 tgid;
+	struct unwind_proc *p;
+};
+
+static int add_mapping_cb(void *data, const struct sym_exec_map *m)
+{
+	struct scan_ctx *c = data;
+	struct unwind_mapping *um;
+	const struct bin *b;
+	int idx = -1;
+	size_t i;
+
+	if (c->p->nr >= MAX_UNWIND_MAPS)
+		return 0;	/* later mappings: unknown to the unwinder, frame pointers */
+	um = &c->p->maps[c->p->nr++];
+	memset(um, 0, sizeof(*um));
+	um->start = m->start;
+	um->end = m->end;
+	um->kind = UNWIND_MAP_NO_TABLE;
+	if (m->anon || m->special) {
+		um->kind = UNWIND_MAP_JIT;
+		return 0;
+	}
+	if (m->vdso)
+		idx = c->u->vdso_bin;
+	else if (*m->path)
+		idx = bin_for_map(c->u, c->tgid, m);
+	if (idx == -ENOMEM)
+		return idx;
+	if (idx < 0 || !c->u->bins[idx].has_table)
+		return 0;
+	b = &c->u->bins[idx];
+	for (i = 0; i < b->nr_segs; i++) {
+		const struct load_seg *s = &b->segs[i];
+
+		if ((s->offset & ~0xfffULL) <= m->pgoff && m->pgoff < s->offset + s->filesz)
+			break;
+	}
+	if (i == b->nr_segs) {
+		if (!m->vdso)
+			return 0;
+		i = 0;	/* a vDSO mapping has pgoff 0 */
+	}
+	um->bias = m->start - m->pgoff + b->segs[i].offset - b->segs[i].vaddr;
+	um->table = b->table;
+	um->kind = UNWIND_MAP_TABLE;
+	return 0;
+}
+
+/* Count @p's mappings in the tables they use (@delta +1 or -1). */
+static void ref_tables(struct unwinder *u, const struct unwind_proc *p, int delta)
+{
+	__u32 i;
+
+	for (i = 0; p && i < p->nr; i++) {
+		if (p->maps[i].kind == UNWIND_MAP_TABLE && p->maps[i].table < u->nr_tables)
+			u->table_refs[p->maps[i].table] += delta;
+	}
+}
+
+int unwinder__scan_process(struct unwinder *u, __u32 tgid)
+{
+	struct scan_ctx c = { .u = u, .tgid = tgid };
+	struct unwind_proc *old = NULL;
+	uint64_t val;
+	int err;
+
+	c.p = calloc(1, sizeof(*c.p));
+	if (!c.p)
+		return -ENOMEM;
+	u->scans++;
+	err = symbolizer__for_each_exec_map(u->proc_root, tgid, add_mapping_cb, &c);
+	if (err) {
+		free(c.p);
+		return err;
+	}
+	if (!c.p->nr) {
+		free(c.p);	/* a kernel thread: nothing to unwind */
+		return 0;
+	}
+	if (hashmap__get(&u->procs, tgid, &val))
+		old = (struct unwind_proc *)(uintptr_t)val;
+	if (old && !memcmp(old, c.p, sizeof(*old))) {
+		free(c.p);
+		return 0;
+	}
+	if (u->opts.procs_fd >= 0 && bpf_map_update_elem(u->opts.procs_fd, &tgid, c.p, BPF_ANY)) {
+		err = -errno;
+		pr_debug("cannot store the mappings of pid %u: %s", tgid, strerror(-err));
+		free(c.p);
+		return err;
+	}
+	if (hashmap__set(&u->procs, tgid, (uintptr_t)c.p)) {
+		free(c.p);
+		return -ENOMEM;
+	}
+	ref_tables(u, c.p, 1);
+	ref_tables(u, old, -1);
+	free(old);
+	return 0;
+}
+
+void unwinder__remove_process(struct unwinder *u, __u32 tgid)
+{
+	uint64_t val;
+
+	if (hashmap__delete(&u->procs, tgid, &val)) {
+		ref_tables(u, (struct unwind_proc *)(uintptr_t)val, -1);
+		free((void *)(uintptr_t)val);
+	}
+	if (u->opts.procs_fd >= 0)
+		bpf_map_delete_elem(u->opts.procs_fd, &tgid);
+}
+
+int unwinder__list_processes(const struct unwinder *u, __u32 **tgids, size_t *nr)
+{
+	size_t i = 0, n = 0;
+	uint64_t key;
+
+	*tgids = calloc(u->procs.count ? u->procs.count : 1, sizeof(**tgids));
+	if (!*tgids)
+		return -ENOMEM;
+	while (n < u->procs.count && hashmap__next(&u->procs, &i, &key, NULL))
+		(*tgids)[n++] = key;
+	*nr = n;
+	return 0;
+}
+
+const struct unwind_proc *unwinder__process(const struct unwinder *u, __u32 tgid)
+{
+	uint64_t val;
+
+	return hashmap__get(&u->procs, tgid, &val) ? (const struct unwind_proc *)(uintptr_t)val
+						   : NULL;
+}
+
+const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id)
+{
+	return id < u->nr_tables ? &u->tables[id] : NULL;
+}
+
+const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx)
+{
+	return idx < u->opts.max_rows ? &u->rows[idx] : NULL;
+}
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
+{
+	size_t i;
+
+	st->no_table = 0;
+	for (i = 0; i < u->nr_bins; i++)
+		st->no_table += !u->bins[i].has_table;
+	st->processes = u->procs.count;
+	st->tables = u->nr_tables - u->nr_free_ids;
+	st->rows = u->used_rows;
+	st->evicted = u->evicted;
+	st->max_rows = u->opts.max_rows;
+	st->scans = u->scans;
+}
+
+static int map_rows(struct unwinder *u)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	u->rows_len = ((size_t)u->opts.max_rows * sizeof(struct unwind_row) + page - 1) & ~(page - 1);
+	if (u->opts.rows_fd < 0) {
+		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
+		return u->rows ? 0 : -ENOMEM;
+	}
+	u->rows = mmap(NULL, u->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, u->opts.rows_fd, 0);
+	if (u->rows == MAP_FAILED) {
+		u->rows = NULL;
+		return -errno;
+	}
+	u->rows_mapped = true;
+	return 0;
+}
+
+struct unwinder *unwinder__new(const struct unwinder_opts *opts)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+	int err = -ENOMEM;
+
+	if (!u)
+		goto err_out;
+	u->opts = *opts;
+	if (!u->opts.max_rows || !u->opts.max_tables) {
+		err = -EINVAL;
+		goto err_out;
+	}
+	u->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
+	u->tables = calloc(u->opts.max_tables, sizeof(*u->tables));
+	u->table_refs = calloc(u->opts.max_tables, sizeof(*u->table_refs));
+	u->table_bin = calloc(u->opts.max_tables, sizeof(*u->table_bin));
+	u->free_ids = calloc(u->opts.max_tables, sizeof(*u->free_ids));
+	if (!u->proc_root || !u->tables || !u->table_refs || !u->table_bin || !u->free_ids)
+		goto err_out;
+	err = map_rows(u);
+	if (err) {
+		pr_warn("cannot map the unwind rows: %s", strerror(-err));
+		goto err_out;
+	}
+	elf_version(EV_CURRENT);
+	load_vdso(u);
+	return u;
+
+err_out:
+	unwinder__free(u);
+	errno = -err;
+	return NULL;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	size_t i = 0;
+	uint64_t val;
+
+	if (!u)
+		return;
+	while (hashmap__next(&u->procs, &i, NULL, &val))
+		free((void *)(uintptr_t)val);
+	hashmap__release(&u->procs);
+	hashmap__release(&u->bin_by_inode);
+	hashmap__release(&u->bin_by_build_id);
+	for (i = 0; i < u->nr_bins; i++)
+		free(u->bins[i].segs);
+	free(u->bins);
+	if (u->rows_mapped)
+		munmap(u->rows, u->rows_len);
+	else
+		free(u->rows);
+	free(u->tables);
+	free(u->table_refs);
+	free(u->table_bin);
+	free(u->free_ids);
+	free(u->free_rows);
+	free(u->proc_root);
+	free(u);
+}
