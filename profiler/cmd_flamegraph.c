@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "web/web.h"
@@ -147,10 +148,12 @@ int cmd_flamegraph(int argc, char **argv)
 	fg = flamegraph__new(&fo);
 	if (!fg)
 		return EXIT_FAILURE;
+	input__progress(isatty(STDERR_FILENO));
 	if (optind >= argc)
 		err = input__feed_flamegraph("-", fg);
 	for (i = optind; i < argc && !err; i++)
 		err = input__feed_flamegraph(argv[i], fg);
+	input__progress_done();
 	if (!err)
 		err = flamegraph__write_svg(fg, &svg);
 	if (!err)
