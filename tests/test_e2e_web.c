@@ -294,7 +294,8 @@ static void test_flamegraph_streams(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	printf("peak memory of the streaming renderer on 200 MB of input: %ld MB\n",
 	       ru.ru_maxrss / 1024);
-	assert_true(ru.ru_maxrss < 64 * 1024);
+	/* ~25 MB (~65 MB under ASan); keeping the stacks or the input would pass 200 MB */
+	assert_true(ru.ru_maxrss < 128 * 1024);
 	assert_int_equal(run("grep -q 'data-n=\"app::module_39::Class' %s", tmp("stream.svg")), 0);
 }
 
