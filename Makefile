@@ -36,7 +36,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps bench-symbolize bench-render bench-unwind
+.PHONY: all run test check clean deps bench-symbolize bench-render bench-unwind fuzz
 
 all: $(OUTPUT)/profile
 
@@ -253,6 +253,19 @@ bench-render: $(OUTPUT)/profile
 UNWIND_BENCH_SECONDS ?= 20
 bench-unwind: $(OUTPUT)/profile $(WORKLOADS)
 	$(Q)bench/unwind.sh $(OUTPUT) $(UNWIND_BENCH_SECONDS)
+
+# libFuzzer run over the folded, perf-script, diff and export parsers (clang).
+FUZZ_SECONDS ?= 60
+fuzz: $(OUTPUT)/gen/profile.pb-c.c
+	$(call msg,FUZZ,$(OUTPUT)/fuzz/fuzz_web)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
+		-I$(OUTPUT)/gen $(WEB_CFLAGS) tests/fuzz/fuzz_web.c $(WEB_SRCS) $(COMMON_SRCS) \
+		$(OUTPUT)/gen/profile.pb-c.c $(WEB_LIBS) -lm -o $(OUTPUT)/fuzz/fuzz_web
+	$(Q){ printf '\000'; cat tests/fixtures/basic.folded; } > $(OUTPUT)/fuzz/corpus/folded
+	$(Q){ printf '\001'; cat tests/fixtures/perf-script.txt; } > $(OUTPUT)/fuzz/corpus/perf-script
+	$(Q){ printf '\002'; cat tests/fixtures/kinds.folded tests/fixtures/basic.folded; } > $(OUTPUT)/fuzz/corpus/diff
+	$(Q)cd $(OUTPUT)/fuzz && ./fuzz_web -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded

@@ -47,11 +47,6 @@ static void make_names(void)
 	}
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(names[*(const int *)a], names[*(const int *)b]);
-}
-
 static void emit(void)
 {
 	int i, reps;
@@ -107,7 +102,6 @@ static void gen(int depth, unsigned long long budget)
 		kids[0] = kids[1], kids[1] = n;
 		part[0] = part[1], part[1] = t;
 	}
-	(void)cmp_name;
 	for (i = 0; i < k; i++) {
 		path[depth + 1] = kids[i];
 		gen(depth + 1, part[i]);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "web/web.h"
@@ -172,9 +173,11 @@ static int run_diff(struct diff_args *a, bool *regressed)
 
 	if (!base || !new)
 		goto out;
+	input__progress(isatty(STDERR_FILENO));
 	err = input__load_agg(a->base, base);
 	if (!err)
 		err = input__load_agg(a->new, new);
+	input__progress_done();
 	if (!err)
 		err = stack_agg__diff_top(base, new, false, &e, &nr);
 	if (err)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "web/web.h"
@@ -104,10 +105,12 @@ int cmd_export(int argc, char **argv)
 	agg = stack_agg__new();
 	if (!agg)
 		return EXIT_FAILURE;
+	input__progress(isatty(STDERR_FILENO));
 	if (optind >= argc)
 		err = input__load_agg("-", agg);
 	for (i = optind; i < argc && !err; i++)
 		err = input__load_agg(argv[i], agg);
+	input__progress_done();
 	if (!name)
 		name = optind < argc ? argv[optind] : "profile";
 	if (err)

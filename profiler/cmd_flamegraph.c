@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "selector.h"
@@ -156,6 +157,7 @@ int cmd_flamegraph(int argc, char **argv)
 	fg = flamegraph__new(&fo);
 	if (!fg)
 		return EXIT_FAILURE;
+	input__progress(isatty(STDERR_FILENO));
 	if (store_sel.used) {
 		struct stack_agg *agg = selector__load(&store_sel);
 
@@ -167,6 +169,7 @@ int cmd_flamegraph(int argc, char **argv)
 	for (i = optind; i < argc && !err && !store_sel.used; i++)
 		err = input__feed_flamegraph(argv[i], fg);
 	selector__release(&store_sel);
+	input__progress_done();
 	if (!err)
 		err = flamegraph__write_svg(fg, &svg);
 	if (!err)

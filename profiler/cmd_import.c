@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "web/web.h"
@@ -125,7 +126,9 @@ static int import_perf_script(const char *in_path, const char *out_path,
 		goto out_close_in;
 	}
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	input__progress(isatty(STDERR_FILENO));
 	err = perf_script__collapse(in, name, po, write_line, out);
+	input__progress_done();
 	if (err && ferror(in)) {
 		pr_warn("cannot read '%s': %s", name, strerror(-err));
 		err = output__close(out, out_path, 0) ?: err;

@@ -3,6 +3,7 @@
 #ifndef __PROFILER_CMDS_H
 #define __PROFILER_CMDS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Each takes argv with argv[0] the subcommand name and returns the exit status. */
@@ -24,6 +25,9 @@ struct strbuf;
  */
 int input__load_agg(const char *spec, struct stack_agg *agg);
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg);
+/* A "reading: N MB" line on stderr while inputs are read (on a terminal); then clear it. */
+void input__progress(bool on);
+void input__progress_done(void);
 /* Write @sb to @path, or stdout for NULL or "-"; reports errors. */
 int output__write(const struct strbuf *sb, const char *path);
 /* @path (stdout for NULL or "-") opened for writing, NULL (reported) on error. */

@@ -9,11 +9,35 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
+
+static void show_progress(size_t done, size_t total)
+{
+	if (total)
+		fprintf(stderr, "\r\033[Kreading: %zu of %zu MB", done >> 20, total >> 20);
+	else
+		fprintf(stderr, "\r\033[Kreading: %zu MB", done >> 20);
+}
+
+static bool progress_on;
+
+void input__progress(bool on)
+{
+	progress_on = on;
+	web__set_read_progress(on ? show_progress : NULL);
+}
+
+void input__progress_done(void)
+{
+	if (progress_on)
+		fprintf(stderr, "\r\033[K");
+	input__progress(false);
+}
 
 static FILE *open_input(const char *spec)
 {

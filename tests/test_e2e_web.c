@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -254,6 +255,50 @@ static void test_diff_gate(void **state)
 			     tmp("base.folded")), 1);
 }
 
+/*
+ * The renderer streams: 200 MB of folded input, 150,000 distinct stacks,
+ * must take memory for the distinct frames (~400,000 tree nodes), not for
+ * the input or its distinct stack strings (another 200 MB).
+ */
+static void test_flamegraph_streams(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	int fds[2], i, j, st;
+	struct rusage ru;
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		execl(profile, profile, "flamegraph", "-o", tmp("stream.svg"), (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	f = fdopen(fds[1], "w");
+	assert_non_null(f);
+	/* 150,000 distinct stacks of 41 frames that differ below a shared trunk */
+	for (i = 0; i < 150000; i++) {
+		for (j = 0; j < 40; j++)
+			fprintf(f, "%sapp::module_%02d::Class%d::method_%d", j ? ";" : "", j,
+				j > 30 ? (i >> (j - 30)) % 2 : 0, j);
+		fprintf(f, ";leaf_%d %d\n", i, 1 + i % 9);
+	}
+	fclose(f);
+	assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	printf("peak memory of the streaming renderer on 200 MB of input: %ld MB\n",
+	       ru.ru_maxrss / 1024);
+	/* ~25 MB (~65 MB under ASan); keeping the stacks or the input would pass 200 MB */
+	assert_true(ru.ru_maxrss < 128 * 1024);
+	assert_int_equal(run("grep -q 'data-n=\"app::module_39::Class' %s", tmp("stream.svg")), 0);
+}
+
 static void test_flamegraph_cli(void **state)
 {
 	const char *profile = env_path("PROFILE");
@@ -286,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_import_perf_capture),
 		cmocka_unit_test(test_export_pprof_decodes),
 		cmocka_unit_test(test_diff_gate),
+		cmocka_unit_test(test_flamegraph_streams),
 		cmocka_unit_test(test_flamegraph_cli),
 	};
 

@@ -605,7 +605,7 @@ static int frame_line(struct collapse *c, const char *l, size_t len)
 
 	if (!c->have_pname)
 		return frame_line_parse(c, l, len);
-	if (is_space(l[0]) && c->lines_mem < LINE_CACHE_MAX) {
+	if (is_space(l[0]) && len < 65536 && c->lines_mem < LINE_CACHE_MAX) {
 		if ((c->lines_nr + 1) * 2 > c->lines_cap && line_cache_grow(c))
 			return -ENOMEM;
 		h = mem_hash(l, len);

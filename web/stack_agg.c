@@ -194,6 +194,22 @@ static int folded_line(void *arg, char *line, size_t len)
 #define READ_CHUNK (4u << 20)
 
 #define MAP_RELEASE (64u << 20)
+#define PROGRESS_EVERY (64u << 20)
+
+static read_progress_fn progress_fn;
+
+void web__set_read_progress(read_progress_fn fn)
+{
+	progress_fn = fn;
+}
+
+static void report_progress(size_t done, size_t total, size_t *last)
+{
+	if (progress_fn && done - *last >= PROGRESS_EVERY) {
+		progress_fn(done, total);
+		*last = done;
+	}
+}
 
 /*
  * A regular file is mapped instead of read, which saves copying it; pages
@@ -202,7 +218,7 @@ static int folded_line(void *arg, char *line, size_t len)
  */
 static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
 {
-	size_t len, pos, done = 0, pg = sysconf(_SC_PAGESIZE);
+	size_t len, pos, done = 0, pg = sysconf(_SC_PAGESIZE), reported = 0;
 	off_t off = ftello(f);
 	char *map, *tail = NULL;
 	struct stat st;
@@ -237,6 +253,7 @@ static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), voi
 
 			madvise(map + done, upto - done, MADV_DONTNEED);
 			done = upto;
+			report_progress(pos, len, &reported);
 		}
 	}
 	free(tail);
@@ -248,7 +265,7 @@ static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), voi
 
 int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
 {
-	size_t cap = READ_CHUNK, have = 0;
+	size_t cap = READ_CHUNK, have = 0, total = 0, reported = 0;
 	char *buf = malloc(cap + 1), *p, *end, *nl;
 	bool eof = false;
 	int err = lines__map(f, fn, ctx);
@@ -269,6 +286,8 @@ int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx
 			eof = true;
 		}
 		have += n;
+		total += n;
+		report_progress(total, 0, &reported);
 		p = buf;
 		end = buf + have;
 		while (!err && p < end) {

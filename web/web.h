@@ -49,6 +49,14 @@ int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, siz
 typedef int (*folded_line_fn)(void *ctx, const char *stack, size_t len, double count);
 int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad);
 
+/*
+ * Called about every 64 MB while reading input, with the bytes read and the
+ * input size (0 when unknown, e.g. a pipe). Commands set it to show progress
+ * on a terminal; NULL (the default) for none.
+ */
+typedef void (*read_progress_fn)(size_t done, size_t total);
+void web__set_read_progress(read_progress_fn fn);
+
 /* Write all stacks, sorted, as folded lines. Returns 0 or -EIO. */
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f);
 
