@@ -32,7 +32,8 @@ struct load_seg {
 };
 
 struct dso {
-	Dwfl *dwfl;
+	Dwfl *dwfl;		/* NULL after dso__drop_elf() */
+	char *names;		/* symbol names copied out by dso__drop_elf() */
 	Dwfl_Module *mod;
 	GElf_Addr elf_bias;
 	GElf_Addr dwarf_bias;
@@ -312,6 +313,7 @@ void dso__free(struct dso *d)
 	dwarf_index__free(d->dwarf);
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
+	free(d->names);
 	free(d->segs);
 	free(d->syms);
 	free(d);
@@ -429,6 +431,35 @@ const char *dso__debug_file(const struct dso *d)
 {
 	const char *debug = NULL;
 
-	dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debug);
+	if (d->mod)
+		dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debug);
 	return debug;
+}
+
+int dso__drop_elf(struct dso *d)
+{
+	size_t i, bytes = 0;
+	char *p;
+
+	if (!d->dwfl)
+		return 0;
+	for (i = 0; i < d->nr_syms; i++)
+		bytes += strlen(d->syms[i].name) + 1;
+	d->names = malloc(bytes + 1);
+	if (!d->names)
+		return -ENOMEM;
+	for (i = 0, p = d->names; i < d->nr_syms; i++) {
+		size_t len = strlen(d->syms[i].name) + 1;
+
+		memcpy(p, d->syms[i].name, len);
+		d->syms[i].name = p;
+		p += len;
+	}
+	dwarf_index__free(d->dwarf);
+	d->dwarf = NULL;
+	d->dwarf_tried = true;	/* no DWARF from now on */
+	dwfl_end(d->dwfl);
+	d->dwfl = NULL;
+	d->mod = NULL;
+	return 0;
 }

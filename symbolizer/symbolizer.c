@@ -433,6 +433,9 @@ static int register_dso(struct symbolizer *s, struct dso *dso, const char *path,
 	uint64_t val;
 	int id = -1, idx;
 
+	/* names only: the ELF file and libdwfl's data need not stay in memory */
+	if (dso && !s->use_dwarf && dso__drop_elf(dso))
+		pr_debug("'%s': keeping the ELF file open: out of memory", path);
 	if (dso && dso__build_id(dso)[0]) {
 		id = strset__add(s->strs, dso__build_id(dso), strlen(dso__build_id(dso)));
 		if (id >= 0 && hashmap__get(&s->dso_by_build_id, id, &val)) {

@@ -127,5 +127,11 @@ size_t dso__evict_dwarf(struct dso *d, __u64 older_than);
 int dso__set_debug_dir(const char *dir);
 /* Path of the separate debug file libdwfl found, or NULL (borrowed). */
 const char *dso__debug_file(const struct dso *d);
+/*
+ * Keep only the symbol table: copy the names out and close the ELF file
+ * (its mapping and libdwfl's data go). Symbol names only from then on.
+ * Returns 0 or -ENOMEM (the DSO is then unchanged).
+ */
+int dso__drop_elf(struct dso *d);
 
 #endif /* __PROFILER_SYMBOLIZER_INTERNAL_H */

@@ -506,6 +506,34 @@ static void test_frames_carry_build_id(void **state)
 	symbolizer__free(s);
 }
 
+/* Without DWARF the symbolizer keeps symbol names only: the ELF files are closed. */
+static void test_names_only_closes_files(void **state)
+{
+	struct symbolizer_opts opts = { .no_dwarf = true };
+	struct symbolizer *s = symbolizer__new(&opts);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	char line[4096];
+	struct child c;
+	bool mapped = false;
+	FILE *maps;
+
+	(void)state;
+	start_child(&c, fixture("symfix-nopie"));
+	assert_int_equal(symbolizer__user(s, c.pid, c.second, f, SYM_MAX_FRAMES), 1);
+	assert_string_equal(f[0].name, "symfix_second");
+	assert_null(f[0].file);
+	maps = fopen("/proc/self/maps", "r");
+	while (fgets(line, sizeof(line), maps))
+		mapped |= strstr(line, "symfix-nopie") != NULL;
+	fclose(maps);
+	assert_false(mapped);
+	/* still answers after the file is closed */
+	assert_int_equal(symbolizer__user(s, c.pid, c.first, f, SYM_MAX_FRAMES), 1);
+	assert_string_equal(f[0].name, "symfix_first");
+	stop_child(&c);
+	symbolizer__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_jit_perf_map),
 		cmocka_unit_test(test_dwarf_memory_cap),
 		cmocka_unit_test(test_frames_carry_build_id),
+		cmocka_unit_test(test_names_only_closes_files),
 	};
 
 	return cmocka_run_group_tests_name("symbolizer", tests, NULL, NULL);
