@@ -49,7 +49,8 @@ tck=$(getconf CLK_TCK)
 # ---- the agent ----
 db=$work/bench.db
 echo "agent: $secs s at $freq Hz, both CPUs busy..." >&2
-"$profile" agent --db "$db" -F $freq --stats-interval 0 2>"$work/agent.log" &
+# AGENT_ARGS: extra options for the agent, e.g. --unwind fp
+"$profile" agent --db "$db" -F $freq --stats-interval 0 ${AGENT_ARGS:-} 2>"$work/agent.log" &
 agent=$!
 sleep 2
 # the agent's BPF programs: the prog_id of its bpf-prog and bpf_link fds
