@@ -33,7 +33,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: profile diff [options] BASE NEW\n\n"
-		"Compare two profiles (folded files, \"-\" for stdin). Counts are compared as\n"
+		"Compare two profiles. Each side is a folded file, \"-\" for stdin, or a\n"
+		"selection from the store: store:KEY=VALUE[,KEY=VALUE...] with the keys run,\n"
+		"since, until, pid, comm, build-id, host, label (e.g. store:run=12, or\n"
+		"store:label=version=1.4 vs store:label=version=1.5). Counts are compared as\n"
 		"shares of each side's total. Prints the functions whose self or total share\n"
 		"changed most; a change is significant (*) when |z| >= --z in a two-proportion\n"
 		"z-test of the two counts.\n\n"
@@ -45,18 +48,20 @@ static void usage(FILE *f)
 		"      --z Z             significance threshold (default 3)\n"
 		"      --fail-above PCT  exit %d when any function's self or total share grew\n"
 		"                        by more than PCT percentage points\n"
+		"      --db PATH         the database store: sides read (default as 'profile top')\n"
 		"      --title, --subtitle, --width, --min-width, --icicle, --reverse\n"
 		"                        as for 'profile flamegraph'\n"
 		"  -h, --help            this help\n", EXIT_REGRESSION);
 }
 
-enum { OPT_TOP = FGOPT_LAST + 1, OPT_Z, OPT_FAIL };
+enum { OPT_TOP = FGOPT_LAST + 1, OPT_Z, OPT_FAIL, OPT_DB };
 
 static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "z", required_argument, NULL, OPT_Z },
 	{ "fail-above", required_argument, NULL, OPT_FAIL },
+	{ "db", required_argument, NULL, OPT_DB },
 	FLAMEGRAPH_LONG_OPTS,
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -95,6 +100,9 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 			break;
 		case OPT_FAIL:
 			err = parse_number(optarg, "--fail-above", &a->fail_above);
+			break;
+		case OPT_DB:
+			input__set_db(optarg);
 			break;
 		case 'v':
 			log_set_verbose(true);

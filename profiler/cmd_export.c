@@ -24,13 +24,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: profile export --format pprof|speedscope|folded [options] [INPUT...]\n\n"
 		"Write the profile in INPUT (folded files; stdin when none is named or for\n"
-		"\"-\"; several are merged) in another format:\n"
+		"\"-\"; store:KEY=VALUE[,...] for a store selection as in 'profile diff';\n"
+		"several are merged) in another format:\n"
 		"  pprof       gzip-compressed protobuf for `go tool pprof` and other pprof viewers\n"
 		"  speedscope  speedscope's JSON file format (a sampled profile)\n"
 		"  folded      folded stacks, sorted, one line per distinct stack\n\n"
 		"  -f, --format FMT   the output format (required)\n"
 		"  -o, --output FILE  output file (default: stdout)\n"
 		"      --name NAME    profile name in speedscope (default: the first input)\n"
+		"      --db PATH      the database store: inputs read\n"
 		"  -h, --help         this help\n");
 }
 
@@ -38,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "name", required_argument, NULL, 'n' },
+	{ "db", required_argument, NULL, 'D' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -83,6 +86,9 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'D':
+			input__set_db(optarg);
 			break;
 		case 'n':
 			name = optarg;

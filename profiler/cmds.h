@@ -19,11 +19,13 @@ struct flamegraph;
 struct strbuf;
 
 /*
- * Inputs of the presenting commands (input.c): @spec is a folded file or
- * "-" for stdin. Store selections are added here. Errors are reported; the
- * return is 0 or -errno.
+ * Inputs of the presenting commands (input.c): @spec is a folded file, "-"
+ * for stdin, or a store selection "store:KEY=VALUE[,KEY=VALUE...]". Errors
+ * are reported; the return is 0 or -errno.
  */
 int input__load_agg(const char *spec, struct stack_agg *agg);
+/* The database "store:" inputs read unless they name one (NULL: the default). */
+void input__set_db(const char *path);
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg);
 /* A "reading: N MB" line on stderr while inputs are read (on a terminal); then clear it. */
 void input__progress(bool on);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Where the presenting subcommands (flamegraph, diff, export) get their
- * stacks from. Today an input is a folded file, or "-" for stdin; store
- * selections plug in here, so every command that reads profiles gains them
- * at once.
+ * stacks from: a folded file, "-" for stdin, or a store selection written
+ * "store:KEY=VALUE[,KEY=VALUE...]" with the keys of the selector options
+ * (run, since, until, pid, comm, build-id, host, label, db), e.g.
+ * "store:run=12" or "store:label=version=1.4,comm=nginx".
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "selector.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
@@ -62,10 +64,91 @@ static int close_input(FILE *f, const char *spec, int err)
 	return err;
 }
 
+static const struct {
+	const char *key;
+	int opt;
+} store_keys[] = {
+	{ "run", SEL_OPT_RUN }, { "since", SEL_OPT_SINCE }, { "until", SEL_OPT_UNTIL },
+	{ "pid", SEL_OPT_PID }, { "comm", SEL_OPT_COMM }, { "build-id", SEL_OPT_BUILD_ID },
+	{ "host", SEL_OPT_HOST }, { "label", SEL_OPT_LABEL }, { "db", SEL_OPT_DB },
+};
+
+static const char *store_db;
+
+void input__set_db(const char *path)
+{
+	store_db = path;
+}
+
+/* "KEY=VALUE[,KEY=VALUE...]" into @sel; -EINVAL after naming the problem. */
+static int parse_store_spec(const char *spec, struct selector *sel, struct strbuf *buf)
+{
+	char *item, *save = NULL;
+	size_t i;
+	int err;
+
+	if (strbuf__adds(buf, spec))
+		return -ENOMEM;
+	if (store_db && (err = selector__parse(sel, SEL_OPT_DB, store_db)))
+		return err < 0 ? err : -EINVAL;
+	for (item = strtok_r(buf->buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+
+		if (!eq) {
+			pr_warn("'store:%s': '%s' is not KEY=VALUE", spec, item);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		for (i = 0; i < sizeof(store_keys) / sizeof(store_keys[0]); i++) {
+			if (!strcmp(item, store_keys[i].key))
+				break;
+		}
+		if (i == sizeof(store_keys) / sizeof(store_keys[0])) {
+			pr_warn("'store:%s': unknown key '%s' (run, since, until, pid, comm, build-id, host, label, db)",
+				spec, item);
+			return -EINVAL;
+		}
+		err = selector__parse(sel, store_keys[i].opt, eq + 1);
+		if (err)
+			return err < 0 ? err : -EINVAL;
+	}
+	return 0;
+}
+
+/* A store selection's stacks, added to @agg. */
+static int load_store(const char *spec, struct stack_agg *agg)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct selector sel = {};
+	struct stack_agg *got = NULL;
+	const char *stack;
+	double count;
+	size_t i;
+	int err;
+
+	err = parse_store_spec(spec, &sel, &buf);
+	if (!err) {
+		got = selector__load(&sel);
+		err = got ? 0 : -errno;
+	}
+	for (i = 0; !err && stack_agg__get(got, i, &stack, &count); i++) {
+		if (count > 0)
+			err = stack_agg__add(agg, stack, strlen(stack), count);
+	}
+	stack_agg__free(got);
+	selector__release(&sel);
+	strbuf__release(&buf);
+	return err;
+}
+
 int input__load_agg(const char *spec, struct stack_agg *agg)
 {
-	FILE *f = open_input(spec);
+	FILE *f;
 	size_t bad;
+
+	if (!strncmp(spec, "store:", 6))
+		return load_store(spec + 6, agg);
+	f = open_input(spec);
 
 	if (!f)
 		return -errno;
@@ -74,6 +157,16 @@ int input__load_agg(const char *spec, struct stack_agg *agg)
 
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg)
 {
+	if (!strncmp(spec, "store:", 6)) {
+		struct stack_agg *agg = stack_agg__new();
+		int err = agg ? load_store(spec + 6, agg) : -ENOMEM;
+
+		if (!err)
+			err = flamegraph__add_agg(fg, agg);
+		stack_agg__free(agg);
+		return err;
+	}
+
 	FILE *f = open_input(spec);
 	size_t bad;
 
