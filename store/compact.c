@@ -160,9 +160,9 @@ static int encode_rows(const struct prows *r, struct strbuf *out)
 	n = 1 + varint_put((unsigned char *)out->buf + 1, raw.len - 1);
 	z = ZSTD_compress(out->buf + n, bound, raw.buf + 1, raw.len - 1, 3);
 	if (!ZSTD_isError(z) && n + z < raw.len) {
-		strbuf__setlen(out, n + z);
+		out->len = n + z;	/* written in place, within the grown buffer */
+		out->buf[out->len] = '\0';
 	} else {
-		strbuf__setlen(out, 0);
 		err = strbuf__add(out, raw.buf, raw.len);
 	}
 out:
