@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for store/ and the selector options that query it: schema
- * creation, migration from version 1, refusing newer and foreign files,
+ * creation, migration from versions 1 and 2, refusing newer and foreign files,
  * bucket aggregation, stack and frame interning, every selector, retention,
  * the size cap, a locked database and a full one (SQLite's max_page_count)
- * that fail cleanly and succeed on retry, and the time/size parsers.
+ * that fail cleanly and succeed on retry, the time/size parsers, and the
+ * compaction of old buckets (same answers, crash-safe, retention and cap).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -198,27 +199,40 @@ static void test_wal_mode(void **state)
 	store__free(st);
 }
 
-static void test_migrate_from_v1(void **state)
+/*
+ * A database at schema @version (what an older profile wrote) holding one
+ * run, process and stack; the batch is left open for the caller's samples.
+ */
+static struct store *old_database(const char *name, int version, __s64 *proc, __s64 *stack)
 {
 	struct store_opts o = { .create = true };
 	const char *names[] = { "main", "work" };
+	struct store *st;
+	__s64 run;
+
+	unlink(db_path(name));
+	st = store_open_raw(db_path(name), &o);
+	assert_non_null(st);
+	assert_int_equal(store_migrate(st, version), 0);
+	assert_int_equal(store__schema_version(st), version);
+	run = add_run(st, "old-host", "env=old");
+	assert_int_equal(store__begin(st), 0);
+	*proc = add_proc(st, run, 42, "oldapp", NULL);
+	*stack = add_stack(st, names, 2);
+	return st;
+}
+
+static void test_migrate_from_v1(void **state)
+{
 	struct store_selector all = {};
 	struct store *st;
-	__s64 run, proc, stack;
+	__s64 proc, stack;
 	char *out;
 
 	(void)state;
-	unlink(db_path("v1.db"));
-	st = store_open_raw(db_path("v1.db"), &o);
-	assert_non_null(st);
-	assert_int_equal(store_migrate(st, 1), 0);
-	assert_int_equal(store__schema_version(st), 1);
+	st = old_database("v1.db", 1, &proc, &stack);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
 			 0);
-	run = add_run(st, "old-host", "env=old");
-	assert_int_equal(store__begin(st), 0);
-	proc = add_proc(st, run, 42, "oldapp", NULL);
-	stack = add_stack(st, names, 2);
 	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
 	assert_int_equal(store__commit(st), 0);
 	store__free(st);
@@ -865,24 +879,15 @@ static void test_compaction_killed(void **state)
 
 static void test_migrate_from_v2(void **state)
 {
-	struct store_opts o = { .create = true };
-	const char *names[] = { "main", "work" };
 	struct store_selector all = {};
 	struct store *st;
-	__s64 run, proc, stack;
+	__s64 proc, stack;
 	__u64 n = 0;
 	char *out;
 
 	(void)state;
-	unlink(db_path("v2.db"));
-	st = store_open_raw(db_path("v2.db"), &o);
-	assert_non_null(st);
-	assert_int_equal(store_migrate(st, 2), 0);
+	st = old_database("v2.db", 2, &proc, &stack);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 0);
-	run = add_run(st, "old-host", "env=old");
-	assert_int_equal(store__begin(st), 0);
-	proc = add_proc(st, run, 42, "oldapp", NULL);
-	stack = add_stack(st, names, 2);
 	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
 	assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
 	assert_int_equal(store__commit(st), 0);
