@@ -505,11 +505,14 @@ static int flush_bucket(struct strbuf *pack, struct store_measure *m, struct str
 	return err;
 }
 
-/* Pack each bucket's rows as (process delta, stack, count) varints, as a compaction would. */
+/*
+ * Pack each bucket's rows as (process delta, stack or stack delta within a
+ * process, count) varints, as store__compact() encodes them.
+ */
 static int measure_buckets(struct store *st, struct store_measure *m)
 {
 	struct strbuf pack = STRBUF_INIT, tmp = STRBUF_INIT;
-	__s64 ts = 0, prev_proc = 0;
+	__s64 ts = 0, prev_proc = 0, prev_stack = 0;
 	unsigned char v[30];
 	sqlite3_stmt *s;
 	size_t n;
@@ -520,6 +523,7 @@ static int measure_buckets(struct store *st, struct store_measure *m)
 		-1, &s, NULL), "cannot read samples");
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		__s64 t = sqlite3_column_int64(s, 0), proc = sqlite3_column_int64(s, 1);
+		__s64 stack = sqlite3_column_int64(s, 2);
 
 		if (t != ts) {
 			err = flush_bucket(&pack, m, &tmp);
@@ -527,9 +531,10 @@ static int measure_buckets(struct store *st, struct store_measure *m)
 			prev_proc = 0;
 		}
 		n = varint_put(v, proc - prev_proc);
-		n += varint_put(v + n, sqlite3_column_int64(s, 2));
+		n += varint_put(v + n, proc == prev_proc ? stack - prev_stack : stack);
 		n += varint_put(v + n, sqlite3_column_int64(s, 3));
 		prev_proc = proc;
+		prev_stack = stack;
 		err = err ?: strbuf__add(&pack, v, n);
 	}
 	if (!err && rc != SQLITE_DONE)
