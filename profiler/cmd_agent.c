@@ -35,6 +35,7 @@ struct agent_opts {
 	__s64 bucket_secs;
 	__s64 retention;	/* seconds, 0 = forever */
 	__u64 max_db_size;	/* bytes, 0 = no cap */
+	__s64 compact_after;	/* pack buckets older than this, seconds; 0 = never */
 	double stats_interval;	/* log a health line, 0 = never */
 	const char *db_path;
 	const char **labels;
@@ -78,6 +79,8 @@ static void usage(FILE *f)
 		"      --retention TIME      drop buckets older than this: 7d, 12h (default 7d; 0: keep)\n"
 		"      --max-db-size SIZE    drop the oldest buckets beyond this: 500M, 2G (default 1G;\n"
 		"                            0: no cap)\n"
+		"      --compact-after TIME  pack the sample rows of buckets older than this into\n"
+		"                            one compressed blob each: 30m, 1h (default 1h; 0: never)\n"
 		"      --label KEY=VALUE     tag the run (repeatable)\n"
 		"      --db PATH             database (default $PROFILE_DB, else\n"
 		"                            /var/lib/profile/profile.db as root)\n"
@@ -94,7 +97,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
-	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND,
+	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND, OPT_COMPACT,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +106,7 @@ static const struct option long_opts[] = {
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "max-db-size", required_argument, NULL, OPT_MAXSIZE },
+	{ "compact-after", required_argument, NULL, OPT_COMPACT },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "include-idle", no_argument, NULL, OPT_IDLE },
@@ -162,6 +166,12 @@ static int parse_opt(struct agent_opts *o, int c, const char *arg)
 	case OPT_RETENTION:
 		if (parse_duration(arg, &o->retention)) {
 			pr_warn("invalid retention '%s': give e.g. 7d, 12h or 0", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_COMPACT:
+		if (parse_duration(arg, &o->compact_after)) {
+			pr_warn("invalid compaction age '%s': give e.g. 30m, 1h or 0", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -303,6 +313,13 @@ static void maintain(struct agent *a)
 				 (long long)o->retention);
 	}
 	n = 0;
+	/* a bounded batch per flush keeps the drain loop responsive */
+	if (!err && o->compact_after) {
+		err = store__compact(st, time(NULL) - o->compact_after - o->bucket_secs, 64, &n);
+		if (!err && n)
+			pr_debug("packed %llu buckets", (unsigned long long)n);
+	}
+	n = 0;
 	if (!err && o->max_db_size) {
 		err = store__enforce_size(st, o->max_db_size, &n);
 		if (!err && n)
@@ -310,7 +327,8 @@ static void maintain(struct agent *a)
 				(unsigned long long)n);
 	}
 	if (err && a->maintenance_failures++ % 10 == 0)
-		pr_warn("agent: cannot apply retention or the size cap to '%s': %s; will retry",
+		pr_warn("agent: cannot compact or apply retention or the size cap to '%s': %s;"
+			" will retry",
 			store__path(st), strerror(-err));
 }
 
@@ -469,7 +487,7 @@ int cmd_agent(int argc, char **argv)
 	struct agent_opts o = {
 		/* draining walks whole kernel maps: at 99 Hz every 5 s is plenty and costs less */
 		.freq = 99, .interval = 5, .flush_interval = 10, .bucket_secs = 10,
-		.retention = 7 * 86400, .max_db_size = 1ULL << 30, .stats_interval = 300,
+		.retention = 7 * 86400, .max_db_size = 1ULL << 30, .compact_after = 3600, .stats_interval = 300,
 		.dwarf_mem = 32 << 20, .unwind = UNWIND_MODE_AUTO,
 		.argc = argc, .argv = argv,
 	};

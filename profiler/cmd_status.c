@@ -89,11 +89,22 @@ static void print_measure(const struct store_measure *m)
 	       (unsigned long long)m->frames);
 	printf("  database        %.2f bytes/sample (%llu bytes in use)\n", m->used_bytes * per,
 	       (unsigned long long)m->used_bytes);
+	__u64 rows_samples = m->samples - m->packed_samples;
+	double per_row = rows_samples ? 1.0 / rows_samples : 0;
+	double per_packed = m->packed_samples ? 1.0 / m->packed_samples : 0;
+
 	if (m->sample_table_bytes)
-		printf("  sample rows     %.2f bytes/sample as SQLite rows (%llu bytes)\n",
-		       m->sample_table_bytes * per, (unsigned long long)m->sample_table_bytes);
-	printf("  buckets packed  %.2f bytes/sample as varints, %.2f with zstd\n",
-	       m->bucket_packed_bytes * per, m->bucket_packed_zstd * per);
+		printf("  sample rows     %.2f bytes/sample as SQLite rows (%llu bytes, %llu samples)\n",
+		       m->sample_table_bytes * per_row, (unsigned long long)m->sample_table_bytes,
+		       (unsigned long long)rows_samples);
+	printf("  if packed       %.2f bytes/sample as varints, %.2f with zstd\n",
+	       m->bucket_packed_bytes * per_row, m->bucket_packed_zstd * per_row);
+	printf("  packed buckets  %llu: %.2f bytes/sample as stored blobs (%llu bytes, %llu samples)",
+	       (unsigned long long)m->packed_buckets, m->packed_bytes * per_packed,
+	       (unsigned long long)m->packed_bytes, (unsigned long long)m->packed_samples);
+	if (m->packed_table_bytes)
+		printf(", %.2f with their table pages", m->packed_table_bytes * per_packed);
+	printf("\n");
 	printf("  stack arrays    %llu bytes as varints, %llu with zstd per stack\n",
 	       (unsigned long long)m->stack_blob_bytes, (unsigned long long)m->stack_blob_zstd);
 }

@@ -296,7 +296,7 @@ int store__query_stacks(struct store *st, const struct store_selector *sel, stor
 	sqlite3_stmt *q = NULL;
 	int err;
 
-	err = strbuf__adds(&w.sql, "SELECT p.comm, s.stack_id, sum(s.count) FROM samples s"
+	err = strbuf__adds(&w.sql, "SELECT p.comm, s.stack_id, sum(s.count) FROM " STORE_ALL_SAMPLES " s"
 			   " JOIN processes p ON p.id = s.process_id"
 			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id");
 	err = err ?: build_where(&w, sel, true);
@@ -305,7 +305,8 @@ int store__query_stacks(struct store *st, const struct store_selector *sel, stor
 	/* one read transaction: every statement sees the same snapshot */
 	err = err ?: store_exec(st, "BEGIN");
 	if (!err) {
-		err = run_stack_query(st, q, fn, ctx);
+		err = store_unpack(st, sel->since, sel->until);
+		err = err ?: run_stack_query(st, q, fn, ctx);
 		sqlite3_finalize(q);
 		q = NULL;
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
@@ -353,12 +354,15 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 		" ah.dropped, ah.collisions, ah.lost, ah.cpu_ms, ah.rss_kb, ah.db_bytes, ah.flushes,"
 		" ah.flush_errors FROM runs r JOIN hosts h ON h.id = r.host_id"
 		" LEFT JOIN (SELECT p.run_id AS run_id, min(s.ts) AS first, max(s.ts) AS last,"
-		" sum(s.count) AS n FROM samples s JOIN processes p ON p.id = s.process_id"
+		" sum(s.count) AS n FROM " STORE_ALL_SAMPLES " s JOIN processes p ON p.id = s.process_id"
 		" GROUP BY p.run_id) a ON a.run_id = r.id"
 		" LEFT JOIN agent_health ah ON ah.run_id = r.id");
 	err = err ?: build_where(&w, sel, false);
 	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
 	err = err ?: prepare_where(st, &w, &q);
+	err = err ?: store_exec(st, "BEGIN");
+	if (!err && (err = store_unpack(st, 0, 0)))
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		memset(&ri, 0, sizeof(ri));
 		ri.id = sqlite3_column_int64(q, 0);
@@ -380,6 +384,8 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot list runs");
 	sqlite3_finalize(q);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	strbuf__release(&w.sql);
 	return err;
 }
@@ -397,9 +403,20 @@ static int measure_counts(struct store *st, struct store_measure *m)
 		const char *sql;
 		size_t off;
 	} q[] = {
-		{ "SELECT sum(count) FROM samples", offsetof(struct store_measure, samples) },
-		{ "SELECT count(*) FROM samples", offsetof(struct store_measure, sample_rows) },
-		{ "SELECT count(DISTINCT ts) FROM samples", offsetof(struct store_measure, buckets) },
+		{ "SELECT (SELECT coalesce(sum(count), 0) FROM samples) +"
+		  " (SELECT coalesce(sum(samples), 0) FROM packed)",
+		  offsetof(struct store_measure, samples) },
+		{ "SELECT (SELECT count(*) FROM samples) + (SELECT coalesce(sum(rows), 0) FROM packed)",
+		  offsetof(struct store_measure, sample_rows) },
+		{ "SELECT count(*) FROM (SELECT ts FROM samples UNION SELECT ts FROM packed)",
+		  offsetof(struct store_measure, buckets) },
+		{ "SELECT count(*) FROM packed", offsetof(struct store_measure, packed_buckets) },
+		{ "SELECT coalesce(sum(rows), 0) FROM packed",
+		  offsetof(struct store_measure, packed_rows) },
+		{ "SELECT coalesce(sum(samples), 0) FROM packed",
+		  offsetof(struct store_measure, packed_samples) },
+		{ "SELECT coalesce(sum(length(data)), 0) FROM packed",
+		  offsetof(struct store_measure, packed_bytes) },
 		{ "SELECT count(*) FROM stacks", offsetof(struct store_measure, stacks) },
 		{ "SELECT count(*) FROM frames", offsetof(struct store_measure, frames) },
 		{ "SELECT count(*) FROM processes", offsetof(struct store_measure, processes) },
@@ -417,10 +434,13 @@ static int measure_counts(struct store *st, struct store_measure *m)
 		*(__u64 *)((char *)m + q[i].off) = v;
 	}
 	/* dbstat is optional in SQLite builds: without it the figure stays 0 */
-	if (sqlite3_prepare_v2(st->db, "SELECT sum(pgsize) FROM dbstat WHERE name = 'samples'", -1,
+	if (sqlite3_prepare_v2(st->db, "SELECT (SELECT sum(pgsize) FROM dbstat WHERE name = 'samples'),"
+			       " (SELECT sum(pgsize) FROM dbstat WHERE name = 'packed')", -1,
 			       &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
+		if (sqlite3_step(s) == SQLITE_ROW) {
 			m->sample_table_bytes = sqlite3_column_int64(s, 0);
+			m->packed_table_bytes = sqlite3_column_int64(s, 1);
+		}
 		sqlite3_finalize(s);
 	}
 	return 0;
@@ -485,11 +505,14 @@ static int flush_bucket(struct strbuf *pack, struct store_measure *m, struct str
 	return err;
 }
 
-/* Pack each bucket's rows as (process delta, stack, count) varints, as a compaction would. */
+/*
+ * Pack each bucket's rows as (process delta, stack or stack delta within a
+ * process, count) varints, as store__compact() encodes them.
+ */
 static int measure_buckets(struct store *st, struct store_measure *m)
 {
 	struct strbuf pack = STRBUF_INIT, tmp = STRBUF_INIT;
-	__s64 ts = 0, prev_proc = 0;
+	__s64 ts = 0, prev_proc = 0, prev_stack = 0;
 	unsigned char v[30];
 	sqlite3_stmt *s;
 	size_t n;
@@ -500,6 +523,7 @@ static int measure_buckets(struct store *st, struct store_measure *m)
 		-1, &s, NULL), "cannot read samples");
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		__s64 t = sqlite3_column_int64(s, 0), proc = sqlite3_column_int64(s, 1);
+		__s64 stack = sqlite3_column_int64(s, 2);
 
 		if (t != ts) {
 			err = flush_bucket(&pack, m, &tmp);
@@ -507,9 +531,10 @@ static int measure_buckets(struct store *st, struct store_measure *m)
 			prev_proc = 0;
 		}
 		n = varint_put(v, proc - prev_proc);
-		n += varint_put(v + n, sqlite3_column_int64(s, 2));
+		n += varint_put(v + n, proc == prev_proc ? stack - prev_stack : stack);
 		n += varint_put(v + n, sqlite3_column_int64(s, 3));
 		prev_proc = proc;
+		prev_stack = stack;
 		err = err ?: strbuf__add(&pack, v, n);
 	}
 	if (!err && rc != SQLITE_DONE)

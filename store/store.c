@@ -22,6 +22,7 @@
  * runs in the same transaction as the user_version update.
  * 1: runs, hosts, processes, mappings, functions, frames, stacks, samples.
  * 2: the agent's health row per run; processes indexed by run.
+ * 3: packed (compacted) buckets.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -54,6 +55,9 @@ static const char *const migrations[] = {
 	" cpu_ms INTEGER NOT NULL, rss_kb INTEGER NOT NULL, db_bytes INTEGER NOT NULL,"
 	" flushes INTEGER NOT NULL, flush_errors INTEGER NOT NULL);"
 	"CREATE INDEX processes_by_run ON processes(run_id);",
+	/* 2 -> 3 */
+	"CREATE TABLE packed(ts INTEGER PRIMARY KEY, rows INTEGER NOT NULL,"
+	" samples INTEGER NOT NULL, data BLOB NOT NULL);",
 };
 
 static const char *const stmt_sql[STMT_MAX] = {
@@ -300,6 +304,9 @@ struct store *store__open(const char *path, const struct store_opts *opts)
 	if (!st)
 		return NULL;
 	err = store_migrate(st, STORE_SCHEMA_VERSION);
+	/* where readers unpack compacted buckets; private to this connection */
+	err = err ?: store_exec(st, "CREATE TEMP TABLE unpacked(ts INTEGER, process_id INTEGER,"
+				    " stack_id INTEGER, count INTEGER)");
 	if (err) {
 		store__free(st);
 		errno = -err;
@@ -739,9 +746,12 @@ static int collect_garbage(struct store *st, __s64 before)
 	sqlite3_stmt *s;
 	int err;
 
-	err = store_exec(st,
-		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM samples);"
-		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples);");
+	/* packed buckets reference processes and stacks too */
+	err = store_unpack(st, 0, 0);
+	err = err ?: store_exec(st,
+		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM " STORE_ALL_SAMPLES ");"
+		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM " STORE_ALL_SAMPLES ");"
+		"DELETE FROM temp.unpacked;");
 	if (!err)
 		err = store_err(st, sqlite3_prepare_v2(st->db,
 			"DELETE FROM runs WHERE end_ms != 0 AND end_ms < ?1 * 1000 AND NOT EXISTS"
@@ -759,20 +769,31 @@ static int collect_garbage(struct store *st, __s64 before)
 	return err;
 }
 
+/* Delete the sample rows, packed or not, of buckets before @before; count the rows. */
 static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 {
+	static const char *const sql[] = {
+		"SELECT coalesce(sum(rows), 0) FROM packed WHERE ts < ?1",
+		"DELETE FROM packed WHERE ts < ?1",
+		"DELETE FROM samples WHERE ts < ?1",
+	};
 	sqlite3_stmt *s;
-	int err;
+	size_t i;
+	int err = 0;
 
-	err = store_err(st, sqlite3_prepare_v2(st->db, "DELETE FROM samples WHERE ts < ?1", -1,
-					       &s, NULL), "cannot expire samples");
-	if (err)
-		return err;
-	sqlite3_bind_int64(s, 1, before);
-	err = step_done(st, s, "cannot expire samples");
-	if (!err && deleted)
-		*deleted += sqlite3_changes(st->db);
-	sqlite3_finalize(s);
+	for (i = 0; !err && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		err = store_err(st, sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL),
+				"cannot expire samples");
+		if (err)
+			break;
+		sqlite3_bind_int64(s, 1, before);
+		if (i == 0 && sqlite3_step(s) == SQLITE_ROW && deleted)
+			*deleted += sqlite3_column_int64(s, 0);
+		err = i == 0 ? 0 : step_done(st, s, "cannot expire samples");
+		if (!err && i == 2 && deleted)
+			*deleted += sqlite3_changes(st->db);
+		sqlite3_finalize(s);
+	}
 	return err;
 }
 
@@ -841,11 +862,13 @@ static int oldest_buckets_cut(struct store *st, double frac, __s64 *cut)
 	__s64 nr;
 	int err, rc;
 
-	err = query_int(st, "SELECT count(DISTINCT ts) FROM samples", &nr);
+	err = query_int(st, "SELECT count(*) FROM (SELECT ts FROM samples UNION SELECT ts FROM packed)",
+			&nr);
 	if (err || !nr)
 		return err ?: -ENOENT;
 	err = store_err(st, sqlite3_prepare_v2(st->db,
-		"SELECT DISTINCT ts FROM samples ORDER BY ts LIMIT 1 OFFSET ?1", -1, &s, NULL),
+		"SELECT ts FROM samples UNION SELECT ts FROM packed ORDER BY ts LIMIT 1 OFFSET ?1",
+		-1, &s, NULL),
 		"cannot find the oldest samples");
 	if (err)
 		return err;

@@ -21,7 +21,7 @@
 struct store;
 
 /* Version of the schema this build writes; older databases are migrated on open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * The default database: $PROFILE_DB when set, else /var/lib/profile/profile.db
@@ -115,6 +115,14 @@ int store__expire(struct store *st, __s64 before, __u64 *deleted);
  * Returns 0, or -EFBIG when even an empty sample table does not fit.
  */
 int store__enforce_size(struct store *st, __u64 max_bytes, __u64 *deleted);
+/*
+ * Pack the sample rows of up to @max_buckets buckets older than @before (unix
+ * seconds), oldest first, into one blob per bucket (varints, zstd when
+ * smaller). Queries, retention and the size cap see packed buckets as they
+ * were. Own transaction: a crash leaves a bucket packed or not, never both.
+ * *@packed (may be NULL) gets the number of buckets packed.
+ */
+int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packed);
 /* Bytes in use: database pages not on the free list (the file may be larger). */
 int store__used_bytes(struct store *st, __u64 *bytes);
 /* Size of the database file plus its WAL on disk. */
@@ -198,8 +206,14 @@ struct store_measure {
 	__u64 stack_blob_bytes;		/* frame arrays as stored (varints) */
 	__u64 stack_blob_zstd;		/* the same, each compressed with zstd */
 	__u64 sample_table_bytes;	/* samples table and index pages (dbstat), 0 if unknown */
-	__u64 bucket_packed_bytes;	/* the sample rows packed per bucket as varints */
+	/* the rows not yet compacted if they were packed per bucket as varints */
+	__u64 bucket_packed_bytes;
 	__u64 bucket_packed_zstd;	/* ... and each bucket compressed with zstd */
+	__u64 packed_buckets;		/* buckets already compacted (counted in buckets) */
+	__u64 packed_rows;		/* their rows (counted in sample_rows) */
+	__u64 packed_samples;		/* their samples (counted in samples) */
+	__u64 packed_bytes;		/* their blobs as stored */
+	__u64 packed_table_bytes;	/* packed table pages (dbstat), 0 if unknown */
 };
 int store__measure(struct store *st, struct store_measure *m);
 

@@ -55,4 +55,14 @@ size_t varint_put(unsigned char *buf, __u64 v);
 /* Returns bytes consumed, 0 on a truncated or overlong varint. */
 size_t varint_get(const unsigned char *buf, size_t len, __u64 *v);
 
+/*
+ * Every sample row, packed or not, for queries: store_unpack() must first
+ * fill temp.unpacked with the packed buckets of the range, inside the same
+ * read transaction.
+ */
+#define STORE_ALL_SAMPLES "(SELECT ts, process_id, stack_id, count FROM main.samples" \
+	" UNION ALL SELECT ts, process_id, stack_id, count FROM temp.unpacked)"
+/* Fill temp.unpacked with the packed rows of buckets in [@since, @until) (@until 0: open). */
+int store_unpack(struct store *st, __s64 since, __s64 until);
+
 #endif /* __PROFILER_STORE_INTERNAL_H */

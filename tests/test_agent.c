@@ -123,11 +123,14 @@ static pid_t start_workload(double seconds)
 	return spawn(argv, NULL);
 }
 
-static pid_t start_agent(const char *db, const char *flush, const char *interval)
+/* @compact: --compact-after, how old a bucket gets before it is packed */
+static pid_t start_agent(const char *db, const char *flush, const char *interval,
+			 const char *compact)
 {
 	const char *argv[] = {
 		env_path("PROFILE"), "agent", "--db", db, "--flush-interval", flush, "--interval",
-		interval, "--bucket", "1", "--stats-interval", "0", "--label", "test=agent", NULL,
+		interval, "--bucket", "1", "--stats-interval", "0", "--label", "test=agent",
+		"--compact-after", compact, NULL,
 	};
 
 	return spawn(argv, tmp("agent.log"));
@@ -194,7 +197,9 @@ static void wait_flushes(const char *path, long long n, double timeout)
 	fail_msg("the agent did not flush %lld times within %g s", n, timeout);
 }
 
-static const char *const SUM_SQL = "SELECT coalesce(sum(count), 0) FROM samples";
+/* samples in rows and in packed buckets */
+static const char *const SUM_SQL = "SELECT (SELECT coalesce(sum(count), 0) FROM samples) +"
+				   " (SELECT coalesce(sum(samples), 0) FROM packed)";
 static const char *const RECORDED_SQL = "SELECT recorded FROM agent_health";
 
 /* SIGTERM the agent (it must exit 0), then end the workload. */
@@ -217,7 +222,7 @@ static void test_agent_sigterm_flushes(void **state)
 	(void)state;
 	REQUIRE_BPF();
 	wl = start_workload(15);
-	agent = start_agent(db_file, "1", "0.5");
+	agent = start_agent(db_file, "1", "0.5", "1h");
 	wait_flushes(db_file, 2, 15);
 	stop_agent_and_workload(agent, wl);
 
@@ -246,9 +251,10 @@ static void test_agent_kill9_loses_at_most_one_flush(void **state)
 
 	(void)state;
 	REQUIRE_BPF();
-	wl = start_workload(20);
-	agent = start_agent(db_file, "1", "0.25");
-	wait_flushes(db_file, 3, 15);
+	wl = start_workload(25);
+	agent = start_agent(db_file, "1", "0.25", "1");
+	/* long enough for buckets older than 1 s + a bucket to be packed */
+	wait_flushes(db_file, 5, 20);
 	db = open_db(db_file);
 	before = one_int(db, SUM_SQL);
 	sqlite3_close(db);
@@ -268,6 +274,10 @@ static void test_agent_kill9_loses_at_most_one_flush(void **state)
 		fail_msg("last flush %lld ms before the kill, interval 1000 ms",
 			 kill_ms - last_flush_ms);
 	assert_int_equal(one_int(db, "SELECT end_ms FROM runs WHERE id = 1"), 0);
+	/* buckets older than 2 s were packed as it went, each exactly once */
+	assert_true(one_int(db, "SELECT count(*) FROM packed") > 0);
+	assert_int_equal(one_int(db, "SELECT count(*) FROM packed p WHERE EXISTS"
+				     " (SELECT 1 FROM samples s WHERE s.ts = p.ts)"), 0);
 	sqlite3_close(db);
 
 	/* profile itself opens it and reads the workload back */
@@ -304,7 +314,7 @@ static void test_reader_never_sees_partial_batch(void **state)
 	(void)state;
 	REQUIRE_BPF();
 	wl = start_workload(15);
-	agent = start_agent(db_file, "0.2", "0.1");
+	agent = start_agent(db_file, "0.2", "0.1", "1");
 	wait_flushes(db_file, 1, 15);
 	db = open_db(db_file);
 	end = now_s() + 4;
@@ -349,7 +359,7 @@ static void test_agent_retries_a_locked_database(void **state)
 	(void)state;
 	REQUIRE_BPF();
 	wl = start_workload(15);
-	agent = start_agent(db_file, "0.3", "0.1");
+	agent = start_agent(db_file, "0.3", "0.1", "1h");
 	wait_flushes(db_file, 1, 15);
 	/* another writer holds the lock for longer than the agent's busy timeout */
 	locker = open_db(db_file);

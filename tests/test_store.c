@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for store/ and the selector options that query it: schema
- * creation, migration from version 1, refusing newer and foreign files,
+ * creation, migration from versions 1 and 2, refusing newer and foreign files,
  * bucket aggregation, stack and frame interning, every selector, retention,
  * the size cap, a locked database and a full one (SQLite's max_page_count)
- * that fail cleanly and succeed on retry, and the time/size parsers.
+ * that fail cleanly and succeed on retry, the time/size parsers, and the
+ * compaction of old buckets (same answers, crash-safe, retention and cap).
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -195,34 +199,47 @@ static void test_wal_mode(void **state)
 	store__free(st);
 }
 
-static void test_migrate_from_v1(void **state)
+/*
+ * A database at schema @version (what an older profile wrote) holding one
+ * run, process and stack; the batch is left open for the caller's samples.
+ */
+static struct store *old_database(const char *name, int version, __s64 *proc, __s64 *stack)
 {
 	struct store_opts o = { .create = true };
 	const char *names[] = { "main", "work" };
+	struct store *st;
+	__s64 run;
+
+	unlink(db_path(name));
+	st = store_open_raw(db_path(name), &o);
+	assert_non_null(st);
+	assert_int_equal(store_migrate(st, version), 0);
+	assert_int_equal(store__schema_version(st), version);
+	run = add_run(st, "old-host", "env=old");
+	assert_int_equal(store__begin(st), 0);
+	*proc = add_proc(st, run, 42, "oldapp", NULL);
+	*stack = add_stack(st, names, 2);
+	return st;
+}
+
+static void test_migrate_from_v1(void **state)
+{
 	struct store_selector all = {};
 	struct store *st;
-	__s64 run, proc, stack;
+	__s64 proc, stack;
 	char *out;
 
 	(void)state;
-	unlink(db_path("v1.db"));
-	st = store_open_raw(db_path("v1.db"), &o);
-	assert_non_null(st);
-	assert_int_equal(store_migrate(st, 1), 0);
-	assert_int_equal(store__schema_version(st), 1);
+	st = old_database("v1.db", 1, &proc, &stack);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
 			 0);
-	run = add_run(st, "old-host", "env=old");
-	assert_int_equal(store__begin(st), 0);
-	proc = add_proc(st, run, 42, "oldapp", NULL);
-	stack = add_stack(st, names, 2);
 	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
 	assert_int_equal(store__commit(st), 0);
 	store__free(st);
 
 	st = store__open(db_path("v1.db"), NULL);
 	assert_non_null(st);
-	assert_int_equal(store__schema_version(st), 2);
+	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
 			 1);
 	out = folded(st, &all);
@@ -413,43 +430,47 @@ static struct store *selector_fixture(__s64 *runs)
 	return st;
 }
 
+static const __u32 pid100[] = { 100 }, pids[] = { 200, 300 };
+static const char *const prod[] = { "env=prod" }, *const both[] = { "env=prod", "env=test" };
+
+/* Every selector over selector_fixture(), with the samples it matches. */
+static const struct {
+	struct store_selector sel;
+	__u64 want;
+} selector_cases[] = {
+	{ {}, 31 },
+	{ { .run_id = 1 }, 7 },
+	{ { .run_id = 2 }, 24 },
+	{ { .since = 1010 }, 30 },
+	{ { .until = 1010 }, 1 },
+	{ { .since = 1010, .until = 1030 }, 14 },
+	{ { .pids = pid100, .nr_pids = 1 }, 27 },
+	{ { .pids = pids, .nr_pids = 2 }, 4 },
+	{ { .comm = "db" }, 4 },
+	{ { .comm = "nope" }, 0 },
+	{ { .build_id = "aaaa" }, 27 },
+	{ { .build_id = "aaaa3333" }, 24 },
+	{ { .build_id = "bbbb2222" }, 4 },
+	{ { .host = "beta" }, 24 },
+	{ { .labels = prod, .nr_labels = 1 }, 7 },
+	{ { .labels = both, .nr_labels = 2 }, 0 },
+	{ { .host = "alpha", .comm = "web", .since = 1005 }, 2 },
+};
+#define NR_SELECTOR_CASES (sizeof(selector_cases) / sizeof(selector_cases[0]))
+
 static void test_selectors(void **state)
 {
-	static const __u32 pid100[] = { 100 }, pids[] = { 200, 300 };
-	static const char *const prod[] = { "env=prod" }, *const both[] = { "env=prod", "env=test" };
 	__s64 runs[2];
 	struct store *st = selector_fixture(runs);
-	const struct {
-		struct store_selector sel;
-		__u64 want;
-	} cases[] = {
-		{ {}, 31 },
-		{ { .run_id = 1 }, 7 },
-		{ { .run_id = 2 }, 24 },
-		{ { .since = 1010 }, 30 },
-		{ { .until = 1010 }, 1 },
-		{ { .since = 1010, .until = 1030 }, 14 },
-		{ { .pids = pid100, .nr_pids = 1 }, 27 },
-		{ { .pids = pids, .nr_pids = 2 }, 4 },
-		{ { .comm = "db" }, 4 },
-		{ { .comm = "nope" }, 0 },
-		{ { .build_id = "aaaa" }, 27 },
-		{ { .build_id = "aaaa3333" }, 24 },
-		{ { .build_id = "bbbb2222" }, 4 },
-		{ { .host = "beta" }, 24 },
-		{ { .labels = prod, .nr_labels = 1 }, 7 },
-		{ { .labels = both, .nr_labels = 2 }, 0 },
-		{ { .host = "alpha", .comm = "web", .since = 1005 }, 2 },
-	};
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		__u64 got = total(st, &cases[i].sel);
+	for (i = 0; i < NR_SELECTOR_CASES; i++) {
+		__u64 got = total(st, &selector_cases[i].sel);
 
-		if (got != cases[i].want)
+		if (got != selector_cases[i].want)
 			fail_msg("selector case %zu: %llu samples, want %llu", i,
-				 (unsigned long long)got, (unsigned long long)cases[i].want);
+				 (unsigned long long)got, (unsigned long long)selector_cases[i].want);
 	}
 	store__free(st);
 }
@@ -582,14 +603,18 @@ static void test_varint_roundtrip(void **state)
 
 /* ---- bounding the database ---- */
 
-static void test_retention(void **state)
+static void check_retention(bool compact)
 {
 	__s64 runs[2], epoch, empty;
 	struct store *st = selector_fixture(runs);
 	struct store_selector all = {};
 	__u64 n = 0;
 
-	(void)state;
+	if (compact) {
+		assert_int_equal(store__compact(st, 1025, 0, &n), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 1);
+	}
 	empty = add_run(st, "gamma", NULL);
 
 	/* run 1 ended before the cutoff; an empty run that ended after it stays */
@@ -612,8 +637,21 @@ static void test_retention(void **state)
 	assert_int_equal(store__expire(st, 1020, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(store__epoch(st), epoch);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed WHERE ts < 1020"), 0);
 	assert_integrity_ok(st);
 	store__free(st);
+}
+
+static void test_retention(void **state)
+{
+	(void)state;
+	check_retention(false);
+}
+
+static void test_retention_packed(void **state)
+{
+	(void)state;
+	check_retention(true);
 }
 
 static void fill_buckets(struct store *st, __s64 run, int buckets, int rows)
@@ -657,6 +695,244 @@ static void test_size_cap(void **state)
 	/* a cap below the fixed tables cannot be met: reported, not looped on */
 	assert_int_equal(store__enforce_size(st, 4096, &n), -EFBIG);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 0);
+	store__free(st);
+}
+
+/* ---- compaction ---- */
+
+static int print_run(void *ctx, const struct store_run_info *r)
+{
+	return strbuf__addf(ctx, "run %lld: %lld..%lld %llu samples\n", (long long)r->id,
+			    (long long)r->first_ts, (long long)r->last_ts,
+			    (unsigned long long)r->samples);
+}
+
+/* Everything a reader can see: each selector's folded stacks, the runs, the counts. */
+static char *snapshot(struct store *st)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct store_selector all = {};
+	struct store_measure m;
+	size_t i;
+	char *f;
+
+	for (i = 0; i < NR_SELECTOR_CASES; i++) {
+		f = folded(st, &selector_cases[i].sel);
+		assert_int_equal(strbuf__addf(&sb, "case %zu:\n%s", i, f ? f : ""), 0);
+		free(f);
+		assert_int_equal(store__list_runs(st, &selector_cases[i].sel, print_run, &sb), 0);
+	}
+	assert_int_equal(store__list_runs(st, &all, print_run, &sb), 0);
+	assert_int_equal(store__measure(st, &m), 0);
+	assert_int_equal(strbuf__addf(&sb, "%llu samples, %llu rows, %llu buckets, %llu stacks,"
+				      " %llu processes\n", (unsigned long long)m.samples,
+				      (unsigned long long)m.sample_rows,
+				      (unsigned long long)m.buckets, (unsigned long long)m.stacks,
+				      (unsigned long long)m.processes), 0);
+	return sb.buf;
+}
+
+static void assert_same(struct store *st, const char *want, const char *when)
+{
+	char *got = snapshot(st);
+
+	if (strcmp(got, want))
+		fail_msg("%s: queries differ\n--- before\n%s--- after\n%s", when, want, got);
+	free(got);
+}
+
+/* selector_fixture() plus a big bucket (1040) that zstd packs better than varints */
+static struct store *compaction_fixture(void)
+{
+	__s64 runs[2], proc, stack;
+	struct store *st = selector_fixture(runs);
+	char name[32];
+	const char *names[] = { "main", name };
+	int i;
+
+	assert_int_equal(store__begin(st), 0);
+	proc = add_proc(st, runs[1], 300, "batch", "cccc");
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "fn%d", i);
+		stack = add_stack(st, names, 2);
+		assert_int_equal(store__add_samples(st, 1040, proc, stack, 1 + i % 3), 0);
+	}
+	assert_int_equal(store__commit(st), 0);
+	return st;
+}
+
+static void test_compaction_keeps_answers(void **state)
+{
+	struct store *st = compaction_fixture();
+	__s64 sa, p1;
+	__u64 n = 0;
+	char *want;
+
+	(void)state;
+	want = snapshot(st);
+	assert_non_null(strstr(want, "batch;main;fn199 2\n"));
+	/* part of the buckets, then the rest in small batches */
+	assert_int_equal(store__compact(st, 1015, 0, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed"), 2);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples WHERE ts < 1015"), 0);
+	assert_same(st, want, "after packing 2 buckets");
+	do
+		assert_int_equal(store__compact(st, INT64_MAX, 2, &n), 0);
+	while (n);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed"), 5);
+	/* small buckets stay varints, the big one is worth zstd */
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed WHERE substr(data, 1, 1) = x'01'"),
+			 1);
+	assert_int_equal(q_int(st, "SELECT ts FROM packed WHERE substr(data, 1, 1) = x'01'"), 1040);
+	assert_true(q_int(st, "SELECT length(data) FROM packed WHERE ts = 1040") < 200);
+	assert_same(st, want, "after packing everything");
+	free(want);
+
+	/* samples landing in a packed bucket (a clock step back) count, then merge */
+	p1 = q_int(st, "SELECT id FROM processes WHERE pid = 100 AND comm = 'web'"
+		       " AND exe_build_id = 'aaaa1111'");
+	sa = q_int(st, "SELECT min(id) FROM stacks");
+	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(store__add_samples(st, 1010, p1, sa, 32), 0);
+	assert_int_equal(store__commit(st), 0);
+	want = snapshot(st);
+	assert_non_null(strstr(want, "web;main;a 33\n"));
+	assert_int_equal(store__compact(st, INT64_MAX, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 0);
+	assert_int_equal(q_int(st, "SELECT rows FROM packed WHERE ts = 1010"), 3);
+	assert_same(st, want, "after merging into a packed bucket");
+	free(want);
+	assert_integrity_ok(st);
+	store__free(st);
+}
+
+static void test_corrupt_packed_bucket_reported(void **state)
+{
+	struct store *st = compaction_fixture();
+	struct store_selector all = {};
+	__u64 n = 0;
+
+	(void)state;
+	assert_int_equal(store__compact(st, INT64_MAX, 0, &n), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM (SELECT 1 FROM packed WHERE ts = 1010"
+			       " UNION ALL SELECT 1 FROM packed WHERE ts = 1040)"), 2);
+	assert_int_equal(store_exec(st, "UPDATE packed SET data = x'0081' WHERE ts = 1010;"
+				    "UPDATE packed SET data = substr(data, 1, 10) WHERE ts = 1040"),
+			 0);
+	log_set_quiet(true);
+	assert_int_equal(store__query_stacks(st, &all, count_fn, &n), -EBADMSG);
+	assert_int_equal(store__compact(st, INT64_MAX, 0, &n), 0);	/* nothing left to pack */
+	log_set_quiet(false);
+	store__free(st);
+}
+
+/* kill -9 in the middle of compacting: every bucket is packed or not, never both or neither */
+static void test_compaction_killed(void **state)
+{
+	struct store *st = fresh("kill.db");
+	__s64 run = add_run(st, "h", NULL);
+	struct store_selector all = {};
+	__u64 want, n;
+	__s64 packed[3];
+	pid_t pid;
+	int status, i;
+
+	(void)state;
+	fill_buckets(st, run, 1000, 20);
+	want = total(st, &all);
+	store__free(st);
+	for (i = 0; i < 3; i++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (!pid) {
+			st = store__open(db_path("kill.db"), NULL);
+			while (st && !store__compact(st, INT64_MAX, 1, &n) && n)
+				;
+			_exit(0);
+		}
+		/* kill it once it is well under way (it commits a bucket at a time) */
+		st = store__open(db_path("kill.db"), NULL);
+		assert_non_null(st);
+		while (q_int(st, "SELECT count(*) FROM packed") < 100 * (i + 1) &&
+		       waitpid(pid, &status, WNOHANG) == 0)
+			usleep(500);
+		kill(pid, SIGKILL);
+		store__free(st);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		st = store__open(db_path("kill.db"), NULL);
+		assert_non_null(st);
+		assert_integrity_ok(st);
+		assert_int_equal(total(st, &all), want);
+		assert_int_equal(q_int(st, "SELECT count(*) FROM packed p WHERE EXISTS"
+				       " (SELECT 1 FROM samples s WHERE s.ts = p.ts)"), 0);
+		assert_int_equal(q_int(st, "SELECT count(*) FROM (SELECT ts FROM samples UNION"
+				       " SELECT ts FROM packed)"), 1000);
+		packed[i] = q_int(st, "SELECT count(*) FROM packed");
+		store__free(st);
+	}
+	/* the kills landed mid-way, and each run went on from where the last stopped */
+	assert_true(packed[0] >= 100 && packed[0] < packed[2] && packed[2] < 1000);
+}
+
+static void test_migrate_from_v2(void **state)
+{
+	struct store_selector all = {};
+	struct store *st;
+	__s64 proc, stack;
+	__u64 n = 0;
+	char *out;
+
+	(void)state;
+	st = old_database("v2.db", 2, &proc, &stack);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 0);
+	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
+	assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
+	assert_int_equal(store__commit(st), 0);
+	store__free(st);
+
+	st = store__open(db_path("v2.db"), NULL);
+	assert_non_null(st);
+	assert_int_equal(store__schema_version(st), 3);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 1);
+	assert_int_equal(store__compact(st, 1005, 0, &n), 0);
+	assert_int_equal(n, 1);
+	out = folded(st, &all);
+	assert_string_equal(out, "oldapp;main;work 12\n");
+	free(out);
+	assert_integrity_ok(st);
+	store__free(st);
+}
+
+static void test_size_cap_packed(void **state)
+{
+	struct store *st = fresh("cap-packed.db");
+	__u64 used, after, n = 0;
+	__s64 run = add_run(st, "h", NULL);
+	struct store_selector all = {};
+
+	(void)state;
+	fill_buckets(st, run, 300, 60);
+	assert_int_equal(store__compact(st, INT64_MAX, 1000, &n), 0);
+	assert_int_equal(n, 300);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 0);
+	assert_int_equal(store__used_bytes(st, &used), 0);
+	assert_int_equal(total(st, &all), 300 * (60 * 61 / 2));
+	/* half the packed table: the oldest buckets go, whole */
+	n = 0;
+	assert_int_equal(store__enforce_size(st, used - q_int(st,
+		"SELECT sum(length(data)) FROM packed") / 2, &n), 0);
+	assert_int_equal(store__used_bytes(st, &after), 0);
+	assert_true(n > 0 && n % 60 == 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed WHERE ts = 10000"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed WHERE ts = 12990"), 1);
+	assert_int_equal(total(st, &all), (300 - n / 60) * (60 * 61 / 2));
+	assert_int_equal(store__enforce_size(st, 4096, &n), -EFBIG);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 0);
+	assert_integrity_ok(st);
 	store__free(st);
 }
 
@@ -780,6 +1056,12 @@ int main(void)
 		cmocka_unit_test(test_locked_database_retried),
 		cmocka_unit_test(test_full_disk_keeps_data),
 		cmocka_unit_test(test_measure),
+		cmocka_unit_test(test_retention_packed),
+		cmocka_unit_test(test_size_cap_packed),
+		cmocka_unit_test(test_compaction_keeps_answers),
+		cmocka_unit_test(test_corrupt_packed_bucket_reported),
+		cmocka_unit_test(test_compaction_killed),
+		cmocka_unit_test(test_migrate_from_v2),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compaction of old buckets. A bucket's sample rows (ts, process, stack,
+ * count) cost a B-tree entry each; once a bucket is old enough to take no
+ * more samples, its rows are packed into one blob of varints in the packed
+ * table, compressed with zstd when that is smaller, in the same transaction
+ * that deletes the rows: a crash leaves either form, never both.
+ *
+ * Readers see packed buckets through temp.unpacked: store_unpack() fills it
+ * with the packed rows of a time range inside the reader's transaction, and
+ * queries read samples UNION ALL temp.unpacked (STORE_ALL_SAMPLES).
+ *
+ * Blob format: a format byte (0: varints, 1: zstd of the varints, preceded
+ * by their length as a varint), then per row sorted by (process, stack):
+ * process delta, stack (delta from the previous row's when the process
+ * delta is 0), count.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "store_internal.h"
+#include "common/strbuf.h"
+#include "common/log.h"
+
+enum { PACK_VARINT = 0, PACK_ZSTD = 1 };
+
+struct prow {
+	__s64 proc, stack;
+	__u64 count;
+};
+
+struct prows {
+	struct prow *v;
+	size_t nr, cap;
+};
+
+static int prows_add(struct prows *r, __s64 proc, __s64 stack, __u64 count)
+{
+	if (r->nr == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		struct prow *n = reallocarray(r->v, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		r->v = n;
+		r->cap = cap;
+	}
+	r->v[r->nr++] = (struct prow){ proc, stack, count };
+	return 0;
+}
+
+static int prow_cmp(const void *a, const void *b)
+{
+	const struct prow *x = a, *y = b;
+
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* Sort and sum rows with the same (process, stack). */
+static void prows_merge(struct prows *r)
+{
+	size_t i, o = 0;
+
+	qsort(r->v, r->nr, sizeof(*r->v), prow_cmp);
+	for (i = 0; i < r->nr; i++) {
+		if (o && r->v[o - 1].proc == r->v[i].proc && r->v[o - 1].stack == r->v[i].stack)
+			r->v[o - 1].count += r->v[i].count;
+		else
+			r->v[o++] = r->v[i];
+	}
+	r->nr = o;
+}
+
+static int decode_rows(const unsigned char *p, size_t len, struct prows *r)
+{
+	__u64 dp, st, count;
+	__s64 proc = 0, stack = 0;
+	size_t pos = 0, n1, n2, n3;
+	int err;
+
+	while (pos < len) {
+		n1 = varint_get(p + pos, len - pos, &dp);
+		n2 = n1 ? varint_get(p + pos + n1, len - pos - n1, &st) : 0;
+		n3 = n2 ? varint_get(p + pos + n1 + n2, len - pos - n1 - n2, &count) : 0;
+		if (!n3)
+			return -EBADMSG;
+		pos += n1 + n2 + n3;
+		proc += (__s64)dp;
+		stack = dp ? (__s64)st : stack + (__s64)st;
+		err = prows_add(r, proc, stack, count);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Decode @data into @r (appending). -EBADMSG when it is corrupt. */
+static int store_unpack_blob(const void *data, size_t len, struct prows *r)
+{
+	const unsigned char *p = data;
+	unsigned long long raw;
+	__u64 rawlen;
+	size_t n, got;
+	void *buf;
+	int err;
+
+	if (!len)
+		return -EBADMSG;
+	if (p[0] == PACK_VARINT)
+		return decode_rows(p + 1, len - 1, r);
+	if (p[0] != PACK_ZSTD)
+		return -EBADMSG;
+	n = varint_get(p + 1, len - 1, &rawlen);
+	if (!n)
+		return -EBADMSG;
+	raw = ZSTD_getFrameContentSize(p + 1 + n, len - 1 - n);
+	if (raw != rawlen || rawlen > (1ULL << 30))
+		return -EBADMSG;
+	buf = malloc(rawlen ? rawlen : 1);
+	if (!buf)
+		return -ENOMEM;
+	got = ZSTD_decompress(buf, rawlen, p + 1 + n, len - 1 - n);
+	err = ZSTD_isError(got) || got != rawlen ? -EBADMSG : decode_rows(buf, rawlen, r);
+	free(buf);
+	return err;
+}
+
+/* Encode sorted, merged @r into @out: varints, or zstd when smaller. */
+static int encode_rows(const struct prows *r, struct strbuf *out)
+{
+	struct strbuf raw = STRBUF_INIT;
+	unsigned char v[31];
+	__s64 proc = 0, stack = 0;
+	size_t i, n, bound, z;
+	int err = strbuf__addch(&raw, PACK_VARINT);
+
+	for (i = 0; !err && i < r->nr; i++) {
+		const struct prow *w = &r->v[i];
+
+		n = varint_put(v, (__u64)(w->proc - proc));
+		n += varint_put(v + n, (__u64)(w->proc == proc ? w->stack - stack : w->stack));
+		n += varint_put(v + n, w->count);
+		proc = w->proc;
+		stack = w->stack;
+		err = strbuf__add(&raw, v, n);
+	}
+	if (err)
+		goto out;
+	strbuf__setlen(out, 0);
+	bound = ZSTD_compressBound(raw.len - 1);
+	err = strbuf__grow(out, bound + 12);
+	if (err)
+		goto out;
+	out->buf[0] = PACK_ZSTD;
+	n = 1 + varint_put((unsigned char *)out->buf + 1, raw.len - 1);
+	z = ZSTD_compress(out->buf + n, bound, raw.buf + 1, raw.len - 1, 3);
+	if (!ZSTD_isError(z) && n + z < raw.len) {
+		out->len = n + z;	/* written in place, within the grown buffer */
+		out->buf[out->len] = '\0';
+	} else {
+		err = strbuf__add(out, raw.buf, raw.len);
+	}
+out:
+	strbuf__release(&raw);
+	return err;
+}
+
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
+{
+	return store_err(st, sqlite3_prepare_v2(st->db, sql, -1, s, NULL),
+			 "cannot compact the database");
+}
+
+/* The packed rows of bucket @ts, if any, appended to @r. */
+static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct prows *r)
+{
+	int rc, err = 0;
+
+	sqlite3_reset(get);
+	sqlite3_bind_int64(get, 1, ts);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		err = store_unpack_blob(sqlite3_column_blob(get, 0), sqlite3_column_bytes(get, 0), r);
+		if (err == -EBADMSG)
+			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+	} else if (rc != SQLITE_DONE) {
+		err = store_err(st, rc, "cannot read packed samples");
+	}
+	sqlite3_reset(get);
+	return err;
+}
+
+static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct prows *r,
+			  struct strbuf *blob)
+{
+	__u64 total = 0;
+	size_t i;
+	int rc = SQLITE_DONE, err;
+
+	r->nr = 0;
+	err = read_packed(st, s[1], ts, r);
+	sqlite3_reset(s[2]);
+	sqlite3_bind_int64(s[2], 1, ts);
+	while (!err && (rc = sqlite3_step(s[2])) == SQLITE_ROW)
+		err = prows_add(r, sqlite3_column_int64(s[2], 0), sqlite3_column_int64(s[2], 1),
+				(__u64)sqlite3_column_int64(s[2], 2));
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read samples");
+	sqlite3_reset(s[2]);
+	if (err)
+		return err;
+	prows_merge(r);
+	for (i = 0; i < r->nr; i++)
+		total += r->v[i].count;
+	err = encode_rows(r, blob);
+	if (err)
+		return err;
+	sqlite3_reset(s[3]);
+	sqlite3_bind_int64(s[3], 1, ts);
+	sqlite3_bind_int64(s[3], 2, (sqlite3_int64)r->nr);
+	sqlite3_bind_int64(s[3], 3, (sqlite3_int64)total);
+	sqlite3_bind_blob(s[3], 4, blob->buf, blob->len, SQLITE_STATIC);
+	rc = sqlite3_step(s[3]);
+	sqlite3_reset(s[3]);
+	if (rc != SQLITE_DONE)
+		return store_err(st, rc, "cannot store packed samples");
+	sqlite3_reset(s[4]);
+	sqlite3_bind_int64(s[4], 1, ts);
+	rc = sqlite3_step(s[4]);
+	sqlite3_reset(s[4]);
+	return rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot delete packed samples");
+}
+
+int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packed)
+{
+	static const char *const sql[] = {
+		"SELECT DISTINCT ts FROM samples WHERE ts < ?1 ORDER BY ts LIMIT ?2",
+		"SELECT data FROM packed WHERE ts = ?1",
+		"SELECT process_id, stack_id, count FROM samples WHERE ts = ?1",
+		"INSERT OR REPLACE INTO packed(ts, rows, samples, data) VALUES (?1, ?2, ?3, ?4)",
+		"DELETE FROM samples WHERE ts = ?1",
+	};
+	sqlite3_stmt *s[5] = {};
+	struct strbuf blob = STRBUF_INIT;
+	struct prows r = {};
+	__s64 *ts = NULL;
+	int i, nr = 0, rc = SQLITE_DONE, err;
+
+	if (packed)
+		*packed = 0;
+	if (max_buckets <= 0)
+		max_buckets = 64;
+	ts = calloc(max_buckets, sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	err = store__begin(st);
+	if (err)
+		goto out;
+	for (i = 0; !err && i < 5; i++)
+		err = prepare(st, sql[i], &s[i]);
+	if (!err) {
+		sqlite3_bind_int64(s[0], 1, before);
+		sqlite3_bind_int64(s[0], 2, max_buckets);
+		while (nr < max_buckets && (rc = sqlite3_step(s[0])) == SQLITE_ROW)
+			ts[nr++] = sqlite3_column_int64(s[0], 0);
+		if (nr < max_buckets && rc != SQLITE_DONE)
+			err = store_err(st, rc, "cannot find old buckets");
+		sqlite3_reset(s[0]);
+	}
+	for (i = 0; !err && i < nr; i++)
+		err = compact_bucket(st, s, ts[i], &r, &blob);
+	for (i = 0; i < 5; i++)
+		sqlite3_finalize(s[i]);
+	if (err) {
+		store__rollback(st);
+		goto out;
+	}
+	err = store__commit(st);
+	if (!err && packed)
+		*packed = nr;
+out:
+	free(ts);
+	free(r.v);
+	strbuf__release(&blob);
+	return err;
+}
+
+int store_unpack(struct store *st, __s64 since, __s64 until)
+{
+	sqlite3_stmt *get = NULL, *put = NULL;
+	struct prows r = {};
+	size_t i;
+	int rc = SQLITE_DONE, err;
+
+	err = store_exec(st, "DELETE FROM temp.unpacked");
+	err = err ?: prepare(st, "SELECT ts, data FROM packed WHERE ts >= ?1 AND ts < ?2", &get);
+	err = err ?: prepare(st, "INSERT INTO temp.unpacked(ts, process_id, stack_id, count)"
+			     " VALUES (?1, ?2, ?3, ?4)", &put);
+	if (err)
+		goto out;
+	sqlite3_bind_int64(get, 1, since);
+	sqlite3_bind_int64(get, 2, until ? until : INT64_MAX);
+	while (!err && (rc = sqlite3_step(get)) == SQLITE_ROW) {
+		__s64 ts = sqlite3_column_int64(get, 0);
+
+		r.nr = 0;
+		err = store_unpack_blob(sqlite3_column_blob(get, 1), sqlite3_column_bytes(get, 1), &r);
+		if (err == -EBADMSG)
+			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+		for (i = 0; !err && i < r.nr; i++) {
+			sqlite3_bind_int64(put, 1, ts);
+			sqlite3_bind_int64(put, 2, r.v[i].proc);
+			sqlite3_bind_int64(put, 3, r.v[i].stack);
+			sqlite3_bind_int64(put, 4, (sqlite3_int64)r.v[i].count);
+			rc = sqlite3_step(put);
+			sqlite3_reset(put);
+			if (rc != SQLITE_DONE)
+				err = store_err(st, rc, "cannot unpack samples");
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read packed samples");
+out:
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	free(r.v);
+	return err;
+}
