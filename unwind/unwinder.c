@@ -50,6 +50,11 @@ struct unwinder {
 	struct unwind_row *rows;	/* mmapped rows map, or heap without BPF */
 	size_t rows_len;
 	bool rows_mapped;
+	/*
+	 * Rows [0, mapped_rows) are mapped: the map is mapped a chunk at a time
+	 * as tables fill it, since every mapped page of it counts in our RSS.
+	 */
+	__u32 mapped_rows;
 	struct unwind_table *tables;	/* user-space copy of the tables map */
 	__u32 nr_rows, nr_tables;	/* high-water marks of rows and table ids */
 	__u32 used_rows;		/* rows of live tables */
@@ -112,10 +117,37 @@ static int read_exec_segments(Elf *elf, struct bin *b)
 	return b->nr_segs ? 0 : -ENOEXEC;
 }
 
+#define ROWS_CHUNK_BYTES (1u << 20)
+
+/* Map the rows map's pages up to row @nr (exclusive), a whole chunk at a time. */
+static int map_rows_upto(struct unwinder *u, __u32 nr)
+{
+	size_t have = (size_t)u->mapped_rows * sizeof(*u->rows), want;
+	void *p;
+
+	if (nr <= u->mapped_rows)
+		return 0;
+	want = ((size_t)nr * sizeof(*u->rows) + ROWS_CHUNK_BYTES - 1) & ~(size_t)(ROWS_CHUNK_BYTES - 1);
+	if (want > u->rows_len)
+		want = u->rows_len;
+	p = mmap((char *)u->rows + have, want - have, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 u->opts.rows_fd, have);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		pr_warn("cannot map unwind rows %zu-%zu: %s", have, want, strerror(-err));
+		return err;
+	}
+	u->mapped_rows = want / sizeof(*u->rows) < u->opts.max_rows ?
+			 want / sizeof(*u->rows) : u->opts.max_rows;
+	return 0;
+}
+
 /* First fit in the freed ranges, else past the high-water mark. */
 static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 {
 	size_t i;
+	int err;
 
 	for (i = 0; i < u->nr_free_rows; i++) {
 		struct row_range *r = &u->free_rows[i];
@@ -131,6 +163,9 @@ static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 	}
 	if (nr > u->opts.max_rows - u->nr_rows)
 		return -ENOSPC;
+	err = map_rows_upto(u, u->nr_rows + nr);
+	if (err)
+		return err;
 	*first = u->nr_rows;
 	u->nr_rows += nr;
 	return 0;
@@ -556,7 +591,7 @@ const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id)
 
 const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx)
 {
-	return idx < u->opts.max_rows ? &u->rows[idx] : NULL;
+	return idx < u->mapped_rows ? &u->rows[idx] : NULL;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
@@ -581,9 +616,12 @@ static int map_rows(struct unwinder *u)
 	u->rows_len = ((size_t)u->opts.max_rows * sizeof(struct unwind_row) + page - 1) & ~(page - 1);
 	if (u->opts.rows_fd < 0) {
 		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
+		u->mapped_rows = u->opts.max_rows;
 		return u->rows ? 0 : -ENOMEM;
 	}
-	u->rows = mmap(NULL, u->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, u->opts.rows_fd, 0);
+	/* reserve the address range; map_rows_upto() maps the map into it as it fills */
+	u->rows = mmap(NULL, u->rows_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
 	if (u->rows == MAP_FAILED) {
 		u->rows = NULL;
 		return -errno;
