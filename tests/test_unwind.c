@@ -871,6 +871,7 @@ static void test_eviction(void **state)
 	struct unwinder_stats st;
 	struct unwinder *u;
 	__u32 id, first;
+	size_t builds;
 
 	(void)state;
 	assert_non_null(mkdtemp(root));
@@ -891,6 +892,13 @@ static void test_eviction(void **state)
 	/* no room while process 1 maps the executable */
 	assert_int_equal(unwinder__scan_process(u, 2), 0);
 	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	/* nor at the next scan, which does not derive the table again to find that out */
+	unwinder__stats(u, &st);
+	builds = st.builds;
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.builds, builds);
 
 	/* process 1 exits: the library takes the executable's rows and table id */
 	unwinder__remove_process(u, 1);

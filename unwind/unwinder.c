@@ -36,6 +36,12 @@ struct bin {
 	__u32 table;		/* valid when has_table */
 	bool has_table;
 	bool retry;		/* no table for lack of room, or evicted: build when mapped again */
+	/*
+	 * More rows than this were needed when it did not fit: it is built
+	 * again only once that many are free, not at every scan of a process
+	 * mapping it (mmaps trigger scans every 100 ms).
+	 */
+	__u32 min_rows;
 	struct load_seg *segs;	/* executable PT_LOADs */
 	size_t nr_segs;
 };
@@ -78,7 +84,7 @@ struct unwinder {
 	int vdso_bin;			/* -1: none */
 
 	struct hashmap procs;		/* tgid -> struct unwind_proc * */
-	size_t scans;
+	size_t scans, builds;
 };
 
 static int add_bin(struct unwinder *u)
@@ -299,6 +305,7 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	u->bins[bin].table = id;
 	u->bins[bin].has_table = true;
 	u->bins[bin].retry = false;
+	u->bins[bin].min_rows = 0;
 	return 0;
 }
 
@@ -326,15 +333,24 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
 	}
 	/* room left, counting what evicting unused tables would give back */
 	lim.max_rows = u->opts.max_rows - u->used_rows;
+	if (b->min_rows > lim.max_rows) {
+		/* too big last time: try only if evicting unused tables makes the room */
+		if (!evict_unused(u) || b->min_rows > u->opts.max_rows - u->used_rows)
+			return;	/* b->retry stays set */
+		lim.max_rows = u->opts.max_rows - u->used_rows;
+	}
 	lim.max_seconds = u->opts.max_build_seconds;
+	u->builds++;
 	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
 	if (err == -E2BIG && evict_unused(u)) {
 		lim.max_rows = u->opts.max_rows - u->used_rows;
+		u->builds++;
 		err = unwind_table__build(elf, name, &lim, &rows, &nr, &st);
 	}
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
+		b->min_rows = lim.max_rows + 1;
 	}
 	if (err)
 		return;
@@ -607,6 +623,7 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
 	st->evicted = u->evicted;
 	st->max_rows = u->opts.max_rows;
 	st->scans = u->scans;
+	st->builds = u->builds;
 }
 
 static int map_rows(struct unwinder *u)
