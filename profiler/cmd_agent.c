@@ -10,7 +10,6 @@
  * since the last flush: every flush is a committed WAL transaction.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -191,8 +190,8 @@ static int parse_opt(struct agent_opts *o, int c, const char *arg)
 		return unwind_mode__parse(arg, &o->unwind) ? -EINVAL : 0;
 	case OPT_UNWIND_MEM:
 		if (parse_size(arg, &o->unwind_mem) || o->unwind_mem < 1024 * 1024 ||
-		    o->unwind_mem / sizeof(struct unwind_row) > UINT32_MAX) {
-			pr_warn("invalid unwind table size '%s': give 1M to 64G", arg);
+		    o->unwind_mem > 32ULL << 30) {
+			pr_warn("invalid unwind table size '%s': give 1M to 32G", arg);
 			return -EINVAL;
 		}
 		return 0;
