@@ -44,6 +44,7 @@ struct agent_opts {
 	bool dwarf;		/* inline frames from DWARF (memory!) */
 	enum unwind_mode unwind;	/* user stacks: fp, dwarf or auto */
 	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
+	__u64 unwind_mem;	/* unwind-table map, bytes; 0: the collector's default */
 	int argc;
 	char **argv;
 };
@@ -89,6 +90,8 @@ static void usage(FILE *f)
 		"      --dwarf-mem SIZE      cap on the DWARF indexes kept with --dwarf (default 32M)\n"
 		"      --unwind METHOD       user stacks: fp, dwarf (.eh_frame tables) or auto\n"
 		"                            (tables, else frame pointers; default)\n"
+		"      --unwind-mem SIZE     kernel memory for unwind tables (default 32M,\n"
+		"                            16 bytes a row; libc takes 28k rows)\n"
 		"      --interval SEC        how often the kernel maps are drained (default 5)\n"
 		"      --stats-interval SEC  log the agent's health this often (default 300; 0: never)\n"
 		"  -v, --verbose             debug output, and a health line at every flush\n"
@@ -97,7 +100,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
-	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND, OPT_COMPACT,
+	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND, OPT_COMPACT, OPT_UNWIND_MEM,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +118,7 @@ static const struct option long_opts[] = {
 	{ "dwarf", no_argument, NULL, OPT_DWARF },
 	{ "dwarf-mem", required_argument, NULL, OPT_DWARF_MEM },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "unwind-mem", required_argument, NULL, OPT_UNWIND_MEM },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -194,6 +198,13 @@ static int parse_opt(struct agent_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_UNWIND:
 		return unwind_mode__parse(arg, &o->unwind) ? -EINVAL : 0;
+	case OPT_UNWIND_MEM:
+		if (parse_size(arg, &o->unwind_mem) || o->unwind_mem < 1024 * 1024 ||
+		    o->unwind_mem > 32ULL << 30) {
+			pr_warn("invalid unwind table size '%s': give 1M to 32G", arg);
+			return -EINVAL;
+		}
+		return 0;
 	case OPT_DWARF_MEM:
 		if (parse_size(arg, &o->dwarf_mem) || o->dwarf_mem < 1024 * 1024) {
 			pr_warn("invalid size '%s': give at least 1M", arg);
@@ -275,6 +286,23 @@ static void update_health(struct agent *a)
 	store__file_bytes(store_sink__store(a->sink), &h->db_bytes);
 }
 
+/* dwarf/auto: how whole user stacks are, and what the tables hold */
+static void log_unwind_health(struct agent *a)
+{
+	struct collector_stats cs;
+	__u64 users = 0;
+	int i;
+
+	if (collector__stats(a->coll, &cs) || !cs.unwind_max_rows)
+		return;
+	for (i = UNWIND_END_ROOT; i < UNWIND_END_MAX; i++)
+		users += cs.unwind_end[i];
+	pr_info("agent: user stacks %.2f%% complete; unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads",
+		users ? 100.0 * cs.unwind_end[UNWIND_END_ROOT] / users : 0.0,
+		(unsigned long long)cs.unwind_tables, (unsigned long long)cs.unwind_rows,
+		(unsigned long long)cs.unwind_max_rows, (unsigned long long)cs.unwind_scans);
+}
+
 static void log_health(struct agent *a)
 {
 	const struct store_health *h = &a->health;
@@ -290,6 +318,7 @@ static void log_health(struct agent *a)
 		(unsigned long long)h->collisions, (unsigned long long)ss.lost,
 		secs > 0 ? h->cpu_ms / 10.0 / secs : 0.0, h->rss_kb / 1024.0,
 		h->db_bytes / 1048576.0, ss.frames, ss.stacks);
+	log_unwind_health(a);
 }
 
 /* ---- the loop ---- */
@@ -450,6 +479,9 @@ static int setup(struct agent *a)
 	const struct agent_opts *o = a->opts;
 	struct collector_opts co = {
 		.freq = o->freq, .include_idle = o->include_idle, .unwind = o->unwind,
+		/* only processes that run get tables, built when first sampled */
+		.unwind_lazy = true,
+		.unwind_rows = o->unwind_mem / sizeof(struct unwind_row),
 	};
 	struct store_sink_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,

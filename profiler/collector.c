@@ -313,6 +313,23 @@ static int read_stack(int fd, __s32 id, __u64 *ips, int *nr)
 }
 
 /* A stack of the BPF unwinder: innermost first, like the stack maps' */
+/*
+ * -v: how an incomplete user stack ended, with its pcs innermost first (the
+ * last one is where the unwinder stopped), for `profile symbolize -p PID`.
+ */
+static void log_unwind_end(const struct sample_key *key, const __u64 *ips, int nr)
+{
+	char buf[512];
+	size_t len = 0;
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; i < nr && len < sizeof(buf) - 20; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, " 0x%llx", (unsigned long long)ips[i]);
+	pr_debug("pid %u (%.16s): unwind ended (%u) after %d frames:%s%s", key->tgid, key->comm,
+		 key->unwind_end, nr, buf, i < nr ? " ..." : "");
+}
+
 static int read_dwarf_stack(int fd, __u64 hash, __u64 *ips, int *nr)
 {
 	struct unwind_stack st;
@@ -415,9 +432,7 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 		if (key->unwind_end < UNWIND_END_MAX)
 			c->unwind_end[key->unwind_end] += count;
 		if (key->unwind_end > UNWIND_END_ROOT && log_is_verbose())
-			pr_debug("pid %u (%.16s): unwind ended (%u) after %d frames at 0x%llx",
-				 key->tgid, key->comm, key->unwind_end, nr_u,
-				 nr_u ? (unsigned long long)uips[nr_u - 1] : 0ULL);
+			log_unwind_end(key, uips, nr_u);
 		err = fn(ctx, key, count, kips, nr_k, uips, nr_u);
 		if (err && !first_err)
 			first_err = err;

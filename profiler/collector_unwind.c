@@ -7,7 +7,8 @@
  * Every 30 s the known processes are read again, so unmapped
  * libraries do not linger. With --comm, the matching processes are read
  * before sampling starts; without -p or --comm, the thread reads every
- * running process once at start. Tables are built once per binary (unwind/).
+ * running process once at start, unless unwind_lazy leaves each process to
+ * its first sample. Tables are built once per binary (unwind/).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -253,7 +254,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		scan_running(f);
 	}
 	/* the whole machine takes a while: the thread reads it while sampling */
-	f->scan_all = !o->nr_pids && !o->comm;
+	f->scan_all = !o->nr_pids && !o->comm && !o->unwind_lazy;
 	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;

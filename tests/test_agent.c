@@ -404,7 +404,8 @@ static void test_agent_bad_arguments(void **state)
 {
 	static const char *const bad[][4] = {
 		{ "--retention", "7y" }, { "--max-db-size", "lots" }, { "--flush-interval", "0" },
-		{ "--label", "novalue" }, { "--bogus" },
+		{ "--label", "novalue" }, { "--bogus" }, { "--unwind-mem", "100" },
+		{ "--unwind-mem", "64G" },
 	};
 	size_t i;
 

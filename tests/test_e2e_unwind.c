@@ -320,10 +320,13 @@ static void test_cxx_exceptions_and_dlopen(void **state)
 		    0.99 * plugin_all);
 	assert_true(throws > 0.1);
 	/*
-	 * While libgcc installs the handler's context it rewrites its own
-	 * frame's saved registers, so a few samples there cannot be unwound.
+	 * From the moment uw_install_context_1() starts copying the handler's
+	 * registers into _Unwind_RaiseException's save slots until its epilogue
+	 * jumps to the handler, the CFI of both describes slots that no longer
+	 * hold what it says: those samples (0.7% of this workload at 999 Hz)
+	 * end as a bad frame. Everything else reaches the root.
 	 */
-	assert_true(complete_share(out) >= 0.97);
+	assert_true(complete_share(out) >= 0.98);
 	free(out);
 	folded_free(&f);
 }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 
 #include "unwind/unwind.h"
 #include "symbolizer/symbolizer.h"
@@ -780,6 +781,87 @@ static void fake_process(const char *root, int tgid, const char *binary, int ino
  * Room for one fixture table besides the vDSO's: a second binary gets no
  * table while the first is mapped, and evicts it once no process maps it.
  */
+/* Resident bytes of this process in [@base, @base + @len), from /proc/self/smaps. */
+static size_t rss_in(uintptr_t base, size_t len)
+{
+	FILE *fp = fopen("/proc/self/smaps", "r");
+	unsigned long start, end, kb;
+	bool in = false;
+	size_t rss = 0;
+	char line[512];
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start >= base && start < base + len;
+		else if (in && sscanf(line, "Rss: %lu kB", &kb) == 1)
+			rss += kb * 1024;
+	}
+	fclose(fp);
+	return rss;
+}
+
+/*
+ * With a real (mmappable) rows map, rows are written through the mapping
+ * into the map, and only the pages the tables use are mapped: the rest of
+ * the map costs no RSS.
+ */
+static void test_rows_map_mapped_as_needed(void **state)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
+	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
+	struct unwinder_opts uo = { .max_rows = 2 << 20, .max_tables = 256 };
+	const size_t map_bytes = (size_t)uo.max_rows * sizeof(struct unwind_row);
+	struct unwinder_stats st;
+	struct unwind_row in_map;
+	const struct unwind_table *t;
+	struct unwinder *u;
+	size_t rss;
+	__u32 i, idx;
+
+	(void)state;
+	uo.rows_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_rows", 4, sizeof(struct unwind_row),
+				    uo.max_rows, &mmapable);
+	if (uo.rows_fd < 0) {
+		print_message("skipped: the kernel refused an mmappable BPF array: %s\n",
+			      strerror(errno));
+		skip();
+	}
+	uo.tables_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_tables", 4,
+				      sizeof(struct unwind_table), uo.max_tables, NULL);
+	uo.procs_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_procs", 4, sizeof(struct unwind_proc),
+				     16, &no_prealloc);
+	assert_true(uo.tables_fd >= 0 && uo.procs_fd >= 0);
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+	assert_int_equal(unwinder__scan_process(u, getpid()), 0);
+	unwinder__stats(u, &st);
+	assert_true(st.tables >= 2);	/* this program and libc at least */
+	assert_true(st.rows > 1000 && st.rows < uo.max_rows / 4);
+
+	/* what the unwinder holds is what the BPF side reads */
+	for (i = 0; i < st.tables; i++) {
+		t = unwinder__table(u, i);
+		assert_non_null(t);
+		for (idx = t->first; idx < t->first + t->nr; idx += 97) {
+			assert_int_equal(bpf_map_lookup_elem(uo.rows_fd, &idx, &in_map), 0);
+			assert_memory_equal(&in_map, unwinder__row(u, idx), sizeof(in_map));
+		}
+	}
+	/* rows past the last chunk mapped are not reachable from user space */
+	assert_null(unwinder__row(u, uo.max_rows - 1));
+	rss = rss_in((uintptr_t)unwinder__row(u, 0), map_bytes);
+	print_message("%zu rows in %zu tables: %zu KiB of the %zu KiB map resident\n", st.rows,
+		      st.tables, rss / 1024, map_bytes / 1024);
+	assert_true(rss >= st.rows * sizeof(struct unwind_row));
+	assert_true(rss <= st.rows * sizeof(struct unwind_row) + (1 << 20));
+
+	unwinder__free(u);
+	close(uo.rows_fd);
+	close(uo.tables_fd);
+	close(uo.procs_fd);
+}
+
 static void test_eviction(void **state)
 {
 	char root[] = "/tmp/unwind-proc-XXXXXX", lib[4096], exe[4096], cmd[4200];
@@ -789,6 +871,7 @@ static void test_eviction(void **state)
 	struct unwinder_stats st;
 	struct unwinder *u;
 	__u32 id, first;
+	size_t builds;
 
 	(void)state;
 	assert_non_null(mkdtemp(root));
@@ -809,6 +892,13 @@ static void test_eviction(void **state)
 	/* no room while process 1 maps the executable */
 	assert_int_equal(unwinder__scan_process(u, 2), 0);
 	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	/* nor at the next scan, which does not derive the table again to find that out */
+	unwinder__stats(u, &st);
+	builds = st.builds;
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_NO_TABLE);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.builds, builds);
 
 	/* process 1 exits: the library takes the executable's rows and table id */
 	unwinder__remove_process(u, 1);
@@ -844,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_plt_row),
 		cmocka_unit_test(test_mapping_kinds),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_rows_map_mapped_as_needed),
 	};
 
 	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);

@@ -87,6 +87,7 @@ struct unwinder_stats {
 	size_t evicted;		/* tables dropped because no process mapped them any more */
 	size_t max_rows;
 	size_t scans;		/* /proc/PID/maps reads */
+	size_t builds;		/* table derivations started, those that failed included */
 };
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st);
 

@@ -36,6 +36,12 @@ struct bin {
 	__u32 table;		/* valid when has_table */
 	bool has_table;
 	bool retry;		/* no table for lack of room, or evicted: build when mapped again */
+	/*
+	 * More rows than this were needed when it did not fit: it is built
+	 * again only once that many are free, not at every scan of a process
+	 * mapping it (mmaps trigger scans every 100 ms).
+	 */
+	__u32 min_rows;
 	struct load_seg *segs;	/* executable PT_LOADs */
 	size_t nr_segs;
 };
@@ -50,6 +56,11 @@ struct unwinder {
 	struct unwind_row *rows;	/* mmapped rows map, or heap without BPF */
 	size_t rows_len;
 	bool rows_mapped;
+	/*
+	 * Rows [0, mapped_rows) are mapped: the map is mapped a chunk at a time
+	 * as tables fill it, since every mapped page of it counts in our RSS.
+	 */
+	__u32 mapped_rows;
 	struct unwind_table *tables;	/* user-space copy of the tables map */
 	__u32 nr_rows, nr_tables;	/* high-water marks of rows and table ids */
 	__u32 used_rows;		/* rows of live tables */
@@ -73,7 +84,7 @@ struct unwinder {
 	int vdso_bin;			/* -1: none */
 
 	struct hashmap procs;		/* tgid -> struct unwind_proc * */
-	size_t scans;
+	size_t scans, builds;
 };
 
 static int add_bin(struct unwinder *u)
@@ -112,10 +123,37 @@ static int read_exec_segments(Elf *elf, struct bin *b)
 	return b->nr_segs ? 0 : -ENOEXEC;
 }
 
+#define ROWS_CHUNK_BYTES (1u << 20)
+
+/* Map the rows map's pages up to row @nr (exclusive), a whole chunk at a time. */
+static int map_rows_upto(struct unwinder *u, __u32 nr)
+{
+	size_t have = (size_t)u->mapped_rows * sizeof(*u->rows), want;
+	void *p;
+
+	if (nr <= u->mapped_rows)
+		return 0;
+	want = ((size_t)nr * sizeof(*u->rows) + ROWS_CHUNK_BYTES - 1) & ~(size_t)(ROWS_CHUNK_BYTES - 1);
+	if (want > u->rows_len)
+		want = u->rows_len;
+	p = mmap((char *)u->rows + have, want - have, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 u->opts.rows_fd, have);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		pr_warn("cannot map unwind rows %zu-%zu: %s", have, want, strerror(-err));
+		return err;
+	}
+	u->mapped_rows = want / sizeof(*u->rows) < u->opts.max_rows ?
+			 want / sizeof(*u->rows) : u->opts.max_rows;
+	return 0;
+}
+
 /* First fit in the freed ranges, else past the high-water mark. */
 static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 {
 	size_t i;
+	int err;
 
 	for (i = 0; i < u->nr_free_rows; i++) {
 		struct row_range *r = &u->free_rows[i];
@@ -131,6 +169,9 @@ static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 	}
 	if (nr > u->opts.max_rows - u->nr_rows)
 		return -ENOSPC;
+	err = map_rows_upto(u, u->nr_rows + nr);
+	if (err)
+		return err;
 	*first = u->nr_rows;
 	u->nr_rows += nr;
 	return 0;
@@ -264,6 +305,7 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	u->bins[bin].table = id;
 	u->bins[bin].has_table = true;
 	u->bins[bin].retry = false;
+	u->bins[bin].min_rows = 0;
 	return 0;
 }
 
@@ -291,15 +333,24 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
 	}
 	/* room left, counting what evicting unused tables would give back */
 	lim.max_rows = u->opts.max_rows - u->used_rows;
+	if (b->min_rows > lim.max_rows) {
+		/* too big last time: try only if evicting unused tables makes the room */
+		if (!evict_unused(u) || b->min_rows > u->opts.max_rows - u->used_rows)
+			return;	/* b->retry stays set */
+		lim.max_rows = u->opts.max_rows - u->used_rows;
+	}
 	lim.max_seconds = u->opts.max_build_seconds;
+	u->builds++;
 	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
 	if (err == -E2BIG && evict_unused(u)) {
 		lim.max_rows = u->opts.max_rows - u->used_rows;
+		u->builds++;
 		err = unwind_table__build(elf, name, &lim, &rows, &nr, &st);
 	}
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
+		b->min_rows = lim.max_rows + 1;
 	}
 	if (err)
 		return;
@@ -556,7 +607,7 @@ const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id)
 
 const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx)
 {
-	return idx < u->opts.max_rows ? &u->rows[idx] : NULL;
+	return idx < u->mapped_rows ? &u->rows[idx] : NULL;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
@@ -572,6 +623,7 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
 	st->evicted = u->evicted;
 	st->max_rows = u->opts.max_rows;
 	st->scans = u->scans;
+	st->builds = u->builds;
 }
 
 static int map_rows(struct unwinder *u)
@@ -581,9 +633,12 @@ static int map_rows(struct unwinder *u)
 	u->rows_len = ((size_t)u->opts.max_rows * sizeof(struct unwind_row) + page - 1) & ~(page - 1);
 	if (u->opts.rows_fd < 0) {
 		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
+		u->mapped_rows = u->opts.max_rows;
 		return u->rows ? 0 : -ENOMEM;
 	}
-	u->rows = mmap(NULL, u->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, u->opts.rows_fd, 0);
+	/* reserve the address range; map_rows_upto() maps the map into it as it fills */
+	u->rows = mmap(NULL, u->rows_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
 	if (u->rows == MAP_FAILED) {
 		u->rows = NULL;
 		return -errno;
