@@ -25,7 +25,7 @@
 static char tmpdir[] = "/tmp/profile-e2e-XXXXXX";
 static const char *skip_reason;
 
-static const char *env_path(const char *name)
+static inline const char *env_path(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -34,7 +34,7 @@ static const char *env_path(const char *name)
 	return v;
 }
 
-static char *tmp(const char *name)
+static inline char *tmp(const char *name)
 {
 	static char bufs[8][4096];
 	static int next;
@@ -52,7 +52,10 @@ static inline void sleep_s(double s)
 		;
 }
 
-/* fork + exec @argv with stdout (and stderr) to files; returns the pid */
+/*
+ * fork + exec @argv with stdout and stderr to files (NULL: inherited; the
+ * same path for both: one file, as 2>&1); returns the pid
+ */
 static inline pid_t spawn(const char *const argv[], const char *out, const char *err)
 {
 	pid_t pid = fork();
@@ -63,6 +66,10 @@ static inline pid_t spawn(const char *const argv[], const char *out, const char 
 			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 			dup2(fd, 1);
+			if (err && !strcmp(err, out)) {
+				dup2(fd, 2);
+				err = NULL;
+			}
 		}
 		if (err) {
 			int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -93,7 +100,7 @@ static inline int wait_exit(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static char *slurp(const char *path)
+static __attribute__((unused)) char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;

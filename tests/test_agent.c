@@ -33,38 +33,9 @@
 #include <sqlite3.h>
 #include <cmocka.h>
 
+#include "e2e.h"
 #include "store/store.h"
 #include "common/log.h"
-
-static char tmpdir[] = "/tmp/profile-agent-XXXXXX";
-static const char *skip_reason;
-
-#define REQUIRE_BPF()                                                        \
-	do {                                                                 \
-		if (skip_reason) {                                           \
-			print_message("SKIP: %s\n", skip_reason);            \
-			skip();                                              \
-		}                                                            \
-	} while (0)
-
-static const char *env_path(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v)
-		fail_msg("%s is not set: run the tests through 'make test'", name);
-	return v;
-}
-
-static char *tmp(const char *name)
-{
-	static char bufs[8][4096];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
 
 static double now_s(void)
 {
@@ -82,38 +53,6 @@ static long long wall_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static pid_t spawn(const char *const argv[], const char *err)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int status;
-
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static pid_t start_workload(double seconds)
 {
 	char path[4096], dur[32];
@@ -122,7 +61,7 @@ static pid_t start_workload(double seconds)
 
 	snprintf(path, sizeof(path), "%s/wl_split", env_path("WORKLOADS"));
 	snprintf(dur, sizeof(dur), "%g", seconds);
-	pid = spawn(argv, NULL);
+	pid = spawn(argv, "/dev/null", "/dev/null");
 	/* on a loaded machine the workload must still run every second */
 	setpriority(PRIO_PROCESS, pid, -10);
 	return pid;
@@ -139,7 +78,7 @@ static pid_t start_agent(const char *db, const char *flush, const char *interval
 	};
 	pid_t pid;
 
-	pid = spawn(argv, tmp("agent.log"));
+	pid = spawn(argv, tmp("agent.log"), tmp("agent.log"));
 	/* and the agent must still drain on time */
 	setpriority(PRIO_PROCESS, pid, -10);
 	return pid;
@@ -290,7 +229,7 @@ static void test_agent_kill9_loses_at_most_one_flush(void **state)
 	sqlite3_close(db);
 
 	/* profile itself opens it and reads the workload back */
-	reader = spawn(argv, tmp("folded.txt"));
+	reader = spawn(argv, tmp("folded.txt"), tmp("folded.txt"));
 	assert_int_equal(wait_exit(reader), 0);
 	kill(wl, SIGTERM);
 	wait_exit(wl);
@@ -421,50 +360,17 @@ static void test_agent_bad_arguments(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *argv[] = { env_path("PROFILE"), "agent", bad[i][0], bad[i][1], NULL };
-		pid_t p = spawn(argv, tmp("bad.log"));
+		pid_t p = spawn(argv, tmp("bad.log"), tmp("bad.log"));
 
 		assert_int_equal(wait_exit(p), 2);
 	}
 }
 
-static int setup_group(void **state)
+/* e2e.h's BPF probe and temporary directory; the store's warnings stay quiet */
+static int setup(void **state)
 {
-	struct perf_event_attr attr = {
-		.size = sizeof(attr), .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = 99, .freq = 1,
-	};
-	int ret, fd;
-
-	(void)state;
-	if (!mkdtemp(tmpdir))
-		return -1;
 	log_set_quiet(true);
-	ret = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL);
-	if (ret <= 0) {
-		skip_reason = ret == 0 ? "the kernel does not support perf_event BPF programs"
-				       : "the kernel refused to load a BPF program (not root? no CAP_BPF?)";
-		return 0;
-	}
-	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, 0);
-	if (fd < 0) {
-		skip_reason = "the kernel refused a system-wide cpu-clock perf event";
-		return 0;
-	}
-	close(fd);
-	return 0;
-}
-
-static int teardown_group(void **state)
-{
-	char cmd[4200];
-
-	(void)state;
-	if (!getenv("KEEP_TMP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd))
-			return -1;
-	}
-	return 0;
+	return setup_group(state);
 }
 
 int main(void)
@@ -477,5 +383,5 @@ int main(void)
 		cmocka_unit_test(test_agent_retries_a_locked_database),
 	};
 
-	return cmocka_run_group_tests_name("agent", tests, setup_group, teardown_group);
+	return cmocka_run_group_tests_name("agent", tests, setup, teardown_group);
 }
