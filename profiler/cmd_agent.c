@@ -26,6 +26,7 @@
 #include "store_sink.h"
 #include "store/store.h"
 #include "symbolizer/symbolizer.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct agent_opts {
@@ -251,14 +252,6 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 
 /* ---- health ---- */
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void update_health(struct agent *a)
 {
 	struct store_health *h = &a->health;
@@ -400,25 +393,11 @@ static int drain(struct agent *a)
 	return err;
 }
 
-static void on_proc_event(void *ctx, const struct proc_event *ev)
-{
-	struct agent *a = ctx;
-
-	if (ev->type == EVENT_NEW)
-		symbolizer__add_process(a->syms, ev->tgid);	/* its mappings, while it lives */
-	else
-		symbolizer__process_exited(a->syms, ev->tgid);
-}
-
 /* Handle process events for @secs, or until a signal. */
 static void nap(struct agent *a, double secs)
 {
-	double deadline = now_seconds() + secs, left;
-
-	while (!stop_requested && (left = deadline - now_seconds()) > 0) {
-		if (collector__poll(a->coll, (int)(left * 1000) + 1, on_proc_event, a) == -EINTR)
-			break;
-	}
+	collector__poll_until(a->coll, now_seconds() + secs, &stop_requested,
+			      collector__symbolizer_events, a->syms);
 }
 
 static int run(struct agent *a)
@@ -456,7 +435,7 @@ static int shut_down(struct agent *a)
 	int err, i;
 
 	err = collector__stop(a->coll);
-	collector__poll(a->coll, 0, on_proc_event, a);
+	collector__poll(a->coll, 0, collector__symbolizer_events, a->syms);
 	err = err ?: drain(a);
 	err = err ?: drain(a);
 	for (i = 0; i < 10; i++) {

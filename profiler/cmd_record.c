@@ -22,6 +22,7 @@
 #include "symbolizer/symbolizer.h"
 #include "web/web.h"
 #include "common/strbuf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct record_opts {
@@ -319,14 +320,6 @@ static int drain(struct record *r)
 
 /* ---- the sampling loop ---- */
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static bool targets_alive(const struct record_opts *o)
 {
 	int i;
@@ -358,37 +351,6 @@ static void show_progress(struct record *r, double left)
 			(unsigned long long)r->samples, (unsigned long long)dropped);
 }
 
-static void on_proc_event(void *ctx, const struct proc_event *ev)
-{
-	struct record *r = ctx;
-
-	switch (ev->type) {
-	case EVENT_NEW:
-		/* read its mappings and open its binaries now, while it lives */
-		symbolizer__add_process(r->syms, ev->tgid);
-		break;
-	case EVENT_EXEC:
-		symbolizer__process_exited(r->syms, ev->tgid);
-		break;
-	case EVENT_EXIT:
-		symbolizer__process_exited(r->syms, ev->tgid);
-		break;
-	}
-}
-
-/* Handle process events until @deadline (monotonic seconds) or a signal. */
-static void wait_until(struct record *r, double deadline)
-{
-	double left;
-
-	while (!stop_requested && (left = deadline - now_seconds()) > 0) {
-		int ms = (int)(left * 1000) + 1;
-
-		if (collector__poll(r->coll, ms, on_proc_event, r) == -EINTR)
-			break;
-	}
-}
-
 static int sample_loop(struct record *r, double *elapsed)
 {
 	const struct record_opts *o = r->opts;
@@ -405,7 +367,8 @@ static int sample_loop(struct record *r, double *elapsed)
 			if (nap > left)
 				nap = left;
 		}
-		wait_until(r, now_seconds() + nap);
+		collector__poll_until(r->coll, now_seconds() + nap, &stop_requested,
+				      collector__symbolizer_events, r->syms);
 		err = drain(r);
 		if (err)
 			break;
@@ -593,7 +556,7 @@ static int finish(struct record *r, double elapsed)
 
 	/* stop sampling, take the last process events, then empty both map sets */
 	err = collector__stop(r->coll);
-	collector__poll(r->coll, 0, on_proc_event, r);
+	collector__poll(r->coll, 0, collector__symbolizer_events, r->syms);
 	e = drain(r);
 	err = err ? err : e;
 	e = drain(r);

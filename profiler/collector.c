@@ -18,6 +18,8 @@
 #include "collector.h"
 #include "collector_internal.h"
 #include "profiler.skel.h"
+#include "symbolizer/symbolizer.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct collector {
@@ -188,6 +190,25 @@ int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, 
 	n = ring_buffer__poll(c->events, timeout_ms);
 	c->event_fn = NULL;
 	return n;
+}
+
+void collector__poll_until(struct collector *c, double deadline, const volatile sig_atomic_t *stop,
+			   collector_event_fn fn, void *ctx)
+{
+	double left;
+
+	while (!*stop && (left = deadline - now_seconds()) > 0) {
+		if (collector__poll(c, (int)(left * 1000) + 1, fn, ctx) == -EINTR)
+			break;
+	}
+}
+
+void collector__symbolizer_events(void *syms, const struct proc_event *ev)
+{
+	if (ev->type == EVENT_NEW)
+		symbolizer__add_process(syms, ev->tgid);
+	else
+		symbolizer__process_exited(syms, ev->tgid);
 }
 
 struct collector *collector__new(const struct collector_opts *o)

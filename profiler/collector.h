@@ -8,6 +8,7 @@
 #define __PROFILER_COLLECTOR_H
 
 #include <linux/types.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -77,6 +78,21 @@ typedef void (*collector_event_fn)(void *ctx, const struct proc_event *ev);
  * the number handled, or -errno (-EINTR when a signal came).
  */
 int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, void *ctx);
+
+/*
+ * collector__poll() until @deadline (CLOCK_MONOTONIC seconds, see
+ * common/clock.h), until *@stop is set, or until a signal interrupts it.
+ */
+void collector__poll_until(struct collector *c, double deadline, const volatile sig_atomic_t *stop,
+			   collector_event_fn fn, void *ctx);
+
+/*
+ * A collector_event_fn for a struct symbolizer *@syms: a new process's
+ * mappings are read and its binaries opened at once, while it lives (it may
+ * exit long before the next drain); an exec or exit lets the old mappings
+ * go once their samples are drained.
+ */
+void collector__symbolizer_events(void *syms, const struct proc_event *ev);
 
 /* Hand every sample recorded since the last drain to @fn. Returns 0 or -errno. */
 int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx);

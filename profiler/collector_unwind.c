@@ -23,6 +23,7 @@
 #include "collector_internal.h"
 #include "profiler.skel.h"
 #include "unwind/unwind.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #ifndef DEFAULT_UNWIND_ROWS
@@ -133,14 +134,6 @@ static void serve_pending(struct unwind_feeder *f)
 		unwinder__scan_process(f->uw, f->pending[i]);
 	pthread_mutex_unlock(&f->lock);
 	f->nr_pending = 0;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void rescan_all(struct unwind_feeder *f)
