@@ -17,16 +17,20 @@
 /* a kernel function is never this large: past it an address is unknown */
 #define KSYM_MAX_SPAN (1ULL << 20)
 
-static int cmp_ksym(const void *a, const void *b)
+static int cmp_ksym(const void *a, const void *b, void *arg)
 {
 	const struct ksym *x = a, *y = b;
+	const char *names = arg;
+	size_t lx, ly;
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	/* deterministic choice among aliases: the shorter, then smaller name */
-	if (strlen(x->name) != strlen(y->name))
-		return strlen(x->name) < strlen(y->name) ? -1 : 1;
-	return strcmp(x->name, y->name);
+	lx = strlen(names + x->name);
+	ly = strlen(names + y->name);
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return strcmp(names + x->name, names + y->name);
 }
 
 static bool is_text_type(char t)
@@ -34,11 +38,33 @@ static bool is_text_type(char t)
 	return t == 't' || t == 'T' || t == 'w' || t == 'W';
 }
 
-static int parse_line(char *line, struct ksym *sym, struct strset *strs)
+/* The index of module @mod in ks->modules, adding it (interned in @strs) if new. */
+static int module_index(struct ksyms *ks, const char *mod, struct strset *strs)
+{
+	const char *s;
+	size_t i;
+	int id;
+
+	/* symbols come grouped by module: the last one is almost always it */
+	for (i = ks->nr_modules; i-- > 0;)
+		if (!strcmp(ks->modules[i], mod))
+			return i;
+	id = strset__add(strs, mod, strlen(mod));
+	if (id < 0)
+		return id;
+	s = strset__str(strs, id);
+	if (ARRAY_GROW(ks->modules, ks->cap_modules, ks->nr_modules + 1, 64))
+		return -ENOMEM;
+	ks->modules[ks->nr_modules] = s;
+	return ks->nr_modules++;
+}
+
+static int parse_line(char *line, struct ksyms *ks, struct ksym *sym, struct strset *strs)
 {
 	char *end, *name, *mod;
+	size_t len;
 	char type;
-	int id;
+	int idx;
 
 	sym->addr = strtoull(line, &end, 16);
 	if (end == line || *end != ' ')
@@ -59,15 +85,36 @@ static int parse_line(char *line, struct ksym *sym, struct strset *strs)
 	}
 	if (!*name)
 		return -EINVAL;
-	id = strset__add(strs, name, strlen(name));
-	if (id < 0)
-		return id;
-	sym->name = strset__str(strs, id);
-	id = mod && *mod ? strset__add(strs, mod, strlen(mod)) : strset__add(strs, "[kernel]", 8);
-	if (id < 0)
-		return id;
-	sym->module = strset__str(strs, id);
+	if (sym->addr == 0)	/* kptr_restrict hides addresses: useless */
+		return -ENOENT;
+	idx = module_index(ks, mod && *mod ? mod : "[kernel]", strs);
+	if (idx < 0)
+		return idx;
+	sym->module = idx;
+	len = strlen(name) + 1;
+	if (ks->names_len + len > UINT32_MAX)
+		return -ENOMEM;
+	if (ARRAY_GROW(ks->names, ks->names_cap, ks->names_len + len, 1 << 16))
+		return -ENOMEM;
+	memcpy(ks->names + ks->names_len, name, len);
+	sym->name = ks->names_len;
+	ks->names_len += len;
 	return 0;
+}
+
+/* Give back what the doubling arrays hold beyond what they use. */
+static void shrink(struct ksyms *ks)
+{
+	void *p;
+
+	if (ks->nr && (p = realloc(ks->syms, ks->nr * sizeof(*ks->syms)))) {
+		ks->syms = p;
+		ks->cap = ks->nr;
+	}
+	if (ks->names_len && (p = realloc(ks->names, ks->names_len))) {
+		ks->names = p;
+		ks->names_cap = ks->names_len;
+	}
 }
 
 int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
@@ -80,18 +127,16 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 	while (getline(&line, &linecap, f) > 0) {
 		struct ksym sym;
 
-		err = parse_line(line, &sym, strs);
+		err = parse_line(line, ks, &sym, strs);
 		if (err == -ENOMEM)
 			break;
 		if (err == -EINVAL)
 			continue;
 		parsed++;
-		if (err == -ENOENT) {	/* not a text symbol */
+		if (err == -ENOENT) {	/* not a text symbol, or no address */
 			err = 0;
 			continue;
 		}
-		if (sym.addr == 0)	/* kptr_restrict hides addresses: useless */
-			continue;
 		err = ARRAY_GROW(ks->syms, ks->cap, ks->nr + 1, 4096);
 		if (err)
 			break;
@@ -102,8 +147,9 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		return err;
 	if (!parsed)
 		return -EINVAL;
+	shrink(ks);
 	if (ks->nr)
-		qsort(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym);
+		qsort_r(ks->syms, ks->nr, sizeof(*ks->syms), cmp_ksym, ks->names);
 	return 0;
 }
 
@@ -126,6 +172,7 @@ const struct ksym *ksyms__find(const struct ksyms *ks, __u64 addr)
 void ksyms__release(struct ksyms *ks)
 {
 	free(ks->syms);
-	ks->syms = NULL;
-	ks->nr = ks->cap = 0;
+	free(ks->names);
+	free(ks->modules);
+	memset(ks, 0, sizeof(*ks));
 }

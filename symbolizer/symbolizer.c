@@ -275,8 +275,8 @@ int symbolizer__kernel(struct symbolizer *s, __u64 addr, struct sym_frame *out)
 	sym = ksyms__find(&s->ksyms, addr);
 	if (!sym)
 		return -ENOENT;
-	out->name = sym->name;
-	out->module = sym->module;
+	out->name = ksyms__name(&s->ksyms, sym);
+	out->module = ksyms__module(&s->ksyms, sym);
 	return 0;
 }
 

@@ -13,25 +13,44 @@ struct strset;
 
 /* ---- kallsyms ---- */
 
+/*
+ * A kernel has 100k+ text symbols: each is 16 bytes here, its name in one
+ * pool of bytes (no per-name allocation, no hash entry), its module an index
+ * into a short list of interned module names.
+ */
 struct ksym {
 	__u64 addr;
-	const char *name;	/* interned */
-	const char *module;	/* interned, "[kernel]" for the core image */
+	__u32 name;		/* offset in ksyms.names */
+	__u32 module;		/* index in ksyms.modules */
 };
 
 struct ksyms {
 	struct ksym *syms;	/* sorted by addr */
 	size_t nr, cap;
+	char *names;
+	size_t names_len, names_cap;
+	const char **modules;	/* interned; [0] is "[kernel]", the core image */
+	size_t nr_modules, cap_modules;
 };
 
 /*
  * Parse /proc/kallsyms text from @f, keeping text symbols (t, T, w, W).
- * Names are interned in @strs. Returns 0, -EINVAL when no line parses, or
- * -ENOMEM. Lines that do not parse are skipped.
+ * Module names are interned in @strs. Returns 0, -EINVAL when no line
+ * parses, or -ENOMEM. Lines that do not parse are skipped.
  */
 int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs);
 /* The symbol covering @addr, or NULL. */
 const struct ksym *ksyms__find(const struct ksyms *ks, __u64 addr);
+static inline const char *ksyms__name(const struct ksyms *ks, const struct ksym *sym)
+{
+	return ks->names + sym->name;
+}
+
+static inline const char *ksyms__module(const struct ksyms *ks, const struct ksym *sym)
+{
+	return ks->modules[sym->module];
+}
+
 void ksyms__release(struct ksyms *ks);
 
 /* ---- /proc/PID/maps ---- */

@@ -90,8 +90,8 @@ static void test_kallsyms_lookup(void **state)
 			continue;
 		}
 		assert_non_null(sym);
-		assert_string_equal(sym->name, cases[i].name);
-		assert_string_equal(sym->module, cases[i].module);
+		assert_string_equal(ksyms__name(&ks, sym), cases[i].name);
+		assert_string_equal(ksyms__module(&ks, sym), cases[i].module);
 	}
 	ksyms__release(&ks);
 	strset__free(strs);

@@ -75,9 +75,10 @@ int unwinder__list_processes(const struct unwinder *u, __u32 **tgids, size_t *nr
 /* The process's mappings as last scanned, or NULL (borrowed). */
 const struct unwind_proc *unwinder__process(const struct unwinder *u, __u32 tgid);
 
-/* Table @id and row @idx as the BPF side sees them, or NULL (borrowed). */
+/* Table @id as the BPF side sees it, or NULL (borrowed). */
 const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id);
-const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx);
+/* Row @idx as the BPF side sees it (read from the map): 0, or -ENOENT or -errno. */
+int unwinder__row(const struct unwinder *u, __u32 idx, struct unwind_row *out);
 
 struct unwinder_stats {
 	size_t processes;	/* known processes */

@@ -3,7 +3,7 @@
  * The unwinder's user-space half: which binary each executable mapping of a
  * process holds, that binary's unwind table (built once, found again by
  * device/inode or build id), and the load bias turning addresses into ELF
- * addresses. Rows are written straight into the mmapped rows map; table
+ * addresses. Rows are written into the rows map through a passing mmap; table
  * ranges and process mappings are written to their BPF maps after the rows
  * they point to, so the BPF side never sees a table before its rows. When
  * room runs out, the tables no known process maps are evicted: unpublished,
@@ -53,14 +53,7 @@ struct row_range {
 struct unwinder {
 	struct unwinder_opts opts;
 	char *proc_root;
-	struct unwind_row *rows;	/* mmapped rows map, or heap without BPF */
-	size_t rows_len;
-	bool rows_mapped;
-	/*
-	 * Rows [0, mapped_rows) are mapped: the map is mapped a chunk at a time
-	 * as tables fill it, since every mapped page of it counts in our RSS.
-	 */
-	__u32 mapped_rows;
+	struct unwind_row *rows;	/* without BPF (rows_fd < 0): the rows, on the heap */
 	struct unwind_table *tables;	/* user-space copy of the tables map */
 	__u32 nr_rows, nr_tables;	/* high-water marks of rows and table ids */
 	__u32 used_rows;		/* rows of live tables */
@@ -123,29 +116,32 @@ static int read_exec_segments(Elf *elf, struct bin *b)
 	return b->nr_segs ? 0 : -ENOEXEC;
 }
 
-#define ROWS_CHUNK_BYTES (1u << 20)
-
-/* Map the rows map's pages up to row @nr (exclusive), a whole chunk at a time. */
-static int map_rows_upto(struct unwinder *u, __u32 nr)
+/*
+ * Copy @nr rows to rows [@first, @first + @nr) of the table: through a
+ * mapping of just the pages they fall in, unmapped again at once. A mapping
+ * left in place would count every page written in our RSS for good.
+ */
+static int write_rows(struct unwinder *u, __u32 first, const struct unwind_row *rows, size_t nr)
 {
-	size_t have = (size_t)u->mapped_rows * sizeof(*u->rows), want;
-	void *p;
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t from = (size_t)first * sizeof(*rows), len = nr * sizeof(*rows);
+	size_t off = from & ~(page - 1);
+	size_t span = ((from + len + page - 1) & ~(page - 1)) - off;
+	char *p;
 
-	if (nr <= u->mapped_rows)
+	if (u->opts.rows_fd < 0) {
+		memcpy(&u->rows[first], rows, len);
 		return 0;
-	want = ((size_t)nr * sizeof(*u->rows) + ROWS_CHUNK_BYTES - 1) & ~(size_t)(ROWS_CHUNK_BYTES - 1);
-	if (want > u->rows_len)
-		want = u->rows_len;
-	p = mmap((char *)u->rows + have, want - have, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 u->opts.rows_fd, have);
+	}
+	p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_SHARED, u->opts.rows_fd, off);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
-		pr_warn("cannot map unwind rows %zu-%zu: %s", have, want, strerror(-err));
+		pr_warn("cannot map unwind rows %zu-%zu: %s", off, off + span, strerror(-err));
 		return err;
 	}
-	u->mapped_rows = want / sizeof(*u->rows) < u->opts.max_rows ?
-			 want / sizeof(*u->rows) : u->opts.max_rows;
+	memcpy(p + (from - off), rows, len);
+	munmap(p, span);
 	return 0;
 }
 
@@ -153,7 +149,6 @@ static int map_rows_upto(struct unwinder *u, __u32 nr)
 static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 {
 	size_t i;
-	int err;
 
 	for (i = 0; i < u->nr_free_rows; i++) {
 		struct row_range *r = &u->free_rows[i];
@@ -169,9 +164,6 @@ static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 	}
 	if (nr > u->opts.max_rows - u->nr_rows)
 		return -ENOSPC;
-	err = map_rows_upto(u, u->nr_rows + nr);
-	if (err)
-		return err;
 	*first = u->nr_rows;
 	u->nr_rows += nr;
 	return 0;
@@ -279,6 +271,7 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	struct unwind_table t = { .nr = nr };
 	bool ids_left = u->nr_free_ids || u->nr_tables < u->opts.max_tables;
 	__u32 id;
+	int err;
 
 	if (!ids_left || alloc_rows(u, nr, &t.first)) {
 		ids_left = evict_unused(u) > 0 || ids_left;
@@ -288,10 +281,14 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 			return -ENOSPC;
 		}
 	}
-	memcpy(&u->rows[t.first], rows, nr * sizeof(*rows));
+	err = write_rows(u, t.first, rows, nr);
+	if (err) {
+		free_rows(u, t.first, t.nr);
+		return err;
+	}
 	id = u->nr_free_ids ? u->free_ids[--u->nr_free_ids] : u->nr_tables++;
 	if (u->opts.tables_fd >= 0 && bpf_map_update_elem(u->opts.tables_fd, &id, &t, BPF_ANY)) {
-		int err = -errno;
+		err = -errno;
 
 		pr_warn("cannot store the unwind table of '%s': %s", name, strerror(-err));
 		u->free_ids[u->nr_free_ids++] = id;
@@ -605,9 +602,15 @@ const struct unwind_table *unwinder__table(const struct unwinder *u, __u32 id)
 	return id < u->nr_tables ? &u->tables[id] : NULL;
 }
 
-const struct unwind_row *unwinder__row(const struct unwinder *u, __u32 idx)
+int unwinder__row(const struct unwinder *u, __u32 idx, struct unwind_row *out)
 {
-	return idx < u->mapped_rows ? &u->rows[idx] : NULL;
+	if (idx >= u->opts.max_rows)
+		return -ENOENT;
+	if (u->opts.rows_fd < 0) {
+		*out = u->rows[idx];
+		return 0;
+	}
+	return bpf_map_lookup_elem(u->opts.rows_fd, &idx, out) ? -errno : 0;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
@@ -624,27 +627,6 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
 	st->max_rows = u->opts.max_rows;
 	st->scans = u->scans;
 	st->builds = u->builds;
-}
-
-static int map_rows(struct unwinder *u)
-{
-	size_t page = sysconf(_SC_PAGESIZE);
-
-	u->rows_len = ((size_t)u->opts.max_rows * sizeof(struct unwind_row) + page - 1) & ~(page - 1);
-	if (u->opts.rows_fd < 0) {
-		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
-		u->mapped_rows = u->opts.max_rows;
-		return u->rows ? 0 : -ENOMEM;
-	}
-	/* reserve the address range; map_rows_upto() maps the map into it as it fills */
-	u->rows = mmap(NULL, u->rows_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (u->rows == MAP_FAILED) {
-		u->rows = NULL;
-		return -errno;
-	}
-	u->rows_mapped = true;
-	return 0;
 }
 
 struct unwinder *unwinder__new(const struct unwinder_opts *opts)
@@ -666,10 +648,10 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->free_ids = calloc(u->opts.max_tables, sizeof(*u->free_ids));
 	if (!u->proc_root || !u->tables || !u->table_refs || !u->table_bin || !u->free_ids)
 		goto err_out;
-	err = map_rows(u);
-	if (err) {
-		pr_warn("cannot map the unwind rows: %s", strerror(-err));
-		goto err_out;
+	if (u->opts.rows_fd < 0) {
+		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
+		if (!u->rows)
+			goto err_out;
 	}
 	elf_version(EV_CURRENT);
 	load_vdso(u);
@@ -696,10 +678,7 @@ void unwinder__free(struct unwinder *u)
 	for (i = 0; i < u->nr_bins; i++)
 		free(u->bins[i].segs);
 	free(u->bins);
-	if (u->rows_mapped)
-		munmap(u->rows, u->rows_len);
-	else
-		free(u->rows);
+	free(u->rows);
 	free(u->tables);
 	free(u->table_refs);
 	free(u->table_bin);
