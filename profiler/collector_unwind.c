@@ -17,7 +17,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "collector_internal.h"
@@ -41,6 +44,8 @@ struct unwind_feeder {
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
+	int wake_fd;		/* eventfd: written to stop the thread */
+	int epoll_fd;		/* the ring buffer's epoll fd and wake_fd */
 	bool scan_all;		/* no -p: read the running processes once at start */
 	char comm[TASK_COMM_LEN];	/* --comm: only those with this comm */
 	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
@@ -194,6 +199,10 @@ static void scan_running(struct unwind_feeder *f)
 	closedir(d);
 }
 
+/*
+ * Sleeps until an event, the next rescan or a stop: an always-on agent
+ * should not wake up when there is nothing to do.
+ */
 static void *feeder_thread(void *arg)
 {
 	struct unwind_feeder *f = arg;
@@ -202,9 +211,19 @@ static void *feeder_thread(void *arg)
 	if (f->scan_all)
 		scan_running(f);
 	while (!f->stop) {
-		int err = ring_buffer__poll(f->rb, 100);
+		double left = RESCAN_SECONDS - (now_seconds() - last);
+		struct epoll_event ev;
+		int n, err;
 
-		if (err < 0 && err != -EINTR) {
+		n = epoll_wait(f->epoll_fd, &ev, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+		if (n < 0 && errno != EINTR) {
+			pr_warn("waiting for unwind events failed: %s", strerror(errno));
+			break;
+		}
+		if (f->stop)
+			break;
+		err = ring_buffer__consume(f->rb);
+		if (err < 0) {
 			pr_warn("reading unwind events failed: %s", strerror(-err));
 			break;
 		}
@@ -215,6 +234,21 @@ static void *feeder_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* One epoll set for the thread: the ring buffer (its own epoll fd) and the wake-up eventfd. */
+static int open_wait_set(struct unwind_feeder *f)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->wake_fd < 0 || f->epoll_fd < 0)
+		return -errno;
+	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, f->wake_fd, &ev) ||
+	    epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
+		return -errno;
+	return 0;
 }
 
 struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct collector_opts *o)
@@ -233,6 +267,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 
 	if (!f)
 		goto err_out;
+	f->wake_fd = f->epoll_fd = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	f->uw = unwinder__new(&uo);
 	if (!f->uw) {
@@ -252,6 +287,11 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	if (!f->rb) {
 		err = -errno;
 		pr_warn("cannot open the unwind event ring buffer: %s", strerror(-err));
+		goto err_out;
+	}
+	err = open_wait_set(f);
+	if (err) {
+		pr_warn("cannot set up the unwind event wait: %s", strerror(-err));
 		goto err_out;
 	}
 	f->exit_link = bpf_program__attach(skel->progs.unwind_on_exit);
@@ -285,8 +325,15 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	if (!f)
 		return;
 	f->stop = true;
-	if (f->thread_started)
+	if (f->thread_started) {
+		if (eventfd_write(f->wake_fd, 1))
+			pr_warn("cannot wake the unwind thread: %s", strerror(errno));
 		pthread_join(f->thread, NULL);
+	}
+	if (f->epoll_fd >= 0)
+		close(f->epoll_fd);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
 	bpf_link__destroy(f->mmap_link);
 	bpf_link__destroy(f->fork_link);
 	bpf_link__destroy(f->exec_link);
