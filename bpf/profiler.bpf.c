@@ -31,6 +31,12 @@ const volatile bool include_idle = false;
 const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile char comm_filter[TASK_COMM_LEN] = {};
+/*
+ * The profiler itself: its user stacks follow frame pointers even when the
+ * others are unwound from tables, which for its own dozen libraries would
+ * cost more to build than its few samples are worth.
+ */
+const volatile __u32 self_tgid = 0;
 
 /* flipped by user space through the mmapped .bss */
 __u32 active_set = 0;
@@ -204,7 +210,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		}
 		key.kern_stack_id = err;
 	}
-	if (want_user && unwind_mode != UNWIND_MODE_FP) {
+	if (want_user && unwind_mode != UNWIND_MODE_FP && key.tgid != self_tgid) {
 		err = unwind_user(ctx, dmap, &key);
 		if (err) {
 			stat_inc(stack_error_stat(err, true));

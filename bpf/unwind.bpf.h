@@ -53,8 +53,10 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } unwind_events SEC(".maps");
 
+/* a kilobyte per stack: allocated as stacks come, not 16384 of them up front */
 struct dwarf_stack_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct unwind_stack);
 	__uint(max_entries, 16384);
@@ -106,8 +108,14 @@ static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
 }
 
+/* bpf_loop's context: looked up once per sample, not once per frame */
+struct unwind_loop_ctx {
+	const struct unwind_proc *proc;	/* NULL: the process's mappings are unknown */
+};
+
 static long unwind_frame_cb(__u64 i, void *data)
 {
+	struct unwind_loop_ctx *lc = data;
 	struct unwind_scratch *sc;
 	struct unwind_state *s;
 	__u32 zero = 0, idx;
@@ -126,7 +134,7 @@ static long unwind_frame_cb(__u64 i, void *data)
 	s->nr = idx + 1;
 	s->hash = (s->hash ^ s->pc) * 0x100000001b3ULL;
 	s->hash ^= s->hash >> 29;
-	end = unwind_step(NULL, bpf_map_lookup_elem(&unwind_procs, &sc->tgid), s);
+	end = unwind_step(NULL, lc->proc, s);
 	if (end) {
 		s->end = end;
 		return 1;
@@ -168,6 +176,7 @@ static __always_inline bool unwind_user_regs(struct bpf_perf_event_data *ctx,
 static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *stacks,
 					struct sample_key *key)
 {
+	struct unwind_loop_ctx lc;
 	struct unwind_scratch *sc;
 	struct unwind_state *s;
 	__u32 zero = 0;
@@ -185,7 +194,8 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	sc->tgid = key->tgid;
 	if (!unwind_user_regs(ctx, s))
 		return 0;
-	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, NULL, 0);
+	lc.proc = bpf_map_lookup_elem(&unwind_procs, &sc->tgid);
+	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, &lc, 0);
 	if (!s->end)
 		s->end = UNWIND_END_DEPTH;
 	if (s->missing) {

@@ -60,6 +60,7 @@ static int configure(struct collector *c, const struct collector_opts *o)
 	int err;
 
 	skel->rodata->filter_pids = o->nr_pids > 0;
+	skel->rodata->self_tgid = getpid();
 	skel->rodata->include_idle = o->include_idle;
 	skel->rodata->want_kernel = !o->no_kernel;
 	skel->rodata->want_user = !o->no_user;

@@ -74,6 +74,11 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, 1);
 	if (!err && !on)
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, 1);
+	/* the frame-pointer user stack maps only hold the profiler's own stacks */
+	if (!err && on && !o->stack_entries)
+		err = bpf_map__set_max_entries(skel->maps.ustacks0, 2048);
+	if (!err && on && !o->stack_entries)
+		err = bpf_map__set_max_entries(skel->maps.ustacks1, 2048);
 	if (!err && on && o->stack_entries)
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, o->stack_entries);
 	if (!err && on && o->stack_entries)
@@ -185,7 +190,9 @@ static void scan_running(struct unwind_feeder *f)
 		char *end;
 		unsigned long tgid = strtoul(e->d_name, &end, 10);
 
-		if (*end || !tgid || (f->comm[0] && !comm_is(tgid, f->comm)))
+		/* the profiler's own stacks follow frame pointers (self_tgid) */
+		if (*end || !tgid || tgid == (unsigned long)getpid() ||
+		    (f->comm[0] && !comm_is(tgid, f->comm)))
 			continue;
 		pthread_mutex_lock(&f->lock);
 		unwinder__scan_process(f->uw, tgid);
