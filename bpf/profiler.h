@@ -136,8 +136,19 @@ struct unwind_row {
 	__s32 rbp_off;		/* RBP_OFFSET: offset from the CFA; CFA_PLT: the threshold */
 };
 
+/*
+ * unwind_row.type flag: the frame's CFI saves rax and rdx, the registers GCC
+ * reserves for __builtin_eh_return's data; only functions that return into
+ * an exception handler (libgcc's _Unwind_RaiseException, _Unwind_Resume, ...)
+ * do. Just before that return, libgcc copies the handler frame's registers,
+ * return address included, over this frame's save slots: the return address
+ * read at CFA - 8 may then be the handler frame's, whose own slot lies
+ * further up the stack (see unwind_step_row()).
+ */
+#define UNWIND_ROW_EH_RETURN (1u << 16)
+
 #define UNWIND_ROW_CFA(r) ((r)->type & 0xff)
-#define UNWIND_ROW_RBP(r) ((r)->type >> 8)
+#define UNWIND_ROW_RBP(r) (((r)->type >> 8) & 0xff)
 #define UNWIND_ROW_TYPE(cfa, rbp) ((cfa) | (rbp) << 8)
 
 /* One binary's rows: unwind_rows[first .. first + nr), sorted by pc. */

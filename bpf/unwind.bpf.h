@@ -135,6 +135,8 @@ static long unwind_frame_cb(__u64 i, void *data)
 	s->hash = (s->hash ^ s->pc) * 0x100000001b3ULL;
 	s->hash ^= s->hash >> 29;
 	end = unwind_step(NULL, lc->proc, s);
+	if (end && end != UNWIND_END_ROOT && unwind_eh_resume(NULL, s))
+		return 0;
 	if (end) {
 		s->end = end;
 		return 1;

@@ -32,6 +32,12 @@
  * popped). uc_mcontext starts at byte 40; rbp, rsp and rip are its 11th,
  * 16th and 17th words.
  */
+/*
+ * How far above an eh_return frame's CFA the slot holding its return address
+ * is looked for, when the walk past that frame failed (unwind_eh_resume()).
+ */
+#define UNWIND_EH_SCAN_SLOTS 512
+
 #define SIGFRAME_RBP 120
 #define SIGFRAME_RSP 160
 #define SIGFRAME_RIP 168
@@ -46,6 +52,10 @@ struct unwind_state {
 	__u32 missing;		/* a pc fell outside the known mappings: rescan */
 	__u32 lo, hi;		/* binary search bounds */
 	__u32 last_map;		/* index of the previous frame's mapping: callers are often there too */
+	/* the last eh_return frame passed (UNWIND_ROW_EH_RETURN), to resume from on failure */
+	__u64 eh_cfa, eh_ra, eh_bp, eh_hash;
+	__u32 eh_nr;		/* frames recorded up to and including it */
+	__u32 eh_resumed;	/* resumed once already: no second try */
 };
 
 /* The mapping of @p holding s->pc, or NULL. */
@@ -141,11 +151,63 @@ static __always_inline int unwind_step_row(void *rctx, const struct unwind_row *
 	if (UNWIND_ROW_RBP(row) == UNWIND_RBP_OFFSET &&
 	    unwind_read(rctx, cfa + (__s64)row->rbp_off, &bp))
 		return UNWIND_END_READ_ERROR;
+	if (row->type & UNWIND_ROW_EH_RETURN) {
+		s->eh_cfa = cfa;
+		s->eh_ra = ra;
+		s->eh_bp = bp;
+		s->eh_nr = s->nr;
+		s->eh_hash = s->hash;
+	}
+	/*
+	 * A zero return address ends the walk as the outermost frame, unless
+	 * an eh_return frame was passed: then it is more likely a slot read
+	 * from the wrong frame (see unwind_eh_resume()).
+	 */
+	if (!ra && s->eh_cfa && !s->eh_resumed)
+		return UNWIND_END_BAD_FRAME;
 	s->pc = ra;
 	s->sp = cfa;
 	s->bp = bp;
 	s->exact_pc = 0;
 	return ra ? 0 : UNWIND_END_ROOT;
+}
+
+/*
+ * The walk failed after an eh_return frame. Right before such a frame
+ * returns into an exception handler, libgcc has copied the handler frame's
+ * registers over its save slots, return address included: what was read at
+ * its CFA - 8 is then the return address into the handler's function, and
+ * the frames in between (__cxa_throw, the throwing functions) are already
+ * unwound as far as the exception goes. The true slot of that return
+ * address is further up, in the frame the handler's function called: find
+ * it, and go on from there with the handler's rbp (copied too). Returns true
+ * when the walk resumes (s->nr and s->hash set back to that frame).
+ */
+static __always_inline bool unwind_eh_resume(void *rctx, struct unwind_state *s)
+{
+	__u64 v, at;
+	__u32 i;
+
+	if (!s->eh_cfa || s->eh_resumed)
+		return false;
+	s->eh_resumed = 1;
+	for (i = 0; i < UNWIND_EH_SCAN_SLOTS; i++) {
+		at = s->eh_cfa + (__u64)i * 8;
+		if (unwind_read(rctx, at, &v))
+			return false;
+		if (v == s->eh_ra)
+			break;
+	}
+	if (i == UNWIND_EH_SCAN_SLOTS)
+		return false;
+	s->pc = s->eh_ra;
+	s->sp = at + 8;
+	s->bp = s->eh_bp;
+	s->exact_pc = 0;
+	s->missing = 0;
+	s->nr = s->eh_nr;
+	s->hash = s->eh_hash;
+	return true;
 }
 
 /* One frame-pointer step, for code without a table. */

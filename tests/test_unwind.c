@@ -64,6 +64,7 @@ struct cfi_state {
 	long rbp_off;
 	int ra_undefined;
 	int plt_thr;
+	int rax_saved, rdx_saved;	/* the eh_return data registers, saved at CFA + n */
 };
 
 struct oracle {
@@ -84,8 +85,11 @@ static unsigned int expected_type(const struct cfi_state *s, int signal)
 		return UNWIND_ROW_TYPE(UNWIND_CFA_ROOT, UNWIND_RBP_SAME);
 	if (s->cfa_reg == -2)
 		return UNWIND_ROW_TYPE(UNWIND_CFA_PLT, UNWIND_RBP_SAME);
+	if (s->cfa_reg == -1)
+		return UNWIND_ROW_TYPE(UNWIND_CFA_UNSUPPORTED, UNWIND_RBP_SAME);
 	return UNWIND_ROW_TYPE(s->cfa_reg == 6 ? UNWIND_CFA_RBP : UNWIND_CFA_RSP,
-			       s->rbp_saved ? UNWIND_RBP_OFFSET : UNWIND_RBP_SAME);
+			       s->rbp_saved ? UNWIND_RBP_OFFSET : UNWIND_RBP_SAME) |
+	       (s->rax_saved && s->rdx_saved ? UNWIND_ROW_EH_RETURN : 0);
 }
 
 /* Compare the rows over [from, to) with state @s. */
@@ -136,6 +140,14 @@ static int reg_of(const char *p)
 	return r ? atoi(r + 2) : -1;
 }
 
+/* The CFA register named in @p: rsp and rbp, else -1 (the BPF side stops there). */
+static int cfa_reg_of(const char *p)
+{
+	int r = reg_of(p);
+
+	return r == 6 || r == 7 ? r : -1;
+}
+
 /*
  * Apply one instruction line to @s. Returns 0, or -1 for an instruction on
  * rsp/rbp/rip this oracle does not model (the FDE is then skipped).
@@ -147,12 +159,12 @@ static int apply(struct cfi_state *s, const char *insn, FILE *f, struct cfi_stat
 	long v;
 
 	if (sscanf(insn, "def_cfa r%*d (%*[^)]) at offset %ld", &v) == 1) {
-		s->cfa_reg = reg_of(insn - 1);
+		s->cfa_reg = cfa_reg_of(insn - 1);
 		s->cfa_off = v;
 	} else if (sscanf(insn, "def_cfa_offset %ld", &v) == 1) {
 		s->cfa_off = v;
 	} else if (!strncmp(insn, "def_cfa_register", 16)) {
-		s->cfa_reg = reg_of(insn);
+		s->cfa_reg = cfa_reg_of(insn);
 	} else if (!strncmp(insn, "def_cfa_expression", 18)) {
 		static const char *const plt[] = { "breg7", "breg16 0", "lit15", "and", NULL, "ge",
 						   "lit3", "shl", "plus" };
@@ -185,6 +197,16 @@ static int apply(struct cfi_state *s, const char *insn, FILE *f, struct cfi_stat
 	} else if (!strncmp(insn, "restore r6", 10) || !strncmp(insn, "same_value r6", 13) ||
 		   !strncmp(insn, "undefined r6", 12)) {
 		s->rbp_saved = 0;
+	} else if (!strncmp(insn, "offset r0 (rax) at cfa", 22)) {
+		s->rax_saved = 1;
+	} else if (!strncmp(insn, "offset r1 (rdx) at cfa", 22)) {
+		s->rdx_saved = 1;
+	} else if (!strncmp(insn, "restore r0 ", 11) || !strncmp(insn, "same_value r0 ", 14) ||
+		   !strncmp(insn, "undefined r0 ", 13)) {
+		s->rax_saved = 0;
+	} else if (!strncmp(insn, "restore r1 ", 11) || !strncmp(insn, "same_value r1 ", 14) ||
+		   !strncmp(insn, "undefined r1 ", 13)) {
+		s->rdx_saved = 0;
 	} else if (!strncmp(insn, "offset r16 (rip) at cfa-8", 25)) {
 		s->ra_undefined = 0;
 	} else if (!strncmp(insn, "undefined r16", 13)) {
@@ -329,6 +351,30 @@ static void test_rows_match_readelf_libc(void **state)
 		skip();
 	}
 	check_binary(libc, 20000);
+}
+
+/*
+ * libgcc_s returns into exception handlers through __builtin_eh_return:
+ * those functions save rax and rdx, and their rows carry the flag.
+ */
+static void test_rows_match_readelf_libgcc(void **state)
+{
+	const char *lib = "/lib/x86_64-linux-gnu/libgcc_s.so.1";
+	struct unwind_row *rows;
+	size_t nr, i, flagged = 0;
+
+	(void)state;
+	if (access(lib, R_OK)) {
+		print_message("SKIP: no %s\n", lib);
+		skip();
+	}
+	check_binary(lib, 500);
+	assert_int_equal(build_file(lib, &rows, &nr, NULL), 0);
+	for (i = 0; i < nr; i++)
+		flagged += !!(rows[i].type & UNWIND_ROW_EH_RETURN);
+	print_message("%zu of %zu rows in eh_return frames\n", flagged, nr);
+	assert_true(flagged > 0);
+	free(rows);
 }
 
 /* libc has every kind of row: PLT stubs, a signal trampoline, thread roots */
@@ -707,6 +753,78 @@ static void test_plt_row(void **state)
 	free(s);
 }
 
+/*
+ * An eh_return frame whose save slots libgcc has already overwritten with
+ * the handler frame's registers: the return address read at CFA - 8 belongs
+ * to a slot further up. The walk resumes from that slot once, and only for
+ * frames the row flags.
+ */
+static void test_eh_return_resume(void **state)
+{
+	struct unwind_row row = { .type = UNWIND_ROW_TYPE(UNWIND_CFA_RSP, UNWIND_RBP_OFFSET) |
+					  UNWIND_ROW_EH_RETURN,
+				  .cfa_off = 0x20, .rbp_off = -16 };
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct unwind_state st = { .pc = 0x1000, .sp = 0x7000, .bp = 0x1, .nr = 3, .hash = 42 };
+
+	(void)state;
+	assert_non_null(s);
+	s->base = 0x7000;
+	s->len = 0x100;
+	memcpy(s->mem + 0x10, &(__u64){ 0xbeef }, 8);	/* the handler frame's rbp */
+	memcpy(s->mem + 0x18, &(__u64){ 0x5555 }, 8);	/* the handler's return address */
+	memcpy(s->mem + 0x48, &(__u64){ 0x5555 }, 8);	/* ... in its own slot */
+
+	assert_int_equal(unwind_step_row(s, &row, &st), 0);
+	assert_int_equal(st.pc, 0x5555);
+	assert_int_equal(st.sp, 0x7020);
+	assert_int_equal(st.bp, 0xbeef);
+	{
+		/* a zero return address past such a frame is a slot of the wrong frame */
+		struct unwind_row plain = { .type = UNWIND_ROW_TYPE(UNWIND_CFA_RSP, UNWIND_RBP_SAME),
+					    .cfa_off = 0x10 };
+		struct unwind_state st2 = st, fresh = { .pc = 0x1000, .sp = 0x7020 };
+
+		assert_int_equal(unwind_step_row(s, &plain, &st2), UNWIND_END_BAD_FRAME);
+		assert_int_equal(unwind_step_row(s, &plain, &fresh), UNWIND_END_ROOT);
+	}
+	/* the walk goes on and fails a few frames later */
+	st.nr = 6;
+	st.hash = 99;
+	st.sp = 0x7080;
+	st.missing = 1;
+	assert_true(unwind_eh_resume(s, &st));
+	assert_int_equal(st.pc, 0x5555);
+	assert_int_equal(st.sp, 0x7050);
+	assert_int_equal(st.bp, 0xbeef);
+	assert_int_equal(st.nr, 3);
+	assert_int_equal(st.hash, 42);
+	assert_int_equal(st.missing, 0);
+	assert_int_equal(st.exact_pc, 0);
+	/* once only */
+	assert_false(unwind_eh_resume(s, &st));
+
+	/* no slot further up holds it: nothing to resume from */
+	memset(s->mem + 0x48, 0, 8);
+	memset(&st, 0, sizeof(st));
+	st.pc = 0x1000;
+	st.sp = 0x7000;
+	assert_int_equal(unwind_step_row(s, &row, &st), 0);
+	st.sp = 0x7080;
+	assert_false(unwind_eh_resume(s, &st));
+	assert_int_equal(st.sp, 0x7080);
+
+	/* an ordinary frame leaves nothing to resume from */
+	memcpy(s->mem + 0x48, &(__u64){ 0x5555 }, 8);
+	row.type &= ~UNWIND_ROW_EH_RETURN;
+	memset(&st, 0, sizeof(st));
+	st.pc = 0x1000;
+	st.sp = 0x7000;
+	assert_int_equal(unwind_step_row(s, &row, &st), 0);
+	assert_false(unwind_eh_resume(s, &st));
+	free(s);
+}
+
 /* What each kind of mapping does to the walk, per mode. */
 static void test_mapping_kinds(void **state)
 {
@@ -940,6 +1058,7 @@ int main(void)
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_rows_match_readelf_fixtures),
 		cmocka_unit_test(test_rows_match_readelf_libc),
+		cmocka_unit_test(test_rows_match_readelf_libgcc),
 		cmocka_unit_test(test_fixture_shapes),
 		cmocka_unit_test(test_libc_shapes),
 		cmocka_unit_test(test_no_cfi),
@@ -948,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_walk_through_signal_frame),
 		cmocka_unit_test(test_corrupt_stack_stops),
 		cmocka_unit_test(test_plt_row),
+		cmocka_unit_test(test_eh_return_resume),
 		cmocka_unit_test(test_mapping_kinds),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_rows_map_costs_no_rss),

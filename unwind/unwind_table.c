@@ -20,6 +20,8 @@
 #include "common/log.h"
 
 /* DWARF register numbers on x86-64 */
+#define REG_RAX 0
+#define REG_RDX 1
 #define REG_RBP 6
 #define REG_RSP 7
 #define REG_RA 16
@@ -111,6 +113,16 @@ static bool is_cfa_offset(const Dwarf_Op *ops, size_t n, __s32 *off)
 	return true;
 }
 
+/* Does the frame save register @reg in a stack slot (at CFA + offset)? */
+static bool saved_on_stack(Dwarf_Frame *f, int reg)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t n;
+	__s32 off;
+
+	return !dwarf_frame_register(f, reg, mem, &ops, &n) && is_cfa_offset(ops, n, &off);
+}
+
 static __u32 classify_cfa(Dwarf_Frame *f, struct unwind_row *r)
 {
 	Dwarf_Op *ops;
@@ -160,13 +172,15 @@ static bool classify(Dwarf_Frame *f, bool signal, struct unwind_row *r)
 	r->type = UNWIND_ROW_TYPE(cfa, UNWIND_RBP_SAME);
 	if (cfa == UNWIND_CFA_PLT)
 		return true;	/* rbp_off holds the threshold; PLT code never touches rbp */
+	if (saved_on_stack(f, REG_RAX) && saved_on_stack(f, REG_RDX))
+		r->type |= UNWIND_ROW_EH_RETURN;
 	if (dwarf_frame_register(f, REG_RBP, mem, &ops, &n))
 		return false;
 	if (n == 0)
 		return true;	/* same value, or undefined (only ever in outermost frames) */
 	if (!is_cfa_offset(ops, n, &r->rbp_off))
 		return false;
-	r->type = UNWIND_ROW_TYPE(cfa, UNWIND_RBP_OFFSET);
+	r->type = UNWIND_ROW_TYPE(cfa, UNWIND_RBP_OFFSET) | (r->type & UNWIND_ROW_EH_RETURN);
 	return true;
 }
 
