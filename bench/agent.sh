@@ -66,6 +66,11 @@ sleep 8
 read -r au0 as0 _ < <(proc_cost $agent)
 sleep $((secs - 10))
 read -r au1 as1 _ < <(proc_cost $agent)
+# kernel memory of the agent's BPF maps (not in its RSS): memlock of each map fd
+bpf_kb=$(for fd in /proc/$agent/fd/*; do
+	[ "$(readlink "$fd")" = anon_inode:bpf-map ] &&
+		awk '/^memlock:/ {print $2}' "/proc/$agent/fdinfo/${fd##*/}"
+done | awk '{s += $1} END {printf "%d", s / 1024}')
 rss_anon=$(awk '/^RssAnon/ {print $2}' /proc/$agent/status)
 rss_file=$(awk '/^RssFile/ {print $2}' /proc/$agent/status)
 bpf_ns=0
@@ -102,7 +107,8 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
     -v rss="$rss_kb" -v taken="$taken" -v rec="$recorded" -v dropped="$dropped" -v lost="$lost" \
     -v dbb="$db_bytes" -v pu="$pu" -v ps="$ps" -v tck="$tck" -v phwm="$phwm" \
     -v psamp="${perf_samples:-0}" -v pbytes="$perf_bytes" -v psecs="$secs" \
-    -v steady=$(( (au1 + as1) - (au0 + as0) )) -v ranon="$rss_anon" -v rfile="$rss_file" 'BEGIN {
+    -v steady=$(( (au1 + as1) - (au0 + as0) )) -v ranon="$rss_anon" -v rfile="$rss_file" \
+    -v bpfkb="${bpf_kb:-0}" 'BEGIN {
 	printf "\n%-34s %16s %16s\n", "", "profile agent", "perf record -g"
 	printf "%-34s %16.0f %16.0f\n", "seconds", secs, psecs
 	printf "%-34s %15.3f%% %15.3f%%\n", "user+sys, % of one CPU", cpu_ms / 10 / secs, (pu + ps) / tck * 100 / psecs
@@ -113,6 +119,7 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 	printf "%-34s %16.1f %16.1f\n", "peak RSS, MB", rss / 1024, phwm / 1024
 	printf "%-34s %16.1f %16s\n", "  at the end: anonymous, MB", ranon / 1024, ""
 	printf "%-34s %16.1f %16s\n", "  at the end: file-backed, MB", rfile / 1024, ""
+	printf "%-34s %16.1f %16s\n", "BPF maps (kernel memory), MB", bpfkb / 1024, "-"
 	printf "%-34s %16d %16d\n", "samples", rec, psamp
 	printf "%-34s %16.2f %16.2f\n", "bytes per sample", rec ? dbb / rec : 0, psamp ? pbytes / psamp : 0
 	printf "%-34s %16.2f %16.2f\n", "MB per hour", dbb / secs * 3600 / 1048576, pbytes / psecs * 3600 / 1048576
