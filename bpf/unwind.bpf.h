@@ -79,6 +79,38 @@ static __always_inline const struct unwind_table *unwind_get_table(void *rctx, _
 	return bpf_map_lookup_elem(&unwind_tables, &id);
 }
 
+struct find_slot_ctx {
+	__u64 from, value, at;
+	int found;
+};
+
+static long find_slot_cb(__u64 i, void *data)
+{
+	struct find_slot_ctx *c = data;
+	__u64 v;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)(c->from + i * 8)))
+		return 1;
+	if (v != c->value)
+		return 0;
+	c->at = c->from + i * 8;
+	c->found = 1;
+	return 1;
+}
+
+/* a loop of its own, so the verifier checks one slot, not hundreds */
+static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value,
+					    __u64 *at)
+{
+	struct find_slot_ctx c = { .from = from, .value = value };
+
+	bpf_loop(slots, find_slot_cb, &c, 0);
+	if (!c.found)
+		return -1;
+	*at = c.at;
+	return 0;
+}
+
 #include "unwind_step.h"
 
 /* the stack being built (too big for the BPF stack) and the walk's state */

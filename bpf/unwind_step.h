@@ -11,6 +11,10 @@
  *   static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32 idx);
  *   static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id);
  *	NULL when out of range
+ *   static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value,
+ *					       __u64 *at);
+ *	the first of the @slots 8-byte slots from @from holding @value: 0 with
+ *	its address in *at, or < 0 (not found, or unreadable first)
  *
  * Everything that changes from frame to frame lives in struct unwind_state,
  * which the BPF side keeps in a per-CPU map value rather than on its stack:
@@ -185,20 +189,12 @@ static __always_inline int unwind_step_row(void *rctx, const struct unwind_row *
  */
 static __always_inline bool unwind_eh_resume(void *rctx, struct unwind_state *s)
 {
-	__u64 v, at;
-	__u32 i;
+	__u64 at;
 
 	if (!s->eh_cfa || s->eh_resumed)
 		return false;
 	s->eh_resumed = 1;
-	for (i = 0; i < UNWIND_EH_SCAN_SLOTS; i++) {
-		at = s->eh_cfa + (__u64)i * 8;
-		if (unwind_read(rctx, at, &v))
-			return false;
-		if (v == s->eh_ra)
-			break;
-	}
-	if (i == UNWIND_EH_SCAN_SLOTS)
+	if (unwind_find_slot(rctx, s->eh_cfa, UNWIND_EH_SCAN_SLOTS, s->eh_ra, &at))
 		return false;
 	s->pc = s->eh_ra;
 	s->sp = at + 8;

@@ -508,6 +508,22 @@ static const struct unwind_table *unwind_get_table(void *rctx, __u32 id)
 	return unwinder__table(((struct snapshot *)rctx)->u, id);
 }
 
+static int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value, __u64 *at)
+{
+	__u64 v;
+	__u32 i;
+
+	for (i = 0; i < slots; i++) {
+		if (unwind_read(rctx, from + (__u64)i * 8, &v))
+			return -EFAULT;
+		if (v == value) {
+			*at = from + (__u64)i * 8;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 #include "bpf/unwind_step.h"
 
 static struct snapshot *snap;
