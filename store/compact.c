@@ -10,6 +10,12 @@
  * with the packed rows of a time range inside the reader's transaction, and
  * queries read samples UNION ALL temp.unpacked (STORE_ALL_SAMPLES).
  *
+ * What needs every bucket but not every row reads a small index kept with
+ * the blobs instead (schema version 4): packed_refs holds, per process and
+ * per stack, the newest packed bucket that uses it (garbage collection after
+ * expiry: buckets go oldest first, so one older than the cut-off is used by
+ * none left), and packed_runs each bucket's samples per run (`profile runs`).
+ *
  * Blob format: a format byte (0: varints, 1: zstd of the varints, preceded
  * by their length as a varint), then per row sorted by (process, stack):
  * process delta, stack (delta from the previous row's when the process
@@ -195,6 +201,108 @@ static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct pro
 	return err;
 }
 
+/* packed_refs: @id (a process for kind 0, a stack for kind 1) is used up to @ts at least */
+static int put_ref(struct store *st, sqlite3_stmt *put, int kind, __s64 id, __s64 ts)
+{
+	int rc;
+
+	sqlite3_reset(put);
+	sqlite3_bind_int64(put, 1, kind);
+	sqlite3_bind_int64(put, 2, id);
+	sqlite3_bind_int64(put, 3, ts);
+	rc = sqlite3_step(put);
+	return rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot index packed samples");
+}
+
+static int put_run(struct store *st, sqlite3_stmt *put, __s64 ts, __s64 run, __u64 samples)
+{
+	int rc;
+
+	if (run < 0 || !samples)
+		return 0;
+	sqlite3_reset(put);
+	sqlite3_bind_int64(put, 1, ts);
+	sqlite3_bind_int64(put, 2, run);
+	sqlite3_bind_int64(put, 3, (sqlite3_int64)samples);
+	rc = sqlite3_step(put);
+	return rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot index packed samples");
+}
+
+/*
+ * Index the (merged, whole) rows @r of packed bucket @ts: the processes and
+ * stacks it uses, and its samples per run.
+ */
+static int index_bucket(struct store *st, __s64 ts, const struct prows *r)
+{
+	static const char *const sql[] = {
+		"INSERT INTO packed_refs(kind, id, last_ts) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT(kind, id) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)",
+		"SELECT run_id FROM processes WHERE id = ?1",
+		"DELETE FROM packed_runs WHERE ts = ?1",
+		"INSERT INTO packed_runs(ts, run_id, samples) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT(ts, run_id) DO UPDATE SET samples = samples + excluded.samples",
+	};
+	sqlite3_stmt *s[4] = {};
+	__s64 run = -1, proc = -1;
+	__u64 run_samples = 0;
+	size_t i, k;
+	int rc, err = 0;
+
+	for (k = 0; !err && k < 4; k++)
+		err = prepare(st, sql[k], &s[k]);
+	if (!err) {
+		sqlite3_bind_int64(s[2], 1, ts);
+		rc = sqlite3_step(s[2]);
+		err = rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot index packed samples");
+	}
+	/* rows are sorted by process: one run lookup per process */
+	for (i = 0; !err && i < r->nr; i++) {
+		if (r->v[i].proc != proc) {
+			err = put_run(st, s[3], ts, run, run_samples);
+			proc = r->v[i].proc;
+			run_samples = 0;
+			run = -1;
+			sqlite3_reset(s[1]);
+			sqlite3_bind_int64(s[1], 1, proc);
+			if (sqlite3_step(s[1]) == SQLITE_ROW)
+				run = sqlite3_column_int64(s[1], 0);
+			err = err ?: put_ref(st, s[0], 0, proc, ts);
+		}
+		run_samples += r->v[i].count;
+		err = err ?: put_ref(st, s[0], 1, r->v[i].stack, ts);
+	}
+	err = err ?: put_run(st, s[3], ts, run, run_samples);
+	for (k = 0; k < 4; k++)
+		sqlite3_finalize(s[k]);
+	return err;
+}
+
+int store_index_packed(struct store *st)
+{
+	sqlite3_stmt *get = NULL;
+	struct prows r = {};
+	int rc = SQLITE_DONE, err;
+
+	err = prepare(st, "SELECT ts, data FROM packed", &get);
+	while (!err && (rc = sqlite3_step(get)) == SQLITE_ROW) {
+		__s64 ts = sqlite3_column_int64(get, 0);
+
+		r.nr = 0;
+		err = store_unpack_blob(sqlite3_column_blob(get, 1), sqlite3_column_bytes(get, 1), &r);
+		if (err == -EBADMSG)
+			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+		if (!err) {
+			prows_merge(&r);
+			err = index_bucket(st, ts, &r);
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read packed samples");
+	sqlite3_finalize(get);
+	free(r.v);
+	return err;
+}
+
 static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct prows *r,
 			  struct strbuf *blob)
 {
@@ -233,7 +341,9 @@ static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct p
 	sqlite3_bind_int64(s[4], 1, ts);
 	rc = sqlite3_step(s[4]);
 	sqlite3_reset(s[4]);
-	return rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot delete packed samples");
+	if (rc != SQLITE_DONE)
+		return store_err(st, rc, "cannot delete packed samples");
+	return index_bucket(st, ts, r);
 }
 
 int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packed)

@@ -353,16 +353,16 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.samples, ah.recorded,"
 		" ah.dropped, ah.collisions, ah.lost, ah.cpu_ms, ah.rss_kb, ah.db_bytes, ah.flushes,"
 		" ah.flush_errors FROM runs r JOIN hosts h ON h.id = r.host_id"
-		" LEFT JOIN (SELECT p.run_id AS run_id, min(s.ts) AS first, max(s.ts) AS last,"
-		" sum(s.count) AS n FROM " STORE_ALL_SAMPLES " s JOIN processes p ON p.id = s.process_id"
-		" GROUP BY p.run_id) a ON a.run_id = r.id"
+		/* packed buckets count through packed_runs: no unpacking */
+		" LEFT JOIN (SELECT run_id, min(first) AS first, max(last) AS last, sum(n) AS n FROM"
+		" (SELECT p.run_id AS run_id, min(s.ts) AS first, max(s.ts) AS last,"
+		" sum(s.count) AS n FROM samples s JOIN processes p ON p.id = s.process_id"
+		" GROUP BY p.run_id UNION ALL SELECT run_id, min(ts), max(ts), sum(samples)"
+		" FROM packed_runs GROUP BY run_id) GROUP BY run_id) a ON a.run_id = r.id"
 		" LEFT JOIN agent_health ah ON ah.run_id = r.id");
 	err = err ?: build_where(&w, sel, false);
 	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
 	err = err ?: prepare_where(st, &w, &q);
-	err = err ?: store_exec(st, "BEGIN");
-	if (!err && (err = store_unpack(st, 0, 0)))
-		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		memset(&ri, 0, sizeof(ri));
 		ri.id = sqlite3_column_int64(q, 0);
@@ -384,8 +384,6 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot list runs");
 	sqlite3_finalize(q);
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	strbuf__release(&w.sql);
 	return err;
 }

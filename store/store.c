@@ -58,6 +58,12 @@ static const char *const migrations[] = {
 	/* 2 -> 3 */
 	"CREATE TABLE packed(ts INTEGER PRIMARY KEY, rows INTEGER NOT NULL,"
 	" samples INTEGER NOT NULL, data BLOB NOT NULL);",
+	/* 3 -> 4: what the packed buckets use, without unpacking them (store_index_packed()) */
+	"CREATE TABLE packed_refs(kind INTEGER NOT NULL, id INTEGER NOT NULL,"
+	" last_ts INTEGER NOT NULL, PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+	"CREATE INDEX packed_refs_by_ts ON packed_refs(last_ts);"
+	"CREATE TABLE packed_runs(ts INTEGER NOT NULL, run_id INTEGER NOT NULL,"
+	" samples INTEGER NOT NULL, PRIMARY KEY(ts, run_id)) WITHOUT ROWID;",
 };
 
 static const char *const stmt_sql[STMT_MAX] = {
@@ -231,6 +237,8 @@ int store_migrate(struct store *st, int target)
 	for (v = version; !err && v < target; v++) {
 		pr_debug("migrating '%s' to schema version %d", st->path, v + 1);
 		err = store_exec(st, migrations[v]);
+		if (!err && v + 1 == 4)
+			err = store_index_packed(st);
 	}
 	if (!err && version < target) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
@@ -746,12 +754,23 @@ static int collect_garbage(struct store *st, __s64 before)
 	sqlite3_stmt *s;
 	int err;
 
-	/* packed buckets reference processes and stacks too */
-	err = store_unpack(st, 0, 0);
+	/*
+	 * Packed buckets use processes and stacks too: packed_refs says up to
+	 * which bucket. The buckets before @before are gone, so whatever was
+	 * last used before it is used by none left.
+	 */
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"DELETE FROM packed_refs WHERE last_ts < ?1", -1, &s, NULL), "cannot expire samples");
+	if (!err) {
+		sqlite3_bind_int64(s, 1, before);
+		err = step_done(st, s, "cannot expire samples");
+		sqlite3_finalize(s);
+	}
 	err = err ?: store_exec(st,
-		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM " STORE_ALL_SAMPLES ");"
-		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM " STORE_ALL_SAMPLES ");"
-		"DELETE FROM temp.unpacked;");
+		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM samples)"
+		" AND id NOT IN (SELECT id FROM packed_refs WHERE kind = 0);"
+		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples)"
+		" AND id NOT IN (SELECT id FROM packed_refs WHERE kind = 1);");
 	if (!err)
 		err = store_err(st, sqlite3_prepare_v2(st->db,
 			"DELETE FROM runs WHERE end_ms != 0 AND end_ms < ?1 * 1000 AND NOT EXISTS"
@@ -775,6 +794,7 @@ static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 	static const char *const sql[] = {
 		"SELECT coalesce(sum(rows), 0) FROM packed WHERE ts < ?1",
 		"DELETE FROM packed WHERE ts < ?1",
+		"DELETE FROM packed_runs WHERE ts < ?1",
 		"DELETE FROM samples WHERE ts < ?1",
 	};
 	sqlite3_stmt *s;
@@ -790,7 +810,7 @@ static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 		if (i == 0 && sqlite3_step(s) == SQLITE_ROW && deleted)
 			*deleted += sqlite3_column_int64(s, 0);
 		err = i == 0 ? 0 : step_done(st, s, "cannot expire samples");
-		if (!err && i == 2 && deleted)
+		if (!err && i == 3 && deleted)
 			*deleted += sqlite3_changes(st->db);
 		sqlite3_finalize(s);
 	}

@@ -21,7 +21,7 @@
 struct store;
 
 /* Version of the schema this build writes; older databases are migrated on open. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * The default database: $PROFILE_DB when set, else /var/lib/profile/profile.db

@@ -64,5 +64,7 @@ size_t varint_get(const unsigned char *buf, size_t len, __u64 *v);
 	" UNION ALL SELECT ts, process_id, stack_id, count FROM temp.unpacked)"
 /* Fill temp.unpacked with the packed rows of buckets in [@since, @until) (@until 0: open). */
 int store_unpack(struct store *st, __s64 since, __s64 until);
+/* Build packed_refs and packed_runs from every packed bucket (the migration to version 4). */
+int store_index_packed(struct store *st);
 
 #endif /* __PROFILER_STORE_INTERNAL_H */

@@ -895,13 +895,79 @@ static void test_migrate_from_v2(void **state)
 
 	st = store__open(db_path("v2.db"), NULL);
 	assert_non_null(st);
-	assert_int_equal(store__schema_version(st), 3);
+	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 1);
 	assert_int_equal(store__compact(st, 1005, 0, &n), 0);
 	assert_int_equal(n, 1);
 	out = folded(st, &all);
 	assert_string_equal(out, "oldapp;main;work 12\n");
 	free(out);
+	assert_integrity_ok(st);
+	store__free(st);
+}
+
+/* The rows of @sql, one per line, columns separated by '|'. */
+static char *q_rows(struct store *st, const char *sql)
+{
+	struct strbuf sb = STRBUF_INIT;
+	sqlite3_stmt *s;
+	int i;
+
+	assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), 0);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		for (i = 0; i < sqlite3_column_count(s); i++)
+			assert_int_equal(strbuf__addf(&sb, "%s%lld", i ? "|" : "",
+						      (long long)sqlite3_column_int64(s, i)), 0);
+		assert_int_equal(strbuf__adds(&sb, "\n"), 0);
+	}
+	sqlite3_finalize(s);
+	return sb.buf ? sb.buf : strdup("");
+}
+
+/*
+ * Version 4 indexes the packed buckets (packed_refs, packed_runs) so that
+ * `runs` and garbage collection need not unpack them: a version 3 database
+ * with packed buckets gets the same index when opened.
+ */
+static void test_migrate_from_v3(void **state)
+{
+	struct store *st = compaction_fixture();
+	char *want, *refs, *runs, *got;
+	__u64 n = 0;
+
+	(void)state;
+	assert_int_equal(store__compact(st, 1025, 0, &n), 0);
+	assert_int_equal(n, 3);
+	want = snapshot(st);
+	refs = q_rows(st, "SELECT kind, id, last_ts FROM packed_refs ORDER BY kind, id");
+	runs = q_rows(st, "SELECT ts, run_id, samples FROM packed_runs ORDER BY ts, run_id");
+	assert_true(strlen(refs) > 0 && strlen(runs) > 0);
+	/* what version 3 had */
+	assert_int_equal(store_exec(st, "DROP TABLE packed_refs; DROP TABLE packed_runs;"
+				    " PRAGMA user_version = 3"), 0);
+	store__free(st);
+
+	st = store__open(db_path("sel.db"), NULL);
+	assert_non_null(st);
+	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
+	got = q_rows(st, "SELECT kind, id, last_ts FROM packed_refs ORDER BY kind, id");
+	assert_string_equal(got, refs);
+	free(got);
+	got = q_rows(st, "SELECT ts, run_id, samples FROM packed_runs ORDER BY ts, run_id");
+	assert_string_equal(got, runs);
+	free(got);
+	assert_same(st, want, "after the migration to version 4");
+	/* expiry after the migration keeps what the packed bucket 1020 still uses */
+	assert_int_equal(store__expire(st, 1020, &n), 0);
+	assert_true(n > 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed_refs WHERE last_ts < 1020"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM packed_runs WHERE ts < 1020"), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks WHERE id NOT IN"
+				   " (SELECT stack_id FROM samples) AND id NOT IN"
+				   " (SELECT id FROM packed_refs WHERE kind = 1)"), 0);
+	free(want);
+	free(refs);
+	free(runs);
 	assert_integrity_ok(st);
 	store__free(st);
 }
@@ -1062,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_packed_bucket_reported),
 		cmocka_unit_test(test_compaction_killed),
 		cmocka_unit_test(test_migrate_from_v2),
+		cmocka_unit_test(test_migrate_from_v3),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
