@@ -23,26 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char tmpdir[] = "/tmp/profile-e2e-web-XXXXXX";
-
-static const char *env_path(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v)
-		fail_msg("%s is not set: run the tests through 'make test'", name);
-	return v;
-}
-
-static char *tmp(const char *name)
-{
-	static char bufs[8][4096];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
+#include "e2e.h"
 
 /* Run a shell command; returns its exit status (-1 when it did not exit). */
 static int run(const char *fmt, ...)
@@ -58,22 +39,6 @@ static int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &cap, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -81,21 +46,6 @@ static void write_file(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	if (!mkdtemp(tmpdir))
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	run("rm -rf '%s'", tmpdir);
-	return 0;
 }
 
 /* Sum of the counts of folded lines whose stack contains @needle. */
@@ -134,7 +84,7 @@ static void test_import_perf_capture(void **state)
 		tmp("perf.data"), wl, tmp("truth.txt"), tmp("record.log"))) {
 		char *log = slurp(tmp("record.log"));
 
-		printf("perf record failed (the kernel refuses perf events?): %s\n", log ? log : "");
+		printf("perf record failed (the kernel refuses perf events?): %s\n", log);
 		free(log);
 		skip();
 	}
@@ -335,5 +285,5 @@ int main(void)
 		cmocka_unit_test(test_flamegraph_cli),
 	};
 
-	return cmocka_run_group_tests_name("e2e_web", tests, setup, teardown);
+	return cmocka_run_group_tests_name("e2e_web", tests, setup_group, teardown_group);
 }
