@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,7 @@ static int drain(struct agent *a)
 	int err;
 
 	symbolizer__next_generation(a->syms);
+	store_sink__begin_drain(a->sink);
 	err = collector__drain(a->coll, store_sink__add, a->sink);
 	if (err)
 		pr_warn("agent: draining samples failed: %s", strerror(-err));
@@ -400,11 +402,30 @@ static void nap(struct agent *a, double secs)
 			      collector__symbolizer_events, a->syms);
 }
 
+/*
+ * When to drain next (on the monotonic clock): at the next wall-clock
+ * multiple of the drain interval or of the bucket, whichever comes first,
+ * so that no drain window straddles a bucket boundary.
+ */
+static double next_drain_time(const struct agent_opts *o)
+{
+	struct timespec ts;
+	double wall, tick, bucket;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = ts.tv_sec + ts.tv_nsec / 1e9;
+	tick = (floor(wall / o->interval) + 1) * o->interval;
+	bucket = (floor(wall / o->bucket_secs) + 1) * o->bucket_secs;
+	if (bucket < tick)
+		tick = bucket;
+	/* a millisecond past the boundary: the timer may fire a little early */
+	return now_seconds() + (tick - wall) + 0.001;
+}
+
 static int run(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
-	double next_drain = now_seconds() + o->interval, next_flush = now_seconds() +
-									o->flush_interval;
+	double next_drain = next_drain_time(o), next_flush = now_seconds() + o->flush_interval;
 	int err = 0;
 
 	while (!stop_requested) {
@@ -415,9 +436,7 @@ static int run(struct agent *a)
 			err = drain(a);
 			if (err)
 				break;
-			next_drain += o->interval;
-			if (next_drain < now_seconds())
-				next_drain = now_seconds() + o->interval;
+			next_drain = next_drain_time(o);
 		}
 		if (now_seconds() >= next_flush) {
 			flush(a);	/* failures are retried at the next flush */

@@ -312,6 +312,8 @@ static int drain(struct record *r)
 	int err;
 
 	symbolizer__next_generation(r->syms);
+	if (r->sink)
+		store_sink__begin_drain(r->sink);
 	err = collector__drain(r->coll, on_sample, r);
 	if (err)
 		pr_warn("draining samples failed: %s", strerror(-err));

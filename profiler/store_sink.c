@@ -59,6 +59,8 @@ struct store_sink {
 	struct symbolizer *syms;
 	__s64 run_id;
 	int bucket_secs;
+	double window_start;	/* wall-clock time of the last drain (or of the open) */
+	__s64 window_bucket;	/* the bucket of the samples being drained */
 	size_t max_pending;
 	__u64 epoch;
 
@@ -373,11 +375,25 @@ static void merge_pending(struct store_sink *k)
 	k->nr_pend = j + 1;
 }
 
-static __s64 now_bucket(const struct store_sink *k)
+static double wall_seconds(void)
 {
-	time_t now = time(NULL);
+	struct timespec ts;
 
-	return now - now % k->bucket_secs;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void store_sink__begin_drain(struct store_sink *k)
+{
+	double now = wall_seconds(), mid = now;
+	__s64 t;
+
+	/* a window that runs backwards (the clock stepped) counts at its end */
+	if (k->window_start > 0 && k->window_start <= now)
+		mid = (k->window_start + now) / 2;
+	t = (__s64)mid;
+	k->window_bucket = t - t % k->bucket_secs;
+	k->window_start = now;
 }
 
 int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const __u64 *kips,
@@ -423,7 +439,7 @@ int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const
 	err = grow_array((void **)&k->pend, &k->cap_pend, k->nr_pend + 1, sizeof(*k->pend));
 	if (err)
 		return err;
-	k->pend[k->nr_pend++] = (struct pending){ now_bucket(k), proc, stack, count };
+	k->pend[k->nr_pend++] = (struct pending){ k->window_bucket, proc, stack, count };
 	k->pending_samples += count;
 	return 0;
 }
@@ -577,6 +593,8 @@ struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_
 		goto err_out;
 	k->syms = syms;
 	k->bucket_secs = o->bucket_secs > 0 ? o->bucket_secs : 10;
+	k->window_start = wall_seconds();
+	store_sink__begin_drain(k);	/* until the first real one */
 	k->max_pending = o->max_pending ? o->max_pending : 1 << 20;
 	k->key = (struct strbuf)STRBUF_INIT;
 	k->boot_time = read_boot_time();

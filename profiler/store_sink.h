@@ -46,7 +46,15 @@ void store_sink__free(struct store_sink *k);
 struct store *store_sink__store(struct store_sink *k);
 __s64 store_sink__run_id(const struct store_sink *k);
 
-/* A collector_sample_fn: symbolize one drained sample and add it to the batch at the current time. */
+/*
+ * Call before each drain: the samples about to be drained were taken since
+ * the previous call, and go to the bucket holding the middle of that window
+ * (the first drain's window starts at store_sink__open()). With drains at
+ * bucket boundaries (the agent's), every sample lands in its own bucket.
+ */
+void store_sink__begin_drain(struct store_sink *k);
+
+/* A collector_sample_fn: symbolize one drained sample and add it to the batch (see above). */
 int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const __u64 *kips,
 		    int nr_kips, const __u64 *uips, int nr_uips);
 

@@ -348,6 +348,55 @@ static void test_agent_retries_a_locked_database(void **state)
 	free(log);
 }
 
+/*
+ * Samples go to the bucket of the time they were taken: drains come at the
+ * bucket boundaries, so none of them straddles one. The workload runs from
+ * just after one 2 s boundary to just before the second next: its samples
+ * must all be in those two buckets, none in the ones around them, though
+ * the drain interval (1.5 s) does not divide the bucket.
+ */
+static void test_samples_land_in_their_bucket(void **state)
+{
+	const char *db_file = tmp("bucket.db");
+	const char *argv[] = {
+		env_path("PROFILE"), "agent", "--db", db_file, "--flush-interval", "1",
+		"--interval", "1.5", "--bucket", "2", "--stats-interval", "0", NULL,
+	};
+	long long start_ms, b0, inside, all;
+	char sql[256];
+	pid_t agent, wl;
+	sqlite3 *db;
+
+	(void)state;
+	REQUIRE_BPF();
+	agent = spawn(argv, tmp("bucket.log"), tmp("bucket.log"));
+	setpriority(PRIO_PROCESS, agent, -10);
+	wait_flushes(db_file, 1, 15);
+	/* 0.2 s past the next even second: bucket b0 */
+	start_ms = wall_ms();
+	b0 = (start_ms / 2000 + 1) * 2;
+	sleep_s((b0 * 1000 + 200 - start_ms) / 1000.0);
+	wl = start_workload(3.6);
+	assert_int_equal(wait_exit(wl), 0);
+	sleep_s(2.5);	/* the last drain and flush */
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+
+	db = open_db(db_file);
+	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM samples s JOIN processes p"
+		 " ON p.id = s.process_id WHERE p.comm = 'wl_split'");
+	all = one_int(db, sql);
+	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM samples s JOIN processes p"
+		 " ON p.id = s.process_id WHERE p.comm = 'wl_split' AND ts IN (%lld, %lld)",
+		 b0, b0 + 2);
+	inside = one_int(db, sql);
+	print_message("%lld of %lld wl_split samples in buckets %lld and %lld\n", inside, all, b0,
+		      b0 + 2);
+	sqlite3_close(db);
+	assert_true(all > 200);
+	assert_true(inside >= all * 0.98);
+}
+
 static void test_agent_bad_arguments(void **state)
 {
 	static const char *const bad[][4] = {
@@ -381,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_agent_kill9_loses_at_most_one_flush),
 		cmocka_unit_test(test_reader_never_sees_partial_batch),
 		cmocka_unit_test(test_agent_retries_a_locked_database),
+		cmocka_unit_test(test_samples_land_in_their_bucket),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, setup, teardown_group);
