@@ -103,15 +103,41 @@ static __always_inline void send_event(__u32 type, __u32 tgid)
 		stat_inc(STAT_EVENTS_LOST);
 }
 
+/*
+ * The last process each CPU found known: most samples repeat it, and this
+ * spares them the LRU lookup. known_gen moves whenever a process is
+ * forgotten (exec, exit), which voids every CPU's entry.
+ */
+__u32 known_gen = 0;
+
+struct last_known {
+	__u32 tgid;
+	__u32 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct last_known);
+	__uint(max_entries, 1);
+} last_known SEC(".maps");
+
 /* Tell user space the first time a process is sampled. */
 static __always_inline void note_process(__u32 tgid)
 {
+	__u32 zero = 0, gen = known_gen;
+	struct last_known *last = bpf_map_lookup_elem(&last_known, &zero);
 	__u8 one = 1;
 
-	if (bpf_map_lookup_elem(&known_procs, &tgid))
+	if (last && last->tgid == tgid && last->gen == gen)
 		return;
-	if (bpf_map_update_elem(&known_procs, &tgid, &one, BPF_NOEXIST) == 0)
+	if (!bpf_map_lookup_elem(&known_procs, &tgid) &&
+	    bpf_map_update_elem(&known_procs, &tgid, &one, BPF_NOEXIST) == 0)
 		send_event(EVENT_NEW, tgid);
+	if (last) {
+		last->tgid = tgid;
+		last->gen = gen;
+	}
 }
 
 static __always_inline bool comm_matches(const char *comm)
@@ -242,8 +268,10 @@ int on_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (bpf_map_delete_elem(&known_procs, &tgid) == 0)
+	if (bpf_map_delete_elem(&known_procs, &tgid) == 0) {
+		__sync_fetch_and_add(&known_gen, 1);
 		send_event(EVENT_EXEC, tgid);
+	}
 	return 0;
 }
 
@@ -256,8 +284,10 @@ int on_exit(void *ctx)
 	/* the thread group leader leaving: the process is gone */
 	if ((__u32)id != tgid)
 		return 0;
-	if (bpf_map_delete_elem(&known_procs, &tgid) == 0)
+	if (bpf_map_delete_elem(&known_procs, &tgid) == 0) {
+		__sync_fetch_and_add(&known_gen, 1);
 		send_event(EVENT_EXIT, tgid);
+	}
 	return 0;
 }
 

@@ -245,6 +245,9 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	sc->stack.nr = s->nr;
 	key->unwind_end = s->end;
 	key->ustack_hash = s->hash ? s->hash : 1;
+	/* most stacks are there already: a lockless lookup spares the bucket lock */
+	if (bpf_map_lookup_elem(stacks, &key->ustack_hash))
+		return 0;
 	err = bpf_map_update_elem(stacks, &key->ustack_hash, &sc->stack, BPF_NOEXIST);
 	return err == -EEXIST ? 0 : err;
 }
