@@ -480,6 +480,7 @@ static int setup(struct agent *a)
 		/* only processes that run get tables, built when first sampled */
 		.unwind_lazy = true,
 		.unwind_rows = o->unwind_mem / sizeof(struct unwind_row),
+		.drain_interval = o->interval,
 	};
 	struct store_sink_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,

@@ -520,6 +520,7 @@ static int setup(struct record *r)
 	struct collector_opts co = {
 		.freq = o->freq, .event = o->event, .pids = o->pids, .nr_pids = o->nr_pids,
 		.comm = o->comm, .include_idle = o->include_idle, .unwind = o->unwind,
+		.drain_interval = o->interval,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	int i;

@@ -31,6 +31,7 @@ struct collector_opts {
 	bool no_kernel;			/* skip kernel stacks */
 	bool no_user;			/* skip user stacks */
 	__u32 stack_entries;		/* per stack map; 0 = default */
+	double drain_interval;		/* seconds between drains, sizes the maps; 0 = 1 s */
 	__u32 count_entries;		/* per counts map; 0 = default */
 	enum unwind_mode unwind;	/* user stacks: UNWIND_MODE_FP (0), _DWARF or _AUTO */
 	__u32 unwind_rows;		/* unwind table rows for all binaries; 0 = default */

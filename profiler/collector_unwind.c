@@ -51,6 +51,25 @@ struct unwind_feeder {
 	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
 };
 
+/*
+ * Unwound stacks per map set: a set holds at most the samples of one drain
+ * window, each stack a kilobyte. Four times that (a late drain, bursts),
+ * between 1024 and the 16384 of the other stack maps.
+ */
+static __u32 dwarf_stack_entries(const struct collector_opts *o)
+{
+	double window = o->drain_interval > 0 ? o->drain_interval : 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double want = 4.0 * (o->freq > 0 ? o->freq : 99) * (cpus > 0 ? cpus : 1) * window;
+	__u32 n = 1024;
+
+	if (o->stack_entries)
+		return o->stack_entries;
+	while (n < 16384 && n < want)
+		n *= 2;
+	return n;
+}
+
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
 {
 	bool on = o->unwind != UNWIND_MODE_FP;
@@ -79,10 +98,10 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.ustacks0, 2048);
 	if (!err && on && !o->stack_entries)
 		err = bpf_map__set_max_entries(skel->maps.ustacks1, 2048);
-	if (!err && on && o->stack_entries)
-		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, o->stack_entries);
-	if (!err && on && o->stack_entries)
-		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, o->stack_entries);
+	if (!err && on)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, dwarf_stack_entries(o));
+	if (!err && on)
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, dwarf_stack_entries(o));
 	return err;
 }
 
