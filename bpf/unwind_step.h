@@ -31,17 +31,17 @@
 #define UNWIND_MAP_SEARCH_STEPS 9
 
 /*
- * The kernel's x86-64 rt_sigframe once the handler returned into
- * __restore_rt: rsp points at struct ucontext (the return address has been
- * popped). uc_mcontext starts at byte 40; rbp, rsp and rip are its 11th,
- * 16th and 17th words.
- */
-/*
  * How far above an eh_return frame's CFA the slot holding its return address
  * is looked for, when the walk past that frame failed (unwind_eh_resume()).
  */
 #define UNWIND_EH_SCAN_SLOTS 512
 
+/*
+ * The kernel's x86-64 rt_sigframe once the handler returned into
+ * __restore_rt: rsp points at struct ucontext (the return address has been
+ * popped). uc_mcontext starts at byte 40; rbp, rsp and rip are its 11th,
+ * 16th and 17th words.
+ */
 #define SIGFRAME_RBP 120
 #define SIGFRAME_RSP 160
 #define SIGFRAME_RIP 168
