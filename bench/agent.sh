@@ -46,6 +46,15 @@ proc_cost() {
 
 tck=$(getconf CLK_TCK)
 
+# The host's speed of the moment: the BPF time per sample of a short
+# frame-pointer run (about 2-4 us on a quiet 2-CPU VM here, 2-3x that when
+# the host is loaded), before the agent and after perf.
+reference_us() {
+	"$profile" -F $freq -d 5 --unwind fp --db - -o - --no-progress 2>&1 |
+		sed -n 's/.*(\([0-9.]*\) us each.*/\1/p'
+}
+ref_before=$(reference_us)
+
 # ---- the agent ----
 db=$work/bench.db
 echo "agent: $secs s at $freq Hz, both CPUs busy..." >&2
@@ -102,6 +111,8 @@ wait $perf_pid || true
 perf_samples=$(grep -o '([0-9]* samples)' "$work/perf.log" | tr -dc 0-9)
 perf_bytes=$(stat -c %s "$work/perf.data")
 
+ref_after=$(reference_us)
+
 # ---- report ----
 awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cnt" \
     -v rss="$rss_kb" -v taken="$taken" -v rec="$recorded" -v dropped="$dropped" -v lost="$lost" \
@@ -125,4 +136,5 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 	printf "%-34s %16.2f %16.2f\n", "MB per hour", dbb / secs * 3600 / 1048576, pbytes / psecs * 3600 / 1048576
 	printf "\nagent: %d samples taken, %d stored, %d dropped, %d lost\n", taken, rec, dropped, lost
 }'
+echo "host reference: fp-mode BPF time per sample of a 5 s profile run: ${ref_before:-?} us before the agent, ${ref_after:-?} us after perf"
 echo "$measure" | sed -n '/^measured/,$p'
