@@ -16,7 +16,8 @@ secs=${2:-600}
 freq=99
 profile=$out/profile
 work=$(mktemp -d /tmp/profile-bench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$work"; sysctl -qw kernel.bpf_stats_enabled="$old_stats" || true' EXIT
+. "$(dirname "$0")/lib.sh"
+trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$work"; bpf_stats_restore' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench-agent: run as root (BPF, perf events)" >&2; exit 1; }
 need=""
@@ -27,8 +28,7 @@ if [ -n "$need" ]; then
 	echo "bench-agent: installing$need" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >&2
 fi
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
+bpf_stats_on
 
 busy() {
 	"$out/workloads/wl_split" $((secs * 2 + 60)) "$work/truth.$1" &
@@ -50,8 +50,7 @@ tck=$(getconf CLK_TCK)
 # frame-pointer run (about 2-4 us on a quiet 2-CPU VM here, 2-3x that when
 # the host is loaded), before the agent and after perf.
 reference_us() {
-	"$profile" -F $freq -d 5 --unwind fp --db - -o - --no-progress 2>&1 |
-		sed -n 's/.*(\([0-9.]*\) us each.*/\1/p'
+	"$profile" -F $freq -d 5 --unwind fp --db - -o - --no-progress 2>&1 | bpf_us_per_sample
 }
 ref_before=$(reference_us)
 

@@ -16,17 +16,17 @@ rounds=${4:-15}
 secs=${5:-3}
 wl=$(dirname "$b")/workloads/wl_qsort
 tmp=$(mktemp -d /tmp/bpf-ab-XXXXXX)
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 pids=""
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	sysctl -q -w kernel.bpf_stats_enabled="$old_stats" || true
+	bpf_stats_restore
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-sysctl -q -w kernel.bpf_stats_enabled=1
+bpf_stats_on
 
 i=0
 while [ "$i" -lt "$(nproc)" ]; do
@@ -35,10 +35,6 @@ while [ "$i" -lt "$(nproc)" ]; do
 	i=$((i + 1))
 done
 sleep 0.5
-
-per_sample() {	# the "(N us each ...)" of a profile summary
-	sed -n 's/.*(\([0-9.]*\) us each.*/\1/p' "$1"
-}
 
 i=0
 while [ "$i" -lt "$rounds" ]; do
@@ -49,7 +45,7 @@ while [ "$i" -lt "$rounds" ]; do
 		>"$tmp/b" 2>&1 &
 	pb=$!
 	wait "$pa" "$pb"
-	echo "$(per_sample "$tmp/a") $(per_sample "$tmp/b")" >>"$tmp/rounds"
+	echo "$(bpf_us_per_sample <"$tmp/a") $(bpf_us_per_sample <"$tmp/b")" >>"$tmp/rounds"
 	i=$((i + 1))
 done
 

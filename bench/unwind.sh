@@ -13,17 +13,17 @@ out=$1
 secs=${2:-20}
 ncpu=$(nproc)
 tmp=$(mktemp -d /tmp/bench-unwind-XXXXXX)
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 pids=""
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	sysctl -q -w kernel.bpf_stats_enabled="$old_stats" || true
+	bpf_stats_restore
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-sysctl -q -w kernel.bpf_stats_enabled=1
+bpf_stats_on
 
 start_workload() {	# NAME: one instance per CPU, running well past the profile
 	pids=""

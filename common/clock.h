@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Monotonic time in seconds, for loops that wait, deadlines and rates. */
+/*
+ * Time in seconds: monotonic, for loops that wait, deadlines and rates; wall
+ * clock, for what is stored or aligned to calendar time (buckets).
+ */
 #ifndef __PROFILER_CLOCK_H
 #define __PROFILER_CLOCK_H
 
@@ -10,6 +13,14 @@ static inline double now_seconds(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline double wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 

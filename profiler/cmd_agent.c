@@ -409,11 +409,8 @@ static void nap(struct agent *a, double secs)
  */
 static double next_drain_time(const struct agent_opts *o)
 {
-	struct timespec ts;
-	double wall, tick, bucket;
+	double wall = wall_seconds(), tick, bucket;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	wall = ts.tv_sec + ts.tv_nsec / 1e9;
 	tick = (floor(wall / o->interval) + 1) * o->interval;
 	bucket = (floor(wall / o->bucket_secs) + 1) * o->bucket_secs;
 	if (bucket < tick)

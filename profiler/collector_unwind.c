@@ -74,6 +74,7 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 {
 	bool on = o->unwind != UNWIND_MODE_FP;
 	__u32 rows = o->unwind_rows ? o->unwind_rows : DEFAULT_UNWIND_ROWS;
+	__u32 dwarf_entries = dwarf_stack_entries(o);
 	int err;
 
 	skel->rodata->unwind_mode = o->unwind;
@@ -99,9 +100,9 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	if (!err && on && !o->stack_entries)
 		err = bpf_map__set_max_entries(skel->maps.ustacks1, 2048);
 	if (!err && on)
-		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, dwarf_stack_entries(o));
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, dwarf_entries);
 	if (!err && on)
-		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, dwarf_stack_entries(o));
+		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, dwarf_entries);
 	return err;
 }
 

@@ -18,6 +18,7 @@
 #include "store_sink.h"
 #include "store/store.h"
 #include "symbolizer/symbolizer.h"
+#include "common/clock.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -373,14 +374,6 @@ static void merge_pending(struct store_sink *k)
 			k->pend[++j] = k->pend[i];
 	}
 	k->nr_pend = j + 1;
-}
-
-static double wall_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 void store_sink__begin_drain(struct store_sink *k)

@@ -754,19 +754,8 @@ static int collect_garbage(struct store *st, __s64 before)
 	sqlite3_stmt *s;
 	int err;
 
-	/*
-	 * Packed buckets use processes and stacks too: packed_refs says up to
-	 * which bucket. The buckets before @before are gone, so whatever was
-	 * last used before it is used by none left.
-	 */
-	err = store_err(st, sqlite3_prepare_v2(st->db,
-		"DELETE FROM packed_refs WHERE last_ts < ?1", -1, &s, NULL), "cannot expire samples");
-	if (!err) {
-		sqlite3_bind_int64(s, 1, before);
-		err = step_done(st, s, "cannot expire samples");
-		sqlite3_finalize(s);
-	}
-	err = err ?: store_exec(st,
+	/* packed buckets use processes and stacks too: those packed_refs still lists */
+	err = store_exec(st,
 		"DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM samples)"
 		" AND id NOT IN (SELECT id FROM packed_refs WHERE kind = 0);"
 		"DELETE FROM stacks WHERE id NOT IN (SELECT stack_id FROM samples)"
@@ -795,6 +784,11 @@ static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 		"SELECT coalesce(sum(rows), 0) FROM packed WHERE ts < ?1",
 		"DELETE FROM packed WHERE ts < ?1",
 		"DELETE FROM packed_runs WHERE ts < ?1",
+		/*
+		 * Buckets go oldest first: whatever a packed bucket before
+		 * @before used last is used by none left.
+		 */
+		"DELETE FROM packed_refs WHERE last_ts < ?1",
 		"DELETE FROM samples WHERE ts < ?1",
 	};
 	sqlite3_stmt *s;
@@ -810,7 +804,7 @@ static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 		if (i == 0 && sqlite3_step(s) == SQLITE_ROW && deleted)
 			*deleted += sqlite3_column_int64(s, 0);
 		err = i == 0 ? 0 : step_done(st, s, "cannot expire samples");
-		if (!err && i == 3 && deleted)
+		if (!err && i == 4 && deleted)
 			*deleted += sqlite3_changes(st->db);
 		sqlite3_finalize(s);
 	}
