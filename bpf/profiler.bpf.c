@@ -187,14 +187,58 @@ static __always_inline long add_count(void *counts, struct sample_key *key)
 	return err;
 }
 
+/*
+ * Stack ids and the count of one sample, into one map set. Called with
+ * constant maps (see do_sample()), so the verifier inlines their lookups.
+ */
+static __always_inline int record_sample(struct bpf_perf_event_data *ctx,
+					 struct sample_key *key, void *kmap, void *umap,
+					 void *dmap, void *counts)
+{
+	long err;
+
+	key->kern_stack_id = -EFAULT;
+	key->user_stack_id = -EFAULT;
+	/* in user mode there is no kernel stack: spare the helper its empty walk */
+	if (want_kernel && !(ctx->regs.cs & 3)) {
+		err = bpf_get_stackid(ctx, kmap, 0);
+		if (err < 0 && err != -EFAULT) {
+			stat_inc(stack_error_stat(err, false));
+			return 0;
+		}
+		key->kern_stack_id = err;
+	}
+	if (want_user && unwind_mode != UNWIND_MODE_FP && key->tgid != self_tgid) {
+		err = unwind_user(ctx, dmap, key);
+		if (err) {
+			stat_inc(stack_error_stat(err, true));
+			return 0;
+		}
+	} else if (want_user) {
+		err = bpf_get_stackid(ctx, umap, BPF_F_USER_STACK);
+		if (err < 0 && err != -EFAULT) {
+			stat_inc(stack_error_stat(err, true));
+			return 0;
+		}
+		key->user_stack_id = err;
+	}
+
+	err = add_count(counts, key);
+	if (err) {
+		stat_inc(err == -E2BIG || err == -ENOMEM ? STAT_DROP_COUNTS_FULL : STAT_DROP_OTHER);
+		return 0;
+	}
+	stat_inc(STAT_RECORDED);
+	if (key->tgid)
+		note_process(key->tgid);
+	return 0;
+}
+
 SEC("perf_event")
 int do_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sample_key key = {};
-	__u32 set = active_set;
-	void *kmap, *umap, *dmap, *counts;
-	long err;
 
 	stat_inc(STAT_SAMPLES);
 
@@ -214,52 +258,10 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
-	if (set) {
-		kmap = &kstacks1;
-		umap = &ustacks1;
-		dmap = &ustacks_dwarf1;
-		counts = &counts1;
-	} else {
-		kmap = &kstacks0;
-		umap = &ustacks0;
-		dmap = &ustacks_dwarf0;
-		counts = &counts0;
-	}
-
-	key.kern_stack_id = -EFAULT;
-	key.user_stack_id = -EFAULT;
-	if (want_kernel) {
-		err = bpf_get_stackid(ctx, kmap, 0);
-		if (err < 0 && err != -EFAULT) {
-			stat_inc(stack_error_stat(err, false));
-			return 0;
-		}
-		key.kern_stack_id = err;
-	}
-	if (want_user && unwind_mode != UNWIND_MODE_FP && key.tgid != self_tgid) {
-		err = unwind_user(ctx, dmap, &key);
-		if (err) {
-			stat_inc(stack_error_stat(err, true));
-			return 0;
-		}
-	} else if (want_user) {
-		err = bpf_get_stackid(ctx, umap, BPF_F_USER_STACK);
-		if (err < 0 && err != -EFAULT) {
-			stat_inc(stack_error_stat(err, true));
-			return 0;
-		}
-		key.user_stack_id = err;
-	}
-
-	err = add_count(counts, &key);
-	if (err) {
-		stat_inc(err == -E2BIG || err == -ENOMEM ? STAT_DROP_COUNTS_FULL : STAT_DROP_OTHER);
-		return 0;
-	}
-	stat_inc(STAT_RECORDED);
-	if (key.tgid)
-		note_process(key.tgid);
-	return 0;
+	/* one call per set: a map pointer chosen at run time would cost an indirect call each */
+	if (active_set)
+		return record_sample(ctx, &key, &kstacks1, &ustacks1, &ustacks_dwarf1, &counts1);
+	return record_sample(ctx, &key, &kstacks0, &ustacks0, &ustacks_dwarf0, &counts0);
 }
 
 /* A new image: forget the process so its next sample announces it again. */

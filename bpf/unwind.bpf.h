@@ -79,10 +79,43 @@ struct stack_copy {
 	__u8 data[STACK_COPY_BYTES];
 };
 
-/* @rctx: the sample's struct stack_copy */
+/* what unwind_step.h needs, defined below */
+static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out);
+static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32 idx);
+static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id);
+static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value,
+					    __u64 *at);
+static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
+
+#include "unwind_step.h"
+
+/*
+ * Moved by user space (the unwinder) when it evicts tables: their ids and
+ * rows are then reused, and every row cached before is void.
+ */
+__u32 unwind_tables_gen = 0;
+
+/* the stack being built (too big for the BPF stack), the walk's state and caches */
+struct unwind_scratch {
+	struct unwind_stack stack;
+	struct unwind_state s;
+	__u32 tgid;
+	__u32 pad;
+	struct stack_copy copy;
+	struct unwind_row_cache rows;	/* kept from sample to sample */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_scratch);
+	__uint(max_entries, 1);
+} unwind_scratch SEC(".maps");
+
+/* @rctx: the CPU's struct unwind_scratch */
 static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out)
 {
-	struct stack_copy *c = rctx;
+	struct stack_copy *c = &((struct unwind_scratch *)rctx)->copy;
 	__u64 off = addr - c->base;
 
 	if (off < c->len && off <= c->len - 8) {
@@ -103,6 +136,11 @@ static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32
 static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id)
 {
 	return bpf_map_lookup_elem(&unwind_tables, &id);
+}
+
+static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
+{
+	return &((struct unwind_scratch *)rctx)->rows;
 }
 
 struct find_slot_ctx {
@@ -137,23 +175,6 @@ static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots,
 	return 0;
 }
 
-#include "unwind_step.h"
-
-/* the stack being built (too big for the BPF stack) and the walk's state */
-struct unwind_scratch {
-	struct unwind_stack stack;
-	struct unwind_state s;
-	__u32 tgid;
-	__u32 pad;
-	struct stack_copy copy;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct unwind_scratch);
-	__uint(max_entries, 1);
-} unwind_scratch SEC(".maps");
 
 static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __u64 every_ns)
 {
@@ -193,8 +214,8 @@ static long unwind_frame_cb(__u64 i, void *data)
 	s->nr = idx + 1;
 	s->hash = (s->hash ^ s->pc) * 0x100000001b3ULL;
 	s->hash ^= s->hash >> 29;
-	end = unwind_step(&sc->copy, lc->proc, s);
-	if (end && end != UNWIND_END_ROOT && unwind_eh_resume(&sc->copy, s))
+	end = unwind_step(sc, lc->proc, s);
+	if (end && end != UNWIND_END_ROOT && unwind_eh_resume(sc, s))
 		return 0;
 	if (end) {
 		s->end = end;
@@ -250,6 +271,7 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 		return 0;
 	s = &sc->s;
 	__builtin_memset(s, 0, sizeof(*s));
+	s->tables_gen = unwind_tables_gen;
 	s->mode = unwind_mode;
 	s->exact_pc = 1;
 	sc->tgid = key->tgid;

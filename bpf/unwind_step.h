@@ -15,6 +15,8 @@
  *					       __u64 *at);
  *	the first of the @slots 8-byte slots from @from holding @value: 0 with
  *	its address in *at, or < 0 (not found, or unreadable first)
+ *   static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
+ *	the row cache of this walk (see unwind_lookup_row()), or NULL for none
  *
  * Everything that changes from frame to frame lives in struct unwind_state,
  * which the BPF side keeps in a per-CPU map value rather than on its stack:
@@ -60,6 +62,30 @@ struct unwind_state {
 	__u64 eh_cfa, eh_ra, eh_bp, eh_hash;
 	__u32 eh_nr;		/* frames recorded up to and including it */
 	__u32 eh_resumed;	/* resumed once already: no second try */
+	__u32 tables_gen;	/* generation of the tables, for the row cache */
+	__u32 pad;
+};
+
+/*
+ * Rows found before, by (table, ELF pc). A profile keeps sampling the same
+ * few loops and their callers: most lookups hit, and a hit costs one load
+ * instead of a binary search touching a dozen cold cache lines. Table ids
+ * and rows are reused after an eviction; user space then moves the tables'
+ * generation, which voids every entry made before.
+ */
+#define UNWIND_ROW_CACHE_BITS 8
+#define UNWIND_ROW_CACHE_SLOTS (1U << UNWIND_ROW_CACHE_BITS)
+
+struct unwind_row_cache_slot {
+	__u32 pc;
+	__u32 table;		/* table id + 1; 0: empty */
+	__u32 gen;
+	__u32 pad;
+	struct unwind_row row;
+};
+
+struct unwind_row_cache {
+	struct unwind_row_cache_slot slots[UNWIND_ROW_CACHE_SLOTS];
 };
 
 /* The mapping of @p holding s->pc, or NULL. */
@@ -114,6 +140,35 @@ unwind_find_row(void *rctx, const struct unwind_table *t, __u64 pc, struct unwin
 	if (s->lo == 0 || s->lo > t->nr)
 		return NULL;
 	return unwind_get_row(rctx, t->first + s->lo - 1);
+}
+
+/* The row of table @id covering ELF address @pc, through the row cache. */
+static __always_inline const struct unwind_row *
+unwind_lookup_row(void *rctx, __u32 id, __u64 pc, struct unwind_state *s)
+{
+	struct unwind_row_cache *c = unwind_get_cache(rctx);
+	struct unwind_row_cache_slot *e = NULL;
+	const struct unwind_table *t;
+	const struct unwind_row *row;
+	__u32 h;
+
+	if (pc > 0xffffffffULL)
+		return NULL;
+	if (c) {
+		h = ((__u32)pc ^ id * 0x85ebca6bU) * 0x9e3779b1U;
+		e = &c->slots[(h >> (32 - UNWIND_ROW_CACHE_BITS)) & (UNWIND_ROW_CACHE_SLOTS - 1)];
+		if (e->table == id + 1 && e->pc == (__u32)pc && e->gen == s->tables_gen)
+			return &e->row;
+	}
+	t = unwind_get_table(rctx, id);
+	row = t ? unwind_find_row(rctx, t, pc, s) : NULL;
+	if (row && e) {
+		e->row = *row;
+		e->pc = pc;
+		e->table = id + 1;
+		e->gen = s->tables_gen;
+	}
+	return row;
 }
 
 /* Follow a table row. Returns 0 with the caller's registers in @s, or an unwind_end. */
@@ -232,7 +287,6 @@ static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
 				       struct unwind_state *s)
 {
 	const struct unwind_mapping *m = p ? unwind_find_mapping(p, s) : NULL;
-	const struct unwind_table *t;
 	const struct unwind_row *row;
 	__u64 pc;
 
@@ -247,8 +301,7 @@ static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
 	if (m->kind == UNWIND_MAP_TABLE) {
 		/* a return address may be just past the function's end: look up the call */
 		pc = s->pc - m->bias - (s->exact_pc ? 0 : 1);
-		t = unwind_get_table(rctx, m->table);
-		row = t ? unwind_find_row(rctx, t, pc, s) : NULL;
+		row = unwind_lookup_row(rctx, m->table, pc, s);
 		if (row && UNWIND_ROW_CFA(row) != UNWIND_CFA_NONE)
 			return unwind_step_row(rctx, row, s);
 	}

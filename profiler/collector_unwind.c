@@ -283,6 +283,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	struct unwinder_opts uo = {
 		.rows_fd = bpf_map__fd(skel->maps.unwind_rows),
 		.tables_fd = bpf_map__fd(skel->maps.unwind_tables),
+		.tables_gen = &skel->bss->unwind_tables_gen,
 		.procs_fd = bpf_map__fd(skel->maps.unwind_procs),
 		.max_rows = bpf_map__max_entries(skel->maps.unwind_rows),
 		.max_tables = bpf_map__max_entries(skel->maps.unwind_tables),

@@ -484,6 +484,8 @@ struct snapshot {
 	struct unwinder *u;
 	struct unwind_row row;		/* the last row read */
 	unsigned int cfa_types_seen;	/* bit per enum unwind_cfa followed */
+	struct unwind_row_cache *cache;	/* NULL: walks without one */
+	__u32 gen;			/* the tables' generation the walks see */
 };
 
 static int unwind_read(void *rctx, __u64 addr, __u64 *out)
@@ -522,6 +524,11 @@ static int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value, __
 		}
 	}
 	return -ENOENT;
+}
+
+static struct unwind_row_cache *unwind_get_cache(void *rctx)
+{
+	return ((struct snapshot *)rctx)->cache;
 }
 
 #include "bpf/unwind_step.h"
@@ -598,7 +605,7 @@ static int walk_snapshot(struct symbolizer *syms, enum unwind_mode mode, const c
 {
 	const struct unwind_proc *p = unwinder__process(snap->u, getpid());
 	struct unwind_state s = { .pc = snap->pc, .sp = snap->sp, .bp = snap->bp, .mode = mode,
-				  .exact_pc = 1 };
+				  .exact_pc = 1, .tables_gen = snap->gen };
 	int end = 0;
 
 	assert_non_null(p);
@@ -639,6 +646,45 @@ static void assert_chain(const char **names, int nr, const char *const *want, in
 	}
 }
 
+/* The same walk as @names (@nr frames, to the root), through a row cache. */
+static void walk_with_row_cache(struct symbolizer *syms, const char **names, int nr)
+{
+	const char *again[MAX_STACK_DEPTH];
+	int n, i, pass, filled = 0;
+
+	snap->cache = calloc(1, sizeof(*snap->cache));
+	assert_non_null(snap->cache);
+	/* cold, then warm: the same stack either way */
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(walk_snapshot(syms, UNWIND_MODE_DWARF, again, &n),
+				 UNWIND_END_ROOT);
+		assert_int_equal(n, nr);
+		for (i = 0; i < nr; i++)
+			assert_string_equal(again[i], names[i]);
+	}
+	/* the walk's rows are in the cache, and a warm walk takes them from there */
+	for (i = 0; i < (int)UNWIND_ROW_CACHE_SLOTS; i++) {
+		struct unwind_row_cache_slot *e = &snap->cache->slots[i];
+
+		if (!e->table)
+			continue;
+		assert_int_equal(e->gen, snap->gen);
+		e->row.type = UNWIND_ROW_TYPE(UNWIND_CFA_UNSUPPORTED, 0);
+		filled++;
+	}
+	assert_true(filled > 0 && filled <= nr);
+	/* poisoned: the walk stops at the first frame whose row was kept (not evicted) */
+	assert_int_equal(walk_snapshot(syms, UNWIND_MODE_DWARF, again, &n),
+			 UNWIND_END_UNSUPPORTED);
+	assert_true(n >= 1 && n <= nr);
+	/* a new generation of the tables voids every entry */
+	snap->gen++;
+	assert_int_equal(walk_snapshot(syms, UNWIND_MODE_DWARF, again, &n), UNWIND_END_ROOT);
+	assert_int_equal(n, nr);
+	free(snap->cache);
+	snap->cache = NULL;
+}
+
 static void record_and_walk(void (*cb)(void *), const char *const *want, int nr_want,
 			    unsigned int must_see)
 {
@@ -677,6 +723,7 @@ static void record_and_walk(void (*cb)(void *), const char *const *want, int nr_
 	}
 	assert_true((snap->cfa_types_seen & must_see) == must_see);
 	print_message("unwound %d frames from %s to %s\n", nr, names[0], names[nr - 1]);
+	walk_with_row_cache(syms, names, nr);
 
 	symbolizer__free(syms);
 	unwinder__free(snap->u);
@@ -1015,8 +1062,10 @@ static void test_rows_map_costs_no_rss(void **state)
 static void test_eviction(void **state)
 {
 	char root[] = "/tmp/unwind-proc-XXXXXX", lib[4096], exe[4096], cmd[4200];
+	__u32 gen = 0;
 	struct unwinder_opts uo = { .proc_root = root, .rows_fd = -1, .tables_fd = -1,
-				    .procs_fd = -1, .max_rows = 100, .max_tables = 8 };
+				    .procs_fd = -1, .max_rows = 100, .max_tables = 8,
+				    .tables_gen = &gen };
 	const struct unwind_proc *p;
 	struct unwinder_stats st;
 	struct unwinder *u;
@@ -1059,6 +1108,8 @@ static void test_eviction(void **state)
 	assert_int_equal(unwinder__table(u, id)->first, first);
 	unwinder__stats(u, &st);
 	assert_int_equal(st.evicted, 1);
+	/* same id, same rows, other binary: the BPF side's row caches must forget */
+	assert_int_equal(gen, 1);
 
 	/* and now the executable has no room */
 	assert_int_equal(unwinder__scan_process(u, 1), 0);

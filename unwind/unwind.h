@@ -50,6 +50,11 @@ struct unwinder_opts {
 	int rows_fd;		/* BPF maps to fill; -1 keeps everything in user space */
 	int tables_fd;
 	int procs_fd;
+	/*
+	 * The BPF side's unwind_tables_gen (mmapped .bss), moved on every
+	 * eviction to void its row caches; NULL without BPF.
+	 */
+	__u32 *tables_gen;
 	__u32 max_rows;		/* capacity of the rows map */
 	__u32 max_tables;	/* capacity of the tables map */
 	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */

@@ -249,6 +249,9 @@ static size_t evict_unused(struct unwinder *u)
 		n++;
 	}
 	if (n) {
+		/* after the unpublishing: a run that sees the new generation sees that too */
+		if (u->opts.tables_gen)
+			__atomic_add_fetch(u->opts.tables_gen, 1, __ATOMIC_RELEASE);
 		wait_for_readers(u);
 		u->evicted += n;
 		pr_debug("evicted %zu unwind tables no process maps any more", n);
