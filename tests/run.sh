@@ -23,17 +23,18 @@ for t in "$out"/tests/test_*; do
 	esac
 done
 
-passed=0 failed=0 skipped=0 broken=""
+passed=0 failed=0 skipped=0 broken="" failed_names=""
 log=$(mktemp)
 for t in $bins; do
 	"$t" >"$log" 2>&1
 	status=$?
 	cat "$log"
 	p=$(grep -c '^\[       OK \]' "$log")
-	f=$(grep -c '^\[  FAILED  \]' "$log" | head -1)
 	s=$(grep -c '^\[  SKIPPED \]' "$log")
 	# the summary repeats failed names once more: count each failing test once
 	f=$(grep '^\[  FAILED  \] ' "$log" | grep -v 'test(s)' | sort -u | wc -l)
+	[ "$f" -gt 0 ] && failed_names="$failed_names $(basename "$t"):$(grep '^\[  FAILED  \] ' \
+		"$log" | grep -v 'test(s)' | sed 's/^\[  FAILED  \] //' | sort -u | tr '\n' ' ')"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
@@ -45,6 +46,7 @@ for t in $bins; do
 done
 rm -f "$log"
 [ -n "$broken" ] && echo "test binaries that exited abnormally:$broken"
+[ -n "$failed_names" ] && echo "failed:$failed_names"
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
