@@ -673,7 +673,11 @@ static void walk_with_row_cache(struct symbolizer *syms, const char **names, int
 		filled++;
 	}
 	assert_true(filled > 0 && filled <= nr);
-	/* poisoned: the walk stops at the first frame whose row was kept (not evicted) */
+	/*
+	 * Poisoned: the walk stops at the first frame whose poisoned row is
+	 * still there (a frame sharing its slot with an earlier one finds the
+	 * earlier frame's row, misses, and replaces it with a good one).
+	 */
 	assert_int_equal(walk_snapshot(syms, UNWIND_MODE_DWARF, again, &n),
 			 UNWIND_END_UNSUPPORTED);
 	assert_true(n >= 1 && n <= nr);

@@ -235,11 +235,15 @@ static size_t evict_unused(struct unwinder *u)
 
 		if (bin < 0 || u->table_refs[id] || bin == u->vdso_bin)
 			continue;
-		/* unpublish first: the BPF side then falls back to frame pointers there */
-		if (u->opts.tables_fd >= 0)
-			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
+		/* rows given back first: on failure the table stays published and whole */
 		if (free_rows(u, u->tables[id].first, u->tables[id].nr))
 			continue;
+		/*
+		 * Unpublished before anything reuses the rows (after the grace
+		 * period below): the BPF side falls back to frame pointers there.
+		 */
+		if (u->opts.tables_fd >= 0)
+			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
 		u->used_rows -= u->tables[id].nr;
 		u->tables[id] = none;
 		u->table_bin[id] = -1;
