@@ -157,19 +157,19 @@ WL_FP_FLAGS := -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
 WL_FLAGS = $(WL_FP_FLAGS)
 $(OUTPUT)/workloads/wl_qsort: WL_FLAGS = -fomit-frame-pointer
 
-$(OUTPUT)/workloads/%: tests/workloads/%.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/%: tests/workloads/%.c tests/workloads/wl_clock.h common/clock.h | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FLAGS) -fno-optimize-sibling-calls -Wall -Werror \
 		$< -o $@ -lm
 
-$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c tests/workloads/wl_clock.h common/clock.h | $(OUTPUT)/config.mk
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
 
 CXX ?= g++
-$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc tests/workloads/wl_clock.h | $(OUTPUT)/config.mk
+$(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc tests/workloads/wl_clock.h common/clock.h | $(OUTPUT)/config.mk
 	$(call msg,CXX-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Werror $< -o $@

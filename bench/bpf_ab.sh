@@ -15,18 +15,8 @@ mode=${3:-dwarf}
 rounds=${4:-15}
 secs=${5:-3}
 wl=$(dirname "$b")/workloads/wl_qsort
-tmp=$(mktemp -d /tmp/bpf-ab-XXXXXX)
-pids=""
 . "$(dirname "$0")/lib.sh"
-
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	bpf_stats_restore
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-bpf_stats_on
+bench_begin bpf-ab
 
 i=0
 while [ "$i" -lt "$(nproc)" ]; do

@@ -16,3 +16,19 @@ bpf_stats_restore() {
 bpf_us_per_sample() {
 	sed -n 's/.*(\([0-9.]*\) us each.*/\1/p'
 }
+
+# A temporary directory ($tmp, named after $1) and background jobs ($pids) that
+# go at exit, with BPF run time counted until then.
+bench_begin() {
+	tmp=$(mktemp -d "/tmp/$1-XXXXXX")
+	pids=""
+	trap bench_end EXIT INT TERM
+	bpf_stats_on
+}
+
+bench_end() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	bpf_stats_restore
+	rm -rf "$tmp"
+}

@@ -12,18 +12,8 @@ set -eu
 out=$1
 secs=${2:-20}
 ncpu=$(nproc)
-tmp=$(mktemp -d /tmp/bench-unwind-XXXXXX)
-pids=""
 . "$(dirname "$0")/lib.sh"
-
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	bpf_stats_restore
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-bpf_stats_on
+bench_begin bench-unwind
 
 start_workload() {	# NAME: one instance per CPU, running well past the profile
 	pids=""

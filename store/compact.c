@@ -182,6 +182,16 @@ static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
 			 "cannot compact the database");
 }
 
+/* The packed rows in column @col of @get's current row (bucket @ts), appended to @r. */
+static int unpack_column(struct store *st, sqlite3_stmt *get, int col, __s64 ts, struct prows *r)
+{
+	int err = store_unpack_blob(sqlite3_column_blob(get, col), sqlite3_column_bytes(get, col), r);
+
+	if (err == -EBADMSG)
+		pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+	return err;
+}
+
 /* The packed rows of bucket @ts, if any, appended to @r. */
 static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct prows *r)
 {
@@ -190,13 +200,10 @@ static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct pro
 	sqlite3_reset(get);
 	sqlite3_bind_int64(get, 1, ts);
 	rc = sqlite3_step(get);
-	if (rc == SQLITE_ROW) {
-		err = store_unpack_blob(sqlite3_column_blob(get, 0), sqlite3_column_bytes(get, 0), r);
-		if (err == -EBADMSG)
-			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
-	} else if (rc != SQLITE_DONE) {
+	if (rc == SQLITE_ROW)
+		err = unpack_column(st, get, 0, ts, r);
+	else if (rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot read packed samples");
-	}
 	sqlite3_reset(get);
 	return err;
 }
@@ -288,9 +295,7 @@ int store_index_packed(struct store *st)
 		__s64 ts = sqlite3_column_int64(get, 0);
 
 		r.nr = 0;
-		err = store_unpack_blob(sqlite3_column_blob(get, 1), sqlite3_column_bytes(get, 1), &r);
-		if (err == -EBADMSG)
-			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+		err = unpack_column(st, get, 1, ts, &r);
 		if (!err) {
 			prows_merge(&r);
 			err = index_bucket(st, ts, &r);
@@ -419,9 +424,7 @@ int store_unpack(struct store *st, __s64 since, __s64 until)
 		__s64 ts = sqlite3_column_int64(get, 0);
 
 		r.nr = 0;
-		err = store_unpack_blob(sqlite3_column_blob(get, 1), sqlite3_column_bytes(get, 1), &r);
-		if (err == -EBADMSG)
-			pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
+		err = unpack_column(st, get, 1, ts, &r);
 		for (i = 0; !err && i < r.nr; i++) {
 			sqlite3_bind_int64(put, 1, ts);
 			sqlite3_bind_int64(put, 2, r.v[i].proc);

@@ -35,22 +35,12 @@
 
 #include "e2e.h"
 #include "store/store.h"
+#include "common/clock.h"
 #include "common/log.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static long long wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return (long long)(wall_seconds() * 1000);
 }
 
 static pid_t start_workload(double seconds)
@@ -125,9 +115,9 @@ static void assert_integrity_ok(sqlite3 *db)
 /* Wait until the agent has flushed @n times (its health row says so). */
 static void wait_flushes(const char *path, long long n, double timeout)
 {
-	double end = now_s() + timeout;
+	double end = now_seconds() + timeout;
 
-	while (now_s() < end) {
+	while (now_seconds() < end) {
 		sqlite3 *db;
 
 		if (!access(path, F_OK)) {
@@ -265,8 +255,8 @@ static void test_reader_never_sees_partial_batch(void **state)
 	agent = start_agent(db_file, "0.2", "0.1", "1");
 	wait_flushes(db_file, 1, 15);
 	db = open_db(db_file);
-	end = now_s() + 4;
-	while (now_s() < end) {
+	end = now_seconds() + 4;
+	while (now_seconds() < end) {
 		struct reader_ctx c = {};
 		struct store *st;
 

@@ -72,10 +72,10 @@ int main(int argc, char **argv)
 	delay = atof(argv[2]);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	start = wall();
+	start = now_seconds();
 	cpu0 = thread_cpu();
-	while (!stop && wall() - start < duration) {
-		if (!lib && wall() - start >= delay) {
+	while (!stop && now_seconds() - start < duration) {
+		if (!lib && now_seconds() - start >= delay) {
 			lib = dlopen(argv[3], RTLD_NOW);
 			if (!lib) {
 				fprintf(stderr, "wl_cxx: %s\n", dlerror());

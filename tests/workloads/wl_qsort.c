@@ -106,9 +106,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	start = wall();
+	start = now_seconds();
 	cpu0 = thread_cpu();
-	while (!stop && wall() - start < atof(argv[1])) {
+	while (!stop && now_seconds() - start < atof(argv[1])) {
 		a = thread_cpu();
 		run_sort();
 		b = thread_cpu();

@@ -90,9 +90,9 @@ int main(int argc, char **argv)
 	duration = atof(argv[1]);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	start = wall();
+	start = now_seconds();
 	cpu0 = thread_cpu();
-	while (!stop && wall() - start < duration)
+	while (!stop && now_seconds() - start < duration)
 		outer(t);
 	total = thread_cpu() - cpu0;
 	f = fopen(argv[2], "w");
