@@ -6,7 +6,6 @@
  * recorded up to then is still written.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,181 +64,106 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile [record] [options]\n\n"
+const struct command_def record_cmd = {
+	.name = "record",
+	.summary = "sample all CPUs, print the top functions, write SVG and folded stacks",
+	.usage = "[options]",
+	.description =
 		"Sample kernel and user stacks on every CPU, then print the hottest functions\n"
-		"and write an SVG flame graph and folded stacks.\n\n"
-		"  -d, --duration SECONDS  how long to sample (default 30; 0 = until Ctrl-C)\n"
-		"  -F, --freq HZ           samples per second per CPU (default 99)\n"
-		"  -p, --pid PID[,PID...]  only these processes (repeatable)\n"
-		"      --comm NAME         only threads whose comm is NAME\n"
-		"  -o, --output FILE.svg   flame graph (default profile.svg; '-' for none)\n"
-		"      --folded FILE       folded stacks (default profile.folded; '-' for none)\n"
-		"  -e, --event EVENT       cpu-clock (default) or cycles (needs a hardware PMU)\n"
-		"      --include-idle      also record the idle task (swapper)\n"
-		"      --top N             rows in the top-functions table (default 20)\n"
-		"      --title TEXT        flame graph title\n"
-		"      --interval SECONDS  how often the kernel maps are drained (default 1)\n"
-		"      --unwind METHOD     user stacks: fp (frame pointers), dwarf (.eh_frame\n"
-		"                          tables) or auto (tables, else frame pointers; default)\n"
-		"      --no-progress       no progress line, even on a terminal\n"
-		"      --db PATH           store the run there (default $PROFILE_DB, else\n"
-		"                          /var/lib/profile/profile.db as root; '-' for none)\n"
-		"  -v, --verbose           debug output\n"
-		"  -h, --help              this help\n");
-}
+		"and write an SVG flame graph and folded stacks. This is what 'profile' does\n"
+		"with no command. Ctrl-C or SIGTERM ends the run early; what was recorded is\n"
+		"still written. The run is also stored in the database (see --db).",
+	.notes =
+		"Give '-' as a file name to skip that output. A failure while profiling exits 1.",
+	.max_args = 0,
+};
 
-static int add_pids(struct record_opts *o, const char *arg)
+static int add_pid(const struct option_def *opt, const char *item, void *ctx)
 {
-	char *copy = strdup(arg), *p, *save = NULL;
-	int err = 0;
+	struct record_opts *o = ctx;
+	pid_t *n;
+	long pid;
 
-	if (!copy)
-		return -ENOMEM;
-	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		pid_t *n;
-		long pid;
-
-		if (parse_int_range(p, 1, 0x7fffffff, &pid)) {
-			pr_warn("'%s' is not a process id", p);
-			err = -EINVAL;
-			break;
-		}
-		if (kill(pid, 0) && errno == ESRCH) {
-			pr_warn("no process with pid %ld", pid);
-			err = -ESRCH;
-			break;
-		}
-		n = reallocarray(o->pids, o->nr_pids + 1, sizeof(*n));
-		if (!n) {
-			err = -ENOMEM;
-			break;
-		}
-		o->pids = n;
-		o->pids[o->nr_pids++] = pid;
+	if (parse_int_range(item, 1, 0x7fffffff, &pid)) {
+		pr_warn("'%s' is not a process id (--pid)", item);
+		return -EINVAL;
 	}
-	free(copy);
-	return err;
+	if (kill(pid, 0) && errno == ESRCH) {
+		pr_warn("no process with pid %ld (--%s)", pid, opt->long_name);
+		return -ESRCH;
+	}
+	n = reallocarray(o->pids, o->nr_pids + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->pids = n;
+	o->pids[o->nr_pids++] = pid;
+	return 0;
 }
 
-enum {
-	OPT_COMM = 256, OPT_FOLDED, OPT_IDLE, OPT_TOP, OPT_TITLE, OPT_INTERVAL, OPT_NO_PROGRESS,
-	OPT_DB,
-	OPT_UNWIND,
-};
+static int opt_pids(const struct option_def *opt, const char *arg)
+{
+	return parse_options__list(opt, arg, add_pid, opt->value);
+}
 
-static const struct option long_opts[] = {
-	{ "duration", required_argument, NULL, 'd' },
-	{ "freq", required_argument, NULL, 'F' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "comm", required_argument, NULL, OPT_COMM },
-	{ "output", required_argument, NULL, 'o' },
-	{ "folded", required_argument, NULL, OPT_FOLDED },
-	{ "event", required_argument, NULL, 'e' },
-	{ "include-idle", no_argument, NULL, OPT_IDLE },
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "title", required_argument, NULL, OPT_TITLE },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "db", required_argument, NULL, OPT_DB },
-	{ "unwind", required_argument, NULL, OPT_UNWIND },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
-};
+static int opt_comm(const struct option_def *opt, const char *arg)
+{
+	if (!*arg || strlen(arg) >= 16)
+		return parse_options__bad(opt, arg, "the kernel keeps 1 to 15 characters");
+	*(const char **)opt->value = arg;
+	return 0;
+}
+
+static int opt_event(const struct option_def *opt, const char *arg)
+{
+	enum collector_event *e = opt->value;
+
+	if (!strcmp(arg, "cpu-clock"))
+		*e = EVENT_CPU_CLOCK;
+	else if (!strcmp(arg, "cycles"))
+		*e = EVENT_CYCLES;
+	else
+		return parse_options__bad(opt, arg, "use cpu-clock or cycles");
+	return 0;
+}
+
+static int opt_unwind(const struct option_def *opt, const char *arg)
+{
+	return unwind_mode__parse(arg, opt->value) ? -EINVAL : 0;
+}
 
 /* Returns 0, 1 when --help was shown, or -EINVAL after naming the problem. */
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
-	int c;
+	const struct option_def opts[] = {
+		OPT_SECONDS('d', "duration", &o->duration, "SECONDS", "duration", 0, OPT_MAX_SECONDS,
+			    "how long to sample (default 30; 0 = until Ctrl-C)"),
+		OPT_LONG('F', "freq", &o->freq, "HZ", "frequency", 1, 100000,
+			 "samples per second per CPU (default 99)"),
+		OPT_CALLBACK('p', "pid", o, "PID[,PID...]", "process id", opt_pids,
+			     "only these processes (repeatable)"),
+		OPT_CALLBACK(0, "comm", &o->comm, "NAME", "comm", opt_comm,
+			     "only threads whose comm is NAME"),
+		OPT_STRING('o', "output", &o->svg_path, "FILE.svg",
+			   "flame graph (default profile.svg; '-' for none)"),
+		OPT_STRING(0, "folded", &o->folded_path, "FILE",
+			   "folded stacks (default profile.folded; '-' for none)"),
+		OPT_CALLBACK('e', "event", &o->event, "EVENT", "event", opt_event,
+			     "cpu-clock (default) or cycles (needs a hardware PMU)"),
+		OPT_FLAG(0, "include-idle", &o->include_idle, "also record the idle task (swapper)"),
+		OPT_LONG(0, "top", &o->top, "N", "row count", 0, 100000,
+			 "rows in the top-functions table (default 20)"),
+		OPT_STRING_EMPTY(0, "title", &o->title, "TEXT", "flame graph title"),
+		OPT_SECONDS(0, "interval", &o->interval, "SECONDS", "interval", 0.01, 3600,
+			    "how often the kernel maps are drained (default 1)"),
+		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
+			     "user stacks: fp (frame pointers), dwarf (.eh_frame tables) or auto (tables, else frame pointers; default)"),
+		OPT_UNSET(0, "no-progress", &o->progress, "no progress line, even on a terminal"),
+		OPT_DB(&o->db_path, "store the run there; '-' for none"),
+		OPT_END(),
+	};
+	int first;
 
-	while ((c = getopt_long(argc, argv, "d:F:p:o:e:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (parse_seconds(optarg, &o->duration)) {
-				pr_warn("invalid duration '%s': give seconds, e.g. 30 or 1.5m", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'F':
-			if (parse_int_range(optarg, 1, 100000, &o->freq)) {
-				pr_warn("invalid frequency '%s': give 1 to 100000 Hz", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'p':
-			if (add_pids(o, optarg))
-				return -EINVAL;
-			break;
-		case OPT_COMM:
-			if (!*optarg || strlen(optarg) >= 16) {
-				pr_warn("invalid comm '%s': the kernel keeps 1 to 15 characters", optarg);
-				return -EINVAL;
-			}
-			o->comm = optarg;
-			break;
-		case 'o':
-			o->svg_path = optarg;
-			break;
-		case OPT_FOLDED:
-			o->folded_path = optarg;
-			break;
-		case 'e':
-			if (!strcmp(optarg, "cpu-clock")) {
-				o->event = EVENT_CPU_CLOCK;
-			} else if (!strcmp(optarg, "cycles")) {
-				o->event = EVENT_CYCLES;
-			} else {
-				pr_warn("unknown event '%s': use cpu-clock or cycles", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_IDLE:
-			o->include_idle = true;
-			break;
-		case OPT_TOP:
-			if (parse_int_range(optarg, 0, 100000, &o->top)) {
-				pr_warn("invalid --top '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_TITLE:
-			o->title = optarg;
-			break;
-		case OPT_INTERVAL:
-			if (parse_seconds(optarg, &o->interval) || o->interval < 0.01) {
-				pr_warn("invalid interval '%s': give at least 0.01 s", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_NO_PROGRESS:
-			o->progress = false;
-			break;
-		case OPT_DB:
-			o->db_path = optarg;
-			break;
-		case OPT_UNWIND:
-			if (unwind_mode__parse(optarg, &o->unwind))
-				return -EINVAL;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			pr_warn("see 'profile record --help'");
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile record --help'", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return parse_options(&record_cmd, opts, argc, argv, &first);
 }
 
 /* ---- turning samples into folded stacks ---- */

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/parse_options.h"
+
 /* Each takes argv with argv[0] the subcommand name and returns the exit status. */
 int cmd_record(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
@@ -61,6 +63,40 @@ enum {
 struct flamegraph_opts;
 /* Apply option @c (from FLAMEGRAPH_LONG_OPTS); 0, 1 when @c is not one of them, -EINVAL. */
 int flamegraph_opt__parse(int c, const char *arg, struct flamegraph_opts *fo);
+
+/*
+ * Options shared by the commands that draw flame graphs, for their option
+ * tables; @fo is a struct flamegraph_opts (cmd_flamegraph.c).
+ */
+int flamegraph_opt__palette(const struct option_def *opt, const char *arg);
+int flamegraph_opt__width(const struct option_def *opt, const char *arg);
+#define FLAMEGRAPH_OPTIONS(fo) \
+	OPT_STRING_EMPTY(0, "title", &(fo)->title, "TEXT", "title of the graph"), \
+	OPT_STRING_EMPTY(0, "subtitle", &(fo)->subtitle, "TEXT", "second line under the title"), \
+	OPT_CALLBACK(0, "width", &(fo)->width, "PIXELS", "width", flamegraph_opt__width, \
+		     "image width, 100 to 100000 (default 1200)"), \
+	OPT_DOUBLE(0, "min-width", &(fo)->min_width, "PX", "minimum width", 0, 100000, \
+		   "omit frames narrower than this; their samples still count in the parent's width (default 0.1)"), \
+	OPT_STRING(0, "count-name", &(fo)->count_name, "NAME", "what counts are (default \"samples\")"), \
+	OPT_FLAG(0, "icicle", &(fo)->icicle, "root at the top, stacks growing down"), \
+	OPT_FLAG(0, "inverted", &(fo)->icicle, "the same as --icicle"), \
+	OPT_FLAG(0, "reverse", &(fo)->reverse, "merge stacks leaf first: the callers of each leaf"), \
+	OPT_FLAG(0, "chart", &(fo)->chart, \
+		 "flame chart: x is input order (time order for a recording), only adjacent equal stacks merge"), \
+	OPT_CALLBACK(0, "palette", &(fo)->palette, "NAME", "palette", flamegraph_opt__palette, \
+		     "kind (default: kernel _[k] blue, inlined _[i] teal, JIT _[j] green, user warm), hot, or cold; the shade comes from a hash of the name, the same every time")
+
+/*
+ * The database option of the commands that read or write the store: @dest
+ * is a const char *. The default is store__default_path().
+ */
+#define DB_HELP_DEFAULT "default $PROFILE_DB, else /var/lib/profile/profile.db as root, else ~/.local/share/profile/profile.db"
+#define OPT_DB(dest, help) OPT_STRING(0, "db", (dest), "PATH", help " (" DB_HELP_DEFAULT ")")
+
+/* The command tables' texts: summary for `profile help`, usage and description for --help. */
+extern const struct command_def record_cmd, flamegraph_cmd, symbolize_cmd, diff_cmd, import_cmd,
+	export_cmd, agent_cmd, runs_cmd, top_cmd, folded_cmd, status_cmd;
+
 int cmd_agent(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_top(int argc, char **argv);
@@ -70,8 +106,5 @@ int cmd_status(int argc, char **argv);
 /* Exit status for a command line that does not parse. */
 #define EXIT_USAGE 2
 
-/* Parse a positive number with an optional unit; returns 0 or -EINVAL. */
-int parse_seconds(const char *s, double *out);
-int parse_int_range(const char *s, long min, long max, long *out);
 
 #endif /* __PROFILER_CMDS_H */
