@@ -182,7 +182,7 @@ $(OUTPUT)/workloads/libwl_plugin.so: tests/workloads/plugin/wl_plugin.c | $(OUTP
 # Symbolizer fixtures: one source, built as PIE, non-PIE and a shared library.
 FIXTURES := $(OUTPUT)/fixtures/symfix-pie $(OUTPUT)/fixtures/symfix-nopie \
 	$(OUTPUT)/fixtures/libsymfix.so $(OUTPUT)/fixtures/unwfix-nofp $(OUTPUT)/fixtures/unwfix-fp \
-	$(OUTPUT)/fixtures/libunwfix.so $(OUTPUT)/fixtures/unwfix-nocfi
+	$(OUTPUT)/fixtures/libunwfix.so $(OUTPUT)/fixtures/unwfix-nocfi $(OUTPUT)/fixtures/unwgap
 
 $(OUTPUT)/fixtures/symfix-pie: tests/fixtures/symfix.c
 	$(call msg,CC-FIX,$@)
@@ -229,6 +229,11 @@ $(OUTPUT)/fixtures/libunwfix.so: tests/fixtures/unwfix.c
 	$(call msg,CC-FIX,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -DUNWFIX_LIB $< -o $@
+
+$(OUTPUT)/fixtures/unwgap: tests/fixtures/unwgap.c
+	$(call msg,CC-FIX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g $< -o $@
 
 $(OUTPUT)/fixtures/unwfix-nocfi: $(OUTPUT)/fixtures/unwfix-nofp
 	$(call msg,STRIP,$@)

@@ -48,8 +48,25 @@ struct unwind_feeder {
 	int epoll_fd;		/* the ring buffer's epoll fd and wake_fd */
 	bool scan_all;		/* no -p: read the running processes once at start */
 	char comm[TASK_COMM_LEN];	/* --comm: only those with this comm */
-	pthread_mutex_t lock;	/* the unwinder, between the thread and stats */
+	/*
+	 * The unwinder belongs to the thread (and to the constructor before it
+	 * starts). Others read a copy of its stats, refreshed after each piece
+	 * of work: a table being built (seconds for a big binary) never holds
+	 * up a flush that asks for them.
+	 */
+	pthread_mutex_t stats_lock;
+	struct unwinder_stats stats;
 };
+
+static void publish_stats(struct unwind_feeder *f)
+{
+	struct unwinder_stats st;
+
+	unwinder__stats(f->uw, &st);
+	pthread_mutex_lock(&f->stats_lock);
+	f->stats = st;
+	pthread_mutex_unlock(&f->stats_lock);
+}
 
 /*
  * Unwound stacks per map set: a set holds at most the samples of one drain
@@ -126,9 +143,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (ev->kind == UNWIND_EVENT_EXIT) {
 		drop_pending(f, ev->tgid);
-		pthread_mutex_lock(&f->lock);
 		unwinder__remove_process(f->uw, ev->tgid);
-		pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
 	for (i = 0; i < f->nr_pending; i++) {
@@ -159,10 +174,8 @@ static void serve_pending(struct unwind_feeder *f)
 	/* ld.so maps a program's libraries within a millisecond or two: one read for all */
 	nanosleep(&ts, NULL);
 	ring_buffer__consume(f->rb);
-	pthread_mutex_lock(&f->lock);
-	for (i = 0; i < f->nr_pending; i++)
+	for (i = 0; i < f->nr_pending && !f->stop; i++)
 		unwinder__scan_process(f->uw, f->pending[i]);
-	pthread_mutex_unlock(&f->lock);
 	f->nr_pending = 0;
 }
 
@@ -171,15 +184,14 @@ static void rescan_all(struct unwind_feeder *f)
 	__u32 *tgids = NULL;
 	size_t n = 0, i;
 
-	pthread_mutex_lock(&f->lock);
 	if (!unwinder__list_processes(f->uw, &tgids, &n)) {
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && !f->stop; i++) {
 			if (unwinder__scan_process(f->uw, tgids[i]) == -ESRCH)
 				unwinder__remove_process(f->uw, tgids[i]);
 		}
 	}
-	pthread_mutex_unlock(&f->lock);
 	free(tgids);
+	publish_stats(f);
 }
 
 static bool comm_is(unsigned long tgid, const char *want)
@@ -214,9 +226,7 @@ static void scan_running(struct unwind_feeder *f)
 		if (*end || !tgid || tgid == (unsigned long)getpid() ||
 		    (f->comm[0] && !comm_is(tgid, f->comm)))
 			continue;
-		pthread_mutex_lock(&f->lock);
 		unwinder__scan_process(f->uw, tgid);
-		pthread_mutex_unlock(&f->lock);
 		if (f->thread_started) {
 			/* requests for new processes wait less */
 			ring_buffer__consume(f->rb);
@@ -224,6 +234,7 @@ static void scan_running(struct unwind_feeder *f)
 		}
 	}
 	closedir(d);
+	publish_stats(f);
 }
 
 /*
@@ -259,6 +270,7 @@ static void *feeder_thread(void *arg)
 			rescan_all(f);
 			last = now_seconds();
 		}
+		publish_stats(f);	/* exits too */
 	}
 	return NULL;
 }
@@ -296,7 +308,8 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	if (!f)
 		goto err_out;
 	f->wake_fd = f->epoll_fd = -1;
-	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_init(&f->stats_lock, NULL);
+	uo.cancel = &f->stop;
 	f->uw = unwinder__new(&uo);
 	if (!f->uw) {
 		err = -errno;
@@ -369,7 +382,7 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);
 	free(f->pending);
-	pthread_mutex_destroy(&f->lock);
+	pthread_mutex_destroy(&f->stats_lock);
 	free(f);
 }
 
@@ -379,9 +392,9 @@ void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
 
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->lock);
-	unwinder__stats(f->uw, &us);
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&f->stats_lock);
+	us = f->stats;
+	pthread_mutex_unlock(&f->stats_lock);
 	st->unwind_tables = us.tables;
 	st->unwind_no_table = us.no_table;
 	st->unwind_rows = us.rows;

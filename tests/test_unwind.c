@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
+#include <gelf.h>
 
 #include "unwind/unwind.h"
 #include "symbolizer/symbolizer.h"
@@ -442,6 +443,70 @@ static void test_row_limit(void **state)
 	assert_int_equal(unwind_table__build(elf, "unwfix-nofp", &enough, &rows, &nr, NULL), 0);
 	assert_true(nr > 10 && nr <= 1000);
 	free(rows);
+	elf_end(elf);
+	close(fd);
+}
+
+/* The address of function @name in @path's symbol table. */
+static __u64 symbol_addr(const char *path, const char *name)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	__u64 addr = 0;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	size_t i;
+
+	assert_non_null(elf);
+	while (!addr && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB ?
+			      elf_getdata(scn, NULL) : NULL;
+
+		for (i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *n = gelf_getsym(d, i, &sym) ?
+					elf_strptr(elf, sh.sh_link, sym.st_name) : NULL;
+
+			if (n && !strcmp(n, name))
+				addr = sym.st_value;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	if (!addr)
+		fail_msg("no symbol '%s' in '%s'", name, path);
+	return addr;
+}
+
+/* Code without CFI is jumped over (32 MiB in a few probes), and a build can be called off. */
+static void test_gap_and_cancel(void **state)
+{
+	volatile bool stop = true;
+	struct unwind_build_limits one_second = { .max_seconds = 1 }, cancel = { .cancel = &stop };
+	struct unwind_row *rows = NULL;
+	size_t nr = 0;
+	long i;
+	int fd = open(fixture("unwgap"), O_RDONLY);
+	Elf *elf;
+
+	(void)state;
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	assert_non_null(elf);
+	/* probing the gap one address at a time took 11 s of CPU */
+	assert_int_equal(unwind_table__build(elf, "unwgap", &one_second, &rows, &nr, NULL), 0);
+	/* symbols of the fixture: nocfi_blob at the first text function, after_blob 32 MiB on */
+	i = unwind_table__find(rows, nr, symbol_addr(fixture("unwgap"), "nocfi_blob") + 4096);
+	assert_true(i >= 0);
+	assert_int_equal(UNWIND_ROW_CFA(&rows[i]), UNWIND_CFA_NONE);
+	i = unwind_table__find(rows, nr, symbol_addr(fixture("unwgap"), "after_blob"));
+	assert_true(i >= 0);
+	assert_int_equal(UNWIND_ROW_CFA(&rows[i]), UNWIND_CFA_RSP);
+	assert_int_equal(rows[i].cfa_off, 8);
+	free(rows);
+	rows = NULL;
+	assert_int_equal(unwind_table__build(elf, "unwgap", &cancel, &rows, &nr, NULL), -ECANCELED);
+	assert_null(rows);
 	elf_end(elf);
 	close(fd);
 }
@@ -1133,6 +1198,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_shapes),
 		cmocka_unit_test(test_libc_shapes),
 		cmocka_unit_test(test_no_cfi),
+		cmocka_unit_test(test_gap_and_cancel),
 		cmocka_unit_test(test_row_limit),
 		cmocka_unit_test(test_walk_recorded_stack),
 		cmocka_unit_test(test_walk_through_signal_frame),

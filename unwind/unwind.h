@@ -26,6 +26,7 @@ struct unwind_table_stats {
 struct unwind_build_limits {
 	size_t max_rows;	/* 0: no limit */
 	double max_seconds;	/* CPU seconds of this thread; 0: no limit */
+	const volatile bool *cancel;	/* NULL, or stop (-ECANCELED) once it is set */
 };
 
 /*
@@ -35,7 +36,7 @@ struct unwind_build_limits {
  * rows with equal rules merged. Returns 0, -ENOENT when the binary has no CFI,
  * -ERANGE when its addresses do not fit the 32-bit rows, -E2BIG when it needs
  * more rows than @lim allows, -ETIME when it takes longer (the walk stops
- * there), -EINVAL for corrupt CFI, -ENOMEM. @lim and @st may be NULL.
+ * there), -ECANCELED when @lim's cancel flag is set meanwhile, -EINVAL for corrupt CFI, -ENOMEM. @lim and @st may be NULL.
  */
 int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
 			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st);
@@ -58,6 +59,7 @@ struct unwinder_opts {
 	__u32 max_rows;		/* capacity of the rows map */
 	__u32 max_tables;	/* capacity of the tables map */
 	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
+	const volatile bool *cancel;	/* NULL, or: once set, builds stop at once */
 };
 
 /* Returns NULL with errno set. */

@@ -31,6 +31,8 @@ struct row_buf {
 	size_t nr, cap;
 	size_t max;		/* give up beyond this many rows */
 	double deadline;	/* ... or past this thread CPU time; 0: none */
+	const volatile bool *cancel;	/* ... or once this is set */
+	unsigned int ticks;	/* work done since the last look at the clock */
 };
 
 static double thread_seconds(void)
@@ -41,8 +43,25 @@ static double thread_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Every so many rows or gap probes: past the deadline (-ETIME), or asked to
+ * stop (-ECANCELED)? The thread CPU clock is a system call: not every time.
+ */
+static int check_budget(struct row_buf *b)
+{
+	if (b->ticks++ & 63)
+		return 0;
+	if (b->cancel && *b->cancel)
+		return -ECANCELED;
+	if (b->deadline && thread_seconds() > b->deadline)
+		return -ETIME;
+	return 0;
+}
+
 static int push_row(struct row_buf *b, const struct unwind_row *r)
 {
+	int err;
+
 	if (b->nr) {
 		struct unwind_row *last = &b->rows[b->nr - 1];
 
@@ -57,8 +76,9 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 	if (b->max && b->nr >= b->max)
 		return -E2BIG;
 	/* libdw runs an FDE's program from its start for each row: huge functions cost more */
-	if (b->deadline && !(b->nr & 1023) && thread_seconds() > b->deadline)
-		return -ETIME;
+	err = check_budget(b);
+	if (err)
+		return err;
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct unwind_row *n = reallocarray(b->rows, cap, sizeof(*n));
@@ -239,8 +259,97 @@ err_nomem:
 	return -ENOMEM;
 }
 
-static int walk_range(Dwarf_CFI *cfi, const struct range *rg, struct row_buf *b,
-		      struct unwind_table_stats *st)
+/*
+ * The start address of every FDE, sorted: .eh_frame_hdr's search table, the
+ * index libdw searches too. It only serves to jump over code without CFI
+ * (most of a binary built without unwind tables, such as Chromium) instead
+ * of probing it address by address; libdw still reads every FDE. Only the
+ * encodings linkers write on x86-64 are taken (a table of datarel sdata4
+ * pairs after a 4- or 8-byte pointer and a udata4 count); otherwise, or when
+ * the table does not fit its section, gaps are probed one address at a time.
+ */
+struct fde_index {
+	const unsigned char *table;	/* (initial location, FDE address) pairs */
+	size_t count;
+	GElf_Addr base;			/* the section's address: locations are relative to it */
+};
+
+#define EH_PE_UDATA4 0x03
+#define EH_PE_DATAREL_SDATA4 0x3b
+
+static __s32 read_s32(const unsigned char *p)
+{
+	__u32 v = p[0] | p[1] << 8 | p[2] << 16 | (__u32)p[3] << 24;
+
+	return (__s32)v;
+}
+
+static void fde_index_init(Elf *elf, struct fde_index *idx)
+{
+	const unsigned char *p;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, ptr_size;
+	Elf_Data *d;
+	GElf_Shdr sh;
+	const char *name;
+	char *ident;
+
+	memset(idx, 0, sizeof(*idx));
+	ident = elf_getident(elf, NULL);
+	if (!ident || ident[EI_DATA] != ELFDATA2LSB || elf_getshdrstrndx(elf, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(elf, scn))) {
+		name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (name && !strcmp(name, ".eh_frame_hdr") && sh.sh_type == SHT_PROGBITS)
+			break;
+	}
+	d = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!d || !d->d_buf || d->d_size < 4)
+		return;
+	p = d->d_buf;
+	/* version 1; the pointer to .eh_frame: 4 or 8 bytes; a udata4 count; datarel table */
+	ptr_size = (p[1] & 0x0f) == 0x03 || (p[1] & 0x0f) == 0x0b ? 4 :
+		   (p[1] & 0x0f) == 0x04 || (p[1] & 0x0f) == 0x0c || p[1] == 0x00 ? 8 : 0;
+	if (p[0] != 1 || !ptr_size || p[2] != EH_PE_UDATA4 || p[3] != EH_PE_DATAREL_SDATA4 ||
+	    d->d_size < 4 + ptr_size + 4)
+		return;
+	idx->count = (__u32)read_s32(p + 4 + ptr_size);
+	idx->table = p + 4 + ptr_size + 4;
+	if (idx->count > (d->d_size - 8 - ptr_size) / 8) {
+		idx->count = 0;	/* a table longer than its section: not trusted */
+		idx->table = NULL;
+	}
+	idx->base = sh.sh_addr;
+}
+
+/* The first FDE start above @addr, or @end when there is none before it. */
+static GElf_Addr next_fde(const struct fde_index *idx, GElf_Addr addr, GElf_Addr end)
+{
+	size_t lo = 0, hi = idx->count;
+
+	if (!idx->table)
+		return addr + 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		GElf_Addr loc = idx->base + (GElf_Sxword)read_s32(idx->table + 8 * mid);
+
+		if (loc <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* sorted by the linker; a table that is not sorted only costs probes */
+	if (lo < idx->count) {
+		GElf_Addr loc = idx->base + (GElf_Sxword)read_s32(idx->table + 8 * lo);
+
+		if (loc > addr && loc < end)
+			return loc;
+	}
+	return end;
+}
+
+static int walk_range(Dwarf_CFI *cfi, const struct fde_index *idx, const struct range *rg,
+		      struct row_buf *b, struct unwind_table_stats *st)
 {
 	struct unwind_row none = { 0 };
 	GElf_Addr addr = rg->start;
@@ -262,7 +371,10 @@ static int walk_range(Dwarf_CFI *cfi, const struct range *rg, struct row_buf *b,
 					return err;
 				in_gap = true;
 			}
-			addr++;
+			addr = next_fde(idx, addr, rg->end);
+			err = check_budget(b);
+			if (err)
+				return err;
 			continue;
 		}
 		if (dwarf_frame_info(f, &start, &end, &signal) < 0 || end <= addr) {
@@ -295,6 +407,7 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 	struct unwind_table_stats local;
 	struct row_buf b = { 0 };
 	struct range *ranges = NULL;
+	struct fde_index idx;
 	Dwarf *dw = NULL;
 	Dwarf_CFI *cfi;
 	size_t nr_ranges = 0, i;
@@ -306,6 +419,7 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 	if (lim) {
 		b.max = lim->max_rows;
 		b.deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
+		b.cancel = lim->cancel;
 	}
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {
@@ -328,8 +442,13 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 			goto out;
 		}
 	}
+	/* .debug_frame has no search table: its gaps are probed */
+	if (dw)
+		memset(&idx, 0, sizeof(idx));
+	else
+		fde_index_init(elf, &idx);
 	for (i = 0; i < nr_ranges && !err; i++)
-		err = walk_range(cfi, &ranges[i], &b, st);
+		err = walk_range(cfi, &idx, &ranges[i], &b, st);
 	if (!err && !st->fdes) {
 		err = -ENOENT;
 		pr_debug("'%s': no FDE covers its code", name);

@@ -344,6 +344,7 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
 		lim.max_rows = u->opts.max_rows - u->used_rows;
 	}
 	lim.max_seconds = u->opts.max_build_seconds;
+	lim.cancel = u->opts.cancel;
 	u->builds++;
 	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
 	if (err == -E2BIG && evict_unused(u)) {
