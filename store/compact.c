@@ -16,165 +16,17 @@
  * expiry: buckets go oldest first, so one older than the cut-off is used by
  * none left), and packed_runs each bucket's samples per run (`profile runs`).
  *
- * Blob format: a format byte (0: varints, 1: zstd of the varints, preceded
- * by their length as a varint), then per row sorted by (process, stack):
- * process delta, stack (delta from the previous row's when the process
- * delta is 0), count.
+ * The blob format and its decoder, which trusts no byte of it, are in
+ * packed.c; here a decoded bucket is also checked against the rows and
+ * samples its row in the packed table declares.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <zstd.h>
 
 #include "store_internal.h"
 #include "common/strbuf.h"
 #include "common/log.h"
-
-enum { PACK_VARINT = 0, PACK_ZSTD = 1 };
-
-struct prow {
-	__s64 proc, stack;
-	__u64 count;
-};
-
-struct prows {
-	struct prow *v;
-	size_t nr, cap;
-};
-
-static int prows_add(struct prows *r, __s64 proc, __s64 stack, __u64 count)
-{
-	if (r->nr == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		struct prow *n = reallocarray(r->v, cap, sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		r->v = n;
-		r->cap = cap;
-	}
-	r->v[r->nr++] = (struct prow){ proc, stack, count };
-	return 0;
-}
-
-static int prow_cmp(const void *a, const void *b)
-{
-	const struct prow *x = a, *y = b;
-
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-/* Sort and sum rows with the same (process, stack). */
-static void prows_merge(struct prows *r)
-{
-	size_t i, o = 0;
-
-	qsort(r->v, r->nr, sizeof(*r->v), prow_cmp);
-	for (i = 0; i < r->nr; i++) {
-		if (o && r->v[o - 1].proc == r->v[i].proc && r->v[o - 1].stack == r->v[i].stack)
-			r->v[o - 1].count += r->v[i].count;
-		else
-			r->v[o++] = r->v[i];
-	}
-	r->nr = o;
-}
-
-static int decode_rows(const unsigned char *p, size_t len, struct prows *r)
-{
-	__u64 dp, st, count;
-	__s64 proc = 0, stack = 0;
-	size_t pos = 0, n1, n2, n3;
-	int err;
-
-	while (pos < len) {
-		n1 = varint_get(p + pos, len - pos, &dp);
-		n2 = n1 ? varint_get(p + pos + n1, len - pos - n1, &st) : 0;
-		n3 = n2 ? varint_get(p + pos + n1 + n2, len - pos - n1 - n2, &count) : 0;
-		if (!n3)
-			return -EBADMSG;
-		pos += n1 + n2 + n3;
-		proc += (__s64)dp;
-		stack = dp ? (__s64)st : stack + (__s64)st;
-		err = prows_add(r, proc, stack, count);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* Decode @data into @r (appending). -EBADMSG when it is corrupt. */
-static int store_unpack_blob(const void *data, size_t len, struct prows *r)
-{
-	const unsigned char *p = data;
-	unsigned long long raw;
-	__u64 rawlen;
-	size_t n, got;
-	void *buf;
-	int err;
-
-	if (!len)
-		return -EBADMSG;
-	if (p[0] == PACK_VARINT)
-		return decode_rows(p + 1, len - 1, r);
-	if (p[0] != PACK_ZSTD)
-		return -EBADMSG;
-	n = varint_get(p + 1, len - 1, &rawlen);
-	if (!n)
-		return -EBADMSG;
-	raw = ZSTD_getFrameContentSize(p + 1 + n, len - 1 - n);
-	if (raw != rawlen || rawlen > (1ULL << 30))
-		return -EBADMSG;
-	buf = malloc(rawlen ? rawlen : 1);
-	if (!buf)
-		return -ENOMEM;
-	got = ZSTD_decompress(buf, rawlen, p + 1 + n, len - 1 - n);
-	err = ZSTD_isError(got) || got != rawlen ? -EBADMSG : decode_rows(buf, rawlen, r);
-	free(buf);
-	return err;
-}
-
-/* Encode sorted, merged @r into @out: varints, or zstd when smaller. */
-static int encode_rows(const struct prows *r, struct strbuf *out)
-{
-	struct strbuf raw = STRBUF_INIT;
-	unsigned char v[31];
-	__s64 proc = 0, stack = 0;
-	size_t i, n, bound, z;
-	int err = strbuf__addch(&raw, PACK_VARINT);
-
-	for (i = 0; !err && i < r->nr; i++) {
-		const struct prow *w = &r->v[i];
-
-		n = varint_put(v, (__u64)(w->proc - proc));
-		n += varint_put(v + n, (__u64)(w->proc == proc ? w->stack - stack : w->stack));
-		n += varint_put(v + n, w->count);
-		proc = w->proc;
-		stack = w->stack;
-		err = strbuf__add(&raw, v, n);
-	}
-	if (err)
-		goto out;
-	strbuf__setlen(out, 0);
-	bound = ZSTD_compressBound(raw.len - 1);
-	err = strbuf__grow(out, bound + 12);
-	if (err)
-		goto out;
-	out->buf[0] = PACK_ZSTD;
-	n = 1 + varint_put((unsigned char *)out->buf + 1, raw.len - 1);
-	z = ZSTD_compress(out->buf + n, bound, raw.buf + 1, raw.len - 1, 3);
-	if (!ZSTD_isError(z) && n + z < raw.len) {
-		out->len = n + z;	/* written in place, within the grown buffer */
-		out->buf[out->len] = '\0';
-	} else {
-		err = strbuf__add(out, raw.buf, raw.len);
-	}
-out:
-	strbuf__release(&raw);
-	return err;
-}
 
 static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
 {
@@ -182,18 +34,33 @@ static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
 			 "cannot compact the database");
 }
 
-/* The packed rows in column @col of @get's current row (bucket @ts), appended to @r. */
-static int unpack_column(struct store *st, sqlite3_stmt *get, int col, __s64 ts, struct prows *r)
+/*
+ * The packed rows in column @col of @get's current row (bucket @ts), appended
+ * to @r; columns @col + 1 and @col + 2 are the rows and samples the bucket
+ * declares, and the blob must decode to exactly those.
+ */
+static int unpack_column(struct store *st, sqlite3_stmt *get, int col, __s64 ts,
+			 struct packed_rows *r)
 {
-	int err = store_unpack_blob(sqlite3_column_blob(get, col), sqlite3_column_bytes(get, col), r);
+	__s64 rows = sqlite3_column_int64(get, col + 1), samples = sqlite3_column_int64(get, col + 2);
+	size_t i, first = r->nr;
+	__u64 sum = 0;
+	int err = -EBADMSG;
 
+	if (rows >= 0 && rows <= STORE_PACKED_MAX_ROWS)
+		err = packed_rows__decode(r, sqlite3_column_blob(get, col),
+					  sqlite3_column_bytes(get, col), rows);
+	for (i = first; !err && i < r->nr; i++)
+		sum += r->v[i].count;
+	if (!err && (r->nr - first != (size_t)rows || sum != (__u64)samples))
+		err = -EBADMSG;
 	if (err == -EBADMSG)
 		pr_warn("'%s': packed bucket %lld is corrupt", st->path, (long long)ts);
 	return err;
 }
 
 /* The packed rows of bucket @ts, if any, appended to @r. */
-static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct prows *r)
+static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct packed_rows *r)
 {
 	int rc, err = 0;
 
@@ -239,7 +106,7 @@ static int put_run(struct store *st, sqlite3_stmt *put, __s64 ts, __s64 run, __u
  * Index the (merged, whole) rows @r of packed bucket @ts: the processes and
  * stacks it uses, and its samples per run.
  */
-static int index_bucket(struct store *st, __s64 ts, const struct prows *r)
+static int index_bucket(struct store *st, __s64 ts, const struct packed_rows *r)
 {
 	static const char *const sql[] = {
 		"INSERT INTO packed_refs(kind, id, last_ts) VALUES (?1, ?2, ?3)"
@@ -287,28 +154,28 @@ static int index_bucket(struct store *st, __s64 ts, const struct prows *r)
 int store_index_packed(struct store *st)
 {
 	sqlite3_stmt *get = NULL;
-	struct prows r = {};
+	struct packed_rows r = {};
 	int rc = SQLITE_DONE, err;
 
-	err = prepare(st, "SELECT ts, data FROM packed", &get);
+	err = prepare(st, "SELECT ts, data, rows, samples FROM packed", &get);
 	while (!err && (rc = sqlite3_step(get)) == SQLITE_ROW) {
 		__s64 ts = sqlite3_column_int64(get, 0);
 
 		r.nr = 0;
 		err = unpack_column(st, get, 1, ts, &r);
 		if (!err) {
-			prows_merge(&r);
+			packed_rows__merge(&r);
 			err = index_bucket(st, ts, &r);
 		}
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot read packed samples");
 	sqlite3_finalize(get);
-	free(r.v);
+	packed_rows__release(&r);
 	return err;
 }
 
-static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct prows *r,
+static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct packed_rows *r,
 			  struct strbuf *blob)
 {
 	__u64 total = 0;
@@ -320,17 +187,23 @@ static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct p
 	sqlite3_reset(s[2]);
 	sqlite3_bind_int64(s[2], 1, ts);
 	while (!err && (rc = sqlite3_step(s[2])) == SQLITE_ROW)
-		err = prows_add(r, sqlite3_column_int64(s[2], 0), sqlite3_column_int64(s[2], 1),
+		err = packed_rows__add(r, sqlite3_column_int64(s[2], 0), sqlite3_column_int64(s[2], 1),
 				(__u64)sqlite3_column_int64(s[2], 2));
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot read samples");
 	sqlite3_reset(s[2]);
 	if (err)
 		return err;
-	prows_merge(r);
+	packed_rows__merge(r);
+	/* more than a reader would accept: the bucket stays unpacked (no real host gets here) */
+	if (r->nr > STORE_PACKED_MAX_ROWS) {
+		pr_warn("'%s': bucket %lld has %zu rows, too many to pack", st->path, (long long)ts,
+			r->nr);
+		return 0;
+	}
 	for (i = 0; i < r->nr; i++)
 		total += r->v[i].count;
-	err = encode_rows(r, blob);
+	err = packed_rows__encode(r, blob);
 	if (err)
 		return err;
 	sqlite3_reset(s[3]);
@@ -355,14 +228,14 @@ int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packe
 {
 	static const char *const sql[] = {
 		"SELECT DISTINCT ts FROM samples WHERE ts < ?1 ORDER BY ts LIMIT ?2",
-		"SELECT data FROM packed WHERE ts = ?1",
+		"SELECT data, rows, samples FROM packed WHERE ts = ?1",
 		"SELECT process_id, stack_id, count FROM samples WHERE ts = ?1",
 		"INSERT OR REPLACE INTO packed(ts, rows, samples, data) VALUES (?1, ?2, ?3, ?4)",
 		"DELETE FROM samples WHERE ts = ?1",
 	};
 	sqlite3_stmt *s[5] = {};
 	struct strbuf blob = STRBUF_INIT;
-	struct prows r = {};
+	struct packed_rows r = {};
 	__s64 *ts = NULL;
 	int i, nr = 0, rc = SQLITE_DONE, err;
 
@@ -400,7 +273,7 @@ int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packe
 		*packed = nr;
 out:
 	free(ts);
-	free(r.v);
+	packed_rows__release(&r);
 	strbuf__release(&blob);
 	return err;
 }
@@ -408,12 +281,13 @@ out:
 int store_unpack(struct store *st, __s64 since, __s64 until)
 {
 	sqlite3_stmt *get = NULL, *put = NULL;
-	struct prows r = {};
+	struct packed_rows r = {};
 	size_t i;
 	int rc = SQLITE_DONE, err;
 
 	err = store_exec(st, "DELETE FROM temp.unpacked");
-	err = err ?: prepare(st, "SELECT ts, data FROM packed WHERE ts >= ?1 AND ts < ?2", &get);
+	err = err ?: prepare(st, "SELECT ts, data, rows, samples FROM packed"
+			     " WHERE ts >= ?1 AND ts < ?2", &get);
 	err = err ?: prepare(st, "INSERT INTO temp.unpacked(ts, process_id, stack_id, count)"
 			     " VALUES (?1, ?2, ?3, ?4)", &put);
 	if (err)
@@ -441,6 +315,6 @@ int store_unpack(struct store *st, __s64 since, __s64 until)
 out:
 	sqlite3_finalize(get);
 	sqlite3_finalize(put);
-	free(r.v);
+	packed_rows__release(&r);
 	return err;
 }

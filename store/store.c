@@ -512,32 +512,6 @@ int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
 	return step_id(st, s, "cannot store a frame", id);
 }
 
-size_t varint_put(unsigned char *buf, __u64 v)
-{
-	size_t n = 0;
-
-	do {
-		buf[n++] = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
-size_t varint_get(const unsigned char *buf, size_t len, __u64 *v)
-{
-	__u64 r = 0;
-	size_t i;
-
-	for (i = 0; i < len && i < 10; i++) {
-		r |= (__u64)(buf[i] & 0x7f) << (7 * i);
-		if (!(buf[i] & 0x80)) {
-			*v = r;
-			return i + 1;
-		}
-	}
-	return 0;
-}
-
 int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id)
 {
 	unsigned char *blob;

@@ -7,6 +7,8 @@
 
 #include "store.h"
 
+struct strbuf;
+
 /* frames.flags */
 #define STORE_FRAME_INLINED 1
 #define STORE_FRAME_JIT 2
@@ -50,10 +52,43 @@ int store_migrate(struct store *st, int target);
 /* Open without migrating (tests). */
 struct store *store_open_raw(const char *path, const struct store_opts *opts);
 
-/* Unsigned LEB128 encoding of frame-id arrays. */
+/* Unsigned LEB128 encoding of frame-id arrays and packed buckets (packed.c). */
 size_t varint_put(unsigned char *buf, __u64 v);
 /* Returns bytes consumed, 0 on a truncated or overlong varint. */
 size_t varint_get(const unsigned char *buf, size_t len, __u64 *v);
+
+/* ---- packed buckets (packed.c): the blob format and its decoder ---- */
+
+/* The most rows a packed bucket may hold: a reader's memory bound, and compaction's limit. */
+#define STORE_PACKED_MAX_ROWS (1 << 20)
+/* A row is three varints of at most 10 bytes. */
+#define PACKED_ROW_MAX_BYTES 30
+
+struct packed_row {
+	__s64 proc, stack;	/* process and stack ids, both > 0 once decoded */
+	__u64 count;
+};
+
+/* A growable array of rows; zero-initialise it, free it with packed_rows__release(). */
+struct packed_rows {
+	struct packed_row *v;
+	size_t nr, cap;
+};
+
+int packed_rows__add(struct packed_rows *r, __s64 proc, __s64 stack, __u64 count);
+/* Sort by (process, stack) and sum the counts of equal rows. */
+void packed_rows__merge(struct packed_rows *r);
+void packed_rows__release(struct packed_rows *r);
+/* Encode sorted, merged @r into @out (replacing its contents): varints, or zstd when smaller. */
+int packed_rows__encode(const struct packed_rows *r, struct strbuf *out);
+/*
+ * Decode the packed bucket @blob (@len bytes, any content) and append its rows
+ * to @r. A bucket of more than @max_rows rows (at most STORE_PACKED_MAX_ROWS)
+ * is corrupt; memory and time are bounded by @max_rows, whatever the blob
+ * declares. Returns 0, -EBADMSG when the blob is corrupt (@r may then hold
+ * some of its rows), or -ENOMEM.
+ */
+int packed_rows__decode(struct packed_rows *r, const void *blob, size_t len, size_t max_rows);
 
 /*
  * Every sample row, packed or not, for queries: store_unpack() must first

@@ -28,7 +28,6 @@
 #include "common/log.h"
 
 /* the selector parsers and the store -> folded conversion live in profiler/ */
-#include "../profiler/util.c"
 #include "../profiler/selector.c"
 
 static char tmpdir[] = "/tmp/profile-store-XXXXXX";
