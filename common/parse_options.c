@@ -113,7 +113,7 @@ int parse_options__list(const struct option_def *opt, const char *arg,
 static const char *secs_text(double s, char *buf, size_t len)
 {
 	if (s >= 86400 && fmod(s, 86400) == 0)
-		snprintf(buf, len, "%g days", s / 86400);
+		snprintf(buf, len, "%g day%s", s / 86400, s == 86400 ? "" : "s");
 	else if (s >= 3600 && fmod(s, 3600) == 0)
 		snprintf(buf, len, "%g h", s / 3600);
 	else
@@ -364,12 +364,20 @@ static int help_column(const struct option_def *opts)
 	return col > HELP_COL ? HELP_COL : col < 20 ? 20 : col;
 }
 
-static void print_options(FILE *f, const struct option_def *opts, int col)
+/* @opts, with @builtins (if not NULL) before the first group heading or at the end. */
+static void print_options(FILE *f, const struct option_def *opts,
+			  const struct option_def *builtins, int col)
 {
 	char label[128];
 	int n;
 
-	for (; opts->type != OPTION_END; opts++) {
+	for (;; opts++) {
+		if (builtins && (opts->type == OPTION_GROUP || opts->type == OPTION_END)) {
+			print_options(f, builtins, NULL, col);
+			builtins = NULL;
+		}
+		if (opts->type == OPTION_END)
+			break;
 		if (opts->type == OPTION_GROUP) {
 			fprintf(f, "\n%s\n", opts->help);
 			continue;
@@ -400,8 +408,7 @@ void parse_options__usage(const struct command_def *cmd, const struct option_def
 	if (cmd->description[0] && cmd->description[strlen(cmd->description) - 1] != '\n')
 		fputc('\n', f);
 	fputc('\n', f);
-	print_options(f, opts, col);
-	print_options(f, builtin_opts, col);
+	print_options(f, opts, builtin_opts, col);
 	if (cmd->notes)
 		fprintf(f, "\n%s%s", cmd->notes,
 			cmd->notes[0] && cmd->notes[strlen(cmd->notes) - 1] == '\n' ? "" : "\n");
@@ -434,6 +441,12 @@ void man__header(FILE *f, const char *title, const char *name, const char *summa
 	man_escape(f, name, strlen(name), false);
 	fputs(" \\- ", f);
 	man_escape(f, summary, strlen(summary), false);
+	fputc('\n', f);
+}
+
+void man__line(FILE *f, const char *text)
+{
+	man_escape(f, text, strlen(text), true);
 	fputc('\n', f);
 }
 
@@ -482,9 +495,15 @@ void man__text(FILE *f, const char *text)
 	}
 }
 
-static void man_options(FILE *f, const struct option_def *opts)
+static void man_options(FILE *f, const struct option_def *opts, const struct option_def *builtins)
 {
-	for (; opts->type != OPTION_END; opts++) {
+	for (;; opts++) {
+		if (builtins && (opts->type == OPTION_GROUP || opts->type == OPTION_END)) {
+			man_options(f, builtins, NULL);
+			builtins = NULL;
+		}
+		if (opts->type == OPTION_END)
+			break;
 		if (opts->type == OPTION_GROUP) {
 			size_t n = strlen(opts->help);
 
@@ -533,8 +552,7 @@ void parse_options__man(const struct command_def *cmd, const struct option_def *
 	fputs(".SH DESCRIPTION\n", f);
 	man__text(f, cmd->description);
 	fputs(".SH OPTIONS\n", f);
-	man_options(f, opts);
-	man_options(f, builtin_opts);
+	man_options(f, opts, builtin_opts);
 	if (cmd->notes) {
 		fputs(".SH NOTES\n", f);
 		man__text(f, cmd->notes);

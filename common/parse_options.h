@@ -112,6 +112,8 @@ void parse_options__man(const struct command_def *cmd, const struct option_def *
 void man__header(FILE *f, const char *title, const char *name, const char *summary);
 /* @text as roff paragraphs (the command_def rules), escaped. */
 void man__text(FILE *f, const char *text);
+/* @text escaped for roff, as one line of running text. */
+void man__line(FILE *f, const char *text);
 
 /*
  * Report a bad value for @opt in the table's words: "invalid WHAT 'ARG'

@@ -10,7 +10,6 @@
  * since the last flush: every flush is a committed WAL transaction.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,70 +69,26 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile agent [options]\n\n"
+const struct command_def agent_cmd = {
+	.name = "agent",
+	.summary = "sample continuously into the database (the always-on service)",
+	.usage = "[options]",
+	.description =
 		"Sample every CPU continuously and write the samples to the store, bucketed\n"
-		"in time, until SIGTERM or SIGINT (which flush and exit 0).\n\n"
-		"  -F, --freq HZ             samples per second per CPU (default 99)\n"
-		"      --flush-interval SEC  write to the database this often (default 10)\n"
-		"      --bucket SEC          time bucket of the stored counts (default 10)\n"
-		"      --retention TIME      drop buckets older than this: 7d, 12h (default 7d; 0: keep)\n"
-		"      --max-db-size SIZE    drop the oldest buckets beyond this: 500M, 2G (default 1G;\n"
-		"                            0: no cap)\n"
-		"      --compact-after TIME  pack the sample rows of buckets older than this into\n"
-		"                            one compressed blob each: 30m, 1h (default 1h; 0: never)\n"
-		"      --label KEY=VALUE     tag the run (repeatable)\n"
-		"      --db PATH             database (default $PROFILE_DB, else\n"
-		"                            /var/lib/profile/profile.db as root)\n"
-		"      --include-idle        also record the idle task\n"
-		"      --dwarf               name inlined functions from DWARF (more memory)\n"
-		"      --dwarf-mem SIZE      cap on the DWARF indexes kept with --dwarf (default 32M)\n"
-		"      --unwind METHOD       user stacks: fp, dwarf (.eh_frame tables) or auto\n"
-		"                            (tables, else frame pointers; default)\n"
-		"      --unwind-mem SIZE     kernel memory for unwind tables (default 32M,\n"
-		"                            16 bytes a row; libc takes 28k rows)\n"
-		"      --interval SEC        how often the kernel maps are drained (default 5)\n"
-		"      --stats-interval SEC  log the agent's health this often (default 300; 0: never)\n"
-		"  -v, --verbose             debug output, and a health line at every flush\n"
-		"  -h, --help                this help\n");
-}
-
-enum {
-	OPT_FLUSH = 256, OPT_BUCKET, OPT_RETENTION, OPT_MAXSIZE, OPT_LABEL, OPT_DB, OPT_IDLE,
-	OPT_INTERVAL, OPT_STATS, OPT_DWARF, OPT_DWARF_MEM, OPT_UNWIND, OPT_COMPACT, OPT_UNWIND_MEM,
+		"in time, until SIGTERM or SIGINT (which flush and exit 0). A kill -9 loses at\n"
+		"most the samples since the last flush.",
+	.notes =
+		"Sizes take a unit k, M or G (powers of 1024); times a unit s, m, h, d or w.",
+	.max_args = 0,
 };
 
-static const struct option long_opts[] = {
-	{ "freq", required_argument, NULL, 'F' },
-	{ "flush-interval", required_argument, NULL, OPT_FLUSH },
-	{ "bucket", required_argument, NULL, OPT_BUCKET },
-	{ "retention", required_argument, NULL, OPT_RETENTION },
-	{ "max-db-size", required_argument, NULL, OPT_MAXSIZE },
-	{ "compact-after", required_argument, NULL, OPT_COMPACT },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "db", required_argument, NULL, OPT_DB },
-	{ "include-idle", no_argument, NULL, OPT_IDLE },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
-	{ "stats-interval", required_argument, NULL, OPT_STATS },
-	{ "dwarf", no_argument, NULL, OPT_DWARF },
-	{ "dwarf-mem", required_argument, NULL, OPT_DWARF_MEM },
-	{ "unwind", required_argument, NULL, OPT_UNWIND },
-	{ "unwind-mem", required_argument, NULL, OPT_UNWIND_MEM },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
-};
-
-static int add_label(struct agent_opts *o, const char *arg)
+static int opt_label(const struct option_def *opt, const char *arg)
 {
+	struct agent_opts *o = opt->value;
 	const char **n;
 
-	if (!strchr(arg, '=') || arg[0] == '=') {
-		pr_warn("invalid label '%s': use KEY=VALUE", arg);
-		return -EINVAL;
-	}
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return parse_options__bad(opt, arg, "use KEY=VALUE");
 	n = reallocarray(o->labels, o->nr_labels + 1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
@@ -142,110 +97,71 @@ static int add_label(struct agent_opts *o, const char *arg)
 	return 0;
 }
 
-static int parse_interval(const char *arg, const char *what, double min, double *out)
+/* A size in [opt->min, opt->max] bytes (0 is always allowed when min is 0). */
+static int opt_size(const struct option_def *opt, const char *arg)
 {
-	if (parse_seconds(arg, out) || *out < min) {
-		pr_warn("invalid %s '%s': give at least %g s", what, arg, min);
-		return -EINVAL;
-	}
+	__u64 v;
+
+	if (parse_size(arg, &v) || v < opt->min || v > opt->max)
+		return parse_options__bad(opt, arg, "give %.0fM to %.0fG, e.g. 500M or 2G",
+					  opt->min / 1048576, opt->max / 1073741824);
+	*(__u64 *)opt->value = v;
 	return 0;
 }
 
-static int parse_opt(struct agent_opts *o, int c, const char *arg)
+static int opt_unwind(const struct option_def *opt, const char *arg)
 {
-	double d;
-
-	switch (c) {
-	case 'F':
-		if (parse_int_range(arg, 1, 100000, &o->freq)) {
-			pr_warn("invalid frequency '%s': give 1 to 100000 Hz", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_FLUSH:
-		return parse_interval(arg, "flush interval", 0.1, &o->flush_interval);
-	case OPT_BUCKET:
-		if (parse_interval(arg, "bucket", 1, &d))
-			return -EINVAL;
-		o->bucket_secs = (__s64)d;
-		return 0;
-	case OPT_RETENTION:
-		if (parse_duration(arg, &o->retention)) {
-			pr_warn("invalid retention '%s': give e.g. 7d, 12h or 0", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_COMPACT:
-		if (parse_duration(arg, &o->compact_after)) {
-			pr_warn("invalid compaction age '%s': give e.g. 30m, 1h or 0", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_MAXSIZE:
-		if (parse_size(arg, &o->max_db_size)) {
-			pr_warn("invalid size '%s': give e.g. 500M, 2G or 0", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_LABEL:
-		return add_label(o, arg);
-	case OPT_DB:
-		o->db_path = arg;
-		return 0;
-	case OPT_IDLE:
-		o->include_idle = true;
-		return 0;
-	case OPT_DWARF:
-		o->dwarf = true;
-		return 0;
-	case OPT_UNWIND:
-		return unwind_mode__parse(arg, &o->unwind) ? -EINVAL : 0;
-	case OPT_UNWIND_MEM:
-		if (parse_size(arg, &o->unwind_mem) || o->unwind_mem < 1024 * 1024 ||
-		    o->unwind_mem > 32ULL << 30) {
-			pr_warn("invalid unwind table size '%s': give 1M to 32G", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_DWARF_MEM:
-		if (parse_size(arg, &o->dwarf_mem) || o->dwarf_mem < 1024 * 1024) {
-			pr_warn("invalid size '%s': give at least 1M", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_INTERVAL:
-		return parse_interval(arg, "interval", 0.01, &o->interval);
-	case OPT_STATS:
-		if (parse_seconds(arg, &o->stats_interval)) {
-			pr_warn("invalid stats interval '%s'", arg);
-			return -EINVAL;
-		}
-		return 0;
-	case 'v':
-		log_set_verbose(true);
-		return 0;
-	default:
-		pr_warn("see 'profile agent --help'");
-		return -EINVAL;
-	}
+	return unwind_mode__parse(arg, opt->value) ? -EINVAL : 0;
 }
+
+#define OPT_SIZE(l, v, a, w, lo, hi, h) \
+	{ .type = OPTION_CALLBACK, .long_name = (l), .value = (v), .argh = (a), .what = (w), \
+	  .min = (lo), .max = (hi), .callback = opt_size, .help = (h) }
 
 static int parse_args(int argc, char **argv, struct agent_opts *o)
 {
-	int c;
+	double bucket = o->bucket_secs, retention = o->retention, compact = o->compact_after;
+	const struct option_def opts[] = {
+		OPT_LONG('F', "freq", &o->freq, "HZ", "frequency", 1, 100000,
+			 "samples per second per CPU (default 99)"),
+		OPT_SECONDS(0, "flush-interval", &o->flush_interval, "SEC", "flush interval", 0.1,
+			    86400, "write to the database this often (default 10)"),
+		OPT_SECONDS(0, "bucket", &bucket, "SEC", "bucket", 1, 86400,
+			    "time bucket of the stored counts (default 10)"),
+		OPT_SECONDS(0, "retention", &retention, "TIME", "retention", 0, 10 * OPT_MAX_SECONDS,
+			    "drop buckets older than this: 7d, 12h (default 7d; 0: keep)"),
+		OPT_SIZE("max-db-size", &o->max_db_size, "SIZE", "size", 0, 1ULL << 50,
+			 "drop the oldest buckets beyond this: 500M, 2G (default 1G; 0: no cap)"),
+		OPT_SECONDS(0, "compact-after", &compact, "TIME", "compaction age", 0,
+			    10 * OPT_MAX_SECONDS,
+			    "pack the sample rows of buckets older than this into one compressed blob each: 30m, 1h (default 1h; 0: never)"),
+		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
+			     "tag the run (repeatable)"),
+		OPT_DB(&o->db_path, "database"),
+		OPT_FLAG(0, "include-idle", &o->include_idle, "also record the idle task"),
+		OPT_FLAG(0, "dwarf", &o->dwarf, "name inlined functions from DWARF (more memory)"),
+		OPT_SIZE("dwarf-mem", &o->dwarf_mem, "SIZE", "size", 1 << 20, 1ULL << 40,
+			 "cap on the DWARF indexes kept with --dwarf (default 32M)"),
+		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
+			     "user stacks: fp, dwarf (.eh_frame tables) or auto (tables, else frame pointers; default)"),
+		OPT_SIZE("unwind-mem", &o->unwind_mem, "SIZE", "unwind table size", 1 << 20,
+			 32ULL << 30,
+			 "kernel memory for unwind tables (default 32M, 16 bytes a row; libc takes 28k rows)"),
+		OPT_SECONDS(0, "interval", &o->interval, "SEC", "interval", 0.01, 3600,
+			    "how often the kernel maps are drained (default 5)"),
+		OPT_SECONDS(0, "stats-interval", &o->stats_interval, "SEC", "stats interval", 0,
+			    OPT_MAX_SECONDS,
+			    "log the agent's health this often (default 300; 0: never); -v logs it at every flush"),
+		OPT_END(),
+	};
+	int first, err;
 
-	while ((c = getopt_long(argc, argv, "F:vh", long_opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 1;
-		}
-		if (parse_opt(o, c, optarg))
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile agent --help'", argv[optind]);
-		return -EINVAL;
-	}
+	err = parse_options(&agent_cmd, opts, argc, argv, &first);
+	if (err)
+		return err;
+	o->bucket_secs = (__s64)bucket;
+	o->retention = (__s64)retention;
+	o->compact_after = (__s64)compact;
 	if (o->interval > o->flush_interval)
 		o->interval = o->flush_interval;
 	return 0;

@@ -5,7 +5,6 @@
  * graph, and with --fail-above serves as a regression gate in CI.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,104 +28,54 @@ struct diff_args {
 	double fail_above;	/* < 0: no gate */
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile diff [options] BASE NEW\n\n"
+const struct command_def diff_cmd = {
+	.name = "diff",
+	.summary = "compare two profiles: differential flame graph, change table, CI gate",
+	.usage = "[options] BASE NEW",
+	.description =
 		"Compare two profiles. Each side is a folded file, \"-\" for stdin, or a\n"
 		"selection from the store: store:KEY=VALUE[,KEY=VALUE...] with the keys run,\n"
 		"since, until, pid, comm, build-id, host, label (e.g. store:run=12, or\n"
 		"store:label=version=1.4 vs store:label=version=1.5). Counts are compared as\n"
 		"shares of each side's total. Prints the functions whose self or total share\n"
 		"changed most; a change is significant (*) when |z| >= --z in a two-proportion\n"
-		"z-test of the two counts.\n\n"
-		"  -o, --output FILE     also write a differential flame graph: NEW's shape, each\n"
-		"                        frame red (grew) or blue (shrank) by the change of its\n"
-		"                        inclusive share, grey when not significant; new frames\n"
-		"                        dashed, vanished ones marked on their parent and listed\n"
-		"      --top N           rows in the table (default 20, 0 for all)\n"
-		"      --z Z             significance threshold (default 3)\n"
-		"      --fail-above PCT  exit %d when any function's self or total share grew\n"
-		"                        by more than PCT percentage points\n"
-		"      --db PATH         the database store: sides read (default as 'profile top')\n"
-		"      --title, --subtitle, --width, --min-width, --icicle, --reverse\n"
-		"                        as for 'profile flamegraph'\n"
-		"  -h, --help            this help\n", EXIT_REGRESSION);
-}
-
-enum { OPT_TOP = FGOPT_LAST + 1, OPT_Z, OPT_FAIL, OPT_DB };
-
-static const struct option long_opts[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "z", required_argument, NULL, OPT_Z },
-	{ "fail-above", required_argument, NULL, OPT_FAIL },
-	{ "db", required_argument, NULL, OPT_DB },
-	FLAMEGRAPH_LONG_OPTS,
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
+		"z-test of the two counts.",
+	.notes =
+		"Exit status: 0, 1 on errors, 2 for bad usage, 3 when --fail-above trips.",
+	.max_args = 2,
 };
-
-static int parse_number(const char *s, const char *what, double *out)
-{
-	char *end;
-
-	*out = strtod(s, &end);
-	if (end == s || *end || !isfinite(*out) || *out < 0) {
-		pr_warn("invalid %s '%s': give a number >= 0", what, s);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct diff_args *a)
 {
-	int c, err = 0;
+	const char *db = NULL;
+	const struct option_def opts[] = {
+		OPT_STRING('o', "output", &a->out, "FILE",
+			   "also write a differential flame graph: NEW's shape, each frame red (grew) or blue (shrank) by the change of its inclusive share, grey when not significant; new frames dashed, vanished ones marked on their parent and listed"),
+		OPT_LONG(0, "top", &a->top, "N", "row count", 0, 1000000,
+			 "rows in the table (default 20, 0 for all)"),
+		OPT_DOUBLE(0, "z", &a->d.z, "Z", "significance threshold", 0.001, 1000,
+			   "significance threshold (default 3)"),
+		OPT_DOUBLE(0, "fail-above", &a->fail_above, "PCT", "limit", 0, 100,
+			   "exit 3 when any function's self or total share grew by more than PCT percentage points"),
+		OPT_DB(&db, "the database store: sides read"),
+		OPT_GROUP("Flame graph options, as for 'profile flamegraph':"),
+		FLAMEGRAPH_OPTIONS(&a->d.fg),
+		OPT_END(),
+	};
+	int first, err;
 
-	while (!err && (c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			a->out = optarg;
-			break;
-		case OPT_TOP:
-			if (parse_int_range(optarg, 0, 1000000, &a->top)) {
-				pr_warn("invalid --top '%s'", optarg);
-				err = -EINVAL;
-			}
-			break;
-		case OPT_Z:
-			err = parse_number(optarg, "--z", &a->d.z);
-			break;
-		case OPT_FAIL:
-			err = parse_number(optarg, "--fail-above", &a->fail_above);
-			break;
-		case OPT_DB:
-			input__set_db(optarg);
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			err = flamegraph_opt__parse(c, optarg, &a->d.fg);
-			if (err > 0) {
-				pr_warn("see 'profile diff --help'");
-				err = -EINVAL;
-			}
-		}
-	}
-	if (!err && argc - optind != 2) {
+	err = parse_options(&diff_cmd, opts, argc, argv, &first);
+	if (err)
+		return err;
+	if (argc - first != 2) {
 		pr_warn("give two profiles: profile diff BASE NEW");
-		err = -EINVAL;
+		return -EINVAL;
 	}
-	if (!err) {
-		a->base = argv[optind];
-		a->new = argv[optind + 1];
-	}
-	return err;
+	if (db)
+		input__set_db(db);
+	a->base = argv[first];
+	a->new = argv[first + 1];
+	return 0;
 }
 
 static void print_table(const struct diff_args *a, const struct stack_agg *base,
@@ -220,10 +169,6 @@ int cmd_diff(int argc, char **argv)
 	err = parse_args(argc, argv, &a);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
-	if (!(a.d.z > 0)) {
-		pr_warn("invalid --z '%g': give a number > 0", a.d.z);
-		return EXIT_USAGE;
-	}
 	err = run_diff(&a, &regressed);
 	if (err)
 		return EXIT_FAILURE;

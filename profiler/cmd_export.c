@@ -5,7 +5,6 @@
  * flamegraph.pl and friends).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,31 +18,19 @@
 
 enum format { FMT_NONE, FMT_PPROF, FMT_SPEEDSCOPE, FMT_FOLDED };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile export --format pprof|speedscope|folded [options] [INPUT...]\n\n"
+const struct command_def export_cmd = {
+	.name = "export",
+	.summary = "write a profile as pprof, speedscope JSON or folded stacks",
+	.usage = "--format pprof|speedscope|folded [options] [INPUT...]",
+	.description =
 		"Write the profile in INPUT (folded files; stdin when none is named or for\n"
 		"\"-\"; store:KEY=VALUE[,...] for a store selection as in 'profile diff';\n"
 		"several are merged) in another format:\n"
-		"  pprof       gzip-compressed protobuf for `go tool pprof` and other pprof viewers\n"
+		"\n"
+		"  pprof       gzip-compressed protobuf for `go tool pprof` and other viewers\n"
 		"  speedscope  speedscope's JSON file format (a sampled profile)\n"
-		"  folded      folded stacks, sorted, one line per distinct stack\n\n"
-		"  -f, --format FMT   the output format (required)\n"
-		"  -o, --output FILE  output file (default: stdout)\n"
-		"      --name NAME    profile name in speedscope (default: the first input)\n"
-		"      --db PATH      the database store: inputs read\n"
-		"  -h, --help         this help\n");
-}
-
-static const struct option long_opts[] = {
-	{ "format", required_argument, NULL, 'f' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "db", required_argument, NULL, 'D' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
+		"  folded      folded stacks, sorted, one line per distinct stack",
+	.max_args = -1,
 };
 
 static int parse_format(const char *s, enum format *fmt)
@@ -59,6 +46,13 @@ static int parse_format(const char *s, enum format *fmt)
 	return 0;
 }
 
+static int opt_format(const struct option_def *opt, const char *arg)
+{
+	if (parse_format(arg, opt->value))
+		return parse_options__bad(opt, arg, "use pprof, speedscope or folded");
+	return 0;
+}
+
 static int write_folded(const struct stack_agg *agg, const char *path)
 {
 	FILE *f = output__open(path);
@@ -70,55 +64,41 @@ static int write_folded(const struct stack_agg *agg, const char *path)
 
 int cmd_export(int argc, char **argv)
 {
-	const char *out = NULL, *name = NULL;
+	const char *out = NULL, *name = NULL, *db = NULL;
 	struct strbuf sb = STRBUF_INIT;
 	enum format fmt = FMT_NONE;
 	struct stack_agg *agg;
-	int c, i, err = 0;
+	int i, err = 0, first;
+	const struct option_def opts[] = {
+		OPT_CALLBACK('f', "format", &fmt, "FMT", "format", opt_format,
+			     "the output format (required)"),
+		OPT_STRING('o', "output", &out, "FILE", "output file (default: stdout)"),
+		OPT_STRING(0, "name", &name, "NAME",
+			   "profile name in speedscope (default: the first input)"),
+		OPT_DB(&db, "the database store: inputs read"),
+		OPT_END(),
+	};
 
-	while ((c = getopt_long(argc, argv, "f:o:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (parse_format(optarg, &fmt)) {
-				pr_warn("unknown format '%s': use pprof, speedscope or folded", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'D':
-			input__set_db(optarg);
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			pr_warn("see 'profile export --help'");
-			return EXIT_USAGE;
-		}
-	}
+	err = parse_options(&export_cmd, opts, argc, argv, &first);
+	if (err)
+		return err > 0 ? 0 : EXIT_USAGE;
 	if (fmt == FMT_NONE) {
 		pr_warn("give the output format: --format pprof|speedscope|folded");
 		return EXIT_USAGE;
 	}
+	if (db)
+		input__set_db(db);
 	agg = stack_agg__new();
 	if (!agg)
 		return EXIT_FAILURE;
 	input__progress(isatty(STDERR_FILENO));
-	if (optind >= argc)
+	if (first >= argc)
 		err = input__load_agg("-", agg);
-	for (i = optind; i < argc && !err; i++)
+	for (i = first; i < argc && !err; i++)
 		err = input__load_agg(argv[i], agg);
 	input__progress_done();
 	if (!name)
-		name = optind < argc ? argv[optind] : "profile";
+		name = first < argc ? argv[first] : "profile";
 	if (err)
 		goto out;
 	if (fmt == FMT_FOLDED) {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `profile folded`: the stored samples a selector picks, as folded stacks. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,31 +10,13 @@
 #include "web/web.h"
 #include "common/log.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile folded [options]\n\n"
-		"Write the selected samples from the store as folded stacks, sorted.\n\n"
-		"  -o, --output FILE       write there (default: stdout)\n"
-		"  -v, --verbose           debug output\n"
-		"  -h, --help              this help\n\n%s", selector_usage);
-}
-
-static const struct option long_opts[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	SELECTOR_LONG_OPTS,
-	{},
+const struct command_def folded_cmd = {
+	.name = "folded",
+	.summary = "the stored samples as folded stacks",
+	.usage = "[options]",
+	.description = "Write the selected samples from the store as folded stacks, sorted.",
+	.max_args = 0,
 };
-
-static int own_opt(void *ctx, int c, const char *arg)
-{
-	if (c != 'o')
-		return 1;
-	*(const char **)ctx = arg;
-	return 0;
-}
 
 static int write_out(struct stack_agg *agg, const char *out)
 {
@@ -60,9 +41,14 @@ int cmd_folded(int argc, char **argv)
 	struct selector s = {};
 	struct stack_agg *agg;
 	const char *out = NULL;
-	int err;
+	int err, first;
+	const struct option_def opts[] = {
+		OPT_STRING('o', "output", &out, "FILE", "write there (default: stdout)"),
+		SELECTOR_OPTIONS(&s),
+		OPT_END(),
+	};
 
-	err = selector__parse_args(&s, argc, argv, "folded", long_opts, own_opt, &out, usage);
+	err = parse_options(&folded_cmd, opts, argc, argv, &first);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

@@ -5,7 +5,6 @@
  * under the same names.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,83 +15,48 @@
 #include "web/web.h"
 #include "common/log.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile import perf-script [options] [FILE]\n\n"
+const struct command_def import_cmd = {
+	.name = "import",
+	.summary = "turn other tools' output (perf script) into folded stacks",
+	.usage = "perf-script [options] [FILE]",
+	.description =
 		"Collapse `perf script` output (FILE, or stdin when none is named or for \"-\")\n"
-		"into folded stacks, line for line as FlameGraph's stackcollapse-perf.pl does:\n\n"
-		"  perf record -g -p PID -- sleep 10; perf script | profile import perf-script > out.folded\n\n"
-		"  -o, --output FILE       folded file (default: stdout)\n"
-		"      --kernel            annotate kernel frames with _[k]\n"
-		"      --jit               annotate JIT frames (/tmp/perf-PID.map) with _[j]\n"
-		"      --all               both annotations\n"
-		"      --pid               process name as comm-PID\n"
-		"      --tid               process name as comm-PID/TID\n"
-		"      --addrs             raw addresses where symbols are unknown\n"
-		"      --event-filter EV   only samples of event EV (default: the first event seen)\n"
-		"  -h, --help              this help\n");
-}
-
-enum { OPT_KERNEL = 256, OPT_JIT, OPT_ALL, OPT_PID, OPT_TID, OPT_ADDRS, OPT_EVENT };
-
-static const struct option long_opts[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "kernel", no_argument, NULL, OPT_KERNEL },
-	{ "jit", no_argument, NULL, OPT_JIT },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "pid", no_argument, NULL, OPT_PID },
-	{ "tid", no_argument, NULL, OPT_TID },
-	{ "addrs", no_argument, NULL, OPT_ADDRS },
-	{ "event-filter", required_argument, NULL, OPT_EVENT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
+		"into folded stacks, line for line as FlameGraph's stackcollapse-perf.pl does:\n"
+		"\n"
+		"  perf record -g -p PID -- sleep 10\n"
+		"  perf script | profile import perf-script > out.folded",
+	.max_args = 2,	/* the format and a file */
 };
 
-static int parse_args(int argc, char **argv, struct perf_script_opts *po, const char **out)
+static int parse_args(int argc, char **argv, struct perf_script_opts *po, const char **out,
+		      int *first)
 {
-	int c;
+	bool all = false;
+	const struct option_def opts[] = {
+		OPT_STRING('o', "output", out, "FILE", "folded file (default: stdout)"),
+		OPT_FLAG(0, "kernel", &po->kernel, "annotate kernel frames with _[k]"),
+		OPT_FLAG(0, "jit", &po->jit, "annotate JIT frames (/tmp/perf-PID.map) with _[j]"),
+		OPT_FLAG(0, "all", &all, "both annotations"),
+		OPT_FLAG(0, "pid", &po->pid, "process name as comm-PID"),
+		OPT_FLAG(0, "tid", &po->tid, "process name as comm-PID/TID"),
+		OPT_FLAG(0, "addrs", &po->addrs, "raw addresses where symbols are unknown"),
+		OPT_STRING(0, "event-filter", &po->event_filter, "EV",
+			   "only samples of event EV (default: the first event seen)"),
+		OPT_END(),
+	};
+	int err;
 
-	while ((c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			*out = optarg;
-			break;
-		case OPT_KERNEL:
-			po->kernel = true;
-			break;
-		case OPT_JIT:
-			po->jit = true;
-			break;
-		case OPT_ALL:
-			po->kernel = po->jit = true;
-			break;
-		case OPT_PID:
-			po->pid = true;
-			break;
-		case OPT_TID:
-			po->tid = true;
-			break;
-		case OPT_ADDRS:
-			po->addrs = true;
-			break;
-		case OPT_EVENT:
-			po->event_filter = optarg;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			pr_warn("see 'profile import --help'");
-			return -EINVAL;
-		}
+	err = parse_options(&import_cmd, opts, argc, argv, first);
+	if (err)
+		return err;
+	if (all)
+		po->kernel = po->jit = true;
+	if (*first >= argc) {
+		pr_warn("name the format to import: 'profile import perf-script'");
+		return -EINVAL;
 	}
-	if (argc - optind > 1) {
-		pr_warn("give at most one input file");
+	if (strcmp(argv[*first], "perf-script")) {
+		pr_warn("cannot import '%s': the format known is perf-script", argv[*first]);
 		return -EINVAL;
 	}
 	return 0;
@@ -110,16 +74,13 @@ static int write_line(void *ctx, const char *stack, size_t len, double count)
 static int import_perf_script(const char *in_path, const char *out_path,
 			      const struct perf_script_opts *po)
 {
-	FILE *in = in_path && strcmp(in_path, "-") ? fopen(in_path, "r") : stdin;
+	FILE *in = input__open(in_path ? in_path : "-");
 	const char *name = in == stdin ? "<stdin>" : in_path;
 	FILE *out;
 	int err;
 
-	if (!in) {
-		err = -errno;
-		pr_warn("cannot open '%s': %s", in_path, strerror(-err));
-		return err;
-	}
+	if (!in)
+		return -errno;
 	out = output__open(out_path);
 	if (!out) {
 		err = -errno;
@@ -145,23 +106,11 @@ int cmd_import(int argc, char **argv)
 {
 	struct perf_script_opts po = {};
 	const char *out = NULL;
-	int err;
+	int err, first;
 
-	if (argc < 2 || argv[1][0] == '-') {
-		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			usage(stdout);
-			return 0;
-		}
-		pr_warn("name the format to import: 'profile import perf-script'");
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "perf-script")) {
-		pr_warn("cannot import '%s': the format known is perf-script", argv[1]);
-		return EXIT_USAGE;
-	}
-	err = parse_args(argc - 1, argv + 1, &po, &out);
+	err = parse_args(argc, argv, &po, &out, &first);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
-	err = import_perf_script(optind + 1 < argc ? argv[optind + 1] : NULL, out, &po);
+	err = import_perf_script(first + 1 < argc ? argv[first + 1] : NULL, out, &po);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `profile runs`: the runs in the store (one-off records and agent runs). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,23 +9,15 @@
 #include "selector.h"
 #include "common/log.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile runs [options]\n\n"
+const struct command_def runs_cmd = {
+	.name = "runs",
+	.summary = "list the runs in the database",
+	.usage = "[options]",
+	.description =
 		"List the runs in the store, oldest first: when, where, how long, how many\n"
-		"samples, labels and the command line.\n\n"
-		"  -v, --verbose           debug output\n"
-		"  -h, --help              this help\n\n%s", selector_usage);
-}
-
-static const struct option long_opts[] = {
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	SELECTOR_LONG_OPTS,
-	{},
+		"samples, labels and the command line.",
+	.max_args = 0,
 };
-
 
 static int print_run(void *ctx, const struct store_run_info *r)
 {
@@ -50,9 +41,13 @@ int cmd_runs(int argc, char **argv)
 {
 	struct selector s = {};
 	struct store *st;
-	int err, nr = 0;
+	int err, nr = 0, first;
+	const struct option_def opts[] = {
+		SELECTOR_OPTIONS(&s),
+		OPT_END(),
+	};
 
-	err = selector__parse_args(&s, argc, argv, "runs", long_opts, NULL, NULL, usage);
+	err = parse_options(&runs_cmd, opts, argc, argv, &first);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

@@ -6,7 +6,6 @@
  * take with and without zstd.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,35 +16,15 @@
 #include "selector.h"
 #include "common/log.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile status [options]\n\n"
+const struct command_def status_cmd = {
+	.name = "status",
+	.summary = "the database and the agent's health",
+	.usage = "[options]",
+	.description =
 		"Show the database and the health of agent runs: samples taken, dropped and\n"
-		"lost, stack-map collisions, the agent's CPU time and RSS, database size.\n\n"
-		"      --measure           also measure bytes per sample, with and without zstd\n"
-		"  -v, --verbose           debug output\n"
-		"  -h, --help              this help\n\n%s", selector_usage);
-}
-
-enum { OPT_MEASURE = 256 };
-
-static const struct option long_opts[] = {
-	{ "measure", no_argument, NULL, OPT_MEASURE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	SELECTOR_LONG_OPTS,
-	{},
+		"lost, stack-map collisions, the agent's CPU time and RSS, database size.",
+	.max_args = 0,
 };
-
-static int own_opt(void *ctx, int c, const char *arg)
-{
-	(void)arg;
-	if (c != OPT_MEASURE)
-		return 1;
-	*(bool *)ctx = true;
-	return 0;
-}
 
 static int print_health(void *ctx, const struct store_run_info *r)
 {
@@ -116,10 +95,15 @@ int cmd_status(int argc, char **argv)
 	__u64 file = 0, used = 0;
 	bool measure = false;
 	struct store *st;
-	int err;
+	int err, first;
+	const struct option_def opts[] = {
+		OPT_FLAG(0, "measure", &measure,
+			 "also measure bytes per sample, with and without zstd"),
+		SELECTOR_OPTIONS(&s),
+		OPT_END(),
+	};
 
-	err = selector__parse_args(&s, argc, argv, "status", long_opts, own_opt, &measure,
-				   usage);
+	err = parse_options(&status_cmd, opts, argc, argv, &first);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

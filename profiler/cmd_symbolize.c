@@ -7,7 +7,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,79 +24,41 @@ struct symbolize_opts {
 	const char *debug_dir;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile symbolize (-e FILE | -p PID) [options] [ADDR...]\n\n"
+const struct command_def symbolize_cmd = {
+	.name = "symbolize",
+	.summary = "addr2line for binaries and live processes: functions, inlines, file:line",
+	.usage = "(-e FILE | -p PID) [options] [ADDR...]",
+	.description =
 		"Print the function and source line of each address (hex, with or without\n"
 		"0x; read from stdin, one per line, when none are given). With -e the\n"
 		"addresses are the binary's ELF virtual addresses, as addr2line takes them;\n"
-		"with -p they are addresses in the running process.\n\n"
-		"Output per address: the address, then one line per frame, innermost first:\n"
-		"  FUNCTION at FILE:LINE [(inlined)]\n"
-		"?? stands for what is unknown.\n\n"
-		"  -e, --exe FILE       the binary to read\n"
-		"  -p, --pid PID        a running process\n"
-		"  -i, --inlines        the whole inline chain (default: innermost frame only)\n"
-		"      --raw            mangled names as the binary spells them\n"
-		"      --no-dwarf       symbol tables only\n"
-		"      --debug-dir DIR  also look for separate debuginfo under DIR\n"
-		"  -v, --verbose        debug output\n"
-		"  -h, --help           this help\n");
-}
-
-enum { OPT_RAW = 256, OPT_NO_DWARF, OPT_DEBUG_DIR };
-
-static const struct option long_opts[] = {
-	{ "exe", required_argument, NULL, 'e' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "inlines", no_argument, NULL, 'i' },
-	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "no-dwarf", no_argument, NULL, OPT_NO_DWARF },
-	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
+		"with -p they are addresses in the running process.\n"
+		"\n"
+		"Output per address: the address, then one line per frame, innermost first,\n"
+		"FUNCTION at FILE:LINE, with (inlined) after inlined frames. ?? stands for what\n"
+		"is unknown.",
+	.max_args = -1,
 };
 
-static int parse_args(int argc, char **argv, struct symbolize_opts *o)
+static int parse_args(int argc, char **argv, struct symbolize_opts *o, int *first)
 {
-	int c;
+	const struct option_def opts[] = {
+		OPT_STRING('e', "exe", &o->file, "FILE", "the binary to read"),
+		OPT_LONG('p', "pid", &o->pid, "PID", "process id", 1, 0x7fffffff,
+			 "a running process"),
+		OPT_FLAG('i', "inlines", &o->inlines,
+			 "the whole inline chain (default: innermost frame only)"),
+		OPT_FLAG(0, "raw", &o->raw, "mangled names as the binary spells them"),
+		OPT_FLAG(0, "no-dwarf", &o->no_dwarf, "symbol tables only"),
+		OPT_STRING(0, "debug-dir", &o->debug_dir, "DIR",
+			   "also look for separate debuginfo under DIR"),
+		OPT_END(),
+	};
+	int err;
 
-	while ((c = getopt_long(argc, argv, "e:p:ivh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'e':
-			o->file = optarg;
-			break;
-		case 'p':
-			if (parse_int_range(optarg, 1, 0x7fffffff, &o->pid)) {
-				pr_warn("'%s' is not a process id", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'i':
-			o->inlines = true;
-			break;
-		case OPT_RAW:
-			o->raw = true;
-			break;
-		case OPT_NO_DWARF:
-			o->no_dwarf = true;
-			break;
-		case OPT_DEBUG_DIR:
-			o->debug_dir = optarg;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			pr_warn("see 'profile symbolize --help'");
-			return -EINVAL;
-		}
-	}
+	err = parse_options(&symbolize_cmd, opts, argc, argv, first);
+	if (err)
+		return err;
 	if (!o->file == !o->pid) {
 		pr_warn("give one of -e FILE or -p PID; see 'profile symbolize --help'");
 		return -EINVAL;
@@ -160,9 +121,9 @@ int cmd_symbolize(int argc, char **argv)
 	struct symbolize_opts o = {};
 	struct symbolizer_opts so = {};
 	struct symbolizer *s;
-	int handle = -1, err, i, bad = 0;
+	int handle = -1, err, i, bad = 0, first;
 
-	err = parse_args(argc, argv, &o);
+	err = parse_args(argc, argv, &o, &first);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
 	so.no_dwarf = o.no_dwarf;
@@ -173,7 +134,7 @@ int cmd_symbolize(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (o.file) {
-		handle = symbolizer__open_file(s, o.file);
+		handle = input__check_file(o.file) ?: symbolizer__open_file(s, o.file);
 		if (handle < 0) {
 			symbolizer__free(s);
 			return EXIT_FAILURE;
@@ -183,8 +144,8 @@ int cmd_symbolize(int argc, char **argv)
 		symbolizer__free(s);
 		return EXIT_FAILURE;
 	}
-	if (optind < argc) {
-		for (i = optind; i < argc; i++)
+	if (first < argc) {
+		for (i = first; i < argc; i++)
 			bad |= symbolize_one(s, &o, handle, argv[i]) != 0;
 	} else {
 		char *line = NULL;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `profile top`: the hottest functions among the stored samples a selector picks. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,45 +10,27 @@
 #include "web/web.h"
 #include "common/log.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: profile top [options]\n\n"
-		"Print the functions with the most samples in the store, by self samples.\n\n"
-		"      --top N             rows (default 20)\n"
-		"  -v, --verbose           debug output\n"
-		"  -h, --help              this help\n\n%s", selector_usage);
-}
-
-enum { OPT_TOP = 256 };
-
-static const struct option long_opts[] = {
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	SELECTOR_LONG_OPTS,
-	{},
+const struct command_def top_cmd = {
+	.name = "top",
+	.summary = "the hottest functions among the stored samples",
+	.usage = "[options]",
+	.description = "Print the functions with the most samples in the store, by self samples.",
+	.max_args = 0,
 };
-
-static int own_opt(void *ctx, int c, const char *arg)
-{
-	if (c != OPT_TOP)
-		return 1;
-	if (parse_int_range(arg, 1, 1000000, ctx)) {
-		pr_warn("invalid --top '%s'", arg);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 int cmd_top(int argc, char **argv)
 {
 	struct selector s = {};
 	struct stack_agg *agg;
 	long top = 20;
-	int err;
+	int err, first;
+	const struct option_def opts[] = {
+		OPT_LONG(0, "top", &top, "N", "row count", 1, 1000000, "rows (default 20)"),
+		SELECTOR_OPTIONS(&s),
+		OPT_END(),
+	};
 
-	err = selector__parse_args(&s, argc, argv, "top", long_opts, own_opt, &top, usage);
+	err = parse_options(&top_cmd, opts, argc, argv, &first);
 	if (err) {
 		selector__release(&s);
 		return err > 0 ? 0 : EXIT_USAGE;

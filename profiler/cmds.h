@@ -26,6 +26,15 @@ struct strbuf;
  * are reported; the return is 0 or -errno.
  */
 int input__load_agg(const char *spec, struct stack_agg *agg);
+/*
+ * An input file named on the command line: 0 when @path can be read as one
+ * (a regular file, a pipe or a character device, or missing: opening it says
+ * so), else -EISDIR or -EINVAL after "'PATH' is a directory" or "... is not
+ * a regular file".
+ */
+int input__check_file(const char *path);
+/* @spec ("-" for stdin) opened for reading after input__check_file(); NULL (reported) on error. */
+FILE *input__open(const char *spec);
 /* The database "store:" inputs read unless they name one (NULL: the default). */
 void input__set_db(const char *path);
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg);
@@ -41,28 +50,6 @@ FILE *output__open(const char *path);
  * Returns @err, else 0 or -EIO.
  */
 int output__close(FILE *f, const char *path, int err);
-
-/* Options shared by the commands that draw flame graphs (cmd_flamegraph.c). */
-enum {
-	FGOPT_TITLE = 0x1000, FGOPT_SUBTITLE, FGOPT_WIDTH, FGOPT_MINWIDTH, FGOPT_COUNTNAME, FGOPT_ICICLE,
-	FGOPT_REVERSE, FGOPT_CHART, FGOPT_PALETTE, FGOPT_LAST,
-};
-
-#define FLAMEGRAPH_LONG_OPTS \
-	{ "title", required_argument, NULL, FGOPT_TITLE }, \
-	{ "subtitle", required_argument, NULL, FGOPT_SUBTITLE }, \
-	{ "width", required_argument, NULL, FGOPT_WIDTH }, \
-	{ "min-width", required_argument, NULL, FGOPT_MINWIDTH }, \
-	{ "count-name", required_argument, NULL, FGOPT_COUNTNAME }, \
-	{ "icicle", no_argument, NULL, FGOPT_ICICLE }, \
-	{ "inverted", no_argument, NULL, FGOPT_ICICLE }, \
-	{ "reverse", no_argument, NULL, FGOPT_REVERSE }, \
-	{ "chart", no_argument, NULL, FGOPT_CHART }, \
-	{ "palette", required_argument, NULL, FGOPT_PALETTE }
-
-struct flamegraph_opts;
-/* Apply option @c (from FLAMEGRAPH_LONG_OPTS); 0, 1 when @c is not one of them, -EINVAL. */
-int flamegraph_opt__parse(int c, const char *arg, struct flamegraph_opts *fo);
 
 /*
  * Options shared by the commands that draw flame graphs, for their option

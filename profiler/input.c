@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
 #include "selector.h"
@@ -41,10 +42,36 @@ void input__progress_done(void)
 	input__progress(false);
 }
 
-static FILE *open_input(const char *spec)
+int input__check_file(const char *path)
 {
-	FILE *f = strcmp(spec, "-") ? fopen(spec, "r") : stdin;
+	struct stat st;
 
+	if (stat(path, &st))
+		return 0;	/* opening it names the problem */
+	if (S_ISDIR(st.st_mode)) {
+		pr_warn("'%s' is a directory", path);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		pr_warn("'%s' is not a regular file", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+FILE *input__open(const char *spec)
+{
+	FILE *f;
+	int err;
+
+	if (!strcmp(spec, "-"))
+		return stdin;
+	err = input__check_file(spec);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	f = fopen(spec, "r");
 	if (!f)
 		pr_warn("cannot open '%s': %s", spec, strerror(errno));
 	return f;
@@ -87,6 +114,10 @@ static int parse_store_spec(const char *spec, struct selector *sel, struct strbu
 	size_t i;
 	int err;
 
+	if (*spec && (spec[0] == ',' || spec[strlen(spec) - 1] == ',' || strstr(spec, ",,"))) {
+		pr_warn("'store:%s': the list has an empty element", spec);
+		return -EINVAL;
+	}
 	if (strbuf__adds(buf, spec))
 		return -ENOMEM;
 	if (store_db && (err = selector__parse(sel, SEL_OPT_DB, store_db)))
@@ -148,7 +179,7 @@ int input__load_agg(const char *spec, struct stack_agg *agg)
 
 	if (!strncmp(spec, "store:", 6))
 		return load_store(spec + 6, agg);
-	f = open_input(spec);
+	f = input__open(spec);
 
 	if (!f)
 		return -errno;
@@ -167,7 +198,7 @@ int input__feed_flamegraph(const char *spec, struct flamegraph *fg)
 		return err;
 	}
 
-	FILE *f = open_input(spec);
+	FILE *f = input__open(spec);
 	size_t bad;
 
 	if (!f)

@@ -14,19 +14,6 @@
 #include "common/strbuf.h"
 #include "common/log.h"
 
-const char selector_usage[] =
-	"Selecting samples (all optional, combined with AND):\n"
-	"      --db PATH           database (default $PROFILE_DB, else /var/lib/profile/profile.db\n"
-	"                          as root, else ~/.local/share/profile/profile.db)\n"
-	"      --run ID|last       one run (see 'profile runs')\n"
-	"      --since TIME        from TIME: -1h, -30m, -2d, @UNIX, 'YYYY-MM-DD HH:MM[:SS]'\n"
-	"      --until TIME        up to TIME (same forms)\n"
-	"      --pid PID[,PID...]  these processes (repeatable)\n"
-	"      --comm NAME         threads named NAME\n"
-	"      --build-id HEX      processes whose executable has this build id (or prefix)\n"
-	"      --host NAME         runs recorded on host NAME\n"
-	"      --label KEY=VALUE   runs with this label (repeatable)\n";
-
 int parse_duration(const char *s, __s64 *secs)
 {
 	char *end;
@@ -34,7 +21,7 @@ int parse_duration(const char *s, __s64 *secs)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0 || v > 1e12)
+	if (end == s || errno || !(v >= 0 && v <= 1e12))	/* nan fails too */
 		return -EINVAL;
 	if (!strcmp(end, "") || !strcmp(end, "s"))
 		;
@@ -59,7 +46,7 @@ int parse_size(const char *s, __u64 *bytes)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0 || v > 1e18)
+	if (end == s || errno || !(v >= 0 && v <= 1e18))	/* nan fails too */
 		return -EINVAL;
 	if (*end && end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
 		return -EINVAL;
@@ -135,33 +122,38 @@ const char *format_time(__s64 t, char *buf, size_t len)
 
 /* ---- options ---- */
 
+/* A bad value of the selector option (or store: key) @name: one line naming both. */
+static int bad(const char *name, const char *arg, const char *hint)
+{
+	const struct option_def opt = { .long_name = name };
+
+	return parse_options__bad(&opt, arg, "%s", hint);
+}
+
+static int add_pid(const struct option_def *opt, const char *item, void *ctx)
+{
+	struct selector *s = ctx;
+	__u32 *n;
+	long pid;
+
+	if (parse_int_range(item, 0, 0x7fffffff, &pid)) {
+		pr_warn("'%s' is not a process id (--%s)", item, opt->long_name);
+		return -EINVAL;
+	}
+	n = reallocarray(s->pids, s->sel.nr_pids + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	s->pids = n;
+	s->pids[s->sel.nr_pids++] = pid;
+	s->sel.pids = s->pids;
+	return 0;
+}
+
 static int add_pids(struct selector *s, const char *arg)
 {
-	char *copy = strdup(arg), *p, *save = NULL;
-	long pid;
-	int err = 0;
+	static const struct option_def opt = { .long_name = "pid", .what = "process id list" };
 
-	if (!copy)
-		return -ENOMEM;
-	for (p = strtok_r(copy, ",", &save); p && !err; p = strtok_r(NULL, ",", &save)) {
-		__u32 *n;
-
-		if (parse_int_range(p, 0, 0x7fffffff, &pid)) {
-			pr_warn("'%s' is not a process id", p);
-			err = -EINVAL;
-			break;
-		}
-		n = reallocarray(s->pids, s->sel.nr_pids + 1, sizeof(*n));
-		if (!n) {
-			err = -ENOMEM;
-			break;
-		}
-		s->pids = n;
-		s->pids[s->sel.nr_pids++] = pid;
-	}
-	free(copy);
-	s->sel.pids = s->pids;
-	return err;
+	return parse_options__list(&opt, arg, add_pid, s);
 }
 
 static int add_label(struct selector *s, const char *arg)
@@ -169,8 +161,7 @@ static int add_label(struct selector *s, const char *arg)
 	const char **n;
 
 	if (!strchr(arg, '=') || arg[0] == '=') {
-		pr_warn("invalid label '%s': use KEY=VALUE", arg);
-		return -EINVAL;
+		return bad("label", arg, "use KEY=VALUE");
 	}
 	n = reallocarray(s->labels, s->sel.nr_labels + 1, sizeof(*n));
 	if (!n)
@@ -179,6 +170,26 @@ static int add_label(struct selector *s, const char *arg)
 	s->labels[s->sel.nr_labels++] = arg;
 	s->sel.labels = s->labels;
 	return 0;
+}
+
+static const struct {
+	const char *name;
+	int c;
+} selector_opts[] = {
+	{ "db", SEL_OPT_DB }, { "run", SEL_OPT_RUN }, { "since", SEL_OPT_SINCE },
+	{ "until", SEL_OPT_UNTIL }, { "pid", SEL_OPT_PID }, { "comm", SEL_OPT_COMM },
+	{ "build-id", SEL_OPT_BUILD_ID }, { "host", SEL_OPT_HOST }, { "label", SEL_OPT_LABEL },
+};
+
+int selector__opt(const struct option_def *opt, const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(selector_opts) / sizeof(selector_opts[0]); i++) {
+		if (!strcmp(opt->long_name, selector_opts[i].name))
+			return selector__parse(opt->value, selector_opts[i].c, arg) ? -EINVAL : 0;
+	}
+	return -EINVAL;
 }
 
 static bool is_hex(const char *s)
@@ -197,14 +208,15 @@ int selector__parse(struct selector *s, int c, const char *arg)
 
 	switch (c) {
 	case SEL_OPT_DB:
+		if (!*arg)
+			return bad("db", arg, "give a non-empty value");
 		s->db_path = arg;
 		break;
 	case SEL_OPT_RUN:
 		if (!strcmp(arg, "last")) {
 			s->last_run = true;
 		} else if (parse_int_range(arg, 1, 0x7fffffffffffffffL, &v)) {
-			pr_warn("invalid run '%s': give a run id or 'last'", arg);
-			return -EINVAL;
+			return bad("run", arg, "give a run id or 'last'");
 		} else {
 			s->sel.run_id = v;
 		}
@@ -212,9 +224,8 @@ int selector__parse(struct selector *s, int c, const char *arg)
 	case SEL_OPT_SINCE:
 	case SEL_OPT_UNTIL:
 		if (parse_time(arg, time(NULL), c == SEL_OPT_SINCE ? &s->sel.since : &s->sel.until)) {
-			pr_warn("invalid time '%s': use -1h, -30m, @UNIXTIME or 'YYYY-MM-DD HH:MM:SS'",
-				arg);
-			return -EINVAL;
+			return bad(c == SEL_OPT_SINCE ? "since" : "until", arg,
+				   "use -1h, -30m, @UNIXTIME or 'YYYY-MM-DD HH:MM:SS'");
 		}
 		break;
 	case SEL_OPT_PID:
@@ -223,19 +234,19 @@ int selector__parse(struct selector *s, int c, const char *arg)
 		break;
 	case SEL_OPT_COMM:
 		if (!*arg || strlen(arg) >= 16) {
-			pr_warn("invalid comm '%s': the kernel keeps 1 to 15 characters", arg);
-			return -EINVAL;
+			return bad("comm", arg, "the kernel keeps 1 to 15 characters");
 		}
 		s->sel.comm = arg;
 		break;
 	case SEL_OPT_BUILD_ID:
 		if (!is_hex(arg)) {
-			pr_warn("invalid build id '%s': give lower-case hex digits", arg);
-			return -EINVAL;
+			return bad("build-id", arg, "give lower-case hex digits");
 		}
 		s->sel.build_id = arg;
 		break;
 	case SEL_OPT_HOST:
+		if (!*arg)
+			return bad("host", arg, "give a non-empty value");
 		s->sel.host = arg;
 		break;
 	case SEL_OPT_LABEL:
@@ -246,36 +257,6 @@ int selector__parse(struct selector *s, int c, const char *arg)
 		return 1;
 	}
 	s->used = true;
-	return 0;
-}
-
-int selector__parse_args(struct selector *s, int argc, char **argv, const char *cmd,
-			 const struct option *opts, cmd_opt_fn own, void *ctx,
-			 void (*usage)(FILE *f))
-{
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
-		if (c == 'v') {
-			log_set_verbose(true);
-			continue;
-		}
-		if (c == 'h') {
-			usage(stdout);
-			return 1;
-		}
-		err = own ? own(ctx, c, optarg) : 1;
-		if (err > 0)
-			err = selector__parse(s, c, optarg);
-		if (err > 0)
-			pr_warn("see 'profile %s --help'", cmd);
-		if (err)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'; see 'profile %s --help'", argv[optind], cmd);
-		return -EINVAL;
-	}
 	return 0;
 }
 

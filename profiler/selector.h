@@ -8,12 +8,12 @@
 #ifndef __PROFILER_SELECTOR_H
 #define __PROFILER_SELECTOR_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "store/store.h"
+#include "cmds.h"
 
 struct stack_agg;
 
@@ -29,20 +29,23 @@ enum {
 	SEL_OPT_LABEL,
 };
 
-/* Entries for a command's getopt_long table. */
-#define SELECTOR_LONG_OPTS                                                  \
-	{ "db", required_argument, NULL, SEL_OPT_DB },                      \
-	{ "run", required_argument, NULL, SEL_OPT_RUN },                    \
-	{ "since", required_argument, NULL, SEL_OPT_SINCE },                \
-	{ "until", required_argument, NULL, SEL_OPT_UNTIL },                \
-	{ "pid", required_argument, NULL, SEL_OPT_PID },                    \
-	{ "comm", required_argument, NULL, SEL_OPT_COMM },                  \
-	{ "build-id", required_argument, NULL, SEL_OPT_BUILD_ID },          \
-	{ "host", required_argument, NULL, SEL_OPT_HOST },                  \
-	{ "label", required_argument, NULL, SEL_OPT_LABEL }
-
-/* Help text for those options, for a command's usage(). */
-extern const char selector_usage[];
+/* The same options for a command's option table; @s is the struct selector they fill. */
+int selector__opt(const struct option_def *opt, const char *arg);
+#define SELECTOR_OPT(name, s, argh, help) \
+	OPT_CALLBACK(0, name, (s), argh, NULL, selector__opt, help)
+#define SELECTOR_OPTIONS(s) \
+	OPT_GROUP("Selecting samples (all optional, combined with AND):"), \
+	SELECTOR_OPT("db", s, "PATH", "database (" DB_HELP_DEFAULT ")"), \
+	SELECTOR_OPT("run", s, "ID|last", "one run (see 'profile runs')"), \
+	SELECTOR_OPT("since", s, "TIME", \
+		     "from TIME: -1h, -30m, -2d, @UNIX, 'YYYY-MM-DD HH:MM[:SS]' (local time; a trailing Z for UTC)"), \
+	SELECTOR_OPT("until", s, "TIME", "up to TIME (same forms)"), \
+	SELECTOR_OPT("pid", s, "PID[,PID...]", "these processes (repeatable)"), \
+	SELECTOR_OPT("comm", s, "NAME", "threads named NAME"), \
+	SELECTOR_OPT("build-id", s, "HEX", \
+		     "processes whose executable has this build id (or prefix)"), \
+	SELECTOR_OPT("host", s, "NAME", "runs recorded on host NAME"), \
+	SELECTOR_OPT("label", s, "KEY=VALUE", "runs with this label (repeatable)")
 
 struct selector {
 	struct store_selector sel;	/* what the store gets */
@@ -60,18 +63,6 @@ struct selector {
  */
 int selector__parse(struct selector *s, int c, const char *arg);
 void selector__release(struct selector *s);
-
-/*
- * The getopt loop of a command that reads the store: -v, -h (prints
- * @usage), the selector options, and the command's own through @own (returns
- * 0 when it took the option, 1 when not its own, -EINVAL after a message;
- * may be NULL). Returns 0, 1 after --help, or -EINVAL after naming the
- * problem.
- */
-typedef int (*cmd_opt_fn)(void *ctx, int c, const char *arg);
-int selector__parse_args(struct selector *s, int argc, char **argv, const char *cmd,
-			 const struct option *opts, cmd_opt_fn own, void *ctx,
-			 void (*usage)(FILE *f));
 
 /* Open the selected database (it must exist) and resolve --run last. NULL with errno set. */
 struct store *selector__open(struct selector *s);
