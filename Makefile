@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make            build build/profile
+#   make            build build/profile and its man pages
 #   make run        build, then profile the whole system for 30 s
 #   make test       build, then run every test (unit and end-to-end)
 #   make check      unit tests only
+#   make install    install the binary, the man pages and the systemd unit
+#                   (PREFIX=/usr/local, DESTDIR for a staging root)
 #   make bench-unwind  frame-pointer vs DWARF unwinding: completeness and cost
 #
-# Missing Debian packages are installed first (scripts/install-deps.sh).
+# Missing Debian packages are installed first (scripts/install-deps.sh): what
+# the build needs for any target, and what the tests need for test and check.
 # V=1 shows commands; SANITIZE=address,undefined builds with sanitizers;
 # WERROR=0 lets warnings through.
 
@@ -36,9 +39,10 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all run test check clean deps bench-symbolize bench-render bench-unwind fuzz
+.PHONY: all run test check clean deps bench-symbolize bench-render bench-unwind fuzz man install \
+	uninstall test-deps
 
-all: $(OUTPUT)/profile
+all: $(OUTPUT)/profile man
 
 # Package checks run before anything reads pkg-config. config.mk is made
 # (and make restarts) before any other target is considered.
@@ -49,7 +53,7 @@ endif
 $(OUTPUT)/config.mk: scripts/install-deps.sh
 	$(call msg,DEPS,checking build dependencies)
 	$(Q)mkdir -p $(OUTPUT)
-	$(Q)scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh build
 	$(Q)printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nCMOCKA_CFLAGS := %s\nCMOCKA_LIBS := %s\nBPF_INCLUDES := %s\n' \
 		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw sqlite3 libzstd 2>/dev/null)" \
 		"$$($(PKG_CONFIG) --libs libbpf libelf libdw sqlite3 libzstd 2>/dev/null || echo -lbpf -ldw -lelf -lz -lsqlite3 -lzstd)" \
@@ -62,6 +66,15 @@ $(OUTPUT)/config.mk: scripts/install-deps.sh
 		"$$(dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep '/proto/profile.proto$$' | head -1)" >> $@
 
 deps: $(OUTPUT)/config.mk
+
+# What the tests need besides the build (perf, chromium, npm, debuginfod, man ...).
+TEST_DEPS := $(OUTPUT)/test-deps.stamp
+$(TEST_DEPS): scripts/install-deps.sh | $(OUTPUT)/config.mk
+	$(call msg,DEPS,checking test dependencies)
+	$(Q)scripts/install-deps.sh test
+	$(Q)touch $@
+
+test-deps: $(TEST_DEPS)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wwrite-strings -Wvla -Wno-format-nonliteral
@@ -88,6 +101,11 @@ LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS) $(UNWIND
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/profile.pb-c.o
 PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
+
+# One page per command (one cmd_*.c each), generated from its option table by
+# the binary itself, and profile.1 for the whole.
+MAN_CMDS := $(patsubst profiler/cmd_%.c,%,$(wildcard profiler/cmd_*.c))
+MAN_PAGES := $(OUTPUT)/man/profile.1 $(patsubst %,$(OUTPUT)/man/profile-%.1,$(MAN_CMDS))
 
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
@@ -208,7 +226,7 @@ $(OUTPUT)/fixtures/.built: tests/fixtures/build.sh tests/fixtures/inlines.c test
 # Node modules for the browser tests (playwright-core drives Debian's chromium).
 BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
 
-$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json | $(TEST_DEPS)
 	$(call msg,NPM,tests/browser)
 	$(Q)cd tests/browser && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }
 	$(Q)touch $@
@@ -240,10 +258,10 @@ $(OUTPUT)/fixtures/unwfix-nocfi: $(OUTPUT)/fixtures/unwfix-nofp
 	$(Q)objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr \
 		--remove-section .debug_frame $< $@
 
-check: $(TEST_BINS) $(FIXTURES)
+check: $(TEST_DEPS) $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
-test: $(OUTPUT)/profile $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
+test: $(TEST_DEPS) $(OUTPUT)/profile $(MAN_PAGES) $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
 	$(Q)tests/run.sh --all $(OUTPUT)
 
 # Benchmarks compare against the tools users would otherwise run; see bench/.
@@ -271,6 +289,42 @@ fuzz: $(OUTPUT)/gen/profile.pb-c.c
 	$(Q){ printf '\001'; cat tests/fixtures/perf-script.txt; } > $(OUTPUT)/fuzz/corpus/perf-script
 	$(Q){ printf '\002'; cat tests/fixtures/kinds.folded tests/fixtures/basic.folded; } > $(OUTPUT)/fuzz/corpus/diff
 	$(Q)cd $(OUTPUT)/fuzz && ./fuzz_web -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
+
+# ---- man pages and install ----
+
+# Man pages: MAN_PAGES, above.
+
+$(OUTPUT)/man/profile.1: $(OUTPUT)/profile
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/profile help --man > $@
+
+$(OUTPUT)/man/profile-%.1: $(OUTPUT)/profile
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/profile $* --man > $@
+
+man: $(MAN_PAGES)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+
+install: $(OUTPUT)/profile $(MAN_PAGES)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
+	$(Q)$(INSTALL) -m 755 $(OUTPUT)/profile $(DESTDIR)$(BINDIR)/profile
+	$(Q)$(INSTALL) -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	$(Q)sed 's|/usr/local/bin/profile|$(BINDIR)/profile|g' dist/profile-agent.service \
+		> $(OUTPUT)/profile-agent.service
+	$(Q)$(INSTALL) -m 644 $(OUTPUT)/profile-agent.service $(DESTDIR)$(UNITDIR)/profile-agent.service
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/profile $(DESTDIR)$(UNITDIR)/profile-agent.service \
+		$(patsubst $(OUTPUT)/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(MAN_PAGES))
 
 run: $(OUTPUT)/profile
 	$(OUTPUT)/profile --duration $(DURATION) -o profile.svg --folded profile.folded
