@@ -59,6 +59,7 @@ struct agent {
 	double start, last_expire, last_stats;
 	int failures_in_row;
 	int maintenance_failures;
+	bool damaged;	/* the store reported corruption: stop, never retry */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -233,7 +234,17 @@ static void log_health(struct agent *a)
 
 /* ---- the loop ---- */
 
-static void maintain(struct agent *a)
+/* A damaged database is not retried like a locked or full one: the agent stops, once. */
+static int stop_on_damage(struct agent *a)
+{
+	if (!a->damaged)
+		pr_warn("agent: '%s' is damaged; stopping (move it aside and start again for a new one)",
+			store__path(store_sink__store(a->sink)));
+	a->damaged = true;
+	return -EBADMSG;
+}
+
+static int maintain(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
 	struct store *st = store_sink__store(a->sink);
@@ -265,20 +276,27 @@ static void maintain(struct agent *a)
 			pr_info("size cap: deleted %llu of the oldest sample rows",
 				(unsigned long long)n);
 	}
+	if (err == -EBADMSG)
+		return stop_on_damage(a);
 	if (err && a->maintenance_failures++ % 10 == 0)
 		pr_warn("agent: cannot compact or apply retention or the size cap to '%s': %s;"
 			" will retry",
 			store__path(st), strerror(-err));
+	return 0;
 }
 
 static int flush(struct agent *a)
 {
 	int err;
 
+	if (a->damaged)
+		return -EBADMSG;
 	update_health(a);
 	a->health.flushes++;
 	store_sink__forget_exited(a->sink);
 	err = store_sink__flush(a->sink, &a->health);
+	if (err == -EBADMSG)
+		return stop_on_damage(a);
 	if (err) {
 		a->health.flush_errors++;
 		/* the first failure and then every tenth: a stuck database must not flood the log */
@@ -290,7 +308,8 @@ static int flush(struct agent *a)
 	if (a->failures_in_row)
 		pr_info("agent: writing again after %d failed flushes", a->failures_in_row);
 	a->failures_in_row = 0;
-	maintain(a);
+	if (maintain(a))
+		return -EBADMSG;
 	if (log_is_verbose() || (a->opts->stats_interval > 0 &&
 				 now_seconds() - a->last_stats >= a->opts->stats_interval)) {
 		a->last_stats = now_seconds();
@@ -352,7 +371,11 @@ static int run(struct agent *a)
 			next_drain = next_drain_time(o);
 		}
 		if (now_seconds() >= next_flush) {
-			flush(a);	/* failures are retried at the next flush */
+			/* failures are retried at the next flush, but not damage */
+			if (flush(a) == -EBADMSG) {
+				err = -EBADMSG;
+				break;
+			}
 			next_flush += o->flush_interval;
 			if (next_flush < now_seconds())
 				next_flush = now_seconds() + o->flush_interval;
@@ -419,7 +442,8 @@ static int setup(struct agent *a)
 	sigaction(SIGTERM, &sa, NULL);
 	a->start = a->last_stats = now_seconds();
 	a->last_expire = -1e9;
-	maintain(a);
+	if (maintain(a))
+		return -EBADMSG;
 	pr_info("agent: run %lld, sampling at %ld Hz, writing to '%s' every %g s",
 		(long long)store_sink__run_id(a->sink), o->freq,
 		store__path(store_sink__store(a->sink)), o->flush_interval);

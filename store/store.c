@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,27 +214,40 @@ int query_int(struct store *st, const char *sql, __s64 *out)
 	return store_err(st, rc, "cannot read the database");
 }
 
+/* A schema version this profile can open: 0 (nothing yet) up to its own. */
+static int check_version(struct store *st, __s64 version)
+{
+	if (version < 0) {
+		pr_warn("'%s' is damaged: schema version %lld is not one profile writes", st->path,
+			(long long)version);
+		return -EBADMSG;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		pr_warn("'%s' has schema version %lld, newer than this profile knows (%d): "
+			"use a newer profile", st->path, (long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int store_migrate(struct store *st, int target)
 {
 	char sql[64];
 	__s64 version;
 	int err, v;
 
+	if (target < 0 || target > STORE_SCHEMA_VERSION)
+		return -EINVAL;
 	err = query_int(st, "PRAGMA user_version", &version);
-	if (err)
+	err = err ?: check_version(st, version);
+	if (err || version >= target)
 		return err;
-	if (version > STORE_SCHEMA_VERSION) {
-		pr_warn("'%s' has schema version %lld, newer than this profile knows (%d): "
-			"use a newer profile", st->path, (long long)version, STORE_SCHEMA_VERSION);
-		return -EPROTO;
-	}
-	if (version >= target)
-		return 0;
 	err = store__begin(st);
 	if (err)
 		return err;
-	/* another process may have migrated while we waited for the lock */
+	/* another process may have migrated while we waited for the lock: read it again */
 	err = query_int(st, "PRAGMA user_version", &version);
+	err = err ?: check_version(st, version);
 	for (v = version; !err && v < target; v++) {
 		pr_debug("migrating '%s' to schema version %d", st->path, v + 1);
 		err = store_exec(st, migrations[v]);
@@ -251,20 +265,253 @@ int store_migrate(struct store *st, int target)
 	return store__commit(st);
 }
 
-struct store *store_open_raw(const char *path, const struct store_opts *opts)
+/* ---- trusting the file ---- */
+
+/*
+ * SQLite's log tells when a connection replays a write-ahead log that no open
+ * connection was using (SQLITE_NOTICE_RECOVER_WAL): one left by a crash, or
+ * one from another database put beside this one. Counted per thread, as the
+ * replay happens in the thread that reads.
+ */
+static __thread unsigned int wal_recoveries;
+static bool sqlite_log_installed;
+
+static void sqlite_log(void *ctx, int code, const char *msg)
 {
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	struct store *st;
-	__s64 ignored;
+	(void)ctx;
+	if (code == SQLITE_NOTICE_RECOVER_WAL)
+		wal_recoveries++;
+	else
+		pr_debug("sqlite: %s (%d)", msg, code);
+}
+
+static void install_sqlite_log(void)
+{
+	/* only before SQLite initialises; if someone was first, every log is verified */
+	sqlite_log_installed = sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL) == SQLITE_OK;
+}
+
+/* Whether @path's -wal holds frames, and whether its -shm exists, and is writable to us. */
+static void side_files(const char *path, bool *wal_frames, bool *shm, bool *shm_writable)
+{
+	struct strbuf name = STRBUF_INIT;
+	struct stat sb;
+
+	*wal_frames = true;	/* when in doubt, verify */
+	*shm = *shm_writable = false;
+	if (strbuf__addf(&name, "%s-wal", path))
+		return;
+	*wal_frames = !stat(name.buf, &sb) && sb.st_size > 32;	/* more than its header */
+	name.buf[name.len - 3] = 's';
+	name.buf[name.len - 2] = 'h';
+	name.buf[name.len - 1] = 'm';
+	*shm = !access(name.buf, F_OK);
+	*shm_writable = !access(name.buf, W_OK);
+	strbuf__release(&name);
+}
+
+static bool dir_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	struct strbuf dir = STRBUF_INIT;
+	bool ret;
+
+	if (!slash)
+		return !access(".", W_OK);
+	if (strbuf__add(&dir, path, slash == path ? 1 : slash - path))
+		return true;
+	ret = !access(dir.buf, W_OK);
+	strbuf__release(&dir);
+	return ret;
+}
+
+/*
+ * A reader in a directory it cannot write: SQLite cannot create the -wal and
+ * -shm files of a WAL database there. With no log to replay, the file alone
+ * is the database: open it immutable (*@uri gets "file:PATH?immutable=1").
+ * With a log but no -shm index, it cannot be read: say so.
+ */
+static int reader_side_files(const char *path, struct strbuf *uri, bool *verify)
+{
+	bool frames, shm, shm_writable;
+	const char *p;
+	int err = 0;
+
+	side_files(path, &frames, &shm, &shm_writable);
+	/* a read-only index is not rebuilt, so SQLite's log cannot tell a stale log: verify it */
+	*verify = frames && shm && !shm_writable;
+	if ((shm && shm_writable) || dir_writable(path))
+		return 0;
+	if (frames && !shm) {
+		pr_warn("cannot read '%s': its write-ahead log needs a '-shm' index beside it, and"
+			" its directory is read-only to this user", path);
+		return -EACCES;
+	}
+	if (frames)
+		return 0;
+	err = strbuf__adds(uri, "file:");
+	for (p = path; !err && *p; p++)
+		err = strchr("?#%", *p) ? strbuf__addf(uri, "%%%02x", *p) : strbuf__addch(uri, *p);
+	return err ?: strbuf__adds(uri, "?immutable=1");
+}
+
+/*
+ * PRAGMA quick_check: every page belongs to exactly one B-tree and each tree
+ * is well formed. Its cost is a read of the file, so it runs when a replayed
+ * log may have mixed another database's pages into this one.
+ */
+static int verify_pages(struct store *st)
+{
+	struct strbuf what = STRBUF_INIT;
+	const char *res;
+	sqlite3_stmt *s;
 	int rc, err;
 
+	err = store_err(st, sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL),
+			"cannot check the database");
+	if (err)
+		return err;
+	rc = sqlite3_step(s);
+	res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+	if (res && strcmp(res, "ok")) {
+		/* one line: without the "*** in database main ***" heading and newlines */
+		if (!strncmp(res, "*** in database main ***", 24))
+			res += 24;
+		strbuf__adds(&what, res + strspn(res, " \n"));
+		for (char *c = what.buf; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		pr_warn("'%s' is damaged (checked after replaying its write-ahead log '%s-wal'): %s",
+			st->path, st->path, what.buf ?: "");
+		err = -EBADMSG;
+	} else if (rc != SQLITE_ROW) {
+		err = store_err(st, rc, "cannot check the database");
+	}
+	sqlite3_finalize(s);
+	strbuf__release(&what);
+	return err;
+}
+
+/* The first read: the header, and any write-ahead log replayed and verified. */
+static int read_header(struct store *st, bool verify, __s64 *schema_cookie)
+{
+	unsigned int before = wal_recoveries;
+	bool frames, shm, shm_writable;
+	int err;
+
+	err = query_int(st, "PRAGMA schema_version", schema_cookie);
+	if (err)
+		return err;
+	if (!sqlite_log_installed) {
+		side_files(st->path, &frames, &shm, &shm_writable);
+		verify = verify || frames;
+	}
+	if (verify || wal_recoveries != before)
+		err = verify_pages(st);
+	return err;
+}
+
+/* Tables each schema version has, and the version that added them. */
+static const struct {
+	const char *name;
+	int since;
+} schema_tables[] = {
+	{ "hosts", 1 }, { "runs", 1 }, { "run_labels", 1 }, { "processes", 1 },
+	{ "mappings", 1 }, { "functions", 1 }, { "frames", 1 }, { "stacks", 1 },
+	{ "samples", 1 }, { "agent_health", 2 }, { "packed", 3 }, { "packed_refs", 4 },
+	{ "packed_runs", 4 },
+};
+
+/* The schema version of a database that has the tables that version promises. */
+static int check_schema(struct store *st, __s64 *version)
+{
+	sqlite3_stmt *s;
+	__s64 nr_tables;
+	size_t i;
+	int rc, err;
+
+	err = query_int(st, "PRAGMA user_version", version);
+	err = err ?: check_version(st, *version);
+	err = err ?: query_int(st, "SELECT count(*) FROM main.sqlite_schema", &nr_tables);
+	if (err)
+		return err;
+	if (!*version) {
+		if (!nr_tables)
+			return 0;
+		pr_warn("'%s' is not a profile database (it has tables, but no schema version)",
+			st->path);
+		return -EBADMSG;
+	}
+	err = store_err(st, sqlite3_prepare_v2(st->db, "SELECT 1 FROM main.sqlite_schema"
+					       " WHERE type = 'table' AND name = ?1", -1, &s, NULL),
+			"cannot read the database");
+	for (i = 0; !err && i < sizeof(schema_tables) / sizeof(schema_tables[0]); i++) {
+		if (schema_tables[i].since > *version)
+			continue;
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, schema_tables[i].name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			pr_warn("'%s' is damaged: schema version %lld without table '%s'", st->path,
+				(long long)*version, schema_tables[i].name);
+			err = -EBADMSG;
+		} else if (rc != SQLITE_ROW) {
+			err = store_err(st, rc, "cannot read the database");
+		}
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/*
+ * A reader of an older schema sees the tables later versions added as temp
+ * tables (found before main's): empty, or for version 3 the index of its
+ * packed buckets built as the migration would. The file is not touched.
+ */
+static int reader_compat(struct store *st, __s64 version)
+{
+	struct strbuf sql = STRBUF_INIT;
+	const char *p, *end;
+	int v, err = 0;
+
+	for (v = version; !err && v < STORE_SCHEMA_VERSION; v++) {
+		/* the migration's own statements, as temp tables; indexes are not needed */
+		for (p = migrations[v]; !err && *p; p = *end ? end + 1 : end) {
+			end = strchrnul(p, ';');
+			if (strncmp(p, "CREATE TABLE ", 13))
+				continue;
+			strbuf__setlen(&sql, 0);
+			err = strbuf__addf(&sql, "CREATE TEMP TABLE %.*s", (int)(end - p - 13),
+					   p + 13);
+			err = err ?: store_exec(st, sql.buf);
+		}
+		if (!err && v + 1 == 4)
+			err = store_index_packed(st);
+	}
+	strbuf__release(&sql);
+	return err;
+}
+
+struct store *store_open_raw(const char *path, const struct store_opts *opts)
+{
+	static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+	bool create = opts && opts->create, write = create || (opts && opts->write);
+	int flags = SQLITE_OPEN_NOMUTEX;
+	struct strbuf uri = STRBUF_INIT;
+	bool verify = false;
+	struct store *st;
+	__s64 cookie;
+	int rc, err;
+
+	pthread_once(&log_once, install_sqlite_log);
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->path = strdup(path))) {
 		free(st);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (opts && opts->create) {
+	flags |= write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	if (create) {
 		flags |= SQLITE_OPEN_CREATE;
 		err = make_parent_dirs(path);
 		if (err)
@@ -274,7 +521,14 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 		pr_warn("no database at '%s': %s", path, strerror(-err));
 		goto err_free;
 	}
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (!write) {
+		err = reader_side_files(path, &uri, &verify);
+		if (err)
+			goto err_free;
+		if (uri.len)
+			flags |= SQLITE_OPEN_URI;
+	}
+	rc = sqlite3_open_v2(uri.len ? uri.buf : path, &st->db, flags, NULL);
 	if (rc) {
 		err = store_err(st, rc, "cannot open the database");
 		goto err_free;
@@ -282,23 +536,27 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 2000);
 	/* reading the header first turns "not a database" into one clear error */
-	err = query_int(st, "PRAGMA schema_version", &ignored);
+	err = read_header(st, verify, &cookie);
 	/*
 	 * Incremental vacuum lets the size cap shrink the file. It only takes on
 	 * a database without tables, before WAL mode writes the header.
 	 */
-	if (!err && !ignored)
+	if (!err && write && !cookie)
 		err = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
-	if (!err)
+	if (!err && write)
 		err = store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 				     " PRAGMA journal_size_limit = 4194304;"
 				     " PRAGMA wal_autocheckpoint = 256; PRAGMA foreign_keys = OFF;"
 				     " PRAGMA cache_size = -1024");
+	if (!err && !write)
+		err = store_exec(st, "PRAGMA cache_size = -1024");
 	if (err)
 		goto err_free;
+	strbuf__release(&uri);
 	return st;
 
 err_free:
+	strbuf__release(&uri);
 	store__free(st);
 	errno = -err;
 	return NULL;
@@ -306,12 +564,20 @@ err_free:
 
 struct store *store__open(const char *path, const struct store_opts *opts)
 {
+	bool write = opts && (opts->write || opts->create);
 	struct store *st = store_open_raw(path, opts);
+	__s64 version;
 	int err;
 
 	if (!st)
 		return NULL;
-	err = store_migrate(st, STORE_SCHEMA_VERSION);
+	err = check_schema(st, &version);
+	if (!err && !write && !version) {
+		pr_warn("'%s' is not a profile database (it is empty)", path);
+		err = -EBADMSG;
+	}
+	if (!err)
+		err = write ? store_migrate(st, STORE_SCHEMA_VERSION) : reader_compat(st, version);
 	/* where readers unpack compacted buckets; private to this connection */
 	err = err ?: store_exec(st, "CREATE TEMP TABLE unpacked(ts INTEGER, process_id INTEGER,"
 				    " stack_id INTEGER, count INTEGER)");

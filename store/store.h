@@ -20,7 +20,7 @@
 
 struct store;
 
-/* Version of the schema this build writes; older databases are migrated on open. */
+/* Version of the schema this build writes; writers migrate older databases on open. */
 #define STORE_SCHEMA_VERSION 4
 
 /*
@@ -31,16 +31,25 @@ struct store;
 char *store__default_path(void);
 
 struct store_opts {
-	bool create;		/* create the file (and its directory) when missing */
+	bool write;		/* open for writing, and bring the schema up to date */
+	bool create;		/* create the file (and its directory) when missing; implies write */
 	int busy_timeout_ms;	/* wait this long for a lock; default 2000 */
 	bool quiet;		/* log failures only with -v: the caller reports them */
 };
 
 /*
- * Open (or create) the database at @path and bring its schema up to date.
- * NULL with errno set after a warning naming the file: ENOENT when it does
+ * Open the database at @path. Without @opts, or without write or create, it
+ * is opened read-only: never created, migrated or written (SQLite may create
+ * the -shm index beside a write-ahead log); a database of an older schema is
+ * read as it is. A writer migrates the schema to STORE_SCHEMA_VERSION.
+ *
+ * The file is not trusted: its schema version and tables are checked, and a
+ * write-ahead log that no open connection was using (left by a crash, or
+ * another database's) is verified with PRAGMA quick_check once replayed.
+ * NULL with errno set after one warning naming the file: ENOENT when it does
  * not exist and !create, EPROTO when a newer profile wrote it, EBADMSG when it
- * is not a database.
+ * is not a profile database or is damaged. Later, a damaged page or packed
+ * bucket makes any call fail with -EBADMSG: retrying will not help.
  */
 struct store *store__open(const char *path, const struct store_opts *opts);
 void store__free(struct store *st);

@@ -32,6 +32,9 @@
 
 static char tmpdir[] = "/tmp/profile-store-XXXXXX";
 
+/* store__open() without options opens read-only; these tests also write */
+static const struct store_opts writer = { .write = true };
+
 static char *db_path(const char *name)
 {
 	static char buf[4][4096];
@@ -236,7 +239,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(store__commit(st), 0);
 	store__free(st);
 
-	st = store__open(db_path("v1.db"), NULL);
+	st = store__open(db_path("v1.db"), &writer);
 	assert_non_null(st);
 	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
@@ -847,7 +850,7 @@ static void test_compaction_killed(void **state)
 		pid = fork();
 		assert_true(pid >= 0);
 		if (!pid) {
-			st = store__open(db_path("kill.db"), NULL);
+			st = store__open(db_path("kill.db"), &writer);
 			while (st && !store__compact(st, INT64_MAX, 1, &n) && n)
 				;
 			_exit(0);
@@ -892,7 +895,7 @@ static void test_migrate_from_v2(void **state)
 	assert_int_equal(store__commit(st), 0);
 	store__free(st);
 
-	st = store__open(db_path("v2.db"), NULL);
+	st = store__open(db_path("v2.db"), &writer);
 	assert_non_null(st);
 	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 1);
@@ -946,7 +949,7 @@ static void test_migrate_from_v3(void **state)
 				    " PRAGMA user_version = 3"), 0);
 	store__free(st);
 
-	st = store__open(db_path("sel.db"), NULL);
+	st = store__open(db_path("sel.db"), &writer);
 	assert_non_null(st);
 	assert_int_equal(store__schema_version(st), STORE_SCHEMA_VERSION);
 	got = q_rows(st, "SELECT kind, id, last_ts FROM packed_refs ORDER BY kind, id");
