@@ -112,6 +112,11 @@ TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c)) \
 	$(OUTPUT)/workloads/wl_qsort_fp $(OUTPUT)/workloads/wl_cxx $(OUTPUT)/workloads/libwl_plugin.so
 
+# libFuzzer targets (see "fuzzing" below)
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_NAMES))
+FUZZ_ALL := $(FUZZ_BINS) $(OUTPUT)/fuzz/seeds/elf/.copied
+
 DEPS := $(shell find $(OUTPUT)/obj -name '*.d' 2>/dev/null)
 -include $(DEPS)
 
@@ -261,8 +266,8 @@ $(OUTPUT)/fixtures/unwfix-nocfi: $(OUTPUT)/fixtures/unwfix-nofp
 check: $(TEST_DEPS) $(TEST_BINS) $(FIXTURES)
 	$(Q)tests/run.sh --unit $(OUTPUT)
 
-test: $(TEST_DEPS) $(OUTPUT)/profile $(MAN_PAGES) $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS)
-	$(Q)tests/run.sh --all $(OUTPUT)
+test: $(TEST_DEPS) $(OUTPUT)/profile $(MAN_PAGES) $(TEST_BINS) $(WORKLOADS) $(FIXTURES) $(BROWSER_DEPS) $(FUZZ_ALL)
+	$(Q)FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh --all $(OUTPUT)
 
 # Benchmarks compare against the tools users would otherwise run; see bench/.
 bench-symbolize: $(OUTPUT)/profile
@@ -277,18 +282,52 @@ UNWIND_BENCH_SECONDS ?= 20
 bench-unwind: $(OUTPUT)/profile $(WORKLOADS)
 	$(Q)bench/unwind.sh $(OUTPUT) $(UNWIND_BENCH_SECONDS)
 
-# libFuzzer run over the folded, perf-script, diff and export parsers (clang).
+# ---- fuzzing ----
+
+# One libFuzzer target per untrusted parser (tests/fuzz/fuzz_*.c), always
+# built with clang, ASan and UBSan (UB aborts), whatever SANITIZE says; the
+# modules are compiled again for them under $(OUTPUT)/fuzz/obj. `make fuzz`
+# runs each for FUZZ_SECONDS; `make test` for FUZZ_TEST_SECONDS, after
+# replaying tests/fuzz/regress/ (tests/fuzz/run.sh, docs/fuzzing.md).
 FUZZ_SECONDS ?= 60
-fuzz: $(OUTPUT)/gen/profile.pb-c.c
-	$(call msg,FUZZ,$(OUTPUT)/fuzz/fuzz_web)
-	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
-		-I$(OUTPUT)/gen $(WEB_CFLAGS) tests/fuzz/fuzz_web.c $(WEB_SRCS) $(COMMON_SRCS) \
-		$(OUTPUT)/gen/profile.pb-c.c $(WEB_LIBS) -lm -o $(OUTPUT)/fuzz/fuzz_web
-	$(Q){ printf '\000'; cat tests/fixtures/basic.folded; } > $(OUTPUT)/fuzz/corpus/folded
-	$(Q){ printf '\001'; cat tests/fixtures/perf-script.txt; } > $(OUTPUT)/fuzz/corpus/perf-script
-	$(Q){ printf '\002'; cat tests/fixtures/kinds.folded tests/fixtures/basic.folded; } > $(OUTPUT)/fuzz/corpus/diff
-	$(Q)cd $(OUTPUT)/fuzz && ./fuzz_web -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
+FUZZ_TEST_SECONDS ?= 4
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE $(WARNINGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -I. -I$(OUTPUT) -Ibpf \
+	-I$(OUTPUT)/gen $(PKG_CFLAGS) $(WEB_CFLAGS)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(OUTPUT)/fuzz/obj/%.o,$(LIB_SRCS)) \
+	$(OUTPUT)/fuzz/obj/gen/profile.pb-c.o
+-include $(shell find $(OUTPUT)/fuzz/obj -name '*.d' 2>/dev/null)
+
+$(OUTPUT)/fuzz/obj/%.o: %.c | $(OUTPUT)/config.mk
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(OUTPUT)/fuzz/obj/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O1 -fsanitize=address,undefined $(WEB_CFLAGS) -I$(OUTPUT)/gen -c $< -o $@
+
+$(OUTPUT)/fuzz/obj/web/export.o: $(OUTPUT)/gen/profile.pb-c.h
+
+$(OUTPUT)/fuzz/libprofile.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(OUTPUT)/fuzz/libprofile.a
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(OUTPUT)/fuzz/libprofile.a $(LIBS) -o $@
+
+# ELF seeds are the symbolizer and unwinder fixtures, built here, not checked in.
+FUZZ_ELF_SEEDS := symfix-nopie libsymfix.so inl-pie inl-minidebug inl-debuglink unwfix-nocfi
+$(OUTPUT)/fuzz/seeds/elf/.copied: $(FIXTURES)
+	$(call msg,SEEDS,$(@D))
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $(addprefix $(OUTPUT)/fixtures/,$(FUZZ_ELF_SEEDS)) $(@D)/
+	$(Q)touch $@
+
+fuzz: $(FUZZ_ALL)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(OUTPUT)/fuzz
 
 # ---- man pages and install ----
 

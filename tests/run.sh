@@ -23,6 +23,12 @@ for t in "$out"/tests/test_*; do
 	esac
 done
 
+# the libFuzzer targets, when built (make fuzz, make test): FUZZ_SECONDS each
+if [ "$mode" = --all ] && ls "$out"/fuzz/fuzz_* >/dev/null 2>&1; then
+	export FUZZ_DIR="$out/fuzz"
+	bins="$bins $src/tests/fuzz/run.sh"
+fi
+
 passed=0 failed=0 skipped=0 broken="" failed_names=""
 log=$(mktemp)
 for t in $bins; do

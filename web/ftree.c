@@ -218,7 +218,8 @@ static size_t common_prefix(const char *a, size_t alen, const char *b, size_t bl
 	return i;
 }
 
-static int grow_prev(struct ftree *t, size_t len)
+/* Room for a stack of @len bytes and @frames frames as the previous one. */
+static int grow_prev(struct ftree *t, size_t len, size_t frames)
 {
 	if (len > t->prev_cap) {
 		size_t cap = len * 2 > 4096 ? len * 2 : 4096;
@@ -229,9 +230,8 @@ static int grow_prev(struct ftree *t, size_t len)
 		t->prev = p;
 		t->prev_cap = cap;
 	}
-	/* a stack of len bytes has at most len / 2 + 1 frames */
-	if (len / 2 + 2 > t->prev_frames_cap) {
-		size_t cap = len / 2 + 64;
+	if (frames > t->prev_frames_cap) {
+		size_t cap = frames * 2 > 64 ? frames * 2 : 64;
 		int32_t *nodes = reallocarray(t->prev_nodes, cap, sizeof(*nodes));
 		size_t *ends;
 
@@ -276,13 +276,16 @@ static const char *reversed(struct ftree *t, const char *stack, size_t len)
 
 int ftree__add(struct ftree *t, const char *stack, size_t len, double count, int slot)
 {
-	size_t shared, k = 0, pos = 0, i;
+	size_t shared, k = 0, pos = 0, i, frames;
 	int32_t node = 0;
 	int err;
 
 	if (t->reverse && !(stack = reversed(t, stack, len)))
 		return -ENOMEM;
-	err = grow_prev(t, len);
+	/* frames may be empty ("a;;b"): one more than the separators, however short */
+	for (i = 0, frames = 1; i < len; i++)
+		frames += stack[i] == ';';
+	err = grow_prev(t, len, frames);
 	if (err)
 		return err;
 	/* frames of the previous stack that end inside the common prefix are ours too */

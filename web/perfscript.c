@@ -623,7 +623,8 @@ static int frame_line(struct collapse *c, const char *l, size_t len)
 		if (!e->line)
 			return -ENOMEM;
 		memcpy(e->line, l, len);
-		memcpy(e->line + len, c->names.buf + start, flen);
+		if (flen)
+			memcpy(e->line + len, c->names.buf + start, flen);
 		e->line[len + flen] = '\0';
 		e->hash = h;
 		e->len = len;
@@ -690,7 +691,7 @@ int perf_script__collapse(FILE *in, const char *name, const struct perf_script_o
 		if (c.tab[i].str)
 			c.tab[n++] = c.tab[i];
 	}
-	if (!err)
+	if (!err && n)
 		qsort(c.tab, n, sizeof(*c.tab), cmp_ent);
 	for (i = 0; i < n && !err; i++)
 		err = fn(ctx, c.tab[i].str, c.tab[i].len, c.tab[i].count);
