@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
@@ -130,10 +131,11 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 }
 
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
-			     const char *path)
+			     __u64 inode, const char *path)
 {
 	struct strbuf buf = STRBUF_INIT;
-	int fd, err;
+	struct stat st;
+	int fd, root;
 
 	if (!proc_root)
 		proc_root = "/proc";
@@ -141,16 +143,27 @@ int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u
 	if (strbuf__addf(&buf, "%s/%u/map_files/%llx-%llx", proc_root, tgid,
 			 (unsigned long long)start, (unsigned long long)end))
 		return -ENOMEM;
-	fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf__setlen(&buf, 0);
-		if (strbuf__addf(&buf, "%s/%u/root%s", proc_root, tgid, path)) {
-			strbuf__release(&buf);
-			return -ENOMEM;
-		}
-		fd = open(strbuf__str(&buf), O_RDONLY | O_CLOEXEC);
+	fd = untrusted__open_link(strbuf__str(&buf), &st);
+	if (fd >= 0 || fd == -EINVAL || fd == -EREMOTE || fd == -ENOMEM)
+		goto out;
+	/* unmapped meanwhile: the path now may name anything the process's user put there */
+	strbuf__setlen(&buf, 0);
+	if (strbuf__addf(&buf, "%s/%u/root", proc_root, tgid)) {
+		fd = -ENOMEM;
+		goto out;
 	}
-	err = fd < 0 ? -errno : fd;
+	root = open(strbuf__str(&buf), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		fd = -errno;
+		goto out;
+	}
+	fd = untrusted__open(root, path, UNTRUSTED_ANY_OWNER, &st);
+	close(root);
+	if (fd >= 0 && (__u64)st.st_ino != inode) {
+		close(fd);	/* not the file that was mapped */
+		fd = -ESTALE;
+	}
+out:
 	strbuf__release(&buf);
-	return err;
+	return fd;
 }

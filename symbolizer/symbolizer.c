@@ -27,11 +27,6 @@
 #include "common/strset.h"
 #include "common/log.h"
 
-struct jit_sym {
-	__u64 start, end;
-	const char *name;	/* interned */
-};
-
 struct proc {
 	__u32 tgid;
 	struct proc_map *maps;	/* executable mappings, sorted by start */
@@ -39,10 +34,9 @@ struct proc {
 	__u64 loaded_gen;	/* generation of the last maps read */
 	__u64 exited_gen;	/* generation it exited in, 0 while alive */
 	bool gone;		/* /proc/PID/maps could not be read */
-	/* JIT symbols from /tmp/perf-PID.map, sorted */
-	struct jit_sym *jit;
-	size_t nr_jit;
+	struct perf_map jit;	/* JIT symbols from its /tmp/perf-PID.map */
 	__u64 jit_gen;		/* generation of the last perf map read */
+	bool jit_warned;	/* a message about its perf map was given */
 };
 
 struct dso_entry {
@@ -67,6 +61,8 @@ struct symbolizer {
 	size_t dso_failures;
 	int vdso;			/* dso index of the vDSO image, -1 not loaded yet */
 	__u64 gen;
+	__u64 jit_budget_gen;		/* generation jit_budget is for */
+	size_t jit_budget;		/* perf map bytes this generation may still read */
 
 	bool use_dwarf;
 	size_t dwarf_cap;
@@ -84,6 +80,27 @@ static const char *intern(struct symbolizer *s, const char *str)
 {
 	int id = strset__add(s->strs, str, strlen(str));
 
+	return id < 0 ? NULL : strset__str(s->strs, id);
+}
+
+/*
+ * @str, or when it holds control characters or invalid UTF-8 (a binary's
+ * names are anyone's bytes) an interned copy with those turned into '?'.
+ */
+static const char *clean(struct symbolizer *s, const char *str)
+{
+	size_t len;
+	char *copy;
+	int id;
+
+	if (!str || sym_name__is_clean(str, (len = strlen(str))))
+		return str;
+	copy = malloc(len + 1);
+	if (!copy)
+		return NULL;
+	sym_name__clean(copy, str, len);
+	id = strset__add(s->strs, copy, len);
+	free(copy);
 	return id < 0 ? NULL : strset__str(s->strs, id);
 }
 
@@ -139,7 +156,7 @@ static void proc__free(struct proc *p)
 	if (!p)
 		return;
 	free(p->maps);
-	free(p->jit);
+	perf_map__release(&p->jit);
 	free(p);
 }
 
@@ -414,7 +431,7 @@ static int add_dso_entry(struct symbolizer *s, struct dso *dso, const char *path
 	e = &s->dsos[s->nr_dsos];
 	memset(e, 0, sizeof(*e));
 	e->dso = dso;
-	e->name = intern(s, base ? base + 1 : path);
+	e->name = clean(s, intern(s, base ? base + 1 : path));
 	e->build_id = intern(s, dso ? dso__build_id(dso) : "");
 	if (!e->name || !e->build_id)
 		return -ENOMEM;
@@ -459,7 +476,8 @@ static int register_dso(struct symbolizer *s, struct dso *dso, const char *path,
 
 static int open_mapping_file(struct symbolizer *s, const struct proc *p, const struct proc_map *m)
 {
-	return symbolizer__open_mapping(s->proc_root, p->tgid, m->start, m->end, m->path);
+	return symbolizer__open_mapping(s->proc_root, p->tgid, m->start, m->end, m->inode,
+					m->path);
 }
 
 static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
@@ -520,101 +538,160 @@ static int vdso_dso(struct symbolizer *s)
 	return s->vdso;
 }
 
-/* ---- JIT perf maps: "START SIZE name" per line, hex ---- */
+/* ---- JIT perf maps ---- */
 
-static int cmp_jit(const void *a, const void *b)
-{
-	const struct jit_sym *x = a, *y = b;
+#define JIT_GEN_BUDGET (64u << 20)	/* perf map bytes read per generation, all processes */
+#define JIT_MEM_CAP (256u << 20)	/* JIT tables kept, all processes */
 
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* The pid a process sees itself as (innermost pid namespace) names its perf map. */
-static __u32 ns_pid(struct symbolizer *s, __u32 tgid)
+/*
+ * From /proc/PID/status: the pid the process sees itself as (innermost pid
+ * namespace), which names its perf map, and its file-system uid, which owns
+ * the files it creates.
+ */
+static int read_status(struct symbolizer *s, __u32 tgid, __u32 *nspid, uid_t *fsuid)
 {
 	struct strbuf path = STRBUF_INIT;
 	char *line = NULL;
 	size_t cap = 0;
-	__u32 pid = tgid;
+	int found = 0;
 	FILE *f;
 
 	if (strbuf__addf(&path, "%s/%u/status", s->proc_root, tgid))
-		return tgid;
+		return -ENOMEM;
 	f = fopen(path.buf, "r");
-	while (f && getline(&line, &cap, f) > 0) {
+	strbuf__release(&path);
+	if (!f)
+		return -errno;
+	*nspid = tgid;
+	while (found != 3 && getline(&line, &cap, f) > 0) {
+		unsigned long r, e, sv, fs;
 		char *last;
 
-		if (strncmp(line, "NStgid:", 7))
-			continue;
-		last = strrchr(line, '\t');
-		if (last)
-			pid = strtoul(last + 1, NULL, 10);
-		break;
+		if (!strncmp(line, "NStgid:", 7)) {
+			last = strrchr(line, '\t');
+			if (last)
+				*nspid = strtoul(last + 1, NULL, 10);
+			found |= 1;
+		} else if (sscanf(line, "Uid: %lu %lu %lu %lu", &r, &e, &sv, &fs) == 4) {
+			*fsuid = fs;
+			found |= 2;
+		}
 	}
-	if (f)
-		fclose(f);
+	fclose(f);
 	free(line);
-	strbuf__release(&path);
-	return pid;
+	return found & 2 ? 0 : -ESRCH;
+}
+
+/* Give the budget of a new generation; false when this one's is spent. */
+static bool jit_budget_left(struct symbolizer *s)
+{
+	if (s->jit_budget_gen != s->gen) {
+		s->jit_budget_gen = s->gen;
+		s->jit_budget = JIT_GEN_BUDGET;
+	}
+	return s->jit_budget > 0;
+}
+
+/* Over the cap for all processes' JIT tables: drop those of the others (re-read on demand). */
+static void enforce_jit_cap(struct symbolizer *s, struct proc *keep)
+{
+	size_t i = 0, mem = 0;
+	uint64_t val;
+
+	while (hashmap__next(&s->procs, &i, NULL, &val))
+		mem += perf_map__mem(&((struct proc *)(uintptr_t)val)->jit);
+	if (mem <= JIT_MEM_CAP)
+		return;
+	pr_debug("JIT symbol tables use %zu bytes, over the %u cap: dropping other processes'",
+		 mem, JIT_MEM_CAP);
+	i = 0;
+	while (mem > JIT_MEM_CAP && hashmap__next(&s->procs, &i, NULL, &val)) {
+		struct proc *p = (struct proc *)(uintptr_t)val;
+
+		if (p == keep)
+			continue;
+		mem -= perf_map__mem(&p->jit);
+		perf_map__release(&p->jit);
+	}
+}
+
+static void warn_perf_map(struct proc *p, const char *path, const char *what)
+{
+	if (p->jit_warned)
+		return;
+	p->jit_warned = true;
+	pr_warn("perf map '%s' of pid %u: %s", path, p->tgid, what);
+}
+
+/* Open the perf map of @p as its user could: the fd, or -errno (-ENOENT: it has none). */
+static int open_perf_map(struct symbolizer *s, struct proc *p, struct strbuf *path,
+			 struct stat *st)
+{
+	__u32 nspid = p->tgid;
+	uid_t uid = 0;
+	char rel[64];
+	int root, fd;
+
+	fd = read_status(s, p->tgid, &nspid, &uid);
+	if (fd)
+		return fd;
+	snprintf(rel, sizeof(rel), "tmp/perf-%u.map", nspid);
+	/* /proc/PID/root: the file is in the process's mount namespace */
+	if (strbuf__addf(path, "%s/%u/root", s->proc_root, p->tgid))
+		return -ENOMEM;
+	root = open(path->buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	fd = untrusted__open(root, rel, uid, st);
+	close(root);
+	return strbuf__addf(path, "/%s", rel) ?: fd;
 }
 
 static void read_perf_map(struct symbolizer *s, struct proc *p)
 {
 	struct strbuf path = STRBUF_INIT;
-	struct jit_sym *syms = NULL;
-	size_t nr = 0, cap = 0, linecap = 0;
-	char *line = NULL;
-	FILE *f;
+	struct perf_map_counts before = p->jit.counts;
+	size_t bytes = 0;
+	struct stat st;
+	int fd, err;
 
 	p->jit_gen = s->gen;
-	/* /proc/PID/root: the file is in the process's mount namespace */
-	if (strbuf__addf(&path, "%s/%u/root/tmp/perf-%u.map", s->proc_root, p->tgid,
-			 ns_pid(s, p->tgid)))
+	if (!jit_budget_left(s))
+		return;	/* read in a later generation */
+	fd = open_perf_map(s, p, &path, &st);
+	if (fd < 0) {
+		if (fd != -ENOENT && fd != -ESRCH)
+			warn_perf_map(p, path.buf, untrusted__strerror(fd));
+		strbuf__release(&path);
 		return;
-	f = fopen(path.buf, "r");
-	strbuf__release(&path);
-	if (!f)
-		return;
-	while (getline(&line, &linecap, f) > 0) {
-		unsigned long long start, size;
-		int name_off = -1;
-
-		if (sscanf(line, "%llx %llx %n", &start, &size, &name_off) < 2 || name_off < 0 ||
-		    !size)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (ARRAY_GROW(syms, cap, nr + 1, 256))
-			break;
-		syms[nr].start = start;
-		syms[nr].end = start + size;
-		syms[nr].name = intern(s, line + name_off);
-		if (syms[nr].name)
-			nr++;
 	}
-	free(line);
-	fclose(f);
-	if (nr)
-		qsort(syms, nr, sizeof(*syms), cmp_jit);
-	free(p->jit);
-	p->jit = syms;
-	p->nr_jit = nr;
+	err = perf_map__read(&p->jit, fd, &st, &bytes);
+	close(fd);
+	s->jit_budget -= bytes < s->jit_budget ? bytes : s->jit_budget;
+	if (err)
+		warn_perf_map(p, path.buf, strerror(-err));
+	if (p->jit.counts.windowed != before.windowed)
+		warn_perf_map(p, path.buf, "over 64 MiB: only its last 64 MiB are read");
+	else if (p->jit.counts.too_long != before.too_long)
+		warn_perf_map(p, path.buf, "lines over 4096 bytes skipped");
+	else if (p->jit.counts.over_limit != before.over_limit)
+		warn_perf_map(p, path.buf, "too many symbols: the rest skipped");
+	if (p->jit.counts.malformed != before.malformed)
+		pr_debug("perf map '%s': %zu malformed lines skipped", path.buf,
+			 p->jit.counts.malformed - before.malformed);
+	strbuf__release(&path);
+	enforce_jit_cap(s, p);
 }
 
-static const struct jit_sym *find_jit(struct symbolizer *s, struct proc *p, __u64 addr)
+static const struct perf_map_sym *find_jit(struct symbolizer *s, struct proc *p, __u64 addr)
 {
-	size_t lo;
-	int pass;
+	const struct perf_map_sym *sym = perf_map__find(&p->jit, addr);
 
-	for (pass = 0; pass < 2; pass++) {
-		lo = sorted_count_le(p->jit, p->nr_jit, sizeof(*p->jit), addr);
-		/* later entries win: JITs append a symbol when code is regenerated */
-		if (lo && addr < p->jit[lo - 1].end)
-			return &p->jit[lo - 1];
-		if (p->jit_gen == s->gen || p->exited_gen)
-			return NULL;
-		read_perf_map(s, p);	/* the map grows as the JIT compiles */
-	}
-	return NULL;
+	/* the map grows as the JIT compiles: read what was added, once per generation */
+	if (sym || p->jit_gen == s->gen || p->exited_gen)
+		return sym;
+	read_perf_map(s, p);
+	return perf_map__find(&p->jit, addr);
 }
 
 /* ---- resolution ---- */
@@ -700,11 +777,11 @@ static int resolve_in_dso(struct symbolizer *s, int idx, __u64 vaddr, __u64 off,
 	for (i = 0; i < n; i++) {
 		struct sym_frame *f = &s->pool[s->nr_pool + i];
 
-		f->raw_name = df[i].name;
-		f->name = demangle(s, df[i].name);
+		f->raw_name = clean(s, df[i].name);
+		f->name = demangle(s, f->raw_name);
 		f->module = e->name;
 		f->build_id = e->build_id;
-		f->file = source_path(s, df[i].file, df[i].comp_dir);
+		f->file = clean(s, source_path(s, df[i].file, df[i].comp_dir));
 		f->line = df[i].line;
 		f->inlined = df[i].inlined;
 		f->jit = false;
@@ -754,7 +831,7 @@ static int resolve_dso_offset(struct symbolizer *s, int idx, __u64 off, struct s
 
 int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_frame *out, int max)
 {
-	const struct jit_sym *jit;
+	const struct perf_map_sym *jit;
 	struct proc_map *m;
 	struct proc *p;
 	__u64 off;
@@ -776,7 +853,7 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 		jit = find_jit(s, p, addr);
 		if (jit) {
 			unnamed(out, "[jit]", addr - jit->start);
-			out->name = out->raw_name = jit->name;
+			out->name = out->raw_name = intern(s, perf_map__name(&p->jit, jit));
 			out->jit = true;
 			return 1;
 		}

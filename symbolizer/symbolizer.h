@@ -126,9 +126,12 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 /*
  * Open the file behind mapping [@start, @end) of @tgid read-only, through
  * /proc/PID/map_files (deleted files, other mount namespaces), else through
- * /proc/PID/root/@path. Returns the fd (the caller closes it) or -errno.
+ * /proc/PID/root/@path when that is still inode @inode: the process's user
+ * controls that path, so no symlink is followed, FUSE is not read, and only
+ * a regular file is opened (never blocking). Returns the fd (the caller
+ * closes it) or -errno (-ESTALE: the path names another file now).
  */
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
-			     const char *path);
+			     __u64 inode, const char *path);
 
 #endif /* __PROFILER_SYMBOLIZER_H */

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 struct strset;
@@ -152,5 +153,110 @@ const char *dso__debug_file(const struct dso *d);
  * Returns 0 or -ENOMEM (the DSO is then unchanged).
  */
 int dso__drop_elf(struct dso *d);
+
+/* ---- files a profiled process controls (untrusted.c) ---- */
+
+struct stat;
+
+#define UNTRUSTED_ANY_OWNER ((uid_t)-1)
+
+/*
+ * Open @path below directory @dirfd (a process's root) for reading, as a
+ * file an unprivileged user may have planted: no component may be a symlink
+ * or "..", nothing is looked up on FUSE, and the file must be a regular file
+ * owned by @owner (UNTRUSTED_ANY_OWNER: anyone). It is opened O_NONBLOCK
+ * only after those checks, through the inode checked. Returns the fd (the
+ * caller closes it) with @st filled, or -errno: -ELOOP a symlink, -EINVAL not
+ * a regular file, -EPERM another owner, -EREMOTE on FUSE.
+ */
+int untrusted__open(int dirfd, const char *path, uid_t owner, struct stat *st);
+/*
+ * The same for a kernel magic link such as /proc/PID/map_files/A-B, which is
+ * followed: it names the file the process has mapped. Regular files only.
+ */
+int untrusted__open_link(const char *link, struct stat *st);
+/* A message for an error of untrusted__open() (static string). */
+const char *untrusted__strerror(int err);
+
+/*
+ * Copy @len bytes of @src to @dst (which may be @src), each control
+ * character and each byte that is not part of valid UTF-8 (C1 controls
+ * included) turned into '?': the length does not change. Returns whether
+ * anything was replaced.
+ */
+bool sym_name__clean(char *dst, const char *src, size_t len);
+bool sym_name__is_clean(const char *s, size_t len);
+
+/* ---- JIT perf maps (perfmap.c): "START SIZE name" per line, hex ---- */
+
+#define PERF_MAP_WINDOW (64u << 20)	/* bytes read at most: a larger file's last ones */
+#define PERF_MAP_MAX_LINE 4096		/* longer lines are skipped, never buffered whole */
+#define PERF_MAP_MAX_SYMS (1u << 20)
+#define PERF_MAP_MAX_NAMES (64u << 20)	/* bytes of names kept */
+
+struct perf_map_sym {
+	__u64 start;		/* first: the sort key sorted_count_le() reads */
+	__u64 end;
+	__u32 name;		/* offset in perf_map.names */
+	__u32 seq;		/* order in the file: of equal starts, the later wins */
+};
+
+/* What reading skipped, for one message naming the file. */
+struct perf_map_counts {
+	size_t malformed;	/* lines that do not parse */
+	size_t too_long;	/* lines over PERF_MAP_MAX_LINE */
+	size_t over_limit;	/* symbols past PERF_MAP_MAX_SYMS or PERF_MAP_MAX_NAMES */
+	size_t windowed;	/* reads that started PERF_MAP_WINDOW bytes before the end */
+};
+
+/* One process's JIT symbols; all zero is an empty map. */
+struct perf_map {
+	struct perf_map_sym *syms;	/* [0, nr_sorted) sorted by (start, seq) */
+	size_t nr, cap, nr_sorted;
+	char *names;			/* cleaned, NUL-terminated */
+	size_t names_len, names_cap;
+	__u32 seq;
+	bool full;			/* a limit was reached: start over when the file grows */
+	/* reading state: the file, where the last read stopped, a line cut there */
+	__u64 dev, ino, off;
+	unsigned char tail[32];		/* the bytes before off: appended to, or rewritten? */
+	size_t tail_len;
+	char *line;			/* PERF_MAP_MAX_LINE bytes, once a line is cut */
+	size_t line_len;
+	bool skipping;			/* inside an over-long line: drop up to its newline */
+	struct perf_map_counts counts;
+};
+
+/*
+ * Parse one perf map line of @len bytes (a trailing newline allowed; no NUL
+ * needed): START and SIZE in hex (an optional 0x), blanks, then the name,
+ * the rest of the line (borrowed from @line, not cleaned). Returns 0, or
+ * -EINVAL for a malformed line, a zero size or a range past 2^64.
+ */
+int perf_map__parse_line(const char *line, size_t len, __u64 *start, __u64 *size,
+			 const char **name, size_t *name_len);
+/*
+ * Add the lines in @buf (any bytes; a line may continue in the next call) to
+ * @pm, unsorted until perf_map__commit(). Returns 0 or -ENOMEM.
+ */
+int perf_map__feed(struct perf_map *pm, const char *buf, size_t len);
+/* Sort what perf_map__feed() added into the table. Returns 0 or -ENOMEM. */
+int perf_map__commit(struct perf_map *pm);
+/*
+ * Read perf map @fd (borrowed; @st its fstat) into @pm: from where the last
+ * read of the same file stopped when it only grew, else afresh; at most
+ * PERF_MAP_WINDOW bytes, the file's last ones. @bytes gets the bytes read.
+ * Returns 0, -ENOMEM or a read error (what was read is kept).
+ */
+int perf_map__read(struct perf_map *pm, int fd, const struct stat *st, size_t *bytes);
+/* The symbol covering @addr (borrowed until the next read), or NULL. */
+const struct perf_map_sym *perf_map__find(const struct perf_map *pm, __u64 addr);
+static inline const char *perf_map__name(const struct perf_map *pm, const struct perf_map_sym *sym)
+{
+	return pm->names + sym->name;
+}
+size_t perf_map__mem(const struct perf_map *pm);
+/* Free the table; @pm is an empty map again. */
+void perf_map__release(struct perf_map *pm);
 
 #endif /* __PROFILER_SYMBOLIZER_INTERNAL_H */

@@ -534,6 +534,252 @@ static void test_names_only_closes_files(void **state)
 	symbolizer__free(s);
 }
 
+/* ---- perf maps: the parser, the bounded reader, and opening what a user controls ---- */
+
+static void test_perf_map_parse_line(void **state)
+{
+	static const struct {
+		const char *line;
+		bool ok;
+		__u64 start, size;
+		const char *name;
+	} cases[] = {
+		{ "7f0010 20 LazyCompile:*f a.js:1\n", true, 0x7f0010, 0x20,
+		  "LazyCompile:*f a.js:1" },
+		{ "0x10 0x8 stub\r\n", true, 0x10, 0x8, "stub" },
+		{ "  10\t8\t\tLjava/lang/Object;::hashCode", true, 0x10, 0x8,
+		  "Ljava/lang/Object;::hashCode" },
+		{ "ffffffffffffffff 1 wraps\n", false },
+		{ "fffffffffffffff0 10 to_the_end\n", false },
+		{ "10000000000000000 1 too_wide\n", false },
+		{ "10 0 empty_size\n", false },
+		{ "10 8\n", false },
+		{ "10 8 \n", false },
+		{ "10\n", false },
+		{ "zz 8 name\n", false },
+		{ "10x 8 name\n", false },
+		{ "", false },
+	};
+	const char *name;
+	size_t i, name_len;
+	__u64 start, size;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = perf_map__parse_line(cases[i].line, strlen(cases[i].line), &start, &size,
+					       &name, &name_len);
+
+		if (!cases[i].ok) {
+			if (!err)
+				fail_msg("'%s' parsed", cases[i].line);
+			continue;
+		}
+		assert_int_equal(err, 0);
+		assert_int_equal(start, cases[i].start);
+		assert_int_equal(size, cases[i].size);
+		assert_int_equal(name_len, strlen(cases[i].name));
+		assert_memory_equal(name, cases[i].name, name_len);
+	}
+}
+
+static const char *jit_name(const struct perf_map *pm, __u64 addr)
+{
+	const struct perf_map_sym *sym = perf_map__find(pm, addr);
+
+	return sym ? perf_map__name(pm, sym) : NULL;
+}
+
+/* Lines cut anywhere, over-long lines, names to clean, the later of two symbols */
+static void test_perf_map_feed(void **state)
+{
+	static const char text[] = "1000 10 old\n"
+				   "garbage\n"
+				   "1000 10 new\n"
+				   "2000 10 ctl\x1b[31m\xff name\n";
+	struct perf_map pm = {};
+	char longline[3 * PERF_MAP_MAX_LINE];
+	size_t i, step;
+
+	(void)state;
+	for (step = 1; step <= sizeof(text); step += 6) {
+		for (i = 0; i < sizeof(text) - 1; i += step) {
+			size_t n = i + step < sizeof(text) - 1 ? step : sizeof(text) - 1 - i;
+
+			assert_int_equal(perf_map__feed(&pm, text + i, n), 0);
+		}
+		assert_int_equal(perf_map__commit(&pm), 0);
+		assert_string_equal(jit_name(&pm, 0x1008), "new");
+		assert_string_equal(jit_name(&pm, 0x2000), "ctl?[31m? name");
+		assert_null(jit_name(&pm, 0x1010));
+		assert_int_equal(pm.counts.malformed, 1);
+		perf_map__release(&pm);
+	}
+	/* a line over the limit is dropped whole, in whatever pieces it comes */
+	memset(longline, 'a', sizeof(longline));
+	assert_int_equal(perf_map__feed(&pm, "3000 10 ", 8), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(perf_map__feed(&pm, longline, sizeof(longline)), 0);
+	assert_int_equal(perf_map__feed(&pm, "\n4000 10 after\n", 15), 0);
+	assert_int_equal(perf_map__commit(&pm), 0);
+	assert_null(jit_name(&pm, 0x3000));
+	assert_string_equal(jit_name(&pm, 0x4000), "after");
+	assert_int_equal(pm.counts.too_long, 1);
+	assert_int_equal(pm.line_len, 0);	/* nothing of it buffered */
+	assert_true(perf_map__mem(&pm) < 1 << 20);
+	perf_map__release(&pm);
+}
+
+static int read_map_file(struct perf_map *pm, const char *path, size_t *bytes)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY), err;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	err = perf_map__read(pm, fd, &st, bytes);
+	close(fd);
+	return err;
+}
+
+static void append(const char *path, const char *text, bool truncate)
+{
+	FILE *f = fopen(path, truncate ? "w" : "a");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A map that grows is read from where the last read stopped; a rewritten one afresh */
+static void test_perf_map_incremental(void **state)
+{
+	char path[] = "/tmp/perfmap-test-XXXXXX";
+	struct perf_map pm = {};
+	size_t bytes;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	append(path, "1000 10 first\n2000 10 second\n300", true);
+	assert_int_equal(read_map_file(&pm, path, &bytes), 0);
+	assert_int_equal(bytes, 32);
+	assert_string_equal(jit_name(&pm, 0x2004), "second");
+	/* the line cut at the end of the file is finished by the next read */
+	append(path, "0 10 third\n1000 10 first_again\n", false);
+	assert_int_equal(read_map_file(&pm, path, &bytes), 0);
+	assert_int_equal(bytes, 31);
+	assert_string_equal(jit_name(&pm, 0x3000), "third");
+	assert_string_equal(jit_name(&pm, 0x1000), "first_again");
+	assert_string_equal(jit_name(&pm, 0x2000), "second");
+	/* unchanged: nothing read */
+	assert_int_equal(read_map_file(&pm, path, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	/* rewritten, and longer than before: the old symbols go */
+	append(path, "5000 10 rewritten_with_a_much_longer_line_than_before_xxxxxxxxxxxxxxx\n",
+	       true);
+	assert_int_equal(read_map_file(&pm, path, &bytes), 0);
+	assert_null(jit_name(&pm, 0x1000));
+	assert_non_null(jit_name(&pm, 0x5000));
+	perf_map__release(&pm);
+	unlink(path);
+}
+
+/* 1 GiB without a newline but its last line: only the last window read, in bounded memory */
+static void test_perf_map_huge_file(void **state)
+{
+	char path[] = "/tmp/perfmap-huge-XXXXXX";
+	static const char last[] = "\n6000 10 newest\n";
+	struct perf_map pm = {};
+	size_t bytes;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1LL << 30), 0);
+	assert_int_equal(pwrite(fd, last, sizeof(last) - 1, 1LL << 30), sizeof(last) - 1);
+	close(fd);
+	assert_int_equal(read_map_file(&pm, path, &bytes), 0);
+	assert_int_equal(bytes, PERF_MAP_WINDOW);
+	assert_int_equal(pm.counts.windowed, 1);
+	assert_int_equal(pm.line_len, 0);
+	assert_string_equal(jit_name(&pm, 0x6000), "newest");
+	assert_true(perf_map__mem(&pm) < 1 << 20);
+	perf_map__release(&pm);
+	unlink(path);
+}
+
+/* What a user can plant under a directory: only their own regular files open, never blocking */
+static void test_untrusted_open(void **state)
+{
+	char dir[] = "/tmp/untrusted-test-XXXXXX", path[4200], cmd[4300];
+	struct stat st;
+	int root, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sub/map", dir);
+	append(path, "1000 10 mine\n", true);
+	snprintf(path, sizeof(path), "%s/sub/fifo", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/sub/link", dir);
+	assert_int_equal(symlink("map", path), 0);
+	snprintf(path, sizeof(path), "%s/dirlink", dir);
+	assert_int_equal(symlink("sub", path), 0);
+	root = open(dir, O_PATH | O_DIRECTORY);
+	assert_true(root >= 0);
+
+	fd = untrusted__open(root, "sub/map", getuid(), &st);
+	assert_true(fd >= 0);
+	assert_true(S_ISREG(st.st_mode));
+	close(fd);
+	fd = untrusted__open(root, "/sub//map", UNTRUSTED_ANY_OWNER, &st);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(untrusted__open(root, "sub/map", getuid() + 1, &st), -EPERM);
+	assert_int_equal(untrusted__open(root, "sub/fifo", UNTRUSTED_ANY_OWNER, &st), -EINVAL);
+	assert_int_equal(untrusted__open(root, "sub/link", UNTRUSTED_ANY_OWNER, &st), -ELOOP);
+	assert_int_equal(untrusted__open(root, "dirlink/map", UNTRUSTED_ANY_OWNER, &st), -ELOOP);
+	assert_int_equal(untrusted__open(root, "sub/../sub/map", UNTRUSTED_ANY_OWNER, &st),
+			 -EINVAL);
+	assert_int_equal(untrusted__open(root, "sub/none", UNTRUSTED_ANY_OWNER, &st), -ENOENT);
+	close(root);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_names_are_cleaned(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain_name", "plain_name" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5" },
+		{ "esc\x1b[2J\x07", "esc?[2J?" },
+		{ "c1\xc2\x9b" "31m", "c1??31m" },
+		{ "bad\xff\xc3", "bad??" },
+		{ "overlong\xc0\xaf", "overlong??" },
+		{ "surrogate\xed\xa0\x80", "surrogate???" },
+		{ "del\x7f", "del?" },
+	};
+	char buf[64];
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].in);
+		assert_int_equal(sym_name__clean(buf, cases[i].in, len),
+				 strcmp(cases[i].in, cases[i].out) != 0);
+		buf[len] = '\0';
+		assert_string_equal(buf, cases[i].out);
+		assert_int_equal(sym_name__is_clean(cases[i].in, len),
+				 !strcmp(cases[i].in, cases[i].out));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +798,12 @@ int main(void)
 		cmocka_unit_test(test_dwarf_memory_cap),
 		cmocka_unit_test(test_frames_carry_build_id),
 		cmocka_unit_test(test_names_only_closes_files),
+		cmocka_unit_test(test_perf_map_parse_line),
+		cmocka_unit_test(test_perf_map_feed),
+		cmocka_unit_test(test_perf_map_incremental),
+		cmocka_unit_test(test_perf_map_huge_file),
+		cmocka_unit_test(test_untrusted_open),
+		cmocka_unit_test(test_names_are_cleaned),
 	};
 
 	return cmocka_run_group_tests_name("symbolizer", tests, NULL, NULL);

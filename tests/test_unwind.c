@@ -1010,9 +1010,10 @@ static void test_mapping_kinds(void **state)
 }
 
 /* A fake /proc with process @tgid mapping @binary as its only executable mapping. */
-static void fake_process(const char *root, int tgid, const char *binary, int inode)
+static void fake_process(const char *root, int tgid, const char *binary)
 {
 	char path[4200];
+	struct stat st;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%d", root, tgid);
@@ -1023,7 +1024,10 @@ static void fake_process(const char *root, int tgid, const char *binary, int ino
 	snprintf(path, sizeof(path), "%s/%d/maps", root, tgid);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "00401000-00402000 r-xp 00001000 fd:00 %d %s\n", inode, binary);
+	/* the real inode: a mapping's path is opened only while it still names that file */
+	assert_int_equal(stat(binary, &st), 0);
+	fprintf(f, "00401000-00402000 r-xp 00001000 fd:00 %lu %s\n", (unsigned long)st.st_ino,
+		binary);
 	fclose(f);
 }
 
@@ -1145,8 +1149,8 @@ static void test_eviction(void **state)
 	assert_non_null(mkdtemp(root));
 	assert_non_null(realpath(fixture("unwfix-nofp"), exe));
 	assert_non_null(realpath(fixture("libunwfix.so"), lib));
-	fake_process(root, 1, exe, 1001);
-	fake_process(root, 2, lib, 1002);
+	fake_process(root, 1, exe);
+	fake_process(root, 2, lib);
 	u = unwinder__new(&uo);
 	assert_non_null(u);
 

@@ -396,7 +396,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 			return val;
 		idx = val;
 	}
-	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->path);
+	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->inode, m->path);
 	if (fd >= 0)
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {

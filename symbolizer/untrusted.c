@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Files a profiled process controls (its perf map, the binaries it maps),
+ * opened by a profiler that runs as root. Any user can plant a symlink to a
+ * root-only file, a FIFO that blocks open() forever, a device node (by bind
+ * mount, in a user namespace of their own) or a FUSE file whose server never
+ * answers. So a path is resolved one component at a time below a directory
+ * fd (a process's root), never following a symlink, never stepping out of
+ * that root (".." is refused), never looking anything up on FUSE; the last
+ * component is opened O_PATH first, checked to be a regular file with the
+ * expected owner, and only then reopened for reading, through the very inode
+ * checked. Text from such files is cleaned before it is kept: control
+ * characters and bytes that are not UTF-8 become '?'.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "symbolizer_internal.h"
+#include "common/log.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/* -EREMOTE for a FUSE file system: its server answers lookups, opens and reads, or never does */
+static int check_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs))
+		return -errno;
+	return sfs.f_type == FUSE_SUPER_MAGIC ? -EREMOTE : 0;
+}
+
+/* The next component of @p into @comp; returns what follows it, or NULL with *err set. */
+static const char *next_component(const char *p, char comp[NAME_MAX + 1], int *err)
+{
+	size_t len = strcspn(p, "/");
+
+	if (!len || len > NAME_MAX) {
+		*err = len ? -ENAMETOOLONG : -EINVAL;
+		return NULL;
+	}
+	if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+		*err = -EINVAL;	/* the paths we are given never need them */
+		return NULL;
+	}
+	memcpy(comp, p, len);
+	comp[len] = '\0';
+	p += len;
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+/* An O_PATH fd of @path below @dirfd, no symlink followed, nothing looked up on FUSE. */
+static int walk(int dirfd, const char *path)
+{
+	char comp[NAME_MAX + 1];
+	int cur = dirfd, next, err = 0;
+	const char *p = path;
+	struct stat st;
+
+	while (*p == '/')
+		p++;
+	for (;;) {
+		p = next_component(p, comp, &err);
+		if (!err)
+			err = check_fs(cur);
+		next = err ? -1 : openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (!err && next < 0)
+			err = -errno;
+		if (cur != dirfd)
+			close(cur);
+		if (err)
+			return err;
+		if (!*p)
+			return next;
+		if (fstat(next, &st))
+			err = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			err = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+		if (err) {
+			close(next);
+			return err;
+		}
+		cur = next;
+	}
+}
+
+/* Reopen O_PATH @fd (consumed) for reading: the same inode, whatever its name is now. */
+static int reopen_checked(int fd, struct stat *st)
+{
+	char self[64];
+	struct stat now;
+	int rfd, err;
+
+	err = check_fs(fd);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	rfd = err ? -1 : open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (!err && rfd < 0)
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	if (fstat(rfd, &now) || now.st_dev != st->st_dev || now.st_ino != st->st_ino ||
+	    !S_ISREG(now.st_mode)) {
+		close(rfd);
+		return -ESTALE;
+	}
+	*st = now;
+	return rfd;
+}
+
+int untrusted__open(int dirfd, const char *path, uid_t owner, struct stat *st)
+{
+	int fd = walk(dirfd, path);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st)) {
+		close(fd);
+		return -errno;
+	}
+	if (!S_ISREG(st->st_mode) || (owner != UNTRUSTED_ANY_OWNER && st->st_uid != owner)) {
+		close(fd);
+		return S_ISLNK(st->st_mode) ? -ELOOP : S_ISREG(st->st_mode) ? -EPERM : -EINVAL;
+	}
+	return reopen_checked(fd, st);
+}
+
+int untrusted__open_link(const char *link, struct stat *st)
+{
+	/* O_PATH follows the magic link to the file without opening it */
+	int fd = open(link, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		close(fd);
+		return -errno;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return reopen_checked(fd, st);
+}
+
+const char *untrusted__strerror(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return "a symlink: not followed";
+	case -EINVAL:
+		return "not a regular file";
+	case -EPERM:
+		return "not owned by the process's user";
+	case -EREMOTE:
+		return "on FUSE: not read";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Length of the UTF-8 sequence at @s (at most @len bytes) if valid and printable, else 0. */
+static size_t utf8_len(const unsigned char *s, size_t len)
+{
+	unsigned int cp;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 && s[0] != 0x7f;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, past U+10FFFF, and the C1 controls (a terminal obeys them) */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return n;
+}
+
+bool sym_name__clean(char *dst, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	bool changed = false;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_len(s + i, len - i);
+		if (!n) {
+			dst[i++] = '?';
+			changed = true;
+			continue;
+		}
+		if (dst != src)
+			memcpy(dst + i, s + i, n);
+		i += n;
+	}
+	return changed;
+}
+
+bool sym_name__is_clean(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_len(p + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
