@@ -113,6 +113,8 @@ int store_err(struct store *st, int rc, const char *what)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		err = -EBADMSG;
+		if (st)
+			st->damaged = true;
 		break;
 	case SQLITE_CANTOPEN:
 		err = st && st->db && sqlite3_system_errno(st->db) ?
@@ -154,6 +156,8 @@ sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
 	sqlite3_clear_bindings(s);
 	return s;
 }
+
+static void discard_store(struct store *st);
 
 /* ---- paths ---- */
 
@@ -492,7 +496,9 @@ static int reader_compat(struct store *st, __s64 version)
 	return err;
 }
 
-struct store *store_open_raw(const char *path, const struct store_opts *opts)
+/* Open, read the header (verifying a replayed log) and check the schema; *@version gets it. */
+static struct store *open_checked(const char *path, const struct store_opts *opts,
+				  __s64 *version)
 {
 	static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 	bool create = opts && opts->create, write = create || (opts && opts->write);
@@ -537,6 +543,8 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 	sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 2000);
 	/* reading the header first turns "not a database" into one clear error */
 	err = read_header(st, verify, &cookie);
+	/* before a writer's pragmas change anything: another application's file stays as it is */
+	err = err ?: check_schema(st, version);
 	/*
 	 * Incremental vacuum lets the size cap shrink the file. It only takes on
 	 * a database without tables, before WAL mode writes the header.
@@ -557,22 +565,28 @@ struct store *store_open_raw(const char *path, const struct store_opts *opts)
 
 err_free:
 	strbuf__release(&uri);
-	store__free(st);
+	discard_store(st);
 	errno = -err;
 	return NULL;
+}
+
+struct store *store_open_raw(const char *path, const struct store_opts *opts)
+{
+	__s64 version;
+
+	return open_checked(path, opts, &version);
 }
 
 struct store *store__open(const char *path, const struct store_opts *opts)
 {
 	bool write = opts && (opts->write || opts->create);
-	struct store *st = store_open_raw(path, opts);
 	__s64 version;
-	int err;
+	struct store *st = open_checked(path, opts, &version);
+	int err = 0;
 
 	if (!st)
 		return NULL;
-	err = check_schema(st, &version);
-	if (!err && !write && !version) {
+	if (!write && !version) {
 		pr_warn("'%s' is not a profile database (it is empty)", path);
 		err = -EBADMSG;
 	}
@@ -582,7 +596,7 @@ struct store *store__open(const char *path, const struct store_opts *opts)
 	err = err ?: store_exec(st, "CREATE TEMP TABLE unpacked(ts INTEGER, process_id INTEGER,"
 				    " stack_id INTEGER, count INTEGER)");
 	if (err) {
-		store__free(st);
+		discard_store(st);
 		errno = -err;
 		return NULL;
 	}
@@ -591,12 +605,27 @@ struct store *store__open(const char *path, const struct store_opts *opts)
 	return st;
 }
 
+/*
+ * Close a store that failed to open, without the checkpoint SQLite runs when
+ * the last connection closes: a log that failed its check, or belongs to a
+ * newer profile, stays out of the file.
+ */
+static void discard_store(struct store *st)
+{
+	if (st)
+		st->damaged = true;
+	store__free(st);
+}
+
 void store__free(struct store *st)
 {
 	int i;
 
 	if (!st)
 		return;
+	/* a damaged database is left as it was found: its log is not copied into it */
+	if (st->damaged && st->db)
+		sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (st->in_tx)
 		store__rollback(st);
 	for (i = 0; i < STMT_MAX; i++)

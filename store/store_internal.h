@@ -34,6 +34,7 @@ struct store {
 	sqlite3_stmt *stmts[STMT_MAX];
 	bool in_tx;
 	bool quiet;
+	bool damaged;	/* SQLite found corruption: close without a checkpoint */
 	__u64 epoch;
 };
 

@@ -26,6 +26,7 @@
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
+#include "store_damage.h"
 
 /* the selector parsers and the store -> folded conversion live in profiler/ */
 #include "../profiler/selector.c"
@@ -1086,6 +1087,208 @@ static void test_measure(void **state)
 	store__free(st);
 }
 
+/* ---- damaged and foreign files ---- */
+
+/*
+ * Every damaged copy (tests/store_damage.h): a reader is refused with the
+ * expected error, or opens and fails with -EBADMSG when it reads the damaged
+ * part; a writer is refused as well, before it writes; and neither changes a
+ * byte of the file or its log.
+ */
+static void test_damaged_files_refused(void **state)
+{
+	struct store_selector all = {};
+	struct damage_bytes before;
+	struct store *st;
+	char *path = db_path("damaged.db");
+	size_t i;
+	__u64 n;
+
+	(void)state;
+	for (i = 0; i < NR_DAMAGE_CASES; i++) {
+		const struct damage_case *c = &damage_cases[i];
+
+		print_message("%s\n", c->name);
+		damage_good_database(path);
+		c->damage(path);
+		damage_remember(path, &before);
+		errno = 0;
+		st = store__open(path, NULL);
+		if (c->open_err) {
+			assert_null(st);
+			assert_int_equal(-errno, c->open_err);
+		} else {
+			assert_non_null(st);
+			n = 0;
+			assert_int_equal(store__query_stacks(st, &all, count_fn, &n),
+					 c->query_err ? -EBADMSG : 0);
+			store__free(st);
+		}
+		damage_assert_unchanged(path, &before, c->name);
+
+		damage_good_database(path);
+		c->damage(path);
+		damage_remember(path, &before);
+		errno = 0;
+		st = store__open(path, &writer);
+		if (c->writer_ok) {
+			assert_non_null(st);
+			store__free(st);
+			for (n = 0; n < 3; n++)
+				free(before.data[n]);
+			continue;
+		}
+		assert_null(st);
+		assert_int_equal(-errno, c->open_err);
+		damage_assert_unchanged(path, &before, c->name);
+	}
+	damage_unlink_all(path);
+}
+
+static int sum_run_samples(void *ctx, const struct store_run_info *run)
+{
+	*(__u64 *)ctx += run->samples;
+	return 0;
+}
+
+/* A reader of an older schema reads it as it is: same answers, the file untouched. */
+static void test_reader_of_old_schema(void **state)
+{
+	struct store_selector all = {};
+	struct damage_bytes before;
+	struct store *st;
+	__s64 proc, stack;
+	__u64 n;
+	char *out;
+	int v;
+
+	(void)state;
+	for (v = 1; v < STORE_SCHEMA_VERSION; v++) {
+		st = old_database("old-reader.db", v, &proc, &stack);
+		assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
+		if (v < 3) {
+			assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
+		} else {
+			/* a packed bucket, as version 3 wrote them: not in packed_runs */
+			struct packed_rows r = {};
+			struct strbuf blob = STRBUF_INIT;
+			sqlite3_stmt *s;
+
+			assert_int_equal(packed_rows__add(&r, proc, stack, 5), 0);
+			assert_int_equal(packed_rows__encode(&r, &blob), 0);
+			assert_int_equal(sqlite3_prepare_v2(st->db, "INSERT INTO packed(ts, rows,"
+							    " samples, data) VALUES (1010, 1, 5, ?1)",
+							    -1, &s, NULL), 0);
+			sqlite3_bind_blob(s, 1, blob.buf, blob.len, SQLITE_STATIC);
+			assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+			sqlite3_finalize(s);
+			packed_rows__release(&r);
+			strbuf__release(&blob);
+		}
+		assert_int_equal(store__commit(st), 0);
+		store__free(st);
+
+		damage_remember(db_path("old-reader.db"), &before);
+		st = store__open(db_path("old-reader.db"), NULL);
+		assert_non_null(st);
+		assert_int_equal(store__schema_version(st), v);
+		out = folded(st, &all);
+		assert_string_equal(out, "oldapp;main;work 12\n");
+		free(out);
+		n = 0;
+		assert_int_equal(store__list_runs(st, &all, sum_run_samples, &n), 0);
+		assert_int_equal(n, 12);
+		store__free(st);
+		damage_assert_unchanged(db_path("old-reader.db"), &before, "old schema");
+	}
+}
+
+/* ---- the packed-bucket decoder on arbitrary bytes ---- */
+
+static void test_packed_decoder_roundtrip(void **state)
+{
+	struct packed_rows in = {}, out = {};
+	struct strbuf blob = STRBUF_INIT;
+	size_t nr, i;
+
+	(void)state;
+	/* a few rows stay varints; many similar ones are worth zstd */
+	for (nr = 3; nr <= 3000; nr *= 1000) {
+		in.nr = 0;
+		for (i = 0; i < nr; i++)
+			assert_int_equal(packed_rows__add(&in, 1 + i / 7, 1 + i * 3 % 101, i + 1), 0);
+		packed_rows__merge(&in);
+		assert_int_equal(packed_rows__encode(&in, &blob), 0);
+		assert_int_equal(blob.buf[0], nr == 3 ? 0 : 1);
+		out.nr = 0;
+		assert_int_equal(packed_rows__decode(&out, blob.buf, blob.len, in.nr), 0);
+		assert_int_equal(out.nr, in.nr);
+		assert_memory_equal(out.v, in.v, in.nr * sizeof(*in.v));
+		/* one row more than the bucket declares is corrupt */
+		out.nr = 0;
+		assert_int_equal(packed_rows__decode(&out, blob.buf, blob.len, in.nr - 1), -EBADMSG);
+	}
+	/* merging nothing is nothing (no qsort of a NULL array) */
+	packed_rows__release(&in);
+	packed_rows__merge(&in);
+	assert_int_equal(in.nr, 0);
+	packed_rows__release(&out);
+	strbuf__release(&blob);
+}
+
+static void test_packed_decoder_rejects(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *blob;
+		size_t len;
+	} cases[] = {
+#define BLOB(s) s, sizeof(s) - 1
+		{ "empty", BLOB("") },
+		{ "unknown format", BLOB("\x02\x01\x01\x01") },
+		{ "truncated varint", BLOB("\x00\x81") },
+		{ "half a row", BLOB("\x00\x01\x01") },
+		{ "process 0", BLOB("\x00\x00\x01\x01") },
+		{ "stack 0", BLOB("\x00\x01\x00\x01") },
+		{ "process id overflows", BLOB("\x00\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x01\x01"
+					       "\x01\x01\x01") },
+		{ "stack id overflows", BLOB("\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x01"
+					     "\x00\x01\x01") },
+		{ "count beyond int64", BLOB("\x00\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01") },
+		{ "zstd without its length", BLOB("\x01") },
+		{ "zstd length without a frame", BLOB("\x01\x05") },
+		{ "zstd frame that is not one", BLOB("\x01\x05\x28\xb5\x2f\xfd\x00\x00") },
+#undef BLOB
+	};
+	struct packed_rows r = {};
+	size_t i, len;
+	void *bomb;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r.nr = 0;
+		if (packed_rows__decode(&r, cases[i].blob, cases[i].len, 1000) != -EBADMSG)
+			fail_msg("%s: not refused", cases[i].name);
+	}
+	/* the last good row before an overflow was decoded, nothing wrapped around */
+	r.nr = 0;
+	assert_int_equal(packed_rows__decode(&r, cases[6].blob, cases[6].len, 1000), -EBADMSG);
+	assert_int_equal(r.nr, 1);
+	assert_true(r.v[0].proc == INT64_MAX);
+
+	/* a frame declaring 1 GiB: refused before anything that size is allocated */
+	bomb = damage_zstd_blob(1ULL << 30, &len);
+	r.nr = 0;
+	assert_int_equal(packed_rows__decode(&r, bomb, len, STORE_PACKED_MAX_ROWS), -EBADMSG);
+	assert_int_equal(packed_rows__decode(&r, bomb, len, STORE_PACKED_MAX_ROWS + 1), -EBADMSG);
+	free(bomb);
+	/* one declaring what the rows can take, but holding zeros: process 0, corrupt */
+	bomb = damage_zstd_blob(30 * 1000, &len);
+	assert_int_equal(packed_rows__decode(&r, bomb, len, 1000), -EBADMSG);
+	free(bomb);
+	packed_rows__release(&r);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1131,6 +1334,10 @@ int main(void)
 		cmocka_unit_test(test_compaction_killed),
 		cmocka_unit_test(test_migrate_from_v2),
 		cmocka_unit_test(test_migrate_from_v3),
+		cmocka_unit_test(test_damaged_files_refused),
+		cmocka_unit_test(test_reader_of_old_schema),
+		cmocka_unit_test(test_packed_decoder_roundtrip),
+		cmocka_unit_test(test_packed_decoder_rejects),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
