@@ -1192,6 +1192,61 @@ static void test_eviction(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Eviction takes the table mapped least recently: a binary that short
+ * processes run over and over keeps its table between them.
+ */
+static void test_eviction_lru(void **state)
+{
+	char root[] = "/tmp/unwind-proc-XXXXXX", a[4096], b[4096], c[4096], cmd[4200];
+	/* rows: unwfix-nofp 42, libunwfix.so 45, symfix-pie 12 */
+	struct unwinder_opts uo = { .proc_root = root, .rows_fd = -1, .tables_fd = -1,
+				    .procs_fd = -1, .max_rows = 90, .max_tables = 8 };
+	struct unwinder_stats st;
+	struct unwinder *u;
+	size_t builds;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_non_null(realpath(fixture("unwfix-nofp"), a));
+	assert_non_null(realpath(fixture("libunwfix.so"), b));
+	assert_non_null(realpath(fixture("symfix-pie"), c));
+	fake_process(root, 1, a);
+	fake_process(root, 2, b);
+	fake_process(root, 3, c);
+	fake_process(root, 4, b);
+	/* the vDSO's table comes first: room for 90 rows besides it */
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+	unwinder__stats(u, &st);
+	unwinder__free(u);
+	uo.max_rows += st.rows;
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	assert_int_equal(unwinder__process(u, 2)->maps[0].kind, UNWIND_MAP_TABLE);
+	/* both exit, the library's process last */
+	unwinder__remove_process(u, 1);
+	unwinder__remove_process(u, 2);
+	/* a third binary needs room: the executable's table goes, the library's stays */
+	assert_int_equal(unwinder__scan_process(u, 3), 0);
+	assert_int_equal(unwinder__process(u, 3)->maps[0].kind, UNWIND_MAP_TABLE);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.evicted, 1);
+	builds = st.builds;
+	/* the library mapped again: its table is there, nothing is derived again */
+	assert_int_equal(unwinder__scan_process(u, 4), 0);
+	assert_int_equal(unwinder__process(u, 4)->maps[0].kind, UNWIND_MAP_TABLE);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.builds, builds);
+	assert_int_equal(st.evicted, 1);
+	unwinder__free(u);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1211,6 +1266,7 @@ int main(void)
 		cmocka_unit_test(test_eh_return_resume),
 		cmocka_unit_test(test_mapping_kinds),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_eviction_lru),
 		cmocka_unit_test(test_rows_map_costs_no_rss),
 	};
 

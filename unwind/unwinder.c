@@ -6,8 +6,9 @@
  * addresses. Rows are written into the rows map through a passing mmap; table
  * ranges and process mappings are written to their BPF maps after the rows
  * they point to, so the BPF side never sees a table before its rows. When
- * room runs out, the tables no known process maps are evicted: unpublished,
- * then (after an RCU grace period) their rows and ids are reused.
+ * room runs out, tables no known process maps are evicted, least recently
+ * mapped first: unpublished, then (after an RCU grace period) their rows and
+ * ids are reused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -63,6 +64,8 @@ struct unwinder {
 	 * out: their rows and ids are reused.
 	 */
 	__u32 *table_refs;		/* mappings of known processes per table id */
+	__u64 *table_used;		/* per table id: clock when last mapped or let go */
+	__u64 clock;			/* moves at every change of the mappings known */
 	int *table_bin;			/* bin per table id, -1 when free */
 	struct row_range *free_rows;	/* sorted, merged */
 	size_t nr_free_rows, cap_free_rows;
@@ -223,18 +226,57 @@ static void wait_for_readers(struct unwinder *u)
 		nanosleep(&ts, NULL);
 }
 
-/* Evict every table no known process maps. Returns how many. */
-static size_t evict_unused(struct unwinder *u)
+static bool is_evictable(const struct unwinder *u, __u32 id)
+{
+	int bin = u->table_bin[id];
+
+	return bin >= 0 && !u->table_refs[id] && bin != u->vdso_bin;
+}
+
+/* Rows that evicting every table no known process maps would give back. */
+static __u32 evictable_rows(const struct unwinder *u)
+{
+	__u32 id, rows = 0;
+
+	for (id = 0; id < u->nr_tables; id++)
+		rows += is_evictable(u, id) ? u->tables[id].nr : 0;
+	return rows;
+}
+
+static int cmp_last_used(const void *a, const void *b, void *ctx)
+{
+	const __u64 *used = ctx;
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return used[x] < used[y] ? -1 : used[x] > used[y];
+}
+
+/*
+ * Evict tables no known process maps, least recently mapped first, until
+ * @want rows are given back (and at least one table id). A binary run over
+ * and over by short processes (a compiler in a build loop) was mapped last
+ * a moment ago: it stays, and is not rebuilt for each of them. Returns how
+ * many tables went.
+ */
+static size_t evict_lru(struct unwinder *u, __u32 want)
 {
 	struct unwind_table none = { 0, 0 };
+	__u32 *ids, nr_ids = 0, id, freed = 0, i;
 	size_t n = 0;
-	__u32 id;
 
+	ids = calloc(u->nr_tables ? u->nr_tables : 1, sizeof(*ids));
+	if (!ids)
+		return 0;
 	for (id = 0; id < u->nr_tables; id++) {
-		int bin = u->table_bin[id];
+		if (is_evictable(u, id))
+			ids[nr_ids++] = id;
+	}
+	qsort_r(ids, nr_ids, sizeof(*ids), cmp_last_used, u->table_used);
+	for (i = 0; i < nr_ids && (freed < want || !n); i++) {
+		int bin;
 
-		if (bin < 0 || u->table_refs[id] || bin == u->vdso_bin)
-			continue;
+		id = ids[i];
+		bin = u->table_bin[id];
 		/* rows given back first: on failure the table stays published and whole */
 		if (free_rows(u, u->tables[id].first, u->tables[id].nr))
 			continue;
@@ -244,6 +286,7 @@ static size_t evict_unused(struct unwinder *u)
 		 */
 		if (u->opts.tables_fd >= 0)
 			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
+		freed += u->tables[id].nr;
 		u->used_rows -= u->tables[id].nr;
 		u->tables[id] = none;
 		u->table_bin[id] = -1;
@@ -252,13 +295,14 @@ static size_t evict_unused(struct unwinder *u)
 		u->bins[bin].retry = true;
 		n++;
 	}
+	free(ids);
 	if (n) {
 		/* after the unpublishing: a run that sees the new generation sees that too */
 		if (u->opts.tables_gen)
 			__atomic_add_fetch(u->opts.tables_gen, 1, __ATOMIC_RELEASE);
 		wait_for_readers(u);
 		u->evicted += n;
-		pr_debug("evicted %zu unwind tables no process maps any more", n);
+		pr_debug("evicted %zu unwind tables no process maps any more (%u rows)", n, freed);
 	}
 	return n;
 }
@@ -280,13 +324,14 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	__u32 id;
 	int err;
 
-	if (!ids_left || alloc_rows(u, nr, &t.first)) {
-		ids_left = evict_unused(u) > 0 || ids_left;
-		if (!ids_left || alloc_rows(u, nr, &t.first)) {
+	/* freed rows need not be contiguous: evict more until the table fits */
+	while (!ids_left || alloc_rows(u, nr, &t.first)) {
+		if (!evict_lru(u, nr)) {
 			warn_full(u, name);
 			u->bins[bin].retry = true;
 			return -ENOSPC;
 		}
+		ids_left = true;
 	}
 	err = write_rows(u, t.first, rows, nr);
 	if (err) {
@@ -305,6 +350,7 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	u->tables[id] = t;
 	u->table_bin[id] = bin;
 	u->table_refs[id] = 0;
+	u->table_used[id] = ++u->clock;
 	u->used_rows += nr;
 	u->bins[bin].table = id;
 	u->bins[bin].has_table = true;
@@ -336,22 +382,13 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
 		return;
 	}
 	/* room left, counting what evicting unused tables would give back */
-	lim.max_rows = u->opts.max_rows - u->used_rows;
-	if (b->min_rows > lim.max_rows) {
-		/* too big last time: try only if evicting unused tables makes the room */
-		if (!evict_unused(u) || b->min_rows > u->opts.max_rows - u->used_rows)
-			return;	/* b->retry stays set */
-		lim.max_rows = u->opts.max_rows - u->used_rows;
-	}
+	lim.max_rows = u->opts.max_rows - u->used_rows + evictable_rows(u);
+	if (b->min_rows > lim.max_rows)
+		return;	/* too big last time, and still: b->retry stays set */
 	lim.max_seconds = u->opts.max_build_seconds;
 	lim.cancel = u->opts.cancel;
 	u->builds++;
 	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
-	if (err == -E2BIG && evict_unused(u)) {
-		lim.max_rows = u->opts.max_rows - u->used_rows;
-		u->builds++;
-		err = unwind_table__build(elf, name, &lim, &rows, &nr, &st);
-	}
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
@@ -518,14 +555,20 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	return 0;
 }
 
-/* Count @p's mappings in the tables they use (@delta +1 or -1). */
+/*
+ * Count @p's mappings in the tables they use (@delta +1 or -1), and note
+ * when each was last mapped or let go, for eviction.
+ */
 static void ref_tables(struct unwinder *u, const struct unwind_proc *p, int delta)
 {
 	__u32 i;
 
+	u->clock++;
 	for (i = 0; p && i < p->nr; i++) {
-		if (p->maps[i].kind == UNWIND_MAP_TABLE && p->maps[i].table < u->nr_tables)
+		if (p->maps[i].kind == UNWIND_MAP_TABLE && p->maps[i].table < u->nr_tables) {
 			u->table_refs[p->maps[i].table] += delta;
+			u->table_used[p->maps[i].table] = u->clock;
+		}
 	}
 }
 
@@ -652,9 +695,11 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
 	u->tables = calloc(u->opts.max_tables, sizeof(*u->tables));
 	u->table_refs = calloc(u->opts.max_tables, sizeof(*u->table_refs));
+	u->table_used = calloc(u->opts.max_tables, sizeof(*u->table_used));
 	u->table_bin = calloc(u->opts.max_tables, sizeof(*u->table_bin));
 	u->free_ids = calloc(u->opts.max_tables, sizeof(*u->free_ids));
-	if (!u->proc_root || !u->tables || !u->table_refs || !u->table_bin || !u->free_ids)
+	if (!u->proc_root || !u->tables || !u->table_refs || !u->table_used || !u->table_bin ||
+	    !u->free_ids)
 		goto err_out;
 	if (u->opts.rows_fd < 0) {
 		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
@@ -689,6 +734,7 @@ void unwinder__free(struct unwinder *u)
 	free(u->rows);
 	free(u->tables);
 	free(u->table_refs);
+	free(u->table_used);
 	free(u->table_bin);
 	free(u->free_ids);
 	free(u->free_rows);
