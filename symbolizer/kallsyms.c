@@ -130,13 +130,13 @@ int ksyms__load(struct ksyms *ks, FILE *f, struct strset *strs)
 		err = parse_line(line, ks, &sym, strs);
 		if (err == -ENOMEM)
 			break;
-		if (err == -EINVAL)
-			continue;
-		parsed++;
-		if (err == -ENOENT) {	/* not a text symbol, or no address */
+		if (err == -EINVAL || err == -ENOENT) {
+			/* -ENOENT: not a text symbol, or no address */
+			parsed += err == -ENOENT;
 			err = 0;
 			continue;
 		}
+		parsed++;
 		err = ARRAY_GROW(ks->syms, ks->cap, ks->nr + 1, 4096);
 		if (err)
 			break;

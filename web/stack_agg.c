@@ -348,11 +348,17 @@ static int cmp_stack_id(const void *a, const void *b)
 	return strcmp(strset__str(sort_set, *(const int *)a), strset__str(sort_set, *(const int *)b));
 }
 
+/* The shortest text that reads back as @v: a count written and read again is the same count. */
 static int format_count(char *buf, size_t size, double v)
 {
+	int n;
+
 	if (v == floor(v) && v < 1e15)
 		return snprintf(buf, size, "%.0f", v);
-	return snprintf(buf, size, "%.6g", v);
+	n = snprintf(buf, size, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		n = snprintf(buf, size, "%.17g", v);
+	return n;
 }
 
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)

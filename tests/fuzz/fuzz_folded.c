@@ -61,7 +61,7 @@ static void check_round_trip(const struct stack_agg *agg)
 	FUZZ_CHECK(!bad);
 	FUZZ_CHECK(stack_agg__nr_stacks(back) == stack_agg__nr_stacks(agg));
 	FUZZ_CHECK(fabs(stack_agg__total(back) - stack_agg__total(agg)) <=
-		   1e-6 * stack_agg__total(agg));
+		   1e-9 * stack_agg__total(agg));
 	free(text);
 	stack_agg__free(back);
 }

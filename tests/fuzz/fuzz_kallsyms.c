@@ -42,20 +42,46 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int load(struct ksyms *ks, struct strset *strs, const uint8_t *data, size_t size)
 {
-	struct strset *strs = strset__new();
-	struct ksyms ks = {};
 	FILE *f = fuzz_stream(data, size);
 	int err;
 
-	FUZZ_CHECK(strs && f);
-	err = ksyms__load(&ks, f, strs);
+	FUZZ_CHECK(f);
+	err = ksyms__load(ks, f, strs);
 	fclose(f);
 	FUZZ_CHECK(!err || err == -EINVAL);
+	return err;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char junk[] = "\nnot a kallsyms line\n";
+	struct strset *strs = strset__new();
+	struct ksyms ks = {}, more = {};
+	uint8_t *padded = malloc(size + sizeof(junk));
+	size_t i;
+	int err;
+
+	FUZZ_CHECK(strs && padded);
+	err = load(&ks, strs, data, size);
 	if (!err)
 		check_table(&ks);
+	/* a malformed line is skipped, wherever it is: the same table with one appended */
+	memcpy(padded, data, size);
+	memcpy(padded + size, junk, sizeof(junk) - 1);
+	if (!err) {
+		FUZZ_CHECK(!load(&more, strs, padded, size + sizeof(junk) - 1));
+		FUZZ_CHECK(more.nr == ks.nr);
+		for (i = 0; i < ks.nr; i++) {
+			FUZZ_CHECK(more.syms[i].addr == ks.syms[i].addr);
+			FUZZ_CHECK(!strcmp(ksyms__name(&more, &more.syms[i]),
+					   ksyms__name(&ks, &ks.syms[i])));
+		}
+	}
+	ksyms__release(&more);
 	ksyms__release(&ks);
+	free(padded);
 	strset__free(strs);
 	return 0;
 }
