@@ -335,6 +335,13 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	free(line);
 	fclose(f);
 	strbuf__release(&path);
+	/*
+	 * No executable mapping where there were some: the process is being
+	 * torn down (exit_mm() ran). Its samples not drained yet need the
+	 * mappings known, so they stay.
+	 */
+	if (!err && !nr && p->nr_maps)
+		err = -ESRCH;
 	if (err) {
 		free(maps);
 		return err;
@@ -379,9 +386,18 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 
 	if (!p)
 		return -ENOMEM;
-	if (p->exited_gen || (p->loaded_gen != s->gen && !p->gone)) {
-		/* a new process under a reused pid, or an exec: read afresh */
+	if (p->exited_gen) {
+		/*
+		 * Sampled again after its exit: a new process under the same pid,
+		 * or (far more often) the last samples of one being torn down, drained
+		 * after its exit event. Only mappings found make it a new process.
+		 */
+		if (read_maps(s, p))
+			return p->nr_maps ? 0 : -ESRCH;
 		p->exited_gen = 0;
+		p->gone = false;
+	} else if (p->loaded_gen != s->gen && !p->gone) {
+		/* an exec: read afresh */
 		p->gone = read_maps(s, p) != 0;
 	}
 	if (p->gone)

@@ -358,6 +358,59 @@ static void test_symbolize_deleted_binary(void **state)
 	symbolizer__free(s);
 }
 
+/* Wait until @pid is a zombie: exited, not reaped, its maps readable and empty. */
+static void wait_zombie(pid_t pid)
+{
+	char path[64], buf[256];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (i = 0; i < 1000; i++) {
+		FILE *f = fopen(path, "r");
+		char *p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+
+		if (f)
+			fclose(f);
+		if (p && p[1] == ' ' && p[2] == 'Z')
+			return;
+		usleep(1000);
+	}
+	fail_msg("pid %d did not become a zombie", pid);
+}
+
+/*
+ * Samples drained after the process's exit event (taken while it was torn
+ * down, or just not drained yet) keep their names: a late "new process" for
+ * its pid, or a miss that reads the maps again, finds them empty and keeps
+ * the mappings known.
+ */
+static void test_samples_after_exit_keep_names(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	struct child c;
+	int status;
+
+	(void)state;
+	assert_non_null(s);
+	start_child(&c, fixture("symfix-pie"));
+	assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+	fclose(c.to);	/* the child exits on end of input */
+	fclose(c.from);
+	wait_zombie(c.pid);
+	symbolizer__process_exited(s, c.pid);
+	/* a sample of its teardown asks for the process again */
+	assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+	expect_user(s, c.pid, c.first, "symfix_first", "symfix-pie");
+	/* an address outside the known mappings reads the (empty) maps again */
+	symbolizer__next_generation(s);
+	assert_int_equal(symbolizer__user(s, c.pid, 0x1000, f, SYM_MAX_FRAMES), 1);
+	assert_null(f[0].name);
+	expect_user(s, c.pid, c.second + 2, "symfix_second", "symfix-pie");
+	waitpid(c.pid, &status, 0);
+	symbolizer__free(s);
+}
+
 static void test_symbolize_gone_process(void **state)
 {
 	struct symbolizer *s = symbolizer__new(NULL);
@@ -792,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_symbolize_pie_and_nopie),
 		cmocka_unit_test(test_symbolize_deleted_binary),
 		cmocka_unit_test(test_symbolize_gone_process),
+		cmocka_unit_test(test_samples_after_exit_keep_names),
 		cmocka_unit_test(test_corrupt_files),
 		cmocka_unit_test(test_vdso_frames_are_named),
 		cmocka_unit_test(test_jit_perf_map),
