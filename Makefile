@@ -377,3 +377,8 @@ clean:
 BENCH_SECONDS ?= 600
 bench-agent: $(OUTPUT)/profile $(WORKLOADS)
 	bench/agent.sh $(OUTPUT) $(BENCH_SECONDS)
+
+# The same on a build loop (short compiler processes, LOAD=churn in bench/agent.sh).
+.PHONY: bench-churn
+bench-churn: $(OUTPUT)/profile $(WORKLOADS)
+	LOAD=churn bench/agent.sh $(OUTPUT) $(BENCH_SECONDS)

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The always-on agent's cost, side by side with `perf record -F 99 -a -g`:
-# both run for SECONDS at 99 Hz while two wl_split workloads keep both CPUs
-# busy, one after the other on the same workload. Reported:
+# both run for SECONDS at 99 Hz, one after the other on the same load:
+#  - LOAD=steady (default): two wl_split workloads keep both CPUs busy;
+#  - LOAD=churn: a build loop, as on a CI runner or a build host: a shell
+#    compiles a small C file with `gcc -O2 -g` (gcc, cc1, as, collect2, ld:
+#    a few short processes each time) and runs the result, over and over.
+# Reported:
 #  - CPU: the tool's user + sys time (getrusage of the tool process), plus for
 #    the agent the BPF program's run time (kernel.bpf_stats_enabled), as a
 #    percentage of one CPU over the run;
 #  - peak RSS;
 #  - storage: database (or perf.data) bytes per sample and per hour.
-# usage: bench/agent.sh BUILD_DIR [SECONDS]   (make bench-agent BENCH_SECONDS=600)
+# usage: [LOAD=steady|churn] bench/agent.sh BUILD_DIR [SECONDS]
+#        (make bench-agent BENCH_SECONDS=600, make bench-churn BENCH_SECONDS=120)
 set -euo pipefail
 
 out=$(cd "${1:-build}" && pwd)
@@ -33,8 +38,44 @@ bpf_stats_on
 busy() {
 	"$out/workloads/wl_split" $((secs * 2 + 60)) "$work/truth.$1" &
 }
-busy 1
-busy 2
+
+# the build loop: a new compiler driver, cc1, assembler and linker about ten
+# times a second on this 2-CPU machine, and the program they built
+churn() {
+	cat >"$work/tiny.c" <<-'EOF'
+	#include <stdio.h>
+	#include <stdlib.h>
+	static int cmp(const void *a, const void *b)
+	{
+		return *(const int *)a - *(const int *)b;
+	}
+	int main(void)
+	{
+		static int v[20000];
+		for (int i = 0; i < 20000; i++)
+			v[i] = (i * 7919) % 20000;
+		qsort(v, 20000, sizeof(v[0]), cmp);
+		return v[0];
+	}
+	EOF
+	(cd "$work" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
+		>/dev/null 2>&1 &
+}
+
+case ${LOAD:=steady} in
+steady)
+	busy 1
+	busy 2
+	;;
+churn)
+	command -v gcc >/dev/null || { echo "bench-agent: LOAD=churn needs gcc" >&2; exit 1; }
+	churn
+	;;
+*)
+	echo "bench-agent: LOAD is steady or churn, not '$LOAD'" >&2
+	exit 2
+	;;
+esac
 
 # $1: pid -> "user_ticks sys_ticks hwm_kb"
 proc_cost() {
@@ -56,7 +97,7 @@ ref_before=$(reference_us)
 
 # ---- the agent ----
 db=$work/bench.db
-echo "agent: $secs s at $freq Hz, both CPUs busy..." >&2
+echo "agent: $secs s at $freq Hz, $LOAD load..." >&2
 # AGENT_ARGS: extra options for the agent, e.g. --unwind fp
 "$profile" agent --db "$db" -F $freq --stats-interval 0 ${AGENT_ARGS:-} 2>"$work/agent.log" &
 agent=$!
@@ -72,8 +113,10 @@ done | sort -u)
 # steady state: from 10 s in (kallsyms and the first binaries are read by then) to the end
 sleep 8
 read -r au0 as0 _ < <(proc_cost $agent)
+builds0=$(wc -l <"$work/builds" 2>/dev/null || echo 0)
 sleep $((secs - 10))
 read -r au1 as1 _ < <(proc_cost $agent)
+builds1=$(wc -l <"$work/builds" 2>/dev/null || echo 0)
 # kernel memory of the agent's BPF maps (not in its RSS): memlock of each map fd
 bpf_kb=$(for fd in /proc/$agent/fd/*; do
 	[ "$(readlink "$fd")" = anon_inode:bpf-map ] &&
@@ -135,5 +178,6 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 	printf "%-34s %16.2f %16.2f\n", "MB per hour", dbb / secs * 3600 / 1048576, pbytes / psecs * 3600 / 1048576
 	printf "\nagent: %d samples taken, %d stored, %d dropped, %d lost\n", taken, rec, dropped, lost
 }'
+[ "$LOAD" = churn ] && echo "load: $(( (builds1 - builds0) * 10 / (secs - 10) )) builds per 10 s during the agent's run"
 echo "host reference: fp-mode BPF time per sample of a 5 s profile run: ${ref_before:-?} us before the agent, ${ref_after:-?} us after perf"
 echo "$measure" | sed -n '/^measured/,$p'
