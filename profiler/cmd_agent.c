@@ -414,7 +414,6 @@ static int setup(struct agent *a)
 	struct collector_opts co = {
 		.freq = o->freq, .include_idle = o->include_idle, .unwind = o->unwind,
 		/* only processes that run get tables, built when first sampled */
-		.unwind_lazy = true,
 		.unwind_rows = o->unwind_mem / sizeof(struct unwind_row),
 		.drain_interval = o->interval,
 	};

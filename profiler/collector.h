@@ -35,12 +35,6 @@ struct collector_opts {
 	__u32 count_entries;		/* per counts map; 0 = default */
 	enum unwind_mode unwind;	/* user stacks: UNWIND_MODE_FP (0), _DWARF or _AUTO */
 	__u32 unwind_rows;		/* unwind table rows for all binaries; 0 = default */
-	/*
-	 * Without -p or --comm: read a process's mappings (and build its
-	 * binaries' tables) only when a sample first meets it, rather than
-	 * every running process at start.
-	 */
-	bool unwind_lazy;
 };
 
 struct collector_stats {
