@@ -28,7 +28,11 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-/* -EREMOTE for a FUSE file system: its server answers lookups, opens and reads, or never does */
+/*
+ * -EREMOTE on FUSE: its server answers lookups, opens and reads, or never
+ * does. fstatfs() itself asks no server that root may not use (a mount
+ * without allow_other, the default): the kernel answers with the magic alone.
+ */
 static int check_fs(int fd)
 {
 	struct statfs sfs;
@@ -59,27 +63,36 @@ static const char *next_component(const char *p, char comp[NAME_MAX + 1], int *e
 	return p;
 }
 
-/* An O_PATH fd of @path below @dirfd, no symlink followed, nothing looked up on FUSE. */
+/*
+ * An O_PATH fd of @path below @dirfd, no symlink followed, nothing on FUSE
+ * looked up or stat()ed (the file system of each fd is checked first).
+ */
 static int walk(int dirfd, const char *path)
 {
 	char comp[NAME_MAX + 1];
-	int cur = dirfd, next, err = 0;
+	int cur = dirfd, next, err;
 	const char *p = path;
 	struct stat st;
 
+	err = check_fs(dirfd);
+	if (err)
+		return err;
 	while (*p == '/')
 		p++;
 	for (;;) {
 		p = next_component(p, comp, &err);
-		if (!err)
-			err = check_fs(cur);
 		next = err ? -1 : openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (!err && next < 0)
 			err = -errno;
 		if (cur != dirfd)
 			close(cur);
-		if (err)
+		if (!err)
+			err = check_fs(next);
+		if (err) {
+			if (next >= 0)
+				close(next);
 			return err;
+		}
 		if (!*p)
 			return next;
 		if (fstat(next, &st))
@@ -99,12 +112,11 @@ static int reopen_checked(int fd, struct stat *st)
 {
 	char self[64];
 	struct stat now;
-	int rfd, err;
+	int rfd, err = 0;
 
-	err = check_fs(fd);
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	rfd = err ? -1 : open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (!err && rfd < 0)
+	rfd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (rfd < 0)
 		err = -errno;
 	close(fd);
 	if (err)
@@ -138,13 +150,16 @@ int untrusted__open(int dirfd, const char *path, uid_t owner, struct stat *st)
 int untrusted__open_link(const char *link, struct stat *st)
 {
 	/* O_PATH follows the magic link to the file without opening it */
-	int fd = open(link, O_PATH | O_CLOEXEC);
+	int fd = open(link, O_PATH | O_CLOEXEC), err;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, st)) {
+	err = check_fs(fd);
+	if (!err && fstat(fd, st))
+		err = -errno;
+	if (err) {
 		close(fd);
-		return -errno;
+		return err;
 	}
 	if (!S_ISREG(st->st_mode)) {
 		close(fd);
