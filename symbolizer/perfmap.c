@@ -5,8 +5,9 @@
  * to the profiled process, so nothing in it is trusted: it is read in place
  * with pread() up to a bound (a larger file's last PERF_MAP_WINDOW bytes), a
  * line longer than PERF_MAP_MAX_LINE is skipped without being buffered, the
- * table stops at PERF_MAP_MAX_SYMS symbols, and names are cleaned of control
- * characters and invalid UTF-8. A file that only grew since the last read is
+ * table stops at PERF_MAP_MAX_SYMS symbols, holes of a sparse file are
+ * skipped unread, and names are cleaned of control characters and invalid
+ * UTF-8. A file that only grew since the last read is
  * read from where that read stopped, so a map re-read as it grows costs the
  * bytes appended, not the whole file again.
  */
@@ -234,6 +235,26 @@ static bool tail_matches(const struct perf_map *pm, int fd)
 	       !memcmp(now, pm->tail, pm->tail_len);
 }
 
+/*
+ * The first byte of data at or after @off: a hole reads as zeros, which no
+ * symbol line holds, and is at least a page, longer than any line kept; so a
+ * sparse file costs no reading, and the line a hole falls in is dropped.
+ */
+static __u64 skip_hole(struct perf_map *pm, int fd, __u64 off, __u64 size)
+{
+	off_t data = lseek(fd, off, SEEK_DATA);
+
+	if (data < 0 && errno == ENXIO)
+		data = size;	/* nothing but a hole up to the end */
+	if (data < 0 || (__u64)data <= off)
+		return off;	/* no SEEK_DATA here: read it all */
+	if (!pm->skipping)
+		pm->counts.too_long++;
+	pm->skipping = true;
+	pm->line_len = 0;
+	return (__u64)data < size ? (__u64)data : size;
+}
+
 int perf_map__read(struct perf_map *pm, int fd, const struct stat *st, size_t *bytes)
 {
 	__u64 size = st->st_size, off;
@@ -266,6 +287,9 @@ int perf_map__read(struct perf_map *pm, int fd, const struct stat *st, size_t *b
 	if (!buf)
 		return -ENOMEM;
 	for (off = pm->off; off < size && !err; off += n) {
+		off = skip_hole(pm, fd, off, size);
+		if (off >= size)
+			break;
 		n = pread(fd, buf, size - off < READ_CHUNK ? size - off : READ_CHUNK, off);
 		if (n <= 0) {
 			err = n < 0 ? -errno : 0;
