@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /proc/PID/maps lines, e.g.
+ * A process's executable mappings: through the PROCMAP_QUERY ioctl where the
+ * kernel has it, else from the text of /proc/PID/maps, whose lines read e.g.
  *   55d0c8a00000-55d0c8a21000 r-xp 00002000 08:01 1319  /usr/bin/cat
  * and the address -> file offset step of symbolization.
  */
@@ -9,8 +10,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "symbolizer.h"
@@ -37,24 +40,110 @@ static enum map_kind classify(const char *path, __u64 inode)
 	return MAPPING_FILE;
 }
 
+/* Hex digits at *@p, at least one and at most 64 bits' worth; *@p moves past them. */
+static bool parse_hex(const char **p, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *s = *p;
+	int d;
+
+	for (;; s++) {
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (v >> 60)
+			return false;
+		v = v << 4 | d;
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	*out = v;
+	return true;
+}
+
+static bool parse_dec(const char **p, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *s = *p;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (~0ULL - 9) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	*out = v;
+	return true;
+}
+
+/* One or more spaces (the kernel pads before the path), unless @none_ok. */
+static bool skip_spaces(const char **p, bool none_ok)
+{
+	const char *s = *p;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (s == *p && !none_ok)
+		return false;
+	*p = s;
+	return true;
+}
+
+/* Kind, deleted flag and interned path of @m from @path (@len bytes). */
+static int set_path(struct proc_map *m, const char *path, size_t len, struct strset *strs)
+{
+	int id;
+
+	if (len > sizeof(DELETED) - 1 && !memcmp(path + len - (sizeof(DELETED) - 1), DELETED,
+						 sizeof(DELETED) - 1)) {
+		m->deleted = true;
+		len -= sizeof(DELETED) - 1;
+	}
+	id = strset__add(strs, path, len);
+	if (id < 0)
+		return id;
+	m->path = strset__str(strs, id);
+	m->kind = classify(m->path, m->inode);
+	return 0;
+}
+
+/*
+ * "start-end perms offset major:minor inode   path": read field by field,
+ * without sscanf (the agent reads a process's maps at every exec).
+ */
 int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs)
 {
-	char perms[5];
-	int path_off = -1, id;
-	unsigned long long start, end, pgoff, inode;
-	unsigned int maj, min;
+	unsigned long long start, end, pgoff, maj, min, inode;
+	const char *p = line, *perms;
 	size_t len;
-	const char *path;
+	int i;
 
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &pgoff, &maj,
-		   &min, &inode, &path_off) < 7)
+	if (!parse_hex(&p, &start) || *p++ != '-' || !parse_hex(&p, &end) ||
+	    !skip_spaces(&p, false))
 		return -EINVAL;
-	if (start >= end || strlen(perms) != 4)
+	perms = p;
+	for (i = 0; i < 4; i++, p++) {
+		if (!*p || !strchr("rwxsp-", *p))
+			return -EINVAL;
+	}
+	if (!skip_spaces(&p, false) || !parse_hex(&p, &pgoff) || !skip_spaces(&p, false) ||
+	    !parse_hex(&p, &maj) || *p++ != ':' || !parse_hex(&p, &min) ||
+	    !skip_spaces(&p, false) || !parse_dec(&p, &inode))
 		return -EINVAL;
-	path = path_off >= 0 ? line + path_off : "";
-	while (*path == ' ')
-		path++;
-	len = strcspn(path, "\n");
+	if (start >= end || maj > 0xffffffffULL || min > 0xffffffffULL)
+		return -EINVAL;
+	/* the path, if any, after the padding; nothing else may follow the inode */
+	if (*p && *p != '\n' && !skip_spaces(&p, false))
+		return -EINVAL;
+	len = strcspn(p, "\n");
 
 	memset(m, 0, sizeof(*m));
 	m->start = start;
@@ -65,17 +154,146 @@ int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs)
 	m->inode = inode;
 	m->exec = perms[2] == 'x';
 	m->dso = -1;
-	if (len > sizeof(DELETED) - 1 && !memcmp(path + len - (sizeof(DELETED) - 1), DELETED,
-						 sizeof(DELETED) - 1)) {
-		m->deleted = true;
-		len -= sizeof(DELETED) - 1;
+	return set_path(m, p, len, strs);
+}
+
+/* ---- reading a process's mappings ---- */
+
+/*
+ * PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h): one ioctl on an open
+ * /proc/PID/maps returns the mapping covering an address or the next one,
+ * filtered by the kernel (executable only here): no text to format or parse.
+ * Declared here since Debian 12's headers predate it; the layout is ABI.
+ */
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+	__u64 size;
+	__u64 query_flags;
+	__u64 query_addr;
+	__u64 vma_start;
+	__u64 vma_end;
+	__u64 vma_flags;
+	__u64 vma_page_size;
+	__u64 vma_offset;
+	__u64 inode;
+	__u32 dev_major;
+	__u32 dev_minor;
+	__u32 vma_name_size;
+	__u32 build_id_size;
+	__u64 vma_name_addr;
+	__u64 build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+#endif
+
+/* Set once an ioctl says the kernel has no PROCMAP_QUERY: text from then on. */
+static bool no_procmap_query;
+
+/*
+ * The executable mappings through the ioctl. Returns 0, -ENOTTY when the
+ * kernel (or the file: a test's fake /proc) does not answer it, -ESRCH when
+ * the process is gone, -ENOMEM, or @fn's non-zero return.
+ */
+static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ctx)
+{
+	char name[PATH_MAX + sizeof(DELETED)];
+	struct procmap_query q;
+	bool delivered = false;
+	struct proc_map m;
+	__u64 addr = 0;
+	int err;
+
+	for (;;) {
+		memset(&q, 0, sizeof(q));
+		q.size = sizeof(q);
+		q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_VMA_EXECUTABLE;
+		q.query_addr = addr;
+		q.vma_name_addr = (uintptr_t)name;
+		q.vma_name_size = sizeof(name);
+		if (ioctl(fd, PROCMAP_QUERY, &q)) {
+			err = -errno;
+			if (err == -ENOENT)
+				return 0;	/* no mapping at or above addr: done */
+			if (err == -ENOMEM)
+				return err;
+			/* unknown to this kernel, or a fake /proc: the text, unless half done */
+			if ((err == -ENOTTY || err == -EINVAL || err == -EOPNOTSUPP) && !delivered)
+				return -ENOTTY;
+			return -ESRCH;	/* gone (its mm too), or meanwhile */
+		}
+		if (q.vma_end <= q.vma_start || q.vma_start < addr)
+			return delivered ? -ESRCH : -ENOTTY;	/* not what the ABI promises */
+		memset(&m, 0, sizeof(m));
+		m.start = q.vma_start;
+		m.end = q.vma_end;
+		m.pgoff = q.vma_offset;
+		m.dev_major = q.dev_major;
+		m.dev_minor = q.dev_minor;
+		m.inode = q.inode;
+		m.exec = true;
+		m.dso = -1;
+		err = set_path(&m, name, q.vma_name_size ? strnlen(name, q.vma_name_size) : 0,
+			       strs);
+		if (!err)
+			err = fn(ctx, &m);
+		if (err)
+			return err;
+		delivered = true;
+		addr = q.vma_end;
 	}
-	id = strset__add(strs, path, len);
-	if (id < 0)
-		return id;
-	m->path = strset__str(strs, id);
-	m->kind = classify(m->path, inode);
-	return 0;
+}
+
+static int text_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ctx)
+{
+	FILE *f = fdopen(fd, "r");
+	size_t linecap = 0;
+	char *line = NULL;
+	struct proc_map m;
+	int err = 0;
+
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (!err && getline(&line, &linecap, f) > 0) {
+		if (!proc_map__parse(line, &m, strs) && m.exec)
+			err = fn(ctx, &m);
+	}
+	if (!err && ferror(f))
+		err = -ESRCH;	/* the process went while its maps were read */
+	free(line);
+	fclose(f);	/* closes @fd */
+	return err;
+}
+
+int proc_maps__for_each_exec(const char *proc_root, __u32 tgid, bool text_only,
+			     struct strset *strs, proc_map_fn fn, void *ctx)
+{
+	struct strbuf path = STRBUF_INIT;
+	int fd, err;
+
+	if (strbuf__addf(&path, "%s/%u/maps", proc_root ? proc_root : "/proc", tgid))
+		return -ENOMEM;
+	fd = open(strbuf__str(&path), O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	if (err)
+		pr_debug("cannot open '%s': %s", strbuf__str(&path), strerror(-err));
+	strbuf__release(&path);
+	if (err)
+		return err == -ENOMEM ? err : -ESRCH;
+	if (!text_only && !__atomic_load_n(&no_procmap_query, __ATOMIC_RELAXED)) {
+		err = query_exec_maps(fd, strs, fn, ctx);
+		if (err != -ENOTTY) {
+			close(fd);
+			return err;
+		}
+		/* a real /proc that does not know the ioctl: never ask again */
+		if (!proc_root || !strcmp(proc_root, "/proc"))
+			__atomic_store_n(&no_procmap_query, true, __ATOMIC_RELAXED);
+	}
+	return text_exec_maps(fd, strs, fn, ctx);
 }
 
 bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off)
@@ -86,47 +304,35 @@ bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off)
 	return true;
 }
 
+struct exec_map_ctx {
+	int (*fn)(void *ctx, const struct sym_exec_map *m);
+	void *ctx;
+};
+
+static int exec_map_cb(void *data, const struct proc_map *m)
+{
+	struct exec_map_ctx *c = data;
+	struct sym_exec_map e = {
+		.start = m->start, .end = m->end, .pgoff = m->pgoff,
+		.dev_major = m->dev_major, .dev_minor = m->dev_minor, .inode = m->inode,
+		.path = m->path, .anon = m->kind == MAPPING_ANON, .vdso = m->kind == MAPPING_VDSO,
+		.special = m->kind == MAPPING_SPECIAL,
+	};
+
+	return c->fn(c->ctx, &e);
+}
+
 int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx)
 {
-	struct strbuf path = STRBUF_INIT;
+	struct exec_map_ctx c = { fn, ctx };
 	struct strset *strs = strset__new();
-	size_t linecap = 0;
-	char *line = NULL;
-	struct proc_map m;
-	int err = 0;
-	FILE *f;
+	int err;
 
-	if (!strs || strbuf__addf(&path, "%s/%u/maps", proc_root ? proc_root : "/proc", tgid)) {
-		strset__free(strs);
-		strbuf__release(&path);
+	if (!strs)
 		return -ENOMEM;
-	}
-	f = fopen(strbuf__str(&path), "r");
-	if (!f)
-		err = -ESRCH;
-	while (f && !err && getline(&line, &linecap, f) > 0) {
-		struct sym_exec_map e;
-
-		if (proc_map__parse(line, &m, strs) || !m.exec)
-			continue;
-		e.start = m.start;
-		e.end = m.end;
-		e.pgoff = m.pgoff;
-		e.dev_major = m.dev_major;
-		e.dev_minor = m.dev_minor;
-		e.inode = m.inode;
-		e.path = m.path;
-		e.anon = m.kind == MAPPING_ANON;
-		e.vdso = m.kind == MAPPING_VDSO;
-		e.special = m.kind == MAPPING_SPECIAL;
-		err = fn(ctx, &e);
-	}
-	if (f)
-		fclose(f);
-	free(line);
+	err = proc_maps__for_each_exec(proc_root, tgid, false, strs, exec_map_cb, &c);
 	strset__free(strs);
-	strbuf__release(&path);
 	return err;
 }
 

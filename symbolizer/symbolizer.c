@@ -306,51 +306,44 @@ static int cmp_map(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+struct maps_buf {
+	struct proc_map *maps;
+	size_t nr, cap;
+};
+
+static int add_map_cb(void *ctx, const struct proc_map *m)
+{
+	struct maps_buf *b = ctx;
+	int err = ARRAY_GROW(b->maps, b->cap, b->nr + 1, 32);
+
+	if (!err)
+		b->maps[b->nr++] = *m;
+	return err;
+}
+
 static int read_maps(struct symbolizer *s, struct proc *p)
 {
-	struct strbuf path = STRBUF_INIT;
-	struct proc_map *maps = NULL, m;
-	size_t nr = 0, cap = 0, linecap = 0;
-	char *line = NULL;
-	int err = 0;
-	FILE *f;
+	struct maps_buf b = { 0 };
+	int err;
 
-	if (strbuf__addf(&path, "%s/%u/maps", s->proc_root, p->tgid))
-		return -ENOMEM;
-	f = fopen(strbuf__str(&path), "r");
-	if (!f) {
-		err = -errno;
-		pr_debug("cannot open '%s': %s", strbuf__str(&path), strerror(-err));
-		strbuf__release(&path);
-		return err;
-	}
-	while (getline(&line, &linecap, f) > 0) {
-		if (proc_map__parse(line, &m, s->strs) || !m.exec)
-			continue;
-		err = ARRAY_GROW(maps, cap, nr + 1, 32);
-		if (err)
-			break;
-		maps[nr++] = m;
-	}
-	free(line);
-	fclose(f);
-	strbuf__release(&path);
+	err = proc_maps__for_each_exec(s->proc_root, p->tgid, false, s->strs, add_map_cb, &b);
 	/*
 	 * No executable mapping where there were some: the process is being
 	 * torn down (exit_mm() ran). Its samples not drained yet need the
 	 * mappings known, so they stay.
 	 */
-	if (!err && !nr && p->nr_maps)
+	if (!err && !b.nr && p->nr_maps)
 		err = -ESRCH;
 	if (err) {
-		free(maps);
+		free(b.maps);
 		return err;
 	}
-	if (nr)	/* a kernel thread has no mappings: qsort(NULL) is undefined */
-		qsort(maps, nr, sizeof(*maps), cmp_map);
+	/* the kernel lists them in address order; a hand-made maps file need not */
+	if (b.nr > 1)
+		qsort(b.maps, b.nr, sizeof(*b.maps), cmp_map);
 	free(p->maps);
-	p->maps = maps;
-	p->nr_maps = nr;
+	p->maps = b.maps;
+	p->nr_maps = b.nr;
 	p->loaded_gen = s->gen;
 	return 0;
 }

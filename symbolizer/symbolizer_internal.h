@@ -80,6 +80,18 @@ struct proc_map {
  */
 int proc_map__parse(const char *line, struct proc_map *m, struct strset *strs);
 
+typedef int (*proc_map_fn)(void *ctx, const struct proc_map *m);
+
+/*
+ * Call @fn for each executable mapping of @tgid, in address order, paths
+ * interned in @strs: through the PROCMAP_QUERY ioctl (Linux 6.11 and later),
+ * else (or with @text_only) by parsing /proc/PID/maps. Stops at @fn's first
+ * non-zero return and returns it; otherwise 0, -ESRCH when the process is
+ * gone (before or while it is read), -ENOMEM.
+ */
+int proc_maps__for_each_exec(const char *proc_root, __u32 tgid, bool text_only,
+			     struct strset *strs, proc_map_fn fn, void *ctx);
+
 /* File offset of @addr in mapping @m; false if @addr is outside it. */
 bool proc_map__file_offset(const struct proc_map *m, __u64 addr, __u64 *off);
 
