@@ -323,6 +323,7 @@ static void read_health(sqlite3_stmt *q, int col, struct store_health *h)
 	__u64 *vals[] = {
 		&h->samples, &h->recorded, &h->dropped, &h->collisions, &h->lost, &h->cpu_ms,
 		&h->rss_kb, &h->db_bytes, &h->flushes, &h->flush_errors,
+		&h->user_stacks, &h->complete, &h->unnamed,
 	};
 	size_t i;
 
@@ -352,14 +353,16 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 		" (SELECT group_concat(key || '=' || value, ',') FROM run_labels WHERE run_id = r.id),"
 		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.samples, ah.recorded,"
 		" ah.dropped, ah.collisions, ah.lost, ah.cpu_ms, ah.rss_kb, ah.db_bytes, ah.flushes,"
-		" ah.flush_errors FROM runs r JOIN hosts h ON h.id = r.host_id"
+		" ah.flush_errors, ak.user_stacks, ak.complete, ak.unnamed"
+		" FROM runs r JOIN hosts h ON h.id = r.host_id"
 		/* packed buckets count through packed_runs: no unpacking */
 		" LEFT JOIN (SELECT run_id, min(first) AS first, max(last) AS last, sum(n) AS n FROM"
 		" (SELECT p.run_id AS run_id, min(s.ts) AS first, max(s.ts) AS last,"
 		" sum(s.count) AS n FROM samples s JOIN processes p ON p.id = s.process_id"
 		" GROUP BY p.run_id UNION ALL SELECT run_id, min(ts), max(ts), sum(samples)"
 		" FROM packed_runs GROUP BY run_id) GROUP BY run_id) a ON a.run_id = r.id"
-		" LEFT JOIN agent_health ah ON ah.run_id = r.id");
+		" LEFT JOIN agent_health ah ON ah.run_id = r.id"
+		" LEFT JOIN agent_stacks ak ON ak.run_id = r.id");
 	err = err ?: build_where(&w, sel, false);
 	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
 	err = err ?: prepare_where(st, &w, &q);

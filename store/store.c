@@ -24,6 +24,8 @@
  * 1: runs, hosts, processes, mappings, functions, frames, stacks, samples.
  * 2: the agent's health row per run; processes indexed by run.
  * 3: packed (compacted) buckets.
+ * 4: what packed buckets reference, per bucket and run.
+ * 5: the agent's stack health per run: user stacks, complete, unnamed.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -65,6 +67,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX packed_refs_by_ts ON packed_refs(last_ts);"
 	"CREATE TABLE packed_runs(ts INTEGER NOT NULL, run_id INTEGER NOT NULL,"
 	" samples INTEGER NOT NULL, PRIMARY KEY(ts, run_id)) WITHOUT ROWID;",
+	/* 4 -> 5: a table of its own, so that readers of version 4 see it as a temp table */
+	"CREATE TABLE agent_stacks(run_id INTEGER PRIMARY KEY, user_stacks INTEGER NOT NULL,"
+	" complete INTEGER NOT NULL, unnamed INTEGER NOT NULL);",
 };
 
 static const char *const stmt_sql[STMT_MAX] = {
@@ -423,7 +428,7 @@ static const struct {
 	{ "hosts", 1 }, { "runs", 1 }, { "run_labels", 1 }, { "processes", 1 },
 	{ "mappings", 1 }, { "functions", 1 }, { "frames", 1 }, { "stacks", 1 },
 	{ "samples", 1 }, { "agent_health", 2 }, { "packed", 3 }, { "packed_refs", 4 },
-	{ "packed_runs", 4 },
+	{ "packed_runs", 4 }, { "agent_stacks", 5 },
 };
 
 /* The schema version of a database that has the tables that version promises. */
@@ -1008,6 +1013,19 @@ int store__put_health(struct store *st, __s64 run_id, const struct store_health 
 		sqlite3_bind_int64(s, 4 + i, (sqlite3_int64)vals[i]);
 	err = step_done(st, s, "cannot store the agent's health");
 	sqlite3_finalize(s);
+	if (err)
+		return err;
+	err = store_err(st, sqlite3_prepare_v2(st->db,
+		"INSERT OR REPLACE INTO agent_stacks(run_id, user_stacks, complete, unnamed)"
+		" VALUES (?, ?, ?, ?)", -1, &s, NULL), "cannot store the agent's health");
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)h->user_stacks);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)h->complete);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)h->unnamed);
+	err = step_done(st, s, "cannot store the agent's health");
+	sqlite3_finalize(s);
 	return err;
 }
 
@@ -1041,7 +1059,8 @@ static int collect_garbage(struct store *st, __s64 before)
 	}
 	if (!err)
 		err = store_exec(st, "DELETE FROM run_labels WHERE run_id NOT IN (SELECT id FROM runs);"
-		"DELETE FROM agent_health WHERE run_id NOT IN (SELECT id FROM runs);");
+		"DELETE FROM agent_health WHERE run_id NOT IN (SELECT id FROM runs);"
+		"DELETE FROM agent_stacks WHERE run_id NOT IN (SELECT id FROM runs);");
 	st->epoch++;
 	return err;
 }

@@ -21,7 +21,7 @@
 struct store;
 
 /* Version of the schema this build writes; writers migrate older databases on open. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * The default database: $PROFILE_DB when set, else /var/lib/profile/profile.db
@@ -151,6 +151,9 @@ struct store_health {
 	__u64 rss_kb;		/* the agent's resident set */
 	__u64 db_bytes;		/* database file + WAL */
 	__u64 flushes, flush_errors;
+	/* drained samples with a user stack; of them complete (reached the root and
+	 * not unnamed), and unnamed (no user frame named: a row of [unknown]) */
+	__u64 user_stacks, complete, unnamed;
 };
 
 /* Replace the health row of @run_id (inside a transaction, or its own). */

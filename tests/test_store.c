@@ -947,7 +947,7 @@ static void test_migrate_from_v3(void **state)
 	assert_true(strlen(refs) > 0 && strlen(runs) > 0);
 	/* what version 3 had */
 	assert_int_equal(store_exec(st, "DROP TABLE packed_refs; DROP TABLE packed_runs;"
-				    " PRAGMA user_version = 3"), 0);
+				    " DROP TABLE agent_stacks; PRAGMA user_version = 3"), 0);
 	store__free(st);
 
 	st = store__open(db_path("sel.db"), &writer);
@@ -1166,7 +1166,8 @@ static void test_reader_of_old_schema(void **state)
 	for (v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		st = old_database("old-reader.db", v, &proc, &stack);
 		assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
-		if (v < 3) {
+		/* version 4 and later index their packed buckets: plain rows there */
+		if (v != 3) {
 			assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
 		} else {
 			/* a packed bucket, as version 3 wrote them: not in packed_runs */
