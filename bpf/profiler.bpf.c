@@ -264,7 +264,11 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	return record_sample(ctx, &key, &kstacks0, &ustacks0, &ustacks_dwarf0, &counts0);
 }
 
-/* A new image: forget the process so its next sample announces it again. */
+/*
+ * The process events, one program each for the sampler's process table and
+ * the unwinder's (which reads a new image's mappings at once).
+ * A new image: forget the process so its next sample announces it again.
+ */
 SEC("raw_tp/sched_process_exec")
 int on_exec(void *ctx)
 {
@@ -274,6 +278,7 @@ int on_exec(void *ctx)
 		__sync_fetch_and_add(&known_gen, 1);
 		send_event(EVENT_EXEC, tgid);
 	}
+	unwind_process_exec(tgid);
 	return 0;
 }
 
@@ -290,6 +295,7 @@ int on_exit(void *ctx)
 		__sync_fetch_and_add(&known_gen, 1);
 		send_event(EVENT_EXIT, tgid);
 	}
+	unwind_process_exit(tgid);
 	return 0;
 }
 

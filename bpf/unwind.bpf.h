@@ -308,21 +308,19 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	return err == -EEXIST ? 0 : err;
 }
 
-SEC("raw_tp/sched_process_exit")
-int unwind_on_exit(void *ctx)
+/* Process @tgid exited (its thread group leader did): the sampler's exit program calls this. */
+static __always_inline void unwind_process_exit(__u32 tgid)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct unwind_event ev = { .kind = UNWIND_EVENT_EXIT, .tgid = id >> 32 };
+	struct unwind_event ev = { .kind = UNWIND_EVENT_EXIT, .tgid = tgid };
 
-	if ((__u32)id != ev.tgid || unwind_mode == UNWIND_MODE_FP)
-		return 0;	/* a thread, not the process */
-	bpf_map_delete_elem(&unwind_scan_asked, &ev.tgid);
+	if (unwind_mode == UNWIND_MODE_FP)
+		return;
+	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
 	/* most exiting processes were never tracked: nothing to tell user space */
-	if (!bpf_map_lookup_elem(&unwind_procs, &ev.tgid))
-		return 0;
-	bpf_map_delete_elem(&unwind_procs, &ev.tgid);
+	if (!bpf_map_lookup_elem(&unwind_procs, &tgid))
+		return;
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
-	return 0;
 }
 
 static __always_inline bool unwind_wanted(__u32 tgid)
@@ -379,19 +377,16 @@ int unwind_on_fork(__u64 *ctx)
 	return 0;
 }
 
-SEC("raw_tp/sched_process_exec")
-int unwind_on_exec(void *ctx)
+/* Process @tgid exec'd a new image: the sampler's exec program calls this. */
+static __always_inline void unwind_process_exec(__u32 tgid)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
 	/* only processes the sampler keeps: building tables for others is waste */
 	if (unwind_mode == UNWIND_MODE_FP || !unwind_wanted(tgid))
-		return 0;
+		return;
 	/* a new image: the old mappings are gone, read the new ones now */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
 	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 0);
-	return 0;
 }
 
 #endif /* __PROFILER_UNWIND_BPF_H */

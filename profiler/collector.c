@@ -503,8 +503,8 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	memcpy(st->unwind_end, c->unwind_end, sizeof(st->unwind_end));
 	unwind_feeder__stats(c->feeder, st);
 	add_prog_runtime(c->skel->progs.do_sample, st);
-	add_prog_runtime(c->skel->progs.unwind_on_exit, st);
-	add_prog_runtime(c->skel->progs.unwind_on_exec, st);
+	add_prog_runtime(c->skel->progs.on_exec, st);
+	add_prog_runtime(c->skel->progs.on_exit, st);
 	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
 	add_prog_runtime(c->skel->progs.unwind_on_mmap, st);
 	return 0;

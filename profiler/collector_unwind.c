@@ -40,7 +40,7 @@
 struct unwind_feeder {
 	struct unwinder *uw;
 	struct ring_buffer *rb;
-	struct bpf_link *exit_link, *exec_link, *fork_link, *mmap_link;
+	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
 	__u32 *pending;		/* tgids to read, gathered from a burst of events */
 	size_t nr_pending, cap_pending;
 	pthread_t thread;
@@ -96,8 +96,6 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	int err;
 
 	skel->rodata->unwind_mode = o->unwind;
-	bpf_program__set_autoload(skel->progs.unwind_on_exit, on);
-	bpf_program__set_autoload(skel->progs.unwind_on_exec, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	/* fp mode: shrink what it never uses */
@@ -332,12 +330,10 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		pr_warn("cannot set up the unwind event wait: %s", strerror(-err));
 		goto err_out;
 	}
-	f->exit_link = bpf_program__attach(skel->progs.unwind_on_exit);
-	f->exec_link = f->exit_link ? bpf_program__attach(skel->progs.unwind_on_exec) : NULL;
-	f->fork_link = f->exec_link ? bpf_program__attach(skel->progs.unwind_on_fork) : NULL;
+	f->fork_link = bpf_program__attach(skel->progs.unwind_on_fork);
 	if (!f->fork_link) {
 		err = -errno;
-		pr_warn("cannot attach the process fork/exec/exit tracepoints: %s", strerror(-err));
+		pr_warn("cannot attach the process fork tracepoint: %s", strerror(-err));
 		goto err_out;
 	}
 	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
@@ -374,8 +370,6 @@ void unwind_feeder__free(struct unwind_feeder *f)
 		close(f->wake_fd);
 	bpf_link__destroy(f->mmap_link);
 	bpf_link__destroy(f->fork_link);
-	bpf_link__destroy(f->exec_link);
-	bpf_link__destroy(f->exit_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);
 	free(f->pending);
