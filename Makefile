@@ -110,7 +110,8 @@ MAN_PAGES := $(OUTPUT)/man/profile.1 $(patsubst %,$(OUTPUT)/man/profile-%.1,$(MA
 TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS := $(addprefix $(OUTPUT)/tests/,$(TEST_NAMES))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c)) \
-	$(OUTPUT)/workloads/wl_qsort_fp $(OUTPUT)/workloads/wl_cxx $(OUTPUT)/workloads/libwl_plugin.so
+	$(OUTPUT)/workloads/wl_qsort_fp $(OUTPUT)/workloads/wl_cxx $(OUTPUT)/workloads/libwl_plugin.so \
+	$(OUTPUT)/workloads/wl_stripped
 
 # libFuzzer targets (see "fuzzing" below)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -174,6 +175,9 @@ $(OUTPUT)/tests/test_%: $(OUTPUT)/obj/tests/test_%.o $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(CMOCKA_LIBS) -o $@
 
+# profiler/ parts with a unit test of their own link into it too
+$(OUTPUT)/tests/test_ingest: $(OUTPUT)/obj/profiler/ingest.o
+
 # Workloads for the end-to-end tests: frame pointers, no sanitizers, plain -O2.
 # wl_qsort is the exception: built without frame pointers, for the unwinder.
 WL_FP_FLAGS := -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
@@ -190,6 +194,12 @@ $(OUTPUT)/workloads/wl_qsort_fp: tests/workloads/wl_qsort.c tests/workloads/wl_c
 	$(call msg,CC-WL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O2 $(WL_FP_FLAGS) -fno-optimize-sibling-calls -Wall -Werror $< -o $@ -lm
+
+# wl_qsort static and stripped: whole stacks (.eh_frame stays) without a name to give them
+$(OUTPUT)/workloads/wl_stripped: tests/workloads/wl_qsort.c tests/workloads/wl_clock.h common/clock.h | $(OUTPUT)/config.mk
+	$(call msg,CC-WL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -static -s -Wall -Werror $< -o $@ -lm
 
 CXX ?= g++
 $(OUTPUT)/workloads/wl_cxx: tests/workloads/wl_cxx.cc tests/workloads/wl_clock.h common/clock.h | $(OUTPUT)/config.mk

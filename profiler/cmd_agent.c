@@ -23,7 +23,7 @@
 #include "collector.h"
 #include "unwind_report.h"
 #include "selector.h"
-#include "store_sink.h"
+#include "ingest.h"
 #include "store/store.h"
 #include "symbolizer/symbolizer.h"
 #include "common/clock.h"
@@ -54,7 +54,7 @@ struct agent {
 	struct agent_opts *opts;
 	struct symbolizer *syms;
 	struct collector *coll;
-	struct store_sink *sink;
+	struct ingest *ingest;
 	struct store_health health;
 	double start, last_expire, last_stats;
 	int failures_in_row;
@@ -194,22 +194,22 @@ static void update_health(struct agent *a)
 			    ru.ru_stime.tv_sec * 1000ULL + ru.ru_stime.tv_usec / 1000;
 		h->rss_kb = ru.ru_maxrss;
 	}
-	store__file_bytes(store_sink__store(a->sink), &h->db_bytes);
+	store__file_bytes(ingest__store(a->ingest), &h->db_bytes);
 }
 
-/* dwarf/auto: how whole user stacks are, and what the tables hold */
+/* how whole and how named user stacks are; dwarf/auto: what the tables hold */
 static void log_unwind_health(struct agent *a)
 {
 	struct collector_stats cs;
-	__u64 users = 0;
-	int i;
+	struct ingest_stats is;
 
+	ingest__stats(a->ingest, &is);
+	pr_info("agent: user stacks %.2f%% complete (reached the root and named), %llu unnamed",
+		is.user_stacks ? 100.0 * is.complete / is.user_stacks : 0.0,
+		(unsigned long long)is.unnamed);
 	if (collector__stats(a->coll, &cs) || !cs.unwind_max_rows)
 		return;
-	for (i = UNWIND_END_ROOT; i < UNWIND_END_MAX; i++)
-		users += cs.unwind_end[i];
-	pr_info("agent: user stacks %.2f%% complete; unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads",
-		users ? 100.0 * cs.unwind_end[UNWIND_END_ROOT] / users : 0.0,
+	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads",
 		(unsigned long long)cs.unwind_tables, (unsigned long long)cs.unwind_rows,
 		(unsigned long long)cs.unwind_max_rows, (unsigned long long)cs.unwind_scans);
 }
@@ -217,10 +217,10 @@ static void log_unwind_health(struct agent *a)
 static void log_health(struct agent *a)
 {
 	const struct store_health *h = &a->health;
-	struct store_sink_stats ss;
+	struct ingest_stats ss;
 	double secs = now_seconds() - a->start;
 
-	store_sink__stats(a->sink, &ss);
+	ingest__stats(a->ingest, &ss);
 	pr_info("agent: %llu samples taken, %llu stored, %llu pending, %llu dropped "
 		"(%llu collisions), %llu lost; cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; "
 		"%zu frames, %zu stacks cached",
@@ -239,7 +239,7 @@ static int stop_on_damage(struct agent *a)
 {
 	if (!a->damaged)
 		pr_warn("agent: '%s' is damaged; stopping (move it aside and start again for a new one)",
-			store__path(store_sink__store(a->sink)));
+			store__path(ingest__store(a->ingest)));
 	a->damaged = true;
 	return -EBADMSG;
 }
@@ -247,7 +247,7 @@ static int stop_on_damage(struct agent *a)
 static int maintain(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
-	struct store *st = store_sink__store(a->sink);
+	struct store *st = ingest__store(a->ingest);
 	double check = o->retention / 10.0, now = now_seconds();
 	__u64 n = 0;
 	int err = 0;
@@ -293,8 +293,8 @@ static int flush(struct agent *a)
 		return -EBADMSG;
 	update_health(a);
 	a->health.flushes++;
-	store_sink__forget_exited(a->sink);
-	err = store_sink__flush(a->sink, &a->health);
+	ingest__forget_exited(a->ingest);
+	err = ingest__flush(a->ingest, &a->health);
 	if (err == -EBADMSG)
 		return stop_on_damage(a);
 	if (err) {
@@ -302,7 +302,7 @@ static int flush(struct agent *a)
 		/* the first failure and then every tenth: a stuck database must not flood the log */
 		if (a->failures_in_row++ % 10 == 0)
 			pr_warn("agent: cannot write to '%s': %s; keeping the samples, will retry",
-				store__path(store_sink__store(a->sink)), strerror(-err));
+				store__path(ingest__store(a->ingest)), strerror(-err));
 		return err;
 	}
 	if (a->failures_in_row)
@@ -322,9 +322,8 @@ static int drain(struct agent *a)
 {
 	int err;
 
-	symbolizer__next_generation(a->syms);
-	store_sink__begin_drain(a->sink);
-	err = collector__drain(a->coll, store_sink__add, a->sink);
+	ingest__begin_drain(a->ingest);
+	err = collector__drain(a->coll, ingest__add, a->ingest);
 	if (err)
 		pr_warn("agent: draining samples failed: %s", strerror(-err));
 	return err;
@@ -334,7 +333,7 @@ static int drain(struct agent *a)
 static void nap(struct agent *a, double secs)
 {
 	collector__poll_until(a->coll, now_seconds() + secs, &stop_requested,
-			      collector__symbolizer_events, a->syms);
+			      ingest__proc_event, a->ingest);
 }
 
 /*
@@ -390,7 +389,7 @@ static int shut_down(struct agent *a)
 	int err, i;
 
 	err = collector__stop(a->coll);
-	collector__poll(a->coll, 0, collector__symbolizer_events, a->syms);
+	collector__poll(a->coll, 0, ingest__proc_event, a->ingest);
 	err = err ?: drain(a);
 	err = err ?: drain(a);
 	for (i = 0; i < 10; i++) {
@@ -417,7 +416,7 @@ static int setup(struct agent *a)
 		.unwind_rows = o->unwind_mem / sizeof(struct unwind_row),
 		.drain_interval = o->interval,
 	};
-	struct store_sink_opts so = {
+	struct ingest_store_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
 		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true,
@@ -426,6 +425,7 @@ static int setup(struct agent *a)
 	};
 	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
 	struct sigaction sa = { .sa_handler = on_signal };
+	int err;
 
 	/* symbol tables by default: DWARF indexes would dominate the agent's memory */
 	a->syms = symbolizer__new(&sy);
@@ -434,9 +434,12 @@ static int setup(struct agent *a)
 	a->coll = collector__new(&co);
 	if (!a->coll)
 		return -errno;
-	a->sink = store_sink__open(a->syms, &so);
-	if (!a->sink)
+	a->ingest = ingest__new(a->syms, NULL, NULL);
+	if (!a->ingest)
 		return -errno;
+	err = ingest__open_store(a->ingest, &so);
+	if (err)
+		return err;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	a->start = a->last_stats = now_seconds();
@@ -444,8 +447,8 @@ static int setup(struct agent *a)
 	if (maintain(a))
 		return -EBADMSG;
 	pr_info("agent: run %lld, sampling at %ld Hz, writing to '%s' every %g s",
-		(long long)store_sink__run_id(a->sink), o->freq,
-		store__path(store_sink__store(a->sink)), o->flush_interval);
+		(long long)ingest__run_id(a->ingest), o->freq,
+		store__path(ingest__store(a->ingest)), o->flush_interval);
 	return 0;
 }
 
@@ -471,12 +474,12 @@ int cmd_agent(int argc, char **argv)
 		err = run(&a);
 		err = shut_down(&a) ?: err;
 		if (!err)
-			err = store_sink__close(a.sink);
+			err = ingest__close(a.ingest);
 		else
-			store_sink__free(a.sink);
-		a.sink = NULL;
+			ingest__free(a.ingest);
+		a.ingest = NULL;
 	}
-	store_sink__free(a.sink);
+	ingest__free(a.ingest);
 	collector__free(a.coll);
 	symbolizer__free(a.syms);
 	free(o.labels);

@@ -16,7 +16,7 @@
 
 #include "cmds.h"
 #include "collector.h"
-#include "store_sink.h"
+#include "ingest.h"
 #include "unwind_report.h"
 #include "symbolizer/symbolizer.h"
 #include "web/web.h"
@@ -49,10 +49,9 @@ struct record {
 	struct symbolizer *syms;
 	struct stack_agg *agg;
 	struct collector *coll;
-	struct store_sink *sink;	/* NULL when the run is not stored */
+	struct ingest *ingest;	/* symbolizes, and stores the run when a store is open */
 	struct strbuf line;
 	__u64 samples;		/* recorded samples handed to us */
-	struct unwind_report fp_report;	/* --unwind fp: how many stacks end at a root */
 	int err;
 };
 
@@ -168,66 +167,17 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 
 /* ---- turning samples into folded stacks ---- */
 
-static int add_user_frame(struct record *r, __u32 tgid, __u64 addr, bool leaf)
-{
-	struct sym_frame f[SYM_MAX_FRAMES];
-	int n, i, err = 0;
-
-	/* a return address points after the call: look up the call itself */
-	n = symbolizer__user(r->syms, tgid, leaf ? addr : addr - 1, f, SYM_MAX_FRAMES);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n && !err; i++) {
-		char buf[300];
-
-		if (f[i].name) {
-			err = folded__add_frame(&r->line, f[i].name,
-						f[i].inlined ? "_[i]" : f[i].jit ? "_[j]" : NULL);
-			continue;
-		}
-		if (f[i].module)
-			snprintf(buf, sizeof(buf), "[unknown] (%s)", f[i].module);
-		else
-			snprintf(buf, sizeof(buf), "[unknown]");
-		err = folded__add_frame(&r->line, buf, NULL);
-	}
-	return err;
-}
-
-static int add_kernel_frame(struct record *r, __u64 addr, bool leaf)
-{
-	struct sym_frame f;
-
-	symbolizer__kernel(r->syms, leaf ? addr : addr - 1, &f);
-	return folded__add_frame(&r->line, f.name ? f.name : "[unknown]", "_[k]");
-}
-
-static int on_sample(void *ctx, const struct sample_key *key, __u64 count, const __u64 *kips,
-		     int nr_kips, const __u64 *uips, int nr_uips)
+/* An ingest_sample_fn: the sample, symbolized by ingest, as a folded stack. */
+static int on_sample(void *ctx, const struct ingest_sample *s)
 {
 	struct record *r = ctx;
-	char comm[TASK_COMM_LEN + 1];
-	int i, err;
+	int err;
 
-	memcpy(comm, key->comm, TASK_COMM_LEN);
-	comm[TASK_COMM_LEN] = '\0';
-	strbuf__setlen(&r->line, 0);
-	err = folded__add_frame(&r->line, comm[0] ? comm : "[unknown comm]", NULL);
-	/* folded stacks are root first: walk the innermost-first arrays backwards */
-	for (i = nr_uips - 1; i >= 0 && !err; i--)
-		err = add_user_frame(r, key->tgid, uips[i], i == 0);
-	if (nr_uips && r->opts->unwind == UNWIND_MODE_FP)
-		unwind_report__add_fp(&r->fp_report, r->syms, key->tgid, uips[nr_uips - 1], count);
-	for (i = nr_kips - 1; i >= 0 && !err; i--)
-		err = add_kernel_frame(r, kips[i], i == 0);
-	if (!err && !nr_uips && !nr_kips)
-		err = folded__add_frame(&r->line, "[no stack]", NULL);
+	err = ingest_sample__folded(s, &r->line);
 	if (!err)
-		err = stack_agg__add(r->agg, r->line.buf, r->line.len, count);
+		err = stack_agg__add(r->agg, r->line.buf, r->line.len, s->count);
 	if (!err)
-		r->samples += count;
-	if (!err && r->sink)
-		err = store_sink__add(r->sink, key, count, kips, nr_kips, uips, nr_uips);
+		r->samples += s->count;
 	return err;
 }
 
@@ -235,10 +185,8 @@ static int drain(struct record *r)
 {
 	int err;
 
-	symbolizer__next_generation(r->syms);
-	if (r->sink)
-		store_sink__begin_drain(r->sink);
-	err = collector__drain(r->coll, on_sample, r);
+	ingest__begin_drain(r->ingest);
+	err = collector__drain(r->coll, ingest__add, r->ingest);
 	if (err)
 		pr_warn("draining samples failed: %s", strerror(-err));
 	return err;
@@ -294,7 +242,7 @@ static int sample_loop(struct record *r, double *elapsed)
 				nap = left;
 		}
 		collector__poll_until(r->coll, now_seconds() + nap, &stop_requested,
-				      collector__symbolizer_events, r->syms);
+				      ingest__proc_event, r->ingest);
 		err = drain(r);
 		if (err)
 			break;
@@ -317,6 +265,7 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 {
 	const struct record_opts *o = r->opts;
 	const __u64 *s = st->stat;
+	struct ingest_stats is;
 	__u64 dropped = 0;
 	int i;
 
@@ -339,7 +288,8 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 		       (unsigned long long)s[STAT_DROP_STACKMAP_FULL],
 		       (unsigned long long)s[STAT_DROP_COUNTS_FULL],
 		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
-	unwind_report__print(&r->fp_report, o->unwind, st);
+	ingest__stats(r->ingest, &is);
+	unwind_report__print(&is, o->unwind, st);
 }
 
 static int print_top(struct record *r)
@@ -453,6 +403,9 @@ static int setup(struct record *r)
 	r->agg = stack_agg__new();
 	if (!r->syms || !r->agg)
 		return -ENOMEM;
+	r->ingest = ingest__new(r->syms, on_sample, r);
+	if (!r->ingest)
+		return -ENOMEM;
 	/* capture the selected processes' mappings before they can exit */
 	for (i = 0; i < o->nr_pids; i++)
 		symbolizer__add_process(r->syms, o->pids[i]);
@@ -460,15 +413,15 @@ static int setup(struct record *r)
 	if (!r->coll)
 		return -errno;
 	if (!o->db_path || strcmp(o->db_path, "-")) {
-		struct store_sink_opts so = {
+		struct ingest_store_opts so = {
 			.db_path = o->db_path, .kind = "record", .freq = o->freq,
 			.argc = o->argc, .argv = o->argv,
 		};
+		int err = ingest__open_store(r->ingest, &so);
 
-		r->sink = store_sink__open(r->syms, &so);
-		if (!r->sink && o->db_path)
-			return -errno;
-		if (!r->sink)
+		if (err && o->db_path)
+			return err;
+		if (err)
 			pr_warn("not storing this run (--db PATH to choose a database)");
 	}
 	sigaction(SIGINT, &sa, NULL);
@@ -483,7 +436,7 @@ static int finish(struct record *r, double elapsed)
 
 	/* stop sampling, take the last process events, then empty both map sets */
 	err = collector__stop(r->coll);
-	collector__poll(r->coll, 0, collector__symbolizer_events, r->syms);
+	collector__poll(r->coll, 0, ingest__proc_event, r->ingest);
 	e = drain(r);
 	err = err ? err : e;
 	e = drain(r);
@@ -500,11 +453,11 @@ static int finish(struct record *r, double elapsed)
 	printf("\n");
 	e = write_outputs(r);
 	err = err ? err : e;
-	if (r->sink) {
-		__s64 run = store_sink__run_id(r->sink);
+	if (ingest__store(r->ingest)) {
+		__s64 run = ingest__run_id(r->ingest);
 
-		e = store_sink__close(r->sink);
-		r->sink = NULL;
+		e = ingest__close(r->ingest);
+		r->ingest = NULL;
 		if (!e)
 			printf("Stored as run %lld in the database\n", (long long)run);
 		/* a failure with the default database is only a warning */
@@ -538,7 +491,7 @@ int cmd_record(int argc, char **argv)
 			pr_info("interrupted: writing what was recorded");
 		err = finish(&r, elapsed) ?: err;
 	}
-	store_sink__free(r.sink);
+	ingest__free(r.ingest);
 	collector__free(r.coll);
 	symbolizer__free(r.syms);
 	stack_agg__free(r.agg);

@@ -2,7 +2,8 @@
 /*
  * `profile status`: the database (size, runs, samples) and the health the
  * agent writes at each flush: samples taken and dropped, stack-map
- * collisions, its own CPU time and RSS. --measure adds what the bulky parts
+ * collisions, how many user stacks were complete and how many unnamed, its
+ * own CPU time and RSS. --measure adds what the bulky parts
  * take with and without zstd.
  */
 #include <errno.h>
@@ -51,6 +52,11 @@ static int print_health(void *ctx, const struct store_run_info *r)
 	       (unsigned long long)h->samples, (unsigned long long)h->recorded,
 	       (unsigned long long)h->dropped, (unsigned long long)h->collisions,
 	       (unsigned long long)h->lost);
+	if (h->user_stacks)
+		printf("  user stacks     %llu: %.2f%% complete (reached the root and named), "
+		       "%llu unnamed (no frame named)\n",
+		       (unsigned long long)h->user_stacks, 100.0 * h->complete / h->user_stacks,
+		       (unsigned long long)h->unnamed);
 	printf("  agent CPU       %.3f s user+sys = %.3f%% of one CPU\n", h->cpu_ms / 1000.0,
 	       secs > 0 ? h->cpu_ms / 10.0 / secs : 0.0);
 	printf("  agent RSS       %.1f MB (peak)\n", h->rss_kb / 1024.0);

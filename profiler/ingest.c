@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * From drained samples to store rows. Symbolization happens here, at drain
- * time and off the sampling path, and is cached: per process, each (address,
- * leaf) maps to an index in one frame table, keyed by (build id or module,
- * file offset), so a library shared by many processes yields one frame per
- * location. Stacks are interned arrays of those indexes. Database ids for
- * frames, stacks and processes are cached too, for one store epoch.
+ * From drained samples to symbolized stacks, for `profile` and the agent.
+ * Symbolization happens here, at drain time and off the sampling path, once
+ * per distinct address: per process, each (address, leaf) maps to an inline
+ * chain of indexes in one frame table, keyed by (build id or module, file
+ * offset), so a library shared by many processes yields one frame per
+ * location. An address no mapping holds is looked up again at a later drain
+ * (a library mapped a moment ago). Stacks are interned arrays of frame
+ * indexes; with a store open, database ids for frames, stacks and processes
+ * are cached too, for one store epoch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store_sink.h"
-#include "store/store.h"
+#include "ingest.h"
 #include "symbolizer/symbolizer.h"
+#include "web/web.h"
 #include "common/clock.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
@@ -38,13 +41,23 @@ struct sproc {
 	__s64 db_id;
 };
 
-/* What is cached about one live process: its address -> frame caches. */
+/*
+ * What is cached about one live process: its address -> frame caches, and
+ * (read when a store first needs them) its start time, cgroup and build id.
+ */
 struct pcache {
 	__u32 tgid;
 	__s64 start_time;
 	const char *exe_build_id;	/* interned, or NULL */
 	const char *cgroup;		/* interned, or NULL */
-	struct hashmap addrs[2];	/* [leaf] address -> chain id */
+	/*
+	 * [leaf] address -> chain id in the low 32 bits; the high ones hold
+	 * the drain of a lookup that found no mapping (0 for the others): it
+	 * is looked up again at a later drain.
+	 */
+	struct hashmap addrs[2];
+	bool facts_read;		/* start_time, cgroup, exe_build_id */
+	bool stale;			/* an exec or a new process under this pid */
 	bool exited;			/* seen gone at the last flush */
 };
 
@@ -55,9 +68,12 @@ struct pending {
 	__u64 count;
 };
 
-struct store_sink {
-	struct store *st;
+struct ingest {
+	struct store *st;		/* NULL: no store */
 	struct symbolizer *syms;
+	ingest_sample_fn fn;
+	void *fn_ctx;
+	__u64 drain;			/* drains begun, from 1 */
 	__s64 run_id;
 	int bucket_secs;
 	double window_start;	/* wall-clock time of the last drain (or of the open) */
@@ -84,16 +100,19 @@ struct store_sink {
 	struct pending *pend;
 	size_t nr_pend, cap_pend;
 	__u64 pending_samples, written, lost;
+	struct ingest_stats counts;	/* samples, stacks and lookups */
 
 	struct strbuf key;
 	__u32 *stack_buf;
 	size_t cap_stack_buf;
 	__s64 *ids_buf;
 	size_t cap_ids_buf;
+	struct store_frame *sample_frames;	/* the consumer's copy */
+	size_t cap_sample_frames;
 	__s64 boot_time;
 };
 
-static const char *intern(struct store_sink *k, const char *s)
+static const char *intern(struct ingest *k, const char *s)
 {
 	int id;
 
@@ -121,7 +140,7 @@ static __s64 read_boot_time(void)
 }
 
 /* Start time in unix seconds from field 22 of /proc/PID/stat; 0 when gone. */
-static __s64 read_start_time(struct store_sink *k, __u32 tgid)
+static __s64 read_start_time(struct ingest *k, __u32 tgid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ticks;
@@ -148,7 +167,7 @@ static __s64 read_start_time(struct store_sink *k, __u32 tgid)
 }
 
 /* The cgroup v2 path ("0::/system.slice/x.service"), or the first line's path. */
-static const char *read_cgroup(struct store_sink *k, __u32 tgid)
+static const char *read_cgroup(struct ingest *k, __u32 tgid)
 {
 	char path[64], line[1024], *p;
 	const char *res = NULL;
@@ -172,22 +191,41 @@ static const char *read_cgroup(struct store_sink *k, __u32 tgid)
 	return res;
 }
 
-static struct pcache *get_pcache(struct store_sink *k, __u32 tgid)
+/* Start time, cgroup and executable of @pc's process: what the store keeps of it. */
+static void read_facts(struct ingest *k, struct pcache *pc)
+{
+	pc->facts_read = true;
+	if (!pc->tgid)
+		return;
+	/* an exec keeps the start time and the cgroup: only the executable is new */
+	if (!pc->start_time)
+		pc->start_time = read_start_time(k, pc->tgid);
+	if (!pc->cgroup)
+		pc->cgroup = read_cgroup(k, pc->tgid);
+	pc->exe_build_id = intern(k, symbolizer__exe_build_id(k->syms, pc->tgid));
+}
+
+static struct pcache *get_pcache(struct ingest *k, __u32 tgid)
 {
 	struct pcache *pc;
 	uint64_t val;
 
-	if (hashmap__get(&k->pcaches, tgid, &val))
-		return (struct pcache *)(uintptr_t)val;
+	if (hashmap__get(&k->pcaches, tgid, &val)) {
+		pc = (struct pcache *)(uintptr_t)val;
+		if (pc->stale) {
+			/* what its addresses meant before the exec is no more */
+			hashmap__release(&pc->addrs[0]);
+			hashmap__release(&pc->addrs[1]);
+			pc->stale = false;
+			pc->facts_read = false;
+			pc->exited = false;
+		}
+		return pc;
+	}
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return NULL;
 	pc->tgid = tgid;
-	if (tgid) {
-		pc->start_time = read_start_time(k, tgid);
-		pc->cgroup = read_cgroup(k, tgid);
-		pc->exe_build_id = intern(k, symbolizer__exe_build_id(k->syms, tgid));
-	}
 	if (hashmap__set(&k->pcaches, tgid, (uintptr_t)pc)) {
 		free(pc);
 		return NULL;
@@ -225,7 +263,7 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t size)
 
 
 /* Intern frame @f under its identity; returns its index or -errno. */
-static int add_frame(struct store_sink *k, const struct store_frame *f)
+static int add_frame(struct ingest *k, const struct store_frame *f)
 {
 	int id, err;
 
@@ -249,7 +287,7 @@ static int add_frame(struct store_sink *k, const struct store_frame *f)
 }
 
 /* Append the frames of user address @addr (its inline chain, outermost first) to stack_buf. */
-static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, bool leaf,
+static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool leaf,
 			   int *n)
 {
 	struct sym_frame sf[SYM_MAX_FRAMES];
@@ -258,10 +296,11 @@ static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, 
 	uint64_t val;
 	int i, nr, id;
 
-	if (!hashmap__get(&pc->addrs[leaf], addr, &val)) {
+	if (!hashmap__get(&pc->addrs[leaf], addr, &val) || (val >> 32 && val >> 32 != k->drain)) {
 		/* a return address: look up the call, not what follows it */
 		nr = symbolizer__user(k->syms, pc->tgid, leaf ? addr : addr - 1, sf,
 				      SYM_MAX_FRAMES);
+		k->counts.user_lookups++;
 		if (nr < 0)
 			return nr;
 		for (i = 0; i < nr; i++) {
@@ -277,11 +316,18 @@ static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, 
 			idx[i] = id;
 		}
 		id = strset__add(k->chains, (const char *)idx, nr * sizeof(idx[0]));
-		if (id < 0 || hashmap__set(&pc->addrs[leaf], addr, id))
+		if (id < 0)
+			return -ENOMEM;
+		val = id;
+		/* no mapping holds it (yet): a library mapped a moment ago is found later */
+		if (nr == 1 && !sf[0].name && !sf[0].module)
+			val |= k->drain << 32;
+		if (hashmap__set(&pc->addrs[leaf], addr, val))
 			return -ENOMEM;
 		val = id;
 	}
 	/* not aligned (strset packs strings): copy, never dereference */
+	val &= 0xffffffff;
 	chain = strset__str(k->chains, val);
 	nr = strset__len(k->chains, val) / sizeof(__u32);
 	memcpy(k->stack_buf + *n, chain, nr * sizeof(__u32));
@@ -289,7 +335,7 @@ static int add_user_frames(struct store_sink *k, struct pcache *pc, __u64 addr, 
 	return 0;
 }
 
-static int kernel_frame(struct store_sink *k, __u64 addr, bool leaf)
+static int kernel_frame(struct ingest *k, __u64 addr, bool leaf)
 {
 	struct store_frame f = { .kernel = true };
 	struct sym_frame sf;
@@ -299,6 +345,7 @@ static int kernel_frame(struct store_sink *k, __u64 addr, bool leaf)
 	if (hashmap__get(&k->kaddrs[leaf], addr, &val))
 		return val;
 	symbolizer__kernel(k->syms, leaf ? addr : addr - 1, &sf);
+	k->counts.kernel_lookups++;
 	f.module = sf.module;
 	f.name = sf.name;
 	f.addr = sf.offset;
@@ -310,7 +357,7 @@ static int kernel_frame(struct store_sink *k, __u64 addr, bool leaf)
 
 /* ---- samples ---- */
 
-static int proc_index(struct store_sink *k, struct pcache *pc, const char *comm)
+static int proc_index(struct ingest *k, struct pcache *pc, const char *comm)
 {
 	struct sproc *p;
 	int id, err;
@@ -324,6 +371,8 @@ static int proc_index(struct store_sink *k, struct pcache *pc, const char *comm)
 	id = strset__add(k->proc_keys, k->key.buf, k->key.len);
 	if (id < 0 || (size_t)id < strset__count(k->proc_keys) - 1)
 		return id;
+	if (!pc->facts_read)
+		read_facts(k, pc);
 	p = &k->procs[id];
 	p->pid = pc->tgid;
 	p->comm = intern(k, comm);
@@ -334,7 +383,7 @@ static int proc_index(struct store_sink *k, struct pcache *pc, const char *comm)
 	return p->comm ? id : -ENOMEM;
 }
 
-static int stack_index(struct store_sink *k, const __u32 *frames, int nr)
+static int stack_index(struct ingest *k, const __u32 *frames, int nr)
 {
 	int id, err;
 
@@ -360,7 +409,7 @@ static int cmp_pending(const void *a, const void *b)
 	return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
-static void merge_pending(struct store_sink *k)
+static void merge_pending(struct ingest *k)
 {
 	size_t i, j = 0;
 
@@ -376,11 +425,13 @@ static void merge_pending(struct store_sink *k)
 	k->nr_pend = j + 1;
 }
 
-void store_sink__begin_drain(struct store_sink *k)
+void ingest__begin_drain(struct ingest *k)
 {
 	double now = wall_seconds(), mid = now;
 	__s64 t;
 
+	symbolizer__next_generation(k->syms);
+	k->drain++;
 	/* a window that runs backwards (the clock stepped) counts at its end */
 	if (k->window_start > 0 && k->window_start <= now)
 		mid = (k->window_start + now) / 2;
@@ -389,20 +440,163 @@ void store_sink__begin_drain(struct store_sink *k)
 	k->window_start = now;
 }
 
-int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const __u64 *kips,
-		    int nr_kips, const __u64 *uips, int nr_uips)
+void ingest__proc_event(void *ingest, const struct proc_event *ev)
 {
-	struct store_sink *k = sink;
-	char comm[TASK_COMM_LEN + 1];
-	struct pcache *pc;
-	int i, n = 0, idx, proc, stack, err;
+	struct ingest *k = ingest;
+	uint64_t val;
+
+	if (ev->type == EVENT_NEW)
+		symbolizer__add_process(k->syms, ev->tgid);
+	else
+		symbolizer__process_exited(k->syms, ev->tgid);
+	/* EVENT_NEW of a pid already cached: the first sample after an exec, or a pid reused */
+	if (ev->type != EVENT_EXIT && hashmap__get(&k->pcaches, ev->tgid, &val))
+		((struct pcache *)(uintptr_t)val)->stale = true;
+}
+
+/* ---- what a sample looks like ---- */
+
+static int folded_frame(struct strbuf *line, const struct store_frame *f)
+{
+	char buf[300];
+
+	if (f->kernel)
+		return folded__add_frame(line, f->name ? f->name : "[unknown]", "_[k]");
+	if (f->name)
+		return folded__add_frame(line, f->name,
+					 f->inlined ? "_[i]" : f->jit ? "_[j]" : NULL);
+	if (f->module)
+		snprintf(buf, sizeof(buf), "[unknown] (%s)", f->module);
+	else
+		snprintf(buf, sizeof(buf), "[unknown]");
+	return folded__add_frame(line, buf, NULL);
+}
+
+int ingest_sample__folded(const struct ingest_sample *s, struct strbuf *line)
+{
+	int i, err;
+
+	strbuf__setlen(line, 0);
+	err = folded__add_frame(line, s->comm, NULL);
+	for (i = 0; i < s->nr_frames && !err; i++)
+		err = folded_frame(line, &s->frames[i]);
+	if (!err && !s->nr_frames)
+		err = folded__add_frame(line, "[no stack]", NULL);
+	return err;
+}
+
+/* ---- judging a stack ---- */
+
+static enum ingest_naming naming_of(int nr, int named)
+{
+	if (!nr)
+		return INGEST_NO_USER_STACK;
+	return named == nr ? INGEST_NAMED : named ? INGEST_PARTLY_NAMED : INGEST_UNNAMED;
+}
+
+enum ingest_naming ingest__naming(const struct store_frame *user, int nr)
+{
+	int i, named = 0;
+
+	for (i = 0; i < nr; i++)
+		named += user[i].name != NULL;
+	return naming_of(nr, named);
+}
+
+bool ingest__is_root_function(const char *name)
+{
+	static const char *const roots[] = { "_start", "__clone3", "clone3", "__clone", "clone",
+					     "start_thread" };
+	size_t i;
+
+	for (i = 0; name && i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if (!strcmp(name, roots[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Judge the user part of the stack in @idx (root first: the outermost frame is the first). */
+static void judge(struct ingest *k, struct ingest_sample *s, const __u32 *idx, int n)
+{
+	const struct store_frame *f;
+	int i, named = 0;
+
+	for (i = 0; i < n; i++) {
+		f = &k->frames[idx[i]].f;
+		if (f->kernel)
+			break;
+		named += f->name != NULL;
+	}
+	s->nr_user = i;
+	s->naming = naming_of(s->nr_user, named);
+	/* frame pointers give no verdict: a stack ending in _start or a thread start is whole */
+	s->rooted = s->key->unwind_end == UNWIND_END_ROOT ||
+		    (s->key->unwind_end == UNWIND_END_NONE && s->nr_user &&
+		     ingest__is_root_function(k->frames[idx[0]].f.name));
+	k->counts.samples += s->count;
+	if (!s->nr_user)
+		return;
+	k->counts.user_stacks += s->count;
+	if (s->rooted)
+		k->counts.rooted += s->count;
+	if (s->naming == INGEST_UNNAMED) {
+		k->counts.unnamed += s->count;
+		if (s->rooted)
+			k->counts.rooted_unnamed += s->count;
+	} else if (s->rooted) {
+		k->counts.complete += s->count;
+	}
+}
+
+/* Hand @s, with the frames in @idx, to the consumer. */
+static int consume(struct ingest *k, struct ingest_sample *s, const __u32 *idx, int n)
+{
+	int i, err;
+
+	err = grow_array((void **)&k->sample_frames, &k->cap_sample_frames, n + 1,
+			 sizeof(*k->sample_frames));
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		k->sample_frames[i] = k->frames[idx[i]].f;
+	s->frames = k->sample_frames;
+	s->nr_frames = n;
+	return k->fn(k->fn_ctx, s);
+}
+
+/* Add the stack in stack_buf to the batch for the store. */
+static int add_pending(struct ingest *k, struct pcache *pc, const struct ingest_sample *s, int n)
+{
+	int proc, stack, err;
 
 	if (k->nr_pend >= k->max_pending)
 		merge_pending(k);
 	if (k->nr_pend >= k->max_pending) {
-		k->lost += count;
+		k->lost += s->count;
 		return 0;
 	}
+	proc = proc_index(k, pc, s->comm);
+	stack = proc < 0 ? proc : stack_index(k, k->stack_buf, n);
+	if (stack < 0)
+		return stack;
+	err = grow_array((void **)&k->pend, &k->cap_pend, k->nr_pend + 1, sizeof(*k->pend));
+	if (err)
+		return err;
+	k->pend[k->nr_pend++] = (struct pending){ k->window_bucket, proc, stack, s->count };
+	k->pending_samples += s->count;
+	return 0;
+}
+
+int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const __u64 *kips,
+		int nr_kips, const __u64 *uips, int nr_uips)
+{
+	struct ingest *k = ingest;
+	struct ingest_sample s = { .key = key, .count = count };
+	char comm[TASK_COMM_LEN + 1];
+	struct pcache *pc;
+	int i, n = 0, idx, err;
+
 	err = grow_array((void **)&k->stack_buf, &k->cap_stack_buf,
 			 nr_kips + (size_t)nr_uips * SYM_MAX_FRAMES + 1,
 			 sizeof(*k->stack_buf));
@@ -425,21 +619,18 @@ int store_sink__add(void *sink, const struct sample_key *key, __u64 count, const
 	}
 	memcpy(comm, key->comm, TASK_COMM_LEN);
 	comm[TASK_COMM_LEN] = '\0';
-	proc = proc_index(k, pc, comm[0] ? comm : "[unknown comm]");
-	stack = proc < 0 ? proc : stack_index(k, k->stack_buf, n);
-	if (stack < 0)
-		return stack;
-	err = grow_array((void **)&k->pend, &k->cap_pend, k->nr_pend + 1, sizeof(*k->pend));
-	if (err)
-		return err;
-	k->pend[k->nr_pend++] = (struct pending){ k->window_bucket, proc, stack, count };
-	k->pending_samples += count;
-	return 0;
+	s.comm = comm[0] ? comm : "[unknown comm]";
+	judge(k, &s, k->stack_buf, n);
+	if (k->fn)
+		err = consume(k, &s, k->stack_buf, n);
+	if (!err && k->st)
+		err = add_pending(k, pc, &s, n);
+	return err;
 }
 
 /* ---- flushing ---- */
 
-static void forget_db_ids(struct store_sink *k)
+static void forget_db_ids(struct ingest *k)
 {
 	size_t i;
 
@@ -452,7 +643,7 @@ static void forget_db_ids(struct store_sink *k)
 	k->epoch = store__epoch(k->st);
 }
 
-static int stack_db_id(struct store_sink *k, __u32 stack, __s64 *id)
+static int stack_db_id(struct ingest *k, __u32 stack, __s64 *id)
 {
 	/* strset packs strings back to back: the arrays are not aligned */
 	const char *frames = strset__str(k->stack_keys, stack);
@@ -478,7 +669,7 @@ static int stack_db_id(struct store_sink *k, __u32 stack, __s64 *id)
 	return err;
 }
 
-static int proc_db_id(struct store_sink *k, __u32 proc, __s64 *id)
+static int proc_db_id(struct ingest *k, __u32 proc, __s64 *id)
 {
 	struct sproc *p = &k->procs[proc];
 	struct store_process sp = {
@@ -493,7 +684,7 @@ static int proc_db_id(struct store_sink *k, __u32 proc, __s64 *id)
 	return err;
 }
 
-static int write_batch(struct store_sink *k, struct store_health *health)
+static int write_batch(struct ingest *k, struct store_health *health)
 {
 	__s64 proc, stack;
 	size_t i;
@@ -509,15 +700,20 @@ static int write_batch(struct store_sink *k, struct store_health *health)
 	if (!err && health) {
 		health->recorded = k->written + k->pending_samples;
 		health->lost = k->lost;
+		health->user_stacks = k->counts.user_stacks;
+		health->complete = k->counts.complete;
+		health->unnamed = k->counts.unnamed;
 		err = store__put_health(k->st, k->run_id, health);
 	}
 	return err;
 }
 
-int store_sink__flush(struct store_sink *k, struct store_health *health)
+int ingest__flush(struct ingest *k, struct store_health *health)
 {
 	int err;
 
+	if (!k->st)
+		return -ENOENT;
 	if (!k->nr_pend && !health)
 		return 0;
 	if (k->epoch != store__epoch(k->st))
@@ -542,7 +738,7 @@ int store_sink__flush(struct store_sink *k, struct store_health *health)
 
 /* ---- lifecycle ---- */
 
-static int cmdline_of(const struct store_sink_opts *o, struct strbuf *sb)
+static int cmdline_of(const struct ingest_store_opts *o, struct strbuf *sb)
 {
 	int i, err = 0;
 
@@ -551,7 +747,7 @@ static int cmdline_of(const struct store_sink_opts *o, struct strbuf *sb)
 	return err;
 }
 
-static int add_run(struct store_sink *k, const struct store_sink_opts *o)
+static int add_run(struct ingest *k, const struct ingest_store_opts *o)
 {
 	struct strbuf cmd = STRBUF_INIT;
 	struct store_run run = {
@@ -572,55 +768,66 @@ static int add_run(struct store_sink *k, const struct store_sink_opts *o)
 	return err;
 }
 
-struct store_sink *store_sink__open(struct symbolizer *syms, const struct store_sink_opts *o)
+struct ingest *ingest__new(struct symbolizer *syms, ingest_sample_fn fn, void *ctx)
 {
-	struct store_opts so = {
-		.create = true, .quiet = o->quiet, .busy_timeout_ms = o->busy_timeout_ms,
-	};
-	struct store_sink *k;
-	char *path = NULL;
-	int err = -ENOMEM;
+	struct ingest *k;
 
 	k = calloc(1, sizeof(*k));
-	if (!k)
-		goto err_out;
+	if (!k) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	k->syms = syms;
-	k->bucket_secs = o->bucket_secs > 0 ? o->bucket_secs : 10;
-	k->window_start = wall_seconds();
-	store_sink__begin_drain(k);	/* until the first real one */
-	k->max_pending = o->max_pending ? o->max_pending : 1 << 20;
+	k->fn = fn;
+	k->fn_ctx = ctx;
+	k->bucket_secs = 10;
 	k->key = (struct strbuf)STRBUF_INIT;
-	k->boot_time = read_boot_time();
 	k->strs = strset__new();
 	k->frame_keys = strset__new();
 	k->chains = strset__new();
 	k->stack_keys = strset__new();
 	k->proc_keys = strset__new();
-	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys)
-		goto err_out;
-	path = o->db_path ? strdup(o->db_path) : store__default_path();
-	if (!path)
-		goto err_out;
-	k->st = store__open(path, &so);
-	if (!k->st) {
-		err = -errno;
-		goto err_out;
+	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys) {
+		ingest__free(k);
+		errno = ENOMEM;
+		return NULL;
 	}
-	err = add_run(k, o);
-	if (err)
-		goto err_out;
-	k->epoch = store__epoch(k->st);
-	free(path);
 	return k;
-
-err_out:
-	free(path);
-	store_sink__free(k);
-	errno = -err;
-	return NULL;
 }
 
-void store_sink__free(struct store_sink *k)
+int ingest__open_store(struct ingest *k, const struct ingest_store_opts *o)
+{
+	struct store_opts so = {
+		.create = true, .quiet = o->quiet, .busy_timeout_ms = o->busy_timeout_ms,
+	};
+	char *path;
+	int err;
+
+	if (k->st)
+		return -EBUSY;
+	path = o->db_path ? strdup(o->db_path) : store__default_path();
+	if (!path)
+		return -ENOMEM;
+	k->st = store__open(path, &so);
+	free(path);
+	if (!k->st)
+		return -errno;
+	err = add_run(k, o);
+	if (err) {
+		store__free(k->st);
+		k->st = NULL;
+		return err;
+	}
+	k->bucket_secs = o->bucket_secs > 0 ? o->bucket_secs : 10;
+	k->max_pending = o->max_pending ? o->max_pending : 1 << 20;
+	k->boot_time = read_boot_time();
+	k->epoch = store__epoch(k->st);
+	k->window_start = wall_seconds();
+	k->window_bucket = (__s64)k->window_start - (__s64)k->window_start % k->bucket_secs;
+	return 0;
+}
+
+void ingest__free(struct ingest *k)
 {
 	size_t i = 0;
 	uint64_t val;
@@ -644,34 +851,37 @@ void store_sink__free(struct store_sink *k)
 	free(k->pend);
 	free(k->stack_buf);
 	free(k->ids_buf);
+	free(k->sample_frames);
 	strbuf__release(&k->key);
 	free(k);
 }
 
-int store_sink__close(struct store_sink *k)
+int ingest__close(struct ingest *k)
 {
 	struct timespec ts;
-	int err, e;
+	int err = 0, e;
 
-	err = store_sink__flush(k, NULL);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	e = store__end_run(k->st, k->run_id, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
-	err = err ?: e;
-	store_sink__free(k);
+	if (k && k->st) {
+		err = ingest__flush(k, NULL);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = store__end_run(k->st, k->run_id, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+		err = err ?: e;
+	}
+	ingest__free(k);
 	return err;
 }
 
-struct store *store_sink__store(struct store_sink *k)
+struct store *ingest__store(struct ingest *k)
 {
 	return k->st;
 }
 
-__s64 store_sink__run_id(const struct store_sink *k)
+__s64 ingest__run_id(const struct ingest *k)
 {
-	return k->run_id;
+	return k->st ? k->run_id : 0;
 }
 
-void store_sink__forget_exited(struct store_sink *k)
+void ingest__forget_exited(struct ingest *k)
 {
 	size_t i = 0, nr = 0, cap = 0;
 	uint64_t key, val, *dead = NULL;
@@ -699,8 +909,9 @@ void store_sink__forget_exited(struct store_sink *k)
 	free(dead);
 }
 
-void store_sink__stats(const struct store_sink *k, struct store_sink_stats *st)
+void ingest__stats(const struct ingest *k, struct ingest_stats *st)
 {
+	*st = k->counts;
 	st->written = k->written;
 	st->pending = k->pending_samples;
 	st->lost = k->lost;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "unwind_report.h"
-#include "symbolizer/symbolizer.h"
 #include "common/log.h"
 
 int unwind_mode__parse(const char *arg, enum unwind_mode *mode)
@@ -27,27 +26,8 @@ int unwind_mode__parse(const char *arg, enum unwind_mode *mode)
 	return 0;
 }
 
-void unwind_report__add_fp(struct unwind_report *rep, struct symbolizer *syms, __u32 tgid,
-			   __u64 outermost, __u64 count)
-{
-	static const char *const roots[] = { "_start", "__clone3", "clone3", "__clone", "clone",
-					     "start_thread" };
-	struct sym_frame f[SYM_MAX_FRAMES];
-	size_t i;
-	int n;
-
-	rep->fp_user += count;
-	/* the outermost frame of an inline chain is the function itself */
-	n = symbolizer__user(syms, tgid, outermost - 1, f, SYM_MAX_FRAMES);
-	for (i = 0; n > 0 && f[0].name && i < sizeof(roots) / sizeof(roots[0]); i++) {
-		if (!strcmp(f[0].name, roots[i])) {
-			rep->fp_rooted += count;
-			return;
-		}
-	}
-}
-
-static void print_dwarf(enum unwind_mode mode, const struct collector_stats *st)
+static void print_dwarf(const struct ingest_stats *is, enum unwind_mode mode,
+			const struct collector_stats *st)
 {
 	static const char *const names[UNWIND_END_MAX] = {
 		[UNWIND_END_NO_TABLE] = "no unwind table", [UNWIND_END_JIT] = "JIT/anonymous code",
@@ -55,16 +35,21 @@ static void print_dwarf(enum unwind_mode mode, const struct collector_stats *st)
 		[UNWIND_END_READ_ERROR] = "read error", [UNWIND_END_NO_MAPPING] = "unknown mapping",
 		[UNWIND_END_BAD_FRAME] = "bad frame",
 	};
-	__u64 users = 0;
+	__u64 users = 0, unnamed = is->rooted_unnamed, complete;
 	int i;
 
 	for (i = UNWIND_END_ROOT; i < UNWIND_END_MAX; i++)
 		users += st->unwind_end[i];
 	if (!users)
 		return;
-	printf("  user stacks (%s unwinding): %.2f%% complete (reached the root)",
-	       mode == UNWIND_MODE_DWARF ? "dwarf" : "auto",
-	       100.0 * st->unwind_end[UNWIND_END_ROOT] / users);
+	/* every drained sample went through ingest: its rooted ones are the BPF side's */
+	if (unnamed > st->unwind_end[UNWIND_END_ROOT])
+		unnamed = st->unwind_end[UNWIND_END_ROOT];
+	complete = st->unwind_end[UNWIND_END_ROOT] - unnamed;
+	printf("  user stacks (%s unwinding): %.2f%% complete (reached the root and named)",
+	       mode == UNWIND_MODE_DWARF ? "dwarf" : "auto", 100.0 * complete / users);
+	if (unnamed)
+		printf(", %llu unwound but unnamed", (unsigned long long)unnamed);
 	for (i = UNWIND_END_NO_TABLE; i < UNWIND_END_MAX; i++) {
 		if (st->unwind_end[i])
 			printf(", %llu %s", (unsigned long long)st->unwind_end[i], names[i]);
@@ -74,14 +59,19 @@ static void print_dwarf(enum unwind_mode mode, const struct collector_stats *st)
 	       (unsigned long long)st->unwind_max_rows, (unsigned long long)st->unwind_no_table);
 }
 
-void unwind_report__print(const struct unwind_report *rep, enum unwind_mode mode,
+void unwind_report__print(const struct ingest_stats *is, enum unwind_mode mode,
 			  const struct collector_stats *st)
 {
-	if (mode != UNWIND_MODE_FP)
-		print_dwarf(mode, st);
-	else if (rep->fp_user)
-		printf("  user stacks (frame pointers): %.2f%% complete (end at _start or a thread start)\n",
-		       100.0 * rep->fp_rooted / rep->fp_user);
+	if (mode != UNWIND_MODE_FP) {
+		print_dwarf(is, mode, st);
+	} else if (is->user_stacks) {
+		/* the root's name is the verdict: a rooted stack always has a named frame */
+		printf("  user stacks (frame pointers): %.2f%% complete (end at _start or a thread start, named)",
+		       100.0 * is->complete / is->user_stacks);
+		if (is->unnamed)
+			printf(", %llu unnamed", (unsigned long long)is->unnamed);
+		printf("\n");
+	}
 	if (st->bpf_runs)
 		printf("  BPF programs: %llu runs, %.1f ms (%.2f us each; kernel.bpf_stats_enabled)\n",
 		       (unsigned long long)st->bpf_runs, st->bpf_run_ns / 1e6,

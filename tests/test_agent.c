@@ -175,7 +175,23 @@ static void test_agent_sigterm_flushes(void **state)
 				" ON p.id = s.process_id WHERE p.comm = 'wl_split'") > 50);
 	assert_true(one_int(db, "SELECT count(*) FROM functions WHERE name IN"
 				" ('main', 'outer', 'middle', 'leaf_alpha')") == 4);
+	/* how whole and how named the user stacks were, with the health */
+	assert_true(one_int(db, "SELECT user_stacks FROM agent_stacks") > 50);
+	assert_true(one_int(db, "SELECT complete FROM agent_stacks") > 0);
+	assert_true(one_int(db, "SELECT complete + unnamed FROM agent_stacks") <=
+		    one_int(db, "SELECT user_stacks FROM agent_stacks"));
 	sqlite3_close(db);
+	{
+		const char *argv[] = { env_path("PROFILE"), "status", "--db", db_file, NULL };
+		char *out = tmp("term-status.out"), *text;
+
+		assert_int_equal(wait_exit(spawn(argv, out, NULL)), 0);
+		text = slurp(out);
+		if (!strstr(text, "complete (reached the root and named)") ||
+		    !strstr(text, "unnamed (no frame named)"))
+			fail_msg("status shows no stack health: %s", text);
+		free(text);
+	}
 }
 
 static void test_agent_kill9_loses_at_most_one_flush(void **state)

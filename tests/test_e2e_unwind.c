@@ -349,12 +349,48 @@ static void test_cxx_exceptions_and_dlopen(void **state)
 	folded_free(&f);
 }
 
+/*
+ * A static, stripped build unwinds to its root (.eh_frame is kept) but no
+ * frame can be named: those stacks are "unwound but unnamed", not complete.
+ */
+static void test_unnamed_stacks_not_complete(void **state)
+{
+	char *truth = tmp("stripped-truth.txt"), *folded = tmp("stripped.folded"), *out, *p;
+	unsigned long long unnamed = 0;
+	struct folded f;
+	pid_t wl;
+
+	(void)state;
+	REQUIRE_BPF();
+	wl = start_qsort("wl_stripped", truth, 30);
+	sleep_s(0.3);
+	out = profile_pid(wl, "auto", 3, folded);
+	kill(wl, SIGTERM);
+	assert_int_equal(wait_exit(wl), 0);
+	folded_load(folded, &f);
+	assert_true(f.total >= 0.2 * 3 * 999);
+	/* nearly every stack is a row of [unknown] frames */
+	assert_true(share_containing(&f, "wl_stripped;[unknown] (wl_stripped);") >= 0.9);
+	assert_non_null(strstr(out, "complete (reached the root and named)"));
+	p = strstr(out, " unwound but unnamed");
+	assert_non_null(p);
+	while (p > out && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	assert_int_equal(sscanf(p, "%llu", &unnamed), 1);
+	print_message("%llu of %.0f samples unwound but unnamed\n", unnamed, f.total);
+	assert_true(unnamed >= 0.9 * f.total);
+	assert_true(complete_share(out) <= 0.1);
+	free(out);
+	folded_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qsort_without_frame_pointers),
 		cmocka_unit_test(test_frame_pointer_build_same_stacks),
 		cmocka_unit_test(test_cxx_exceptions_and_dlopen),
+		cmocka_unit_test(test_unnamed_stacks_not_complete),
 	};
 
 	return cmocka_run_group_tests_name("e2e_unwind", tests, setup_group, teardown_group);
