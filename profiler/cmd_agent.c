@@ -431,6 +431,7 @@ static int setup(struct agent *a)
 	a->syms = symbolizer__new(&sy);
 	if (!a->syms)
 		return -errno;
+	co.syms = a->syms;	/* one read of a process's mappings for both */
 	a->coll = collector__new(&co);
 	if (!a->coll)
 		return -errno;

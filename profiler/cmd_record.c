@@ -409,6 +409,7 @@ static int setup(struct record *r)
 	/* capture the selected processes' mappings before they can exit */
 	for (i = 0; i < o->nr_pids; i++)
 		symbolizer__add_process(r->syms, o->pids[i]);
+	co.syms = r->syms;	/* one read of a process's mappings for both */
 	r->coll = collector__new(&co);
 	if (!r->coll)
 		return -errno;

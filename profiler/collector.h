@@ -21,6 +21,8 @@ enum collector_event {
 	EVENT_CYCLES,		/* hardware PMU cycles, when the machine has one */
 };
 
+struct symbolizer;
+
 struct collector_opts {
 	int freq;			/* samples per second per CPU */
 	enum collector_event event;
@@ -35,6 +37,12 @@ struct collector_opts {
 	__u32 count_entries;		/* per counts map; 0 = default */
 	enum unwind_mode unwind;	/* user stacks: UNWIND_MODE_FP (0), _DWARF or _AUTO */
 	__u32 unwind_rows;		/* unwind table rows for all binaries; 0 = default */
+	/*
+	 * NULL, or the symbolizer that takes over each process's mappings as
+	 * the unwinder reads them (dwarf/auto): one read serves both, and a
+	 * process gone before its samples are drained is still named.
+	 */
+	struct symbolizer *syms;
 };
 
 struct collector_stats {

@@ -28,6 +28,7 @@
 #include "collector_internal.h"
 #include "profiler.skel.h"
 #include "unwind/unwind.h"
+#include "symbolizer/symbolizer.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -86,6 +87,11 @@ static __u32 dwarf_stack_entries(const struct collector_opts *o)
 	while (n < 16384 && n < want)
 		n *= 2;
 	return n;
+}
+
+static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, size_t nr)
+{
+	symbolizer__offer_maps(ctx, tgid, maps, nr);
 }
 
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
@@ -307,6 +313,10 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	f->wake_fd = f->epoll_fd = -1;
 	pthread_mutex_init(&f->stats_lock, NULL);
 	uo.cancel = &f->stop;
+	if (o->syms) {
+		uo.maps_fn = offer_maps;
+		uo.maps_ctx = o->syms;
+	}
 	f->uw = unwinder__new(&uo);
 	if (!f->uw) {
 		err = -errno;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
@@ -315,7 +316,8 @@ static int exec_map_cb(void *data, const struct proc_map *m)
 	struct sym_exec_map e = {
 		.start = m->start, .end = m->end, .pgoff = m->pgoff,
 		.dev_major = m->dev_major, .dev_minor = m->dev_minor, .inode = m->inode,
-		.path = m->path, .anon = m->kind == MAPPING_ANON, .vdso = m->kind == MAPPING_VDSO,
+		.path = m->path, .deleted = m->deleted, .anon = m->kind == MAPPING_ANON,
+		.vdso = m->kind == MAPPING_VDSO,
 		.special = m->kind == MAPPING_SPECIAL,
 	};
 
@@ -337,9 +339,10 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 }
 
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
-			     __u64 inode, const char *path)
+			     __u32 dev_major, __u32 dev_minor, __u64 inode, const char *path)
 {
 	struct strbuf buf = STRBUF_INIT;
+	bool gone = false;
 	struct stat st;
 	int fd, root;
 
@@ -359,16 +362,28 @@ int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u
 		goto out;
 	}
 	root = open(strbuf__str(&buf), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 && (errno == ENOENT || errno == ESRCH)) {
+		/*
+		 * The process is gone (it ran for milliseconds): the file may still
+		 * be at its path in our own mount namespace. Only the very file
+		 * will do there: the same device and inode.
+		 */
+		gone = true;
+		root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (root < 0) {
 		fd = -errno;
 		goto out;
 	}
 	fd = untrusted__open(root, path, UNTRUSTED_ANY_OWNER, &st);
 	close(root);
-	if (fd >= 0 && (__u64)st.st_ino != inode) {
+	if (fd >= 0 && ((__u64)st.st_ino != inode ||
+			(gone && (major(st.st_dev) != dev_major || minor(st.st_dev) != dev_minor)))) {
 		close(fd);	/* not the file that was mapped */
 		fd = -ESTALE;
 	}
+	if (fd < 0 && gone)
+		fd = -ESRCH;
 out:
 	strbuf__release(&buf);
 	return fd;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -74,6 +75,17 @@ struct symbolizer {
 	struct sym_frame *pool;
 	size_t nr_pool, cap_pool;
 	struct hashmap demangled;	/* raw name pointer -> demangled name pointer */
+
+	/* mappings offered by other threads (symbolizer__offer_maps), oldest first */
+	pthread_mutex_t offers_lock;
+	struct offer *offers, **offers_tail;
+};
+
+struct offer {
+	struct offer *next;
+	__u32 tgid;
+	size_t nr;
+	struct sym_exec_map maps[];	/* then the paths, each NUL-terminated */
 };
 
 static const char *intern(struct symbolizer *s, const char *str)
@@ -139,6 +151,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	}
 	if (opts && opts->debug_dir && dso__set_debug_dir(opts->debug_dir))
 		goto err_nomem;
+	pthread_mutex_init(&s->offers_lock, NULL);
+	s->offers_tail = &s->offers;
 	s->gen = 1;
 	s->vdso = -1;
 	s->use_dwarf = !(opts && opts->no_dwarf);
@@ -170,6 +184,14 @@ void symbolizer__free(struct symbolizer *s)
 	while (hashmap__next(&s->procs, &i, NULL, &val))
 		proc__free((struct proc *)(uintptr_t)val);
 	hashmap__release(&s->procs);
+	while (s->offers) {
+		struct offer *o = s->offers;
+
+		s->offers = o->next;
+		free(o);
+	}
+	if (s->offers_tail)
+		pthread_mutex_destroy(&s->offers_lock);
 	for (i = 0; i < s->nr_dsos; i++) {
 		dso__free(s->dsos[i].dso);
 		hashmap__release(&s->dsos[i].cache);
@@ -231,12 +253,15 @@ static void drop_exited(struct symbolizer *s)
 	}
 }
 
+static void take_offers(struct symbolizer *s);
+
 void symbolizer__next_generation(struct symbolizer *s)
 {
 	s->gen++;
 	s->gen_clock = s->clock;
 	enforce_dwarf_cap(s);
 	drop_exited(s);
+	take_offers(s);
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
@@ -348,25 +373,122 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	return 0;
 }
 
+/* @tgid's entry, made (with its mappings unread) when there is none; NULL on ENOMEM. */
+static struct proc *find_or_add_proc(struct symbolizer *s, __u32 tgid, bool *added)
+{
+	struct proc *p;
+	uint64_t val;
+
+	*added = false;
+	if (hashmap__get(&s->procs, tgid, &val))
+		return (struct proc *)(uintptr_t)val;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	if (hashmap__set(&s->procs, tgid, (uintptr_t)p)) {
+		proc__free(p);
+		return NULL;
+	}
+	*added = true;
+	return p;
+}
+
+/* Take over the mappings other threads read, in the order they were read. */
+static void take_offers(struct symbolizer *s)
+{
+	struct offer *o, *next;
+
+	pthread_mutex_lock(&s->offers_lock);
+	o = s->offers;
+	s->offers = NULL;
+	s->offers_tail = &s->offers;
+	pthread_mutex_unlock(&s->offers_lock);
+	for (; o; o = next) {
+		struct proc_map *maps = calloc(o->nr, sizeof(*maps));
+		struct proc *p;
+		bool added;
+		size_t i;
+
+		next = o->next;
+		p = maps ? find_or_add_proc(s, o->tgid, &added) : NULL;
+		for (i = 0; p && i < o->nr; i++) {
+			const struct sym_exec_map *e = &o->maps[i];
+			const char *path = intern(s, e->path);
+
+			if (!path)
+				break;
+			maps[i] = (struct proc_map){
+				.start = e->start, .end = e->end, .pgoff = e->pgoff,
+				.dev_major = e->dev_major, .dev_minor = e->dev_minor,
+				.inode = e->inode, .exec = true, .deleted = e->deleted,
+				.kind = e->vdso ? MAPPING_VDSO : e->special ? MAPPING_SPECIAL :
+					e->anon ? MAPPING_ANON : MAPPING_FILE,
+				.path = path, .dso = -1,
+			};
+		}
+		if (p && i == o->nr) {
+			/* a snapshot of a live process: newer than anything read before it */
+			qsort(maps, o->nr, sizeof(*maps), cmp_map);
+			free(p->maps);
+			p->maps = maps;
+			p->nr_maps = o->nr;
+			p->loaded_gen = s->gen;
+			p->gone = false;
+			maps = NULL;
+		}
+		free(maps);
+		free(o);
+	}
+}
+
+int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_exec_map *maps,
+			   size_t nr)
+{
+	size_t i, bytes = 0;
+	struct offer *o;
+	char *str;
+
+	if (!nr)
+		return 0;	/* a kernel thread, or one being torn down: nothing to tell */
+	for (i = 0; i < nr; i++)
+		bytes += strlen(maps[i].path) + 1;
+	o = malloc(sizeof(*o) + nr * sizeof(o->maps[0]) + bytes);
+	if (!o)
+		return -ENOMEM;
+	o->next = NULL;
+	o->tgid = tgid;
+	o->nr = nr;
+	str = (char *)&o->maps[nr];
+	for (i = 0; i < nr; i++) {
+		size_t len = strlen(maps[i].path) + 1;
+
+		o->maps[i] = maps[i];
+		o->maps[i].path = memcpy(str, maps[i].path, len);
+		str += len;
+	}
+	pthread_mutex_lock(&s->offers_lock);
+	*s->offers_tail = o;
+	s->offers_tail = &o->next;
+	pthread_mutex_unlock(&s->offers_lock);
+	return 0;
+}
+
 static struct proc *get_proc(struct symbolizer *s, __u32 tgid, bool create)
 {
 	struct proc *p;
 	uint64_t val;
+	bool added;
 
 	if (hashmap__get(&s->procs, tgid, &val))
 		return (struct proc *)(uintptr_t)val;
 	if (!create)
 		return NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->tgid = tgid;
-	if (read_maps(s, p))
+	/* read by the unwinder already? */
+	take_offers(s);
+	p = find_or_add_proc(s, tgid, &added);
+	if (p && added && read_maps(s, p))
 		p->gone = true;	/* remembered: do not retry on every frame */
-	if (hashmap__set(&s->procs, tgid, (uintptr_t)p)) {
-		proc__free(p);
-		return NULL;
-	}
 	return p;
 }
 
@@ -379,6 +501,7 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 
 	if (!p)
 		return -ENOMEM;
+	take_offers(s);
 	if (p->exited_gen) {
 		/*
 		 * Sampled again after its exit: a new process under the same pid,
@@ -485,8 +608,8 @@ static int register_dso(struct symbolizer *s, struct dso *dso, const char *path,
 
 static int open_mapping_file(struct symbolizer *s, const struct proc *p, const struct proc_map *m)
 {
-	return symbolizer__open_mapping(s->proc_root, p->tgid, m->start, m->end, m->inode,
-					m->path);
+	return symbolizer__open_mapping(s->proc_root, p->tgid, m->start, m->end, m->dev_major,
+					m->dev_minor, m->inode, m->path);
 }
 
 static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
@@ -509,6 +632,11 @@ static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 		return m->dso;
 	}
 	fd = open_mapping_file(s, p, m);
+	if (fd == -ESRCH) {
+		/* the process went first: not the binary's fault, later processes try again */
+		m->dso = register_dso(s, NULL, m->path, 0);
+		return m->dso;
+	}
 	if (fd < 0)
 		pr_debug("cannot open '%s' of pid %u: %s", m->path, p->tgid, strerror(-fd));
 	else
@@ -852,6 +980,11 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 	if (!p)
 		return -ENOMEM;
 	m = find_map(p, addr);
+	if (!m) {
+		/* a library mapped since: the unwinder may have read it already */
+		take_offers(s);
+		m = find_map(p, addr);
+	}
 	if (!m && p->loaded_gen != s->gen && !p->gone && !p->exited_gen) {
 		/* a library mapped since the last read (dlopen): read once more */
 		if (read_maps(s, p))

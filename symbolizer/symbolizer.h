@@ -88,6 +88,20 @@ void symbolizer__next_generation(struct symbolizer *s);
 /* The process exited: its mappings may be dropped once its samples are drained. */
 void symbolizer__process_exited(struct symbolizer *s, __u32 tgid);
 
+struct sym_exec_map;
+
+/*
+ * Mappings of @tgid read by another part of the profiler (the unwinder's
+ * thread reads a process's maps at its exec and as it maps libraries),
+ * taken over at the next generation or lookup: a process that exits before
+ * its samples are drained keeps what was read while it ran, and is not read
+ * again. The one call that may come from another thread than the
+ * symbolizer's. @maps (@nr of them, paths borrowed) are copied. Returns 0 or
+ * -ENOMEM (the offer is then dropped).
+ */
+int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_exec_map *maps,
+			   size_t nr);
+
 /*
  * Build id (hex, borrowed until symbolizer__free()) of @tgid's executable
  * (/proc/PID/exe, found among its mappings), or NULL when unknown or none.
@@ -110,6 +124,7 @@ struct sym_exec_map {
 	__u32 dev_major, dev_minor;
 	__u64 inode;
 	const char *path;	/* "" when anonymous; borrowed for the callback only */
+	bool deleted;		/* the file was unlinked (path without " (deleted)") */
 	bool anon;		/* anonymous, heap or stack: JIT code lives here */
 	bool vdso;
 	bool special;		/* [vsyscall] and other bracketed names */
@@ -128,10 +143,12 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
  * /proc/PID/map_files (deleted files, other mount namespaces), else through
  * /proc/PID/root/@path when that is still inode @inode: the process's user
  * controls that path, so no symlink is followed, FUSE is not read, and only
- * a regular file is opened (never blocking). Returns the fd (the caller
- * closes it) or -errno (-ESTALE: the path names another file now).
+ * a regular file is opened (never blocking). When the process is gone, @path
+ * in the profiler's own mount namespace, if it is still that device and
+ * inode. Returns the fd (the caller closes it) or -errno (-ESTALE: the path
+ * names another file now; -ESRCH: the process is gone and so is the file).
  */
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
-			     __u64 inode, const char *path);
+			     __u32 dev_major, __u32 dev_minor, __u64 inode, const char *path);
 
 #endif /* __PROFILER_SYMBOLIZER_H */

@@ -360,6 +360,48 @@ static void test_symbolize_deleted_binary(void **state)
 	symbolizer__free(s);
 }
 
+static int keep_exec_map(void *ctx, const struct sym_exec_map *m)
+{
+	struct sym_exec_map *maps = ctx;
+	size_t i;
+
+	for (i = 0; maps[i].end; i++)
+		;
+	if (i + 1 < 64) {
+		maps[i] = *m;
+		maps[i].path = strdup(m->path);
+	}
+	return 0;
+}
+
+/*
+ * Mappings offered by another reader (the unwinder's thread) name a
+ * process that exited, was reaped and was never read by the symbolizer.
+ */
+static void test_offered_maps_name_a_gone_process(void **state)
+{
+	struct sym_exec_map maps[64] = { 0 };
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct child c;
+	size_t nr, i;
+
+	(void)state;
+	start_child(&c, fixture("symfix-pie"));
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, keep_exec_map, maps), 0);
+	for (nr = 0; maps[nr].end; nr++)
+		;
+	assert_true(nr >= 3);
+	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
+	for (i = 0; i < nr; i++)
+		free((char *)maps[i].path);
+	stop_child(&c);	/* exited and reaped: /proc has nothing of it */
+	expect_user(s, c.pid, c.first, "symfix_first", "symfix-pie");
+	expect_user(s, c.pid, c.second + 2, "symfix_second", "symfix-pie");
+	/* no read of its own: the process was taken from the offer */
+	assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+	symbolizer__free(s);
+}
+
 /* ---- reading a process's mappings: the ioctl and the text ---- */
 
 struct maps_list {
@@ -1037,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_symbolize_deleted_binary),
 		cmocka_unit_test(test_symbolize_gone_process),
 		cmocka_unit_test(test_samples_after_exit_keep_names),
+		cmocka_unit_test(test_offered_maps_name_a_gone_process),
 		cmocka_unit_test(test_maps_ioctl_matches_text),
 		cmocka_unit_test(test_maps_changing_while_read),
 		cmocka_unit_test(test_maps_of_vanished_process),

@@ -17,6 +17,8 @@
 
 #include "bpf/profiler.h"
 
+struct sym_exec_map;
+
 struct unwind_table_stats {
 	size_t fdes;		/* address ranges with CFI */
 	size_t unsupported;	/* rows the BPF unwinder cannot follow */
@@ -60,6 +62,12 @@ struct unwinder_opts {
 	__u32 max_tables;	/* capacity of the tables map */
 	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
 	const volatile bool *cancel;	/* NULL, or: once set, builds stop at once */
+	/*
+	 * NULL, or told each process's executable mappings as they are read
+	 * (paths borrowed for the call), so others need not read them again.
+	 */
+	void (*maps_fn)(void *ctx, __u32 tgid, const struct sym_exec_map *maps, size_t nr);
+	void *maps_ctx;
 };
 
 /* Returns NULL with errno set. */

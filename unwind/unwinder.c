@@ -433,7 +433,10 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 			return val;
 		idx = val;
 	}
-	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->inode, m->path);
+	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->dev_major,
+				      m->dev_minor, m->inode, m->path);
+	if (fd == -ESRCH)
+		return idx >= 0 ? idx : -ESRCH;	/* gone first: nothing learnt about the binary */
 	if (fd >= 0)
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {
@@ -508,7 +511,49 @@ struct scan_ctx {
 	struct unwinder *u;
 	__u32 tgid;
 	struct unwind_proc *p;
+	/* for opts.maps_fn: every mapping read, paths copied */
+	struct sym_exec_map *all;
+	size_t nr_all, cap_all;
+	bool lost;		/* out of memory copying them: tell nobody */
 };
+
+static void keep_mapping(struct scan_ctx *c, const struct sym_exec_map *m)
+{
+	char *path;
+
+	if (c->lost || !c->u->opts.maps_fn)
+		return;
+	if (c->nr_all == c->cap_all) {
+		size_t cap = c->cap_all ? 2 * c->cap_all : 32;
+		struct sym_exec_map *n = reallocarray(c->all, cap, sizeof(*n));
+
+		if (!n) {
+			c->lost = true;
+			return;
+		}
+		c->all = n;
+		c->cap_all = cap;
+	}
+	path = strdup(m->path);
+	if (!path) {
+		c->lost = true;
+		return;
+	}
+	c->all[c->nr_all] = *m;
+	c->all[c->nr_all++].path = path;
+}
+
+/* Tell opts.maps_fn what was read, and let the copies go. */
+static void tell_mappings(struct scan_ctx *c)
+{
+	size_t i;
+
+	if (c->u->opts.maps_fn && !c->lost)
+		c->u->opts.maps_fn(c->u->opts.maps_ctx, c->tgid, c->all, c->nr_all);
+	for (i = 0; i < c->nr_all; i++)
+		free((char *)c->all[i].path);
+	free(c->all);
+}
 
 static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 {
@@ -518,6 +563,7 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	int idx = -1;
 	size_t i;
 
+	keep_mapping(c, m);
 	if (c->p->nr >= MAX_UNWIND_MAPS)
 		return 0;	/* later mappings: unknown to the unwinder, frame pointers */
 	um = &c->p->maps[c->p->nr++];
@@ -584,6 +630,8 @@ int unwinder__scan_process(struct unwinder *u, __u32 tgid)
 		return -ENOMEM;
 	u->scans++;
 	err = symbolizer__for_each_exec_map(u->proc_root, tgid, add_mapping_cb, &c);
+	c.lost |= err != 0;	/* half read: nothing to tell */
+	tell_mappings(&c);
 	if (err) {
 		free(c.p);
 		return err;
