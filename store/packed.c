@@ -13,7 +13,8 @@
  * makes more rows than the bucket declares (packed.rows, at most
  * STORE_PACKED_MAX_ROWS), never decompresses more than those rows can take
  * (PACKED_ROW_MAX_BYTES each), and rejects ids that are not positive 64-bit
- * row ids instead of letting the deltas overflow. Nothing here uses SQLite,
+ * row ids instead of letting the deltas overflow, rows out of order or
+ * repeated (the encoder writes merged rows), and counts beyond INT64_MAX. Nothing here uses SQLite,
  * so a fuzzer can link this file alone (with common/strbuf.c and zstd).
  */
 #include <errno.h>
@@ -89,7 +90,9 @@ void packed_rows__merge(struct packed_rows *r)
 	qsort(r->v, r->nr, sizeof(*r->v), row_cmp);
 	for (i = 0; i < r->nr; i++) {
 		if (o && r->v[o - 1].proc == r->v[i].proc && r->v[o - 1].stack == r->v[i].stack)
-			r->v[o - 1].count += r->v[i].count;
+			/* saturated: a count is stored as an SQLite integer */
+			r->v[o - 1].count = r->v[i].count > INT64_MAX - r->v[o - 1].count ?
+					    INT64_MAX : r->v[o - 1].count + r->v[i].count;
 		else
 			r->v[o++] = r->v[i];
 	}
@@ -163,7 +166,8 @@ static int decode_rows(const unsigned char *p, size_t len, size_t max_rows, stru
 			proc += dp;
 			stack = 0;
 		}
-		if (ds > INT64_MAX - stack || count > INT64_MAX)
+		/* rows were merged before encoding: (process, stack) strictly increases */
+		if ((!dp && !ds) || ds > INT64_MAX - stack || count > INT64_MAX)
 			return -EBADMSG;
 		stack += ds;
 		if (!proc || !stack)

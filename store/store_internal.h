@@ -77,15 +77,16 @@ struct packed_rows {
 };
 
 int packed_rows__add(struct packed_rows *r, __s64 proc, __s64 stack, __u64 count);
-/* Sort by (process, stack) and sum the counts of equal rows. */
+/* Sort by (process, stack) and sum the counts of equal rows, saturating at INT64_MAX. */
 void packed_rows__merge(struct packed_rows *r);
 void packed_rows__release(struct packed_rows *r);
 /* Encode sorted, merged @r into @out (replacing its contents): varints, or zstd when smaller. */
 int packed_rows__encode(const struct packed_rows *r, struct strbuf *out);
 /*
  * Decode the packed bucket @blob (@len bytes, any content) and append its rows
- * to @r. A bucket of more than @max_rows rows (at most STORE_PACKED_MAX_ROWS)
- * is corrupt; memory and time are bounded by @max_rows, whatever the blob
+ * to @r: positive ids in strictly increasing (process, stack) order, counts
+ * at most INT64_MAX. A bucket of more than @max_rows rows (at most
+ * STORE_PACKED_MAX_ROWS) is corrupt; memory and time are bounded by @max_rows, whatever the blob
  * declares. Returns 0, -EBADMSG when the blob is corrupt (@r may then hold
  * some of its rows), or -ENOMEM.
  */

@@ -6,8 +6,8 @@
  * a copy of it (negative schema version by PRAGMA and by a flipped header
  * byte, a newer version, an empty file, text, another application's
  * database, a missing table, a write-ahead log from another database, a
- * packed bucket replaced by a zstd frame that declares 1 GiB or by one that
- * claims a billion rows), and a record of the files' bytes to check that
+ * packed bucket replaced by a zstd frame that declares 1 GiB, with a small or
+ * a billion-row rows column, a B-tree page overwritten), and a record of the files' bytes to check that
  * nothing was written. Include after cmocka.h.
  */
 #ifndef __PROFILER_TESTS_STORE_DAMAGE_H
@@ -256,6 +256,33 @@ static inline void damage_zstd_bomb_rows(const char *path)
 	free(blob);
 }
 
+/* The samples table's root page overwritten: SQLite finds it when it reads or writes samples. */
+static inline void damage_page(const char *path)
+{
+	static unsigned char junk[65536];
+	sqlite3_stmt *s;
+	sqlite3 *db;
+	long root, size;
+	int fd;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM"
+					    " pragma_page_size) FROM sqlite_schema WHERE"
+					    " name = 'samples'", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	root = sqlite3_column_int64(s, 0);
+	size = sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_true(root > 1 && size > 0 && size <= (long)sizeof(junk));
+	memset(junk, 0xa5, size);
+	junk[0] = 0x0a;	/* an index leaf page, by its type byte, whose cells are nonsense */
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, size, (root - 1) * size), size);
+	close(fd);
+}
+
 struct damage_case {
 	const char *name;
 	void (*damage)(const char *path);
@@ -275,6 +302,7 @@ static const struct damage_case damage_cases[] = {
 	{ "foreign-wal", damage_foreign_wal, -EBADMSG },
 	{ "zstd-bomb", damage_zstd_bomb, 0, .query_err = true, .writer_ok = true },
 	{ "zstd-bomb-rows", damage_zstd_bomb_rows, 0, .query_err = true, .writer_ok = true },
+	{ "damaged-page", damage_page, 0, .query_err = true, .writer_ok = true },
 };
 
 #define NR_DAMAGE_CASES (sizeof(damage_cases) / sizeof(damage_cases[0]))

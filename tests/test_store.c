@@ -1229,6 +1229,15 @@ static void test_packed_decoder_roundtrip(void **state)
 		out.nr = 0;
 		assert_int_equal(packed_rows__decode(&out, blob.buf, blob.len, in.nr - 1), -EBADMSG);
 	}
+	/* equal rows merge into one count, saturated where SQLite's integers end */
+	in.nr = 0;
+	assert_int_equal(packed_rows__add(&in, 2, 3, INT64_MAX - 1), 0);
+	assert_int_equal(packed_rows__add(&in, 2, 3, 5), 0);
+	assert_int_equal(packed_rows__add(&in, 1, 3, 5), 0);
+	packed_rows__merge(&in);
+	assert_int_equal(in.nr, 2);
+	assert_true(in.v[0].proc == 1 && in.v[0].count == 5);
+	assert_true(in.v[1].proc == 2 && in.v[1].count == INT64_MAX);
 	/* merging nothing is nothing (no qsort of a NULL array) */
 	packed_rows__release(&in);
 	packed_rows__merge(&in);
@@ -1256,6 +1265,7 @@ static void test_packed_decoder_rejects(void **state)
 		{ "stack id overflows", BLOB("\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x01"
 					     "\x00\x01\x01") },
 		{ "count beyond int64", BLOB("\x00\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01") },
+		{ "a row twice", BLOB("\x00\x01\x01\x01\x00\x00\x01") },
 		{ "zstd without its length", BLOB("\x01") },
 		{ "zstd length without a frame", BLOB("\x01\x05") },
 		{ "zstd frame that is not one", BLOB("\x01\x05\x28\xb5\x2f\xfd\x00\x00") },
