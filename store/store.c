@@ -72,6 +72,9 @@ static const char *const migrations[] = {
 	" complete INTEGER NOT NULL, unnamed INTEGER NOT NULL);",
 };
 
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
 static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_FRAME_GET] = "SELECT id FROM frames WHERE mapping_id = ?1 AND addr = ?2"
 			   " AND depth = ?3 AND function_id = ?4",
@@ -1033,8 +1036,9 @@ int store__put_health(struct store *st, __s64 run_id, const struct store_health 
 
 /*
  * Remove what no sample references any more: processes, stacks, and runs that
- * ended before @before (unix seconds) without processes left. Frames, functions and mappings stay (bounded by the code
- * that ran, and cheap). Starts a new epoch: cached ids may be gone.
+ * ended before @before (unix seconds) without processes left. Frames,
+ * functions and mappings stay (bounded by the code that ran, and cheap).
+ * Starts a new epoch: cached ids may be gone.
  */
 static int collect_garbage(struct store *st, __s64 before)
 {

@@ -7,8 +7,8 @@
  * byte, a newer version, an empty file, text, another application's
  * database, a missing table, a write-ahead log from another database, a
  * packed bucket replaced by a zstd frame that declares 1 GiB, with a small or
- * a billion-row rows column, a B-tree page overwritten), and a record of the files' bytes to check that
- * nothing was written. Include after cmocka.h.
+ * a billion-row rows column, a B-tree page overwritten), and a record of
+ * the files' bytes to check that nothing was written. Include after cmocka.h.
  */
 #ifndef __PROFILER_TESTS_STORE_DAMAGE_H
 #define __PROFILER_TESTS_STORE_DAMAGE_H
