@@ -182,12 +182,21 @@ static void update_health(struct agent *a)
 	h->updated_ms = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 	h->pid = getpid();
 	if (!collector__stats(a->coll, &cs)) {
+		struct ingest_stats is;
+		__u64 drained;
+
+		ingest__stats(a->ingest, &is);
 		h->samples = cs.stat[STAT_SAMPLES];
 		h->dropped = cs.unreadable;
 		for (i = STAT_DROP_KSTACK_COLLISION; i <= STAT_DROP_OTHER; i++)
 			h->dropped += cs.stat[i];
 		h->collisions = cs.stat[STAT_DROP_KSTACK_COLLISION] +
 				cs.stat[STAT_DROP_USTACK_COLLISION];
+		h->idle = cs.stat[STAT_IDLE];
+		h->filtered = cs.stat[STAT_FILTERED];
+		/* recorded by the BPF program, not drained yet (the per-CPU sums race a little) */
+		drained = is.samples + cs.unreadable;
+		h->undrained = cs.stat[STAT_RECORDED] > drained ? cs.stat[STAT_RECORDED] - drained : 0;
 	}
 	if (!getrusage(RUSAGE_SELF, &ru)) {
 		h->cpu_ms = ru.ru_utime.tv_sec * 1000ULL + ru.ru_utime.tv_usec / 1000 +
@@ -221,12 +230,14 @@ static void log_health(struct agent *a)
 	double secs = now_seconds() - a->start;
 
 	ingest__stats(a->ingest, &ss);
-	pr_info("agent: %llu samples taken, %llu stored, %llu pending, %llu dropped "
-		"(%llu collisions), %llu lost; cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; "
-		"%zu frames, %zu stacks cached",
+	pr_info("agent: %llu samples taken: %llu stored, %llu pending, %llu idle, %llu of other "
+		"processes, %llu dropped (%llu collisions), %llu lost, %llu not drained; "
+		"cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; %zu frames, %zu stacks cached",
 		(unsigned long long)h->samples, (unsigned long long)ss.written,
-		(unsigned long long)ss.pending, (unsigned long long)h->dropped,
+		(unsigned long long)ss.pending, (unsigned long long)h->idle,
+		(unsigned long long)h->filtered, (unsigned long long)h->dropped,
 		(unsigned long long)h->collisions, (unsigned long long)ss.lost,
+		(unsigned long long)h->undrained,
 		secs > 0 ? h->cpu_ms / 10.0 / secs : 0.0, h->rss_kb / 1024.0,
 		h->db_bytes / 1048576.0, ss.frames, ss.stacks);
 	log_unwind_health(a);

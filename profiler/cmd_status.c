@@ -47,11 +47,13 @@ static int print_health(void *ctx, const struct store_run_info *r)
 	       r->end_ms ? "stopped" : alive ? "running" : "not running (killed?)");
 	printf("  last flush      %.0f s ago (%llu flushes, %llu failed)\n", age,
 	       (unsigned long long)h->flushes, (unsigned long long)h->flush_errors);
-	printf("  samples         %llu taken, %llu stored, %llu dropped (%llu stack-map "
-	       "collisions), %llu lost to store errors\n",
+	printf("  samples         %llu taken: %llu stored, %llu idle (not recorded), %llu of other "
+	       "processes, %llu dropped (%llu stack-map collisions), %llu lost to store errors, "
+	       "%llu not drained yet\n",
 	       (unsigned long long)h->samples, (unsigned long long)h->recorded,
+	       (unsigned long long)h->idle, (unsigned long long)h->filtered,
 	       (unsigned long long)h->dropped, (unsigned long long)h->collisions,
-	       (unsigned long long)h->lost);
+	       (unsigned long long)h->lost, (unsigned long long)h->undrained);
 	if (h->user_stacks)
 		printf("  user stacks     %llu: %.2f%% complete (reached the root and named), "
 		       "%llu unnamed (no frame named)\n",

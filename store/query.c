@@ -316,6 +316,40 @@ int store__query_stacks(struct store *st, const struct store_selector *sel, stor
 	return err;
 }
 
+/* ---- samples over time ---- */
+
+int store__query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
+			  store_timeline_fn fn, void *ctx)
+{
+	struct where w = { .sql = STRBUF_INIT };
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_DONE, err;
+
+	if (step < 1)
+		return -EINVAL;
+	err = strbuf__addf(&w.sql, "SELECT (s.ts / %lld) * %lld AS b, sum(s.count) FROM "
+			   STORE_ALL_SAMPLES " s JOIN processes p ON p.id = s.process_id"
+			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id",
+			   (long long)step, (long long)step);
+	err = err ?: build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY b ORDER BY b");
+	err = err ?: prepare_where(st, &w, &q);
+	err = err ?: store_exec(st, "BEGIN");
+	if (!err) {
+		err = store_unpack(st, sel->since, sel->until);
+		while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW)
+			err = fn(ctx, sqlite3_column_int64(q, 0), (__u64)sqlite3_column_int64(q, 1));
+		if (!err && rc != SQLITE_DONE)
+			err = store_err(st, rc, "cannot query samples");
+		sqlite3_finalize(q);
+		q = NULL;
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	}
+	sqlite3_finalize(q);
+	strbuf__release(&w.sql);
+	return err;
+}
+
 /* ---- runs ---- */
 
 static void read_health(sqlite3_stmt *q, int col, struct store_health *h)
@@ -323,7 +357,7 @@ static void read_health(sqlite3_stmt *q, int col, struct store_health *h)
 	__u64 *vals[] = {
 		&h->samples, &h->recorded, &h->dropped, &h->collisions, &h->lost, &h->cpu_ms,
 		&h->rss_kb, &h->db_bytes, &h->flushes, &h->flush_errors,
-		&h->user_stacks, &h->complete, &h->unnamed,
+		&h->user_stacks, &h->complete, &h->unnamed, &h->idle, &h->filtered, &h->undrained,
 	};
 	size_t i;
 
@@ -353,7 +387,8 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 		" (SELECT group_concat(key || '=' || value, ',') FROM run_labels WHERE run_id = r.id),"
 		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.samples, ah.recorded,"
 		" ah.dropped, ah.collisions, ah.lost, ah.cpu_ms, ah.rss_kb, ah.db_bytes, ah.flushes,"
-		" ah.flush_errors, ak.user_stacks, ak.complete, ak.unnamed"
+		" ah.flush_errors, ak.user_stacks, ak.complete, ak.unnamed, ak.idle, ak.filtered,"
+		" ak.undrained"
 		" FROM runs r JOIN hosts h ON h.id = r.host_id"
 		/* packed buckets count through packed_runs: no unpacking */
 		" LEFT JOIN (SELECT run_id, min(first) AS first, max(last) AS last, sum(n) AS n FROM"

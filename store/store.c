@@ -25,7 +25,8 @@
  * 2: the agent's health row per run; processes indexed by run.
  * 3: packed (compacted) buckets.
  * 4: what packed buckets reference, per bucket and run.
- * 5: the agent's stack health per run: user stacks, complete, unnamed.
+ * 5: the agent's stack health per run: user stacks, complete, unnamed; and the
+ *    sample outcomes agent_health lacks: idle, filtered, undrained.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -67,9 +68,14 @@ static const char *const migrations[] = {
 	"CREATE INDEX packed_refs_by_ts ON packed_refs(last_ts);"
 	"CREATE TABLE packed_runs(ts INTEGER NOT NULL, run_id INTEGER NOT NULL,"
 	" samples INTEGER NOT NULL, PRIMARY KEY(ts, run_id)) WITHOUT ROWID;",
-	/* 4 -> 5: a table of its own, so that readers of version 4 see it as a temp table */
+	/*
+	 * 4 -> 5: a table of its own, so that readers of version 4 see it as a
+	 * temp table: how whole the user stacks were, and the outcomes of the
+	 * samples taken that agent_health leaves out, so that they add up
+	 */
 	"CREATE TABLE agent_stacks(run_id INTEGER PRIMARY KEY, user_stacks INTEGER NOT NULL,"
-	" complete INTEGER NOT NULL, unnamed INTEGER NOT NULL);",
+	" complete INTEGER NOT NULL, unnamed INTEGER NOT NULL, idle INTEGER NOT NULL,"
+	" filtered INTEGER NOT NULL, undrained INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -1019,14 +1025,18 @@ int store__put_health(struct store *st, __s64 run_id, const struct store_health 
 	if (err)
 		return err;
 	err = store_err(st, sqlite3_prepare_v2(st->db,
-		"INSERT OR REPLACE INTO agent_stacks(run_id, user_stacks, complete, unnamed)"
-		" VALUES (?, ?, ?, ?)", -1, &s, NULL), "cannot store the agent's health");
+		"INSERT OR REPLACE INTO agent_stacks(run_id, user_stacks, complete, unnamed, idle,"
+		" filtered, undrained) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &s, NULL),
+		"cannot store the agent's health");
 	if (err)
 		return err;
 	sqlite3_bind_int64(s, 1, run_id);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)h->user_stacks);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)h->complete);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)h->unnamed);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)h->idle);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)h->filtered);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)h->undrained);
 	err = step_done(st, s, "cannot store the agent's health");
 	sqlite3_finalize(s);
 	return err;

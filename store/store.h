@@ -154,6 +154,14 @@ struct store_health {
 	/* drained samples with a user stack; of them complete (reached the root and
 	 * not unnamed), and unnamed (no user frame named: a row of [unknown]) */
 	__u64 user_stacks, complete, unnamed;
+	/*
+	 * The other outcomes of the samples taken, so that samples = recorded +
+	 * dropped + lost + idle + filtered + undrained: the idle task (not
+	 * recorded by default), other processes (-p, --comm), and those still in
+	 * the kernel's maps (taken since the last drain). recorded counts the
+	 * samples written with this health row, in the same transaction.
+	 */
+	__u64 idle, filtered, undrained;
 };
 
 /* Replace the health row of @run_id (inside a transaction, or its own). */
@@ -191,6 +199,15 @@ typedef int (*store_stack_fn)(void *ctx, const char *comm, const struct store_qu
 			      int nr, __u64 count);
 int store__query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 			void *ctx);
+
+/*
+ * Samples over time: call @fn for each time slot of @step seconds (slot start,
+ * a multiple of @step) that holds samples the selector matches, oldest first,
+ * with their sum. One consistent snapshot, as store__query_stacks().
+ */
+typedef int (*store_timeline_fn)(void *ctx, __s64 ts, __u64 count);
+int store__query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
+			  store_timeline_fn fn, void *ctx);
 
 struct store_run_info {
 	__s64 id;

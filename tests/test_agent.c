@@ -180,6 +180,15 @@ static void test_agent_sigterm_flushes(void **state)
 	assert_true(one_int(db, "SELECT complete FROM agent_stacks") > 0);
 	assert_true(one_int(db, "SELECT complete + unnamed FROM agent_stacks") <=
 		    one_int(db, "SELECT user_stacks FROM agent_stacks"));
+	/*
+	 * Every sample taken has one outcome, and after the last drain and flush
+	 * they add up exactly: nothing is left unexplained.
+	 */
+	assert_int_equal(one_int(db, "SELECT undrained FROM agent_stacks"), 0);
+	assert_int_equal(one_int(db, "SELECT samples FROM agent_health"),
+			 one_int(db, "SELECT h.recorded + h.dropped + h.lost + s.idle + s.filtered +"
+				     " s.undrained FROM agent_health h JOIN agent_stacks s"
+				     " USING (run_id)"));
 	sqlite3_close(db);
 	{
 		const char *argv[] = { env_path("PROFILE"), "status", "--db", db_file, NULL };
@@ -190,6 +199,8 @@ static void test_agent_sigterm_flushes(void **state)
 		if (!strstr(text, "complete (reached the root and named)") ||
 		    !strstr(text, "unnamed (no frame named)"))
 			fail_msg("status shows no stack health: %s", text);
+		if (!strstr(text, "idle (not recorded)") || !strstr(text, "not drained yet"))
+			fail_msg("status leaves sample outcomes out: %s", text);
 		free(text);
 	}
 }
