@@ -296,8 +296,13 @@ static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
 			return UNWIND_END_NO_MAPPING;
 		return unwind_step_fp(rctx, s);
 	}
+	/*
+	 * JIT code (V8, the JVM with -XX:+PreserveFramePointer, LuaJIT...) has
+	 * no table; the JITs that keep frame pointers are walked by them, and
+	 * the tables take over again in native code. dwarf mode stops there.
+	 */
 	if (m->kind == UNWIND_MAP_JIT)
-		return UNWIND_END_JIT;
+		return s->mode == UNWIND_MODE_AUTO ? unwind_step_fp(rctx, s) : UNWIND_END_JIT;
 	if (m->kind == UNWIND_MAP_TABLE) {
 		/* a return address may be just past the function's end: look up the call */
 		pc = s->pc - m->bias - (s->exact_pc ? 0 : 1);

@@ -324,6 +324,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	}
 	for (i = 0; i < o->nr_pids; i++)
 		unwinder__scan_process(f->uw, o->pids[i]);
+	publish_stats(f);
 	if (o->comm) {
 		/* few processes: read them before sampling starts */
 		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);

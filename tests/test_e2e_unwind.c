@@ -384,6 +384,60 @@ static void test_unnamed_stacks_not_complete(void **state)
 	folded_free(&f);
 }
 
+/*
+ * JIT code has no table: V8's (node --perf-basic-prof) keeps frame pointers,
+ * and the default unwinder walks it by them, then goes on with the tables in
+ * node's own code down to _start. The JIT frames are named from the perf map.
+ */
+static void test_node_jit_stacks_whole(void **state)
+{
+	char *js = tmp("fib.js"), *folded = tmp("node.folded"), *out, *text, *l, *save = NULL;
+	const char *argv[] = { "/usr/bin/node", "--perf-basic-prof", js, "30", NULL };
+	double total = 0, jit = 0, rooted = 0;
+	FILE *f;
+	pid_t node;
+
+	(void)state;
+	REQUIRE_BPF();
+	if (access(argv[0], X_OK))
+		fail_msg("no %s: 'make test' installs nodejs (npm) for the browser tests", argv[0]);
+	f = fopen(js, "w");
+	assert_non_null(f);
+	fputs("function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\n"
+	      "function work(secs) {\n"
+	      "  let s = 0;\n"
+	      "  const end = Date.now() + 1000 * secs;\n"
+	      "  while (Date.now() < end) s += fib(25);\n"
+	      "  return s;\n"
+	      "}\n"
+	      "console.log(work(+process.argv[2]));\n", f);
+	fclose(f);
+	node = spawn(argv, "/dev/null", NULL);
+	sleep_s(1.5);	/* started, fib compiled by the optimizing JIT */
+	out = profile_pid(node, "auto", 4, folded);
+	kill(node, SIGTERM);
+	wait_exit(node);
+
+	text = slurp(folded);
+	for (l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		double c = atof(strrchr(l, ' ') + 1);
+
+		total += c;
+		if (strstr(l, "JS:") && strstr(l, "fib"))
+			jit += c;
+		if (!strncmp(l, "node;_start;", 12) || strstr(l, ";start_thread;"))
+			rooted += c;
+	}
+	free(text);
+	print_message("node: %.0f samples, %.1f%% in named JIT frames of fib, %.1f%% rooted\n",
+		      total, 100 * jit / total, 100 * rooted / total);
+	assert_true(total > 500);
+	assert_true(jit >= 0.8 * total);
+	assert_true(rooted >= 0.95 * total);
+	assert_true(complete_share(out) >= 0.95);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_frame_pointer_build_same_stacks),
 		cmocka_unit_test(test_cxx_exceptions_and_dlopen),
 		cmocka_unit_test(test_unnamed_stacks_not_complete),
+		cmocka_unit_test(test_node_jit_stacks_whole),
 	};
 
 	return cmocka_run_group_tests_name("e2e_unwind", tests, setup_group, teardown_group);
