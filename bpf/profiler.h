@@ -35,6 +35,7 @@ struct sample_key {
 	__u32 unwind_end;	/* enum unwind_end: how the user stack's unwind ended */
 	__u32 pad;
 	__u64 ustack_hash;	/* != 0: user stack is in the ustacks_dwarf map */
+	__u64 pystack_hash;	/* != 0: the thread's Python stack is in the pystacks map */
 };
 
 /*
@@ -197,5 +198,83 @@ struct unwind_event {
 	__u32 tgid;
 	__u64 pc;
 };
+
+/* ---- CPython frames walked in BPF (see bpf/python.bpf.h, symbolizer/python.c) ---- */
+
+#ifndef MAX_PY_DEPTH
+#define MAX_PY_DEPTH 64			/* Python frames recorded per sample */
+#endif
+
+#define PY_OFF_NONE 0xffffffffu		/* a field this version does not have */
+
+/*
+ * Where to find a process's Python stacks: what user space found in its
+ * interpreter (symbolizer/python.c), py_procs[tgid]. Offsets in bytes.
+ */
+struct py_proc {
+	__u64 tss_key_addr;	/* the Py_tss_t of the thread-state key in _PyRuntime */
+	__u32 pthread_specific;	/* glibc: offset of specific_1stblock in struct pthread */
+	__u32 version;		/* Py_Version, e.g. 0x030b02f0 */
+	__u32 tstate_frame;	/* PyThreadState -> _PyCFrame * (3.11, 3.12) or frame (3.13) */
+	__u32 cframe_frame;	/* _PyCFrame -> current frame, or PY_OFF_NONE */
+	__u32 frame_code;	/* _PyInterpreterFrame fields */
+	__u32 frame_previous;
+	__u32 frame_instr;	/* prev_instr (3.11, 3.12) or instr_ptr (3.13) */
+	__u32 frame_entry;	/* is_entry (3.11), or PY_OFF_NONE */
+	__u32 frame_owner;
+	__u32 owner_cstack;	/* owner of the eval loop's entry shim (3.12+), or PY_OFF_NONE */
+	__u32 code_adaptive;	/* PyCodeObject: the bytecode (co_code_adaptive) */
+	__u32 code_size;	/* ob_size: the bytecode's length in code units */
+	__u32 code_flags;	/* the fields of the fingerprint, see py_fingerprint() */
+	__u32 code_argcount;
+	__u32 code_stacksize;
+	__u32 code_firstlineno;
+};
+
+/* py_frame.flags */
+#define PY_FRAME_ENTRY 1u	/* the outermost frame run by its evaluation loop call */
+
+/*
+ * One Python frame: the code object's address and fingerprint (which tells
+ * a reused address apart, and names the code once its process is gone), and
+ * the index of the last instruction started, in code units (-1: none yet).
+ */
+struct py_frame {
+	__u64 code;
+	__u32 fingerprint;
+	__s32 lasti;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* py_stack.end */
+enum py_end {
+	PY_END_DONE = 0,	/* the first frame of the thread reached */
+	PY_END_DEPTH,		/* MAX_PY_DEPTH frames and not done */
+	PY_END_READ_ERROR,	/* a frame or code object could not be read */
+};
+
+/* A thread's Python stack, innermost first; pystacks[hash]. */
+struct py_stack {
+	__u32 nr;
+	__u32 end;		/* enum py_end */
+	__u32 version;		/* Py_Version of the interpreter */
+	__u32 pad;
+	struct py_frame frames[MAX_PY_DEPTH];
+};
+
+/* Fields of a code object that stay put while it lives, mixed: both sides compute it. */
+static inline __u32 py_fingerprint(__u32 size, __u32 flags, __u32 argcount, __u32 stacksize,
+				   __u32 firstlineno)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	h = (h ^ size) * 0x100000001b3ULL;
+	h = (h ^ flags) * 0x100000001b3ULL;
+	h = (h ^ argcount) * 0x100000001b3ULL;
+	h = (h ^ stacksize) * 0x100000001b3ULL;
+	h = (h ^ firstlineno) * 0x100000001b3ULL;
+	return (__u32)(h ^ (h >> 32));
+}
 
 #endif /* __PROFILER_BPF_H */

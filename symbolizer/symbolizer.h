@@ -151,4 +151,56 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
 			     __u32 dev_major, __u32 dev_minor, __u64 inode, const char *path);
 
+/* ---- CPython (symbolizer/python.c) ---- */
+
+struct py_proc;
+struct py_frame;
+struct python_layout;
+
+/* A CPython interpreter found in a process; addresses are the process's. */
+struct python_interp {
+	__u32 version;		/* Py_Version, e.g. 0x030b02f0 for 3.11.2 */
+	__u64 runtime;		/* _PyRuntime */
+	__u64 eval, eval_size;	/* _PyEval_EvalFrameDefault */
+	__u64 code_type;	/* PyCode_Type */
+	const struct python_layout *layout;	/* NULL: a version without a table */
+};
+
+/*
+ * Look for CPython among the executable mappings @maps of @tgid (a
+ * python3.X executable or a libpython3.X.so), from its dynamic symbols.
+ * Returns 0, -ENOENT (no CPython), -ENOTSUP (no Py_Version: before 3.11),
+ * or another -errno when the binary cannot be read.
+ */
+int python__find_interp(const char *proc_root, __u32 tgid, const struct sym_exec_map *maps,
+			size_t nr, struct python_interp *out);
+
+/*
+ * What the BPF walker needs for @tgid's interpreter @in, after checking the
+ * code object layout against the one the live interpreter publishes.
+ * Returns 0, -ENOTSUP (a version not walked), -EPROTO (the interpreter's
+ * layout differs from the table) or -errno reading the process.
+ */
+int python__bpf_proc(__u32 tgid, const struct python_interp *in, struct py_proc *out);
+
+/* Names of Python code objects recorded by the BPF walker. */
+struct python_namer;
+
+struct py_name {
+	const char *qualname;	/* borrowed until python_namer__free() */
+	const char *file;	/* may be NULL */
+	int line;		/* 0 when unknown */
+};
+
+struct python_namer *python_namer__new(void);
+void python_namer__free(struct python_namer *n);
+
+/*
+ * Name frame @f of process @tgid, whose interpreter is version @version:
+ * from the process while it lives, else from the same code seen before.
+ * Returns 0 or -ENOENT (out->qualname NULL).
+ */
+int python_namer__name(struct python_namer *n, __u32 tgid, __u32 version,
+		       const struct py_frame *f, struct py_name *out);
+
 #endif /* __PROFILER_SYMBOLIZER_H */

@@ -10,6 +10,9 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
+#include "bpf/profiler.h"
+#include "symbolizer.h"
+
 struct strset;
 
 /* ---- kallsyms ---- */
@@ -270,5 +273,32 @@ static inline const char *perf_map__name(const struct perf_map *pm, const struct
 size_t perf_map__mem(const struct perf_map *pm);
 /* Free the table; @pm is an empty map again. */
 void perf_map__release(struct perf_map *pm);
+
+/* ---- CPython (python.c) ---- */
+
+/* One minor version's structure offsets (x86-64). */
+struct python_layout {
+	__u32 minor;
+	bool verified;		/* checked against a running interpreter: walked */
+	__u32 tss_key;		/* _PyRuntime -> the thread-state Py_tss_t */
+	struct py_proc p;	/* what BPF reads (version, addresses unset) */
+	__u32 code_filename, code_qualname, code_linetable;
+	__u32 ascii_size, compact_size;	/* PyASCIIObject, PyCompactUnicodeObject */
+};
+
+/* The table entry for Py_Version @version, or NULL. */
+const struct python_layout *python__layout(__u32 version);
+/* The minor version a python3.X or libpython3.X.so path names, or -1. */
+int python__name_minor(const char *path);
+/* Read @fd's dynamic symbols; @start/@pgoff: one executable mapping of it. */
+int python__read_elf(int fd, __u64 start, __u64 pgoff, struct python_interp *out);
+/*
+ * The line of code unit @lasti in the 3.11+ location table @t (co_linetable),
+ * firstlineno for @lasti < 0, -1 when the unit has no line or the table is
+ * corrupt.
+ */
+int python__line(const __u8 *t, size_t len, int firstlineno, int lasti);
+/* glibc's specific_1stblock offset in struct pthread, PY_OFF_NONE if not found. */
+__u32 python__pthread_specific_offset(void);
 
 #endif /* __PROFILER_SYMBOLIZER_INTERNAL_H */
