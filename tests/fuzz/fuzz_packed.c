@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "fuzz.h"
-#include "store/store_internal.h"
+#include "store/sqlite/sqlite_internal.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 
