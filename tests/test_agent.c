@@ -415,6 +415,64 @@ static void test_samples_land_in_their_bucket(void **state)
 	assert_true(inside >= all * 0.98);
 }
 
+/*
+ * Big binaries are tabled in the background: clang maps libLLVM and
+ * libclang-cpp (about 220 MB, 1.5M unwind rows together), and building
+ * their tables takes seconds of CPU on this machine. Meanwhile the agent
+ * still flushes every second, drops nothing, and SIGTERM ends it at once.
+ */
+static void test_big_binaries_do_not_hold_up_flushes(void **state)
+{
+	const char *db_file = tmp("big.db"), *src = tmp("big.c");
+	const char *clang = "/usr/lib/llvm-14/bin/clang";
+	const char *argv[] = { clang, "-O2", "-c", src, "-o", tmp("big.o"), NULL };
+	long long last = 0, gap = 0, t, stop_ms;
+	double end;
+	pid_t agent, cc = 0;
+	sqlite3 *db;
+	FILE *f;
+
+	(void)state;
+	REQUIRE_BPF();
+	if (access(clang, X_OK))
+		fail_msg("no %s: the build installs clang (BPF programs)", clang);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	fputs("int big(int x) { for (int i = 0; i < 1000; i++) x = x * 3 + i; return x; }\n", f);
+	fclose(f);
+	agent = start_agent(db_file, "1", "1", "1h");
+	wait_flushes(db_file, 1, 15);
+	db = open_db(db_file);
+	/* clang over and over for 6 s, the health row read every 50 ms */
+	end = now_seconds() + 6;
+	while (now_seconds() < end) {
+		if (!cc)
+			cc = spawn(argv, NULL, NULL);
+		else if (waitpid(cc, NULL, WNOHANG) == cc)
+			cc = 0;
+		t = one_int(db, "SELECT updated_ms FROM agent_health");
+		if (last && t != last && t - last > gap)
+			gap = t - last;
+		if (t != last)
+			last = t;
+		sleep_s(0.05);
+	}
+	if (cc)
+		wait_exit(cc);
+	stop_ms = wall_ms();
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+	stop_ms = wall_ms() - stop_ms;
+	print_message("longest time between flushes %lld ms; SIGTERM to exit %lld ms\n", gap,
+		      stop_ms);
+	/* every second, give or take a drain that waits for a bucket boundary */
+	assert_true(gap > 0 && gap < 2000);
+	assert_true(stop_ms < 1000);
+	assert_int_equal(one_int(db, "SELECT dropped FROM agent_health"), 0);
+	assert_int_equal(one_int(db, "SELECT lost FROM agent_health"), 0);
+	sqlite3_close(db);
+}
+
 static void test_agent_bad_arguments(void **state)
 {
 	static const char *const bad[][4] = {
@@ -449,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_reader_never_sees_partial_batch),
 		cmocka_unit_test(test_agent_retries_a_locked_database),
 		cmocka_unit_test(test_samples_land_in_their_bucket),
+		cmocka_unit_test(test_big_binaries_do_not_hold_up_flushes),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, setup, teardown_group);
