@@ -61,8 +61,8 @@ $(OUTPUT)/config.mk: scripts/install-deps.sh
 		"$$($(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)" \
 		"$$($(PKG_CONFIG) --variable=includedir libbpf 2>/dev/null || echo /usr/include)" > $@
 	$(Q)printf 'WEB_CFLAGS := %s\nWEB_LIBS := %s\nPPROF_PROTO := %s\n' \
-		"$$($(PKG_CONFIG) --cflags jansson libprotobuf-c zlib 2>/dev/null)" \
-		"$$($(PKG_CONFIG) --libs jansson libprotobuf-c zlib 2>/dev/null || echo -ljansson -lprotobuf-c -lz)" \
+		"$$($(PKG_CONFIG) --cflags jansson libprotobuf-c zlib libmicrohttpd 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs jansson libprotobuf-c zlib libmicrohttpd 2>/dev/null || echo -ljansson -lprotobuf-c -lz -lmicrohttpd)" \
 		"$$(dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep '/proto/profile.proto$$' | head -1)" >> $@
 
 deps: $(OUTPUT)/config.mk
@@ -100,7 +100,7 @@ LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS) $(UNWIND
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/profile.pb-c.o
-PROFILER_OBJS := $(call obj,$(PROFILER_SRCS))
+PROFILER_OBJS := $(call obj,$(PROFILER_SRCS)) $(OUTPUT)/obj/gen/assets.o
 
 # One page per command (one cmd_*.c each), generated from its option table by
 # the binary itself, and profile.1 for the whole.
@@ -150,6 +150,20 @@ $(OUTPUT)/obj/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 	$(Q)$(CC) -g -O2 $(SAN_FLAGS) $(WEB_CFLAGS) -I$(OUTPUT)/gen -c $< -o $@
 
 $(OUTPUT)/obj/web/export.o: $(OUTPUT)/gen/profile.pb-c.h
+
+# ---- the web page's files (web/assets/), built into the binary ----
+
+ASSETS := $(sort $(wildcard web/assets/*))
+
+$(OUTPUT)/gen/assets.c: scripts/embed-assets.sh $(ASSETS) | $(OUTPUT)/config.mk
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed-assets.sh $(ASSETS) > $@
+
+$(OUTPUT)/obj/gen/assets.o: $(OUTPUT)/gen/assets.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # ---- user space ----
 

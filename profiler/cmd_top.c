@@ -36,14 +36,7 @@ int cmd_top(int argc, char **argv)
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
 	agg = selector__load(&s);
-	err = agg ? 0 : -errno;
-	if (!err && stack_agg__total(agg) <= 0)
-		printf("No samples match.\n");
-	else if (!err)
-		printf("%.0f samples in %zu stacks\n\n", stack_agg__total(agg),
-		       stack_agg__nr_stacks(agg));
-	if (!err)
-		err = print_top_table(agg, top);
+	err = agg ? write_top_report(agg, top, stdout) : -errno;
 	stack_agg__free(agg);
 	selector__release(&s);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;

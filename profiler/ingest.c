@@ -7,8 +7,8 @@
  * offset), so a library shared by many processes yields one frame per
  * location. An address no mapping holds is looked up again at a later drain
  * (a library mapped a moment ago). Stacks are interned arrays of frame
- * indexes; with a store open, database ids for frames, stacks and processes
- * are cached too, for one store epoch.
+ * indexes; with a store open, each flush hands the store one batch of the
+ * frames, stacks and processes its sample counts use.
  */
 #include <errno.h>
 #include <signal.h>
@@ -29,7 +29,7 @@
 
 struct sframe {
 	struct store_frame f;	/* strings borrowed from the symbolizer or interned */
-	__s64 db_id;		/* 0: not known in this epoch */
+	__s64 db_id;		/* flush generation << 32 | index + 1 in its batch */
 };
 
 struct sproc {
@@ -38,7 +38,7 @@ struct sproc {
 	const char *exe_build_id;
 	const char *cgroup;
 	__s64 start_time;
-	__s64 db_id;
+	__s64 db_id;		/* as sframe's */
 };
 
 /*
@@ -79,7 +79,7 @@ struct ingest {
 	double window_start;	/* wall-clock time of the last drain (or of the open) */
 	__s64 window_bucket;	/* the bucket of the samples being drained */
 	size_t max_pending;
-	__u64 epoch;
+	__u64 flush_gen;		/* flushes begun: tags the batch indexes */
 
 	struct strset *strs;		/* module names, comms, cgroups, build ids */
 	struct strset *frame_keys;	/* id = index in frames */
@@ -90,7 +90,7 @@ struct ingest {
 	struct hashmap pcaches;		/* tgid -> struct pcache * */
 
 	struct strset *stack_keys;	/* __u32 frame index arrays; id = stack index */
-	__s64 *stack_db;
+	__s64 *stack_db;		/* as sframe's db_id, per stack */
 	size_t cap_stacks;
 
 	struct strset *proc_keys;	/* "tgid start comm"; id = index in procs */
@@ -105,8 +105,14 @@ struct ingest {
 	struct strbuf key;
 	__u32 *stack_buf;
 	size_t cap_stack_buf;
-	__s64 *ids_buf;
-	size_t cap_ids_buf;
+	/* the batch of one flush */
+	struct store_frame *bframes;
+	struct store_stack *bstacks;
+	struct store_process *bprocs;
+	struct store_count *bcounts;
+	__u32 *brefs;			/* the stacks' frames, back to back */
+	size_t nr_bframes, nr_bstacks, nr_bprocs, nr_brefs;
+	size_t cap_bframes, cap_bstacks, cap_bprocs, cap_bcounts, cap_brefs;
 	struct store_frame *sample_frames;	/* the consumer's copy */
 	size_t cap_sample_frames;
 	__s64 boot_time;
@@ -630,104 +636,119 @@ int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const _
 
 /* ---- flushing ---- */
 
-static void forget_db_ids(struct ingest *k)
+/* The place of @*slot's item in this flush's batch; *@fresh when it was not there yet. */
+static __u32 batch_slot(struct ingest *k, __s64 *slot, size_t *nr, bool *fresh)
 {
-	size_t i;
-
-	for (i = 0; i < strset__count(k->frame_keys) && i < k->cap_frames; i++)
-		k->frames[i].db_id = 0;
-	for (i = 0; i < strset__count(k->stack_keys); i++)
-		k->stack_db[i] = 0;
-	for (i = 0; i < strset__count(k->proc_keys); i++)
-		k->procs[i].db_id = 0;
-	k->epoch = store__epoch(k->st);
+	*fresh = (__u64)*slot >> 32 != k->flush_gen;
+	if (*fresh)
+		*slot = (__s64)(k->flush_gen << 32 | ((*nr)++ + 1));
+	return (__u32)(*slot & 0xffffffff) - 1;
 }
 
-static int stack_db_id(struct ingest *k, __u32 stack, __s64 *id)
+static int batch_stack(struct ingest *k, __u32 stack, __u32 *idx)
 {
 	/* strset packs strings back to back: the arrays are not aligned */
 	const char *frames = strset__str(k->stack_keys, stack);
 	int nr = strset__len(k->stack_keys, stack) / sizeof(__u32), i, err;
 	struct sframe *f;
+	bool fresh;
 	__u32 fi;
 
-	if (k->stack_db[stack]) {
-		*id = k->stack_db[stack];
+	*idx = batch_slot(k, &k->stack_db[stack], &k->nr_bstacks, &fresh);
+	if (!fresh)
 		return 0;
-	}
-	err = grow_array((void **)&k->ids_buf, &k->cap_ids_buf, nr + 1, sizeof(*k->ids_buf));
-	for (i = 0; !err && i < nr; i++) {
+	err = grow_array((void **)&k->bstacks, &k->cap_bstacks, k->nr_bstacks,
+			 sizeof(*k->bstacks));
+	err = err ?: grow_array((void **)&k->brefs, &k->cap_brefs, k->nr_brefs + nr + 1,
+				sizeof(*k->brefs));
+	if (err)
+		return err;
+	/* the frames are set once the batch is whole: brefs may move */
+	k->bstacks[*idx].frames = (const __u32 *)(uintptr_t)k->nr_brefs;
+	k->bstacks[*idx].nr = nr;
+	for (i = 0; i < nr; i++) {
 		memcpy(&fi, frames + i * sizeof(fi), sizeof(fi));
 		f = &k->frames[fi];
-		if (!f->db_id)
-			err = store__frame_id(k->st, &f->f, &f->db_id);
-		k->ids_buf[i] = f->db_id;
+		k->brefs[k->nr_brefs++] = batch_slot(k, &f->db_id, &k->nr_bframes, &fresh);
+		if (!fresh)
+			continue;
+		err = grow_array((void **)&k->bframes, &k->cap_bframes, k->nr_bframes,
+				 sizeof(*k->bframes));
+		if (err)
+			return err;
+		k->bframes[k->nr_bframes - 1] = f->f;
 	}
-	if (!err)
-		err = store__stack_id(k->st, k->ids_buf, nr, &k->stack_db[stack]);
-	*id = k->stack_db[stack];
-	return err;
+	return 0;
 }
 
-static int proc_db_id(struct ingest *k, __u32 proc, __s64 *id)
+static int batch_proc(struct ingest *k, __u32 proc, __u32 *idx)
 {
 	struct sproc *p = &k->procs[proc];
-	struct store_process sp = {
-		.pid = p->pid, .comm = p->comm, .exe_build_id = p->exe_build_id,
-		.start_time = p->start_time, .cgroup = p->cgroup,
-	};
-	int err = 0;
+	bool fresh;
+	int err;
 
-	if (!p->db_id)
-		err = store__process_id(k->st, k->run_id, &sp, &p->db_id);
-	*id = p->db_id;
+	*idx = batch_slot(k, &p->db_id, &k->nr_bprocs, &fresh);
+	if (!fresh)
+		return 0;
+	err = grow_array((void **)&k->bprocs, &k->cap_bprocs, k->nr_bprocs, sizeof(*k->bprocs));
+	if (!err)
+		k->bprocs[*idx] = (struct store_process){
+			.pid = p->pid, .comm = p->comm, .exe_build_id = p->exe_build_id,
+			.start_time = p->start_time, .cgroup = p->cgroup,
+		};
 	return err;
 }
 
-static int write_batch(struct ingest *k, struct store_health *health)
+/* The pending counts as one batch: what they use, each once. */
+static int build_batch(struct ingest *k, struct store_batch *b, struct store_health *health)
 {
-	__s64 proc, stack;
+	__u32 proc = 0, stack = 0;
 	size_t i;
-	int err = 0;
+	int err;
 
+	k->flush_gen++;
+	k->nr_bframes = k->nr_bstacks = k->nr_bprocs = k->nr_brefs = 0;
+	err = grow_array((void **)&k->bcounts, &k->cap_bcounts, k->nr_pend + 1,
+			 sizeof(*k->bcounts));
 	for (i = 0; !err && i < k->nr_pend; i++) {
 		const struct pending *p = &k->pend[i];
 
-		err = proc_db_id(k, p->proc, &proc);
-		err = err ?: stack_db_id(k, p->stack, &stack);
-		err = err ?: store__add_samples(k->st, p->ts, proc, stack, p->count);
+		err = batch_proc(k, p->proc, &proc);
+		err = err ?: batch_stack(k, p->stack, &stack);
+		k->bcounts[i] = (struct store_count){ p->ts, proc, stack, p->count };
 	}
-	if (!err && health) {
+	if (err)
+		return err;
+	for (i = 0; i < k->nr_bstacks; i++)
+		k->bstacks[i].frames = k->brefs + (uintptr_t)k->bstacks[i].frames;
+	*b = (struct store_batch){
+		.run_id = k->run_id, .frames = k->bframes, .nr_frames = k->nr_bframes,
+		.stacks = k->bstacks, .nr_stacks = k->nr_bstacks, .processes = k->bprocs,
+		.nr_processes = k->nr_bprocs, .counts = k->bcounts, .nr_counts = k->nr_pend,
+		.health = health,
+	};
+	if (health) {
 		health->recorded = k->written + k->pending_samples;
 		health->lost = k->lost;
 		health->user_stacks = k->counts.user_stacks;
 		health->complete = k->counts.complete;
 		health->unnamed = k->counts.unnamed;
-		err = store__put_health(k->st, k->run_id, health);
 	}
-	return err;
+	return 0;
 }
 
 int ingest__flush(struct ingest *k, struct store_health *health)
 {
+	struct store_batch batch;
 	int err;
 
 	if (!k->st)
 		return -ENOENT;
 	if (!k->nr_pend && !health)
 		return 0;
-	if (k->epoch != store__epoch(k->st))
-		forget_db_ids(k);
 	merge_pending(k);
-	err = store__begin(k->st);
-	if (err)
-		return err;
-	err = write_batch(k, health);
-	if (err) {
-		store__rollback(k->st);
-		return err;
-	}
-	err = store__commit(k->st);
+	err = build_batch(k, &batch, health);
+	err = err ?: store__write_batch(k->st, &batch);
 	if (err)
 		return err;
 	k->written += k->pending_samples;
@@ -821,7 +842,6 @@ int ingest__open_store(struct ingest *k, const struct ingest_store_opts *o)
 	k->bucket_secs = o->bucket_secs > 0 ? o->bucket_secs : 10;
 	k->max_pending = o->max_pending ? o->max_pending : 1 << 20;
 	k->boot_time = read_boot_time();
-	k->epoch = store__epoch(k->st);
 	k->window_start = wall_seconds();
 	k->window_bucket = (__s64)k->window_start - (__s64)k->window_start % k->bucket_secs;
 	return 0;
@@ -850,7 +870,11 @@ void ingest__free(struct ingest *k)
 	free(k->procs);
 	free(k->pend);
 	free(k->stack_buf);
-	free(k->ids_buf);
+	free(k->bframes);
+	free(k->bstacks);
+	free(k->bprocs);
+	free(k->bcounts);
+	free(k->brefs);
 	free(k->sample_frames);
 	strbuf__release(&k->key);
 	free(k);

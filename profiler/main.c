@@ -30,6 +30,7 @@ static const struct cmd {
 	{ "top", cmd_top, &top_cmd },
 	{ "folded", cmd_folded, &folded_cmd },
 	{ "status", cmd_status, &status_cmd },
+	{ "serve", cmd_serve, &serve_cmd },
 	{ "help", cmd_help, NULL },
 };
 

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,50 +123,66 @@ const char *format_time(__s64 t, char *buf, size_t len)
 
 /* ---- options ---- */
 
-/* A bad value of the selector option (or store: key) @name: one line naming both. */
-static int bad(const char *name, const char *arg, const char *hint)
+/* A bad value of @arg: the hint in @msg; the caller names the option or parameter. */
+static int bad(char *msg, size_t len, const char *hint_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int bad(char *msg, size_t len, const char *hint_fmt, ...)
 {
-	const struct option_def opt = { .long_name = name };
+	va_list ap;
 
-	return parse_options__bad(&opt, arg, "%s", hint);
+	va_start(ap, hint_fmt);
+	vsnprintf(msg, len, hint_fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
-static int add_pid(const struct option_def *opt, const char *item, void *ctx)
+static int oom(char *msg, size_t len)
 {
-	struct selector *s = ctx;
+	snprintf(msg, len, "out of memory");
+	return -ENOMEM;
+}
+
+static int add_pids(struct selector *s, const char *arg, char *msg, size_t len)
+{
+	const char *p = arg;
 	__u32 *n;
 	long pid;
 
-	if (parse_int_range(item, 0, 0x7fffffff, &pid)) {
-		pr_warn("'%s' is not a process id (--%s)", item, opt->long_name);
-		return -EINVAL;
+	if (!*arg)
+		return bad(msg, len, "give a comma-separated list of process ids");
+	for (;;) {
+		size_t l = strcspn(p, ",");
+		char item[32];
+
+		if (!l)
+			return bad(msg, len, "the list has an empty element");
+		if (l >= sizeof(item))
+			return bad(msg, len, "'%.*s...' is not a process id", 20, p);
+		memcpy(item, p, l);
+		item[l] = '\0';
+		if (parse_int_range(item, 0, 0x7fffffff, &pid))
+			return bad(msg, len, "'%s' is not a process id", item);
+		n = reallocarray(s->pids, s->sel.nr_pids + 1, sizeof(*n));
+		if (!n)
+			return oom(msg, len);
+		s->pids = n;
+		s->pids[s->sel.nr_pids++] = pid;
+		s->sel.pids = s->pids;
+		if (!p[l])
+			return 0;
+		p += l + 1;
 	}
-	n = reallocarray(s->pids, s->sel.nr_pids + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	s->pids = n;
-	s->pids[s->sel.nr_pids++] = pid;
-	s->sel.pids = s->pids;
-	return 0;
 }
 
-static int add_pids(struct selector *s, const char *arg)
-{
-	static const struct option_def opt = { .long_name = "pid", .what = "process id list" };
-
-	return parse_options__list(&opt, arg, add_pid, s);
-}
-
-static int add_label(struct selector *s, const char *arg)
+static int add_label(struct selector *s, const char *arg, char *msg, size_t len)
 {
 	const char **n;
 
-	if (!strchr(arg, '=') || arg[0] == '=') {
-		return bad("label", arg, "use KEY=VALUE");
-	}
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return bad(msg, len, "use KEY=VALUE");
 	n = reallocarray(s->labels, s->sel.nr_labels + 1, sizeof(*n));
 	if (!n)
-		return -ENOMEM;
+		return oom(msg, len);
 	s->labels = n;
 	s->labels[s->sel.nr_labels++] = arg;
 	s->sel.labels = s->labels;
@@ -180,6 +197,17 @@ static const struct {
 	{ "until", SEL_OPT_UNTIL }, { "pid", SEL_OPT_PID }, { "comm", SEL_OPT_COMM },
 	{ "build-id", SEL_OPT_BUILD_ID }, { "host", SEL_OPT_HOST }, { "label", SEL_OPT_LABEL },
 };
+
+static const char *opt_name(int c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(selector_opts) / sizeof(selector_opts[0]); i++) {
+		if (selector_opts[i].c == c)
+			return selector_opts[i].name;
+	}
+	return "?";
+}
 
 int selector__opt(const struct option_def *opt, const char *arg)
 {
@@ -202,62 +230,82 @@ static bool is_hex(const char *s)
 	return true;
 }
 
-int selector__parse(struct selector *s, int c, const char *arg)
+static int set_opt(struct selector *s, int c, const char *arg, char *msg, size_t len)
 {
 	long v;
+	int err;
 
 	switch (c) {
 	case SEL_OPT_DB:
 		if (!*arg)
-			return bad("db", arg, "give a non-empty value");
+			return bad(msg, len, "give a non-empty value");
 		s->db_path = arg;
 		break;
 	case SEL_OPT_RUN:
 		if (!strcmp(arg, "last")) {
 			s->last_run = true;
 		} else if (parse_int_range(arg, 1, 0x7fffffffffffffffL, &v)) {
-			return bad("run", arg, "give a run id or 'last'");
+			return bad(msg, len, "give a run id or 'last'");
 		} else {
 			s->sel.run_id = v;
 		}
 		break;
 	case SEL_OPT_SINCE:
 	case SEL_OPT_UNTIL:
-		if (parse_time(arg, time(NULL), c == SEL_OPT_SINCE ? &s->sel.since : &s->sel.until)) {
-			return bad(c == SEL_OPT_SINCE ? "since" : "until", arg,
-				   "use -1h, -30m, @UNIXTIME or 'YYYY-MM-DD HH:MM:SS'");
-		}
+		if (parse_time(arg, time(NULL), c == SEL_OPT_SINCE ? &s->sel.since : &s->sel.until))
+			return bad(msg, len, "use -1h, -30m, @UNIXTIME or 'YYYY-MM-DD HH:MM:SS'");
 		break;
 	case SEL_OPT_PID:
-		if (add_pids(s, arg))
-			return -EINVAL;
+		err = add_pids(s, arg, msg, len);
+		if (err)
+			return err;
 		break;
 	case SEL_OPT_COMM:
-		if (!*arg || strlen(arg) >= 16) {
-			return bad("comm", arg, "the kernel keeps 1 to 15 characters");
-		}
+		if (!*arg || strlen(arg) >= 16)
+			return bad(msg, len, "the kernel keeps 1 to 15 characters");
 		s->sel.comm = arg;
 		break;
 	case SEL_OPT_BUILD_ID:
-		if (!is_hex(arg)) {
-			return bad("build-id", arg, "give lower-case hex digits");
-		}
+		if (!is_hex(arg))
+			return bad(msg, len, "give lower-case hex digits");
 		s->sel.build_id = arg;
 		break;
 	case SEL_OPT_HOST:
 		if (!*arg)
-			return bad("host", arg, "give a non-empty value");
+			return bad(msg, len, "give a non-empty value");
 		s->sel.host = arg;
 		break;
 	case SEL_OPT_LABEL:
-		if (add_label(s, arg))
-			return -EINVAL;
+		err = add_label(s, arg, msg, len);
+		if (err)
+			return err;
 		break;
 	default:
 		return 1;
 	}
 	s->used = true;
 	return 0;
+}
+
+int selector__parse(struct selector *s, int c, const char *arg)
+{
+	char msg[256];
+	int err = set_opt(s, c, arg, msg, sizeof(msg));
+
+	if (err < 0)
+		pr_warn("invalid --%s '%s': %s", opt_name(c), arg, msg);
+	return err;
+}
+
+int selector__set(struct selector *s, const char *key, const char *arg, char *msg, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(selector_opts) / sizeof(selector_opts[0]); i++) {
+		if (!strcmp(key, selector_opts[i].name) && selector_opts[i].c != SEL_OPT_DB)
+			return set_opt(s, selector_opts[i].c, arg, msg, len);
+	}
+	return 1;
 }
 
 void selector__release(struct selector *s)
@@ -363,7 +411,7 @@ struct stack_agg *selector__load(struct selector *s)
 	return agg;
 }
 
-int print_top_table(const struct stack_agg *agg, long limit)
+int write_top_table(const struct stack_agg *agg, long limit, FILE *f)
 {
 	double total = stack_agg__total(agg);
 	struct top_entry *top;
@@ -375,10 +423,25 @@ int print_top_table(const struct stack_agg *agg, long limit)
 	err = stack_agg__top(agg, true, &top, &n);
 	if (err)
 		return err;
-	printf("%7s %7s %9s  %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION");
+	fprintf(f, "%7s %7s %9s  %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION");
 	for (i = 0; i < n && i < (size_t)limit; i++)
-		printf("%6.2f%% %6.2f%% %9.0f  %s\n", 100 * top[i].self / total,
+		fprintf(f, "%6.2f%% %6.2f%% %9.0f  %s\n", 100 * top[i].self / total,
 		       100 * top[i].total / total, top[i].self, top[i].name);
 	free(top);
 	return 0;
+}
+
+int print_top_table(const struct stack_agg *agg, long limit)
+{
+	return write_top_table(agg, limit, stdout);
+}
+
+int write_top_report(const struct stack_agg *agg, long limit, FILE *f)
+{
+	if (stack_agg__total(agg) <= 0)
+		fprintf(f, "No samples match.\n");
+	else
+		fprintf(f, "%.0f samples in %zu stacks\n\n", stack_agg__total(agg),
+			stack_agg__nr_stacks(agg));
+	return write_top_table(agg, limit, f);
 }

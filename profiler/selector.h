@@ -62,6 +62,13 @@ struct selector {
  * problem.
  */
 int selector__parse(struct selector *s, int c, const char *arg);
+/*
+ * The same for a selector named @key as on the command line without its
+ * dashes ("since", "build-id", not "db"): 0, 1 when @key is not a selector,
+ * or -EINVAL (-ENOMEM) with the reason in @msg (@len bytes) and nothing
+ * printed, for callers that report it their own way (an HTTP 400).
+ */
+int selector__set(struct selector *s, const char *key, const char *arg, char *msg, size_t len);
 void selector__release(struct selector *s);
 
 /* Open the selected database (it must exist) and resolve --run last. NULL with errno set. */
@@ -85,7 +92,10 @@ int parse_size(const char *s, __u64 *bytes);
 /* Format unix seconds as local "YYYY-MM-DD HH:MM:SS" into @buf. */
 const char *format_time(__s64 t, char *buf, size_t len);
 
-/* Print the top-functions table of @agg (@limit rows) to stdout. */
+/* Print the top-functions table of @agg (@limit rows) to stdout, or to @f. */
 int print_top_table(const struct stack_agg *agg, long limit);
+int write_top_table(const struct stack_agg *agg, long limit, FILE *f);
+/* What `profile top` prints: the sample and stack counts, then the table. */
+int write_top_report(const struct stack_agg *agg, long limit, FILE *f);
 
 #endif /* __PROFILER_SELECTOR_H */

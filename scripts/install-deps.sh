@@ -22,7 +22,8 @@ need=""
 
 # pkg-config module -> Debian package
 pc_build="libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev jansson:libjansson-dev
-	libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev sqlite3:libsqlite3-dev libzstd:libzstd-dev"
+	libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev sqlite3:libsqlite3-dev libzstd:libzstd-dev
+	libmicrohttpd:libmicrohttpd-dev"
 pc_test="cmocka:libcmocka-dev"
 # header -> Debian package, for libraries without a pkg-config file
 hdr_build="/usr/include/libiberty/demangle.h:libiberty-dev"

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The profile store: an embedded SQLite database of runs, hosts, processes,
- * mappings (by build id), functions, frames, deduplicated stacks and sample
- * counts per time bucket, stack and process.
+ * The profile store, one API over two backends (store_backend.h): SQLite, the
+ * embedded default and each host's durable buffer (store/sqlite/), and
+ * PostgreSQL, the fleet's central store (store/postgres/). store__open()
+ * picks one from the --db string; callers never see which.
  *
- * Writers group their work in transactions (store__begin/commit): a batch of
- * samples lands whole or not at all. The database is in WAL mode, so readers
- * see the last committed batch and never block the writer. Ids handed out by
- * store__*_id() are valid for the current store__epoch(): a rollback or a
- * garbage collection starts a new epoch, and callers that cache ids must drop
- * them then.
+ * Writers hand over a whole batch (frames, stacks, processes, sample counts
+ * and the agent's health of one flush) per call: it lands whole or not at
+ * all, in one transaction, a few round trips to a remote server. Readers see
+ * the last committed batch and never block the writer. Runs, stacks and
+ * frames are the same on both: the same batches give the same answers.
  */
 #ifndef __PROFILER_STORE_H
 #define __PROFILER_STORE_H
@@ -19,6 +19,8 @@
 #include <stddef.h>
 
 struct store;
+struct store_health;
+struct store_selector;
 
 /* Version of the schema this build writes; writers migrate older databases on open. */
 #define STORE_SCHEMA_VERSION 5
@@ -38,8 +40,11 @@ struct store_opts {
 };
 
 /*
- * Open the database at @path. Without @opts, or without write or create, it
- * is opened read-only: never created, migrated or written (SQLite may create
+ * Open the database @path: a file (SQLite), or a postgresql:// or
+ * postgres:// URI or libpq conninfo string (PostgreSQL: a one-line error
+ * naming the server and the cause when it cannot connect, refuses the
+ * password or holds another schema version). Without @opts, or without
+ * write or create, it is opened read-only: never created, migrated or written (SQLite may create
  * the -shm index beside a write-ahead log); a database of an older schema is
  * read as it is. A writer migrates the schema to STORE_SCHEMA_VERSION.
  *
@@ -53,7 +58,10 @@ struct store_opts {
  */
 struct store *store__open(const char *path, const struct store_opts *opts);
 void store__free(struct store *st);
+/* The path, or the server's URI without a password; for messages. */
 const char *store__path(const struct store *st);
+/* "sqlite" or "postgresql" */
+const char *store__backend(const struct store *st);
 int store__schema_version(struct store *st);
 
 /* ---- runs ---- */
@@ -66,6 +74,8 @@ struct store_run {
 	__s64 start_ms;		/* unix time */
 	const char *const *labels;	/* "key=value" */
 	int nr_labels;
+	/* where the run comes from, when shipped: adding it again finds it (PostgreSQL) */
+	const char *source;
 };
 
 /* Insert a run in its own transaction. Returns 0 or -errno; sets *@run_id. */
@@ -73,15 +83,7 @@ int store__add_run(struct store *st, const struct store_run *run, __s64 *run_id)
 /* Record the end of run @run_id (its own transaction). */
 int store__end_run(struct store *st, __s64 run_id, __s64 end_ms);
 
-/* ---- writing samples: between store__begin() and store__commit() ---- */
-
-/* BEGIN IMMEDIATE. -EBUSY when another writer holds the lock past the timeout. */
-int store__begin(struct store *st);
-/* Commit; on failure the transaction is rolled back. -ENOSPC for a full disk. */
-int store__commit(struct store *st);
-/* Roll back the open transaction, if any; starts a new epoch. */
-void store__rollback(struct store *st);
-__u64 store__epoch(const struct store *st);
+/* ---- writing samples: one batch per call ---- */
 
 struct store_frame {
 	bool kernel;
@@ -92,6 +94,7 @@ struct store_frame {
 	int depth;		/* place in the inline chain of @addr, 0 = outermost */
 	bool inlined;		/* inlined into the frame before it */
 	bool jit;		/* named by a JIT's perf map */
+	bool python;		/* a CPython frame: @name its qualname, @module its file, @addr the line */
 };
 
 struct store_process {
@@ -102,14 +105,56 @@ struct store_process {
 	const char *cgroup;	/* cgroup path (container), may be NULL */
 };
 
-/* Find or insert; each sets *@id. Return 0 or -errno. */
-int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id);
-/* @frames root first; @nr may be 0 (a sample without a stack). */
-int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id);
-int store__process_id(struct store *st, __s64 run_id, const struct store_process *p, __s64 *id);
-/* Add @count samples at bucket time @ts (unix seconds) to (process, stack). */
-int store__add_samples(struct store *st, __s64 ts, __s64 process_id, __s64 stack_id,
-		       __u64 count);
+/* @frames: indexes into the batch's frames, root first; @nr may be 0 */
+struct store_stack {
+	const __u32 *frames;
+	__u32 nr;
+};
+
+/* @count samples at bucket time @ts (unix seconds) of the batch's @process and @stack */
+struct store_count {
+	__s64 ts;
+	__u32 process, stack;
+	__u64 count;
+};
+
+struct store_batch {
+	__s64 run_id;
+	const struct store_frame *frames;
+	size_t nr_frames;
+	const struct store_stack *stacks;
+	size_t nr_stacks;
+	const struct store_process *processes;
+	size_t nr_processes;
+	const struct store_count *counts;	/* counts of equal (ts, process, stack) add up */
+	size_t nr_counts;
+	const struct store_health *health;	/* NULL: leave the run's health as it is */
+	/*
+	 * Shipped buckets (PostgreSQL): the batch holds whole buckets of its run;
+	 * each (run, bucket) is written at most once, and a bucket written
+	 * before is skipped, so that shipping again never counts twice.
+	 */
+	bool ship;
+};
+
+/*
+ * Write @b in one transaction (on failure, nothing of it is stored).
+ * -EBUSY: another writer held the lock too long; -ENOSPC: full disk;
+ * -ECONNRESET/-ECONNREFUSED: the server went away or is not there.
+ */
+int store__write_batch(struct store *st, const struct store_batch *b);
+
+/*
+ * Read back the samples of run @sel->run_id (only the run is used) in buckets
+ * after @after_ts and before @before_ts (0: open), as one batch per bucket,
+ * oldest first; @fn's batch and everything it points to are borrowed for the
+ * call. A non-zero return from @fn stops and is returned.
+ */
+typedef int (*store_batch_fn)(void *ctx, const struct store_batch *b);
+int store__read_batches(struct store *st, const struct store_selector *sel, __s64 after_ts,
+			__s64 before_ts, store_batch_fn fn, void *ctx);
+/* The newest bucket of run @run_id a shipped batch wrote (0: none). */
+int store__shipped_until(struct store *st, __s64 run_id, __s64 *ts);
 
 /* ---- bounding the database ---- */
 
@@ -218,6 +263,7 @@ struct store_run_info {
 	__u64 samples;
 	bool has_health;
 	struct store_health health;
+	__s64 last_report_ms;	/* last batch written (PostgreSQL), 0 when unknown */
 };
 
 /* Runs matching @sel (its run, time, host and label parts), oldest first. */

@@ -52,8 +52,17 @@ static inline void damage_good_database(const char *path)
 	const struct store_opts o = { .create = true };
 	struct store_run run = { .kind = "record", .host = "h", .cmdline = "profile", .freq = 99 };
 	struct store_process p = { .pid = 7, .comm = "app" };
-	struct store_frame f = { .module = "app", .build_id = "ab", .name = "main" };
-	__s64 run_id, proc, frames[2], stack;
+	const struct store_frame f[2] = {
+		{ .module = "app", .build_id = "ab", .name = "main" },
+		{ .module = "app", .build_id = "ab", .name = "work", .addr = 0x40 },
+	};
+	const __u32 refs[2] = { 0, 1 };
+	const struct store_stack stack = { refs, 2 };
+	struct store_count counts[20];
+	struct store_batch b = {
+		.frames = f, .nr_frames = 2, .stacks = &stack, .nr_stacks = 1, .processes = &p,
+		.nr_processes = 1, .counts = counts, .nr_counts = 20,
+	};
 	struct store *st;
 	char buf[4096];
 	__u64 n;
@@ -62,17 +71,10 @@ static inline void damage_good_database(const char *path)
 	damage_unlink_all(path);
 	st = store__open(path, &o);
 	assert_non_null(st);
-	assert_int_equal(store__add_run(st, &run, &run_id), 0);
-	assert_int_equal(store__begin(st), 0);
-	assert_int_equal(store__process_id(st, run_id, &p, &proc), 0);
-	assert_int_equal(store__frame_id(st, &f, &frames[0]), 0);
-	f.name = "work";
-	f.addr = 0x40;
-	assert_int_equal(store__frame_id(st, &f, &frames[1]), 0);
-	assert_int_equal(store__stack_id(st, frames, 2, &stack), 0);
+	assert_int_equal(store__add_run(st, &run, &b.run_id), 0);
 	for (i = 0; i < 20; i++)
-		assert_int_equal(store__add_samples(st, 1000 + 10 * i, proc, stack, 3), 0);
-	assert_int_equal(store__commit(st), 0);
+		counts[i] = (struct store_count){ .ts = 1000 + 10 * i, .count = 3 };
+	assert_int_equal(store__write_batch(st, &b), 0);
 	assert_int_equal(store__compact(st, 1100, 0, &n), 0);
 	assert_int_equal(n, 10);
 	store__free(st);

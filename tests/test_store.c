@@ -21,7 +21,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "store/store_internal.h"
+#include "store/sqlite/sqlite_internal.h"
+
+/* test vectors of the version 1 content hashes (store_backend.h) */
+#define HASH_USER 4950176105248645681LL
+#define HASH_KERNEL -9142189093164366779LL
+#define HASH_STACK 8333644417907225368LL
+#define HASH_EMPTY 5703882396140300140LL
+#define HASH_PROC -8002663724859268925LL
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -66,7 +73,7 @@ static __s64 q_int(struct store *st, const char *sql)
 {
 	__s64 v = -1;
 
-	assert_int_equal(query_int(st, sql, &v), 0);
+	assert_int_equal(query_int(sq(st), sql, &v), 0);
 	return v;
 }
 
@@ -74,7 +81,7 @@ static void assert_integrity_ok(struct store *st)
 {
 	sqlite3_stmt *s;
 
-	assert_int_equal(sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(sq(st)->db, "PRAGMA integrity_check", -1, &s, NULL), 0);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
 	sqlite3_finalize(s);
@@ -99,7 +106,7 @@ static __s64 add_proc(struct store *st, __s64 run, __u32 pid, const char *comm, 
 	struct store_process p = { .pid = pid, .comm = comm, .exe_build_id = bid, .start_time = 5 };
 	__s64 id = 0;
 
-	assert_int_equal(store__process_id(st, run, &p, &id), 0);
+	assert_int_equal(sqlite__process_id(sq(st), run, &p, &id), 0);
 	return id;
 }
 
@@ -118,9 +125,9 @@ static __s64 add_stack(struct store *st, const char *const *names, int nr)
 			.addr = str_hash(names[i], strlen(names[i])) & 0xffffff,
 		};
 
-		assert_int_equal(store__frame_id(st, &f, &frames[i]), 0);
+		assert_int_equal(sqlite__frame_id(sq(st), &f, &frames[i]), 0);
 	}
-	assert_int_equal(store__stack_id(st, frames, nr, &id), 0);
+	assert_int_equal(sqlite__stack_id(sq(st), frames, nr, &id), 0);
 	return id;
 }
 
@@ -195,7 +202,7 @@ static void test_wal_mode(void **state)
 	sqlite3_stmt *s;
 
 	(void)state;
-	assert_int_equal(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode", -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(sq(st)->db, "PRAGMA journal_mode", -1, &s, NULL), 0);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
@@ -214,12 +221,12 @@ static struct store *old_database(const char *name, int version, __s64 *proc, __
 	__s64 run;
 
 	unlink(db_path(name));
-	st = store_open_raw(db_path(name), &o);
+	st = (struct store *)store_open_raw(db_path(name), &o);
 	assert_non_null(st);
-	assert_int_equal(store_migrate(st, version), 0);
+	assert_int_equal(store_migrate(sq(st), version), 0);
 	assert_int_equal(store__schema_version(st), version);
 	run = add_run(st, "old-host", "env=old");
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	*proc = add_proc(st, run, 42, "oldapp", NULL);
 	*stack = add_stack(st, names, 2);
 	return st;
@@ -236,8 +243,8 @@ static void test_migrate_from_v1(void **state)
 	st = old_database("v1.db", 1, &proc, &stack);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'agent_health'"),
 			 0);
-	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1000, proc, stack, 7), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	store__free(st);
 
 	st = store__open(db_path("v1.db"), &writer);
@@ -257,7 +264,7 @@ static void test_newer_and_foreign_files_refused(void **state)
 	FILE *f;
 
 	(void)state;
-	assert_int_equal(store_exec(st, "PRAGMA user_version = 99"), 0);
+	assert_int_equal(store_exec(sq(st), "PRAGMA user_version = 99"), 0);
 	store__free(st);
 	errno = 0;
 	assert_null(store__open(db_path("newer.db"), NULL));
@@ -288,30 +295,30 @@ static void test_stacks_and_frames_interned(void **state)
 	__s64 s1, s2, s3, e1, e2, f1, f2;
 
 	(void)state;
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	s1 = add_stack(st, ab, 2);
 	s2 = add_stack(st, ab, 2);
 	s3 = add_stack(st, ba, 2);
 	assert_int_equal(s1, s2);
 	assert_int_not_equal(s1, s3);
-	assert_int_equal(store__stack_id(st, NULL, 0, &e1), 0);
-	assert_int_equal(store__stack_id(st, NULL, 0, &e2), 0);
+	assert_int_equal(sqlite__stack_id(sq(st), NULL, 0, &e1), 0);
+	assert_int_equal(sqlite__stack_id(sq(st), NULL, 0, &e2), 0);
 	assert_int_equal(e1, e2);
 	assert_int_not_equal(e1, s1);
 	/* JIT code has no build id: the name tells two functions at one offset apart */
-	assert_int_equal(store__frame_id(st, &anon, &f1), 0);
+	assert_int_equal(sqlite__frame_id(sq(st), &anon, &f1), 0);
 	named.name = "jit_fn";
 	named.jit = true;
-	assert_int_equal(store__frame_id(st, &named, &f2), 0);
+	assert_int_equal(sqlite__frame_id(sq(st), &named, &f2), 0);
 	assert_int_not_equal(f1, f2);
-	assert_int_equal(store__frame_id(st, &named, &f1), 0);
+	assert_int_equal(sqlite__frame_id(sq(st), &named, &f1), 0);
 	assert_int_equal(f1, f2);
 	/* an inline chain at one address: one frame per depth */
 	named.depth = 1;
 	named.inlined = true;
-	assert_int_equal(store__frame_id(st, &named, &f1), 0);
+	assert_int_equal(sqlite__frame_id(sq(st), &named, &f1), 0);
 	assert_int_not_equal(f1, f2);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 3);
 	store__free(st);
 }
@@ -326,18 +333,18 @@ static void test_bucket_aggregation(void **state)
 
 	(void)state;
 	run = add_run(st, "h", NULL);
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	p1 = add_proc(st, run, 10, "app", NULL);
 	p2 = add_proc(st, run, 11, "app", NULL);
 	sx = add_stack(st, x, 2);
 	sy = add_stack(st, y, 2);
 	/* the same (bucket, process, stack) twice: one row, counts summed */
-	assert_int_equal(store__add_samples(st, 1000, p1, sx, 3), 0);
-	assert_int_equal(store__add_samples(st, 1000, p1, sx, 4), 0);
-	assert_int_equal(store__add_samples(st, 1010, p1, sx, 5), 0);
-	assert_int_equal(store__add_samples(st, 1010, p2, sx, 1), 0);
-	assert_int_equal(store__add_samples(st, 1010, p2, sy, 2), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1000, p1, sx, 3), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1000, p1, sx, 4), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p1, sx, 5), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p2, sx, 1), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p2, sy, 2), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM samples"), 4);
 	assert_int_equal(q_int(st, "SELECT count FROM samples WHERE ts = 1000"), 7);
 	/* a query merges buckets and processes with the same comm */
@@ -368,15 +375,15 @@ static void test_kernel_and_unknown_frames_folded(void **state)
 
 	(void)state;
 	run = add_run(st, "h", NULL);
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	proc = add_proc(st, run, 1, "k", NULL);
 	for (i = 0; i < 7; i++)
-		assert_int_equal(store__frame_id(st, &fr[i], &ids[i]), 0);
-	assert_int_equal(store__stack_id(st, ids, 7, &stack), 0);
-	assert_int_equal(store__stack_id(st, NULL, 0, &empty), 0);
-	assert_int_equal(store__add_samples(st, 10, proc, stack, 1), 0);
-	assert_int_equal(store__add_samples(st, 10, proc, empty, 2), 0);
-	assert_int_equal(store__commit(st), 0);
+		assert_int_equal(sqlite__frame_id(sq(st), &fr[i], &ids[i]), 0);
+	assert_int_equal(sqlite__stack_id(sq(st), ids, 7, &stack), 0);
+	assert_int_equal(sqlite__stack_id(sq(st), NULL, 0, &empty), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 10, proc, stack, 1), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 10, proc, empty, 2), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	out = folded(st, &all);
 	assert_string_equal(out, "k;[no stack] 2\n"
 				 "k;[unknown] (libc.so.6);outer;inl_[i];Interpreter_[j];[unknown];"
@@ -395,15 +402,15 @@ static void test_corrupt_stack_reported(void **state)
 
 	(void)state;
 	run = add_run(st, "h", NULL);
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	proc = add_proc(st, run, 1, "c", NULL);
 	stack = add_stack(st, a, 1);
-	assert_int_equal(store__add_samples(st, 10, proc, stack, 1), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 10, proc, stack, 1), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	/* an overlong varint, then a reference to a frame that does not exist */
-	assert_int_equal(store_exec(st, "UPDATE stacks SET frames = x'ffffffffffffffffffffff'"), 0);
+	assert_int_equal(store_exec(sq(st), "UPDATE stacks SET frames = x'ffffffffffffffffffffff'"), 0);
 	assert_int_equal(store__query_stacks(st, &all, count_fn, &n), -EBADMSG);
-	assert_int_equal(store_exec(st, "UPDATE stacks SET frames = x'7f'"), 0);
+	assert_int_equal(store_exec(sq(st), "UPDATE stacks SET frames = x'7f'"), 0);
 	assert_int_equal(store__query_stacks(st, &all, count_fn, &n), -EBADMSG);
 	store__free(st);
 }
@@ -418,18 +425,18 @@ static struct store *selector_fixture(__s64 *runs)
 
 	runs[0] = add_run(st, "alpha", "env=prod");
 	runs[1] = add_run(st, "beta", "env=test");
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	p1 = add_proc(st, runs[0], 100, "web", "aaaa1111");
 	p2 = add_proc(st, runs[0], 200, "db", "bbbb2222");
 	p3 = add_proc(st, runs[1], 100, "web", "aaaa3333");
 	sa = add_stack(st, a, 2);
 	sb = add_stack(st, b, 2);
-	assert_int_equal(store__add_samples(st, 1000, p1, sa, 1), 0);
-	assert_int_equal(store__add_samples(st, 1010, p1, sb, 2), 0);
-	assert_int_equal(store__add_samples(st, 1010, p2, sa, 4), 0);
-	assert_int_equal(store__add_samples(st, 1020, p3, sa, 8), 0);
-	assert_int_equal(store__add_samples(st, 1030, p3, sb, 16), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1000, p1, sa, 1), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p1, sb, 2), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p2, sa, 4), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1020, p3, sa, 8), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1030, p3, sb, 16), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	return st;
 }
 
@@ -623,12 +630,12 @@ static void check_retention(bool compact)
 	/* run 1 ended before the cutoff; an empty run that ended after it stays */
 	assert_int_equal(store__end_run(st, runs[0], 1015000), 0);
 	assert_int_equal(store__end_run(st, empty, 1030000), 0);
-	epoch = store__epoch(st);
+	epoch = sqlite__epoch(sq(st));
 	/* buckets before 1020: all of run 1 */
 	assert_int_equal(store__expire(st, 1020, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(total(st, &all), 24);
-	assert_int_not_equal(store__epoch(st), epoch);
+	assert_int_not_equal(sqlite__epoch(sq(st)), epoch);
 	/* what only the expired samples used is gone, the ended run too */
 	assert_int_equal(q_int(st, "SELECT count(*) FROM processes"), 1);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM runs"), 2);
@@ -636,10 +643,10 @@ static void check_retention(bool compact)
 	assert_int_equal(q_int(st, "SELECT count(*) FROM run_labels"), 1);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM stacks"), 2);
 	/* nothing older: nothing happens, the epoch stays */
-	epoch = store__epoch(st);
+	epoch = sqlite__epoch(sq(st));
 	assert_int_equal(store__expire(st, 1020, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(store__epoch(st), epoch);
+	assert_int_equal(sqlite__epoch(sq(st)), epoch);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM packed WHERE ts < 1020"), 0);
 	assert_integrity_ok(st);
 	store__free(st);
@@ -664,16 +671,16 @@ static void fill_buckets(struct store *st, __s64 run, int buckets, int rows)
 	__s64 proc, stack;
 	int b, r;
 
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	proc = add_proc(st, run, 1, "big", NULL);
 	for (b = 0; b < buckets; b++) {
 		for (r = 0; r < rows; r++) {
 			snprintf(name, sizeof(name), "fn%d", r);
 			stack = add_stack(st, names, 2);
-			assert_int_equal(store__add_samples(st, 10000 + 10 * b, proc, stack, 1 + r), 0);
+			assert_int_equal(sqlite__add_samples(sq(st), 10000 + 10 * b, proc, stack, 1 + r), 0);
 		}
 	}
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 }
 
 static void test_size_cap(void **state)
@@ -753,14 +760,14 @@ static struct store *compaction_fixture(void)
 	const char *names[] = { "main", name };
 	int i;
 
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	proc = add_proc(st, runs[1], 300, "batch", "cccc");
 	for (i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "fn%d", i);
 		stack = add_stack(st, names, 2);
-		assert_int_equal(store__add_samples(st, 1040, proc, stack, 1 + i % 3), 0);
+		assert_int_equal(sqlite__add_samples(sq(st), 1040, proc, stack, 1 + i % 3), 0);
 	}
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	return st;
 }
 
@@ -797,9 +804,9 @@ static void test_compaction_keeps_answers(void **state)
 	p1 = q_int(st, "SELECT id FROM processes WHERE pid = 100 AND comm = 'web'"
 		       " AND exe_build_id = 'aaaa1111'");
 	sa = q_int(st, "SELECT min(id) FROM stacks");
-	assert_int_equal(store__begin(st), 0);
-	assert_int_equal(store__add_samples(st, 1010, p1, sa, 32), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, p1, sa, 32), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	want = snapshot(st);
 	assert_non_null(strstr(want, "web;main;a 33\n"));
 	assert_int_equal(store__compact(st, INT64_MAX, 0, &n), 0);
@@ -822,7 +829,7 @@ static void test_corrupt_packed_bucket_reported(void **state)
 	assert_int_equal(store__compact(st, INT64_MAX, 0, &n), 0);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM (SELECT 1 FROM packed WHERE ts = 1010"
 			       " UNION ALL SELECT 1 FROM packed WHERE ts = 1040)"), 2);
-	assert_int_equal(store_exec(st, "UPDATE packed SET data = x'0081' WHERE ts = 1010;"
+	assert_int_equal(store_exec(sq(st), "UPDATE packed SET data = x'0081' WHERE ts = 1010;"
 				    "UPDATE packed SET data = substr(data, 1, 10) WHERE ts = 1040"),
 			 0);
 	log_set_quiet(true);
@@ -891,9 +898,9 @@ static void test_migrate_from_v2(void **state)
 	(void)state;
 	st = old_database("v2.db", 2, &proc, &stack);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'packed'"), 0);
-	assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
-	assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1000, proc, stack, 7), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1010, proc, stack, 5), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	store__free(st);
 
 	st = store__open(db_path("v2.db"), &writer);
@@ -916,7 +923,7 @@ static char *q_rows(struct store *st, const char *sql)
 	sqlite3_stmt *s;
 	int i;
 
-	assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(sq(st)->db, sql, -1, &s, NULL), 0);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		for (i = 0; i < sqlite3_column_count(s); i++)
 			assert_int_equal(strbuf__addf(&sb, "%s%lld", i ? "|" : "",
@@ -946,7 +953,7 @@ static void test_migrate_from_v3(void **state)
 	runs = q_rows(st, "SELECT ts, run_id, samples FROM packed_runs ORDER BY ts, run_id");
 	assert_true(strlen(refs) > 0 && strlen(runs) > 0);
 	/* what version 3 had */
-	assert_int_equal(store_exec(st, "DROP TABLE packed_refs; DROP TABLE packed_runs;"
+	assert_int_equal(store_exec(sq(st), "DROP TABLE packed_refs; DROP TABLE packed_runs;"
 				    " DROP TABLE agent_stacks; PRAGMA user_version = 3"), 0);
 	store__free(st);
 
@@ -1016,14 +1023,14 @@ static void test_locked_database_retried(void **state)
 	assert_int_equal(sqlite3_open(db_path("locked.db"), &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	log_set_quiet(true);
-	assert_int_equal(store__begin(st), -EBUSY);
+	assert_int_equal(sqlite__begin(sq(st)), -EBUSY);
 	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(other);
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	proc = add_proc(st, run, 1, "x", NULL);
 	stack = add_stack(st, a, 1);
-	assert_int_equal(store__add_samples(st, 1, proc, stack, 1), 0);
-	assert_int_equal(store__commit(st), 0);
+	assert_int_equal(sqlite__add_samples(sq(st), 1, proc, stack, 1), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	assert_int_equal(q_int(st, "SELECT sum(count) FROM samples"), 1);
 	store__free(st);
 }
@@ -1042,28 +1049,28 @@ static void test_full_disk_keeps_data(void **state)
 	pages = q_int(st, "PRAGMA page_count");
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages);
 	assert_int_equal(q_int(st, sql), pages);
-	epoch = store__epoch(st);
+	epoch = sqlite__epoch(sq(st));
 	log_set_quiet(true);
 	/* a batch far bigger than the free space: some step or the commit fails */
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	for (i = 0; i < 20000 && !err; i++)
-		err = store__add_samples(st, 50000 + i, 1, 1, 1);
+		err = sqlite__add_samples(sq(st), 50000 + i, 1, 1, 1);
 	if (!err)
-		err = store__commit(st);
+		err = sqlite__commit(sq(st));
 	else
-		store__rollback(st);
+		sqlite__rollback(sq(st));
 	assert_int_equal(err, -ENOSPC);
-	assert_int_not_equal(store__epoch(st), epoch);
+	assert_int_not_equal(sqlite__epoch(sq(st)), epoch);
 	/* nothing of the batch, everything from before */
 	assert_int_equal(total(st, &all), 5 * 55);
 	assert_int_equal(q_int(st, "SELECT count(*) FROM samples WHERE ts >= 50000"), 0);
 	assert_integrity_ok(st);
 	/* space again: the retried batch lands */
 	assert_int_equal(q_int(st, "PRAGMA max_page_count = 1000000"), 1000000);
-	assert_int_equal(store__begin(st), 0);
+	assert_int_equal(sqlite__begin(sq(st)), 0);
 	for (i = 0; i < 20000; i++)
-		assert_int_equal(store__add_samples(st, 50000 + i, 1, 1, 1), 0);
-	assert_int_equal(store__commit(st), 0);
+		assert_int_equal(sqlite__add_samples(sq(st), 50000 + i, 1, 1, 1), 0);
+	assert_int_equal(sqlite__commit(sq(st)), 0);
 	assert_int_equal(total(st, &all), 5 * 55 + 20000);
 	store__free(st);
 }
@@ -1165,10 +1172,10 @@ static void test_reader_of_old_schema(void **state)
 	(void)state;
 	for (v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		st = old_database("old-reader.db", v, &proc, &stack);
-		assert_int_equal(store__add_samples(st, 1000, proc, stack, 7), 0);
+		assert_int_equal(sqlite__add_samples(sq(st), 1000, proc, stack, 7), 0);
 		/* version 4 and later index their packed buckets: plain rows there */
 		if (v != 3) {
-			assert_int_equal(store__add_samples(st, 1010, proc, stack, 5), 0);
+			assert_int_equal(sqlite__add_samples(sq(st), 1010, proc, stack, 5), 0);
 		} else {
 			/* a packed bucket, as version 3 wrote them: not in packed_runs */
 			struct packed_rows r = {};
@@ -1177,7 +1184,7 @@ static void test_reader_of_old_schema(void **state)
 
 			assert_int_equal(packed_rows__add(&r, proc, stack, 5), 0);
 			assert_int_equal(packed_rows__encode(&r, &blob), 0);
-			assert_int_equal(sqlite3_prepare_v2(st->db, "INSERT INTO packed(ts, rows,"
+			assert_int_equal(sqlite3_prepare_v2(sq(st)->db, "INSERT INTO packed(ts, rows,"
 							    " samples, data) VALUES (1010, 1, 5, ?1)",
 							    -1, &s, NULL), 0);
 			sqlite3_bind_blob(s, 1, blob.buf, blob.len, SQLITE_STATIC);
@@ -1186,7 +1193,7 @@ static void test_reader_of_old_schema(void **state)
 			packed_rows__release(&r);
 			strbuf__release(&blob);
 		}
-		assert_int_equal(store__commit(st), 0);
+		assert_int_equal(sqlite__commit(sq(st)), 0);
 		store__free(st);
 
 		damage_remember(db_path("old-reader.db"), &before);
@@ -1317,6 +1324,43 @@ static int teardown(void **state)
 	return system(cmd) ? -1 : 0;
 }
 
+
+/*
+ * The content hashes are written into PostgreSQL columns: frozen. These
+ * values were computed once; a change here means a new hash version and a
+ * schema migration, never an edit of the expected values.
+ */
+static void test_content_hashes_v1(void **state)
+{
+	const struct store_frame user = {
+		.module = "libc.so.6", .build_id = "0123abcd", .addr = 0x29d90,
+		.name = "__libc_start_main", .depth = 1, .inlined = true,
+	};
+	const struct store_frame kernel = {
+		.kernel = true, .module = "[kernel]", .addr = 0xffffffff81000000ULL,
+	};
+	const struct store_process proc = { .pid = 4242, .comm = "postgres", .start_time = 1700000000 };
+	struct store_frame unnamed = user;
+	__s64 frames[2];
+
+	(void)state;
+	frames[0] = store_frame_hash_v1(&user);
+	frames[1] = store_frame_hash_v1(&kernel);
+	assert_true(frames[0] == HASH_USER);
+	assert_true(frames[1] == HASH_KERNEL);
+	assert_true(store_stack_hash_v1(frames, 2) == HASH_STACK);
+	assert_true(store_stack_hash_v1(NULL, 0) == HASH_EMPTY);
+	assert_true(store_process_hash_v1(7, &proc) == HASH_PROC);
+	/* every field is in the hash: NULL and "" names differ */
+	unnamed.name = NULL;
+	assert_true(store_frame_hash_v1(&unnamed) != frames[0]);
+	unnamed.name = "";
+	assert_true(store_frame_hash_v1(&unnamed) != frames[0]);
+	unnamed = user;
+	unnamed.jit = true;
+	assert_true(store_frame_hash_v1(&unnamed) != frames[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1349,6 +1393,7 @@ int main(void)
 		cmocka_unit_test(test_reader_of_old_schema),
 		cmocka_unit_test(test_packed_decoder_roundtrip),
 		cmocka_unit_test(test_packed_decoder_rejects),
+		cmocka_unit_test(test_content_hashes_v1),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);

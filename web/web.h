@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/strbuf.h"
+
 struct strbuf;
 struct stack_agg;
 
@@ -214,5 +216,75 @@ int stack_agg__diff_top(const struct stack_agg *base, const struct stack_agg *ne
  * entities, control characters and invalid UTF-8 become U+FFFD.
  */
 int xml_escape(struct strbuf *sb, const char *s, size_t len);
+
+/* ---- HTTP server (server.c) ---- */
+
+struct sockaddr;
+struct http_server;
+struct http_request;
+
+/* The path, without the query string ("/api/top"); borrowed for the request. */
+const char *http_request__path(const struct http_request *r);
+/* The first value of query parameter @key, or NULL; borrowed for the request. */
+const char *http_request__arg(const struct http_request *r, const char *key);
+/*
+ * Call @fn for every query parameter in order, repeated ones each time (a
+ * value-less "k" gives ""). Stops at, and returns, @fn's first non-zero.
+ */
+typedef int (*http_arg_fn)(void *ctx, const char *key, const char *value);
+int http_request__each_arg(const struct http_request *r, http_arg_fn fn, void *ctx);
+
+struct http_response {
+	int status;		/* 0: 200 */
+	const char *type;	/* Content-Type (static); NULL: text/plain; charset=utf-8 */
+	struct strbuf body;	/* the server frees it */
+	const char *filename;	/* static; set: Content-Disposition: attachment */
+	const char *csp;	/* static; NULL: the page's policy (own scripts only) */
+};
+
+/*
+ * Make @resp a JSON error, {"error": MESSAGE, "param": @param}, one line, with
+ * @status; @param may be NULL. Returns 0 or -ENOMEM.
+ */
+int http_response__error(struct http_response *resp, int status, const char *param,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * The handler of /api/ paths: fill @resp (status 404 for a path it does not
+ * know, 400 for bad parameters). Called from several threads at once; a
+ * non-zero return (-errno) becomes a 500.
+ */
+typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
+			       struct http_response *resp);
+
+/* A file built into the binary, served at @path ("/app.js"; "/" is "/index.html"). */
+struct http_asset {
+	const char *path;
+	const char *type;
+	const unsigned char *data;
+	size_t len;
+};
+
+struct http_server_opts {
+	const struct sockaddr *addr;	/* where to listen; port 0: any free one */
+	unsigned int threads;		/* pool size; 0: 4 */
+	const char *auth_token;		/* NULL: none; else required as a Bearer token
+					 * or a token= parameter */
+	const struct http_asset *assets;
+	size_t nr_assets;
+	http_handler_fn handler;
+	void *ctx;
+};
+
+/*
+ * Listen and serve from a pool of threads until http_server__stop(). @o is
+ * copied, its pointers borrowed until then. NULL with errno set and the
+ * reason in @msg (@len bytes) when it cannot listen.
+ */
+struct http_server *http_server__start(const struct http_server_opts *o, char *msg, size_t len);
+/* The port listened on (the one picked when 0 was asked for). */
+int http_server__port(const struct http_server *s);
+/* Stop listening, finish the requests under way, free. NULL is a no-op. */
+void http_server__stop(struct http_server *s);
 
 #endif /* __PROFILER_WEB_H */

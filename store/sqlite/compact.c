@@ -24,11 +24,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "store_internal.h"
+#include "sqlite_internal.h"
 #include "common/strbuf.h"
 #include "common/log.h"
 
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
+static int prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **s)
 {
 	return store_err(st, sqlite3_prepare_v2(st->db, sql, -1, s, NULL),
 			 "cannot compact the database");
@@ -39,7 +39,7 @@ static int prepare(struct store *st, const char *sql, sqlite3_stmt **s)
  * to @r; columns @col + 1 and @col + 2 are the rows and samples the bucket
  * declares, and the blob must decode to exactly those.
  */
-static int unpack_column(struct store *st, sqlite3_stmt *get, int col, __s64 ts,
+static int unpack_column(struct sqlite_store *st, sqlite3_stmt *get, int col, __s64 ts,
 			 struct packed_rows *r)
 {
 	__s64 rows = sqlite3_column_int64(get, col + 1), samples = sqlite3_column_int64(get, col + 2);
@@ -60,7 +60,7 @@ static int unpack_column(struct store *st, sqlite3_stmt *get, int col, __s64 ts,
 }
 
 /* The packed rows of bucket @ts, if any, appended to @r. */
-static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct packed_rows *r)
+static int read_packed(struct sqlite_store *st, sqlite3_stmt *get, __s64 ts, struct packed_rows *r)
 {
 	int rc, err = 0;
 
@@ -76,7 +76,7 @@ static int read_packed(struct store *st, sqlite3_stmt *get, __s64 ts, struct pac
 }
 
 /* packed_refs: @id (a process for kind 0, a stack for kind 1) is used up to @ts at least */
-static int put_ref(struct store *st, sqlite3_stmt *put, int kind, __s64 id, __s64 ts)
+static int put_ref(struct sqlite_store *st, sqlite3_stmt *put, int kind, __s64 id, __s64 ts)
 {
 	int rc;
 
@@ -88,7 +88,7 @@ static int put_ref(struct store *st, sqlite3_stmt *put, int kind, __s64 id, __s6
 	return rc == SQLITE_DONE ? 0 : store_err(st, rc, "cannot index packed samples");
 }
 
-static int put_run(struct store *st, sqlite3_stmt *put, __s64 ts, __s64 run, __u64 samples)
+static int put_run(struct sqlite_store *st, sqlite3_stmt *put, __s64 ts, __s64 run, __u64 samples)
 {
 	int rc;
 
@@ -106,7 +106,7 @@ static int put_run(struct store *st, sqlite3_stmt *put, __s64 ts, __s64 run, __u
  * Index the (merged, whole) rows @r of packed bucket @ts: the processes and
  * stacks it uses, and its samples per run.
  */
-static int index_bucket(struct store *st, __s64 ts, const struct packed_rows *r)
+static int index_bucket(struct sqlite_store *st, __s64 ts, const struct packed_rows *r)
 {
 	static const char *const sql[] = {
 		"INSERT INTO packed_refs(kind, id, last_ts) VALUES (?1, ?2, ?3)"
@@ -151,7 +151,7 @@ static int index_bucket(struct store *st, __s64 ts, const struct packed_rows *r)
 	return err;
 }
 
-int store_index_packed(struct store *st)
+int store_index_packed(struct sqlite_store *st)
 {
 	sqlite3_stmt *get = NULL;
 	struct packed_rows r = {};
@@ -175,7 +175,7 @@ int store_index_packed(struct store *st)
 	return err;
 }
 
-static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct packed_rows *r,
+static int compact_bucket(struct sqlite_store *st, sqlite3_stmt **s, __s64 ts, struct packed_rows *r,
 			  struct strbuf *blob)
 {
 	__u64 total = 0;
@@ -224,7 +224,7 @@ static int compact_bucket(struct store *st, sqlite3_stmt **s, __s64 ts, struct p
 	return index_bucket(st, ts, r);
 }
 
-int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packed)
+int sqlite__compact(struct sqlite_store *st, __s64 before, int max_buckets, __u64 *packed)
 {
 	static const char *const sql[] = {
 		"SELECT DISTINCT ts FROM samples WHERE ts < ?1 ORDER BY ts LIMIT ?2",
@@ -246,7 +246,7 @@ int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packe
 	ts = calloc(max_buckets, sizeof(*ts));
 	if (!ts)
 		return -ENOMEM;
-	err = store__begin(st);
+	err = sqlite__begin(st);
 	if (err)
 		goto out;
 	for (i = 0; !err && i < 5; i++)
@@ -265,10 +265,10 @@ int store__compact(struct store *st, __s64 before, int max_buckets, __u64 *packe
 	for (i = 0; i < 5; i++)
 		sqlite3_finalize(s[i]);
 	if (err) {
-		store__rollback(st);
+		sqlite__rollback(st);
 		goto out;
 	}
-	err = store__commit(st);
+	err = sqlite__commit(st);
 	if (!err && packed)
 		*packed = nr;
 out:
@@ -278,7 +278,7 @@ out:
 	return err;
 }
 
-int store_unpack(struct store *st, __s64 since, __s64 until)
+int store_unpack(struct sqlite_store *st, __s64 since, __s64 until)
 {
 	sqlite3_stmt *get = NULL, *put = NULL;
 	struct packed_rows r = {};

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "store_internal.h"
+#include "sqlite_internal.h"
 #include "common/strbuf.h"
 
 enum { PACK_VARINT = 0, PACK_ZSTD = 1 };

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "store_internal.h"
+#include "sqlite_internal.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
@@ -106,7 +106,7 @@ static int build_where(struct where *w, const struct store_selector *sel, bool s
 	return w->err;
 }
 
-static int prepare_where(struct store *st, struct where *w, sqlite3_stmt **out)
+static int prepare_where(struct sqlite_store *st, struct where *w, sqlite3_stmt **out)
 {
 	int i, err;
 
@@ -134,7 +134,7 @@ struct qframe {
 };
 
 struct stack_reader {
-	struct store *st;
+	struct sqlite_store *st;
 	sqlite3_stmt *stack, *frame;
 	struct hashmap frame_idx;	/* frame id -> index in frames */
 	struct qframe *frames;
@@ -253,7 +253,7 @@ static void stack_reader__release(struct stack_reader *r)
 	strset__free(r->strs);
 }
 
-static int stack_reader__init(struct stack_reader *r, struct store *st)
+static int stack_reader__init(struct stack_reader *r, struct sqlite_store *st)
 {
 	memset(r, 0, sizeof(*r));
 	r->st = st;
@@ -269,7 +269,7 @@ static int stack_reader__init(struct stack_reader *r, struct store *st)
 			-1, &r->frame, NULL), "cannot query frames");
 }
 
-static int run_stack_query(struct store *st, sqlite3_stmt *q, store_stack_fn fn, void *ctx)
+static int run_stack_query(struct sqlite_store *st, sqlite3_stmt *q, store_stack_fn fn, void *ctx)
 {
 	struct stack_reader r;
 	int rc = SQLITE_DONE, nr = 0, err;
@@ -289,7 +289,7 @@ static int run_stack_query(struct store *st, sqlite3_stmt *q, store_stack_fn fn,
 	return err;
 }
 
-int store__query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *sel, store_stack_fn fn,
 			void *ctx)
 {
 	struct where w = { .sql = STRBUF_INIT };
@@ -318,7 +318,7 @@ int store__query_stacks(struct store *st, const struct store_selector *sel, stor
 
 /* ---- samples over time ---- */
 
-int store__query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
+int sqlite__query_timeline(struct sqlite_store *st, const struct store_selector *sel, __s64 step,
 			  store_timeline_fn fn, void *ctx)
 {
 	struct where w = { .sql = STRBUF_INIT };
@@ -374,7 +374,7 @@ static const char *col_text(sqlite3_stmt *q, int col)
 	return s ? s : "";
 }
 
-int store__list_runs(struct store *st, const struct store_selector *sel, store_run_fn fn,
+int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel, store_run_fn fn,
 		     void *ctx)
 {
 	struct where w = { .sql = STRBUF_INIT };
@@ -426,14 +426,14 @@ int store__list_runs(struct store *st, const struct store_selector *sel, store_r
 	return err;
 }
 
-int store__last_run(struct store *st, __s64 *run_id)
+int sqlite__last_run(struct sqlite_store *st, __s64 *run_id)
 {
 	return query_int(st, "SELECT max(id) FROM runs", run_id);
 }
 
 /* ---- measuring ---- */
 
-static int measure_counts(struct store *st, struct store_measure *m)
+static int measure_counts(struct sqlite_store *st, struct store_measure *m)
 {
 	static const struct {
 		const char *sql;
@@ -494,7 +494,7 @@ static int zstd_size(const void *data, size_t len, void *buf, size_t cap, __u64 
 	return 0;
 }
 
-static int measure_stacks(struct store *st, struct store_measure *m)
+static int measure_stacks(struct sqlite_store *st, struct store_measure *m)
 {
 	void *buf = NULL;
 	size_t cap = 0, len, need;
@@ -543,9 +543,9 @@ static int flush_bucket(struct strbuf *pack, struct store_measure *m, struct str
 
 /*
  * Pack each bucket's rows as (process delta, stack or stack delta within a
- * process, count) varints, as store__compact() encodes them.
+ * process, count) varints, as sqlite__compact() encodes them.
  */
-static int measure_buckets(struct store *st, struct store_measure *m)
+static int measure_buckets(struct sqlite_store *st, struct store_measure *m)
 {
 	struct strbuf pack = STRBUF_INIT, tmp = STRBUF_INIT;
 	__s64 ts = 0, prev_proc = 0, prev_stack = 0;
@@ -582,12 +582,12 @@ static int measure_buckets(struct store *st, struct store_measure *m)
 	return err;
 }
 
-int store__measure(struct store *st, struct store_measure *m)
+int sqlite__measure(struct sqlite_store *st, struct store_measure *m)
 {
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	err = store__used_bytes(st, &m->used_bytes);
+	err = sqlite__used_bytes(st, &m->used_bytes);
 	err = err ?: store_exec(st, "BEGIN");
 	if (err)
 		return err;
@@ -595,5 +595,268 @@ int store__measure(struct store *st, struct store_measure *m)
 	err = err ?: measure_stacks(st, m);
 	err = err ?: measure_buckets(st, m);
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	return err;
+}
+
+/* ---- batches back, for shipping ---- */
+
+/* Row ids of one bucket's processes, stacks and frames -> their place in the batch. */
+struct batch_reader {
+	struct sqlite_store *st;
+	sqlite3_stmt *proc, *stack, *frame;
+	struct strset *strs;
+	struct hashmap pidx, sidx, fidx;	/* row id -> index + 1 in this bucket */
+	struct store_process *procs;
+	struct store_stack *stacks;
+	struct store_frame *frames;
+	struct store_count *counts;
+	__u32 *frame_refs;	/* the stacks' frames, back to back */
+	size_t nr_procs, nr_stacks, nr_frames, nr_counts, nr_refs;
+	size_t cap_procs, cap_stacks, cap_frames, cap_counts, cap_frame_refs;
+	int err;
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t cap2;
+	void *q;
+
+	if (need <= *cap)
+		return p;
+	cap2 = *cap ? *cap * 2 : 64;
+	while (cap2 < need)
+		cap2 *= 2;
+	q = reallocarray(p, cap2, size);
+	if (q)
+		*cap = cap2;
+	return q;
+}
+
+#define GROW(r, what, need)                                                           \
+	({                                                                            \
+		void *__q = grow((r)->what, &(r)->cap_##what, (need), sizeof(*(r)->what)); \
+		if (__q)                                                              \
+			(r)->what = __q;                                              \
+		__q ? 0 : -ENOMEM;                                                    \
+	})
+
+static const char *intern_col(struct batch_reader *r, sqlite3_stmt *s, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+	int id;
+
+	if (!v)
+		return NULL;
+	id = strset__add(r->strs, v, strlen(v));
+	return id < 0 ? NULL : strset__str(r->strs, id);
+}
+
+static int batch_proc(struct batch_reader *r, __s64 id, __u32 *idx)
+{
+	struct store_process *p;
+	uint64_t v;
+	int rc;
+
+	if (hashmap__get(&r->pidx, (uint64_t)id, &v)) {
+		*idx = (__u32)v - 1;
+		return 0;
+	}
+	if (GROW(r, procs, r->nr_procs + 1))
+		return -ENOMEM;
+	sqlite3_reset(r->proc);
+	sqlite3_bind_int64(r->proc, 1, id);
+	rc = sqlite3_step(r->proc);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -EBADMSG : store_err(r->st, rc, "cannot read a process");
+	p = &r->procs[r->nr_procs];
+	p->pid = sqlite3_column_int64(r->proc, 0);
+	p->comm = intern_col(r, r->proc, 1) ?: "";
+	p->exe_build_id = intern_col(r, r->proc, 2);
+	p->start_time = sqlite3_column_int64(r->proc, 3);
+	p->cgroup = intern_col(r, r->proc, 4);
+	*idx = r->nr_procs++;
+	return hashmap__set(&r->pidx, (uint64_t)id, *idx + 1);
+}
+
+static int batch_frame(struct batch_reader *r, __s64 id, __u32 *idx)
+{
+	struct store_frame *f;
+	uint64_t v;
+	int rc, flags;
+
+	if (hashmap__get(&r->fidx, (uint64_t)id, &v)) {
+		*idx = (__u32)v - 1;
+		return 0;
+	}
+	if (GROW(r, frames, r->nr_frames + 1))
+		return -ENOMEM;
+	sqlite3_reset(r->frame);
+	sqlite3_bind_int64(r->frame, 1, id);
+	rc = sqlite3_step(r->frame);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			pr_warn("'%s': a stack refers to missing frame %lld", r->st->path,
+				(long long)id);
+		return rc == SQLITE_DONE ? -EBADMSG : store_err(r->st, rc, "cannot read a frame");
+	}
+	f = &r->frames[r->nr_frames];
+	memset(f, 0, sizeof(*f));
+	f->kernel = sqlite3_column_int(r->frame, 0);
+	f->module = intern_col(r, r->frame, 1);
+	f->build_id = intern_col(r, r->frame, 2);
+	f->addr = (__u64)sqlite3_column_int64(r->frame, 3);
+	f->depth = sqlite3_column_int(r->frame, 4);
+	flags = sqlite3_column_int(r->frame, 5);
+	f->inlined = flags & STORE_FRAME_INLINED;
+	f->jit = flags & STORE_FRAME_JIT;
+	f->name = intern_col(r, r->frame, 6);
+	*idx = r->nr_frames++;
+	return hashmap__set(&r->fidx, (uint64_t)id, *idx + 1);
+}
+
+static int batch_stack(struct batch_reader *r, __s64 id, __u32 *idx)
+{
+	const unsigned char *blob;
+	size_t len, pos = 0, used, start;
+	uint64_t v;
+	__u64 frame;
+	__u32 fi = 0;
+	int rc, err = 0;
+
+	if (hashmap__get(&r->sidx, (uint64_t)id, &v)) {
+		*idx = (__u32)v - 1;
+		return 0;
+	}
+	if (GROW(r, stacks, r->nr_stacks + 1))
+		return -ENOMEM;
+	sqlite3_reset(r->stack);
+	sqlite3_bind_int64(r->stack, 1, id);
+	rc = sqlite3_step(r->stack);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -EBADMSG : store_err(r->st, rc, "cannot read a stack");
+	blob = sqlite3_column_blob(r->stack, 0);
+	len = sqlite3_column_bytes(r->stack, 0);
+	/* the frame lookups reset nothing of this row: copy it first */
+	unsigned char *copy = malloc(len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, blob, len);
+	start = r->nr_refs;
+	while (!err && pos < len) {
+		used = varint_get(copy + pos, len - pos, &frame);
+		if (!used) {
+			pr_warn("'%s': stack %lld is corrupt", r->st->path, (long long)id);
+			err = -EBADMSG;
+			break;
+		}
+		pos += used;
+		err = batch_frame(r, (__s64)frame, &fi);
+		err = err ?: GROW(r, frame_refs, r->nr_refs + 1);
+		if (!err)
+			r->frame_refs[r->nr_refs++] = fi;
+	}
+	free(copy);
+	if (err)
+		return err;
+	/* pointers into frame_refs are set once the bucket is read: it may move */
+	r->stacks[r->nr_stacks].frames = (const __u32 *)(uintptr_t)start;
+	r->stacks[r->nr_stacks].nr = (__u32)(r->nr_refs - start);
+	*idx = r->nr_stacks++;
+	return hashmap__set(&r->sidx, (uint64_t)id, *idx + 1);
+}
+
+static int batch_emit(struct batch_reader *r, __s64 run_id, store_batch_fn fn, void *ctx)
+{
+	struct store_batch b = {
+		.run_id = run_id, .frames = r->frames, .nr_frames = r->nr_frames,
+		.stacks = r->stacks, .nr_stacks = r->nr_stacks, .processes = r->procs,
+		.nr_processes = r->nr_procs, .counts = r->counts, .nr_counts = r->nr_counts,
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->nr_stacks; i++)
+		r->stacks[i].frames = r->frame_refs + (uintptr_t)r->stacks[i].frames;
+	err = r->nr_counts ? fn(ctx, &b) : 0;
+	hashmap__release(&r->pidx);
+	hashmap__release(&r->sidx);
+	hashmap__release(&r->fidx);
+	r->nr_procs = r->nr_stacks = r->nr_frames = r->nr_counts = r->nr_refs = 0;
+	return err;
+}
+
+int sqlite__read_batches(struct sqlite_store *st, const struct store_selector *sel,
+			 __s64 after_ts, __s64 before_ts, store_batch_fn fn, void *ctx)
+{
+	struct batch_reader r = { .st = st };
+	sqlite3_stmt *q = NULL;
+	__s64 bucket = 0;
+	int rc = SQLITE_DONE, err;
+
+	r.strs = strset__new();
+	err = r.strs ? 0 : -ENOMEM;
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT s.ts, s.process_id, s.stack_id, sum(s.count) FROM " STORE_ALL_SAMPLES " s"
+		" JOIN processes p ON p.id = s.process_id WHERE p.run_id = ?1 AND s.ts > ?2"
+		" AND (?3 = 0 OR s.ts < ?3) GROUP BY s.ts, s.process_id, s.stack_id ORDER BY s.ts",
+		-1, &q, NULL), "cannot read samples");
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT pid, comm, exe_build_id, start_time, cgroup FROM processes WHERE id = ?1",
+		-1, &r.proc, NULL), "cannot read processes");
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT frames FROM stacks WHERE id = ?1", -1, &r.stack, NULL),
+		"cannot read stacks");
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
+		"SELECT m.kernel, m.name, m.build_id, f.addr, f.depth, f.flags, fn.name FROM frames f"
+		" JOIN mappings m ON m.id = f.mapping_id"
+		" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1", -1, &r.frame,
+		NULL), "cannot read frames");
+	err = err ?: store_exec(st, "BEGIN");
+	if (err)
+		goto out;
+	err = store_unpack(st, after_ts + 1, before_ts);
+	if (!err) {
+		sqlite3_bind_int64(q, 1, sel->run_id);
+		sqlite3_bind_int64(q, 2, after_ts);
+		sqlite3_bind_int64(q, 3, before_ts);
+	}
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		__s64 ts = sqlite3_column_int64(q, 0);
+		__u32 pi = 0, si = 0;
+
+		if (ts != bucket && r.nr_counts)
+			err = batch_emit(&r, sel->run_id, fn, ctx);
+		bucket = ts;
+		err = err ?: batch_proc(&r, sqlite3_column_int64(q, 1), &pi);
+		err = err ?: batch_stack(&r, sqlite3_column_int64(q, 2), &si);
+		err = err ?: GROW(&r, counts, r.nr_counts + 1);
+		if (!err)
+			r.counts[r.nr_counts++] = (struct store_count){
+				.ts = ts, .process = pi, .stack = si,
+				.count = (__u64)sqlite3_column_int64(q, 3),
+			};
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot read samples");
+	if (!err && r.nr_counts)
+		err = batch_emit(&r, sel->run_id, fn, ctx);
+	sqlite3_finalize(q);
+	q = NULL;
+	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(r.proc);
+	sqlite3_finalize(r.stack);
+	sqlite3_finalize(r.frame);
+	hashmap__release(&r.pidx);
+	hashmap__release(&r.sidx);
+	hashmap__release(&r.fidx);
+	free(r.procs);
+	free(r.stacks);
+	free(r.frames);
+	free(r.counts);
+	free(r.frame_refs);
+	strset__free(r.strs);
 	return err;
 }

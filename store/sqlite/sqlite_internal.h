@@ -5,7 +5,8 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store_backend.h"
+#include "common/hashmap.h"
 
 struct strbuf;
 
@@ -28,7 +29,8 @@ enum store_stmt {
 	STMT_MAX,
 };
 
-struct store {
+struct sqlite_store {
+	struct store base;	/* base.name is path */
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmts[STMT_MAX];
@@ -36,22 +38,74 @@ struct store {
 	bool quiet;
 	bool damaged;	/* SQLite found corruption: close without a checkpoint */
 	__u64 epoch;
+	/* content hash -> row id of frames, stacks and processes, for this epoch */
+	struct hashmap frame_ids, stack_ids, proc_ids;
+	__u64 cache_epoch;
 };
 
+static inline struct sqlite_store *sq(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+/* The item-level writing API, for the batch writer and the module's tests. */
+struct sqlite_store *sqlite__open(const char *path, const struct store_opts *opts);
+void sqlite__free(struct sqlite_store *st);
+/* BEGIN IMMEDIATE. -EBUSY when another writer holds the lock past the timeout. */
+int sqlite__begin(struct sqlite_store *st);
+/* Commit; on failure the transaction is rolled back. -ENOSPC for a full disk. */
+int sqlite__commit(struct sqlite_store *st);
+/* Roll back the open transaction, if any; starts a new epoch. */
+void sqlite__rollback(struct sqlite_store *st);
+/* Ids handed out are valid for the current epoch: a rollback or a garbage collection starts a new one. */
+__u64 sqlite__epoch(const struct sqlite_store *st);
+/* Find or insert; each sets *@id. Return 0 or -errno. */
+int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id);
+/* @frames root first; @nr may be 0 (a sample without a stack). */
+int sqlite__stack_id(struct sqlite_store *st, const __s64 *frames, int nr, __s64 *id);
+int sqlite__process_id(struct sqlite_store *st, __s64 run_id, const struct store_process *p,
+		       __s64 *id);
+/* Add @count samples at bucket time @ts (unix seconds) to (process, stack). */
+int sqlite__add_samples(struct sqlite_store *st, __s64 ts, __s64 process_id, __s64 stack_id,
+			__u64 count);
+
+/* The backend's operations, in this directory's files */
+extern const struct store_ops sqlite_ops;
+int sqlite__schema_version(struct sqlite_store *st);
+int sqlite__add_run(struct sqlite_store *st, const struct store_run *run, __s64 *run_id);
+int sqlite__end_run(struct sqlite_store *st, __s64 run_id, __s64 end_ms);
+int sqlite__write_batch(struct sqlite_store *st, const struct store_batch *b);
+int sqlite__put_health(struct sqlite_store *st, __s64 run_id, const struct store_health *h);
+int sqlite__expire(struct sqlite_store *st, __s64 before, __u64 *deleted);
+int sqlite__enforce_size(struct sqlite_store *st, __u64 max_bytes, __u64 *deleted);
+int sqlite__compact(struct sqlite_store *st, __s64 before, int max_buckets, __u64 *packed);
+int sqlite__used_bytes(struct sqlite_store *st, __u64 *bytes);
+int sqlite__file_bytes(struct sqlite_store *st, __u64 *bytes);
+int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *sel,
+			 store_stack_fn fn, void *ctx);
+int sqlite__query_timeline(struct sqlite_store *st, const struct store_selector *sel, __s64 step,
+			   store_timeline_fn fn, void *ctx);
+int sqlite__read_batches(struct sqlite_store *st, const struct store_selector *sel,
+			 __s64 after_ts, __s64 before_ts, store_batch_fn fn, void *ctx);
+int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel, store_run_fn fn,
+		      void *ctx);
+int sqlite__last_run(struct sqlite_store *st, __s64 *run_id);
+int sqlite__measure(struct sqlite_store *st, struct store_measure *m);
+
 /* Map a SQLite result code to -Exxx and log "<what>: <sqlite message>" unless it is OK/DONE/ROW. */
-int store_err(struct store *st, int rc, const char *what);
+int store_err(struct sqlite_store *st, int rc, const char *what);
 /* Run @sql (no results); returns 0 or -errno after a warning. */
-int store_exec(struct store *st, const char *sql);
+int store_exec(struct sqlite_store *st, const char *sql);
 /* A cached prepared statement, reset and with bindings cleared. */
-sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which);
+sqlite3_stmt *store_stmt(struct sqlite_store *st, enum store_stmt which);
 
 /* Run @sql and return the first column of its first row in *@out (0 when none). */
-int query_int(struct store *st, const char *sql, __s64 *out);
+int query_int(struct sqlite_store *st, const char *sql, __s64 *out);
 
 /* Apply the schema migrations up to version @target (for tests: build an old database). */
-int store_migrate(struct store *st, int target);
+int store_migrate(struct sqlite_store *st, int target);
 /* Open without migrating (tests). */
-struct store *store_open_raw(const char *path, const struct store_opts *opts);
+struct sqlite_store *store_open_raw(const char *path, const struct store_opts *opts);
 
 /* Unsigned LEB128 encoding of frame-id arrays and packed buckets (packed.c). */
 size_t varint_put(unsigned char *buf, __u64 v);
@@ -100,8 +154,8 @@ int packed_rows__decode(struct packed_rows *r, const void *blob, size_t len, siz
 #define STORE_ALL_SAMPLES "(SELECT ts, process_id, stack_id, count FROM main.samples" \
 	" UNION ALL SELECT ts, process_id, stack_id, count FROM temp.unpacked)"
 /* Fill temp.unpacked with the packed rows of buckets in [@since, @until) (@until 0: open). */
-int store_unpack(struct store *st, __s64 since, __s64 until);
+int store_unpack(struct sqlite_store *st, __s64 since, __s64 until);
 /* Build packed_refs and packed_runs from every packed bucket (the migration to version 4). */
-int store_index_packed(struct store *st);
+int store_index_packed(struct sqlite_store *st);
 
 #endif /* __PROFILER_STORE_INTERNAL_H */

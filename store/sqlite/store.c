@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store_internal.h"
+#include "sqlite_internal.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
@@ -102,7 +102,7 @@ static const char *const stmt_sql[STMT_MAX] = {
 			    " DO UPDATE SET count = count + excluded.count",
 };
 
-int store_err(struct store *st, int rc, const char *what)
+int store_err(struct sqlite_store *st, int rc, const char *what)
 {
 	int err;
 
@@ -150,12 +150,12 @@ int store_err(struct store *st, int rc, const char *what)
 	return err;
 }
 
-int store_exec(struct store *st, const char *sql)
+int store_exec(struct sqlite_store *st, const char *sql)
 {
 	return store_err(st, sqlite3_exec(st->db, sql, NULL, NULL, NULL), "database error");
 }
 
-sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
+sqlite3_stmt *store_stmt(struct sqlite_store *st, enum store_stmt which)
 {
 	sqlite3_stmt *s = st->stmts[which];
 
@@ -171,24 +171,9 @@ sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
 	return s;
 }
 
-static void discard_store(struct store *st);
+static void discard_store(struct sqlite_store *st);
 
 /* ---- paths ---- */
-
-char *store__default_path(void)
-{
-	const char *env = getenv("PROFILE_DB"), *home;
-	struct strbuf sb = STRBUF_INIT;
-
-	if (env && *env)
-		return strdup(env);
-	if (geteuid() == 0)
-		return strdup("/var/lib/profile/profile.db");
-	home = getenv("HOME");
-	if (strbuf__addf(&sb, "%s/.local/share/profile/profile.db", home && *home ? home : "."))
-		return NULL;
-	return sb.buf;
-}
 
 static int make_parent_dirs(const char *path)
 {
@@ -214,7 +199,7 @@ static int make_parent_dirs(const char *path)
 
 /* ---- open and migrate ---- */
 
-int query_int(struct store *st, const char *sql, __s64 *out)
+int query_int(struct sqlite_store *st, const char *sql, __s64 *out)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -233,7 +218,7 @@ int query_int(struct store *st, const char *sql, __s64 *out)
 }
 
 /* A schema version this profile can open: 0 (nothing yet) up to its own. */
-static int check_version(struct store *st, __s64 version)
+static int check_version(struct sqlite_store *st, __s64 version)
 {
 	if (version < 0) {
 		pr_warn("'%s' is damaged: schema version %lld is not one profile writes", st->path,
@@ -248,7 +233,7 @@ static int check_version(struct store *st, __s64 version)
 	return 0;
 }
 
-int store_migrate(struct store *st, int target)
+int store_migrate(struct sqlite_store *st, int target)
 {
 	char sql[64];
 	__s64 version;
@@ -260,7 +245,7 @@ int store_migrate(struct store *st, int target)
 	err = err ?: check_version(st, version);
 	if (err || version >= target)
 		return err;
-	err = store__begin(st);
+	err = sqlite__begin(st);
 	if (err)
 		return err;
 	/* another process may have migrated while we waited for the lock: read it again */
@@ -277,10 +262,10 @@ int store_migrate(struct store *st, int target)
 		err = store_exec(st, sql);
 	}
 	if (err) {
-		store__rollback(st);
+		sqlite__rollback(st);
 		return err;
 	}
-	return store__commit(st);
+	return sqlite__commit(st);
 }
 
 /* ---- trusting the file ---- */
@@ -378,7 +363,7 @@ static int reader_side_files(const char *path, struct strbuf *uri, bool *verify)
  * is well formed. Its cost is a read of the file, so it runs when a replayed
  * log may have mixed another database's pages into this one.
  */
-static int verify_pages(struct store *st)
+static int verify_pages(struct sqlite_store *st)
 {
 	struct strbuf what = STRBUF_INIT;
 	const char *res;
@@ -411,7 +396,7 @@ static int verify_pages(struct store *st)
 }
 
 /* The first read: the header, and any write-ahead log replayed and verified. */
-static int read_header(struct store *st, bool verify, __s64 *schema_cookie)
+static int read_header(struct sqlite_store *st, bool verify, __s64 *schema_cookie)
 {
 	unsigned int before = wal_recoveries;
 	bool frames, shm, shm_writable;
@@ -441,7 +426,7 @@ static const struct {
 };
 
 /* The schema version of a database that has the tables that version promises. */
-static int check_schema(struct store *st, __s64 *version)
+static int check_schema(struct sqlite_store *st, __s64 *version)
 {
 	sqlite3_stmt *s;
 	__s64 nr_tables;
@@ -486,7 +471,7 @@ static int check_schema(struct store *st, __s64 *version)
  * tables (found before main's): empty, or for version 3 the index of its
  * packed buckets built as the migration would. The file is not touched.
  */
-static int reader_compat(struct store *st, __s64 version)
+static int reader_compat(struct sqlite_store *st, __s64 version)
 {
 	struct strbuf sql = STRBUF_INIT;
 	const char *p, *end;
@@ -511,7 +496,7 @@ static int reader_compat(struct store *st, __s64 version)
 }
 
 /* Open, read the header (verifying a replayed log) and check the schema; *@version gets it. */
-static struct store *open_checked(const char *path, const struct store_opts *opts,
+static struct sqlite_store *open_checked(const char *path, const struct store_opts *opts,
 				  __s64 *version)
 {
 	static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -519,7 +504,7 @@ static struct store *open_checked(const char *path, const struct store_opts *opt
 	int flags = SQLITE_OPEN_NOMUTEX;
 	struct strbuf uri = STRBUF_INIT;
 	bool verify = false;
-	struct store *st;
+	struct sqlite_store *st;
 	__s64 cookie;
 	int rc, err;
 
@@ -530,6 +515,8 @@ static struct store *open_checked(const char *path, const struct store_opts *opt
 		errno = ENOMEM;
 		return NULL;
 	}
+	st->base.ops = &sqlite_ops;
+	st->base.name = st->path;
 	flags |= write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
 	if (create) {
 		flags |= SQLITE_OPEN_CREATE;
@@ -584,18 +571,18 @@ err_free:
 	return NULL;
 }
 
-struct store *store_open_raw(const char *path, const struct store_opts *opts)
+struct sqlite_store *store_open_raw(const char *path, const struct store_opts *opts)
 {
 	__s64 version;
 
 	return open_checked(path, opts, &version);
 }
 
-struct store *store__open(const char *path, const struct store_opts *opts)
+struct sqlite_store *sqlite__open(const char *path, const struct store_opts *opts)
 {
 	bool write = opts && (opts->write || opts->create);
 	__s64 version;
-	struct store *st = open_checked(path, opts, &version);
+	struct sqlite_store *st = open_checked(path, opts, &version);
 	int err = 0;
 
 	if (!st)
@@ -624,14 +611,14 @@ struct store *store__open(const char *path, const struct store_opts *opts)
  * the last connection closes: a log that failed its check, or belongs to a
  * newer profile, stays out of the file.
  */
-static void discard_store(struct store *st)
+static void discard_store(struct sqlite_store *st)
 {
 	if (st)
 		st->damaged = true;
-	store__free(st);
+	sqlite__free(st);
 }
 
-void store__free(struct store *st)
+void sqlite__free(struct sqlite_store *st)
 {
 	int i;
 
@@ -641,20 +628,18 @@ void store__free(struct store *st)
 	if (st->damaged && st->db)
 		sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (st->in_tx)
-		store__rollback(st);
+		sqlite__rollback(st);
 	for (i = 0; i < STMT_MAX; i++)
 		sqlite3_finalize(st->stmts[i]);
 	sqlite3_close(st->db);
+	hashmap__release(&st->frame_ids);
+	hashmap__release(&st->stack_ids);
+	hashmap__release(&st->proc_ids);
 	free(st->path);
 	free(st);
 }
 
-const char *store__path(const struct store *st)
-{
-	return st->path;
-}
-
-int store__schema_version(struct store *st)
+int sqlite__schema_version(struct sqlite_store *st)
 {
 	__s64 v;
 
@@ -663,7 +648,7 @@ int store__schema_version(struct store *st)
 
 /* ---- transactions ---- */
 
-int store__begin(struct store *st)
+int sqlite__begin(struct sqlite_store *st)
 {
 	int err = store_err(st, sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			    "cannot start writing");
@@ -673,20 +658,20 @@ int store__begin(struct store *st)
 	return err;
 }
 
-int store__commit(struct store *st)
+int sqlite__commit(struct sqlite_store *st)
 {
 	int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL), err;
 
 	err = store_err(st, rc, "cannot commit");
 	if (err) {
-		store__rollback(st);
+		sqlite__rollback(st);
 		return err;
 	}
 	st->in_tx = false;
 	return 0;
 }
 
-void store__rollback(struct store *st)
+void sqlite__rollback(struct sqlite_store *st)
 {
 	int i;
 
@@ -700,7 +685,7 @@ void store__rollback(struct store *st)
 	st->epoch++;
 }
 
-__u64 store__epoch(const struct store *st)
+__u64 sqlite__epoch(const struct sqlite_store *st)
 {
 	return st->epoch;
 }
@@ -713,7 +698,7 @@ __u64 store__epoch(const struct store *st)
  * transaction open on an old snapshot, and the next BEGIN IMMEDIATE then
  * fails with SQLITE_BUSY_SNAPSHOT once any other connection has written.
  */
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what)
 {
 	int rc = sqlite3_step(s);
 
@@ -721,7 +706,7 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(st, rc, what);
 }
 
-static int step_id(struct store *st, sqlite3_stmt *s, const char *what, __s64 *id)
+static int step_id(struct sqlite_store *st, sqlite3_stmt *s, const char *what, __s64 *id)
 {
 	int rc = sqlite3_step(s);
 
@@ -743,7 +728,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 	sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
-static int mapping_id(struct store *st, const struct store_frame *f, __s64 *id)
+static int mapping_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id)
 {
 	const char *bid = f->build_id ? f->build_id : "";
 	const char *name = f->module ? f->module : "";
@@ -764,7 +749,7 @@ static int mapping_id(struct store *st, const struct store_frame *f, __s64 *id)
 	return step_id(st, s, "cannot store a mapping", id);
 }
 
-static int function_id(struct store *st, const char *name, __s64 *id)
+static int function_id(struct sqlite_store *st, const char *name, __s64 *id)
 {
 	sqlite3_stmt *s;
 	int err;
@@ -794,7 +779,7 @@ static int function_id(struct store *st, const char *name, __s64 *id)
 	return err;
 }
 
-int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
+int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id)
 {
 	__s64 map, func = 0;
 	sqlite3_stmt *s;
@@ -821,7 +806,7 @@ int store__frame_id(struct store *st, const struct store_frame *f, __s64 *id)
 	return step_id(st, s, "cannot store a frame", id);
 }
 
-int store__stack_id(struct store *st, const __s64 *frames, int nr, __s64 *id)
+int sqlite__stack_id(struct sqlite_store *st, const __s64 *frames, int nr, __s64 *id)
 {
 	unsigned char *blob;
 	size_t len = 0;
@@ -871,7 +856,7 @@ out:
 	return err;
 }
 
-int store__process_id(struct store *st, __s64 run_id, const struct store_process *p, __s64 *id)
+int sqlite__process_id(struct sqlite_store *st, __s64 run_id, const struct store_process *p, __s64 *id)
 {
 	sqlite3_stmt *s;
 	int err;
@@ -894,7 +879,7 @@ int store__process_id(struct store *st, __s64 run_id, const struct store_process
 	return step_id(st, s, "cannot store a process", id);
 }
 
-int store__add_samples(struct store *st, __s64 ts, __s64 process_id, __s64 stack_id,
+int sqlite__add_samples(struct sqlite_store *st, __s64 ts, __s64 process_id, __s64 stack_id,
 		       __u64 count)
 {
 	sqlite3_stmt *s = store_stmt(st, STMT_SAMPLE_PUT);
@@ -910,7 +895,7 @@ int store__add_samples(struct store *st, __s64 ts, __s64 process_id, __s64 stack
 
 /* ---- runs and health ---- */
 
-static int host_id(struct store *st, const char *host, __s64 *id)
+static int host_id(struct sqlite_store *st, const char *host, __s64 *id)
 {
 	sqlite3_stmt *s;
 	int err;
@@ -926,7 +911,7 @@ static int host_id(struct store *st, const char *host, __s64 *id)
 	return err;
 }
 
-static int add_label(struct store *st, __s64 run_id, const char *label)
+static int add_label(struct sqlite_store *st, __s64 run_id, const char *label)
 {
 	const char *eq = strchr(label, '=');
 	sqlite3_stmt *s;
@@ -949,13 +934,13 @@ static int add_label(struct store *st, __s64 run_id, const char *label)
 	return err;
 }
 
-int store__add_run(struct store *st, const struct store_run *run, __s64 *run_id)
+int sqlite__add_run(struct sqlite_store *st, const struct store_run *run, __s64 *run_id)
 {
 	sqlite3_stmt *s = NULL;
 	__s64 host;
 	int i, err;
 
-	err = store__begin(st);
+	err = sqlite__begin(st);
 	if (err)
 		return err;
 	err = host_id(st, run->host, &host);
@@ -976,13 +961,13 @@ int store__add_run(struct store *st, const struct store_run *run, __s64 *run_id)
 	for (i = 0; !err && i < run->nr_labels; i++)
 		err = add_label(st, *run_id, run->labels[i]);
 	if (err) {
-		store__rollback(st);
+		sqlite__rollback(st);
 		return err;
 	}
-	return store__commit(st);
+	return sqlite__commit(st);
 }
 
-int store__end_run(struct store *st, __s64 run_id, __s64 end_ms)
+int sqlite__end_run(struct sqlite_store *st, __s64 run_id, __s64 end_ms)
 {
 	sqlite3_stmt *s;
 	int err;
@@ -998,7 +983,7 @@ int store__end_run(struct store *st, __s64 run_id, __s64 end_ms)
 	return err;
 }
 
-int store__put_health(struct store *st, __s64 run_id, const struct store_health *h)
+int sqlite__put_health(struct sqlite_store *st, __s64 run_id, const struct store_health *h)
 {
 	const __u64 vals[] = {
 		h->samples, h->recorded, h->dropped, h->collisions, h->lost, h->cpu_ms,
@@ -1050,7 +1035,7 @@ int store__put_health(struct store *st, __s64 run_id, const struct store_health 
  * functions and mappings stay (bounded by the code that ran, and cheap).
  * Starts a new epoch: cached ids may be gone.
  */
-static int collect_garbage(struct store *st, __s64 before)
+static int collect_garbage(struct sqlite_store *st, __s64 before)
 {
 	sqlite3_stmt *s;
 	int err;
@@ -1080,7 +1065,7 @@ static int collect_garbage(struct store *st, __s64 before)
 }
 
 /* Delete the sample rows, packed or not, of buckets before @before; count the rows. */
-static int delete_before(struct store *st, __s64 before, __u64 *deleted)
+static int delete_before(struct sqlite_store *st, __s64 before, __u64 *deleted)
 {
 	static const char *const sql[] = {
 		"SELECT coalesce(sum(rows), 0) FROM packed WHERE ts < ?1",
@@ -1113,22 +1098,22 @@ static int delete_before(struct store *st, __s64 before, __u64 *deleted)
 	return err;
 }
 
-int store__expire(struct store *st, __s64 before, __u64 *deleted)
+int sqlite__expire(struct sqlite_store *st, __s64 before, __u64 *deleted)
 {
 	__u64 n = 0;
 	int err;
 
-	err = store__begin(st);
+	err = sqlite__begin(st);
 	if (err)
 		return err;
 	err = delete_before(st, before, &n);
 	if (!err && n)
 		err = collect_garbage(st, before);
 	if (err) {
-		store__rollback(st);
+		sqlite__rollback(st);
 		return err;
 	}
-	err = store__commit(st);
+	err = sqlite__commit(st);
 	if (!err && n)
 		err = store_exec(st, "PRAGMA incremental_vacuum");
 	if (deleted)
@@ -1136,7 +1121,7 @@ int store__expire(struct store *st, __s64 before, __u64 *deleted)
 	return err;
 }
 
-int store__used_bytes(struct store *st, __u64 *bytes)
+int sqlite__used_bytes(struct sqlite_store *st, __u64 *bytes)
 {
 	__s64 pages, free_pages, page_size;
 	int err;
@@ -1151,7 +1136,7 @@ int store__used_bytes(struct store *st, __u64 *bytes)
 	return err;
 }
 
-int store__file_bytes(struct store *st, __u64 *bytes)
+int sqlite__file_bytes(struct sqlite_store *st, __u64 *bytes)
 {
 	struct strbuf wal = STRBUF_INIT;
 	struct stat sb;
@@ -1172,7 +1157,7 @@ int store__file_bytes(struct store *st, __u64 *bytes)
 }
 
 /* The bucket time below which about @frac of the buckets lie (at least one bucket). */
-static int oldest_buckets_cut(struct store *st, double frac, __s64 *cut)
+static int oldest_buckets_cut(struct sqlite_store *st, double frac, __s64 *cut)
 {
 	sqlite3_stmt *s;
 	__s64 nr;
@@ -1201,14 +1186,14 @@ static int oldest_buckets_cut(struct store *st, double frac, __s64 *cut)
 	return err;
 }
 
-int store__enforce_size(struct store *st, __u64 max_bytes, __u64 *deleted)
+int sqlite__enforce_size(struct sqlite_store *st, __u64 max_bytes, __u64 *deleted)
 {
 	__u64 used, n = 0;
 	__s64 cut = 0;
 	int round, err;
 
 	for (round = 0; round < 64; round++) {
-		err = store__used_bytes(st, &used);
+		err = sqlite__used_bytes(st, &used);
 		if (err || used <= max_bytes)
 			break;
 		err = oldest_buckets_cut(st, 1.0 - (double)max_bytes / used, &cut);
@@ -1219,7 +1204,7 @@ int store__enforce_size(struct store *st, __u64 max_bytes, __u64 *deleted)
 			break;
 		}
 		if (!err)
-			err = store__expire(st, cut, &n);
+			err = sqlite__expire(st, cut, &n);
 		if (err)
 			break;
 		if (deleted)

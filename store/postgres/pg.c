@@ -1,0 +1,1279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The PostgreSQL backend: the fleet's central store. Frames, stacks and
+ * processes are identified by content hashes computed on the host
+ * (store_backend.h), so a batch needs no ids from the server: it is sent as a
+ * handful of prepared multi-row statements (arrays unnested on the server) in
+ * one pipeline, one implicit transaction, one round trip. Sample counts live
+ * in a table partitioned by day, one row per (bucket, process) holding the
+ * bucket's stack hashes and counts as two arrays; retention drops whole
+ * partitions. A shipped batch marks its (run, bucket) pairs in the same
+ * transaction, and a bucket already marked is not written again.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libpq-fe.h>
+
+#include "store/store_backend.h"
+#include "common/hashmap.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
+#include "common/log.h"
+
+#define PG_SCHEMA_VERSION 1
+#define DAY_SECS 86400
+
+/*
+ * Schema history; each step runs in one transaction with the version update.
+ * 1: hosts, runs, processes, frames, stacks (content-addressed), samples
+ *    partitioned by day, shipped buckets, agent health.
+ */
+static const char *const pg_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE hosts(id serial PRIMARY KEY, name text NOT NULL UNIQUE);"
+	"CREATE TABLE runs(id bigserial PRIMARY KEY, host_id integer NOT NULL REFERENCES hosts(id),"
+	" source text NOT NULL UNIQUE, kind text NOT NULL, start_ms bigint NOT NULL,"
+	" end_ms bigint NOT NULL DEFAULT 0, freq integer NOT NULL, cmdline text NOT NULL,"
+	" labels text[] NOT NULL DEFAULT '{}', last_report_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX runs_by_host ON runs(host_id);"
+	"CREATE TABLE processes(id bigint PRIMARY KEY, run_id bigint NOT NULL, pid integer NOT NULL,"
+	" start_time bigint NOT NULL, comm text NOT NULL, exe_build_id text NOT NULL,"
+	" cgroup text NOT NULL, seen_day integer NOT NULL);"
+	"CREATE INDEX processes_by_run ON processes(run_id);"
+	"CREATE TABLE frames(hash bigint PRIMARY KEY, kernel boolean NOT NULL,"
+	" flags smallint NOT NULL, depth integer NOT NULL, addr bigint NOT NULL,"
+	" build_id text NOT NULL, module text NOT NULL, name text, seen_day integer NOT NULL);"
+	"CREATE TABLE stacks(hash bigint PRIMARY KEY, frames bigint[] NOT NULL,"
+	" seen_day integer NOT NULL);"
+	"CREATE TABLE samples(ts bigint NOT NULL, run_id bigint NOT NULL,"
+	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts integer[] NOT NULL)"
+	" PARTITION BY RANGE (ts);"
+	"CREATE INDEX samples_by_run ON samples(run_id, ts);"
+	"CREATE TABLE shipped(run_id bigint NOT NULL, ts bigint NOT NULL,"
+	" PRIMARY KEY(run_id, ts));"
+	"CREATE TABLE agent_health(run_id bigint PRIMARY KEY, updated_ms bigint NOT NULL,"
+	" pid integer NOT NULL, vals bigint[] NOT NULL);",
+};
+
+_Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+enum pg_stmt {
+	PG_FRAMES,
+	PG_STACKS,
+	PG_PROCS,
+	PG_SAMPLES,
+	PG_SAMPLES_SHIP,
+	PG_HEALTH,
+	PG_REPORT,
+	PG_MAX,
+};
+
+static const struct {
+	const char *name, *sql;
+	int nparams;
+} pg_stmts[PG_MAX] = {
+	[PG_FRAMES] = { "frames",
+		"INSERT INTO frames SELECT DISTINCT ON (h) h, k, f, d, a, b, m, n, $9"
+		" FROM unnest($1::bigint[], $2::boolean[], $3::smallint[], $4::integer[],"
+		" $5::bigint[], $6::text[], $7::text[], $8::text[]) AS t(h, k, f, d, a, b, m, n)"
+		" ON CONFLICT (hash) DO UPDATE SET seen_day = excluded.seen_day"
+		" WHERE frames.seen_day < excluded.seen_day", 9 },
+	/* stacks as "{h,h,...}" strings: arrays of arrays must be rectangular */
+	[PG_STACKS] = { "stacks",
+		"INSERT INTO stacks SELECT DISTINCT ON (h) h, f::bigint[], $3"
+		" FROM unnest($1::bigint[], $2::text[]) AS t(h, f)"
+		" ON CONFLICT (hash) DO UPDATE SET seen_day = excluded.seen_day"
+		" WHERE stacks.seen_day < excluded.seen_day", 3 },
+	[PG_PROCS] = { "procs",
+		"INSERT INTO processes SELECT DISTINCT ON (h) h, $1, p, s, c, e, g, $8"
+		" FROM unnest($2::bigint[], $3::integer[], $4::bigint[], $5::text[], $6::text[],"
+		" $7::text[]) AS t(h, p, s, c, e, g)"
+		" ON CONFLICT (id) DO UPDATE SET seen_day = excluded.seen_day"
+		" WHERE processes.seen_day < excluded.seen_day", 8 },
+	[PG_SAMPLES] = { "samples",
+		"INSERT INTO samples SELECT ts, $1, p, array_agg(s ORDER BY s), array_agg(c ORDER BY s)"
+		" FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::integer[])"
+		" AS t(ts, p, s, c) GROUP BY ts, p", 5 },
+	/* the marks first: a bucket another transaction is shipping waits, then is skipped */
+	[PG_SAMPLES_SHIP] = { "samples_ship",
+		"WITH m AS (INSERT INTO shipped SELECT DISTINCT $1::bigint, ts FROM unnest($2::bigint[])"
+		" AS u(ts) ON CONFLICT DO NOTHING RETURNING ts)"
+		" INSERT INTO samples SELECT t.ts, $1, p, array_agg(s ORDER BY s),"
+		" array_agg(c ORDER BY s) FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
+		" $5::integer[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)"
+		" GROUP BY t.ts, p", 5 },
+	[PG_HEALTH] = { "health",
+		"INSERT INTO agent_health VALUES ($1, $2, $3, $4::bigint[])"
+		" ON CONFLICT (run_id) DO UPDATE SET updated_ms = excluded.updated_ms,"
+		" pid = excluded.pid, vals = excluded.vals", 4 },
+	[PG_REPORT] = { "report",
+		"UPDATE runs SET last_report_ms = $2 WHERE id = $1", 2 },
+};
+
+struct pg_store {
+	struct store base;
+	PGconn *conn;
+	char *conninfo;
+	bool quiet, write;
+	bool prepared;
+	struct hashmap days;	/* day number -> 1: its partition exists */
+};
+
+static struct pg_store *pg(struct store *st)
+{
+	return (struct pg_store *)st;
+}
+
+/* ---- errors ---- */
+
+/* The first line of @msg, without libpq's trailing newline. */
+static int first_line_len(const char *msg)
+{
+	return (int)strcspn(msg ? msg : "", "\n");
+}
+
+static int sqlstate_err(const char *state, PGconn *conn)
+{
+	if (!conn || PQstatus(conn) == CONNECTION_BAD)
+		return -ECONNRESET;
+	if (!state)
+		return -EIO;
+	if (!strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
+	    !strcmp(state, "57P03"))
+		return -ECONNRESET;
+	if (!strncmp(state, "28", 2))
+		return -EACCES;
+	if (!strcmp(state, "3D000"))
+		return -ENOENT;
+	if (!strcmp(state, "53100"))
+		return -ENOSPC;
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+		return -EBUSY;
+	if (!strcmp(state, "23505") || !strcmp(state, "42P07"))
+		return -EEXIST;
+	return -EIO;
+}
+
+/* Log "<what>: PostgreSQL 'name': <first line>" and return -Exxx for @res (may be NULL). */
+static int pg_fail(struct pg_store *p, PGresult *res, const char *what)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int err;
+
+	if (!msg || !*msg)
+		msg = PQerrorMessage(p->conn);
+	err = sqlstate_err(state, p->conn);
+	log_print(p->quiet ? LOG_DEBUG : LOG_WARN, "%s: PostgreSQL '%s': %.*s%s", what,
+		  p->base.name, first_line_len(msg), msg && *msg ? msg : "no answer",
+		  err == -ECONNRESET && !strstr(msg ?: "", "terminat") ? " (connection lost)" : "");
+	return err;
+}
+
+/* Check @res (which is cleared on failure); 0 or -Exxx. */
+static int pg_check(struct pg_store *p, PGresult *res, const char *what)
+{
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int err;
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return 0;
+	err = pg_fail(p, res, what);
+	PQclear(res);
+	return err;
+}
+
+static int pg_exec(struct pg_store *p, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	int err = pg_check(p, res, what);
+
+	if (!err)
+		PQclear(res);
+	return err;
+}
+
+/* Run @sql with text parameters; *@out gets the result (the caller clears it). */
+static int pg_query(struct pg_store *p, const char *sql, int n, const char *const *params,
+		    const char *what, PGresult **out)
+{
+	PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+	int err = pg_check(p, res, what);
+
+	*out = err ? NULL : res;
+	return err;
+}
+
+static __s64 cell_int(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* ---- opening ---- */
+
+/* "postgresql://user@host:port/db" from @conninfo, without its password. */
+static char *display_name(const char *conninfo)
+{
+	const char *host = NULL, *port = NULL, *db = NULL, *user = NULL;
+	PQconninfoOption *opts, *o;
+	struct strbuf sb = STRBUF_INIT;
+	char *errmsg = NULL;
+
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (!opts) {
+		PQfreemem(errmsg);
+		return strdup("?");
+	}
+	for (o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (!strcmp(o->keyword, "host") || (!host && !strcmp(o->keyword, "hostaddr")))
+			host = o->val;
+		else if (!strcmp(o->keyword, "port"))
+			port = o->val;
+		else if (!strcmp(o->keyword, "dbname"))
+			db = o->val;
+		else if (!strcmp(o->keyword, "user"))
+			user = o->val;
+	}
+	strbuf__addf(&sb, "postgresql://%s%s%s%s%s/%s", user ?: "", user ? "@" : "",
+		     host ?: "", port ? ":" : "", port ?: "", db ?: "");
+	PQconninfoFree(opts);
+	return sb.buf ? sb.buf : strdup("?");
+}
+
+static int pg_version(struct pg_store *p, __s64 *version)
+{
+	PGresult *res;
+	int err;
+
+	err = pg_query(p, "SELECT to_regclass('profile_schema') IS NOT NULL", 0, NULL,
+		       "cannot read the schema", &res);
+	if (err)
+		return err;
+	*version = strcmp(PQgetvalue(res, 0, 0), "t") ? 0 : -1;
+	PQclear(res);
+	if (*version == 0)
+		return 0;
+	err = pg_query(p, "SELECT max(version) FROM profile_schema", 0, NULL,
+		       "cannot read the schema", &res);
+	if (err)
+		return err;
+	*version = cell_int(res, 0, 0);
+	PQclear(res);
+	if (*version > PG_SCHEMA_VERSION) {
+		pr_warn("PostgreSQL '%s' has profile schema version %lld, newer than this profile"
+			" knows (%d): use a newer profile", p->base.name, (long long)*version,
+			PG_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int pg_migrate(struct pg_store *p)
+{
+	char sql[96];
+	__s64 version;
+	int err, v;
+
+	err = pg_exec(p, "BEGIN", "cannot migrate the schema");
+	/* one migrator at a time: the others wait, then find the work done */
+	err = err ?: pg_exec(p, "SELECT pg_advisory_xact_lock(7420317)", "cannot migrate the schema");
+	err = err ?: pg_version(p, &version);
+	if (!err && version == 0)
+		err = pg_exec(p, "CREATE TABLE profile_schema(version integer NOT NULL);"
+			      "INSERT INTO profile_schema VALUES (0)", "cannot create the schema");
+	for (v = version; !err && v < PG_SCHEMA_VERSION; v++) {
+		pr_debug("migrating PostgreSQL '%s' to schema version %d", p->base.name, v + 1);
+		err = pg_exec(p, pg_migrations[v], "cannot migrate the schema");
+	}
+	if (!err && version < PG_SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql), "UPDATE profile_schema SET version = %d",
+			 PG_SCHEMA_VERSION);
+		err = pg_exec(p, sql, "cannot migrate the schema");
+	}
+	if (err) {
+		if (PQstatus(p->conn) == CONNECTION_OK)
+			PQclear(PQexec(p->conn, "ROLLBACK"));
+		return err;
+	}
+	return pg_exec(p, "COMMIT", "cannot migrate the schema");
+}
+
+static int pg_prepare(struct pg_store *p)
+{
+	int i, err = 0;
+
+	for (i = 0; !err && i < PG_MAX; i++) {
+		PGresult *res = PQprepare(p->conn, pg_stmts[i].name, pg_stmts[i].sql,
+					  pg_stmts[i].nparams, NULL);
+
+		err = pg_check(p, res, "cannot prepare a statement");
+		if (!err)
+			PQclear(res);
+	}
+	p->prepared = !err;
+	return err;
+}
+
+static void pg_free(struct store *st)
+{
+	struct pg_store *p = pg(st);
+
+	if (!st)
+		return;
+	PQfinish(p->conn);
+	hashmap__release(&p->days);
+	free(p->conninfo);
+	free(st->name);
+	free(p);
+}
+
+/* Connect (again, after a lost connection); prepared statements and partitions are per session. */
+static int pg_connect(struct pg_store *p)
+{
+	__s64 version;
+	int err;
+
+	if (p->conn)
+		PQfinish(p->conn);
+	hashmap__release(&p->days);
+	p->prepared = false;
+	p->conn = PQconnectdb(p->conninfo);
+	if (!p->conn)
+		return -ENOMEM;
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(p->conn);
+
+		err = strstr(msg, "password") || strstr(msg, "authentication") ? -EACCES :
+		      strstr(msg, "does not exist") ? -ENOENT : -ECONNREFUSED;
+		log_print(p->quiet ? LOG_DEBUG : LOG_WARN, "cannot connect to PostgreSQL '%s': %.*s",
+			  p->base.name, first_line_len(msg), msg);
+		return err;
+	}
+	PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+	err = pg_version(p, &version);
+	if (!err && version < PG_SCHEMA_VERSION) {
+		if (p->write)
+			err = pg_migrate(p);
+		else if (version == 0) {
+			pr_warn("PostgreSQL '%s' holds no profile schema (nothing was stored there)",
+				p->base.name);
+			err = -EBADMSG;
+		} else {
+			pr_warn("PostgreSQL '%s' has profile schema version %lld: open it for writing"
+				" once to migrate it", p->base.name, (long long)version);
+			err = -EPROTO;
+		}
+	}
+	return err ?: (p->write ? pg_prepare(p) : 0);
+}
+
+static const struct store_ops pg_ops;
+
+struct store *pg_store__open(const char *conninfo, const struct store_opts *opts)
+{
+	struct pg_store *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p || !(p->conninfo = strdup(conninfo)) || !(p->base.name = display_name(conninfo))) {
+		if (p)
+			free(p->conninfo);
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->base.ops = &pg_ops;
+	p->write = opts && (opts->write || opts->create);
+	err = pg_connect(p);
+	if (err) {
+		pg_free(&p->base);
+		errno = -err;
+		return NULL;
+	}
+	p->quiet = opts && opts->quiet;
+	return &p->base;
+}
+
+/* A failed call on a lost connection reconnects at the next one. */
+static int pg_ready(struct pg_store *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_OK && (p->prepared || !p->write))
+		return 0;
+	return pg_connect(p);
+}
+
+static int pg_schema_version(struct store *st)
+{
+	__s64 v;
+	int err = pg_ready(pg(st)) ?: pg_version(pg(st), &v);
+
+	return err ?: (int)v;
+}
+
+/* ---- text arrays ---- */
+
+static void arr_open(struct strbuf *sb)
+{
+	strbuf__setlen(sb, 0);
+	strbuf__addch(sb, '{');
+}
+
+static void arr_sep(struct strbuf *sb)
+{
+	if (sb->len > 1)
+		strbuf__addch(sb, ',');
+}
+
+static void arr_int(struct strbuf *sb, __s64 v)
+{
+	arr_sep(sb);
+	strbuf__addf(sb, "%lld", (long long)v);
+}
+
+static void arr_text(struct strbuf *sb, const char *s)
+{
+	arr_sep(sb);
+	if (!s) {
+		strbuf__adds(sb, "NULL");
+		return;
+	}
+	strbuf__addch(sb, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf__addch(sb, '\\');
+		strbuf__addch(sb, *s);
+	}
+	strbuf__addch(sb, '"');
+}
+
+static int arr_close(struct strbuf *sb)
+{
+	strbuf__addch(sb, '}');
+	return sb->buf ? 0 : -ENOMEM;
+}
+
+/* ---- writing ---- */
+
+static int ensure_partition(struct pg_store *p, __s64 day)
+{
+	char sql[256];
+	uint64_t one;
+	int err;
+
+	if (hashmap__get(&p->days, (uint64_t)day, &one))
+		return 0;
+	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS samples_d%lld PARTITION OF samples"
+		 " FOR VALUES FROM (%lld) TO (%lld)", (long long)day, (long long)day * DAY_SECS,
+		 (long long)(day + 1) * DAY_SECS);
+	err = pg_exec(p, sql, "cannot add a day partition");
+	/* another writer created it at the same moment */
+	if (err == -EEXIST)
+		err = 0;
+	return err ?: hashmap__set(&p->days, (uint64_t)day, 1);
+}
+
+static __s64 today(void)
+{
+	return (__s64)time(NULL) / DAY_SECS;
+}
+
+enum { A_FH, A_FK, A_FF, A_FD, A_FA, A_FB, A_FM, A_FN, A_SH, A_SF, A_PH, A_PP, A_PS, A_PC, A_PE,
+       A_PG, A_TS, A_TP, A_TT, A_TC, A_HV, A_MAX };
+
+struct pg_batch {
+	struct strbuf a[A_MAX];
+	__s64 *frame_hash, *stack_hash, *proc_hash, *tmp;
+	__s64 min_day, max_day;
+};
+
+static void pg_batch__release(struct pg_batch *pb)
+{
+	int i;
+
+	for (i = 0; i < A_MAX; i++)
+		strbuf__release(&pb->a[i]);
+	free(pb->frame_hash);
+	free(pb->stack_hash);
+	free(pb->proc_hash);
+	free(pb->tmp);
+}
+
+static int health_array(struct strbuf *sb, const struct store_health *h)
+{
+	const __u64 vals[] = {
+		h->samples, h->recorded, h->dropped, h->collisions, h->lost, h->cpu_ms,
+		h->rss_kb, h->db_bytes, h->flushes, h->flush_errors, h->user_stacks, h->complete,
+		h->unnamed,
+	};
+	size_t i;
+
+	arr_open(sb);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		arr_int(sb, (__s64)vals[i]);
+	return arr_close(sb);
+}
+
+/* The batch as text arrays, hashes computed here. */
+static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
+{
+	size_t i, max_frames = 0;
+	__u32 j;
+	int k, err = 0;
+
+	pb->frame_hash = calloc(b->nr_frames + 1, sizeof(__s64));
+	pb->stack_hash = calloc(b->nr_stacks + 1, sizeof(__s64));
+	pb->proc_hash = calloc(b->nr_processes + 1, sizeof(__s64));
+	for (i = 0; i < b->nr_stacks; i++)
+		if (b->stacks[i].nr > max_frames)
+			max_frames = b->stacks[i].nr;
+	pb->tmp = calloc(max_frames + 1, sizeof(__s64));
+	if (!pb->frame_hash || !pb->stack_hash || !pb->proc_hash || !pb->tmp)
+		return -ENOMEM;
+	for (k = 0; k < A_MAX; k++)
+		arr_open(&pb->a[k]);
+	for (i = 0; i < b->nr_frames; i++) {
+		const struct store_frame *f = &b->frames[i];
+
+		pb->frame_hash[i] = store_frame_hash_v1(f);
+		arr_int(&pb->a[A_FH], pb->frame_hash[i]);
+		arr_text(&pb->a[A_FK], f->kernel ? "t" : "f");
+		arr_int(&pb->a[A_FF], (f->inlined ? 1 : 0) | (f->jit ? 2 : 0));
+		arr_int(&pb->a[A_FD], f->depth);
+		arr_int(&pb->a[A_FA], (__s64)f->addr);
+		arr_text(&pb->a[A_FB], f->build_id ?: "");
+		arr_text(&pb->a[A_FM], f->module ?: "");
+		arr_text(&pb->a[A_FN], f->name);
+	}
+	for (i = 0; i < b->nr_stacks; i++) {
+		struct strbuf one = STRBUF_INIT;
+
+		arr_open(&one);
+		for (j = 0; j < b->stacks[i].nr; j++) {
+			__u32 fi = b->stacks[i].frames[j];
+
+			if (fi >= b->nr_frames) {
+				strbuf__release(&one);
+				pr_warn("a stack refers to frame %u of a batch of %zu", fi,
+					b->nr_frames);
+				return -EINVAL;
+			}
+			pb->tmp[j] = pb->frame_hash[fi];
+			arr_int(&one, pb->tmp[j]);
+		}
+		err = arr_close(&one);
+		pb->stack_hash[i] = store_stack_hash_v1(pb->tmp, b->stacks[i].nr);
+		arr_int(&pb->a[A_SH], pb->stack_hash[i]);
+		arr_text(&pb->a[A_SF], one.buf);
+		strbuf__release(&one);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < b->nr_processes; i++) {
+		const struct store_process *sp = &b->processes[i];
+
+		pb->proc_hash[i] = store_process_hash_v1(b->run_id, sp);
+		arr_int(&pb->a[A_PH], pb->proc_hash[i]);
+		arr_int(&pb->a[A_PP], sp->pid);
+		arr_int(&pb->a[A_PS], sp->start_time);
+		arr_text(&pb->a[A_PC], sp->comm ?: "");
+		arr_text(&pb->a[A_PE], sp->exe_build_id ?: "");
+		arr_text(&pb->a[A_PG], sp->cgroup ?: "");
+	}
+	pb->min_day = LLONG_MAX;
+	pb->max_day = LLONG_MIN;
+	for (i = 0; i < b->nr_counts; i++) {
+		const struct store_count *c = &b->counts[i];
+		__u64 left = c->count;
+
+		if (c->process >= b->nr_processes || c->stack >= b->nr_stacks || c->ts < 0) {
+			pr_warn("a sample count refers to process %u, stack %u of a batch of %zu, %zu",
+				c->process, c->stack, b->nr_processes, b->nr_stacks);
+			return -EINVAL;
+		}
+		if (c->ts / DAY_SECS < pb->min_day)
+			pb->min_day = c->ts / DAY_SECS;
+		if (c->ts / DAY_SECS > pb->max_day)
+			pb->max_day = c->ts / DAY_SECS;
+		/* counts are 32-bit on the server: a larger one takes several entries */
+		while (left) {
+			__u64 n = left > INT_MAX ? INT_MAX : left;
+
+			arr_int(&pb->a[A_TS], c->ts);
+			arr_int(&pb->a[A_TP], pb->proc_hash[c->process]);
+			arr_int(&pb->a[A_TT], pb->stack_hash[c->stack]);
+			arr_int(&pb->a[A_TC], (__s64)n);
+			left -= n;
+		}
+	}
+	if (b->health)
+		health_array(&pb->a[A_HV], b->health);
+	for (k = 0; !err && k < A_MAX; k++)
+		err = arr_close(&pb->a[k]);
+	return err;
+}
+
+/* Send one prepared statement into the pipeline. */
+static int send(struct pg_store *p, enum pg_stmt which, const char *const *params)
+{
+	if (PQsendQueryPrepared(p->conn, pg_stmts[which].name, pg_stmts[which].nparams, params,
+				NULL, NULL, 0))
+		return 0;
+	return pg_fail(p, NULL, "cannot send a batch");
+}
+
+/* Read the pipeline's results up to its sync; the first error wins. */
+static int drain_pipeline(struct pg_store *p, int sent)
+{
+	PGresult *res;
+	int err = 0, e, done = 0;
+
+	while (done < sent + 1) {
+		res = PQgetResult(p->conn);
+		if (!res) {
+			if (PQstatus(p->conn) == CONNECTION_BAD) {
+				err = err ?: pg_fail(p, NULL, "cannot write a batch");
+				break;
+			}
+			continue;	/* the end of one statement's results */
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_PIPELINE_SYNC:
+			done = sent + 1;
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			done++;
+			break;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			done++;
+			break;
+		default:
+			e = pg_fail(p, res, "cannot write a batch");
+			err = err ?: e;
+			done++;
+		}
+		PQclear(res);
+	}
+	return err;
+}
+
+static int pg_write_batch(struct store *st, const struct store_batch *b)
+{
+	struct pg_store *p = pg(st);
+	char run[24], day[24], now[24], pid[16];
+	struct pg_batch pb;
+	const char *params[9];
+	struct timespec ts;
+	__s64 d;
+	int sent = 0, err;
+
+	memset(&pb, 0, sizeof(pb));
+	err = pg_ready(p);
+	err = err ?: pg_batch__build(&pb, b);
+	for (d = pb.min_day; !err && b->nr_counts && d <= pb.max_day; d++)
+		err = ensure_partition(p, d);
+	if (err)
+		goto out;
+	snprintf(run, sizeof(run), "%lld", (long long)b->run_id);
+	/* what the batch uses is young until this day: gc keeps it until then */
+	snprintf(day, sizeof(day), "%lld",
+		 (long long)(b->nr_counts && pb.max_day > today() ? pb.max_day : today()));
+	if (!PQenterPipelineMode(p->conn)) {
+		err = pg_fail(p, NULL, "cannot write a batch");
+		goto out;
+	}
+	/* statements up to the sync are one implicit transaction */
+	if (b->nr_frames) {
+		params[0] = pb.a[A_FH].buf, params[1] = pb.a[A_FK].buf, params[2] = pb.a[A_FF].buf;
+		params[3] = pb.a[A_FD].buf, params[4] = pb.a[A_FA].buf, params[5] = pb.a[A_FB].buf;
+		params[6] = pb.a[A_FM].buf, params[7] = pb.a[A_FN].buf, params[8] = day;
+		err = err ?: send(p, PG_FRAMES, params);
+		sent++;
+	}
+	if (!err && b->nr_stacks) {
+		params[0] = pb.a[A_SH].buf, params[1] = pb.a[A_SF].buf, params[2] = day;
+		err = send(p, PG_STACKS, params);
+		sent++;
+	}
+	if (!err && b->nr_processes) {
+		params[0] = run, params[1] = pb.a[A_PH].buf, params[2] = pb.a[A_PP].buf;
+		params[3] = pb.a[A_PS].buf, params[4] = pb.a[A_PC].buf, params[5] = pb.a[A_PE].buf;
+		params[6] = pb.a[A_PG].buf, params[7] = day;
+		err = send(p, PG_PROCS, params);
+		sent++;
+	}
+	if (!err && b->nr_counts) {
+		params[0] = run, params[1] = pb.a[A_TS].buf, params[2] = pb.a[A_TP].buf;
+		params[3] = pb.a[A_TT].buf, params[4] = pb.a[A_TC].buf;
+		err = send(p, b->ship ? PG_SAMPLES_SHIP : PG_SAMPLES, params);
+		sent++;
+	}
+	if (!err && b->health) {
+		snprintf(now, sizeof(now), "%lld", (long long)b->health->updated_ms);
+		snprintf(pid, sizeof(pid), "%u", b->health->pid);
+		params[0] = run, params[1] = now, params[2] = pid, params[3] = pb.a[A_HV].buf;
+		err = send(p, PG_HEALTH, params);
+		sent++;
+	}
+	if (!err) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(now, sizeof(now), "%lld", ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+		params[0] = run, params[1] = now;
+		err = send(p, PG_REPORT, params);
+		sent++;
+	}
+	if (!err && !PQpipelineSync(p->conn))
+		err = pg_fail(p, NULL, "cannot write a batch");
+	if (!err)
+		err = drain_pipeline(p, sent);
+	if (PQstatus(p->conn) == CONNECTION_OK && !PQexitPipelineMode(p->conn)) {
+		/* results left unread: start the session afresh */
+		PQfinish(p->conn);
+		p->conn = NULL;
+		p->prepared = false;
+	}
+out:
+	pg_batch__release(&pb);
+	return err;
+}
+
+static int pg_put_health(struct store *st, __s64 run_id, const struct store_health *h)
+{
+	struct store_batch b = { .run_id = run_id, .health = h };
+
+	return pg_write_batch(st, &b);
+}
+
+/* ---- runs ---- */
+
+static int pg_add_run(struct store *st, const struct store_run *run, __s64 *run_id)
+{
+	struct pg_store *p = pg(st);
+	struct strbuf source = STRBUF_INIT, labels = STRBUF_INIT;
+	char start[24], freq[24];
+	const char *params[7];
+	PGresult *res;
+	int i, err;
+
+	err = pg_ready(p);
+	if (err)
+		return err;
+	for (i = 0; i < run->nr_labels; i++) {
+		if (!strchr(run->labels[i], '=') || run->labels[i][0] == '=') {
+			pr_warn("invalid label '%s': use key=value", run->labels[i]);
+			return -EINVAL;
+		}
+	}
+	/* a run written here directly: unique by host, start and pid */
+	if (run->source)
+		err = strbuf__adds(&source, run->source);
+	else
+		err = strbuf__addf(&source, "%s/%lld/%d/%ld", run->host ?: "",
+				   (long long)run->start_ms, getpid(), random());
+	arr_open(&labels);
+	for (i = 0; i < run->nr_labels; i++)
+		arr_text(&labels, run->labels[i]);
+	err = err ?: arr_close(&labels);
+	snprintf(start, sizeof(start), "%lld", (long long)run->start_ms);
+	snprintf(freq, sizeof(freq), "%ld", run->freq);
+	params[0] = run->host ?: "";
+	params[1] = source.buf;
+	params[2] = run->kind ?: "";
+	params[3] = start;
+	params[4] = freq;
+	params[5] = run->cmdline ?: "";
+	params[6] = labels.buf;
+	err = err ?: pg_query(p,
+		"WITH h AS (INSERT INTO hosts(name) VALUES ($1) ON CONFLICT (name)"
+		" DO UPDATE SET name = excluded.name RETURNING id)"
+		" INSERT INTO runs(host_id, source, kind, start_ms, freq, cmdline, labels)"
+		" SELECT id, $2, $3, $4, $5, $6, $7::text[] FROM h ON CONFLICT (source)"
+		" DO UPDATE SET source = excluded.source RETURNING id", 7, params,
+		"cannot store the run", &res);
+	if (!err) {
+		*run_id = cell_int(res, 0, 0);
+		PQclear(res);
+	}
+	strbuf__release(&source);
+	strbuf__release(&labels);
+	return err;
+}
+
+static int pg_end_run(struct store *st, __s64 run_id, __s64 end_ms)
+{
+	struct pg_store *p = pg(st);
+	char id[24], end[24];
+	const char *params[] = { id, end };
+	PGresult *res;
+	int err;
+
+	snprintf(id, sizeof(id), "%lld", (long long)run_id);
+	snprintf(end, sizeof(end), "%lld", (long long)end_ms);
+	err = pg_ready(p) ?: pg_query(p, "UPDATE runs SET end_ms = $2 WHERE id = $1", 2, params,
+				      "cannot end the run", &res);
+	if (!err)
+		PQclear(res);
+	return err;
+}
+
+static int pg_shipped_until(struct store *st, __s64 run_id, __s64 *ts)
+{
+	struct pg_store *p = pg(st);
+	char id[24];
+	const char *params[] = { id };
+	PGresult *res;
+	int err;
+
+	snprintf(id, sizeof(id), "%lld", (long long)run_id);
+	err = pg_ready(p) ?: pg_query(p, "SELECT max(ts) FROM shipped WHERE run_id = $1", 1,
+				      params, "cannot read what was shipped", &res);
+	if (!err) {
+		*ts = cell_int(res, 0, 0);
+		PQclear(res);
+	}
+	return err;
+}
+
+/* ---- selectors ---- */
+
+struct pg_where {
+	struct strbuf sql;
+	const char *params[64];
+	char nums[64][24];
+	int nr, err;
+};
+
+static void w_add(struct pg_where *w, const char *fmt, const char *v)
+{
+	if (w->nr >= 64) {
+		w->err = -E2BIG;
+		return;
+	}
+	w->params[w->nr++] = v;
+	if (!w->err)
+		w->err = strbuf__addf(&w->sql, fmt, w->nr);
+}
+
+static void w_num(struct pg_where *w, const char *fmt, __s64 v)
+{
+	if (w->nr >= 64) {
+		w->err = -E2BIG;
+		return;
+	}
+	snprintf(w->nums[w->nr], sizeof(w->nums[0]), "%lld", (long long)v);
+	w_add(w, fmt, w->nums[w->nr]);
+}
+
+/* Conditions on s (samples, when @samples), p (processes), r (runs) and h (hosts). */
+static int pg_build_where(struct pg_where *w, const struct store_selector *sel, bool samples)
+{
+	int i;
+
+	w->err = strbuf__adds(&w->sql, " WHERE true");
+	if (sel->run_id)
+		w_num(w, " AND r.id = $%d", sel->run_id);
+	if (samples) {
+		if (sel->since)
+			w_num(w, " AND s.ts >= $%d", sel->since);
+		if (sel->until)
+			w_num(w, " AND s.ts < $%d", sel->until);
+	} else {
+		if (sel->since)
+			w_num(w, " AND (r.end_ms = 0 OR r.end_ms >= $%d::bigint * 1000)", sel->since);
+		if (sel->until)
+			w_num(w, " AND r.start_ms < $%d::bigint * 1000", sel->until);
+	}
+	if (sel->host)
+		w_add(w, " AND h.name = $%d", sel->host);
+	for (i = 0; i < sel->nr_labels; i++)
+		w_add(w, " AND $%d = ANY(r.labels)", sel->labels[i]);
+	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
+		w->err = w->err ?: strbuf__adds(&w->sql, " AND EXISTS (SELECT 1 FROM processes p"
+					       " WHERE p.run_id = r.id");
+	for (i = 0; i < sel->nr_pids; i++)
+		w_num(w, i ? ", $%d" : " AND p.pid IN ($%d", sel->pids[i]);
+	if (sel->nr_pids)
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	if (sel->comm)
+		w_add(w, " AND p.comm = $%d", sel->comm);
+	if (sel->build_id)
+		w_add(w, " AND starts_with(p.exe_build_id, $%d)", sel->build_id);
+	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	return w->err;
+}
+
+/* ---- reading stacks ---- */
+
+struct pg_frame {
+	int name;	/* strset id, -1 when unnamed */
+	int module;
+	bool kernel;
+	int flags;
+};
+
+static int pg_query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+			   void *ctx)
+{
+	struct pg_store *p = pg(st);
+	struct pg_where w = { .sql = STRBUF_INIT };
+	struct hashmap frame_idx = HASHMAP_INIT, stack_row = HASHMAP_INIT;
+	struct strbuf hashes = STRBUF_INIT;
+	PGresult *rows = NULL, *stacks = NULL, *frames = NULL;
+	struct store_query_frame *out = NULL;
+	struct pg_frame *fr = NULL;
+	struct strset *strs = strset__new();
+	const char *param[1];
+	size_t cap_out = 0;
+	int i, nr_rows = 0, err;
+
+	err = strs ? pg_ready(p) : -ENOMEM;
+	err = err ?: strbuf__adds(&w.sql,
+		"SELECT p.comm, u.stack, sum(u.count) FROM samples s"
+		" JOIN processes p ON p.id = s.process_id"
+		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
+		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)");
+	err = err ?: pg_build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.comm, u.stack");
+	/* one snapshot for the three queries */
+	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			     "cannot query samples");
+	if (err)
+		goto out;
+	err = pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &rows);
+	if (!err) {
+		nr_rows = PQntuples(rows);
+		arr_open(&hashes);
+		for (i = 0; i < nr_rows; i++)
+			arr_int(&hashes, cell_int(rows, i, 1));
+		err = arr_close(&hashes);
+		param[0] = hashes.buf;
+	}
+	err = err ?: pg_query(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1::bigint[])",
+			      1, param, "cannot query stacks", &stacks);
+	err = err ?: pg_query(p, "SELECT f.hash, f.kernel, f.flags, f.module, f.name FROM frames f"
+			      " WHERE f.hash IN (SELECT unnest(frames) FROM stacks"
+			      " WHERE hash = ANY($1::bigint[]))", 1, param, "cannot query frames",
+			      &frames);
+	PQclear(PQexec(p->conn, "COMMIT"));
+	if (err)
+		goto out;
+	fr = calloc(PQntuples(frames) + 1, sizeof(*fr));
+	if (!fr) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; !err && i < PQntuples(frames); i++) {
+		const char *module = PQgetvalue(frames, i, 3);
+
+		fr[i].kernel = !strcmp(PQgetvalue(frames, i, 1), "t");
+		fr[i].flags = (int)cell_int(frames, i, 2);
+		fr[i].module = strset__add(strs, module, strlen(module));
+		fr[i].name = PQgetisnull(frames, i, 4) ? -1 :
+			strset__add(strs, PQgetvalue(frames, i, 4), strlen(PQgetvalue(frames, i, 4)));
+		err = fr[i].module < 0 || (fr[i].name < -1) ? -ENOMEM :
+			hashmap__set(&frame_idx, (uint64_t)cell_int(frames, i, 0), i);
+	}
+	for (i = 0; !err && i < PQntuples(stacks); i++)
+		err = hashmap__set(&stack_row, (uint64_t)cell_int(stacks, i, 0), i);
+	for (i = 0; !err && i < nr_rows; i++) {
+		uint64_t row, idx;
+		const char *arr, *c;
+		char *end;
+		int n = 0;
+
+		if (!hashmap__get(&stack_row, (uint64_t)cell_int(rows, i, 1), &row)) {
+			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
+				(long long)cell_int(rows, i, 1));
+			err = -EBADMSG;
+			break;
+		}
+		arr = PQgetvalue(stacks, (int)row, 1);
+		for (c = arr + 1; !err && *c && *c != '}'; c = *end == ',' ? end + 1 : end) {
+			__s64 h = strtoll(c, &end, 10);
+
+			if (end == c) {
+				err = -EBADMSG;
+				break;
+			}
+			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx)) {
+				pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
+					st->name, (long long)h);
+				err = -EBADMSG;
+				break;
+			}
+			if ((size_t)n == cap_out) {
+				size_t cap = cap_out ? cap_out * 2 : 64;
+				struct store_query_frame *o = reallocarray(out, cap, sizeof(*o));
+
+				if (!o) {
+					err = -ENOMEM;
+					break;
+				}
+				out = o;
+				cap_out = cap;
+			}
+			out[n].kernel = fr[idx].kernel;
+			out[n].inlined = fr[idx].flags & 1;
+			out[n].jit = fr[idx].flags & 2;
+			out[n].name = fr[idx].name >= 0 ? strset__str(strs, fr[idx].name) : NULL;
+			out[n++].module = strset__str(strs, fr[idx].module);
+		}
+		if (!err)
+			err = fn(ctx, PQgetvalue(rows, i, 0), out, n, (__u64)cell_int(rows, i, 2));
+	}
+out:
+	PQclear(rows);
+	PQclear(stacks);
+	PQclear(frames);
+	hashmap__release(&frame_idx);
+	hashmap__release(&stack_row);
+	strbuf__release(&hashes);
+	strbuf__release(&w.sql);
+	strset__free(strs);
+	free(fr);
+	free(out);
+	return err;
+}
+
+/* ---- runs ---- */
+
+static void parse_health(const char *arr, struct store_health *h)
+{
+	__u64 *vals[] = {
+		&h->samples, &h->recorded, &h->dropped, &h->collisions, &h->lost, &h->cpu_ms,
+		&h->rss_kb, &h->db_bytes, &h->flushes, &h->flush_errors, &h->user_stacks,
+		&h->complete, &h->unnamed,
+	};
+	const char *c = arr + 1;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]) && *c && *c != '}'; i++) {
+		*vals[i] = strtoull(c, &end, 10);
+		c = *end == ',' ? end + 1 : end;
+	}
+}
+
+/* "{a=1,"b c=2"}" -> "a=1,b c=2" */
+static void labels_text(const char *arr, struct strbuf *sb)
+{
+	const char *c;
+
+	strbuf__setlen(sb, 0);
+	strbuf__adds(sb, "");
+	for (c = arr + 1; *c && *c != '}'; c++) {
+		if (*c == '"')
+			continue;
+		if (*c == '\\' && c[1])
+			c++;
+		strbuf__addch(sb, *c);
+	}
+}
+
+static int pg_list_runs(struct store *st, const struct store_selector *sel, store_run_fn fn,
+			void *ctx)
+{
+	struct pg_store *p = pg(st);
+	struct pg_where w = { .sql = STRBUF_INIT };
+	struct strbuf labels = STRBUF_INIT;
+	struct store_run_info ri;
+	PGresult *res = NULL;
+	int i, err;
+
+	err = pg_ready(p);
+	err = err ?: strbuf__adds(&w.sql,
+		"SELECT r.id, r.kind, h.name, r.cmdline, r.freq, r.start_ms, r.end_ms, r.labels,"
+		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.vals, r.last_report_ms"
+		" FROM runs r JOIN hosts h ON h.id = r.host_id"
+		" LEFT JOIN (SELECT s.run_id, min(s.ts) AS first, max(s.ts) AS last,"
+		" sum((SELECT sum(c) FROM unnest(s.counts) c)) AS n FROM samples s GROUP BY s.run_id) a"
+		" ON a.run_id = r.id LEFT JOIN agent_health ah ON ah.run_id = r.id");
+	err = err ?: pg_build_where(&w, sel, false);
+	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
+	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot list runs", &res);
+	for (i = 0; !err && i < PQntuples(res); i++) {
+		memset(&ri, 0, sizeof(ri));
+		ri.id = cell_int(res, i, 0);
+		ri.kind = PQgetvalue(res, i, 1);
+		ri.host = PQgetvalue(res, i, 2);
+		ri.cmdline = PQgetvalue(res, i, 3);
+		ri.freq = cell_int(res, i, 4);
+		ri.start_ms = cell_int(res, i, 5);
+		ri.end_ms = cell_int(res, i, 6);
+		labels_text(PQgetvalue(res, i, 7), &labels);
+		ri.labels = labels.buf ?: "";
+		ri.first_ts = cell_int(res, i, 8);
+		ri.last_ts = cell_int(res, i, 9);
+		ri.samples = cell_int(res, i, 10);
+		ri.last_report_ms = cell_int(res, i, 15);
+		ri.has_health = !PQgetisnull(res, i, 11);
+		if (ri.has_health) {
+			ri.health.updated_ms = cell_int(res, i, 12);
+			ri.health.pid = cell_int(res, i, 13);
+			parse_health(PQgetvalue(res, i, 14), &ri.health);
+		}
+		err = fn(ctx, &ri);
+	}
+	PQclear(res);
+	strbuf__release(&labels);
+	strbuf__release(&w.sql);
+	return err;
+}
+
+static int pg_last_run(struct store *st, __s64 *run_id)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int err = pg_ready(p) ?: pg_query(p, "SELECT max(id) FROM runs", 0, NULL,
+					   "cannot read runs", &res);
+
+	if (!err) {
+		*run_id = cell_int(res, 0, 0);
+		PQclear(res);
+	}
+	return err;
+}
+
+/* ---- retention and size ---- */
+
+/*
+ * Detach and drop the day partitions wholly before @before (writers of other
+ * days go on: DETACH ... CONCURRENTLY), then what only they used: rows whose
+ * seen_day is before that day. A writer touching a frame, stack or process
+ * moves its seen_day forward under a row lock, so gc never takes what a batch
+ * being written uses.
+ */
+static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
+{
+	struct pg_store *p = pg(st);
+	char sql[256], cut[24];
+	const char *params[] = { cut };
+	__s64 cut_day = before / DAY_SECS;
+	PGresult *res = NULL;
+	__u64 n = 0;
+	int i, err;
+
+	err = pg_ready(p);
+	snprintf(cut, sizeof(cut), "%lld", (long long)cut_day);
+	err = err ?: pg_query(p, "SELECT c.relname, substr(c.relname, 10)::bigint FROM pg_inherits i"
+			      " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent ="
+			      " 'samples'::regclass AND c.relname ~ '^samples_d[0-9]+$'"
+			      " AND substr(c.relname, 10)::bigint < $1::bigint ORDER BY 2", 1, params,
+			      "cannot list partitions", &res);
+	for (i = 0; !err && res && i < PQntuples(res); i++) {
+		PGresult *cnt;
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", PQgetvalue(res, i, 0));
+		err = pg_query(p, sql, 0, NULL, "cannot expire samples", &cnt);
+		if (!err) {
+			n += cell_int(cnt, 0, 0);
+			PQclear(cnt);
+		}
+		snprintf(sql, sizeof(sql), "ALTER TABLE samples DETACH PARTITION %s CONCURRENTLY",
+			 PQgetvalue(res, i, 0));
+		err = err ?: pg_exec(p, sql, "cannot detach a partition");
+		snprintf(sql, sizeof(sql), "DROP TABLE %s", PQgetvalue(res, i, 0));
+		err = err ?: pg_exec(p, sql, "cannot drop a partition");
+	}
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "%lld", (long long)cut_day * DAY_SECS);
+	params[0] = sql;
+	if (!err) {
+		err = pg_query(p, "DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
+			       "cannot expire samples", &res);
+		if (!err)
+			PQclear(res);
+	}
+	params[0] = cut;
+	if (!err) {
+		err = pg_query(p, "WITH a AS (DELETE FROM processes WHERE seen_day < $1::integer),"
+			       " b AS (DELETE FROM stacks WHERE seen_day < $1::integer)"
+			       " DELETE FROM frames WHERE seen_day < $1::integer", 1, params,
+			       "cannot collect garbage", &res);
+		if (!err)
+			PQclear(res);
+	}
+	if (!err) {
+		err = pg_query(p, "DELETE FROM runs r WHERE end_ms != 0 AND end_ms < $1::bigint *"
+			       " 86400000 AND NOT EXISTS (SELECT 1 FROM processes p"
+			       " WHERE p.run_id = r.id)", 1, params, "cannot expire runs", &res);
+		if (!err)
+			PQclear(res);
+	}
+	hashmap__release(&p->days);
+	if (deleted)
+		*deleted = err ? 0 : n;
+	return err;
+}
+
+static int pg_used_bytes(struct store *st, __u64 *bytes)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int err = pg_ready(p) ?: pg_query(p,
+		"SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+		" WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace",
+		0, NULL, "cannot measure the database", &res);
+
+	if (!err) {
+		*bytes = cell_int(res, 0, 0);
+		PQclear(res);
+	}
+	return err;
+}
+
+static int pg_measure(struct store *st, struct store_measure *m)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = pg_used_bytes(st, &m->used_bytes);
+	err = err ?: pg_query(p,
+		"SELECT (SELECT coalesce(sum(c), 0) FROM samples, unnest(counts) c),"
+		" (SELECT coalesce(sum(cardinality(counts)), 0) FROM samples),"
+		" (SELECT count(DISTINCT ts) FROM samples), (SELECT count(*) FROM stacks),"
+		" (SELECT count(*) FROM frames), (SELECT count(*) FROM processes),"
+		" (SELECT count(*) FROM runs),"
+		" (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) FROM pg_inherits i"
+		" WHERE i.inhparent = 'samples'::regclass)", 0, NULL,
+		"cannot measure the database", &res);
+	if (!err) {
+		m->samples = cell_int(res, 0, 0);
+		m->sample_rows = cell_int(res, 0, 1);
+		m->buckets = cell_int(res, 0, 2);
+		m->stacks = cell_int(res, 0, 3);
+		m->frames = cell_int(res, 0, 4);
+		m->processes = cell_int(res, 0, 5);
+		m->runs = cell_int(res, 0, 6);
+		m->sample_table_bytes = cell_int(res, 0, 7);
+		PQclear(res);
+	}
+	return err;
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgresql",
+	.free = pg_free,
+	.schema_version = pg_schema_version,
+	.add_run = pg_add_run,
+	.end_run = pg_end_run,
+	.write_batch = pg_write_batch,
+	.put_health = pg_put_health,
+	.shipped_until = pg_shipped_until,
+	.expire = pg_expire,
+	.used_bytes = pg_used_bytes,
+	.query_stacks = pg_query_stacks,
+	.list_runs = pg_list_runs,
+	.last_run = pg_last_run,
+	.measure = pg_measure,
+};

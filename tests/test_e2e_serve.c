@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end tests of `profile serve`: a store recorded by the agent (two
+ * workloads, a label) and by `profile record`, then the server started on a
+ * free loopback port, and every API answer compared with the CLI's for the
+ * same selection (folded text and top table byte for byte, the diff table,
+ * runs); bad parameters, unknown paths and oversized requests get 400, 404
+ * and 413 and the server goes on serving; 50 requests at once while an agent
+ * writes the same database are all answered and the agent loses nothing.
+ * The HTTP client is a plain HTTP/1.1 request over a loopback socket.
+ *
+ * Environment (tests/run.sh sets it): PROFILE, WORKLOADS.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+
+static char db[4096];
+static pid_t server = -1;
+static int port;
+static long long run_agent, run_record;
+static int wl_pid;
+
+struct reply {
+	int status;
+	char *headers;
+	char *body;
+	size_t len;
+};
+
+static void reply_free(struct reply *r)
+{
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One request (@extra: more header lines, each ending \r\n; @body may be NULL). */
+static int http(const char *method, const char *path, const char *extra, const char *body,
+		size_t body_len, struct reply *r)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char *req = NULL, *buf = NULL, *sep;
+	size_t cap = 0, len = 0;
+	int fd, n;
+
+	memset(r, 0, sizeof(*r));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+		     "Content-Length: %zu\r\n\r\n", method, path, extra ? extra : "", body_len);
+	if (n < 0 || write(fd, req, n) != n) {
+		free(req);
+		close(fd);
+		return -EIO;
+	}
+	free(req);
+	/* a server may answer (413) before reading the whole body: stop writing then */
+	if (body && body_len && write(fd, body, body_len) < 0 && errno != EPIPE &&
+	    errno != ECONNRESET) {
+		close(fd);
+		return -EIO;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 131072;
+			buf = realloc(buf, cap + 1);
+			assert_non_null(buf);
+		}
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += got;
+	}
+	close(fd);
+	if (!buf)
+		return -EIO;
+	buf[len] = '\0';
+	sep = strstr(buf, "\r\n\r\n");
+	if (!sep || sscanf(buf, "HTTP/1.1 %d", &r->status) != 1) {
+		free(buf);
+		return -EPROTO;
+	}
+	r->headers = strndup(buf, sep - buf + 2);
+	r->len = len - (sep + 4 - buf);
+	r->body = malloc(r->len + 1);
+	memcpy(r->body, sep + 4, r->len);
+	r->body[r->len] = '\0';
+	free(buf);
+	return 0;
+}
+
+static void get(const char *path, struct reply *r)
+{
+	int err = http("GET", path, NULL, NULL, 0, r);
+
+	if (err)
+		fail_msg("GET %s: %s", path, strerror(-err));
+}
+
+/* Run the profiler with @args (NULL-terminated), return its stdout; exit status in *@status. */
+static char *cli(int *status, const char *arg, ...)
+{
+	const char *argv[64] = { env_path("PROFILE") };
+	char *out = tmp("cli.out");
+	va_list ap;
+	int n = 1;
+
+	va_start(ap, arg);
+	for (; arg && n < 62; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	*status = wait_exit(spawn(argv, out, tmp("cli.err")));
+	return slurp(out);
+}
+
+static void start_server(void)
+{
+	const char *argv[] = { env_path("PROFILE"), "serve", "--db", db, "--listen", "127.0.0.1:0",
+			       NULL };
+	int i;
+
+	server = spawn(argv, tmp("serve.out"), tmp("serve.err"));
+	for (i = 0; i < 200 && !port; i++) {
+		char *out = access(tmp("serve.out"), R_OK) ? strdup("") : slurp(tmp("serve.out"));
+		char *p = strstr(out, "http://127.0.0.1:");
+
+		if (p)
+			port = atoi(p + strlen("http://127.0.0.1:"));
+		free(out);
+		if (!port)
+			sleep_s(0.05);
+	}
+	if (!port)
+		fail_msg("profile serve printed no address: %s", slurp(tmp("serve.err")));
+}
+
+static long long last_run_id(void)
+{
+	int st;
+	char *out = cli(&st, "runs", "--db", db, NULL), *line, *save = NULL;
+	long long id = 0, v;
+
+	assert_int_equal(st, 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, " %lld", &v) == 1)
+			id = v;
+	free(out);
+	return id;
+}
+
+static int group_setup(void **state)
+{
+	const char *wl = getenv("WORKLOADS");
+	char split[4096], qsort_[4096], truth[4096];
+	const char *agent[] = { getenv("PROFILE"), "agent", "--db", db, "--flush-interval", "0.3",
+				"--bucket", "1", "--label", "env=test", "--label", "k=<b>x</b>",
+				NULL };
+	pid_t a, w1, w2;
+	int st;
+
+	if (setup_group(state) || skip_reason || !wl || !getenv("PROFILE"))
+		return 0;
+	snprintf(db, sizeof(db), "%s/serve.db", tmpdir);
+	snprintf(split, sizeof(split), "%s/wl_split", wl);
+	snprintf(qsort_, sizeof(qsort_), "%s/wl_qsort_fp", wl);
+	snprintf(truth, sizeof(truth), "%s/truth", tmpdir);
+	a = spawn(agent, tmp("agent1.out"), tmp("agent1.err"));
+	sleep_s(1.0);
+	{
+		const char *w1argv[] = { split, "3", truth, NULL };
+		const char *w2argv[] = { qsort_, "3", tmp("truth-qsort"), NULL };
+
+		w1 = spawn(w1argv, "/dev/null", NULL);
+		w2 = spawn(w2argv, "/dev/null", NULL);
+		wl_pid = w1;
+		wait_exit(w1);
+		wait_exit(w2);
+	}
+	kill(a, SIGINT);
+	wait_exit(a);
+	{
+		const char *w1argv[] = { split, "4", truth, NULL };
+		const char *rec[] = { getenv("PROFILE"), "-d", "1.5", "--db", db, "--comm", "wl_split",
+				      "-o", "/dev/null", "--no-progress", NULL };
+		pid_t r;
+
+		w1 = spawn(w1argv, "/dev/null", NULL);
+		sleep_s(0.3);
+		r = spawn(rec, tmp("record.out"), tmp("record.err"));
+		wait_exit(r);
+		kill(w1, SIGTERM);
+		wait_exit(w1);
+	}
+	run_record = last_run_id();
+	run_agent = run_record - 1;
+	(void)st;
+	start_server();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	if (server > 0) {
+		kill(server, SIGTERM);
+		wait_exit(server);
+	}
+	return teardown_group(state);
+}
+
+/* A selection as query parameters and as CLI options. */
+struct sel {
+	const char *query;
+	const char *args[8];
+};
+
+static void sel_cases(struct sel *c, size_t *n, char bufs[][128])
+{
+	size_t i = 0;
+
+	snprintf(bufs[0], 128, "run=%lld", run_agent);
+	snprintf(bufs[1], 128, "%lld", run_agent);
+	snprintf(bufs[2], 128, "run=%lld&comm=wl_split", run_record);
+	snprintf(bufs[3], 128, "%lld", run_record);
+	snprintf(bufs[4], 128, "pid=%d", wl_pid);
+	snprintf(bufs[5], 128, "%d", wl_pid);
+	c[i++] = (struct sel){ "", { NULL } };
+	c[i++] = (struct sel){ bufs[0], { "--run", bufs[1] } };
+	c[i++] = (struct sel){ bufs[2], { "--run", bufs[3], "--comm", "wl_split" } };
+	c[i++] = (struct sel){ "comm=wl_qsort_fp", { "--comm", "wl_qsort_fp" } };
+	c[i++] = (struct sel){ bufs[4], { "--pid", bufs[5] } };
+	c[i++] = (struct sel){ "label=env%3Dtest&since=-1h", { "--label", "env=test", "--since", "-1h" } };
+	c[i++] = (struct sel){ "run=last&until=now", { "--run", "last", "--until", "now" } };
+	c[i++] = (struct sel){ "comm=nothing", { "--comm", "nothing" } };
+	*n = i;
+}
+
+static char *cli_sel(const char *cmd, const struct sel *s, const char *extra1, const char *extra2)
+{
+	const char *argv[20] = { env_path("PROFILE"), cmd, "--db", db };
+	int n = 4, i, st;
+
+	for (i = 0; s->args[i]; i++)
+		argv[n++] = s->args[i];
+	if (extra1)
+		argv[n++] = extra1;
+	if (extra2)
+		argv[n++] = extra2;
+	argv[n] = NULL;
+	st = wait_exit(spawn(argv, tmp("cli.out"), tmp("cli.err")));
+	assert_int_equal(st, 0);
+	return slurp(tmp("cli.out"));
+}
+
+static void test_api_equals_cli(void **state)
+{
+	struct sel cases[16];
+	char bufs[8][128], path[1024];
+	size_t n, i;
+
+	(void)state;
+	REQUIRE_BPF();
+	assert_true(port > 0);
+	sel_cases(cases, &n, bufs);
+	for (i = 0; i < n; i++) {
+		struct reply r;
+		char *want;
+
+		snprintf(path, sizeof(path), "/api/folded?%s", cases[i].query);
+		get(path, &r);
+		want = cli_sel("folded", &cases[i], NULL, NULL);
+		assert_int_equal(r.status, 200);
+		if (strcmp(r.body, want))
+			fail_msg("%s differs from 'profile folded' (%zu vs %zu bytes)", path, r.len,
+				 strlen(want));
+		if (!i && r.len < 100)
+			fail_msg("the store holds almost nothing: %s", r.body);
+		print_message("%-45s %6zu bytes, as 'profile folded'\n", path, r.len);
+		free(want);
+		reply_free(&r);
+
+		snprintf(path, sizeof(path), "/api/top.txt?limit=30&%s", cases[i].query);
+		get(path, &r);
+		want = cli_sel("top", &cases[i], "--top", "30");
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, want);
+		free(want);
+		reply_free(&r);
+	}
+}
+
+/* The JSON top rows are the text table's rows; the timeline adds up to the total. */
+static void test_json_endpoints(void **state)
+{
+	struct reply r, t;
+	char path[256], *p, *txt;
+	double total = 0, sum = 0;
+	long long ts, count;
+	int st, rows = 0;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(path, sizeof(path), "/api/top?limit=10&run=%lld", run_agent);
+	get(path, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "application/json"));
+	snprintf(path, sizeof(path), "%lld", run_agent);
+	txt = cli(&st, "top", "--db", db, "--run", path, "--top", "10", NULL);
+	for (p = strstr(txt, "FUNCTION\n"); p && (p = strchr(p, '\n')) && p[1]; rows++) {
+		double self;
+		char name[512], needle[700];
+
+		p++;
+		if (sscanf(p, "%*f%% %*f%% %lf %511[^\n]", &self, name) != 2)
+			break;
+		snprintf(needle, sizeof(needle), "\"name\":\"%s\",\"self\":%.1f", name, self);
+		if (!strstr(r.body, needle))
+			fail_msg("row '%s' of 'profile top' is not in /api/top: %s", needle, r.body);
+	}
+	assert_true(rows >= 3);
+	free(txt);
+	assert_non_null(p = strstr(r.body, "\"total\":"));
+	total = atof(p + 8);
+	snprintf(path, sizeof(path), "/api/timeline?run=%lld", run_agent);
+	get(path, &t);
+	assert_int_equal(t.status, 200);
+	for (p = strstr(t.body, "\"points\":[") + 10; sscanf(p, "[%lld,%lld]", &ts, &count) == 2;) {
+		sum += count;
+		p = strchr(p, ']') + 1;
+		if (*p == ',')
+			p++;
+	}
+	print_message("run %lld: %.0f samples, timeline sums to %.0f\n", run_agent, total, sum);
+	assert_true(total > 0);
+	assert_true(sum == total);
+	reply_free(&r);
+	reply_free(&t);
+
+	get("/api/runs", &r);
+	assert_int_equal(r.status, 200);
+	snprintf(path, sizeof(path), "\"id\":%lld", run_record);
+	assert_non_null(strstr(r.body, path));
+	reply_free(&r);
+	get("/api/labels", &r);
+	assert_string_equal(r.body, "{\"labels\":[\"env=test\",\"k=<b>x</b>\"]}\n");
+	reply_free(&r);
+	get("/api/hosts", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "{\"hosts\":[\""));
+	reply_free(&r);
+	get("/api/comms", &r);
+	assert_non_null(strstr(r.body, "\"name\":\"wl_split\""));
+	assert_non_null(strstr(r.body, "\"name\":\"wl_qsort_fp\""));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/api/flamegraph.svg?run=%lld&width=800", run_agent);
+	get(path, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "image/svg+xml"));
+	assert_non_null(strstr(r.body, "<svg"));
+	assert_non_null(strstr(r.body, "leaf_alpha"));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/api/pprof?run=%lld", run_agent);
+	get(path, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(r.len > 100 && (unsigned char)r.body[0] == 0x1f && (unsigned char)r.body[1] == 0x8b);
+	reply_free(&r);
+}
+
+/* /api/diff ranks the functions as 'profile diff' does, with the same shares. */
+static void test_diff_equals_cli(void **state)
+{
+	char path[256], base[64], new[64], *txt, *p;
+	struct reply r;
+	int st, rows = 0;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(path, sizeof(path), "/api/diff?base.run=%lld&new.run=%lld&limit=8", run_agent,
+		 run_record);
+	get(path, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(base, sizeof(base), "store:run=%lld", run_agent);
+	snprintf(new, sizeof(new), "store:run=%lld", run_record);
+	txt = cli(&st, "diff", "--db", db, "--top", "8", base, new, NULL);
+	assert_int_equal(st, 0);
+	p = strstr(txt, "FUNCTION\n");
+	assert_non_null(p);
+	for (p = strchr(p, '\n'); p && p[1]; p = strchr(p, '\n')) {
+		double bs, ns, bt, nt;
+		char name[512], needle[800];
+
+		p++;
+		if (sscanf(p, "%*f%*[* ] %*f%*[* ] %lf -> %lf %lf -> %lf %511[^\n]", &bs, &ns, &bt,
+			   &nt, name) != 5)
+			break;
+		snprintf(needle, sizeof(needle), "\"name\":\"%s\"", name);
+		if (!strstr(r.body, needle))
+			fail_msg("'%s' of 'profile diff' is not in /api/diff: %s", name, r.body);
+		rows++;
+	}
+	print_message("/api/diff: %d rows as 'profile diff'\n", rows);
+	assert_true(rows >= 3);
+	free(txt);
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/api/diff.svg?base.run=%lld&new.run=%lld", run_agent,
+		 run_record);
+	get(path, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<svg"));
+	reply_free(&r);
+}
+
+static void expect(const char *method, const char *path, const char *extra, size_t body_len,
+		   int status, const char *param)
+{
+	char *body = body_len ? calloc(1, body_len) : NULL;
+	struct reply r;
+	int err;
+
+	if (body_len)
+		memset(body, 'x', body_len);
+	err = http(method, path, extra, body, body_len, &r);
+	free(body);
+	if (err)
+		fail_msg("%s %.60s: %s", method, path, strerror(-err));
+	if (r.status != status)
+		fail_msg("%s %.60s: %d, not %d: %s", method, path, r.status, status, r.body);
+	if (status >= 400) {
+		assert_non_null(strstr(r.headers, "application/json"));
+		assert_non_null(strstr(r.body, "{\"error\":"));
+		assert_non_null(strchr(r.body, '\n'));
+		assert_true(strchr(r.body, '\n') == r.body + r.len - 1);
+	}
+	if (param) {
+		char needle[128];
+
+		snprintf(needle, sizeof(needle), "\"param\":\"%s\"", param);
+		if (!strstr(r.body, needle))
+			fail_msg("%s: the error does not name '%s': %s", path, param, r.body);
+	}
+	print_message("%-6s %-50.50s %d %s", method, path, r.status, r.body);
+	reply_free(&r);
+}
+
+static void test_bad_requests(void **state)
+{
+	char *longq = malloc(20100);
+
+	(void)state;
+	REQUIRE_BPF();
+	expect("GET", "/api/folded?since=yesterday", NULL, 0, 400, "since");
+	expect("GET", "/api/folded?until=%00", NULL, 0, 400, "until");
+	expect("GET", "/api/top?pid=12,x", NULL, 0, 400, "pid");
+	expect("GET", "/api/top?run=0", NULL, 0, 400, "run");
+	expect("GET", "/api/runs?label=novalue", NULL, 0, 400, "label");
+	expect("GET", "/api/runs?comm=aaaaaaaaaaaaaaaaaaaaaaa", NULL, 0, 400, "comm");
+	expect("GET", "/api/top?build_id=XYZ", NULL, 0, 400, "build_id");
+	expect("GET", "/api/top?limit=-1", NULL, 0, 400, "limit");
+	expect("GET", "/api/folded?limit=5", NULL, 0, 400, "limit");
+	expect("GET", "/api/top?color=red", NULL, 0, 400, "color");
+	expect("GET", "/api/flamegraph.svg?width=5", NULL, 0, 400, "width");
+	expect("GET", "/api/diff?base.since=soon", NULL, 0, 400, "base.since");
+	expect("GET", "/api/diff?new.pid=-3", NULL, 0, 400, "new.pid");
+	expect("GET", "/api/diff?since=-1h", NULL, 0, 400, "since");
+	expect("GET", "/api/nothing", NULL, 0, 404, NULL);
+	expect("GET", "/etc/passwd", NULL, 0, 404, NULL);
+	expect("GET", "/../../etc/passwd", NULL, 0, 404, NULL);
+	memcpy(longq, "/api/folded?comm=", 17);
+	memset(longq + 17, 'a', 20000);
+	longq[20017] = '\0';
+	expect("GET", longq, NULL, 0, 413, NULL);
+	expect("POST", "/api/folded", NULL, 200000, 413, NULL);
+	expect("POST", "/api/folded", NULL, 10, 405, NULL);
+	expect("DELETE", "/api/runs", NULL, 0, 405, NULL);
+	free(longq);
+	/* still serving */
+	expect("GET", "/api/runs", NULL, 0, 200, NULL);
+	expect("GET", "/", NULL, 0, 200, NULL);
+}
+
+struct worker {
+	pthread_t t;
+	int i;
+	int status, err;
+	size_t len;
+};
+
+static void *worker(void *arg)
+{
+	static const char *const paths[] = {
+		"/api/folded", "/api/top?limit=50", "/api/timeline", "/api/flamegraph.svg",
+		"/api/runs", "/api/comms", "/api/diff?base.comm=wl_split&new.comm=wl_qsort_fp",
+	};
+	struct worker *w = arg;
+	struct reply r;
+
+	w->err = http("GET", paths[w->i % 7], NULL, NULL, 0, &r);
+	if (!w->err) {
+		w->status = r.status;
+		w->len = r.len;
+		reply_free(&r);
+	}
+	return NULL;
+}
+
+/* 50 requests at once while an agent writes the same database. */
+static void test_concurrent_with_agent(void **state)
+{
+	const char *agent[] = { env_path("PROFILE"), "agent", "--db", db, "--flush-interval", "0.2",
+				"--bucket", "1", "--stats-interval", "0", NULL };
+	const char *wlargv[] = { NULL, "4", tmp("truth2"), NULL };
+	char split[4096], *err;
+	struct worker w[50];
+	pid_t a, wl;
+	int i, round, ok = 0;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(split, sizeof(split), "%s/wl_split", env_path("WORKLOADS"));
+	wlargv[0] = split;
+	wl = spawn(wlargv, "/dev/null", NULL);
+	a = spawn(agent, tmp("agent2.out"), tmp("agent2.err"));
+	sleep_s(1.0);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 50; i++) {
+			w[i] = (struct worker){ .i = i };
+			assert_int_equal(pthread_create(&w[i].t, NULL, worker, &w[i]), 0);
+		}
+		for (i = 0; i < 50; i++) {
+			pthread_join(w[i].t, NULL);
+			if (w[i].status != 200 || !w[i].len)
+				fail_msg("request %d: status %d, %zu bytes (%s)", i, w[i].status,
+					 w[i].len, strerror(-w[i].err));
+			ok++;
+		}
+		sleep_s(0.5);
+	}
+	kill(a, SIGINT);
+	assert_int_equal(wait_exit(a), 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+	err = slurp(tmp("agent2.err"));
+	print_message("%d requests answered while the agent wrote; agent: %s", ok,
+		      strstr(err, "samples taken") ? strstr(err, "samples taken") : err);
+	if (strstr(err, "cannot write") || strstr(err, "failed flushes") ||
+	    !strstr(err, " 0 lost"))
+		fail_msg("the agent lost samples or failed to write:\n%s", err);
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_api_equals_cli),
+		cmocka_unit_test(test_json_endpoints),
+		cmocka_unit_test(test_diff_equals_cli),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_concurrent_with_agent),
+	};
+
+	return cmocka_run_group_tests_name("e2e_serve", tests, group_setup, group_teardown);
+}
