@@ -55,8 +55,8 @@ $(OUTPUT)/config.mk: scripts/install-deps.sh
 	$(Q)mkdir -p $(OUTPUT)
 	$(Q)scripts/install-deps.sh build
 	$(Q)printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nCMOCKA_CFLAGS := %s\nCMOCKA_LIBS := %s\nBPF_INCLUDES := %s\n' \
-		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw sqlite3 libzstd 2>/dev/null)" \
-		"$$($(PKG_CONFIG) --libs libbpf libelf libdw sqlite3 libzstd 2>/dev/null || echo -lbpf -ldw -lelf -lz -lsqlite3 -lzstd)" \
+		"$$($(PKG_CONFIG) --cflags libbpf libelf libdw sqlite3 libzstd libpq libxxhash 2>/dev/null)" \
+		"$$($(PKG_CONFIG) --libs libbpf libelf libdw sqlite3 libzstd libpq libxxhash 2>/dev/null || echo -lbpf -ldw -lelf -lz -lsqlite3 -lzstd -lpq -lxxhash)" \
 		"$$($(PKG_CONFIG) --cflags cmocka 2>/dev/null)" \
 		"$$($(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)" \
 		"$$($(PKG_CONFIG) --variable=includedir libbpf 2>/dev/null || echo /usr/include)" > $@
@@ -93,7 +93,7 @@ LIBS = $(PKG_LIBS) $(WEB_LIBS) -liberty -lz -lm
 COMMON_SRCS := $(wildcard common/*.c)
 SYMBOLIZER_SRCS := $(wildcard symbolizer/*.c)
 WEB_SRCS := $(wildcard web/*.c)
-STORE_SRCS := $(wildcard store/*.c)
+STORE_SRCS := $(wildcard store/*.c store/sqlite/*.c store/postgres/*.c)
 UNWIND_SRCS := $(wildcard unwind/*.c)
 PROFILER_SRCS := $(wildcard profiler/*.c)
 LIB_SRCS := $(COMMON_SRCS) $(SYMBOLIZER_SRCS) $(WEB_SRCS) $(STORE_SRCS) $(UNWIND_SRCS)

@@ -23,7 +23,7 @@ need=""
 # pkg-config module -> Debian package
 pc_build="libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev jansson:libjansson-dev
 	libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev sqlite3:libsqlite3-dev libzstd:libzstd-dev
-	libmicrohttpd:libmicrohttpd-dev"
+	libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev libxxhash:libxxhash-dev"
 pc_test="cmocka:libcmocka-dev"
 # header -> Debian package, for libraries without a pkg-config file
 hdr_build="/usr/include/libiberty/demangle.h:libiberty-dev"
@@ -52,6 +52,10 @@ done
 for pair in $cmds; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need="$need ${pair#*:}"
 done
+# the PostgreSQL server the fleet tests start (initdb, pg_ctl)
+if [ "$what" = test ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+	need="$need postgresql"
+fi
 # package with a file the build reads -> Debian package
 dpkg -L golang-github-google-pprof-dev 2>/dev/null | grep -q '/proto/profile.proto$' ||
 	need="$need golang-github-google-pprof-dev"
