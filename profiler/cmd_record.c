@@ -290,6 +290,9 @@ static void print_summary(struct record *r, const struct collector_stats *st, do
 		       (unsigned long long)s[STAT_DROP_OTHER], (unsigned long long)st->unreadable);
 	ingest__stats(r->ingest, &is);
 	unwind_report__print(&is, o->unwind, st);
+	pr_debug("ingest: %llu stacks drained with %llu pcs, %llu user and %llu kernel lookups",
+		 (unsigned long long)is.keys, (unsigned long long)is.pcs,
+		 (unsigned long long)is.user_lookups, (unsigned long long)is.kernel_lookups);
 }
 
 static int print_top(struct record *r)

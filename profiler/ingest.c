@@ -611,6 +611,8 @@ int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const _
 	pc = get_pcache(k, key->tgid);
 	if (!pc)
 		return -ENOMEM;
+	k->counts.keys++;
+	k->counts.pcs += nr_uips + nr_kips;
 	/* root first: the arrays are innermost first */
 	for (i = nr_uips - 1; i >= 0; i--) {
 		err = add_user_frames(k, pc, uips[i], i == 0, &n);

@@ -126,7 +126,8 @@ int ingest__flush(struct ingest *in, struct store_health *health);
 void ingest__forget_exited(struct ingest *in);
 
 struct ingest_stats {
-	__u64 samples;		/* handed to ingest__add() */
+	__u64 keys, pcs;	/* ingest__add() calls, and the pcs they carried */
+	__u64 samples;		/* samples they counted */
 	__u64 user_stacks;	/* ... with a user stack */
 	__u64 rooted;		/* ... that reached the root */
 	__u64 complete;		/* ... rooted and not unnamed */
