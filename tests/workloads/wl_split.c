@@ -7,7 +7,7 @@
  * thread's CPU time over the measured span, then that span's CPU seconds
  * ("cpu"). The leaves' cost per unit is not constant: on the AMD EPYC guest
  * the tests run on, leaf_gamma's loop (it crosses a 64-byte line) flips
- * between the others' speed and 25-30 per cent slower every second or so.
+ * between the others' speed and some 40 per cent slower every second or so.
  * A truth is therefore only the truth of the span it was measured over.
  *
  * usage: wl_split DURATION TRUTH_FILE [--on-sigusr1]
