@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fleet: the PostgreSQL backend against a real server this test starts
+ * (tests/pg.h), and the same data in SQLite and PostgreSQL giving
+ * byte-identical `profile folded` and `profile top` output for every
+ * selector; the errors for a server that is not there, a database of another
+ * schema version, and a refused password.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "pg.h"
+#include "store/store.h"
+
+static struct pg_server server;
+
+static int setup(void **state)
+{
+	if (setup_group(state))
+		return -1;
+	return pg_server__init(&server);
+}
+
+static int teardown(void **state)
+{
+	pg_server__remove(&server);
+	return teardown_group(state);
+}
+
+/* Run the profile binary with @args (NULL-terminated); stdout and stderr to files. */
+static int profile(const char *out, const char *err, ...)
+{
+	const char *argv[32] = { env_path("PROFILE") };
+	va_list ap;
+	int n = 1;
+
+	va_start(ap, err);
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return wait_exit(spawn(argv, out, err));
+}
+
+/* ---- one data set, written to both backends ---- */
+
+#define T0 1700000000LL	/* 2023-11-14 22:13:20 UTC: buckets cross a day */
+
+static const struct store_frame frames[] = {
+	{ .module = "app", .build_id = "aa11", .addr = 0x1000, .name = "main" },
+	{ .module = "app", .build_id = "aa11", .addr = 0x1100, .name = "work" },
+	{ .module = "app", .build_id = "aa11", .addr = 0x1200, .name = "inner", .depth = 1,
+	  .inlined = true },
+	{ .module = "libc.so.6", .build_id = "cc33", .addr = 0x29d90, .name = "memcpy" },
+	{ .module = "libc.so.6", .build_id = "cc33", .addr = 0x29e00, .name = NULL },
+	{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000000ULL,
+	  .name = "do_syscall_64" },
+	{ .module = "[anon]", .addr = 0x7f00, .name = "jitted \"quoted\", {braced}\\", .jit = true },
+	{ .module = "db", .build_id = "bb22", .addr = 0x500, .name = "std::map<int, char>::find" },
+	{ .module = "db", .build_id = "bb22", .addr = 0x600, .name = "" },
+};
+
+static const __u32 s0[] = { 0, 1 }, s1[] = { 0, 1, 2 }, s2[] = { 0, 3, 5 }, s3[] = { 0, 4 },
+		  s4[] = { 6 }, s5[] = { 7, 8, 5 };
+static const struct store_stack stacks[] = {
+	{ s0, 2 }, { s1, 3 }, { s2, 3 }, { s3, 2 }, { s4, 1 }, { s5, 3 }, { NULL, 0 },
+};
+
+static const struct store_process procs[] = {
+	{ .pid = 101, .comm = "app", .exe_build_id = "aa11", .start_time = T0 - 5 },
+	{ .pid = 102, .comm = "app", .exe_build_id = "aa11", .start_time = T0 - 3 },
+	{ .pid = 201, .comm = "db", .exe_build_id = "bb22", .start_time = T0 - 9,
+	  .cgroup = "/system.slice/db.service" },
+};
+
+static const char *const labels_prod[] = { "env=prod", "team=core" };
+static const char *const labels_test[] = { "env=test" };
+
+/* Three runs on three hosts, each with two batches over 30 buckets that cross midnight UTC. */
+static void fill(struct store *st)
+{
+	static const char *const hosts[] = { "h1", "h2", "h3" };
+	struct store_count counts[64];
+	struct store_batch b = {
+		.frames = frames, .nr_frames = sizeof(frames) / sizeof(frames[0]),
+		.stacks = stacks, .nr_stacks = sizeof(stacks) / sizeof(stacks[0]),
+		.processes = procs, .nr_processes = 3, .counts = counts,
+	};
+	int r, batch, i;
+
+	for (r = 0; r < 3; r++) {
+		struct store_run run = {
+			.kind = r == 2 ? "record" : "agent", .host = hosts[r], .cmdline = "profile agent",
+			.freq = 99, .start_ms = (T0 - 60) * 1000,
+			.labels = r == 2 ? labels_test : labels_prod, .nr_labels = r == 2 ? 1 : 2,
+		};
+
+		assert_int_equal(store__add_run(st, &run, &b.run_id), 0);
+		for (batch = 0; batch < 2; batch++) {
+			b.nr_counts = 0;
+			for (i = 0; i < 30; i++) {
+				/* bucket i of run r; the second batch repeats some rows: they add up */
+				counts[b.nr_counts++] = (struct store_count){
+					.ts = T0 + 7000 + 10 * i + 3600 * r,
+					.process = (i + r) % 3,
+					.stack = (i * 3 + r + batch) % 7,
+					.count = 1 + (i * 13 + r * 5 + batch) % 11,
+				};
+			}
+			assert_int_equal(store__write_batch(st, &b), 0);
+		}
+		assert_int_equal(store__end_run(st, b.run_id, (T0 + 20000) * 1000), 0);
+	}
+}
+
+static void compare(const char *cmd, const char *const *sel, const char *sqlite_db)
+{
+	const char *dbs[2] = { sqlite_db, server.uri };
+	char *outs[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const char *argv[20] = { env_path("PROFILE"), cmd, "--db", dbs[i] };
+		int n = 4, j;
+
+		for (j = 0; sel[j]; j++)
+			argv[n++] = sel[j];
+		argv[n] = NULL;
+		assert_int_equal(wait_exit(spawn(argv, tmp(i ? "pg.out" : "sq.out"), tmp("err"))), 0);
+		outs[i] = slurp(tmp(i ? "pg.out" : "sq.out"));
+	}
+	if (strcmp(outs[0], outs[1]))
+		fail_msg("%s %s...: SQLite and PostgreSQL differ:\n%s\n---\n%s", cmd, sel[0] ?: "",
+			 outs[0], outs[1]);
+	free(outs[0]);
+	free(outs[1]);
+}
+
+static void test_same_answers(void **state)
+{
+	const struct store_opts o = { .create = true };
+	static const char *const sels[][8] = {
+		{ NULL },
+		{ "--host", "h1", NULL },
+		{ "--comm", "db", NULL },
+		{ "--pid", "101,201", NULL },
+		{ "--since", "@1700007100", "--until", "@1700010800", NULL },
+		{ "--label", "env=prod", NULL },
+		{ "--label", "env=prod", "--label", "team=core", "--comm", "app", NULL },
+		{ "--build-id", "bb", NULL },
+		{ "--run", "2", NULL },
+		{ "--host", "h3", "--since", "@1700014000", NULL },
+		{ "--host", "nosuch", NULL },
+	};
+	struct store *st;
+	size_t i;
+	char *folded;
+
+	(void)state;
+	unlink(tmp("equal.db"));
+	st = store__open(tmp("equal.db"), &o);
+	assert_non_null(st);
+	assert_string_equal(store__backend(st), "sqlite");
+	fill(st);
+	store__free(st);
+	st = store__open(server.conninfo, &o);
+	assert_non_null(st);
+	assert_string_equal(store__backend(st), "postgresql");
+	fill(st);
+	store__free(st);
+
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+		compare("folded", sels[i], tmp("equal.db"));
+		compare("top", sels[i], tmp("equal.db"));
+	}
+	/* not trivially equal: the whole set is there, with its awkward names */
+	assert_int_equal(profile(tmp("all.out"), tmp("err"), "folded", "--db", server.uri, NULL),
+			 0);
+	folded = slurp(tmp("all.out"));
+	if (!strstr(folded, "jitted \"quoted\", {braced}\\"))
+		fail_msg("the awkward name is not there:\n%s", folded);
+	assert_non_null(strstr(folded, "std::map<int, char>::find"));
+	assert_non_null(strstr(folded, "do_syscall_64"));
+	free(folded);
+}
+
+/* A one-line error naming the server and the cause; non-zero exit. */
+static void expect_error(const char *db, const char *what)
+{
+	char *err;
+
+	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", db, NULL), 0);
+	err = slurp(tmp("err"));
+	if (!strstr(err, what) || strchr(err, '\n') != err + strlen(err) - 1)
+		fail_msg("expected one line with '%s', got: %s", what, err);
+	free(err);
+}
+
+static void test_errors(void **state)
+{
+	char db[512];
+	const struct store_opts o = { .create = true };
+	struct store *st;
+
+	(void)state;
+	/* nobody listens on that port */
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=postgres user=postgres", server.dir,
+		 server.port + 1);
+	expect_error(db, "cannot connect to PostgreSQL");
+	/* a database without the schema: a reader does not create it */
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE empty"), 0);
+	snprintf(db, sizeof(db), "postgresql:///empty?host=%s&port=%d&user=postgres", server.dir,
+		 server.port);
+	expect_error(db, "holds no profile schema");
+	/* another (newer) schema version */
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE newer"), 0);
+	snprintf(db, sizeof(db), "postgresql:///newer?host=%s&port=%d&user=postgres", server.dir,
+		 server.port);
+	st = store__open(db, &o);
+	assert_non_null(st);
+	store__free(st);
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=newer user=postgres", server.dir,
+		 server.port);
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -d newer -c"
+			 " 'UPDATE profile_schema SET version = 99' >/dev/null", server.bin,
+			 server.dir, server.port);
+		assert_int_equal(system(cmd), 0);
+	}
+	expect_error(db, "newer than this profile knows");
+	/* a refused password */
+	assert_int_equal(pg_server__psql(&server, "CREATE ROLE locked LOGIN PASSWORD 'right'"), 0);
+	snprintf(db, sizeof(db), "postgresql://locked:wrong@localhost:%d/postgres?host=%s",
+		 server.port, server.dir);
+	{
+		char hba[256], cmd[512];
+		FILE *f;
+
+		snprintf(hba, sizeof(hba), "%s/data/pg_hba.conf", server.dir);
+		f = fopen(hba, "w");
+		assert_non_null(f);
+		fprintf(f, "local all postgres trust\nlocal all all scram-sha-256\n");
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -c"
+			 " 'SELECT pg_reload_conf()' >/dev/null", server.bin, server.dir,
+			 server.port);
+		assert_int_equal(system(cmd), 0);
+	}
+	expect_error(db, "password authentication failed");
+	/* and the password is not in the message */
+	{
+		char *err = slurp(tmp("err"));
+
+		assert_null(strstr(err, "wrong"));
+		free(err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_answers),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
