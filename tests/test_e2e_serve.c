@@ -498,6 +498,30 @@ static void test_bad_requests(void **state)
 	expect("GET", "/", NULL, 0, 200, NULL);
 }
 
+/*
+ * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
+ * the URL, process filter, zoom, search, table, comparison of the two runs;
+ * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
+ */
+static void test_page_in_chromium(void **state)
+{
+	const char *src = env_path("SRCDIR"), *shot = getenv("SERVE_SCREENSHOT");
+	char cmd[8192], path[4096];
+	int st;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json", src);
+	if (access(path, R_OK))
+		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
+	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node serve.mjs http://127.0.0.1:%d/ %lld %lld wl_split %s 2>&1",
+		 src, port, run_agent, run_record, shot ? shot : "");
+	fflush(stdout);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 struct worker {
 	pthread_t t;
 	int i;
@@ -575,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_json_endpoints),
 		cmocka_unit_test(test_diff_equals_cli),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_concurrent_with_agent),
 	};
 

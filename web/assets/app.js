@@ -1,1 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+// The page of `profile serve`: filters and a timeline that choose a selection
+// (kept in the URL, so a link reproduces the view), the flame graph the
+// server renders (imported as SVG nodes without its script: this file drives
+// zoom, search and tooltips), the top table, and comparison with another run.
+// Every name reaches the page through textContent or attribute values, never
+// as markup.
 "use strict";
+
+const $ = (id) => document.getElementById(id);
+const SEL = ["since", "until", "host", "comm", "build_id", "label", "run"];
+const state = new URLSearchParams(location.search);
+const PAD = 10, CHARW = 7.08;
+let fg = null, rows = [], sortKey = null, sortDesc = true, searching = "";
+
+function params(prefix, extra) {
+	const p = new URLSearchParams();
+	for (const k of SEL) {
+		for (const v of state.getAll(k)) {
+			if (v !== "") p.append(prefix + k, v);
+		}
+	}
+	if (state.get("token")) p.set("token", state.get("token"));
+	for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+	return p;
+}
+
+function diffParams(extra) {
+	const p = params("base.", extra), n = params("new.");
+	n.delete("token");
+	n.set("new.run", state.get("new.run"));
+	for (const [k, v] of n) p.append(k, v);
+	return p;
+}
+
+function comparing() {
+	return !!state.get("new.run");
+}
+
+function setURL() {
+	history.replaceState(null, "", "?" + state.toString());
+}
+
+async function api(path, p) {
+	const r = await fetch(path + "?" + p.toString());
+	if (!r.ok) {
+		let msg = r.status + " " + r.statusText;
+		try { msg = (await r.json()).error; } catch (e) { /* not JSON */ }
+		throw new Error(msg);
+	}
+	return r;
+}
+
+function showError(e) {
+	const el = $("error");
+	el.hidden = !e;
+	el.textContent = e ? String(e.message || e) : "";
+}
+
+function fillSelect(sel, values, current, label) {
+	sel.replaceChildren();
+	const any = document.createElement("option");
+	any.value = "";
+	any.textContent = sel.id === "f-newrun" ? "(off)" : "any";
+	sel.appendChild(any);
+	for (const v of values) {
+		const o = document.createElement("option");
+		o.value = typeof v === "object" ? v.value : v;
+		o.textContent = label ? label(v) : o.value;
+		sel.appendChild(o);
+	}
+	sel.value = current || "";
+}
+
+function fmtTime(t) {
+	const d = new Date(t * 1000), z = (n) => String(n).padStart(2, "0");
+	return d.getFullYear() + "-" + z(d.getMonth() + 1) + "-" + z(d.getDate()) + " " +
+		z(d.getHours()) + ":" + z(d.getMinutes()) + ":" + z(d.getSeconds());
+}
+
+async function loadFilters() {
+	const none = new URLSearchParams();
+	if (state.get("token")) none.set("token", state.get("token"));
+	const [runs, hosts, labels, comms] = await Promise.all([
+		api("/api/runs", none).then((r) => r.json()),
+		api("/api/hosts", none).then((r) => r.json()),
+		api("/api/labels", none).then((r) => r.json()),
+		api("/api/comms", params("", {})).then((r) => r.json()),
+	]);
+	const runLabel = (r) => "#" + r.id + " " + r.kind + " " + r.host + " " +
+		fmtTime(r.start_ms / 1000) + " (" + r.samples + ")";
+	const runVals = runs.runs.map((r) => ({ value: String(r.id), r })).reverse();
+	fillSelect($("f-run"), runVals, state.get("run"), (v) => runLabel(v.r));
+	fillSelect($("f-newrun"), runVals, state.get("new.run"), (v) => runLabel(v.r));
+	fillSelect($("f-host"), hosts.hosts, state.get("host"));
+	fillSelect($("f-label"), labels.labels, state.get("label"));
+	const names = comms.comms.sort((a, b) => b.samples - a.samples).map((c) => c.name);
+	if (state.get("comm") && !names.includes(state.get("comm"))) names.push(state.get("comm"));
+	fillSelect($("f-comm"), names, state.get("comm"));
+	$("f-build").value = state.get("build_id") || "";
+}
+
+// ---- timeline ----
+
+let tl = null;
+
+async function loadTimeline() {
+	const p = params("");
+	p.delete("since");
+	p.delete("until");
+	const t = await (await api("/api/timeline", p)).json();
+	const svg = $("timeline"), w = svg.clientWidth || 800, h = 90, ns = svg.namespaceURI;
+	const max = Math.max(1, ...t.points.map((q) => q[1]));
+	const span = Math.max(1, t.until - t.since);
+	tl = { since: t.since, until: t.until, w, span };
+	svg.replaceChildren();
+	for (const [ts, n] of t.points) {
+		const r = document.createElementNS(ns, "rect");
+		const bh = (h - 16) * n / max;
+		r.setAttribute("class", "bar");
+		r.setAttribute("x", ((ts - t.since) / span * w).toFixed(2));
+		r.setAttribute("width", Math.max(1, t.step / span * w - 0.5).toFixed(2));
+		r.setAttribute("y", (h - 14 - bh).toFixed(2));
+		r.setAttribute("height", bh.toFixed(2));
+		svg.appendChild(r);
+	}
+	for (const [x, txt, anchor] of [[2, fmtTime(t.since), "start"], [w - 2, fmtTime(t.until), "end"]]) {
+		const e = document.createElementNS(ns, "text");
+		e.setAttribute("x", x);
+		e.setAttribute("y", h - 3);
+		e.setAttribute("text-anchor", anchor);
+		e.textContent = txt;
+		svg.appendChild(e);
+	}
+	const sel = document.createElementNS(ns, "rect");
+	sel.setAttribute("class", "sel");
+	sel.setAttribute("id", "tl-sel");
+	sel.setAttribute("y", 0);
+	sel.setAttribute("height", h - 14);
+	svg.appendChild(sel);
+	drawRange();
+}
+
+function parseTs(v) {
+	return v && v[0] === "@" ? +v.slice(1) : null;
+}
+
+function drawRange() {
+	const sel = $("tl-sel"), a = parseTs(state.get("since")), b = parseTs(state.get("until"));
+	$("range").textContent = (a || b) ?
+		"range: " + (a ? fmtTime(a) : "start") + " to " + (b ? fmtTime(b) : "end") :
+		"range: everything stored (drag on the timeline to choose)";
+	if (!sel || !tl)
+		return;
+	const x0 = a ? (a - tl.since) / tl.span * tl.w : 0, x1 = b ? (b - tl.since) / tl.span * tl.w : tl.w;
+	sel.setAttribute("x", Math.max(0, x0));
+	sel.setAttribute("width", (a || b) ? Math.max(1, x1 - x0) : 0);
+}
+
+function setupTimeline() {
+	const svg = $("timeline");
+	let start = null;
+	const xOf = (e) => {
+		const r = svg.getBoundingClientRect();
+		return Math.min(Math.max(0, e.clientX - r.left), r.width) * (tl.w / r.width);
+	};
+	const tsOf = (x) => Math.round(tl.since + x / tl.w * tl.span);
+	svg.addEventListener("mousedown", (e) => {
+		if (!tl) return;
+		start = xOf(e);
+		e.preventDefault();
+	});
+	window.addEventListener("mousemove", (e) => {
+		if (start === null) return;
+		const x = xOf(e), sel = $("tl-sel");
+		sel.setAttribute("x", Math.min(start, x));
+		sel.setAttribute("width", Math.abs(x - start));
+	});
+	window.addEventListener("mouseup", (e) => {
+		if (start === null) return;
+		const x = xOf(e), a = Math.min(start, x), b = Math.max(start, x);
+		start = null;
+		if (b - a < 3) { drawRange(); return; }
+		state.set("since", "@" + tsOf(a));
+		state.set("until", "@" + Math.max(tsOf(b), tsOf(a) + 1));
+		setURL();
+		drawRange();
+		refresh(false);
+	});
+}
+
+// ---- flame graph ----
+
+function installGraph(text) {
+	// The renderer's script, styles and handlers go before parsing (this page
+	// allows none of them, and the parser would report each). Names cannot
+	// look like them: the renderer escapes < > & " and ' everywhere.
+	text = text.replace(/<script[^>]*>[\s\S]*?<\/script>/g, "")
+		.replace(/<style[^>]*>[\s\S]*?<\/style>/g, "")
+		.replace(/ (on[a-z]+|style)="[^"]*"/g, "");
+	const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+	const svg = doc.documentElement;
+	if (svg.nodeName !== "svg")
+		throw new Error("the server sent no SVG");
+	for (const e of svg.querySelectorAll("script, style, foreignObject, #search, #unzoom, #details, #matched"))
+		e.remove();
+	for (const e of [svg, ...svg.querySelectorAll("*")]) {
+		for (const a of [...e.attributes]) {
+			if (/^on/i.test(a.name) || a.name === "style")
+				e.removeAttribute(a.name);
+		}
+	}
+	const node = document.importNode(svg, true);
+	node.removeAttribute("height");
+	$("graph").replaceChildren(node);
+	const box = node.querySelector("#frames");
+	const F = [];
+	if (box) {
+		for (const r of box.children) {
+			r._i = F.length;
+			F.push({ r, n: r.getAttribute("data-n"), x: +r.getAttribute("data-x"),
+				v: +r.getAttribute("data-v"), e: +r.getAttribute("data-e"),
+				p: +r.getAttribute("data-p"), y: +r.getAttribute("y"),
+				px: +r.getAttribute("x"), pw: +r.getAttribute("width") });
+		}
+	}
+	fg = { svg: node, F, W: +node.getAttribute("width"), total: F.length ? F[0].v : 0,
+		box, unit: box ? box.getAttribute("data-unit") : "samples",
+		zoomer: node.querySelector("#zoom"), labels: node.querySelector("#labels"),
+		zlabels: node.querySelector("#zlabels"), hits: node.querySelector("#hits"),
+		parents: [] };
+	if (box) {
+		box.addEventListener("click", (e) => { if (e.target._i !== undefined) zoom(e.target._i); });
+		box.addEventListener("mousemove", (e) => {
+			if (e.target._i === undefined) return;
+			const tip = $("tip");
+			tip.textContent = describe(e.target._i);
+			tip.hidden = false;
+			tip.style.left = Math.min(e.clientX + 12, innerWidth - 300) + "px";
+			tip.style.top = (e.clientY + 14) + "px";
+			$("fg-details").textContent = tip.textContent;
+		});
+		box.addEventListener("mouseout", () => { $("tip").hidden = true; });
+	}
+	if (searching) search(searching);
+}
+
+function describe(i) {
+	const f = fg.F[i], v = f.v === Math.floor(f.v) ? String(f.v) : f.v.toFixed(3);
+	return f.n + " (" + v + " " + fg.unit + ", " + (100 * f.v / fg.total).toFixed(2) + "%)" +
+		(f.r.getAttribute("data-note") || "");
+}
+
+function label(frag, f, x, w) {
+	const n = Math.floor((w - 6) / CHARW);
+	if (n < 3) return;
+	const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+	t.setAttribute("x", (x + 3).toFixed(2));
+	t.setAttribute("y", f.y + 11.5);
+	t.textContent = f.n.length <= n ? f.n : f.n.substr(0, n - 2) + "..";
+	frag.appendChild(t);
+}
+
+function zoom(i) {
+	const F = fg.F, z = F[i], W = fg.W;
+	while (fg.parents.length) F[fg.parents.pop()].r.classList.remove("parent");
+	fg.zlabels.textContent = "";
+	if (!z || i === 0) {
+		fg.zoomer.removeAttribute("transform");
+		fg.labels.removeAttribute("display");
+		fg.zoomed = 0;
+		return;
+	}
+	let s = fg.total / z.v;
+	fg.zoomer.setAttribute("transform", "translate(" + (PAD - s * (PAD + z.x * (W - 2 * PAD) / fg.total)) +
+		",0) scale(" + s + ",1)");
+	fg.labels.setAttribute("display", "none");
+	const frag = document.createDocumentFragment();
+	for (let k = z.p; k >= 0; k = F[k].p) {
+		F[k].r.classList.add("parent");
+		fg.parents.push(k);
+		label(frag, F[k], PAD, W - 2 * PAD);
+	}
+	s = (W - 2 * PAD) / z.v;
+	for (let k = i; k < z.e; k++) {
+		const f = F[k], w = f.v * s;
+		if (w < 6 + 3 * CHARW) { k = f.e - 1; continue; }
+		label(frag, f, PAD + (f.x - z.x) * s, w);
+	}
+	fg.zlabels.appendChild(frag);
+	fg.zoomed = i;
+}
+
+function search(term) {
+	searching = term;
+	if (!fg || !fg.hits) return;
+	if (!term) {
+		fg.hits.setAttribute("d", "");
+		$("fg-matched").textContent = "";
+		return;
+	}
+	let re;
+	try { re = new RegExp(term); } catch (e) { $("fg-matched").textContent = "bad regular expression"; return; }
+	let sum = 0, skip = 0;
+	const d = [], run = {};
+	const flush = (r) => d.push("M" + r.x.toFixed(4) + " " + r.y + "h" + r.w.toFixed(4) + "v15h-" + r.w.toFixed(4) + "z");
+	for (let i = 0; i < fg.F.length; i++) {
+		const f = fg.F[i];
+		if (!re.test(f.n)) continue;
+		const r = run[f.y];
+		if (r && Math.abs(r.x + r.w - f.px) < 1e-3) r.w = f.px + f.pw - r.x;
+		else { if (r) flush(r); run[f.y] = { x: f.px, y: f.y, w: f.pw }; }
+		if (i >= skip) { sum += f.v; skip = f.e; }
+	}
+	for (const y in run) flush(run[y]);
+	fg.hits.setAttribute("d", d.join(""));
+	$("fg-matched").textContent = "matched " + (fg.total ? 100 * sum / fg.total : 0).toFixed(2) + "%";
+}
+
+// ---- table ----
+
+const COLS = {
+	top: [["name", "function"], ["self", "self %"], ["total", "total %"]],
+	diff: [["name", "function"], ["dself", "Δself"], ["dtotal", "Δtotal"], ["base_self", "self base"],
+		["new_self", "self new"], ["sig", "significant"]],
+};
+
+function drawTable() {
+	const kind = comparing() ? "diff" : "top", head = $("top").tHead.rows[0], body = $("top").tBodies[0];
+	head.replaceChildren();
+	for (const [k, title] of COLS[kind]) {
+		const th = document.createElement("th");
+		th.textContent = title + (sortKey === k ? (sortDesc ? " ▼" : " ▲") : "");
+		th.addEventListener("click", () => {
+			sortDesc = sortKey === k ? !sortDesc : k !== "name";
+			sortKey = k;
+			drawTable();
+		});
+		head.appendChild(th);
+	}
+	const sorted = rows.slice();
+	if (sortKey) {
+		sorted.sort((a, b) => {
+			const x = a[sortKey], y = b[sortKey];
+			const c = typeof x === "string" ? x.localeCompare(y) : x - y;
+			return sortDesc ? -c : c;
+		});
+	}
+	const frag = document.createDocumentFragment();
+	for (const r of sorted) {
+		const tr = document.createElement("tr");
+		for (const [k] of COLS[kind]) {
+			const td = document.createElement("td");
+			const v = r[k];
+			td.className = k === "name" ? "name" : "num";
+			td.textContent = typeof v === "number" ? (k === "sig" ? (v ? "*" : "") :
+				(kind === "diff" && k[0] === "d" && v > 0 ? "+" : "") + v.toFixed(2)) : v;
+			tr.appendChild(td);
+		}
+		if (kind === "diff")
+			tr.className = r.dtotal > 0 ? "up" : "down";
+		tr.addEventListener("click", () => {
+			const t = "^" + r.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$";
+			$("fg-search").value = t;
+			search(t);
+		});
+		frag.appendChild(tr);
+	}
+	body.replaceChildren(frag);
+}
+
+// ---- putting it together ----
+
+function downloads() {
+	const cmp = comparing();
+	const svgp = cmp ? diffParams({ download: "1" }) : params("", { download: "1" });
+	$("dl-svg").href = (cmp ? "/api/diff.svg?" : "/api/flamegraph.svg?") + svgp;
+	$("dl-folded").href = "/api/folded?" + params("", { download: "1" });
+	$("dl-pprof").href = "/api/pprof?" + params("");
+}
+
+async function refresh(all) {
+	showError(null);
+	try {
+		if (all) {
+			await loadFilters();
+			await loadTimeline();
+		}
+		downloads();
+		const width = String(Math.max(400, Math.round($("graph").clientWidth || 900)));
+		let svg, table;
+		if (comparing()) {
+			[svg, table] = await Promise.all([
+				api("/api/diff.svg", diffParams({ width })).then((r) => r.text()),
+				api("/api/diff", diffParams({ limit: "300" })).then((r) => r.json()),
+			]);
+			rows = table.rows.map((r) => ({ name: r.name, dself: r.new_self - r.base_self,
+				dtotal: r.new_total - r.base_total, base_self: r.base_self,
+				new_self: r.new_self, sig: r.significant ? 1 : 0 }));
+		} else {
+			[svg, table] = await Promise.all([
+				api("/api/flamegraph.svg", params("", { width })).then((r) => r.text()),
+				api("/api/top", params("", { limit: "300" })).then((r) => r.json()),
+			]);
+			const total = table.total || 1;
+			rows = table.rows.map((r) => ({ name: r.name, self: 100 * r.self / total,
+				total: 100 * r.total / total }));
+		}
+		installGraph(svg);
+		drawTable();
+		document.body.dataset.ready = String(Date.now());
+	} catch (e) {
+		showError(e);
+		document.body.dataset.ready = "error";
+	}
+}
+
+function setupFilters() {
+	const bind = (id, key) => $(id).addEventListener("change", () => {
+		const v = $(id).value;
+		if (v) state.set(key, v); else state.delete(key);
+		setURL();
+		refresh(key !== "new.run");
+	});
+	bind("f-host", "host");
+	bind("f-comm", "comm");
+	bind("f-build", "build_id");
+	bind("f-label", "label");
+	bind("f-run", "run");
+	bind("f-newrun", "new.run");
+	$("filters").addEventListener("submit", (e) => e.preventDefault());
+	$("clear-range").addEventListener("click", () => {
+		state.delete("since");
+		state.delete("until");
+		setURL();
+		drawRange();
+		refresh(false);
+	});
+	let timer = null;
+	$("fg-search").addEventListener("input", () => {
+		clearTimeout(timer);
+		timer = setTimeout(() => search($("fg-search").value), 80);
+	});
+	$("reset-zoom").addEventListener("click", () => { if (fg) zoom(0); });
+	window.addEventListener("keydown", (e) => {
+		if (e.key === "Escape" && fg) zoom(0);
+	});
+}
+
+setupFilters();
+setupTimeline();
+refresh(true);
