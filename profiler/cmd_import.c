@@ -21,7 +21,9 @@ const struct command_def import_cmd = {
 	.usage = "perf-script [options] [FILE]",
 	.description =
 		"Collapse `perf script` output (FILE, or stdin when none is named or for \"-\")\n"
-		"into folded stacks, line for line as FlameGraph's stackcollapse-perf.pl does:\n"
+		"into folded stacks, line for line as FlameGraph's stackcollapse-perf.pl does.\n"
+		"Each sample weighs its period when perf prints one (\": 250000 cpu-clock:\"),\n"
+		"as in perf report; --count-samples counts samples instead:\n"
 		"\n"
 		"  perf record -g -p PID -- sleep 10\n"
 		"  perf script | profile import perf-script > out.folded",
@@ -42,6 +44,8 @@ static int parse_args(int argc, char **argv, struct perf_script_opts *po, const 
 		OPT_FLAG(0, "addrs", &po->addrs, "raw addresses where symbols are unknown"),
 		OPT_STRING(0, "event-filter", &po->event_filter, "EV",
 			   "only samples of event EV (default: the first event seen)"),
+		OPT_FLAG(0, "count-samples", &po->count_samples,
+			 "count samples (default: weigh each by the period perf printed)"),
 		OPT_END(),
 	};
 	int err;

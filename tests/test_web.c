@@ -598,6 +598,7 @@ static void test_perf_script_rules(void **state)
 		{ "perf-script-pid.folded", { .pid = true } },
 		{ "perf-script-tid-addrs.folded", { .tid = true, .addrs = true } },
 		{ "perf-script-event.folded", { .event_filter = "cycles" } },
+		{ "perf-script-samples.folded", { .count_samples = true } },
 	};
 	const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
 	char path[4096], *want;
@@ -622,6 +623,52 @@ static void test_perf_script_rules(void **state)
 			fail_msg("%s: got\n%s", cases[i].expected, strbuf__str(&out));
 		free(want);
 		strbuf__release(&out);
+	}
+}
+
+/*
+ * Cases of FlameGraph's own regression corpus (tests/fixtures/flamegraph-corpus,
+ * see its README): the captures collapsed in each mode must equal what
+ * stackcollapse-perf.pl wrote for them, sample periods as weights included.
+ */
+static void test_perf_script_corpus(void **state)
+{
+	static const char *const inputs[] = {
+		"perf-dd-stacks-01", "perf-java-faults-01", "perf-js-stacks-01", "perf-java-stacks-02",
+	};
+	static const char *const modes[] = { "kernel", "jit", "all", "addrs" };
+	const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
+	char path[4096], *want;
+	size_t i, m;
+
+	(void)state;
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			struct perf_script_opts o = {
+				.kernel = m == 0 || m == 2,
+				.jit = m == 1 || m == 2,
+				.addrs = m == 3,
+			};
+			struct strbuf out = STRBUF_INIT;
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/tests/fixtures/flamegraph-corpus/%s.txt", src,
+				 inputs[i]);
+			f = fopen(path, "r");
+			assert_non_null(f);
+			assert_int_equal(perf_script__collapse(f, inputs[i], &o, collect_folded, &out), 0);
+			fclose(f);
+			snprintf(path, sizeof(path),
+				 "%s/tests/fixtures/flamegraph-corpus/%s-collapsed-%s.txt", src,
+				 inputs[i], modes[m]);
+			want = slurp(path);
+			if (!want)
+				fail_msg("missing %s", path);
+			if (strcmp(want, strbuf__str(&out)))
+				fail_msg("%s --%s: got\n%s", inputs[i], modes[m], strbuf__str(&out));
+			free(want);
+			strbuf__release(&out);
+		}
 	}
 }
 
@@ -724,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_diff_svg),
 		cmocka_unit_test(test_diff_noise_stays_grey),
 		cmocka_unit_test(test_perf_script_rules),
+		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_speedscope),
 	};

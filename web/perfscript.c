@@ -5,10 +5,12 @@
  * perf.data files and pipelines carry over. The rules (written from its
  * documented behaviour, not its code):
  *
- * - "#" lines are skipped; an empty line ends a sample, which counts 1 for
- *   "comm;frame;...;leaf" when a header was seen (a sample without frames
- *   counts for "comm" alone); input that ends without an empty line drops
- *   its last sample.
+ * - "#" lines are skipped; an empty line ends a sample, which adds its
+ *   weight to "comm;frame;...;leaf" when a header was seen (a sample without
+ *   frames counts for "comm" alone); input that ends without an empty line
+ *   drops its last sample. The weight is the sample period when the header
+ *   prints one (": PERIOD EVENT:" at its end; a period of 0 or none is 1),
+ *   as perf report weighs samples; --count-samples makes every sample 1.
  * - A header is a line that starts with a non-space and has "COMM PID " or
  *   "COMM PID/TID " with COMM at least two characters: the shortest COMM
  *   followed by white space, digits, optional "/" and digits, white space.
@@ -22,7 +24,8 @@
  *   a module), with " <ADDR>" inside the brackets under --addrs. Names get
  *   ";" turned to ":", lose quotes and everything from the first "(" (unless
  *   it is "(anonymous namespace)" or the name looks like a Go method
- *   "pkg.(*T).M"); for the comm "java", a leading "L" of a name with "/".
+ *   "pkg.(*T).M"); for a process name (with --pid/--tid) that starts
+ *   with "java", a leading "L" of a name with "/".
  *   --kernel appends "_[k]" to frames of modules "[...]" or "...vmlinux"
  *   (not "[unknown]"), --jit appends "_[j]" to frames of /tmp/perf-PID.map
  *   and of perf inject's jitted-PID-N.so, --all does both.
@@ -66,6 +69,7 @@ struct collapse {
 	char pname[512];
 	size_t pname_len;
 	bool have_pname, is_java;
+	unsigned long long period;	/* the weight of the current sample */
 	struct strbuf names;	/* frames of lines not in the line cache */
 	struct group *groups;	/* the frames of each frame line, leaf line first */
 	size_t nr_groups, groups_cap;
@@ -120,7 +124,7 @@ static int tab_grow(struct collapse *c)
 	return 0;
 }
 
-static int remember(struct collapse *c, const char *s, size_t len)
+static int remember(struct collapse *c, const char *s, size_t len, unsigned long long weight)
 {
 	uint64_t h = mem_hash(s, len);
 	size_t i;
@@ -129,7 +133,8 @@ static int remember(struct collapse *c, const char *s, size_t len)
 		return -ENOMEM;
 	for (i = h & (c->tab_cap - 1); c->tab[i].str; i = (i + 1) & (c->tab_cap - 1)) {
 		if (c->tab[i].hash == h && c->tab[i].len == len && !memcmp(c->tab[i].str, s, len)) {
-			c->tab[i].count++;
+			if (__builtin_add_overflow(c->tab[i].count, weight, &c->tab[i].count))
+				c->tab[i].count = ~0ULL;
 			return 0;
 		}
 	}
@@ -140,7 +145,7 @@ static int remember(struct collapse *c, const char *s, size_t len)
 	c->tab[i].str[len] = '\0';
 	c->tab[i].hash = h;
 	c->tab[i].len = len;
-	c->tab[i].count = 1;
+	c->tab[i].count = weight;
 	c->tab_nr++;
 	return 0;
 }
@@ -172,7 +177,7 @@ static int end_sample(struct collapse *c)
 					  gr->len);
 	}
 	if (!err)
-		err = remember(c, c->joined.buf, c->joined.len);
+		err = remember(c, c->joined.buf, c->joined.len, c->period);
 	reset_sample(c);
 	c->have_pname = false;
 	return err;
@@ -218,19 +223,48 @@ static bool parse_header(const char *l, size_t len, size_t *comm_end, size_t pid
 	return false;
 }
 
-/* The event of a header: its last word when that ends in ':' (the ':' dropped). */
-static bool header_event(const char *l, size_t len, const char **ev, size_t *ev_len)
+/*
+ * The event and period of a header that ends in ": [PERIOD] EVENT:" (white
+ * space before EVENT, optional digits, optional white space after the ':').
+ * EVENT is the last word with its final ':' dropped; *@period is 0 when the
+ * line prints none (or one too big to hold).
+ */
+static bool header_event(const char *l, size_t len, const char **ev, size_t *ev_len,
+			 unsigned long long *period)
 {
-	size_t end = len, start;
+	size_t end = len, start, i, d;
 
+	*period = 0;
 	while (end > 0 && is_space(l[end - 1]))
 		end--;
 	if (end < 2 || l[end - 1] != ':')
 		return false;
 	for (start = end - 1; start > 0 && !is_space(l[start - 1]); start--)
 		;
-	if (start == end - 1)
+	if (start == end - 1 || start == 0)
 		return false;
+	for (i = start; i > 0 && is_space(l[i - 1]); i--)
+		;
+	for (d = i; d > 0 && is_digit(l[d - 1]); d--)
+		;
+	if (d < i) {
+		size_t k;
+
+		for (k = d; k < i; k++) {
+			if (__builtin_mul_overflow(*period, 10, period) ||
+			    __builtin_add_overflow(*period, l[k] - '0', period)) {
+				*period = 0;
+				break;
+			}
+		}
+		i = d;
+		while (i > 0 && is_space(l[i - 1]))
+			i--;
+	}
+	if (i == 0 || l[i - 1] != ':') {
+		*period = 0;
+		return false;
+	}
 	*ev = l + start;
 	*ev_len = end - 1 - start;
 	return true;
@@ -249,12 +283,13 @@ static int pname_add(struct collapse *c, const char *s, size_t len)
 static int header_line(struct collapse *c, const char *l, size_t len)
 {
 	size_t comm_end, pid[2], tid[2], ev_len, i;
+	unsigned long long period;
 	const char *ev;
 	bool has_tid;
 
 	if (!parse_header(l, len, &comm_end, pid, tid))
 		return 0;
-	if (header_event(l, len, &ev, &ev_len)) {
+	if (header_event(l, len, &ev, &ev_len, &period)) {
 		if (!c->have_event) {
 			if (ev_len >= sizeof(c->event))
 				ev_len = sizeof(c->event) - 1;
@@ -292,7 +327,8 @@ static int header_line(struct collapse *c, const char *l, size_t len)
 			c->pname[i] = '_';
 	}
 	c->have_pname = true;
-	c->is_java = c->pname_len == 4 && !memcmp(c->pname, "java", 4);
+	c->period = period && !c->o->count_samples ? period : 1;
+	c->is_java = c->pname_len >= 4 && !memcmp(c->pname, "java", 4);
 	return 1;
 }
 

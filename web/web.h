@@ -81,12 +81,14 @@ struct perf_script_opts {
 	bool tid;		/* --tid: "comm-PID/TID" */
 	bool addrs;		/* --addrs: "[module <addr>]" for unknown symbols */
 	const char *event_filter;	/* only this event; NULL: the first one seen */
+	bool count_samples;	/* --count-samples: every sample 1, not its period */
 };
 
 /*
  * Collapse `perf script` text from @in into folded stacks the way
  * stackcollapse-perf.pl does, and call @fn for every distinct stack in byte
- * order with its sample count. Unrecognized lines are reported (as
+ * order with its weight: the sum of the sample periods perf printed (1 for a
+ * sample without one), or the number of samples under count_samples. Unrecognized lines are reported (as
  * "<name>:<line>: ...") and skipped. Returns 0, -EIO, -ENOMEM or @fn's error.
  */
 int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
