@@ -43,6 +43,7 @@ struct agent_opts {
 	int nr_labels;
 	bool include_idle;
 	bool dwarf;		/* inline frames from DWARF (memory!) */
+	bool full_names;	/* C++ names with parameter lists */
 	enum unwind_mode unwind;	/* user stacks: fp, dwarf or auto */
 	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
 	__u64 unwind_mem;	/* unwind-table map, bytes; 0: the collector's default */
@@ -141,6 +142,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		OPT_DB(&o->db_path, "database"),
 		OPT_FLAG(0, "include-idle", &o->include_idle, "also record the idle task"),
 		OPT_FLAG(0, "dwarf", &o->dwarf, "name inlined functions from DWARF (more memory)"),
+		OPT_FLAG(0, "full-names", &o->full_names,
+			 "C++ names with parameter lists (default: without, as perf shows them)"),
 		OPT_SIZE("dwarf-mem", &o->dwarf_mem, "SIZE", "size", 1 << 20, 1ULL << 40,
 			 "cap on the DWARF indexes kept with --dwarf (default 32M)"),
 		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
@@ -434,7 +437,8 @@ static int setup(struct agent *a)
 		/* a locked database must not hold up draining: retry at the next flush */
 		.busy_timeout_ms = 250,
 	};
-	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem };
+	struct symbolizer_opts sy = { .no_dwarf = !o->dwarf, .dwarf_mem_cap = o->dwarf_mem,
+				      .full_names = o->full_names };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err;
 

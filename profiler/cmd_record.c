@@ -42,6 +42,7 @@ struct record_opts {
 	int argc;
 	char **argv;
 	enum unwind_mode unwind;
+	bool full_names;	/* C++ names with parameter lists */
 };
 
 struct record {
@@ -156,6 +157,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			    "how often the kernel maps are drained (default 1)"),
 		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
 			     "user stacks: fp (frame pointers), dwarf (.eh_frame tables) or auto (tables, else frame pointers; default)"),
+		OPT_FLAG(0, "full-names", &o->full_names,
+			 "C++ names with parameter lists (default: without, as perf shows them)"),
 		OPT_UNSET(0, "no-progress", &o->progress, "no progress line, even on a terminal"),
 		OPT_DB(&o->db_path, "store the run there; '-' for none"),
 		OPT_END(),
@@ -399,10 +402,11 @@ static int setup(struct record *r)
 		.comm = o->comm, .include_idle = o->include_idle, .unwind = o->unwind,
 		.drain_interval = o->interval,
 	};
+	struct symbolizer_opts sy = { .full_names = o->full_names };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int i;
 
-	r->syms = symbolizer__new(NULL);
+	r->syms = symbolizer__new(&sy);
 	r->agg = stack_agg__new();
 	if (!r->syms || !r->agg)
 		return -ENOMEM;

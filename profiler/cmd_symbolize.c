@@ -21,6 +21,7 @@ struct symbolize_opts {
 	bool inlines;
 	bool raw;
 	bool no_dwarf;
+	bool full_names;
 	const char *debug_dir;
 };
 
@@ -49,6 +50,8 @@ static int parse_args(int argc, char **argv, struct symbolize_opts *o, int *firs
 		OPT_FLAG('i', "inlines", &o->inlines,
 			 "the whole inline chain (default: innermost frame only)"),
 		OPT_FLAG(0, "raw", &o->raw, "mangled names as the binary spells them"),
+		OPT_FLAG(0, "full-names", &o->full_names,
+			 "C++ names with parameter lists (default: without, as perf shows them)"),
 		OPT_FLAG(0, "no-dwarf", &o->no_dwarf, "symbol tables only"),
 		OPT_STRING(0, "debug-dir", &o->debug_dir, "DIR",
 			   "also look for separate debuginfo under DIR"),
@@ -128,6 +131,7 @@ int cmd_symbolize(int argc, char **argv)
 		return err > 0 ? 0 : EXIT_USAGE;
 	so.no_dwarf = o.no_dwarf;
 	so.debug_dir = o.debug_dir;
+	so.full_names = o.full_names;
 	s = symbolizer__new(&so);
 	if (!s) {
 		pr_warn("cannot set up the symbolizer: %s", strerror(errno));

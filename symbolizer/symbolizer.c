@@ -66,6 +66,7 @@ struct symbolizer {
 	size_t jit_budget;		/* perf map bytes this generation may still read */
 
 	bool use_dwarf;
+	bool full_names;		/* C++ names with their parameter lists */
 	size_t dwarf_cap;
 	__u64 clock;			/* lookups so far: the LRU clock */
 	__u64 gen_clock;		/* clock at the start of this generation */
@@ -156,6 +157,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	s->gen = 1;
 	s->vdso = -1;
 	s->use_dwarf = !(opts && opts->no_dwarf);
+	s->full_names = opts && opts->full_names;
 	s->dwarf_cap = opts && opts->dwarf_mem_cap ? opts->dwarf_mem_cap : 256u << 20;
 	return s;
 
@@ -843,9 +845,13 @@ static const char *demangle(struct symbolizer *s, const char *raw)
 		return NULL;
 	if (hashmap__get(&s->demangled, (uintptr_t)raw, &val))
 		return (const char *)(uintptr_t)val;
-	/* C++ (_Z...), Rust legacy and v0 (_R...): libiberty knows them all */
+	/*
+	 * C++ (_Z...), Rust legacy and v0 (_R...): libiberty knows them all.
+	 * Without DMGL_PARAMS a C++ function loses its parameter list (and
+	 * cv-qualifiers), "ns::Cls<T>::fn" as perf shows it; templates stay.
+	 */
 	if ((raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R')) || !strncmp(raw, "__Z", 3)) {
-		d = cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI);
+		d = cplus_demangle(raw, s->full_names ? DMGL_PARAMS | DMGL_ANSI : DMGL_ANSI);
 		if (d) {
 			name = intern(s, d);
 			free(d);

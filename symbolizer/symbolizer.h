@@ -9,6 +9,7 @@
  * files in other mount namespaces resolve, and are cached by build id: a
  * binary mapped by many processes is read once. JIT code resolves through
  * the process's /tmp/perf-PID.map, the vDSO through the kernel's image.
+ * C++ names are demangled without their parameter lists unless asked.
  */
 #ifndef __PROFILER_SYMBOLIZER_H
 #define __PROFILER_SYMBOLIZER_H
@@ -25,6 +26,8 @@ struct symbolizer_opts {
 	bool no_dwarf;			/* symbol tables only: no inlines, no file:line */
 	const char *debug_dir;		/* extra root for separate debuginfo, or NULL */
 	size_t dwarf_mem_cap;		/* bytes of DWARF index kept; 0 = default (256 MiB) */
+	bool full_names;		/* C++ names with parameter lists ("f(int) const");
+					 * default: "ns::Cls<T>::f", as perf shows them */
 };
 
 /* Returns NULL and sets errno on failure. @opts may be NULL. */

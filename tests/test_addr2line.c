@@ -141,15 +141,20 @@ static void run_eu(const char *bin, const char *debug_dir, struct results *rs)
 	pclose(p);
 }
 
-/* ours: "0xADDR", then per frame "name at file:line[ (inlined)]" */
-static void run_ours(const char *bin, const char *debug_dir, struct results *rs)
+/*
+ * ours: "0xADDR", then per frame "name at file:line[ (inlined)]"; @extra
+ * options before -e
+ */
+static void run_ours_opts(const char *bin, const char *debug_dir, const char *extra,
+			  struct results *rs)
 {
 	char cmd[16384], line[8192];
 	struct result *r = NULL;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "'%s' symbolize -i %s%s -e '%s' < '%s'", env("PROFILE"),
-		 debug_dir ? "--debug-dir " : "", debug_dir ? debug_dir : "", bin, addr_file);
+	snprintf(cmd, sizeof(cmd), "'%s' symbolize -i %s %s%s -e '%s' < '%s'", env("PROFILE"),
+		 extra, debug_dir ? "--debug-dir " : "", debug_dir ? debug_dir : "", bin,
+		 addr_file);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p)) {
@@ -174,6 +179,12 @@ static void run_ours(const char *bin, const char *debug_dir, struct results *rs)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
+}
+
+/* eu-addr2line -C prints C++ names whole: compare with --full-names */
+static void run_ours(const char *bin, const char *debug_dir, struct results *rs)
+{
+	run_ours_opts(bin, debug_dir, "--full-names", rs);
 }
 
 static void chain_string(const struct result *r, char *buf, size_t size)
@@ -264,6 +275,47 @@ static void test_fixtures_agree_with_eu_addr2line(void **state)
 	(void)state;
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 		check_case(c);
+}
+
+/*
+ * C++ names by default as perf shows them, without parameter lists: every
+ * frame's name is its --full-names name cut before the parameters (and after
+ * a template function's return type).
+ */
+static void test_cxx_names_without_parameters(void **state)
+{
+	struct results full = {}, brief = {};
+	char bin[4200];
+	size_t i, n, cut = 0;
+	bool area = false;
+	int j;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/cxx.full", fixtures);
+	n = write_addresses(bin);
+	run_ours_opts(bin, NULL, "--full-names", &full);
+	run_ours_opts(bin, NULL, "", &brief);
+	assert_int_equal(full.nr, n);
+	assert_int_equal(brief.nr, n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(full.r[i].n, brief.r[i].n);
+		for (j = 0; j < full.r[i].n; j++) {
+			const char *f = full.r[i].names[j], *b = brief.r[i].names[j];
+			const char *at = strstr(f, b);
+			size_t len = strlen(b);
+
+			/* a template function's full name leads with its return type */
+			if (!at || (at > f && at[-1] != ' ') || (at[len] && at[len] != '('))
+				fail_msg("0x%llx: '%s' is no cut of '%s'", full.r[i].addr, b, f);
+			cut += at[len] != '\0';
+			area |= !strcmp(b, "geo::Shape::area") &&
+				!strcmp(f, "geo::Shape::area(int) const");
+		}
+	}
+	assert_true(area);
+	assert_true(cut > 10);
+	results_free(&full);
+	results_free(&brief);
 }
 
 static void test_corrupt_inputs_give_one_line_errors(void **state)
@@ -387,6 +439,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixtures_agree_with_eu_addr2line),
+		cmocka_unit_test(test_cxx_names_without_parameters),
 		cmocka_unit_test(test_corrupt_inputs_give_one_line_errors),
 		cmocka_unit_test(test_debuginfod_server),
 	};
