@@ -29,7 +29,13 @@ const struct command_def export_cmd = {
 		"\n"
 		"  pprof       gzip-compressed protobuf for `go tool pprof` and other viewers\n"
 		"  speedscope  speedscope's JSON file format (a sampled profile)\n"
-		"  folded      folded stacks, sorted, one line per distinct stack",
+		"  folded      folded stacks, sorted, one line per distinct stack\n"
+		"\n"
+		"pprof and speedscope show CPU time: each count is a sample taken at --freq\n"
+		"(default 99 Hz, what record and agent sample at), or nanoseconds already with\n"
+		"--ns (perf script imports of cpu-clock, whose periods are nanoseconds);\n"
+		"--freq 0 leaves the counts plain samples. In pprof the first frame of each\n"
+		"stack, the process name, becomes the label \"process\".",
 	.max_args = -1,
 };
 
@@ -65,6 +71,9 @@ static int write_folded(const struct stack_agg *agg, const char *path)
 int cmd_export(int argc, char **argv)
 {
 	const char *out = NULL, *name = NULL, *db = NULL;
+	struct export_opts eo = { .root_is_process = true };
+	long freq = 99;
+	bool ns = false;
 	struct strbuf sb = STRBUF_INIT;
 	enum format fmt = FMT_NONE;
 	struct stack_agg *agg;
@@ -75,6 +84,9 @@ int cmd_export(int argc, char **argv)
 		OPT_STRING('o', "output", &out, "FILE", "output file (default: stdout)"),
 		OPT_STRING(0, "name", &name, "NAME",
 			   "profile name in speedscope (default: the first input)"),
+		OPT_LONG('F', "freq", &freq, "HZ", "frequency", 0, 1000000,
+			 "the sampling frequency of the counts (default 99; 0: unknown)"),
+		OPT_FLAG(0, "ns", &ns, "the counts are nanoseconds (perf script periods)"),
 		OPT_DB(&db, "the database store: inputs read"),
 		OPT_END(),
 	};
@@ -105,8 +117,11 @@ int cmd_export(int argc, char **argv)
 		err = write_folded(agg, out);
 		goto out;
 	}
-	err = fmt == FMT_PPROF ? stack_agg__write_pprof(agg, &sb)
-			       : stack_agg__write_speedscope(agg, name, &sb);
+	eo.name = name;
+	eo.counts_are_ns = ns;
+	eo.period_ns = ns || !freq ? 0 : 1e9 / freq;
+	err = fmt == FMT_PPROF ? stack_agg__export_pprof(agg, &eo, &sb)
+			       : stack_agg__export_speedscope(agg, &eo, &sb);
 	if (err)
 		pr_warn("cannot encode the profile: %s", strerror(-err));
 	else

@@ -32,7 +32,7 @@ cmd_build="clang:clang bpftool:bpftool gcc:gcc make:make protoc-c:protobuf-c-com
 	sed:sed install:coreutils"
 cmd_test="g++:g++ eu-addr2line:elfutils eu-readelf:elfutils xmllint:libxml2-utils
 	debuginfod:debuginfod addr2line:binutils objcopy:binutils protoc:protobuf-compiler
-	perf:linux-perf chromium:chromium node:nodejs npm:npm man:man-db"
+	perf:linux-perf chromium:chromium node:nodejs npm:npm man:man-db go:golang-go"
 
 pc=$pc_build cmds=$cmd_build
 if [ "$what" = test ]; then

@@ -3,7 +3,8 @@
  * End-to-end tests of the presenting commands through the real binary:
  * `profile import perf-script` on a capture this test makes with
  * `perf record -g` of a workload with a known CPU split, `profile export
- * --format pprof` decoded by protoc against pprof's own profile.proto,
+ * --format pprof` decoded by protoc against pprof's own profile.proto and
+ * read by `go tool pprof` (-raw; -top of a recorded run against `profile top`),
  * `profile diff` and its --fail-above exit status, `profile flamegraph`
  * errors. The perf capture skips only when the kernel refuses perf events.
  *
@@ -179,6 +180,170 @@ static void test_export_pprof_decodes(void **state)
 	assert_int_equal(run("%s export -f svg %s/tests/fixtures/basic.folded 2>/dev/null", profile, src), 2);
 }
 
+/* `go tool pprof` on @pb with @args; its output in a file, slurped. */
+static char *go_pprof(const char *args, const char *pb)
+{
+	if (run("command -v go >/dev/null"))
+		fail_msg("go is missing: scripts/install-deps.sh test installs golang-go");
+	/* -symbolize=none: the names are there; nothing is looked up anywhere */
+	assert_int_equal(run("PPROF_TMPDIR=%s go tool pprof -symbolize=none %s %s > %s 2>%s",
+			     tmp(""), args, pb, tmp("pprof.out"), tmp("pprof.err")), 0);
+	return slurp(tmp("pprof.out"));
+}
+
+/* The line after the one holding @needle in @text, or NULL. */
+static const char *line_after(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+
+	p = p ? strchr(p, '\n') : NULL;
+	return p ? p + 1 : NULL;
+}
+
+/*
+ * The pprof export read by pprof itself: CPU time with its period, an
+ * inline chain as the lines of one location, the kernel frames in a kernel
+ * mapping, the process a label, no folded suffixes.
+ */
+static void test_pprof_read_by_go_tool(void **state)
+{
+	const char *profile = env_path("PROFILE"), *src = env_path("SRCDIR"), *l;
+	char pb[4200], *raw, *top;
+
+	(void)state;
+	snprintf(pb, sizeof(pb), "%s", tmp("e.pb.gz"));
+	assert_int_equal(run("%s export -f pprof -o %s %s/tests/fixtures/export.folded", profile, pb,
+			     src), 0);
+	raw = go_pprof("-raw", pb);
+	assert_non_null(raw);
+	assert_non_null(strstr(raw, "PeriodType: cpu nanoseconds\nPeriod: 10101010\n"));
+	assert_non_null(strstr(raw, "samples/count cpu/nanoseconds[dflt]"));
+	assert_non_null(strstr(raw, "process:[app]"));
+	assert_non_null(strstr(raw, "process:[other]"));
+	assert_null(strstr(raw, "_["));
+	/* lex_inner inlined into inl_helper inlined into parse: one location, three lines */
+	l = line_after(raw, " lex_inner :0");
+	assert_non_null(l);
+	assert_int_equal(strncmp(l + strspn(l, " "), "inl_helper :0", 13), 0);
+	l = line_after(l, " inl_helper :0");
+	assert_int_equal(strncmp(l + strspn(l, " "), "parse :0", 8), 0);
+	/* kernel frames in the kernel mapping (M=1) */
+	assert_non_null(strstr(raw, "M=1 vfs_write"));
+	assert_non_null(strstr(raw, "[kernel.kallsyms]"));
+	free(raw);
+	top = go_pprof("-top -unit=ns -nodefraction=0 -sample_index=cpu", pb);
+	assert_non_null(strstr(top, "404040404ns 72.73% 72.73% 404040404ns 72.73%  lex\n"));
+	assert_non_null(strstr(top, "70707071ns"));
+	assert_non_null(strstr(top, "lex_inner (inline)"));
+	free(top);
+}
+
+struct fn_time {
+	char name[256];
+	double v;
+};
+
+static void fn_add(struct fn_time *t, size_t *n, size_t max, const char *name, size_t len,
+		   double v)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len)) {
+			t[i].v += v;
+			return;
+		}
+	}
+	assert_true(*n < max && len < sizeof(t[0].name));
+	memcpy(t[*n].name, name, len);
+	t[*n].name[len] = '\0';
+	t[*n].v = v;
+	(*n)++;
+}
+
+/*
+ * A recorded run exported from the store: `go tool pprof -top` in CPU time
+ * gives every function the self time `profile top` gives it in samples, at
+ * the recording's period.
+ */
+static void test_pprof_top_matches_profile_top(void **state)
+{
+	char db[4200], pb[4200], truth[4200], wl_path[4096], *ptop, *otop, *line;
+	const char *wl_argv[] = { wl_path, "4", truth, NULL };
+	static struct fn_time ours[4096], theirs[4096];
+	size_t nours = 0, ntheirs = 0, i, j, checked = 0;
+	const double period = 1e9 / 499;
+	pid_t wl;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(db, sizeof(db), "%s", tmp("pp.db"));
+	snprintf(pb, sizeof(pb), "%s", tmp("pp.pb.gz"));
+	snprintf(truth, sizeof(truth), "%s", tmp("pp-truth.txt"));
+	snprintf(wl_path, sizeof(wl_path), "%s/wl_split", env_path("WORKLOADS"));
+	wl = spawn(wl_argv, NULL, NULL);
+	assert_int_equal(run("%s record -d 1.5 -F 499 --comm wl_split --db %s --folded - -o - "
+			     "--no-progress > %s 2>&1", env_path("PROFILE"), db, tmp("pp-rec.out")),
+			 0);
+	kill(wl, SIGTERM);
+	wait_exit(wl);
+	assert_int_equal(run("%s top --db %s --run 1 --top 100000 > %s", env_path("PROFILE"), db,
+			     tmp("pp-top.txt")), 0);
+	assert_int_equal(run("%s export -f pprof -F 499 --db %s -o %s store:run=1",
+			     env_path("PROFILE"), db, pb), 0);
+	otop = slurp(tmp("pp-top.txt"));
+	assert_non_null(otop);
+	/* "SELF% TOTAL% SAMPLES  FUNCTION", the names with their folded suffixes */
+	for (line = otop; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t len = strcspn(line, "\n");
+		double self;
+		int name_at = 0;
+
+		if (sscanf(line, "%*f%% %*f%% %lf %n", &self, &name_at) != 1 || !name_at)
+			continue;
+		len -= name_at;
+		/* pprof names drop the folded suffixes */
+		if (len > 4 && line[name_at + len - 4] == '_' && line[name_at + len - 3] == '[')
+			len -= 4;
+		if (self > 0)
+			fn_add(ours, &nours, 4096, line + name_at, len, self);
+	}
+	ptop = go_pprof("-top -unit=ns -nodefraction=0 -nodecount=100000 -sample_index=cpu", pb);
+	assert_non_null(ptop);
+	/* "FLAT FLAT% SUM% CUM CUM%  NAME[ (inline)]" after a header */
+	for (line = ptop; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t len = strcspn(line, "\n");
+		double flat;
+		int name_at = 0;
+
+		if (sscanf(line, "%lfns %*f%% %*f%% %*s %*f%% %n", &flat, &name_at) != 1 || !name_at)
+			continue;
+		len -= name_at;
+		if (len > 9 && !strncmp(line + name_at + len - 9, " (inline)", 9))
+			len -= 9;
+		if (flat > 0)
+			fn_add(theirs, &ntheirs, 4096, line + name_at, len, flat);
+	}
+	printf("profile top: %zu functions with self samples, pprof -top: %zu with flat time\n",
+	       nours, ntheirs);
+	assert_true(nours > 3);
+	assert_int_equal(nours, ntheirs);
+	for (i = 0; i < nours; i++) {
+		for (j = 0; j < ntheirs && strcmp(ours[i].name, theirs[j].name); j++)
+			;
+		if (j == ntheirs)
+			fail_msg("pprof -top lacks %s", ours[i].name);
+		/* each sample's time is rounded to the nanosecond */
+		if (fabs(theirs[j].v - ours[i].v * period) > ours[i].v)
+			fail_msg("%s: %.0f samples at 499 Hz is %.0f ns, pprof says %.0f ns",
+				 ours[i].name, ours[i].v, ours[i].v * period, theirs[j].v);
+		checked++;
+	}
+	assert_true(checked == nours);
+	free(otop);
+	free(ptop);
+}
+
 static void test_diff_gate(void **state)
 {
 	const char *profile = env_path("PROFILE");
@@ -294,6 +459,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_import_perf_capture),
 		cmocka_unit_test(test_export_pprof_decodes),
+		cmocka_unit_test(test_pprof_read_by_go_tool),
+		cmocka_unit_test(test_pprof_top_matches_profile_top),
 		cmocka_unit_test(test_diff_gate),
 		cmocka_unit_test(test_flamegraph_streams),
 		cmocka_unit_test(test_flamegraph_cli),

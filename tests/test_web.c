@@ -674,49 +674,103 @@ static void test_perf_script_corpus(void **state)
 
 /* ---- export ---- */
 
-static void test_export_pprof(void **state)
+/* Inflate and decode a gzip-compressed pprof profile. */
+static Perftools__Profiles__Profile *pprof_decode(const struct strbuf *sb)
 {
 	Perftools__Profiles__Profile *prof;
-	struct strbuf sb = STRBUF_INIT;
 	unsigned char *raw = malloc(1 << 20);
-	uLongf raw_len = 1 << 20;
 	z_stream zs = {};
+
+	assert_non_null(raw);
+	/* gzip magic, then inflate */
+	assert_int_equal((unsigned char)sb->buf[0], 0x1f);
+	assert_int_equal((unsigned char)sb->buf[1], 0x8b);
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (unsigned char *)sb->buf;
+	zs.avail_in = sb->len;
+	zs.next_out = raw;
+	zs.avail_out = 1 << 20;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	inflateEnd(&zs);
+	prof = perftools__profiles__profile__unpack(NULL, zs.total_out, raw);
+	free(raw);
+	assert_non_null(prof);
+	return prof;
+}
+
+static const char *pprof_fn_name(const Perftools__Profiles__Profile *prof, uint64_t fn)
+{
+	assert_int_equal(prof->function[fn - 1]->id, fn);
+	return prof->string_table[prof->function[fn - 1]->name];
+}
+
+/*
+ * pprof as its readers model it: CPU time with the period, one location a
+ * frame with the frames inlined into it as its lines (innermost first),
+ * kernel frames in a kernel mapping, the process a label; no folded suffix
+ * in any name.
+ */
+static void test_export_pprof(void **state)
+{
+	const struct export_opts o = { .period_ns = 1e9 / 99, .root_is_process = true };
+	Perftools__Profiles__Profile *prof;
+	Perftools__Profiles__Location *loc;
+	struct strbuf sb = STRBUF_INIT;
 	size_t bad, i;
-	struct stack_agg *agg = agg_from("app;main;leaf 5\napp;main 2\nsys;idle 1.4\n", &bad);
+	struct stack_agg *agg = agg_from("app;main;leaf 5\napp;main;inl_[i];deep_[i];leaf2 2\n"
+					 "sys;idle_[k] 1.4\n", &bad);
 
 	(void)state;
-	assert_int_equal(stack_agg__write_pprof(agg, &sb), 0);
-	/* gzip magic, then inflate */
-	assert_int_equal((unsigned char)sb.buf[0], 0x1f);
-	assert_int_equal((unsigned char)sb.buf[1], 0x8b);
-	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
-	zs.next_in = (unsigned char *)sb.buf;
-	zs.avail_in = sb.len;
-	zs.next_out = raw;
-	zs.avail_out = raw_len;
-	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-	raw_len = zs.total_out;
-	inflateEnd(&zs);
-	prof = perftools__profiles__profile__unpack(NULL, raw_len, raw);
-	assert_non_null(prof);
+	assert_int_equal(stack_agg__export_pprof(agg, &o, &sb), 0);
+	prof = pprof_decode(&sb);
 	assert_int_equal(prof->n_sample, 3);
-	assert_int_equal(prof->n_function, 5);
+	assert_int_equal(prof->n_sample_type, 2);
 	assert_string_equal(prof->string_table[prof->sample_type[0]->type], "samples");
 	assert_string_equal(prof->string_table[prof->sample_type[0]->unit], "count");
-	/* first sample: app;main;leaf, leaf first */
-	assert_int_equal(prof->sample[0]->n_location_id, 3);
+	assert_string_equal(prof->string_table[prof->sample_type[1]->type], "cpu");
+	assert_string_equal(prof->string_table[prof->sample_type[1]->unit], "nanoseconds");
+	assert_non_null(prof->period_type);
+	assert_string_equal(prof->string_table[prof->period_type->type], "cpu");
+	assert_string_equal(prof->string_table[prof->period_type->unit], "nanoseconds");
+	assert_int_equal(prof->period, 10101010);
+	for (i = 0; i < prof->n_string_table; i++)
+		assert_null(strstr(prof->string_table[i], "_["));
+	/* app;main;leaf: two locations leaf first, the process a label */
+	assert_int_equal(prof->sample[0]->n_location_id, 2);
 	assert_int_equal(prof->sample[0]->value[0], 5);
-	for (i = 0; i < 3; i++) {
-		static const char *const want[] = { "leaf", "main", "app" };
-		uint64_t loc = prof->sample[0]->location_id[i];
-		uint64_t fn = prof->location[loc - 1]->line[0]->function_id;
-
-		assert_int_equal(prof->location[loc - 1]->id, loc);
-		assert_string_equal(prof->string_table[prof->function[fn - 1]->name], want[i]);
-	}
-	assert_int_equal(prof->sample[2]->value[0], 1);	/* 1.4 rounded */
+	assert_int_equal(prof->sample[0]->value[1], 50505051);
+	assert_int_equal(prof->sample[0]->n_label, 1);
+	assert_string_equal(prof->string_table[prof->sample[0]->label[0]->key], "process");
+	assert_string_equal(prof->string_table[prof->sample[0]->label[0]->str], "app");
+	loc = prof->location[prof->sample[0]->location_id[0] - 1];
+	assert_int_equal(loc->n_line, 1);
+	assert_string_equal(pprof_fn_name(prof, loc->line[0]->function_id), "leaf");
+	assert_int_equal(loc->mapping_id, 0);
+	/* main with inl and deep inlined into it: one location, three lines innermost first */
+	assert_int_equal(prof->sample[1]->n_location_id, 2);
+	loc = prof->location[prof->sample[1]->location_id[1] - 1];
+	assert_int_equal(loc->n_line, 3);
+	assert_string_equal(pprof_fn_name(prof, loc->line[0]->function_id), "deep");
+	assert_string_equal(pprof_fn_name(prof, loc->line[1]->function_id), "inl");
+	assert_string_equal(pprof_fn_name(prof, loc->line[2]->function_id), "main");
+	/* the kernel frame: in the kernel mapping, its count rounded */
+	assert_int_equal(prof->sample[2]->value[0], 1);
+	loc = prof->location[prof->sample[2]->location_id[0] - 1];
+	assert_string_equal(pprof_fn_name(prof, loc->line[0]->function_id), "idle");
+	assert_int_equal(loc->mapping_id, 1);
+	assert_int_equal(prof->n_mapping, 1);
+	assert_string_equal(prof->string_table[prof->mapping[0]->filename], "[kernel.kallsyms]");
+	/* one function a name */
+	assert_int_equal(prof->n_function, 6);
 	perftools__profiles__profile__free_unpacked(prof, NULL);
-	free(raw);
+	strbuf__release(&sb);
+	/* the period unknown: samples alone */
+	assert_int_equal(stack_agg__write_pprof(agg, &sb), 0);
+	prof = pprof_decode(&sb);
+	assert_int_equal(prof->n_sample_type, 1);
+	assert_string_equal(prof->string_table[prof->sample_type[0]->type], "samples");
+	assert_null(prof->period_type);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
 	strbuf__release(&sb);
 	stack_agg__free(agg);
 }
@@ -746,6 +800,41 @@ static void test_export_speedscope(void **state)
 	assert_true(json_number_value(json_object_get(prof, "endValue")) == 5.5);
 	assert_int_equal(json_integer_value(json_array_get(json_array_get(
 				 json_object_get(prof, "samples"), 0), 1)), 1);
+	assert_string_equal(json_string_value(json_object_get(prof, "unit")), "none");
+	json_decref(doc);
+	strbuf__release(&sb);
+	stack_agg__free(agg);
+}
+
+/* With the period: a time axis in nanoseconds, names without the folded suffixes. */
+static void test_export_speedscope_time(void **state)
+{
+	const struct export_opts o = { .name = "t", .period_ns = 1e9 / 99 };
+	struct strbuf sb = STRBUF_INIT;
+	json_t *doc, *prof, *frames;
+	json_error_t jerr;
+	size_t bad, i;
+	struct stack_agg *agg = agg_from("app;main;f_[i] 3\napp;f;sys_[k] 1\njava;run_[j] 2\n", &bad);
+
+	(void)state;
+	assert_int_equal(stack_agg__export_speedscope(agg, &o, &sb), 0);
+	doc = json_loads(sb.buf, 0, &jerr);
+	if (!doc)
+		fail_msg("invalid JSON: %s", jerr.text);
+	frames = json_object_get(json_object_get(doc, "shared"), "frames");
+	/* app main f sys java run: f and f_[i] are one frame */
+	assert_int_equal(json_array_size(frames), 6);
+	for (i = 0; i < json_array_size(frames); i++)
+		assert_null(strchr(json_string_value(json_object_get(json_array_get(frames, i),
+								      "name")), '['));
+	prof = json_array_get(json_object_get(doc, "profiles"), 0);
+	assert_string_equal(json_string_value(json_object_get(prof, "unit")), "nanoseconds");
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(prof, "weights"), 0)),
+			 30303030);
+	assert_int_equal(json_integer_value(json_object_get(prof, "endValue")),
+			 30303030 + 10101010 + 20202020);
+	assert_int_equal(json_integer_value(json_array_get(json_array_get(
+				 json_object_get(prof, "samples"), 1), 1)), 2);
 	json_decref(doc);
 	strbuf__release(&sb);
 	stack_agg__free(agg);
@@ -774,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_speedscope),
+		cmocka_unit_test(test_export_speedscope_time),
 	};
 
 	return cmocka_run_group_tests_name("web", tests, NULL, NULL);

@@ -2,11 +2,19 @@
 /*
  * Export aggregated stacks to the formats other viewers read:
  * - pprof: a gzip-compressed perftools.profiles.Profile, encoded with
- *   protobuf-c code generated at build time from pprof's own profile.proto;
- *   one function and one location per distinct frame name, one sample per
- *   distinct stack (locations leaf first) with its count as "samples/count".
+ *   protobuf-c code generated at build time from pprof's own profile.proto.
+ *   One function per distinct name (the folded suffixes _[k], _[i], _[j]
+ *   dropped); one location per frame and the frames inlined into it (its
+ *   "_[i]" followers), their lines innermost first as pprof models inlining;
+ *   kernel frames in a "[kernel.kallsyms]" mapping; the first frame, the
+ *   process name, as a "process" label. One sample per distinct stack, with
+ *   samples/count and, when the period is known, cpu/nanoseconds (the
+ *   period type and period as Go's CPU profiles have them).
  * - speedscope: the "sampled" profile of speedscope's file format, written
- *   with jansson.
+ *   with jansson; weights in nanoseconds when the period is known, names
+ *   without the folded suffixes.
+ * Folded stacks carry no addresses, files, lines or build ids: the
+ * locations have address 0 and the functions no file.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +25,7 @@
 
 #include "profile.pb-c.h"
 #include "web_internal.h"
+#include "common/array.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
@@ -117,136 +126,354 @@ static int gzip_into(struct strbuf *out, const uint8_t *data, size_t len)
 	return err;
 }
 
-/* The message tree of a profile: arrays of messages and the pointer arrays to them. */
+/* ---- frame kinds: the folded format's suffixes ---- */
+
+enum frame_kind { FK_PLAIN, FK_INLINED, FK_KERNEL, FK_JIT };
+
+/* The kind of folded frame @s (@len bytes) and the length of its name without the suffix. */
+static enum frame_kind frame_kind(const char *s, size_t len, size_t *name_len)
+{
+	*name_len = len;
+	if (len <= 4 || s[len - 4] != '_' || s[len - 3] != '[' || s[len - 1] != ']')
+		return FK_PLAIN;
+	*name_len = len - 4;
+	switch (s[len - 2]) {
+	case 'i':
+		return FK_INLINED;
+	case 'k':
+		return FK_KERNEL;
+	case 'j':
+		return FK_JIT;
+	default:
+		*name_len = len;
+		return FK_PLAIN;
+	}
+}
+
+/* The time one count stands for, or 0 when the counts are plain samples. */
+static double ns_per_count(const struct export_opts *o)
+{
+	if (o->counts_are_ns)
+		return 1;
+	return o->period_ns > 0 ? o->period_ns : 0;
+}
+
+/* ---- pprof ---- */
+
+typedef Perftools__Profiles__Function pb_function;
+typedef Perftools__Profiles__Location pb_location;
+typedef Perftools__Profiles__Line pb_line;
+typedef Perftools__Profiles__Sample pb_sample;
+typedef Perftools__Profiles__Label pb_label;
+
+/*
+ * The message tree of a profile, grown as the stacks are read; pointers
+ * between the arrays are set once they stop moving (pprof_link()).
+ */
 struct pprof_build {
-	Perftools__Profiles__Function *funcs, **funcp;
-	Perftools__Profiles__Location *locs, **locp;
-	Perftools__Profiles__Line *lines, **linep;
-	Perftools__Profiles__Sample *samples, **samplep;
-	uint64_t *loc_ids;
-	int64_t *values;
-	char **strs;
+	const struct export_opts *o;
+	struct strset *strs;		/* the string table: id = index */
+	struct strset *fnames;		/* function names: function id - 1 */
+	struct strset *lockeys;		/* location keys (frame ids of a chain): location id - 1 */
+	pb_function *funcs;
+	size_t cap_funcs;
+	pb_location *locs;
+	size_t *loc_line0;		/* first line of each location in lines */
+	size_t cap_locs, cap_loc_line0;
+	pb_line *lines;
+	size_t nr_lines, cap_lines;
+	pb_sample *samples;
+	size_t nr_samples, cap_samples;
+	uint64_t *loc_ids;		/* every sample's location ids, leaf first */
+	size_t nr_loc_ids, cap_loc_ids;
+	size_t *sample_loc0;		/* first of each sample's ids in loc_ids */
+	size_t cap_sample_loc0;
+	int64_t *values;		/* n_values per sample */
+	size_t cap_values;
+	pb_label *labels;		/* one per sample ("process"), when root_is_process */
+	size_t cap_labels;
+	int n_values;
+	struct strbuf key;
 };
 
 static void pprof_release(struct pprof_build *b)
 {
+	strset__free(b->strs);
+	strset__free(b->fnames);
+	strset__free(b->lockeys);
 	free(b->funcs);
-	free(b->funcp);
 	free(b->locs);
-	free(b->locp);
+	free(b->loc_line0);
 	free(b->lines);
-	free(b->linep);
 	free(b->samples);
-	free(b->samplep);
 	free(b->loc_ids);
+	free(b->sample_loc0);
 	free(b->values);
-	free(b->strs);
+	free(b->labels);
+	strbuf__release(&b->key);
 }
 
-static int pprof_alloc(struct pprof_build *b, size_t nf, size_t ns, size_t nids)
+static int64_t pprof_str(struct pprof_build *b, const char *s, size_t len)
 {
-	memset(b, 0, sizeof(*b));
-	b->strs = calloc(nf + 3, sizeof(*b->strs));
-	b->funcs = calloc(nf + 1, sizeof(*b->funcs));
-	b->funcp = calloc(nf + 1, sizeof(*b->funcp));
-	b->locs = calloc(nf + 1, sizeof(*b->locs));
-	b->locp = calloc(nf + 1, sizeof(*b->locp));
-	b->lines = calloc(nf + 1, sizeof(*b->lines));
-	b->linep = calloc(nf + 1, sizeof(*b->linep));
-	b->samples = calloc(ns + 1, sizeof(*b->samples));
-	b->samplep = calloc(ns + 1, sizeof(*b->samplep));
-	b->loc_ids = calloc(nids + 1, sizeof(*b->loc_ids));
-	b->values = calloc(ns + 1, sizeof(*b->values));
-	if (!b->strs || !b->funcs || !b->funcp || !b->locs || !b->locp || !b->lines ||
-	    !b->linep || !b->samples || !b->samplep || !b->loc_ids || !b->values) {
-		pprof_release(b);
+	return strset__add(b->strs, s, len);
+}
+
+/* Function id of @name (1-based), added when new. */
+static int64_t pprof_function(struct pprof_build *b, const char *name, size_t len)
+{
+	size_t before = strset__count(b->fnames);
+	int id = strset__add(b->fnames, name, len);
+	int64_t str;
+
+	if (id < 0)
+		return id;
+	if ((size_t)id == before) {
+		if (ARRAY_GROW(b->funcs, b->cap_funcs, before + 1, 1024))
+			return -ENOMEM;
+		str = pprof_str(b, name, len);
+		if (str < 0)
+			return str;
+		perftools__profiles__function__init(&b->funcs[id]);
+		b->funcs[id].id = id + 1;
+		b->funcs[id].name = b->funcs[id].system_name = str;
+	}
+	return id + 1;
+}
+
+/*
+ * Location id (1-based) of the chain of frames @ids[0..@n) of @fr: a
+ * function and the frames inlined into it, outermost first. One location a
+ * chain; its lines go innermost first, as pprof wants.
+ */
+static int64_t pprof_location(struct pprof_build *b, const struct frames *fr, const uint32_t *ids,
+			      size_t n, bool kernel)
+{
+	size_t before = strset__count(b->lockeys), i;
+	int id, err = 0;
+
+	strbuf__setlen(&b->key, 0);
+	for (i = 0; i < n && !err; i++)
+		err = strbuf__addf(&b->key, "%u,", ids[i]);
+	if (err)
+		return err;
+	id = strset__add(b->lockeys, b->key.buf, b->key.len);
+	if (id < 0 || (size_t)id < before)
+		return id < 0 ? id : id + 1;
+	if (ARRAY_GROW(b->locs, b->cap_locs, before + 1, 1024) ||
+	    ARRAY_GROW(b->loc_line0, b->cap_loc_line0, before + 1, 1024) ||
+	    ARRAY_GROW(b->lines, b->cap_lines, b->nr_lines + n, 1024))
 		return -ENOMEM;
+	perftools__profiles__location__init(&b->locs[id]);
+	b->locs[id].id = id + 1;
+	b->locs[id].mapping_id = kernel ? 1 : 0;
+	b->locs[id].n_line = n;
+	b->loc_line0[id] = b->nr_lines;
+	for (i = n; i-- > 0;) {
+		const char *s = strset__str(fr->names, ids[i]);
+		size_t name_len;
+		int64_t fn;
+
+		frame_kind(s, strset__len(fr->names, ids[i]), &name_len);
+		fn = pprof_function(b, s, name_len);
+		if (fn < 0)
+			return fn;
+		perftools__profiles__line__init(&b->lines[b->nr_lines]);
+		b->lines[b->nr_lines++].function_id = fn;
+	}
+	return id + 1;
+}
+
+/* One sample of stack @si of @fr. */
+static int pprof_sample(struct pprof_build *b, const struct frames *fr, size_t si, bool *rounded)
+{
+	size_t first = fr->starts[si], end = fr->starts[si + 1], i, j, nids = 0, at;
+	double per = ns_per_count(b->o), count = fr->counts[si];
+	pb_sample *smp;
+	int64_t *v;
+
+	if (ARRAY_GROW(b->samples, b->cap_samples, b->nr_samples + 1, 1024) ||
+	    ARRAY_GROW(b->sample_loc0, b->cap_sample_loc0, b->nr_samples + 1, 1024) ||
+	    ARRAY_GROW(b->values, b->cap_values, (b->nr_samples + 1) * b->n_values, 1024) ||
+	    ARRAY_GROW(b->labels, b->cap_labels, b->nr_samples + 1, 1024) ||
+	    ARRAY_GROW(b->loc_ids, b->cap_loc_ids, b->nr_loc_ids + (end - first), 4096))
+		return -ENOMEM;
+	smp = &b->samples[b->nr_samples];
+	perftools__profiles__sample__init(smp);
+	perftools__profiles__label__init(&b->labels[b->nr_samples]);
+	if (b->o->root_is_process && first < end) {
+		int64_t str = pprof_str(b, strset__str(fr->names, fr->ids[first]),
+					strset__len(fr->names, fr->ids[first]));
+
+		if (str < 0)
+			return str;
+		b->labels[b->nr_samples].key = pprof_str(b, "process", 7);
+		b->labels[b->nr_samples].str = str;
+		smp->n_label = 1;
+		first++;
+	}
+	/* chains root first: a frame and the inlined frames after it */
+	at = b->nr_loc_ids;
+	for (i = first; i < end; i = j) {
+		size_t name_len;
+		enum frame_kind k = frame_kind(strset__str(fr->names, fr->ids[i]),
+					       strset__len(fr->names, fr->ids[i]), &name_len);
+		int64_t loc;
+
+		for (j = i + 1; j < end; j++) {
+			if (frame_kind(strset__str(fr->names, fr->ids[j]),
+				       strset__len(fr->names, fr->ids[j]), &name_len) != FK_INLINED)
+				break;
+		}
+		loc = pprof_location(b, fr, &fr->ids[i], j - i, k == FK_KERNEL);
+		if (loc < 0)
+			return loc;
+		b->loc_ids[at + nids++] = loc;
+	}
+	/* leaf first */
+	for (i = 0; i < nids / 2; i++) {
+		uint64_t t = b->loc_ids[at + i];
+
+		b->loc_ids[at + i] = b->loc_ids[at + nids - 1 - i];
+		b->loc_ids[at + nids - 1 - i] = t;
+	}
+	b->sample_loc0[b->nr_samples] = at;
+	smp->n_location_id = nids;
+	b->nr_loc_ids += nids;
+	v = &b->values[b->nr_samples * b->n_values];
+	if (b->o->counts_are_ns) {
+		v[0] = llround(count);
+	} else {
+		v[0] = llround(count);
+		if (per > 0)
+			v[1] = llround(count * per);
+	}
+	*rounded |= v[0] != count;
+	smp->n_value = b->n_values;
+	b->nr_samples++;
+	return 0;
+}
+
+/* Point the messages at each other, now that the arrays are final. */
+static int pprof_link(struct pprof_build *b, Perftools__Profiles__Profile *prof, void ***ptrs)
+{
+	size_t nf = strset__count(b->fnames), nl = strset__count(b->lockeys), i, k = 0;
+	size_t need = nf + nl + b->nr_lines + 2 * b->nr_samples;
+	void **p = calloc(need + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	*ptrs = p;
+	prof->function = (pb_function **)&p[k];
+	for (i = 0; i < nf; i++)
+		p[k++] = &b->funcs[i];
+	prof->n_function = nf;
+	prof->location = (pb_location **)&p[k];
+	for (i = 0; i < nl; i++)
+		p[k++] = &b->locs[i];
+	prof->n_location = nl;
+	for (i = 0; i < nl; i++)
+		b->locs[i].line = (pb_line **)&p[k + b->loc_line0[i]];
+	for (i = 0; i < b->nr_lines; i++)
+		p[k + i] = &b->lines[i];
+	k += b->nr_lines;
+	prof->sample = (pb_sample **)&p[k];
+	for (i = 0; i < b->nr_samples; i++) {
+		b->samples[i].location_id = &b->loc_ids[b->sample_loc0[i]];
+		b->samples[i].value = &b->values[i * b->n_values];
+		p[k++] = &b->samples[i];
+	}
+	prof->n_sample = b->nr_samples;
+	for (i = 0; i < b->nr_samples; i++) {
+		p[k] = &b->labels[i];
+		b->samples[i].label = b->samples[i].n_label ? (pb_label **)&p[k] : NULL;
+		k++;
 	}
 	return 0;
 }
 
-/*
- * String table "", "samples", "count", then the names; function and
- * location i + 1 are name i.
- */
-static void pprof_functions(struct pprof_build *b, const struct frames *fr)
-{
-	static char empty[] = "", samples_s[] = "samples", count_s[] = "count";
-	size_t i, nf = strset__count(fr->names);
-
-	b->strs[0] = empty;
-	b->strs[1] = samples_s;
-	b->strs[2] = count_s;
-	for (i = 0; i < nf; i++) {
-		b->strs[i + 3] = (char *)strset__str(fr->names, i);
-		perftools__profiles__function__init(&b->funcs[i]);
-		b->funcs[i].id = i + 1;
-		b->funcs[i].name = b->funcs[i].system_name = i + 3;
-		b->funcp[i] = &b->funcs[i];
-		perftools__profiles__line__init(&b->lines[i]);
-		b->lines[i].function_id = i + 1;
-		b->linep[i] = &b->lines[i];
-		perftools__profiles__location__init(&b->locs[i]);
-		b->locs[i].id = i + 1;
-		b->locs[i].n_line = 1;
-		b->locs[i].line = &b->linep[i];
-		b->locp[i] = &b->locs[i];
-	}
-}
-
-/* One sample per stack, locations leaf first. True when a count had to be rounded. */
-static bool pprof_samples(struct pprof_build *b, const struct frames *fr)
-{
-	bool rounded = false;
-	size_t i, j;
-
-	for (i = 0; i < fr->nr_stacks; i++) {
-		size_t first = fr->starts[i], end = fr->starts[i + 1];
-
-		perftools__profiles__sample__init(&b->samples[i]);
-		for (j = first; j < end; j++)
-			b->loc_ids[first + (end - 1 - j)] = fr->ids[j] + 1;
-		b->samples[i].n_location_id = end - first;
-		b->samples[i].location_id = &b->loc_ids[first];
-		b->values[i] = llround(fr->counts[i]);
-		rounded |= b->values[i] != fr->counts[i];
-		b->samples[i].n_value = 1;
-		b->samples[i].value = &b->values[i];
-		b->samplep[i] = &b->samples[i];
-	}
-	return rounded;
-}
-
-int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
+int stack_agg__export_pprof(const struct stack_agg *agg, const struct export_opts *o,
+			    struct strbuf *out)
 {
 	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
-	Perftools__Profiles__ValueType vt = PERFTOOLS__PROFILES__VALUE_TYPE__INIT, *vtp = &vt;
-	struct pprof_build b;
+	Perftools__Profiles__ValueType vt[2] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+						 PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
+	Perftools__Profiles__ValueType period = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
+	Perftools__Profiles__ValueType *vtp[2] = { &vt[0], &vt[1] };
+	Perftools__Profiles__Mapping kmap = PERFTOOLS__PROFILES__MAPPING__INIT, *kmapp = &kmap;
+	struct pprof_build b = { .o = o, .key = STRBUF_INIT };
+	double per = ns_per_count(o);
+	bool rounded = false, has_kernel = false;
+	char **table = NULL;
+	void **ptrs = NULL;
 	uint8_t *packed = NULL;
 	struct frames fr;
-	size_t nf, len;
+	size_t len, i;
 	int err;
 
 	err = frames__build(&fr, agg);
-	nf = err ? 0 : strset__count(fr.names);
-	if (!err)
-		err = pprof_alloc(&b, nf, fr.nr_stacks, fr.nr);
+	b.strs = strset__new();
+	b.fnames = strset__new();
+	b.lockeys = strset__new();
+	if (!err && (!b.strs || !b.fnames || !b.lockeys))
+		err = -ENOMEM;
+	/* string 0 is "", as pprof requires */
+	if (!err && pprof_str(&b, "", 0) != 0)
+		err = -ENOMEM;
 	if (err)
-		goto out_frames;
-	pprof_functions(&b, &fr);
-	if (pprof_samples(&b, &fr))
+		goto out;
+	/*
+	 * Values: CPU time with a known period, as Go's CPU profiles have
+	 * them (samples/count and cpu/nanoseconds, period cpu/nanoseconds);
+	 * counts that are nanoseconds already give cpu/nanoseconds alone;
+	 * without either, samples/count.
+	 */
+	b.n_values = o->counts_are_ns ? 1 : per > 0 ? 2 : 1;
+	if (o->counts_are_ns) {
+		vt[0].type = pprof_str(&b, "cpu", 3);
+		vt[0].unit = pprof_str(&b, "nanoseconds", 11);
+	} else {
+		vt[0].type = pprof_str(&b, "samples", 7);
+		vt[0].unit = pprof_str(&b, "count", 5);
+		vt[1].type = pprof_str(&b, "cpu", 3);
+		vt[1].unit = pprof_str(&b, "nanoseconds", 11);
+	}
+	if (per > 0 || o->counts_are_ns) {
+		period.type = pprof_str(&b, "cpu", 3);
+		period.unit = pprof_str(&b, "nanoseconds", 11);
+		prof.period_type = &period;
+		prof.period = o->counts_are_ns ? 0 : llround(per);
+		prof.default_sample_type = pprof_str(&b, "cpu", 3);
+	}
+	for (i = 0; i < fr.nr_stacks && !err; i++)
+		err = pprof_sample(&b, &fr, i, &rounded);
+	if (err)
+		goto out;
+	if (rounded)
 		pr_warn("pprof values are integers: fractional counts were rounded");
-	vt.type = 1;
-	vt.unit = 2;
-	prof.n_sample_type = 1;
-	prof.sample_type = &vtp;
-	prof.n_sample = fr.nr_stacks;
-	prof.sample = b.samplep;
-	prof.n_location = prof.n_function = nf;
-	prof.location = b.locp;
-	prof.function = b.funcp;
-	prof.n_string_table = nf + 3;
-	prof.string_table = b.strs;
+	for (i = 0; i < strset__count(b.lockeys); i++)
+		has_kernel |= b.locs[i].mapping_id == 1;
+	if (has_kernel) {
+		/* kernel frames in a mapping of their own, as perf names the kernel */
+		kmap.id = 1;
+		kmap.filename = pprof_str(&b, "[kernel.kallsyms]", 17);
+		kmap.has_functions = kmap.has_inline_frames = true;
+		prof.n_mapping = 1;
+		prof.mapping = &kmapp;
+	}
+	err = pprof_link(&b, &prof, &ptrs);
+	if (err)
+		goto out;
+	prof.n_sample_type = b.n_values;
+	prof.sample_type = vtp;
+	prof.n_string_table = strset__count(b.strs);
+	table = calloc(prof.n_string_table + 1, sizeof(*table));
+	if (!table) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < prof.n_string_table; i++)
+		table[i] = (char *)strset__str(b.strs, i);
+	prof.string_table = table;
 	len = perftools__profiles__profile__get_packed_size(&prof);
 	packed = malloc(len ? len : 1);
 	if (packed) {
@@ -255,11 +482,20 @@ int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
 	} else {
 		err = -ENOMEM;
 	}
+out:
 	free(packed);
+	free(table);
+	free(ptrs);
 	pprof_release(&b);
-out_frames:
 	frames__release(&fr);
 	return err;
+}
+
+int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
+{
+	const struct export_opts o = { .root_is_process = true };
+
+	return stack_agg__export_pprof(agg, &o, out);
 }
 
 /* ---- speedscope ---- */
@@ -294,49 +530,76 @@ static int push(json_t *a, json_t *v)
 	return v && !json_array_append_new(a, v) ? 0 : -ENOMEM;
 }
 
-static json_t *speedscope_doc(const struct frames *fr, const char *name, double total)
+static json_t *speedscope_doc(const struct frames *fr, const struct export_opts *o)
 {
 	json_t *doc, *frames_a, *samples_a, *weights_a, *profile;
+	double per = ns_per_count(o), end = 0;
+	const char *name = o->name ? o->name : "profile";
+	struct strset *shown = strset__new();	/* names without suffixes: speedscope's frames */
+	int *frame_of = calloc(strset__count(fr->names) + 1, sizeof(*frame_of));
 	size_t i, j;
 	int err = 0;
 
-	doc = json_pack("{s:s, s:{s:[]}, s:[{s:s, s:s, s:s, s:i, s:o, s:[], s:[]}], s:s, s:i, s:s}",
+	doc = shown && frame_of ?
+	      json_pack("{s:s, s:{s:[]}, s:[{s:s, s:s, s:s, s:i, s:o, s:[], s:[]}], s:s, s:i, s:s}",
 			"$schema", "https://www.speedscope.app/file-format-schema.json",
 			"shared", "frames", "profiles", "type", "sampled", "name", name,
-			"unit", "none", "startValue", 0, "endValue", json_number(total), "samples",
-			"weights", "name", name, "activeProfileIndex", 0, "exporter", "profile");
+			"unit", per > 0 ? "nanoseconds" : "none", "startValue", 0, "endValue",
+			json_integer(0), "samples", "weights", "name",
+			name, "activeProfileIndex", 0, "exporter", "profile") :
+	      NULL;
 	if (!doc)
-		return NULL;
+		goto err;
 	frames_a = json_object_get(json_object_get(doc, "shared"), "frames");
 	profile = json_array_get(json_object_get(doc, "profiles"), 0);
 	samples_a = json_object_get(profile, "samples");
 	weights_a = json_object_get(profile, "weights");
+	/* the folded suffixes (_[k], _[i], _[j]) are the folded format's, not names */
 	for (i = 0; i < strset__count(fr->names) && !err; i++) {
-		json_t *f = json_object();
+		const char *s = strset__str(fr->names, i);
+		size_t len, before = strset__count(shown);
 
-		err = push(frames_a, f);
-		if (!err && json_object_set_new(f, "name",
-						json_name(strset__str(fr->names, i),
-							  strset__len(fr->names, i))))
+		frame_kind(s, strset__len(fr->names, i), &len);
+		frame_of[i] = strset__add(shown, s, len);
+		if (frame_of[i] < 0) {
 			err = -ENOMEM;
+		} else if ((size_t)frame_of[i] == before) {
+			json_t *f = json_object();
+
+			err = push(frames_a, f);
+			if (!err && json_object_set_new(f, "name", json_name(s, len)))
+				err = -ENOMEM;
+		}
 	}
 	for (i = 0; i < fr->nr_stacks && !err; i++) {
-		json_t *s = json_array();
+		json_t *st = json_array();
+		double w;
 
-		err = push(samples_a, s);
+		err = push(samples_a, st);
 		for (j = fr->starts[i]; j < fr->starts[i + 1] && !err; j++)
-			err = push(s, json_integer(fr->ids[j]));
+			err = push(st, json_integer(frame_of[fr->ids[j]]));
+		/* whole nanoseconds: the periods are */
+		w = per > 0 ? llround(fr->counts[i] * per) : fr->counts[i];
+		end += w;
 		if (!err)
-			err = push(weights_a, json_number(fr->counts[i]));
+			err = push(weights_a, json_number(w));
 	}
-	if (err) {
-		json_decref(doc);
-		return NULL;
-	}
+	if (!err && json_object_set_new(profile, "endValue", json_number(end)))
+		err = -ENOMEM;
+	if (err)
+		goto err;
+	strset__free(shown);
+	free(frame_of);
 	return doc;
+err:
+	json_decref(doc);
+	strset__free(shown);
+	free(frame_of);
+	return NULL;
 }
 
-int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out)
+int stack_agg__export_speedscope(const struct stack_agg *agg, const struct export_opts *o,
+				 struct strbuf *out)
 {
 	struct frames fr;
 	json_t *doc = NULL;
@@ -345,7 +608,7 @@ int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, s
 
 	err = frames__build(&fr, agg);
 	if (!err) {
-		doc = speedscope_doc(&fr, name ? name : "profile", stack_agg__total(agg));
+		doc = speedscope_doc(&fr, o);
 		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 		err = text ? strbuf__adds(out, text) : -ENOMEM;
 	}
@@ -355,4 +618,11 @@ int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, s
 	json_decref(doc);
 	frames__release(&fr);
 	return err;
+}
+
+int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out)
+{
+	const struct export_opts o = { .name = name };
+
+	return stack_agg__export_speedscope(agg, &o, out);
 }

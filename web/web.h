@@ -96,13 +96,25 @@ int perf_script__collapse(FILE *in, const char *name, const struct perf_script_o
 
 /* ---- export ---- */
 
+struct export_opts {
+	const char *name;	/* speedscope profile name; NULL: "profile" */
+	double period_ns;	/* time one count stands for (1e9 / sampling frequency); 0: unknown */
+	bool counts_are_ns;	/* the counts are nanoseconds already (perf periods) */
+	bool root_is_process;	/* pprof: the first frame is the process name, a label */
+};
+
 /*
- * @agg as a gzip-compressed pprof profile (perftools.profiles.Profile, one
- * sample type "samples"/"count"; fractional counts are rounded, with a
- * warning). Appends to @out. Returns 0 or -errno.
+ * @agg as a gzip-compressed pprof profile (see web/export.c for what goes
+ * where). Fractional counts are rounded, with a warning. Appends to @out.
+ * Returns 0 or -errno.
  */
+int stack_agg__export_pprof(const struct stack_agg *agg, const struct export_opts *o,
+			    struct strbuf *out);
+/* @agg as speedscope JSON (one "sampled" profile). Returns 0 or -errno. */
+int stack_agg__export_speedscope(const struct stack_agg *agg, const struct export_opts *o,
+				 struct strbuf *out);
+/* The two with default options: counts of unknown period, the root frame the process. */
 int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out);
-/* @agg as speedscope JSON (one "sampled" profile named @name). Returns 0 or -errno. */
 int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out);
 
 /* ---- top functions ---- */
