@@ -12,7 +12,9 @@
  *
  * User stacks come from bpf_get_stackid() (frame pointers) or, with
  * unwind_mode dwarf/auto, from the table-driven unwinder of unwind.bpf.h,
- * whose stacks go to the ustacks_dwarf map of the same set, keyed by hash.
+ * whose stacks go to the ustacks_dwarf map of the same set, keyed by hash;
+ * in those modes a thread running CPython also gets its Python stack
+ * (python.bpf.h), in the pystacks map of the set.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -164,6 +166,7 @@ static __always_inline __u32 stack_error_stat(long err, bool user)
 }
 
 #include "unwind.bpf.h"
+#include "python.bpf.h"
 
 static __always_inline long add_count(void *counts, struct sample_key *key)
 {
@@ -193,7 +196,7 @@ static __always_inline long add_count(void *counts, struct sample_key *key)
  */
 static __always_inline int record_sample(struct bpf_perf_event_data *ctx,
 					 struct sample_key *key, void *kmap, void *umap,
-					 void *dmap, void *counts)
+					 void *dmap, void *pymap, void *counts)
 {
 	long err;
 
@@ -210,6 +213,8 @@ static __always_inline int record_sample(struct bpf_perf_event_data *ctx,
 	}
 	if (want_user && unwind_mode != UNWIND_MODE_FP && key->tgid != self_tgid) {
 		err = unwind_user(ctx, dmap, key);
+		if (!err)
+			err = python_walk(key, pymap);
 		if (err) {
 			stat_inc(stack_error_stat(err, true));
 			return 0;
@@ -260,8 +265,10 @@ int do_sample(struct bpf_perf_event_data *ctx)
 
 	/* one call per set: a map pointer chosen at run time would cost an indirect call each */
 	if (active_set)
-		return record_sample(ctx, &key, &kstacks1, &ustacks1, &ustacks_dwarf1, &counts1);
-	return record_sample(ctx, &key, &kstacks0, &ustacks0, &ustacks_dwarf0, &counts0);
+		return record_sample(ctx, &key, &kstacks1, &ustacks1, &ustacks_dwarf1, &pystacks1,
+				     &counts1);
+	return record_sample(ctx, &key, &kstacks0, &ustacks0, &ustacks_dwarf0, &pystacks0,
+			     &counts0);
 }
 
 /*
@@ -279,6 +286,7 @@ int on_exec(void *ctx)
 		send_event(EVENT_EXEC, tgid);
 	}
 	unwind_process_exec(tgid);
+	python_process_gone(tgid);
 	return 0;
 }
 
@@ -296,6 +304,7 @@ int on_exit(void *ctx)
 		send_event(EVENT_EXIT, tgid);
 	}
 	unwind_process_exit(tgid);
+	python_process_gone(tgid);
 	return 0;
 }
 

@@ -76,10 +76,16 @@ struct pt_regs {
 	unsigned long sp;
 } __attribute__((preserve_access_index));
 
+/* x86-64: the user thread pointer (glibc's struct pthread), for the Python walk */
+struct thread_struct {
+	unsigned long fsbase;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int flags;
 	int pid;
 	int tgid;
+	struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */

@@ -30,6 +30,7 @@ struct collector {
 	int nr_cpus_possible;
 	int counts_fd[NR_MAP_SETS], kstack_fd[NR_MAP_SETS], ustack_fd[NR_MAP_SETS];
 	int dstack_fd[NR_MAP_SETS];	/* stacks of the BPF unwinder, keyed by hash */
+	int pystack_fd[NR_MAP_SETS];	/* Python stacks, keyed by hash */
 	struct unwind_feeder *feeder;	/* dwarf/auto unwinding only */
 	__u64 unreadable;
 	struct ring_buffer *events;
@@ -37,6 +38,7 @@ struct collector {
 	collector_event_fn event_fn;
 	void *event_ctx;
 	__u64 unwind_end[UNWIND_END_MAX];
+	__u64 py_samples, py_truncated;
 	/* drain buffers, reused across drains */
 	struct sample_key *keys;
 	size_t cap_keys;
@@ -259,6 +261,8 @@ struct collector *collector__new(const struct collector_opts *o)
 		goto err_out;
 	c->dstack_fd[0] = bpf_map__fd(c->skel->maps.ustacks_dwarf0);
 	c->dstack_fd[1] = bpf_map__fd(c->skel->maps.ustacks_dwarf1);
+	c->pystack_fd[0] = bpf_map__fd(c->skel->maps.pystacks0);
+	c->pystack_fd[1] = bpf_map__fd(c->skel->maps.pystacks1);
 	if (o->unwind != UNWIND_MODE_FP) {
 		c->feeder = unwind_feeder__new(c->skel, o);
 		if (!c->feeder) {
@@ -422,9 +426,21 @@ static void clear_stack_map(int fd)
 	}
 }
 
+/* The Python stack of @hash into @py; NULL when there is none. */
+static const struct py_stack *read_py_stack(int fd, __u64 hash, struct py_stack *py)
+{
+	if (!hash || bpf_map_lookup_elem(fd, &hash, py))
+		return NULL;
+	if (py->nr > MAX_PY_DEPTH)
+		py->nr = MAX_PY_DEPTH;
+	return py->nr ? py : NULL;
+}
+
 int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 {
 	__u64 kips[MAX_STACK_DEPTH], uips[MAX_STACK_DEPTH];
+	struct py_stack pybuf;
+	const struct py_stack *py;
 	__u32 old = c->skel->bss->active_set;
 	int nr_k, nr_u, err, first_err = 0;
 	size_t nr, i;
@@ -455,14 +471,22 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 			c->unwind_end[key->unwind_end] += count;
 		if (key->unwind_end > UNWIND_END_ROOT && log_is_verbose())
 			log_unwind_end(key, uips, nr_u);
-		err = fn(ctx, key, count, kips, nr_k, uips, nr_u);
+		py = read_py_stack(c->pystack_fd[old], key->pystack_hash, &pybuf);
+		if (py) {
+			c->py_samples += count;
+			if (py->end != PY_END_DONE)
+				c->py_truncated += count;
+		}
+		err = fn(ctx, key, count, kips, nr_k, uips, nr_u, py);
 		if (err && !first_err)
 			first_err = err;
 	}
 	clear_stack_map(c->kstack_fd[old]);
 	clear_stack_map(c->ustack_fd[old]);
-	if (c->feeder)
+	if (c->feeder) {
 		clear_dwarf_stacks(c->dstack_fd[old]);
+		clear_dwarf_stacks(c->pystack_fd[old]);
+	}
 	return first_err;
 }
 
@@ -501,6 +525,8 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	st->unreadable = c->unreadable;
 	st->nr_cpus = c->nr_cpus;
 	memcpy(st->unwind_end, c->unwind_end, sizeof(st->unwind_end));
+	st->py_samples = c->py_samples;
+	st->py_truncated = c->py_truncated;
 	unwind_feeder__stats(c->feeder, st);
 	add_prog_runtime(c->skel->progs.do_sample, st);
 	add_prog_runtime(c->skel->progs.on_exec, st);

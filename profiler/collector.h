@@ -55,16 +55,20 @@ struct collector_stats {
 	__u64 unwind_tables, unwind_no_table, unwind_rows, unwind_max_rows, unwind_scans;
 	/* run time of the BPF programs; 0 unless sysctl kernel.bpf_stats_enabled=1 */
 	__u64 bpf_run_ns, bpf_runs;
+	/* drained samples with a Python stack, and those cut at MAX_PY_DEPTH or a bad read */
+	__u64 py_samples, py_truncated;
 };
 
 /*
  * Called once per distinct (thread, stacks) with its count since the last
- * drain. @kips/@uips are innermost first; either may be empty. A non-zero
+ * drain. @kips/@uips are innermost first; either may be empty. @py is the
+ * thread's Python stack (innermost first), or NULL. A non-zero
  * return is remembered and returned by collector__drain(), which still
  * drains everything.
  */
 typedef int (*collector_sample_fn)(void *ctx, const struct sample_key *key, __u64 count,
-				   const __u64 *kips, int nr_kips, const __u64 *uips, int nr_uips);
+				   const __u64 *kips, int nr_kips, const __u64 *uips, int nr_uips,
+				   const struct py_stack *py);
 
 /*
  * Load, configure and attach. Returns NULL with errno set; the reason was

@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "collector_internal.h"
@@ -40,6 +41,8 @@
 
 struct unwind_feeder {
 	struct unwinder *uw;
+	struct symbolizer *syms;	/* NULL: the maps read are not offered */
+	int py_procs_fd;		/* interpreters found, for the BPF Python walk */
 	struct ring_buffer *rb;
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
 	__u32 *pending;		/* tgids to read, gathered from a burst of events */
@@ -89,9 +92,44 @@ static __u32 dwarf_stack_entries(const struct collector_opts *o)
 	return n;
 }
 
+/*
+ * A process whose mappings hold a CPython interpreter gets its Python
+ * stacks walked: told once per image (the exec and exit programs forget it).
+ * An interpreter whose data is not ready yet (libpython not relocated) is
+ * looked at again at the next read of the process's maps.
+ */
+static void find_python(struct unwind_feeder *f, __u32 tgid, const struct sym_exec_map *maps,
+			size_t nr)
+{
+	struct python_interp in;
+	struct py_proc pp;
+	int err;
+
+	if (!bpf_map_lookup_elem(f->py_procs_fd, &tgid, &pp))
+		return;
+	err = python__find_interp(NULL, tgid, maps, nr, &in);
+	if (!err)
+		err = python__bpf_proc(tgid, &in, &pp);
+	if (err) {
+		if (err != -ENOENT)
+			pr_debug("pid %u: python %#x not walked: %s", tgid, in.version,
+				 strerror(-err));
+		return;
+	}
+	if (bpf_map_update_elem(f->py_procs_fd, &tgid, &pp, BPF_ANY))
+		pr_debug("pid %u: cannot add its python: %s", tgid, strerror(errno));
+	else
+		pr_debug("pid %u: python %u.%u stacks walked", tgid, in.version >> 24,
+			 (in.version >> 16) & 0xff);
+}
+
 static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, size_t nr)
 {
-	symbolizer__offer_maps(ctx, tgid, maps, nr);
+	struct unwind_feeder *f = ctx;
+
+	find_python(f, tgid, maps, nr);
+	if (f->syms)
+		symbolizer__offer_maps(f->syms, tgid, maps, nr);
 }
 
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
@@ -125,6 +163,13 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, dwarf_entries);
 	if (!err && on)
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf1, dwarf_entries);
+	/* Python stacks are walked with the BPF unwinder only */
+	if (!err && !on)
+		err = bpf_map__set_max_entries(skel->maps.py_procs, 1);
+	if (!err && !on)
+		err = bpf_map__set_max_entries(skel->maps.pystacks0, 1);
+	if (!err && !on)
+		err = bpf_map__set_max_entries(skel->maps.pystacks1, 1);
 	return err;
 }
 
@@ -313,10 +358,10 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	f->wake_fd = f->epoll_fd = -1;
 	pthread_mutex_init(&f->stats_lock, NULL);
 	uo.cancel = &f->stop;
-	if (o->syms) {
-		uo.maps_fn = offer_maps;
-		uo.maps_ctx = o->syms;
-	}
+	f->syms = o->syms;
+	f->py_procs_fd = bpf_map__fd(skel->maps.py_procs);
+	uo.maps_fn = offer_maps;
+	uo.maps_ctx = f;
 	f->uw = unwinder__new(&uo);
 	if (!f->uw) {
 		err = -errno;

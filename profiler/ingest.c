@@ -113,6 +113,10 @@ struct ingest {
 	__u32 *brefs;			/* the stacks' frames, back to back */
 	size_t nr_bframes, nr_bstacks, nr_bprocs, nr_brefs;
 	size_t cap_bframes, cap_bstacks, cap_bprocs, cap_bcounts, cap_brefs;
+	struct python_namer *py;		/* names of Python code objects */
+	bool py_keep_eval;			/* keep the interpreter's frames under Python's */
+	__u32 *py_buf;				/* a stack with its Python frames merged in */
+	size_t cap_py_buf;
 	struct store_frame *sample_frames;	/* the consumer's copy */
 	size_t cap_sample_frames;
 	__s64 boot_time;
@@ -275,7 +279,7 @@ static int add_frame(struct ingest *k, const struct store_frame *f)
 
 	strbuf__setlen(&k->key, 0);
 	/* the name too: JIT and anonymous code have no build id to tell them apart */
-	err = strbuf__addf(&k->key, "%c%s%c%llx/%d/%s", f->kernel ? 'k' : 'u',
+	err = strbuf__addf(&k->key, "%c%s%c%llx/%d/%s", f->kernel ? 'k' : f->python ? 'p' : 'u',
 			   f->build_id ? f->build_id : f->module ? f->module : "",
 			   f->build_id ? 'b' : 'm', (unsigned long long)f->addr, f->depth,
 			   f->name ? f->name : "");
@@ -470,7 +474,8 @@ static int folded_frame(struct strbuf *line, const struct store_frame *f)
 		return folded__add_frame(line, f->name ? f->name : "[unknown]", "_[k]");
 	if (f->name)
 		return folded__add_frame(line, f->name,
-					 f->inlined ? "_[i]" : f->jit ? "_[j]" : NULL);
+					 f->inlined ? "_[i]" : f->jit ? "_[j]" :
+					 f->python ? "_[p]" : NULL);
 	if (f->module)
 		snprintf(buf, sizeof(buf), "[unknown] (%s)", f->module);
 	else
@@ -594,8 +599,107 @@ static int add_pending(struct ingest *k, struct pcache *pc, const struct ingest_
 	return 0;
 }
 
+/* ---- Python frames ---- */
+
+static bool is_eval_frame(const struct store_frame *f)
+{
+	static const char EVAL[] = "_PyEval_EvalFrameDefault";
+
+	/* the function and its hot/cold parts ("_PyEval_EvalFrameDefault.cold") */
+	return !f->kernel && !f->python && f->name && !strncmp(f->name, EVAL, sizeof(EVAL) - 1) &&
+	       (!f->name[sizeof(EVAL) - 1] || f->name[sizeof(EVAL) - 1] == '.');
+}
+
+static int python_frame(struct ingest *k, __u32 tgid, __u32 version, const struct py_frame *pf)
+{
+	struct store_frame f = { .python = true, .module = "[python]" };
+	struct py_name nm;
+
+	k->counts.python_frames++;
+	if (!python_namer__name(k->py, tgid, version, pf, &nm)) {
+		f.name = nm.qualname;
+		f.module = nm.file ? nm.file : f.module;
+		f.addr = nm.line;
+	} else {
+		k->counts.python_unnamed++;
+	}
+	return add_frame(k, &f);
+}
+
+/*
+ * Python segment @seg (its frames [first, end) of @py, innermost first) to
+ * py_buf at *@o, outermost first.
+ */
+static int put_segment(struct ingest *k, __u32 tgid, const struct py_stack *py, int first,
+		       int end, int *o)
+{
+	int i, idx;
+
+	for (i = end - 1; i >= first; i--) {
+		idx = python_frame(k, tgid, py->version, &py->frames[i]);
+		if (idx < 0)
+			return idx;
+		k->py_buf[(*o)++] = idx;
+	}
+	return 0;
+}
+
+/*
+ * Put the Python frames of @py in the user stack stack_buf[0 .. *@n) (root
+ * first). Each call of the evaluation loop ran the Python frames from one
+ * entry frame to the next: the innermost loop frame gets the innermost
+ * segment, and so on outwards; segments left over go to the outermost loop
+ * frame, loop frames left over stay (a loop that has not pushed its frame
+ * yet). No loop frame at all (a native stack cut short): the Python frames
+ * go first, as the callers of what the native stack shows.
+ */
+static int merge_python(struct ingest *k, __u32 tgid, const struct py_stack *py, int *n)
+{
+	int seg[MAX_PY_DEPTH + 1], nseg = 0, nev = 0, i, j, o = 0, err;
+
+	seg[0] = 0;
+	for (i = 0; i < (int)py->nr; i++) {
+		if ((py->frames[i].flags & PY_FRAME_ENTRY) || i == (int)py->nr - 1)
+			seg[++nseg] = i + 1;
+	}
+	for (i = 0; i < *n; i++)
+		nev += is_eval_frame(&k->frames[k->stack_buf[i]].f);
+	err = grow_array((void **)&k->py_buf, &k->cap_py_buf, *n + py->nr + 1, sizeof(*k->py_buf));
+	if (err)
+		return err;
+	if (!nev)
+		err = put_segment(k, tgid, py, 0, py->nr, &o);
+	for (i = 0, j = nev; i < *n && !err; i++) {
+		__u32 f = k->stack_buf[i];
+		int from;
+
+		if (!is_eval_frame(&k->frames[f].f)) {
+			k->py_buf[o++] = f;
+			continue;
+		}
+		j--;	/* this loop frame's place, counted from the leaf */
+		if (j >= nseg || k->py_keep_eval)
+			k->py_buf[o++] = f;
+		if (j >= nseg)
+			continue;
+		from = j == nev - 1 ? nseg - 1 : j;
+		for (; from >= j && !err; from--)
+			err = put_segment(k, tgid, py, seg[from], seg[from + 1], &o);
+	}
+	if (err)
+		return err;
+	memcpy(k->stack_buf, k->py_buf, o * sizeof(*k->py_buf));
+	*n = o;
+	return 0;
+}
+
+void ingest__keep_interpreter_frames(struct ingest *k, bool keep)
+{
+	k->py_keep_eval = keep;
+}
+
 int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const __u64 *kips,
-		int nr_kips, const __u64 *uips, int nr_uips)
+		int nr_kips, const __u64 *uips, int nr_uips, const struct py_stack *py)
 {
 	struct ingest *k = ingest;
 	struct ingest_sample s = { .key = key, .count = count };
@@ -604,7 +708,7 @@ int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const _
 	int i, n = 0, idx, err;
 
 	err = grow_array((void **)&k->stack_buf, &k->cap_stack_buf,
-			 nr_kips + (size_t)nr_uips * SYM_MAX_FRAMES + 1,
+			 nr_kips + (size_t)nr_uips * SYM_MAX_FRAMES + MAX_PY_DEPTH + 1,
 			 sizeof(*k->stack_buf));
 	if (err)
 		return err;
@@ -616,6 +720,11 @@ int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const _
 	/* root first: the arrays are innermost first */
 	for (i = nr_uips - 1; i >= 0; i--) {
 		err = add_user_frames(k, pc, uips[i], i == 0, &n);
+		if (err)
+			return err;
+	}
+	if (py && py->nr) {
+		err = merge_python(k, key->tgid, py, &n);
 		if (err)
 			return err;
 	}
@@ -782,7 +891,7 @@ static int add_run(struct ingest *k, const struct ingest_store_opts *o)
 
 	gethostname(host, sizeof(host) - 1);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	run.host = host;
+	run.host = o->host && *o->host ? o->host : host;
 	run.start_ms = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 	err = cmdline_of(o, &cmd);
 	run.cmdline = strbuf__str(&cmd);
@@ -810,7 +919,9 @@ struct ingest *ingest__new(struct symbolizer *syms, ingest_sample_fn fn, void *c
 	k->chains = strset__new();
 	k->stack_keys = strset__new();
 	k->proc_keys = strset__new();
-	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys) {
+	k->py = python_namer__new();
+	if (!k->strs || !k->frame_keys || !k->chains || !k->stack_keys || !k->proc_keys ||
+	    !k->py) {
 		ingest__free(k);
 		errno = ENOMEM;
 		return NULL;
@@ -878,6 +989,8 @@ void ingest__free(struct ingest *k)
 	free(k->bcounts);
 	free(k->brefs);
 	free(k->sample_frames);
+	free(k->py_buf);
+	python_namer__free(k->py);
 	strbuf__release(&k->key);
 	free(k);
 }

@@ -73,6 +73,7 @@ struct ingest_store_opts {
 	int nr_labels;
 	bool quiet;		/* store failures are logged only with -v: the caller reports them */
 	int busy_timeout_ms;	/* wait for a locked database; 0 = the store's default */
+	const char *host;	/* the host name the run is stored under; NULL: gethostname() */
 };
 
 /*
@@ -104,9 +105,16 @@ __s64 ingest__run_id(const struct ingest *in);
  */
 void ingest__begin_drain(struct ingest *in);
 
-/* A collector_sample_fn: symbolize one drained sample, judge it, hand it on (see above). */
+/* Keep the evaluation loop's frames, each under the Python frames it ran (default: replaced). */
+void ingest__keep_interpreter_frames(struct ingest *in, bool keep);
+
+/*
+ * A collector_sample_fn: symbolize one drained sample, judge it, hand it on
+ * (see above). @py's frames take the place of the CPython evaluation loop's
+ * frames (_PyEval_EvalFrameDefault) in the user stack.
+ */
 int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const __u64 *kips,
-		int nr_kips, const __u64 *uips, int nr_uips);
+		int nr_kips, const __u64 *uips, int nr_uips, const struct py_stack *py);
 
 /*
  * A collector_event_fn: a new process's mappings are read at once, while it
@@ -135,6 +143,8 @@ struct ingest_stats {
 	__u64 rooted_unnamed;	/* ... of them rooted */
 	__u64 user_lookups;	/* symbolizer calls: one per distinct (process, address) */
 	__u64 kernel_lookups;	/* one per distinct kernel address */
+	__u64 python_frames;	/* Python frames merged in, and those left without a name */
+	__u64 python_unnamed;
 	__u64 written;		/* samples committed */
 	__u64 pending;		/* samples waiting for the next flush */
 	__u64 lost;		/* samples given up: too much pending while the store failed */
@@ -145,7 +155,8 @@ void ingest__stats(const struct ingest *in, struct ingest_stats *st);
 /*
  * @s as one folded line (without its count) in @line, emptied first: the
  * comm, then the frames root first; an unnamed user frame is "[unknown]" or
- * "[unknown] (module)", kernel frames get "_[k]", inlined "_[i]", JIT "_[j]";
+ * "[unknown] (module)", kernel frames get "_[k]", inlined "_[i]", JIT "_[j]",
+ * Python "_[p]";
  * a sample without frames is "comm;[no stack]". Returns 0 or -ENOMEM.
  */
 int ingest_sample__folded(const struct ingest_sample *s, struct strbuf *line);

@@ -170,7 +170,7 @@ static int teardown(void **state)
 static int add(struct fixture *fx, __u32 end, const __u64 *uips, int nr_uips)
 {
 	fx->key.unwind_end = end;
-	return ingest__add(fx->in, &fx->key, 1, NULL, 0, uips, nr_uips);
+	return ingest__add(fx->in, &fx->key, 1, NULL, 0, uips, nr_uips, NULL);
 }
 
 /*

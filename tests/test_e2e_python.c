@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End to end with Debian's /usr/bin/python3.11 and the real BPF program:
+ * tests/workloads/wl_python.py measures its own CPU split between three
+ * pure-Python functions, and the profile must agree; two threads each show
+ * their own Python stack; a C extension (zlib) keeps its native frames under
+ * the Python function that called it. Skipped without python3.11 or BPF.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/clock.h"
+#include "e2e.h"
+
+#define PYTHON "/usr/bin/python3.11"
+#define FREQ_S "499"
+
+/* BPF links of type perf that process @pid holds: one per CPU once it samples */
+static int perf_links(pid_t pid)
+{
+	char dir[64], path[400], line[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strcmp(line, "link_type:\tperf\n")) {
+				n++;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static void wait_for(pid_t prof, const char *errf, const char *file)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double deadline = now_seconds() + 60;
+	int status;
+
+	while (file ? access(file, F_OK) != 0 : perf_links(prof) < cpus) {
+		if (prof > 0 && waitpid(prof, &status, WNOHANG) == prof)
+			fail_msg("profile exited before it sampled: %s", slurp(errf));
+		if (now_seconds() > deadline)
+			fail_msg("nothing after 60 s waiting for %s", file ? file : "the profiler");
+		sleep_s(0.01);
+	}
+}
+
+/*
+ * Run wl_python.py @mode for @cpu seconds of CPU under `profile -p`, from
+ * the moment the profiler samples; the folded stacks go to @folded.
+ */
+static void profile_python(const char *mode, double cpu, const char *truth, const char *folded)
+{
+	char script[4096], secs[32], pidbuf[32], ready[4200];
+	char *out = tmp("py.out"), *errf = tmp("py.err");
+	const char *wl_argv[] = { PYTHON, script, mode, secs, truth, NULL };
+	pid_t wl, prof;
+
+	snprintf(script, sizeof(script), "%s/tests/workloads/wl_python.py", env_path("SRCDIR"));
+	snprintf(secs, sizeof(secs), "%g", cpu);
+	snprintf(ready, sizeof(ready), "%s.ready", truth);
+	wl = spawn(wl_argv, NULL, NULL);
+	wait_for(-1, NULL, ready);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
+	{
+		const char *argv[] = { env_path("PROFILE"), "-p", pidbuf, "-d", "120", "-F", FREQ_S,
+				       "--folded", folded, "-o", "-", NULL };
+
+		prof = spawn(argv, out, errf);
+	}
+	boost(prof);
+	wait_for(prof, errf, NULL);
+	kill(wl, SIGUSR1);
+	assert_int_equal(wait_exit(wl), 0);
+	if (wait_exit(prof) != 0)
+		fail_msg("profile failed: %s", slurp(errf));
+	print_message("%s", slurp(out));
+}
+
+struct counts {
+	double total, with[4], chained[4];
+};
+
+/* Samples whose stack holds @names[i], and those where it ends @chains[i]. */
+static void count_folded(const char *path, const char *const *names, const char *const *chains,
+			 int n, struct counts *c)
+{
+	char *text = slurp(path), *line, *save = NULL;
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(line, ' ');
+		double v;
+
+		assert_non_null(sp);
+		v = atof(sp + 1);
+		*sp = '\0';
+		c->total += v;
+		for (i = 0; i < n; i++) {
+			if (!strstr(line, names[i]))
+				continue;
+			c->with[i] += v;
+			if (strstr(line, chains[i]))
+				c->chained[i] += v;
+		}
+	}
+	free(text);
+}
+
+static void skip_without_python(void)
+{
+	REQUIRE_BPF();
+	if (access(PYTHON, X_OK)) {
+		print_message("SKIP: no %s\n", PYTHON);
+		skip();
+	}
+}
+
+static void test_python_split(void **state)
+{
+	static const char *const names[] = { ";leaf_alpha_[p]", ";leaf_beta_[p]",
+					     ";leaf_gamma_[p]" };
+	static const char *const chains[] = {
+		";<module>_[p];main_[p];outer_[p];leaf_alpha_[p]",
+		";<module>_[p];main_[p];outer_[p];leaf_beta_[p]",
+		";<module>_[p];main_[p];outer_[p];leaf_gamma_[p]",
+	};
+	static const char *const truths[] = { "leaf_alpha", "leaf_beta", "leaf_gamma" };
+	char *truth = tmp("py-split.txt"), *folded = tmp("py-split.folded");
+	double want[3], wsum = 0, n = 0;
+	struct counts c;
+	int i;
+
+	(void)state;
+	skip_without_python();
+	profile_python("split", 6, truth, folded);
+	count_folded(folded, names, chains, 3, &c);
+	for (i = 0; i < 3; i++) {
+		want[i] = read_truth(truth, truths[i]);
+		wsum += want[i];
+		n += c.with[i];
+	}
+	assert_true(n >= 1000);
+	for (i = 0; i < 3; i++) {
+		double p = want[i] / wsum, got = c.with[i] / n;
+
+		print_message("%s: profiled %.2f%%, truth %.2f%%, chain whole in %.1f%%\n",
+			      truths[i], 100 * got, 100 * p, 100 * c.chained[i] / c.with[i]);
+		if (fabs(got - p) > 0.03)
+			fail_msg("%s: profiled %.2f%%, truth %.2f%% (n = %.0f)", truths[i],
+				 100 * got, 100 * p, n);
+		assert_true(c.chained[i] >= 0.97 * c.with[i]);
+	}
+}
+
+static void test_python_threads(void **state)
+{
+	static const char *const names[] = { ";spin_a_[p]", ";spin_b_[p]", ";worker_b_[p]",
+					     ";worker_a_[p]" };
+	static const char *const chains[] = { ";worker_a_[p];spin_a_[p]",
+					      ";worker_b_[p];spin_b_[p]",
+					      ";worker_a_[p]", ";worker_b_[p]" };
+	char *truth = tmp("py-threads.txt"), *folded = tmp("py-threads.folded");
+	struct counts c;
+
+	(void)state;
+	skip_without_python();
+	profile_python("threads", 4, truth, folded);
+	count_folded(folded, names, chains, 4, &c);
+	print_message("spin_a %.0f (whole %.0f), spin_b %.0f (whole %.0f) of %.0f\n", c.with[0],
+		      c.chained[0], c.with[1], c.chained[1], c.total);
+	/* each thread has its own stack: both seen, each under its own worker only */
+	assert_true(c.with[0] >= 0.25 * c.total && c.with[1] >= 0.25 * c.total);
+	assert_true(c.chained[0] >= 0.97 * c.with[0]);
+	assert_true(c.chained[1] >= 0.97 * c.with[1]);
+	/* no stack holds both workers */
+	assert_true(c.chained[2] == 0 && c.chained[3] == 0);
+}
+
+static void test_python_c_extension(void **state)
+{
+	static const char *const names[] = { ";deflate", ";compress_it_[p]" };
+	static const char *const chains[] = { ";main_[p];compress_it_[p];", ";<module>_[p];main_[p]" };
+	char *truth = tmp("py-ext.txt"), *folded = tmp("py-ext.folded");
+	struct counts c;
+
+	(void)state;
+	skip_without_python();
+	profile_python("ext", 3, truth, folded);
+	count_folded(folded, names, chains, 2, &c);
+	print_message("deflate %.0f, under compress_it %.0f, compress_it %.0f of %.0f\n",
+		      c.with[0], c.chained[0], c.with[1], c.total);
+	/* zlib's native frames, in libz, under the Python function that called it */
+	assert_true(c.with[0] >= 0.5 * c.total);
+	assert_true(c.chained[0] >= 0.97 * c.with[0]);
+	assert_true(c.chained[1] >= 0.97 * c.with[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_python_split),
+		cmocka_unit_test(test_python_threads),
+		cmocka_unit_test(test_python_c_extension),
+	};
+
+	return cmocka_run_group_tests_name("e2e_python", tests, setup_group, teardown_group);
+}
