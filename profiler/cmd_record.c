@@ -6,6 +6,7 @@
  * recorded up to then is still written.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -197,6 +198,29 @@ static int drain(struct record *r)
 
 /* ---- the sampling loop ---- */
 
+/* Still running: not gone, and not a zombie its parent has yet to reap. */
+static bool process_running(pid_t pid)
+{
+	char path[64], buf[512], *state;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the comm may hold anything, the state follows its last ')' */
+	state = strrchr(buf, ')');
+	return !state || !state[1] || !state[2] || (state[2] != 'Z' && state[2] != 'X');
+}
+
 static bool targets_alive(const struct record_opts *o)
 {
 	int i;
@@ -204,7 +228,7 @@ static bool targets_alive(const struct record_opts *o)
 	if (!o->nr_pids)
 		return true;
 	for (i = 0; i < o->nr_pids; i++) {
-		if (!kill(o->pids[i], 0) || errno != ESRCH)
+		if (process_running(o->pids[i]))
 			return true;
 	}
 	return false;
@@ -406,6 +430,9 @@ static int setup(struct record *r)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int i;
 
+	/* from the start: Ctrl-C while the BPF programs load still ends the run cleanly */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	r->syms = symbolizer__new(&sy);
 	r->agg = stack_agg__new();
 	if (!r->syms || !r->agg)
@@ -432,8 +459,6 @@ static int setup(struct record *r)
 		if (err)
 			pr_warn("not storing this run (--db PATH to choose a database)");
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	return 0;
 }
 

@@ -510,6 +510,37 @@ static void test_bad_arguments(void **state)
 	}
 }
 
+/* A -p target that exits but is not reaped yet (a zombie) ends the run, as a gone one does. */
+static void test_zombie_target_ends_run(void **state)
+{
+	const char *argv[] = { env_path("PROFILE"), "-p", NULL, "-d", "60", "--db", "-", "-o", "-",
+			       "--folded", "/dev/null", "--no-progress", NULL };
+	char pid[32];
+	double start;
+	pid_t child, prof;
+
+	(void)state;
+	REQUIRE_BPF();
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		double end = now_seconds() + 1;
+
+		while (now_seconds() < end)
+			;
+		_exit(0);
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	argv[2] = pid;
+	start = now_seconds();
+	prof = spawn(argv, "/dev/null", NULL);
+	/* the child stays a zombie: this test reaps it only after the profile ended */
+	assert_int_equal(wait_exit(prof), 0);
+	print_message("profile -p ZOMBIE -d 60 ended after %.1f s\n", now_seconds() - start);
+	assert_true(now_seconds() - start < 15);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_short_lived_processes),
 		cmocka_unit_test(test_diff_and_export_from_store),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_zombie_target_ends_run),
 	};
 
 	return cmocka_run_group_tests_name("e2e", tests, setup_group, teardown_group);
