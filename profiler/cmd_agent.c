@@ -7,7 +7,9 @@
  * reported and retried at the next one; the batch stays in memory meanwhile.
  * Retention and the size cap delete the oldest buckets. SIGTERM or SIGINT:
  * stop sampling, drain, flush, exit 0. A kill -9 loses at most the samples
- * since the last flush: every flush is a committed WAL transaction.
+ * since the last flush: every flush is a committed WAL transaction. With
+ * --push URI, a thread ships every whole bucket to the central store after
+ * each flush (push.h); the local database is its buffer during an outage.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,6 +26,7 @@
 #include "unwind_report.h"
 #include "selector.h"
 #include "ingest.h"
+#include "push.h"
 #include "store/store.h"
 #include "symbolizer/symbolizer.h"
 #include "common/clock.h"
@@ -39,6 +42,8 @@ struct agent_opts {
 	__s64 compact_after;	/* pack buckets older than this, seconds; 0 = never */
 	double stats_interval;	/* log a health line, 0 = never */
 	const char *db_path;
+	const char *push;	/* the central store, or NULL */
+	const char *host;	/* the host name runs are stored under, or NULL */
 	const char **labels;
 	int nr_labels;
 	bool include_idle;
@@ -57,6 +62,7 @@ struct agent {
 	struct collector *coll;
 	struct ingest *ingest;
 	struct store_health health;
+	struct pusher *pusher;
 	double start, last_expire, last_stats;
 	int failures_in_row;
 	int maintenance_failures;
@@ -140,6 +146,10 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
 			     "tag the run (repeatable)"),
 		OPT_DB(&o->db_path, "database"),
+		OPT_STRING(0, "push", &o->push, "URI",
+			   "also ship every flushed bucket to this central store (postgresql://...)"),
+		OPT_STRING(0, "host", &o->host, "NAME",
+			   "store the run under host NAME (default: the host name)"),
 		OPT_FLAG(0, "include-idle", &o->include_idle, "also record the idle task"),
 		OPT_FLAG(0, "dwarf", &o->dwarf, "name inlined functions from DWARF (more memory)"),
 		OPT_FLAG(0, "full-names", &o->full_names,
@@ -322,6 +332,13 @@ static int flush(struct agent *a)
 	if (a->failures_in_row)
 		pr_info("agent: writing again after %d failed flushes", a->failures_in_row);
 	a->failures_in_row = 0;
+	/*
+	 * Whole buckets only: the last drain was at most an interval ago, and a
+	 * drain never straddles a bucket boundary
+	 */
+	if (a->pusher)
+		pusher__kick(a->pusher, ingest__run_id(a->ingest),
+			     (__s64)(wall_seconds() - a->opts->interval) - a->opts->bucket_secs);
 	if (maintain(a))
 		return -EBADMSG;
 	if (log_is_verbose() || (a->opts->stats_interval > 0 &&
@@ -433,7 +450,7 @@ static int setup(struct agent *a)
 	struct ingest_store_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
-		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true,
+		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true, .host = o->host,
 		/* a locked database must not hold up draining: retry at the next flush */
 		.busy_timeout_ms = 250,
 	};
@@ -462,6 +479,11 @@ static int setup(struct agent *a)
 	a->last_expire = -1e9;
 	if (maintain(a))
 		return -EBADMSG;
+	if (o->push) {
+		a->pusher = pusher__start(store__path(ingest__store(a->ingest)), o->push, 60);
+		if (!a->pusher)
+			return -errno;
+	}
 	pr_info("agent: run %lld, sampling at %ld Hz, writing to '%s' every %g s",
 		(long long)ingest__run_id(a->ingest), o->freq,
 		store__path(ingest__store(a->ingest)), o->flush_interval);
@@ -495,6 +517,9 @@ int cmd_agent(int argc, char **argv)
 			ingest__free(a.ingest);
 		a.ingest = NULL;
 	}
+	/* after the run's end is stored: the last attempt ships all of it */
+	if (a.pusher)
+		pusher__stop(a.pusher, 10);
 	ingest__free(a.ingest);
 	collector__free(a.coll);
 	symbolizer__free(a.syms);

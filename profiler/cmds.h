@@ -82,7 +82,8 @@ int flamegraph_opt__width(const struct option_def *opt, const char *arg);
 
 /* The command tables' texts: summary for `profile help`, usage and description for --help. */
 extern const struct command_def record_cmd, flamegraph_cmd, symbolize_cmd, diff_cmd, import_cmd,
-	export_cmd, agent_cmd, runs_cmd, top_cmd, folded_cmd, status_cmd, serve_cmd;
+	export_cmd, agent_cmd, runs_cmd, top_cmd, folded_cmd, status_cmd, serve_cmd, push_cmd,
+	gc_cmd;
 
 int cmd_agent(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
@@ -90,6 +91,8 @@ int cmd_top(int argc, char **argv);
 int cmd_folded(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 /* Exit status for a command line that does not parse. */
 #define EXIT_USAGE 2

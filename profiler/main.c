@@ -31,6 +31,8 @@ static const struct cmd {
 	{ "folded", cmd_folded, &folded_cmd },
 	{ "status", cmd_status, &status_cmd },
 	{ "serve", cmd_serve, &serve_cmd },
+	{ "push", cmd_push, &push_cmd },
+	{ "gc", cmd_gc, &gc_cmd },
 	{ "help", cmd_help, NULL },
 };
 

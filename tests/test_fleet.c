@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -269,11 +270,150 @@ static void test_errors(void **state)
 	}
 }
 
+/* ---- shipping, with the central server failing under it ---- */
+
+struct timeline {
+	__s64 ts[4096];
+	__u64 n[4096];
+	int nr;
+};
+
+static int add_point(void *ctx, __s64 ts, __u64 count)
+{
+	struct timeline *t = ctx;
+
+	if (t->nr < 4096) {
+		t->ts[t->nr] = ts;
+		t->n[t->nr++] = count;
+	}
+	return 0;
+}
+
+static void timeline_of(const char *db, const char *host, struct timeline *t)
+{
+	struct store_selector sel = { .host = host };
+	struct store *st = store__open(db, NULL);
+
+	assert_non_null(st);
+	t->nr = 0;
+	assert_int_equal(store__query_timeline(st, &sel, 1, add_point, t), 0);
+	store__free(st);
+}
+
+static int count_lines_with(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+static void test_agent_ships_through_faults(void **state)
+{
+	char wl[4096], local[4096], *log, *top;
+	const char *wlargv[] = { wl, "20", tmp("truth.txt"), NULL };
+	const char *agargv[] = {
+		env_path("PROFILE"), "agent", "--db", local, "--push", server.uri, "--host",
+		"fleet-h1", "--flush-interval", "1", "--interval", "0.5", "--bucket", "1",
+		"--stats-interval", "0", "--compact-after", "0", NULL,
+	};
+	struct timeline *lt = calloc(1, sizeof(*lt)), *ct = calloc(1, sizeof(*ct));
+	__u64 lsum = 0, csum = 0;
+	pid_t wpid, apid;
+	int i, j;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(wl, sizeof(wl), "%s/wl_split", env_path("WORKLOADS"));
+	snprintf(local, sizeof(local), "%s", tmp("agent-local.db"));
+	wpid = spawn(wlargv, "/dev/null", "/dev/null");
+	setpriority(PRIO_PROCESS, wpid, -10);
+	apid = spawn(agargv, tmp("agent.out"), tmp("agent.err"));
+	sleep_s(4);
+	/* the server goes away for a while: the agent keeps sampling locally */
+	assert_int_equal(pg_server__stop(&server), 0);
+	sleep_s(4);
+	assert_int_equal(pg_server__start(&server), 0);
+	sleep_s(4);
+	/* every session cut from the server side, mid-batch or not */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pg_server__psql(&server, "SELECT pg_terminate_backend(pid) FROM"
+			" pg_stat_activity WHERE backend_type = 'client backend'"
+			" AND pid <> pg_backend_pid()"), 0);
+		sleep_s(0.7);
+	}
+	sleep_s(2);
+	/* and the agent killed, perhaps in the middle of a push */
+	kill(apid, SIGKILL);
+	assert_int_equal(wait_exit(apid), 128 + SIGKILL);
+	kill(wpid, SIGTERM);
+	wait_exit(wpid);
+	log = slurp(tmp("agent.err"));
+	/* each outage logged once, and its end: never two failures in a row */
+	{
+		const char *fail = strstr(log, "cannot ship to"), *next;
+
+		if (!fail || !strstr(log, "shipping to"))
+			fail_msg("the outage was not logged, or not its end:\n%s", log);
+		for (; fail; fail = next) {
+			const char *again = strstr(fail, " again;");
+
+			next = strstr(fail + 1, "cannot ship to");
+			if (next && (!again || again > next))
+				fail_msg("an outage logged twice:\n%s", log);
+		}
+		assert_true(count_lines_with(log, "cannot ship to") <= 4);
+	}
+	free(log);
+
+	/* what the kill left unshipped goes with a push */
+	assert_int_equal(profile(tmp("push.out"), tmp("push.err"), "push", "--db", local, "--to",
+				 server.uri, NULL), 0);
+	/* pushing again adds nothing */
+	assert_int_equal(profile(tmp("push2.out"), tmp("push.err"), "push", "--db", local, "--to",
+				 server.uri, NULL), 0);
+	log = slurp(tmp("push2.out"));
+	assert_non_null(strstr(log, " 0 new buckets, 0 samples"));
+	free(log);
+
+	timeline_of(local, "fleet-h1", lt);
+	timeline_of(server.conninfo, "fleet-h1", ct);
+	/* a loaded machine may take seconds to start the agent: a few buckets will do */
+	if (lt->nr < 3)
+		fail_msg("only %d buckets of fleet-h1 in the local database", lt->nr);
+	for (i = 0, j = 0; i < lt->nr; i++) {
+		lsum += lt->n[i];
+		while (j < ct->nr && ct->ts[j] < lt->ts[i])
+			j++;
+		if (j >= ct->nr || ct->ts[j] != lt->ts[i] || ct->n[j] != lt->n[i])
+			fail_msg("bucket %lld: %llu samples local, %llu central", (long long)lt->ts[i],
+				 (unsigned long long)lt->n[i],
+				 j < ct->nr && ct->ts[j] == lt->ts[i] ? (unsigned long long)ct->n[j] : 0);
+	}
+	for (j = 0; j < ct->nr; j++)
+		csum += ct->n[j];
+	print_message("%d buckets, %llu samples local, %llu central\n", lt->nr,
+		      (unsigned long long)lsum, (unsigned long long)csum);
+	assert_true(lsum == csum);
+	free(lt);
+	free(ct);
+
+	/* the workload's hot functions, from the central store */
+	assert_int_equal(profile(tmp("top.out"), tmp("top.err"), "top", "--db", server.uri, "--host",
+				 "fleet-h1", "--comm", "wl_split", NULL), 0);
+	top = slurp(tmp("top.out"));
+	if (!strstr(top, "leaf_alpha") || !strstr(top, "leaf_beta"))
+		fail_msg("the workload's functions are not in the central top:\n%s", top);
+	free(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_answers),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_agent_ships_through_faults),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -335,6 +335,14 @@ static void pg_free(struct store *st)
 	free(p);
 }
 
+/* The server's notices (and a FATAL before it hangs up) go to the debug log, not stderr. */
+static void pg_notice(void *arg, const char *msg)
+{
+	struct pg_store *p = arg;
+
+	pr_debug("PostgreSQL '%s': %.*s", p->base.name, first_line_len(msg), msg);
+}
+
 /* Connect (again, after a lost connection); prepared statements and partitions are per session. */
 static int pg_connect(struct pg_store *p)
 {
@@ -345,7 +353,19 @@ static int pg_connect(struct pg_store *p)
 		PQfinish(p->conn);
 	hashmap__release(&p->days);
 	p->prepared = false;
-	p->conn = PQconnectdb(p->conninfo);
+	/*
+	 * A server that accepts but never answers (one shutting down, a dead
+	 * peer behind a firewall) must not hang a caller: a bound on connecting
+	 * and keepalives on TCP, which the given string may still override
+	 */
+	{
+		static const char *const keys[] = {
+			"connect_timeout", "keepalives_idle", "keepalives_interval", "dbname", NULL,
+		};
+		const char *vals[] = { "10", "30", "10", p->conninfo, NULL };
+
+		p->conn = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!p->conn)
 		return -ENOMEM;
 	if (PQstatus(p->conn) != CONNECTION_OK) {
@@ -357,6 +377,7 @@ static int pg_connect(struct pg_store *p)
 			  p->base.name, first_line_len(msg), msg);
 		return err;
 	}
+	PQsetNoticeProcessor(p->conn, pg_notice, p);
 	PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
 	err = pg_version(p, &version);
 	if (!err && version < PG_SCHEMA_VERSION) {
@@ -391,13 +412,14 @@ struct store *pg_store__open(const char *conninfo, const struct store_opts *opts
 	}
 	p->base.ops = &pg_ops;
 	p->write = opts && (opts->write || opts->create);
+	/* unlike a file, a server may be away for a while: a quiet caller reports it itself */
+	p->quiet = opts && opts->quiet;
 	err = pg_connect(p);
 	if (err) {
 		pg_free(&p->base);
 		errno = -err;
 		return NULL;
 	}
-	p->quiet = opts && opts->quiet;
 	return &p->base;
 }
 
@@ -514,13 +536,12 @@ static int health_array(struct strbuf *sb, const struct store_health *h)
 	};
 	size_t i;
 
-	arr_open(sb);
 	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
 		arr_int(sb, (__s64)vals[i]);
-	return arr_close(sb);
+	return 0;
 }
 
-/* The batch as text arrays, hashes computed here. */
+/* The batch as text arrays (opened here, closed at the end), hashes computed here. */
 static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 {
 	size_t i, max_frames = 0;
@@ -544,7 +565,7 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 		pb->frame_hash[i] = store_frame_hash_v1(f);
 		arr_int(&pb->a[A_FH], pb->frame_hash[i]);
 		arr_text(&pb->a[A_FK], f->kernel ? "t" : "f");
-		arr_int(&pb->a[A_FF], (f->inlined ? 1 : 0) | (f->jit ? 2 : 0));
+		arr_int(&pb->a[A_FF], (f->inlined ? 1 : 0) | (f->jit ? 2 : 0) | (f->python ? 4 : 0));
 		arr_int(&pb->a[A_FD], f->depth);
 		arr_int(&pb->a[A_FA], (__s64)f->addr);
 		arr_text(&pb->a[A_FB], f->build_id ?: "");
@@ -1023,6 +1044,7 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 			out[n].kernel = fr[idx].kernel;
 			out[n].inlined = fr[idx].flags & 1;
 			out[n].jit = fr[idx].flags & 2;
+			out[n].python = fr[idx].flags & 4;
 			out[n].name = fr[idx].name >= 0 ? strset__str(strs, fr[idx].name) : NULL;
 			out[n++].module = strset__str(strs, fr[idx].module);
 		}
@@ -1040,6 +1062,32 @@ out:
 	strset__free(strs);
 	free(fr);
 	free(out);
+	return err;
+}
+
+static int pg_query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
+			     store_timeline_fn fn, void *ctx)
+{
+	struct pg_store *p = pg(st);
+	struct pg_where w = { .sql = STRBUF_INIT };
+	PGresult *res = NULL;
+	int i, err;
+
+	if (step < 1)
+		return -EINVAL;
+	err = pg_ready(p);
+	err = err ?: strbuf__addf(&w.sql, "SELECT (s.ts / %lld) * %lld AS b, sum(u.count)"
+		" FROM samples s JOIN processes p ON p.id = s.process_id"
+		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
+		" CROSS JOIN LATERAL unnest(s.counts) AS u(count)", (long long)step,
+		(long long)step);
+	err = err ?: pg_build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY b ORDER BY b");
+	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
+	for (i = 0; !err && i < PQntuples(res); i++)
+		err = fn(ctx, cell_int(res, i, 0), (__u64)cell_int(res, i, 1));
+	PQclear(res);
+	strbuf__release(&w.sql);
 	return err;
 }
 
@@ -1273,6 +1321,7 @@ static const struct store_ops pg_ops = {
 	.expire = pg_expire,
 	.used_bytes = pg_used_bytes,
 	.query_stacks = pg_query_stacks,
+	.query_timeline = pg_query_timeline,
 	.list_runs = pg_list_runs,
 	.last_run = pg_last_run,
 	.measure = pg_measure,
