@@ -1,24 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `profile import perf-script [FILE]`: turn `perf script` text into folded
- * stacks, the same lines stackcollapse-perf.pl writes, with its options
- * under the same names.
+ * `profile import perf-script|folded [FILE]`: turn `perf script` text into
+ * folded stacks, the same lines stackcollapse-perf.pl writes, with its
+ * options under the same names; with --store, keep a profile made elsewhere
+ * (perf script text or folded stacks) in the store as a run of its own, for
+ * `profile folded|top|diff store:...` and `profile serve`. The first frame of
+ * each stack is the process, frames ending in _[k], _[i] or _[j] are stored
+ * as kernel, inlined or JIT frames without the suffix: `profile folded --run
+ * N` prints the input back, one line per distinct stack.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmds.h"
+#include "selector.h"
+#include "store/store.h"
 #include "web/web.h"
+#include "common/hashmap.h"
 #include "common/log.h"
+#include "common/strbuf.h"
+#include "common/strset.h"
 
 const struct command_def import_cmd = {
 	.name = "import",
-	.summary = "turn other tools' output (perf script) into folded stacks",
-	.usage = "perf-script [options] [FILE]",
+	.summary = "turn other tools' output (perf script, folded) into folded stacks or a stored run",
+	.usage = "perf-script|folded [options] [FILE]",
 	.description =
 		"Collapse `perf script` output (FILE, or stdin when none is named or for \"-\")\n"
 		"into folded stacks, line for line as FlameGraph's stackcollapse-perf.pl does.\n"
@@ -26,16 +38,52 @@ const struct command_def import_cmd = {
 		"as in perf report; --count-samples counts samples instead:\n"
 		"\n"
 		"  perf record -g -p PID -- sleep 10\n"
-		"  perf script | profile import perf-script > out.folded",
+		"  perf script | profile import perf-script > out.folded\n"
+		"\n"
+		"With --store, the stacks (perf script text, or folded stacks with whole\n"
+		"counts) become a run of the database instead, of kind \"import\", to view\n"
+		"with 'profile serve' and compare with 'profile diff store:...'. The first\n"
+		"frame is the process name; frames ending in _[k], _[i] and _[j] are kernel,\n"
+		"inlined and JIT frames. 'profile folded --run N' prints the stacks back:\n"
+		"\n"
+		"  perf script | profile import perf-script --store --label build=v2\n"
+		"  profile import folded old.folded --store --host web1 --time '2026-01-02 10:00'",
 	.max_args = 2,	/* the format and a file */
 };
 
-static int parse_args(int argc, char **argv, struct perf_script_opts *po, const char **out,
-		      int *first)
+struct import_opts {
+	struct perf_script_opts po;
+	const char *out;
+	bool store;
+	const char *db_path;
+	const char *host;
+	const char *time;
+	const char **labels;
+	int nr_labels;
+	bool folded;	/* the input is folded stacks */
+};
+
+static int opt_label(const struct option_def *opt, const char *arg)
 {
+	struct import_opts *o = opt->value;
+	const char **n;
+
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return parse_options__bad(opt, arg, "use KEY=VALUE");
+	n = reallocarray(o->labels, o->nr_labels + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->labels = n;
+	o->labels[o->nr_labels++] = arg;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
+{
+	struct perf_script_opts *po = &o->po;
 	bool all = false;
 	const struct option_def opts[] = {
-		OPT_STRING('o', "output", out, "FILE", "folded file (default: stdout)"),
+		OPT_STRING('o', "output", &o->out, "FILE", "folded file (default: stdout)"),
 		OPT_FLAG(0, "kernel", &po->kernel, "annotate kernel frames with _[k]"),
 		OPT_FLAG(0, "jit", &po->jit, "annotate JIT frames (/tmp/perf-PID.map) with _[j]"),
 		OPT_FLAG(0, "all", &all, "both annotations"),
@@ -46,6 +94,14 @@ static int parse_args(int argc, char **argv, struct perf_script_opts *po, const 
 			   "only samples of event EV (default: the first event seen)"),
 		OPT_FLAG(0, "count-samples", &po->count_samples,
 			 "count samples (default: weigh each by the period perf printed)"),
+		OPT_GROUP("Storing the profile as a run:"),
+		OPT_FLAG(0, "store", &o->store, "store the stacks as a new run instead of printing them"),
+		OPT_DB(&o->db_path, "database to store into, created when missing"),
+		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
+			     "label the run (repeatable)"),
+		OPT_STRING(0, "host", &o->host, "NAME", "host the run is stored under (default: this one)"),
+		OPT_STRING(0, "time", &o->time, "TIME",
+			   "when the samples were taken: -1h, @UNIX, 'YYYY-MM-DD HH:MM[:SS]' (default: now)"),
 		OPT_END(),
 	};
 	int err;
@@ -56,11 +112,26 @@ static int parse_args(int argc, char **argv, struct perf_script_opts *po, const 
 	if (all)
 		po->kernel = po->jit = true;
 	if (*first >= argc) {
-		pr_warn("name the format to import: 'profile import perf-script'");
+		pr_warn("name the format to import: 'profile import perf-script' or 'profile import folded'");
 		return -EINVAL;
 	}
-	if (strcmp(argv[*first], "perf-script")) {
-		pr_warn("cannot import '%s': the format known is perf-script", argv[*first]);
+	if (!strcmp(argv[*first], "folded")) {
+		o->folded = true;
+	} else if (strcmp(argv[*first], "perf-script")) {
+		pr_warn("cannot import '%s': the formats known are perf-script and folded",
+			argv[*first]);
+		return -EINVAL;
+	}
+	if (o->store && o->out) {
+		pr_warn("--store and --output exclude each other: the stacks go to the database");
+		return -EINVAL;
+	}
+	if (!o->store && (o->db_path || o->host || o->time || o->nr_labels)) {
+		pr_warn("--db, --label, --host and --time are for --store");
+		return -EINVAL;
+	}
+	if (o->host && !o->host[0]) {
+		pr_warn("--host: the name is empty");
 		return -EINVAL;
 	}
 	return 0;
@@ -75,30 +146,308 @@ static int write_line(void *ctx, const char *stack, size_t len, double count)
 	return ferror(f) ? -EIO : 0;
 }
 
-static int import_perf_script(const char *in_path, const char *out_path,
-			      const struct perf_script_opts *po)
+/* ---- folded stacks -> one batch of a new run ---- */
+
+struct import_batch {
+	const char *name;		/* the input, for messages */
+	__s64 ts;			/* the bucket every count goes to */
+	struct strset *frame_keys;	/* kind letter + name; the id is the batch's frame index */
+	struct strset *stack_keys;	/* frame indexes as bytes; the id is the stack index */
+	struct strset *comms;		/* the id is the process index */
+	struct hashmap count_of;	/* process << 32 | stack -> index in counts */
+	struct store_frame *frames;
+	size_t nr_frames, cap_frames;
+	struct store_stack *stacks;	/* .frames holds an offset into refs until the end */
+	size_t nr_stacks, cap_stacks;
+	__u32 *refs;
+	size_t nr_refs, cap_refs;
+	struct store_process *procs;
+	size_t nr_procs, cap_procs;
+	struct store_count *counts;
+	size_t nr_counts, cap_counts;
+	__u32 *line;			/* the frame indexes of the stack being added */
+	size_t cap_line;
+	__u64 samples;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = reallocarray(*arr, n, size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+static void import_batch__release(struct import_batch *b)
+{
+	strset__free(b->frame_keys);
+	strset__free(b->stack_keys);
+	strset__free(b->comms);
+	hashmap__release(&b->count_of);
+	free(b->frames);
+	free(b->stacks);
+	free(b->refs);
+	free(b->procs);
+	free(b->counts);
+	free(b->line);
+}
+
+static bool has_suffix(const char *s, size_t len, const char *suffix)
+{
+	return len >= 4 && !memcmp(s + len - 4, suffix, 4);
+}
+
+/* The batch's index of frame @s (@len bytes, its suffix telling its kind). */
+static int frame_index(struct import_batch *b, const char *s, size_t len, __u32 *idx)
+{
+	char kind = 'u', key[4096];
+	int id;
+
+	if (has_suffix(s, len, "_[k]"))
+		kind = 'k';
+	else if (has_suffix(s, len, "_[i]"))
+		kind = 'i';
+	else if (has_suffix(s, len, "_[j]"))
+		kind = 'j';
+	if (kind != 'u')
+		len -= 4;
+	if (len >= sizeof(key)) {
+		pr_warn("'%s': a frame name of %zu bytes is too long to store (at most %zu)",
+			b->name, len, sizeof(key) - 1);
+		return -EINVAL;
+	}
+	key[0] = kind;
+	memcpy(key + 1, s, len);
+	id = strset__add(b->frame_keys, key, len + 1);
+	if (id < 0)
+		return id;
+	if ((size_t)id == b->nr_frames) {
+		if (grow((void **)&b->frames, &b->cap_frames, b->nr_frames + 1, sizeof(*b->frames)))
+			return -ENOMEM;
+		b->frames[b->nr_frames++] = (struct store_frame){
+			.kernel = kind == 'k', .inlined = kind == 'i', .jit = kind == 'j',
+			.name = strset__str(b->frame_keys, id) + 1,
+		};
+	}
+	*idx = id;
+	return 0;
+}
+
+static int add_stack(void *ctx, const char *stack, size_t len, double count)
+{
+	struct import_batch *b = ctx;
+	const char *end = stack + len, *p, *semi;
+	size_t nr = 0;
+	int proc, sid, err;
+	uint64_t key, ci;
+
+	if (!(count >= 1) || count != floor(count) || count > 9007199254740992.0) {
+		pr_warn("'%s': the count %g of stack '%.*s' is not a whole number of samples",
+			b->name, count, (int)(len > 200 ? 200 : len), stack);
+		return -EINVAL;
+	}
+	semi = memchr(stack, ';', len);
+	proc = strset__add(b->comms, stack, semi ? (size_t)(semi - stack) : len);
+	if (proc < 0)
+		return proc;
+	if ((size_t)proc == b->nr_procs) {
+		if (grow((void **)&b->procs, &b->cap_procs, b->nr_procs + 1, sizeof(*b->procs)))
+			return -ENOMEM;
+		b->procs[b->nr_procs++] = (struct store_process){
+			.comm = strset__str(b->comms, proc),
+		};
+	}
+	for (p = semi ? semi + 1 : end; semi && p <= end; p = semi + 1) {
+		semi = memchr(p, ';', end - p);
+		if (grow((void **)&b->line, &b->cap_line, nr + 1, sizeof(*b->line)))
+			return -ENOMEM;
+		err = frame_index(b, p, (semi ? semi : end) - p, &b->line[nr]);
+		if (err)
+			return err;
+		nr++;
+		if (!semi)
+			break;
+	}
+	sid = strset__add(b->stack_keys, (const char *)b->line, nr * sizeof(*b->line));
+	if (sid < 0)
+		return sid;
+	if ((size_t)sid == b->nr_stacks) {
+		if (grow((void **)&b->stacks, &b->cap_stacks, b->nr_stacks + 1, sizeof(*b->stacks)) ||
+		    grow((void **)&b->refs, &b->cap_refs, b->nr_refs + nr, sizeof(*b->refs)))
+			return -ENOMEM;
+		memcpy(b->refs + b->nr_refs, b->line, nr * sizeof(*b->line));
+		b->stacks[b->nr_stacks++] = (struct store_stack){
+			.frames = (const __u32 *)(uintptr_t)b->nr_refs, .nr = nr,
+		};
+		b->nr_refs += nr;
+	}
+	b->samples += (__u64)count;
+	key = (uint64_t)proc << 32 | (uint64_t)sid;
+	if (hashmap__get(&b->count_of, key, &ci)) {
+		b->counts[ci].count += (__u64)count;
+		return 0;
+	}
+	if (grow((void **)&b->counts, &b->cap_counts, b->nr_counts + 1, sizeof(*b->counts)) ||
+	    hashmap__set(&b->count_of, key, b->nr_counts))
+		return -ENOMEM;
+	b->counts[b->nr_counts++] = (struct store_count){
+		.ts = b->ts, .process = proc, .stack = sid, .count = (__u64)count,
+	};
+	return 0;
+}
+
+/* The command line kept with the run. */
+static int run_cmdline(int argc, char **argv, struct strbuf *sb)
+{
+	int i, err = strbuf__addf(sb, "profile");
+
+	for (i = 0; i < argc && !err; i++)
+		err = strbuf__addf(sb, " %s", argv[i]);
+	return err;
+}
+
+static int store_batch(struct import_batch *b, const struct import_opts *o, int argc,
+		       char **argv)
+{
+	struct store_opts so = { .create = true };
+	struct strbuf cmd = STRBUF_INIT;
+	struct store_run run = {
+		.kind = "import", .labels = o->labels, .nr_labels = o->nr_labels,
+		.start_ms = b->ts * 1000,
+	};
+	struct store_batch batch = {
+		.frames = b->frames, .nr_frames = b->nr_frames, .stacks = b->stacks,
+		.nr_stacks = b->nr_stacks, .processes = b->procs, .nr_processes = b->nr_procs,
+		.counts = b->counts, .nr_counts = b->nr_counts,
+	};
+	char host[256] = "", *path;
+	struct store *st;
+	size_t i;
+	int err;
+
+	for (i = 0; i < b->nr_stacks; i++)
+		b->stacks[i].frames = b->refs + (uintptr_t)b->stacks[i].frames;
+	gethostname(host, sizeof(host) - 1);
+	run.host = o->host ? o->host : host;
+	err = run_cmdline(argc, argv, &cmd);
+	run.cmdline = strbuf__str(&cmd);
+	path = o->db_path ? strdup(o->db_path) : store__default_path();
+	if (err || !path) {
+		err = -ENOMEM;
+		goto out;
+	}
+	st = store__open(path, &so);
+	if (!st) {
+		err = -errno;
+		goto out;
+	}
+	err = store__add_run(st, &run, &batch.run_id);
+	err = err ?: store__write_batch(st, &batch);
+	err = err ?: store__end_run(st, batch.run_id, b->ts * 1000);
+	if (err) {
+		pr_warn("cannot store the profile in '%s': %s", store__path(st), strerror(-err));
+	} else {
+		printf("stored run %lld: %llu samples, %zu stacks, %zu processes from '%s'\n",
+		       (long long)batch.run_id, (unsigned long long)b->samples, b->nr_stacks,
+		       b->nr_procs, b->name);
+	}
+	store__free(st);
+out:
+	free(path);
+	strbuf__release(&cmd);
+	return err;
+}
+
+static int import_store(FILE *in, const char *name, const struct import_opts *o, int argc,
+			char **argv)
+{
+	struct import_batch b = {
+		.name = name, .frame_keys = strset__new(), .stack_keys = strset__new(),
+		.comms = strset__new(), .count_of = HASHMAP_INIT,
+	};
+	size_t bad = 0;
+	int err;
+
+	b.ts = time(NULL);
+	if (o->time && parse_time(o->time, time(NULL), &b.ts)) {
+		pr_warn("--time: cannot read '%s' as a time", o->time);
+		err = -EINVAL;
+		goto out;
+	}
+	if (!b.frame_keys || !b.stack_keys || !b.comms) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (o->folded)
+		err = folded__read(in, name, add_stack, &b, &bad);
+	else
+		err = perf_script__collapse(in, name, &o->po, add_stack, &b);
+	if (err == -EINVAL)
+		goto out;
+	if (err) {
+		pr_warn("cannot read '%s': %s", name, strerror(-err));
+		goto out;
+	}
+	if (bad) {
+		pr_warn("'%s': %zu malformed line%s; nothing stored", name, bad, bad > 1 ? "s" : "");
+		err = -EINVAL;
+	} else if (!b.nr_counts) {
+		pr_warn("'%s' holds no stacks; nothing stored", name);
+		err = -EINVAL;
+	} else {
+		err = store_batch(&b, o, argc, argv);
+	}
+out:
+	import_batch__release(&b);
+	return err;
+}
+
+static int import(const char *in_path, const struct import_opts *o, int argc, char **argv)
 {
 	FILE *in = input__open(in_path ? in_path : "-");
 	const char *name = in == stdin ? "<stdin>" : in_path;
 	FILE *out;
+	size_t bad = 0;
 	int err;
 
 	if (!in)
 		return -errno;
-	out = output__open(out_path);
+	input__progress(isatty(STDERR_FILENO));
+	if (o->store) {
+		err = import_store(in, name, o, argc, argv);
+		input__progress_done();
+		goto out_close_in;
+	}
+	out = output__open(o->out);
 	if (!out) {
 		err = -errno;
+		input__progress_done();
 		goto out_close_in;
 	}
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
-	input__progress(isatty(STDERR_FILENO));
-	err = perf_script__collapse(in, name, po, write_line, out);
+	if (o->folded)
+		err = folded__read(in, name, write_line, out, &bad);
+	else
+		err = perf_script__collapse(in, name, &o->po, write_line, out);
 	input__progress_done();
+	if (!err && bad) {
+		pr_warn("'%s': %zu malformed line%s", name, bad, bad > 1 ? "s" : "");
+		err = -EINVAL;
+	}
 	if (err && ferror(in)) {
 		pr_warn("cannot read '%s': %s", name, strerror(-err));
-		err = output__close(out, out_path, 0) ?: err;
+		err = output__close(out, o->out, 0) ?: err;
 	} else {
-		err = output__close(out, out_path, err);
+		err = output__close(out, o->out, err);
 	}
 out_close_in:
 	if (in != stdin)
@@ -108,13 +457,15 @@ out_close_in:
 
 int cmd_import(int argc, char **argv)
 {
-	struct perf_script_opts po = {};
-	const char *out = NULL;
+	struct import_opts o = {};
 	int err, first;
 
-	err = parse_args(argc, argv, &po, &out, &first);
-	if (err)
+	err = parse_args(argc, argv, &o, &first);
+	if (err) {
+		free(o.labels);
 		return err > 0 ? 0 : EXIT_USAGE;
-	err = import_perf_script(first + 1 < argc ? argv[first + 1] : NULL, out, &po);
+	}
+	err = import(first + 1 < argc ? argv[first + 1] : NULL, &o, argc, argv);
+	free(o.labels);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }
