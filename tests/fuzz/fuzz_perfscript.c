@@ -5,6 +5,7 @@
  *   bit 0-4  --kernel, --jit, --pid, --tid, --addrs
  *   bit 5    an event filter ("cycles")
  *   bit 6    read it as a regular file (mapped) instead of a stream
+ *   bit 7    --count-samples (every sample 1, not its period)
  * Every stack handed out must be non-empty, with a positive count, in strictly
  * increasing byte order, and must be accepted by the folded aggregator.
  */
@@ -59,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	o = (struct perf_script_opts){ .kernel = mode & 1, .jit = mode & 2, .pid = mode & 4,
 				       .tid = mode & 8, .addrs = mode & 16,
-				       .event_filter = mode & 32 ? "cycles" : NULL };
+				       .event_filter = mode & 32 ? "cycles" : NULL,
+				       .count_samples = mode & 128 };
 	f = mode & 64 ? fuzz_file(data + 1, size - 1) : fuzz_stream(data + 1, size - 1);
 	s.agg = stack_agg__new();
 	FUZZ_CHECK(f && s.agg);
