@@ -43,6 +43,7 @@ struct collector_opts {
 	 * process gone before its samples are drained is still named.
 	 */
 	struct symbolizer *syms;
+	bool no_python;			/* dwarf/auto: no CPython stacks */
 };
 
 struct collector_stats {

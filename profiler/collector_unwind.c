@@ -105,7 +105,7 @@ static void find_python(struct unwind_feeder *f, __u32 tgid, const struct sym_ex
 	struct py_proc pp;
 	int err;
 
-	if (!bpf_map_lookup_elem(f->py_procs_fd, &tgid, &pp))
+	if (f->py_procs_fd < 0 || !bpf_map_lookup_elem(f->py_procs_fd, &tgid, &pp))
 		return;
 	err = python__find_interp(NULL, tgid, maps, nr, &in);
 	if (!err)
@@ -359,7 +359,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	pthread_mutex_init(&f->stats_lock, NULL);
 	uo.cancel = &f->stop;
 	f->syms = o->syms;
-	f->py_procs_fd = bpf_map__fd(skel->maps.py_procs);
+	f->py_procs_fd = o->no_python ? -1 : bpf_map__fd(skel->maps.py_procs);
 	uo.maps_fn = offer_maps;
 	uo.maps_ctx = f;
 	f->uw = unwinder__new(&uo);

@@ -361,7 +361,8 @@ static int add_query_frame(struct fill_ctx *c, const struct store_query_frame *f
 		return folded__add_frame(&c->line, f->name ? f->name : "[unknown]", "_[k]");
 	if (f->name)
 		return folded__add_frame(&c->line, f->name,
-					 f->inlined ? "_[i]" : f->jit ? "_[j]" : NULL);
+					 f->inlined ? "_[i]" : f->jit ? "_[j]" :
+					 f->python ? "_[p]" : NULL);
 	if (!f->module[0])
 		return folded__add_frame(&c->line, "[unknown]", NULL);
 	strbuf__setlen(&c->tmp, 0);

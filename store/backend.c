@@ -191,7 +191,7 @@ static __s64 digest(struct strbuf *sb)
 }
 
 /*
- * "F1", kernel (1 byte), flags (1 byte: 1 inlined, 2 jit), depth (4 bytes LE),
+ * "F1", kernel (1 byte), flags (1 byte: 1 inlined, 2 jit, 4 python), depth (4 bytes LE),
  * addr (8 bytes LE), build id, module, then 1 and the name or 0 alone when
  * unnamed; strings NUL-terminated, NULL read as "".
  */
@@ -201,7 +201,7 @@ __s64 store_frame_hash_v1(const struct store_frame *f)
 
 	strbuf__add(&sb, "F1", 2);
 	put_le(&sb, f->kernel, 1);
-	put_le(&sb, (f->inlined ? 1 : 0) | (f->jit ? 2 : 0), 1);
+	put_le(&sb, (f->inlined ? 1 : 0) | (f->jit ? 2 : 0) | (f->python ? 4 : 0), 1);
 	put_le(&sb, (__u32)f->depth, 4);
 	put_le(&sb, f->addr, 8);
 	put_str(&sb, f->build_id);

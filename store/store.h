@@ -232,6 +232,7 @@ struct store_query_frame {
 	bool kernel;
 	bool inlined;
 	bool jit;
+	bool python;		/* a CPython frame (name: qualname, module: file) */
 };
 
 /*

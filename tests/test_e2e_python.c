@@ -78,7 +78,7 @@ static void wait_for(pid_t prof, const char *errf, const char *file)
  * Run wl_python.py @mode for @cpu seconds of CPU under `profile -p`, from
  * the moment the profiler samples; the folded stacks go to @folded.
  */
-static void profile_python(const char *mode, double cpu, const char *truth, const char *folded)
+static pid_t profile_python(const char *mode, double cpu, const char *truth, const char *folded)
 {
 	char script[4096], secs[32], pidbuf[32], ready[4200];
 	char *out = tmp("py.out"), *errf = tmp("py.err");
@@ -104,6 +104,7 @@ static void profile_python(const char *mode, double cpu, const char *truth, cons
 	if (wait_exit(prof) != 0)
 		fail_msg("profile failed: %s", slurp(errf));
 	print_message("%s", slurp(out));
+	return wl;
 }
 
 struct counts {
@@ -158,12 +159,14 @@ static void test_python_split(void **state)
 	static const char *const truths[] = { "leaf_alpha", "leaf_beta", "leaf_gamma" };
 	char *truth = tmp("py-split.txt"), *folded = tmp("py-split.folded");
 	double want[3], wsum = 0, n = 0;
+	char *stored = tmp("py-split.stored"), pidbuf[32];
 	struct counts c;
+	pid_t wl;
 	int i;
 
 	(void)state;
 	skip_without_python();
-	profile_python("split", 6, truth, folded);
+	wl = profile_python("split", 6, truth, folded);
 	count_folded(folded, names, chains, 3, &c);
 	for (i = 0; i < 3; i++) {
 		want[i] = read_truth(truth, truths[i]);
@@ -181,6 +184,16 @@ static void test_python_split(void **state)
 				 100 * got, 100 * p, n);
 		assert_true(c.chained[i] >= 0.97 * c.with[i]);
 	}
+	/* the store keeps the frames' kind: the stored run reads back the same */
+	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
+	{
+		const char *argv[] = { env_path("PROFILE"), "folded", "--pid", pidbuf, NULL };
+
+		assert_int_equal(wait_exit(spawn(argv, stored, NULL)), 0);
+	}
+	count_folded(stored, names, chains, 3, &c);
+	for (i = 0; i < 3; i++)
+		assert_true(c.with[i] > 0 && c.chained[i] >= 0.97 * c.with[i]);
 }
 
 static void test_python_threads(void **state)

@@ -3,7 +3,7 @@
  * Export aggregated stacks to the formats other viewers read:
  * - pprof: a gzip-compressed perftools.profiles.Profile, encoded with
  *   protobuf-c code generated at build time from pprof's own profile.proto.
- *   One function per distinct name (the folded suffixes _[k], _[i], _[j]
+ *   One function per distinct name (the folded suffixes _[k], _[i], _[j], _[p]
  *   dropped); one location per frame and the frames inlined into it (its
  *   "_[i]" followers), their lines innermost first as pprof models inlining;
  *   kernel frames in a "[kernel.kallsyms]" mapping; the first frame, the
@@ -128,7 +128,7 @@ static int gzip_into(struct strbuf *out, const uint8_t *data, size_t len)
 
 /* ---- frame kinds: the folded format's suffixes ---- */
 
-enum frame_kind { FK_PLAIN, FK_INLINED, FK_KERNEL, FK_JIT };
+enum frame_kind { FK_PLAIN, FK_INLINED, FK_KERNEL, FK_JIT, FK_PYTHON };
 
 /* The kind of folded frame @s (@len bytes) and the length of its name without the suffix. */
 static enum frame_kind frame_kind(const char *s, size_t len, size_t *name_len)
@@ -144,6 +144,8 @@ static enum frame_kind frame_kind(const char *s, size_t len, size_t *name_len)
 		return FK_KERNEL;
 	case 'j':
 		return FK_JIT;
+	case 'p':
+		return FK_PYTHON;
 	default:
 		*name_len = len;
 		return FK_PLAIN;
@@ -554,7 +556,7 @@ static json_t *speedscope_doc(const struct frames *fr, const struct export_opts 
 	profile = json_array_get(json_object_get(doc, "profiles"), 0);
 	samples_a = json_object_get(profile, "samples");
 	weights_a = json_object_get(profile, "weights");
-	/* the folded suffixes (_[k], _[i], _[j]) are the folded format's, not names */
+	/* the folded suffixes (_[k], _[i], _[j], _[p]) are the folded format's, not names */
 	for (i = 0; i < strset__count(fr->names) && !err; i++) {
 		const char *s = strset__str(fr->names, i);
 		size_t len, before = strset__count(shown);

@@ -122,7 +122,7 @@ static bool has_suffix(const char *s, size_t len, const char *suf)
 void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len, int depth,
 		       char *buf, size_t size)
 {
-	enum { USER, KERNEL, INLINED, JIT } kind = USER;
+	enum { USER, KERNEL, INLINED, JIT, PYTHON } kind = USER;
 	double v1, v2, v3;
 	uint64_t h;
 
@@ -136,6 +136,8 @@ void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len
 		kind = INLINED;
 	else if (has_suffix(name, len, "_[j]"))
 		kind = JIT;
+	else if (has_suffix(name, len, "_[p]"))
+		kind = PYTHON;
 	/* colour by the name without its kind suffix, so a name keeps its shade */
 	h = str_hash(name, kind == USER ? len : len - 4);
 	v1 = (h & 0xffff) / 65535.0;
@@ -157,6 +159,10 @@ void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len
 	case JIT:	/* greens */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(80 + 60 * v1), (int)(190 + 60 * v2),
 			 (int)(60 + 50 * v3));
+		break;
+	case PYTHON:	/* violets */
+		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(150 + 50 * v1), (int)(100 + 50 * v2),
+			 (int)(200 + 55 * v3));
 		break;
 	default:	/* warm reds to yellows */
 		snprintf(buf, size, "rgb(%d,%d,%d)", (int)(215 + 40 * v1), (int)(70 + 150 * v2),

@@ -233,6 +233,7 @@ static int load_stack(struct stack_reader *r, __s64 id, int *nr)
 		if (!err) {
 			r->out[n].kernel = r->frames[idx].kernel;
 			r->out[n].inlined = r->frames[idx].flags & STORE_FRAME_INLINED;
+			r->out[n].python = r->frames[idx].flags & STORE_FRAME_PYTHON;
 			r->out[n++].jit = r->frames[idx].flags & STORE_FRAME_JIT;
 			r->out[n - 1].name = r->frames[idx].name >= 0 ?
 				strset__str(r->strs, r->frames[idx].name) : NULL;
@@ -709,6 +710,7 @@ static int batch_frame(struct batch_reader *r, __s64 id, __u32 *idx)
 	flags = sqlite3_column_int(r->frame, 5);
 	f->inlined = flags & STORE_FRAME_INLINED;
 	f->jit = flags & STORE_FRAME_JIT;
+	f->python = flags & STORE_FRAME_PYTHON;
 	f->name = intern_col(r, r->frame, 6);
 	*idx = r->nr_frames++;
 	return hashmap__set(&r->fidx, (uint64_t)id, *idx + 1);

@@ -13,6 +13,7 @@ struct strbuf;
 /* frames.flags */
 #define STORE_FRAME_INLINED 1
 #define STORE_FRAME_JIT 2
+#define STORE_FRAME_PYTHON 4
 
 enum store_stmt {
 	STMT_FRAME_GET,

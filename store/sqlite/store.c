@@ -795,7 +795,8 @@ int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64
 	sqlite3_bind_int(s, 3, f->depth);
 	sqlite3_bind_int64(s, 4, func);
 	sqlite3_bind_int(s, 5, (f->inlined ? STORE_FRAME_INLINED : 0) |
-			       (f->jit ? STORE_FRAME_JIT : 0));
+			       (f->jit ? STORE_FRAME_JIT : 0) |
+			       (f->python ? STORE_FRAME_PYTHON : 0));
 	err = step_done(st, s, "cannot store a frame");
 	if (err || !(s = store_stmt(st, STMT_FRAME_GET)))
 		return err ?: -EIO;

@@ -7,7 +7,10 @@ Waits for SIGUSR1 without using CPU (the test sends it once the profiler
 samples), then runs for CPU_SECONDS of thread CPU time and exits:
   split    main -> outer -> leaf_alpha / leaf_beta / leaf_gamma at 5:3:2 units;
            each leaf's thread CPU time is measured around its call, and the
-           shares of the three (and the span's CPU seconds) go to TRUTH_FILE
+           shares of the three (and the span's CPU seconds) go to TRUTH_FILE;
+           a leaf call lasts a millisecond or more, so the clock reads around
+           it (a system call each, microseconds on a loaded VM) stay out of
+           the truth
   threads  two threads, worker_a -> spin_a and worker_b -> spin_b, each its own
   ext      main -> compress_it -> zlib.compress (C: the zlib module, libz)
 """
@@ -17,7 +20,7 @@ import threading
 import time
 import zlib
 
-UNIT = 400
+UNIT = 8000
 
 
 def leaf_alpha(n):
