@@ -5,8 +5,8 @@
  * options under the same names; with --store, keep a profile made elsewhere
  * (perf script text or folded stacks) in the store as a run of its own, for
  * `profile folded|top|diff store:...` and `profile serve`. The first frame of
- * each stack is the process, frames ending in _[k], _[i] or _[j] are stored
- * as kernel, inlined or JIT frames without the suffix: `profile folded --run
+ * each stack is the process, frames ending in _[k], _[i], _[j] or _[p] are
+ * stored as kernel, inlined, JIT or Python frames without the suffix: `profile folded --run
  * N` prints the input back, one line per distinct stack.
  */
 #include <errno.h>
@@ -43,8 +43,8 @@ const struct command_def import_cmd = {
 		"With --store, the stacks (perf script text, or folded stacks with whole\n"
 		"counts) become a run of the database instead, of kind \"import\", to view\n"
 		"with 'profile serve' and compare with 'profile diff store:...'. The first\n"
-		"frame is the process name; frames ending in _[k], _[i] and _[j] are kernel,\n"
-		"inlined and JIT frames. 'profile folded --run N' prints the stacks back:\n"
+		"frame is the process name; frames ending in _[k], _[i], _[j] and _[p] are\n"
+		"kernel, inlined, JIT and Python frames. 'profile folded --run N' prints the stacks back:\n"
 		"\n"
 		"  perf script | profile import perf-script --store --label build=v2\n"
 		"  profile import folded old.folded --store --host web1 --time '2026-01-02 10:00'",
@@ -218,6 +218,8 @@ static int frame_index(struct import_batch *b, const char *s, size_t len, __u32 
 		kind = 'i';
 	else if (has_suffix(s, len, "_[j]"))
 		kind = 'j';
+	else if (has_suffix(s, len, "_[p]"))
+		kind = 'p';
 	if (kind != 'u')
 		len -= 4;
 	if (len >= sizeof(key)) {
@@ -235,6 +237,7 @@ static int frame_index(struct import_batch *b, const char *s, size_t len, __u32 
 			return -ENOMEM;
 		b->frames[b->nr_frames++] = (struct store_frame){
 			.kernel = kind == 'k', .inlined = kind == 'i', .jit = kind == 'j',
+			.python = kind == 'p',
 			.name = strset__str(b->frame_keys, id) + 1,
 		};
 	}

@@ -261,8 +261,9 @@ static int set_opt(struct selector *s, int c, const char *arg, char *msg, size_t
 			return err;
 		break;
 	case SEL_OPT_COMM:
-		if (!*arg || strlen(arg) >= 16)
-			return bad(msg, len, "the kernel keeps 1 to 15 characters");
+		/* the kernel keeps 15 characters; imported profiles name processes freely */
+		if (!*arg || strlen(arg) >= 4096)
+			return bad(msg, len, "use a process name of 1 to 4095 bytes");
 		s->sel.comm = arg;
 		break;
 	case SEL_OPT_BUILD_ID:

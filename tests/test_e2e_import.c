@@ -3,7 +3,7 @@
  * End-to-end tests of `profile import perf-script|folded --store`: a profile
  * made elsewhere stored as a run. The stored run reads back through
  * `profile folded --run N` as exactly the folded input (one line per
- * distinct stack, counts summed, kernel/inlined/JIT suffixes kept), perf
+ * distinct stack, counts summed, kernel/inlined/JIT/Python suffixes kept), perf
  * script text as exactly what `profile import perf-script` prints; the run
  * carries its labels, host and time and is selected by them; `profile diff
  * store:...` compares two imported runs; bad input (fractional counts,
@@ -12,6 +12,7 @@
  *
  * Environment (tests/run.sh sets it): PROFILE, FIXTURES' source in SRCDIR.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +21,12 @@
 #include "e2e.h"
 
 static char db[4096];
+
+struct server {
+	pid_t pid;
+	int port;
+	char url[64];
+};
 
 /* Run the profiler with @args (NULL-terminated, after the program); output in *@out, *@err. */
 static int cli(char **out, char **err, ...)
@@ -82,6 +89,7 @@ static void make_profile(const char *path, char **want)
 		"main", "run_loop", "std::vector<int>::push_back(int&&)", "parse_json",
 		"ŝtraße::ñame", "operator new(unsigned long)", "memcpy_[i]", "Interp::call_[j]",
 		"do_syscall_64_[k]", "__x64_sys_read_[k]", "[unknown]", "a.b$c#d@e",
+		"handle_request_[p]",
 	};
 	enum { NR = 600 };
 	char *lines[NR];
@@ -100,7 +108,7 @@ static void make_profile(const char *path, char **want)
 		n = snprintf(buf, sizeof(buf), "%s", comms[i % 3]);
 		for (j = 0; j < 2 + i % 9; j++)
 			n += snprintf(buf + n, sizeof(buf) - n, ";%s",
-				      names[(i / (j + 1) + j * 5) % 12]);
+				      names[(i / (j + 1) + j * 5) % (sizeof(names) / sizeof(names[0]))]);
 		/* make each stack distinct */
 		n += snprintf(buf + n, sizeof(buf) - n, ";leaf_%zu", i);
 		assert_true(asprintf(&lines[i], "%s %llu", buf, 2 * count) > 0);
@@ -327,6 +335,177 @@ static void test_bad_input_stores_nothing(void **state)
 	free(err);
 }
 
+/* `profile serve --db @path` on a free loopback port. */
+static void serve(const char *path, const char *tag, struct server *sv)
+{
+	const char *argv[] = { env_path("PROFILE"), "serve", "--db", path, "--listen",
+			       "127.0.0.1:0", NULL };
+	char out[4200], err[4200];
+	int i;
+
+	snprintf(out, sizeof(out), "%s/%s.out", tmpdir, tag);
+	snprintf(err, sizeof(err), "%s/%s.err", tmpdir, tag);
+	memset(sv, 0, sizeof(*sv));
+	sv->pid = spawn(argv, out, err);
+	for (i = 0; i < 200 && !sv->port; i++) {
+		char *text = access(out, R_OK) ? strdup("") : slurp(out);
+		char *p = strstr(text, "http://127.0.0.1:");
+
+		if (p)
+			sv->port = atoi(p + strlen("http://127.0.0.1:"));
+		free(text);
+		if (!sv->port)
+			sleep_s(0.05);
+	}
+	if (!sv->port)
+		fail_msg("profile serve printed no address: %s", slurp(err));
+	snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%d/", sv->port);
+}
+
+static void serve_stop(struct server *sv)
+{
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGTERM);
+		assert_int_equal(wait_exit(sv->pid), 0);
+	}
+	sv->pid = -1;
+}
+
+static void need_browser(void)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json",
+		 env_path("SRCDIR"));
+	if (access(path, R_OK))
+		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
+}
+
+/* Run tests/browser/@script with @args; fails the test unless it exits 0. */
+static void node(const char *script, const char *args)
+{
+	char cmd[8192];
+	int st;
+
+	need_browser();
+	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node %s %s 2>&1",
+		 env_path("SRCDIR"), script, args);
+	fflush(stdout);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/*
+ * Names anyone can give a function in a binary they build, and a process, a
+ * host and labels: markup that runs script, quotes, entities, javascript:
+ * URLs, template syntax, JS object keys, control characters, invalid UTF-8,
+ * bidi overrides and line separators, a very long name.
+ */
+static const char *const hostile_names[] = {
+	"</script><img src=x onerror=window.__pwned=1>",
+	"\"><svg onload=window.__pwned=2>",
+	"'single' & \"double\" &amp &lt b&gt",
+	"<svg/onload=alert(3)>",
+	"javascript:window.__pwned=4",
+	"ctl\x01\x07\x1b[31mred\x7f\ttab",
+	"bad\xff\xfeutf8\xc3\x28\xc0\xaf\xed\xa0\x80",
+	"{{constructor.constructor('window.__pwned=5')()}}",
+	"__proto__",
+	"constructor",
+	"<img src=x onerror=alert(1)>_[k]",
+	"<iframe src=\"javascript:alert(6)\">_[i]",
+	"\xe2\x80\xae\xe2\x80\xa8rtl&sep<b>",
+	"?run=1&new.run=2#frag%0a%22",
+	"${window.__pwned=7}`<math><mi xlink:href=\"javascript:alert(8)\">x</mi></math>",
+	"<a href=javascript:alert(9)>j_[j]",
+};
+static const char *const hostile_comms[] = {
+	"<script>window.__pwned=10</script>", "javascript:alert(11)", "\"comm'&<>",
+};
+
+#define NR_NAMES (sizeof(hostile_names) / sizeof(hostile_names[0]))
+#define NR_COMMS (sizeof(hostile_comms) / sizeof(hostile_comms[0]))
+
+/*
+ * The hostile profile, or the same shape with plain names (@clean); @shift
+ * changes the counts, so that two of them differ.
+ */
+static void write_named(const char *path, bool clean, int shift)
+{
+	char name[64], comm[64], longname[3001];
+	FILE *f = fopen(path, "w");
+	size_t c, i, j;
+	int n = 0;
+
+	assert_non_null(f);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	for (c = 0; c < NR_COMMS; c++) {
+		snprintf(comm, sizeof(comm), "comm%zu", c);
+		for (i = 0; i <= NR_NAMES; i++) {
+			for (j = 0; j < 6; j++) {
+				const char *a = i == NR_NAMES ? longname : hostile_names[i];
+
+				snprintf(name, sizeof(name), "name%zu", i);
+				fprintf(f, "%s;main;%s;", clean ? comm : hostile_comms[c],
+					clean && i < NR_NAMES ? name : a);
+				if (clean)
+					fprintf(f, "name%zu", j);
+				else
+					fputs(hostile_names[j], f);
+				fprintf(f, " %d\n", (++n * (3 + shift * 5)) % 97 + 1 + shift * (int)i * 50);
+			}
+		}
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A store of two runs, hostile or plain, with hosts and labels of the same kind. */
+static void named_store(const char *path, bool clean)
+{
+	char in[2][4200], *out, *err;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(in[k], sizeof(in[k]), "%s/%s%d.folded", tmpdir, clean ? "clean" : "hostile", k);
+		write_named(in[k], clean, k);
+		assert_int_equal(cli(&out, &err, "import", "folded", in[k], "--store", "--db", path,
+				     "--host", clean ? (k ? "host-b" : "host-a") :
+				     k ? "javascript:alert(20)" : "<img src=x onerror=window.__pwned=21>",
+				     "--label", clean ? "k1=v1" : "k<script>=v\"><img src=x onerror=alert(22)>",
+				     "--label", clean ? "k2=v2" : "j=javascript:alert(23)",
+				     "--time", k ? "-1h" : "-2h", NULL), 0);
+		assert_int_equal(stored_run(out), k + 1);
+		free(out);
+		free(err);
+	}
+}
+
+/*
+ * The page over a store of hostile names (tests/browser/hostile.mjs): no
+ * script runs and no element is added anywhere in the UI, compared step by
+ * step with a store of plain names.
+ */
+static void test_hostile_names_in_chromium(void **state)
+{
+	char clean[4200], hostile[4200], args[256];
+	struct server a, b;
+
+	(void)state;
+	need_browser();
+	snprintf(clean, sizeof(clean), "%s/clean.db", tmpdir);
+	snprintf(hostile, sizeof(hostile), "%s/hostile.db", tmpdir);
+	named_store(clean, true);
+	named_store(hostile, false);
+	serve(clean, "serve-clean", &a);
+	serve(hostile, "serve-hostile", &b);
+	snprintf(args, sizeof(args), "%s %s", a.url, b.url);
+	node("hostile.mjs", args);
+	serve_stop(&a);
+	serve_stop(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_round_trip),
 		cmocka_unit_test(test_diff_of_imports),
 		cmocka_unit_test(test_bad_input_stores_nothing),
+		cmocka_unit_test(test_hostile_names_in_chromium),
 	};
 	int ret;
 

@@ -81,11 +81,14 @@ function fmtTime(t) {
 async function loadFilters() {
 	const none = new URLSearchParams();
 	if (state.get("token")) none.set("token", state.get("token"));
+	// the processes of the rest of the selection: picking one keeps the others listed
+	const others = params("", {});
+	others.delete("comm");
 	const [runs, hosts, labels, comms] = await Promise.all([
 		api("/api/runs", none).then((r) => r.json()),
 		api("/api/hosts", none).then((r) => r.json()),
 		api("/api/labels", none).then((r) => r.json()),
-		api("/api/comms", params("", {})).then((r) => r.json()),
+		api("/api/comms", others).then((r) => r.json()),
 	]);
 	const runLabel = (r) => "#" + r.id + " " + r.kind + " " + r.host + " " +
 		fmtTime(r.start_ms / 1000) + " (" + r.samples + ")";
