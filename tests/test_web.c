@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include <zlib.h>
@@ -392,6 +393,73 @@ static void test_svg_input_order_irrelevant(void **state)
 	assert_string_equal(x, y);
 	free(x);
 	free(y);
+}
+
+/*
+ * A large file is read in parts by several threads, each into a tree of its
+ * own, merged at the end: the picture is the one a single reader draws (the
+ * same text read through a stream), and a malformed line in a later part is
+ * counted once.
+ */
+static void test_svg_parallel_read_same(void **state)
+{
+	struct flamegraph_opts opts = { .min_width = 0 };
+	struct strbuf text = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT;
+	char path[] = "/tmp/test-web-parts-XXXXXX";
+	struct flamegraph *fg;
+	uint64_t rng = 42;
+	size_t bad = 0, i, bad_off = 0;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	/* 40 MB, over the size read in parts; stacks random, so parts share frames */
+	for (i = 0; text.len < (40u << 20); i++) {
+		int depth, d;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		depth = 3 + (rng >> 62);
+		assert_int_equal(strbuf__addf(&text, "comm%d", (int)(rng >> 60) & 3), 0);
+		/* a few thousand distinct frames: every one drawn stays quick */
+		for (d = 0; d < depth; d++)
+			assert_int_equal(strbuf__addf(&text, ";fn_%02d_%d", d,
+						      (int)((rng >> (4 * d + 8)) & (d < 2 ? 7 : 1))),
+					 0);
+		assert_int_equal(strbuf__addf(&text, " %d\n", (int)(rng >> 40) % 9 + 1), 0);
+		if (!bad_off && text.len > (30u << 20)) {
+			/* in the second half: a line without a count */
+			bad_off = text.len;
+			assert_int_equal(strbuf__adds(&text, "broken;line\n"), 0);
+		}
+	}
+	assert_true(bad_off > text.len / 2);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text.buf, text.len), (ssize_t)text.len);
+	close(fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	fg = flamegraph__new(&opts);
+	assert_int_equal(flamegraph__read_folded(fg, f, "parts", &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(flamegraph__write_svg(fg, &a), 0);
+	flamegraph__free(fg);
+	fclose(f);
+	unlink(path);
+	f = fmemopen(text.buf, text.len, "r");
+	assert_non_null(f);
+	fg = flamegraph__new(&opts);
+	assert_int_equal(flamegraph__read_folded(fg, f, "stream", &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(flamegraph__write_svg(fg, &b), 0);
+	flamegraph__free(fg);
+	fclose(f);
+	assert_true(a.len > 1000);
+	if (strcmp(a.buf, b.buf))
+		fail_msg("the parallel read draws another picture (%zu vs %zu bytes)", a.len, b.len);
+	strbuf__release(&text);
+	strbuf__release(&a);
+	strbuf__release(&b);
 }
 
 static int count_line(void *ctx, const char *stack, size_t len, double count)
@@ -854,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_svg_reverse_merges_callers),
 		cmocka_unit_test(test_svg_chart_keeps_order),
 		cmocka_unit_test(test_svg_input_order_irrelevant),
+		cmocka_unit_test(test_svg_parallel_read_same),
 		cmocka_unit_test(test_folded_reader_edges),
 		cmocka_unit_test(test_diff_zscore),
 		cmocka_unit_test(test_diff_table),

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "web_internal.h"
 #include "common/strbuf.h"
@@ -100,9 +101,48 @@ static int add_line(void *ctx, const char *stack, size_t len, double count)
 	return flamegraph__add(ctx, stack, len, count);
 }
 
+static int add_tree_line(void *ctx, const char *stack, size_t len, double count)
+{
+	if (!len || !isfinite(count) || count <= 0)
+		return -EINVAL;
+	return ftree__add(ctx, stack, len, count, 0);
+}
+
+#define READ_THREADS_MAX 4	/* each part's tree may hold every distinct frame */
+
+/*
+ * A large file is read in parts, one thread a core: each part builds a tree
+ * of its own, merged into ours at the end (the order of the stacks does not
+ * matter but in a chart, which is read in one piece).
+ */
 int flamegraph__read_folded(struct flamegraph *fg, FILE *f, const char *name, size_t *bad)
 {
-	return folded__read(f, name, add_line, fg, bad);
+	struct ftree extra[READ_THREADS_MAX - 1];
+	void *ctxs[READ_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nr = cpus > READ_THREADS_MAX ? READ_THREADS_MAX : cpus > 1 ? cpus : 1, i, ok = 0;
+	int err = 1;
+
+	if (fg->done)
+		return -EINVAL;
+	if (nr > 1 && !fg->o.chart) {
+		ctxs[0] = &fg->t;
+		for (ok = 0; ok < nr - 1; ok++) {
+			if (ftree__init(&extra[ok], false, fg->o.reverse))
+				break;
+			ctxs[ok + 1] = &extra[ok];
+		}
+		if (ok == nr - 1)
+			err = folded__read_parts(f, name, nr, add_tree_line, ctxs, bad);
+		for (i = 0; i < ok; i++) {
+			if (!err)
+				err = ftree__merge(&fg->t, &extra[i], 0);
+			ftree__release(&extra[i]);
+		}
+	}
+	if (err == 1)
+		err = folded__read(f, name, add_line, fg, bad);
+	return err;
 }
 
 double flamegraph__total(const struct flamegraph *fg)

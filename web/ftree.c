@@ -57,6 +57,7 @@ void ftree__release(struct ftree *t)
 	free(t->prev_nodes);
 	free(t->prev_ends);
 	free(t->rev);
+	free(t->name_tab);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -107,10 +108,50 @@ static int reserve_slots(struct ftree *t, size_t more)
 	return 0;
 }
 
+/* @name interned in the tree's name set, found by its hash @h; NULL when out of memory. */
+static const char *intern(struct ftree *t, const char *name, size_t len, uint32_t h)
+{
+	size_t mask, i;
+	int id;
+
+	if ((t->name_nr + 1) * 2 > t->name_slots) {
+		size_t n = t->name_slots ? t->name_slots * 2 : 4096, j;
+		struct ftree_name *tab = calloc(n, sizeof(*tab));
+
+		if (!tab)
+			return NULL;
+		for (j = 0; j < t->name_slots; j++) {
+			const struct ftree_name *e = &t->name_tab[j];
+
+			if (!e->str)
+				continue;
+			for (i = e->hash & (n - 1); tab[i].str; i = (i + 1) & (n - 1))
+				;
+			tab[i] = *e;
+		}
+		free(t->name_tab);
+		t->name_tab = tab;
+		t->name_slots = n;
+	}
+	mask = t->name_slots - 1;
+	for (i = h & mask; t->name_tab[i].str; i = (i + 1) & mask) {
+		const struct ftree_name *e = &t->name_tab[i];
+
+		if (e->hash == h && e->len == len && !memcmp(e->str, name, len))
+			return e->str;
+	}
+	id = strset__add(t->names, name, len);
+	if (id < 0)
+		return NULL;
+	t->name_tab[i] = (struct ftree_name){ h, len, strset__str(t->names, id) };
+	t->name_nr++;
+	return t->name_tab[i].str;
+}
+
 static int new_node(struct ftree *t, int32_t parent, const char *name, size_t len, uint32_t h)
 {
+	const char *str;
 	struct fnode *n;
-	int id;
 
 	if (t->nr == t->cap) {
 		size_t cap = t->cap * 2;
@@ -123,12 +164,12 @@ static int new_node(struct ftree *t, int32_t parent, const char *name, size_t le
 		t->nodes = n;
 		t->cap = cap;
 	}
-	id = strset__add(t->names, name, len);
-	if (id < 0)
-		return id;
+	str = intern(t, name, len, h);
+	if (!str)
+		return -ENOMEM;
 	n = &t->nodes[t->nr];
 	memset(n, 0, sizeof(*n));
-	n->str = strset__str(t->names, id);
+	n->str = str;
 	n->len = len;
 	n->hash = h;
 	n->parent = parent;
@@ -282,9 +323,11 @@ int ftree__add(struct ftree *t, const char *stack, size_t len, double count, int
 
 	if (t->reverse && !(stack = reversed(t, stack, len)))
 		return -ENOMEM;
-	/* frames may be empty ("a;;b"): one more than the separators, however short */
-	for (i = 0, frames = 1; i < len; i++)
-		frames += stack[i] == ';';
+	/*
+	 * frames may be empty ("a;;b"): one more than the separators, so at
+	 * most one more than the bytes (a bound: counting them costs a pass)
+	 */
+	frames = len + 1;
 	err = grow_prev(t, len, frames);
 	if (err)
 		return err;
@@ -373,6 +416,31 @@ int ftree__layout(struct ftree *t, int slot)
 		}
 	}
 	free(kids);
+	return 0;
+}
+
+int ftree__merge(struct ftree *dst, const struct ftree *src, int slot)
+{
+	int32_t *map = malloc((src->nr ? src->nr : 1) * sizeof(*map));
+	size_t i;
+
+	if (!map)
+		return -ENOMEM;
+	map[0] = 0;
+	dst->nodes[0].val[slot] += src->nodes[0].val[slot];
+	/* parents precede their children: each parent is mapped before its children */
+	for (i = 1; i < src->nr; i++) {
+		const struct fnode *n = &src->nodes[i];
+		int id = child_of(dst, map[n->parent], n->str, n->len);
+
+		if (id < 0) {
+			free(map);
+			return id;
+		}
+		dst->nodes[id].val[slot] += n->val[slot];
+		map[i] = id;
+	}
+	free(map);
 	return 0;
 }
 

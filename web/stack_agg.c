@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,10 @@ struct folded_reader {
 	size_t *bad;
 	folded_line_fn fn;
 	void *ctx;
+	/* a part of a mapped file (folded__read_parts): lines before it, counted when needed */
+	const char *map;
+	size_t from;
+	bool base_known;
 };
 
 /* One line of folded input; a malformed line is reported and counted. */
@@ -186,8 +191,18 @@ static int folded_line(void *arg, char *line, size_t len)
 	else if (folded__parse_line(line, len, &stack_len, &count, &why))
 		return count == 0 ? 0 : r->fn(r->ctx, line, stack_len, count);
 	(*r->bad)++;
-	if (*r->bad <= 10)
+	if (*r->bad <= 10) {
+		if (r->map && !r->base_known) {
+			const char *p = r->map, *end = r->map + r->from;
+
+			while ((p = memchr(p, '\n', end - p))) {
+				r->lineno++;
+				p++;
+			}
+			r->base_known = true;
+		}
 		pr_warn("%s:%zu: malformed folded line skipped: %s", r->name, r->lineno, why);
+	}
 	return 0;
 }
 
@@ -326,6 +341,116 @@ int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t
 
 	*bad = 0;
 	err = lines__read(f, folded_line, &r);
+	if (*bad > 10)
+		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
+	return err;
+}
+
+/* ---- a mapped file read in parts, one thread each ---- */
+
+#define PARTS_MIN (32u << 20)	/* smaller files are read by one thread */
+#define PARTS_MAX 16
+
+struct part {
+	char *map;
+	size_t from, to, len;	/* [from, to) of the @len mapped bytes */
+	struct folded_reader r;
+	size_t bad;
+	bool report;		/* the part that reports progress */
+	int err;
+};
+
+/* The lines of one part; pages parsed are dropped as in lines__map(). */
+static void *part_read(void *arg)
+{
+	struct part *p = arg;
+	size_t pos = p->from, done, pg = sysconf(_SC_PAGESIZE), reported = 0;
+	char *tail = NULL;
+
+	done = p->from / pg * pg;
+	while (pos < p->to && !p->err) {
+		char *nl = memchr(p->map + pos, '\n', p->to - pos);
+
+		if (nl) {
+			p->err = folded_line(&p->r, p->map + pos, nl - (p->map + pos));
+			pos = nl - p->map + 1;
+		} else {
+			/* the file's last line, without a newline */
+			tail = malloc(p->to - pos + 1);
+			if (!tail) {
+				p->err = -ENOMEM;
+				break;
+			}
+			memcpy(tail, p->map + pos, p->to - pos);
+			p->err = folded_line(&p->r, tail, p->to - pos);
+			pos = p->to;
+		}
+		if (pos - done >= MAP_RELEASE) {
+			size_t upto = pos / pg * pg;
+
+			madvise(p->map + done, upto - done, MADV_DONTNEED);
+			done = upto;
+			/* the parts advance together: this one stands for all */
+			if (p->report)
+				report_progress((pos - p->from) * (p->len / (p->to - p->from)), p->len,
+						&reported);
+		}
+	}
+	free(tail);
+	return NULL;
+}
+
+int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, void *const *ctxs,
+		       size_t *bad)
+{
+	struct part parts[PARTS_MAX] = {};
+	pthread_t threads[PARTS_MAX];
+	bool started[PARTS_MAX] = {};
+	size_t len, i, at = 0;
+	off_t off = ftello(f);
+	struct stat st;
+	char *map;
+	int err = 0;
+
+	if (nr < 2 || nr > PARTS_MAX || off != 0 || fstat(fileno(f), &st) ||
+	    !S_ISREG(st.st_mode) || (size_t)st.st_size < PARTS_MIN)
+		return 1;
+	len = st.st_size;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+	if (map == MAP_FAILED)
+		return 1;
+	madvise(map, len, MADV_SEQUENTIAL);
+	/* equal parts, each ending after a newline (the last at the end of the file) */
+	for (i = 0; i < nr; i++) {
+		size_t to = i + 1 == nr ? len : len / nr * (i + 1);
+		char *nl;
+
+		if (to < at)
+			to = at;
+		nl = to < len ? memchr(map + to, '\n', len - to) : NULL;
+		to = i + 1 == nr || !nl ? len : (size_t)(nl - map) + 1;
+		parts[i] = (struct part){ .map = map, .from = at, .to = to, .len = len,
+					  .report = i == 0 };
+		parts[i].r = (struct folded_reader){ .name = name, .bad = &parts[i].bad,
+						     .fn = fn, .ctx = ctxs[i], .map = map,
+						     .from = at, .base_known = i == 0 };
+		at = to;
+	}
+	for (i = 1; i < nr; i++)
+		started[i] = !pthread_create(&threads[i], NULL, part_read, &parts[i]);
+	part_read(&parts[0]);
+	*bad = parts[0].bad;
+	err = parts[0].err;
+	for (i = 1; i < nr; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+		else
+			part_read(&parts[i]);	/* no thread: read it here */
+		*bad += parts[i].bad;
+		err = err ?: parts[i].err;
+	}
+	munmap(map, len);
+	fseeko(f, 0, SEEK_END);
 	if (*bad > 10)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
 	return err;

@@ -50,6 +50,15 @@ int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, siz
  */
 typedef int (*folded_line_fn)(void *ctx, const char *stack, size_t len, double count);
 int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad);
+/*
+ * folded__read() in @nr parts at once, one thread each, when @f is a large
+ * regular file at its start: part i (about 1/@nr of the lines, in order)
+ * goes to @ctxs[i], so @fn must not share state between contexts. Returns 1,
+ * having read nothing, when @f is not such a file (read it with
+ * folded__read()); else as folded__read().
+ */
+int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, void *const *ctxs,
+		       size_t *bad);
 
 /*
  * Called about every 64 MB while reading input, with the bytes read and the

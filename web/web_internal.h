@@ -78,6 +78,12 @@ struct fnode {
 	double x;		/* counts left of this frame at its depth (ftree__layout) */
 };
 
+struct ftree_name {
+	uint32_t hash;
+	uint32_t len;
+	const char *str;	/* NULL: an empty slot */
+};
+
 struct ftree {
 	struct strset *names;
 	struct fnode *nodes;	/* [0] is the root, "all"; parents precede children */
@@ -96,12 +102,20 @@ struct ftree {
 	size_t prev_nr, prev_frames_cap;
 	char *rev;		/* scratch for reversed stacks */
 	size_t rev_cap;
+	/* interned names by hash, one cache line a probe (the name set's own index is slower) */
+	struct ftree_name *name_tab;
+	size_t name_slots, name_nr;
 };
 
 int ftree__init(struct ftree *t, bool chart, bool reverse);
 void ftree__release(struct ftree *t);
 /* Add @count to every frame of @stack (folded, no count) in value slot @slot. */
 int ftree__add(struct ftree *t, const char *stack, size_t len, double count, int slot);
+/*
+ * Add the frames of @src (built apart, e.g. from another part of the input;
+ * not a chart) to @dst, values of @slot. Returns 0 or -ENOMEM.
+ */
+int ftree__merge(struct ftree *dst, const struct ftree *src, int slot);
 /* Add every stack of @agg with a positive count to value slot @slot. */
 int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot);
 /*
