@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,8 +332,10 @@ static void test_sigint_still_writes(void **state)
 	(void)state;
 	REQUIRE_BPF();
 	wl = start_workload(truth, 30);
-	prof = spawn(argv, out, NULL);
-	sleep_s(3);
+	prof = spawn(argv, out, tmp("int.err"));
+	/* sampling for a second, however long the start took on a loaded machine */
+	wait_sampling(prof, tmp("int.err"));
+	sleep_s(1);
 	kill(prof, SIGINT);
 	assert_int_equal(wait_exit(prof), 0);
 	kill(wl, SIGTERM);
@@ -541,6 +544,41 @@ static void test_zombie_target_ends_run(void **state)
 	assert_int_equal(waitpid(child, NULL, 0), child);
 }
 
+/*
+ * Outputs that are not regular files are written as they are: `-o /dev/null`
+ * run as root once replaced /dev/null with a regular file (a rename over it).
+ */
+static void test_special_file_outputs_stay(void **state)
+{
+	char *fifo = tmp("out.fifo"), *got = tmp("fifo.got"), cmd[8400];
+	const char *argv[] = { env_path("PROFILE"), "-d", "1", "--db", "-", "--no-progress",
+			       "-o", fifo, "--folded", "/dev/null", NULL };
+	struct stat st;
+	pid_t reader;
+	char *text;
+
+	(void)state;
+	REQUIRE_BPF();
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "cat '%s' > '%s'", fifo, got);
+	reader = fork();
+	assert_true(reader >= 0);
+	if (reader == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(wait_exit(spawn(argv, "/dev/null", NULL)), 0);
+	assert_int_equal(wait_exit(reader), 0);
+	assert_int_equal(stat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	text = slurp(got);
+	assert_non_null(strstr(text, "<svg"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_diff_and_export_from_store),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_zombie_target_ends_run),
+		cmocka_unit_test(test_special_file_outputs_stay),
 	};
 
 	return cmocka_run_group_tests_name("e2e", tests, setup_group, teardown_group);
