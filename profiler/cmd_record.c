@@ -45,6 +45,8 @@ struct record_opts {
 	char **argv;
 	enum unwind_mode unwind;
 	bool full_names;	/* C++ names with parameter lists */
+	bool no_python;		/* no CPython stack walk */
+	bool python_eval;	/* keep the eval loop's frames under the Python ones */
 };
 
 struct record {
@@ -159,6 +161,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			    "how often the kernel maps are drained (default 1)"),
 		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
 			     "user stacks: fp (frame pointers), dwarf (.eh_frame tables) or auto (tables, else frame pointers; default)"),
+		OPT_FLAG(0, "no-python", &o->no_python,
+			 "no CPython frames: Python code shows as the interpreter's C frames"),
+		OPT_FLAG(0, "python-interpreter-frames", &o->python_eval,
+			 "keep _PyEval_EvalFrameDefault under the Python frames it ran"),
 		OPT_FLAG(0, "full-names", &o->full_names,
 			 "C++ names with parameter lists (default: without, as perf shows them)"),
 		OPT_UNSET(0, "no-progress", &o->progress, "no progress line, even on a terminal"),
@@ -451,7 +457,7 @@ static int setup(struct record *r)
 	struct collector_opts co = {
 		.freq = o->freq, .event = o->event, .pids = o->pids, .nr_pids = o->nr_pids,
 		.comm = o->comm, .include_idle = o->include_idle, .unwind = o->unwind,
-		.drain_interval = o->interval,
+		.drain_interval = o->interval, .no_python = o->no_python,
 	};
 	struct symbolizer_opts sy = { .full_names = o->full_names };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -467,6 +473,7 @@ static int setup(struct record *r)
 	r->ingest = ingest__new(r->syms, on_sample, r);
 	if (!r->ingest)
 		return -ENOMEM;
+	ingest__keep_interpreter_frames(r->ingest, o->python_eval);
 	/* capture the selected processes' mappings before they can exit */
 	for (i = 0; i < o->nr_pids; i++)
 		symbolizer__add_process(r->syms, o->pids[i]);
