@@ -148,7 +148,9 @@ static const char *intern(struct ftree *t, const char *name, size_t len, uint32_
 	return t->name_tab[i].str;
 }
 
-static int new_node(struct ftree *t, int32_t parent, const char *name, size_t len, uint32_t h)
+/* A new child of @parent; @interned: @name is in the tree's name set already. */
+static int new_node(struct ftree *t, int32_t parent, const char *name, size_t len, uint32_t h,
+		    bool interned)
 {
 	const char *str;
 	struct fnode *n;
@@ -164,7 +166,7 @@ static int new_node(struct ftree *t, int32_t parent, const char *name, size_t le
 		t->nodes = n;
 		t->cap = cap;
 	}
-	str = intern(t, name, len, h);
+	str = interned ? name : intern(t, name, len, h);
 	if (!str)
 		return -ENOMEM;
 	n = &t->nodes[t->nr];
@@ -187,55 +189,66 @@ static int new_node(struct ftree *t, int32_t parent, const char *name, size_t le
 }
 
 static inline bool node_is(const struct fnode *n, int32_t parent, const char *name, size_t len,
-			   uint32_t h)
+			   uint32_t h, bool interned)
 {
+	/* one string a name in the tree: an interned name is its pointer */
+	if (interned)
+		return n->str == name && n->parent == parent;
 	return n->parent == parent && n->hash == h && n->len == len && !memcmp(n->str, name, len);
 }
 
-/* The child @name of @parent, created when missing. Returns its id or -errno. */
-static int child_of(struct ftree *t, int32_t parent, const char *name, size_t len)
+/*
+ * The child @name (hash @h; @interned: in the name set) of @parent, created
+ * when missing. Returns its id or -errno.
+ */
+static int child_find(struct ftree *t, int32_t parent, const char *name, size_t len, uint32_t h,
+		      bool interned)
 {
-	uint32_t h = mem_hash(name, len);
 	size_t mask, i;
 	int32_t c;
 	int id;
 
 	c = t->nodes[parent].last_child;
-	if (c >= 0 && node_is(&t->nodes[c], parent, name, len, h))
+	if (c >= 0 && node_is(&t->nodes[c], parent, name, len, h, interned))
 		return c;
 	if (t->chart)
-		return new_node(t, parent, name, len, h);
+		return new_node(t, parent, name, len, h, interned);
 	if (t->nodes[parent].nr_kids <= KIDS_WALKED) {
 		for (c = t->nodes[parent].first_child; c >= 0; c = t->nodes[c].next_sibling) {
-			if (node_is(&t->nodes[c], parent, name, len, h))
+			if (node_is(&t->nodes[c], parent, name, len, h, interned))
 				return c;
 		}
 		if (t->nodes[parent].nr_kids == KIDS_WALKED) {
 			/* the next child makes this frame indexed: its children go into the table */
 			if (reserve_slots(t, KIDS_WALKED + 1))
 				return -ENOMEM;
-			id = new_node(t, parent, name, len, h);
+			id = new_node(t, parent, name, len, h, interned);
 			if (id < 0)
 				return id;
 			for (c = t->nodes[parent].first_child; c >= 0; c = t->nodes[c].next_sibling)
 				slot_insert(t, c);
 			return id;
 		}
-		return new_node(t, parent, name, len, h);
+		return new_node(t, parent, name, len, h, interned);
 	}
 	if (reserve_slots(t, 1))
 		return -ENOMEM;
 	mask = t->nslots - 1;
 	for (i = slot_hash(h, parent) & mask; t->slots[i] >= 0; i = (i + 1) & mask) {
-		if (node_is(&t->nodes[t->slots[i]], parent, name, len, h))
+		if (node_is(&t->nodes[t->slots[i]], parent, name, len, h, interned))
 			return t->slots[i];
 	}
-	id = new_node(t, parent, name, len, h);
+	id = new_node(t, parent, name, len, h, interned);
 	if (id >= 0) {
 		t->slots[i] = id;
 		t->nr_indexed++;
 	}
 	return id;
+}
+
+static int child_of(struct ftree *t, int32_t parent, const char *name, size_t len)
+{
+	return child_find(t, parent, name, len, mem_hash(name, len), false);
 }
 
 static size_t common_prefix(const char *a, size_t alen, const char *b, size_t blen)
@@ -422,26 +435,46 @@ int ftree__layout(struct ftree *t, int slot)
 int ftree__merge(struct ftree *dst, const struct ftree *src, int slot)
 {
 	int32_t *map = malloc((src->nr ? src->nr : 1) * sizeof(*map));
+	struct hashmap names = {};	/* src's name pointer -> dst's */
 	size_t i;
+	int err = map ? 0 : -ENOMEM;
 
-	if (!map)
-		return -ENOMEM;
-	map[0] = 0;
-	dst->nodes[0].val[slot] += src->nodes[0].val[slot];
+	if (!err)
+		map[0] = 0;
+	if (!err)
+		dst->nodes[0].val[slot] += src->nodes[0].val[slot];
+	/* each name is looked up by its text once; frames then compare name pointers */
+	for (i = 0; i < src->name_slots && !err; i++) {
+		const struct ftree_name *e = &src->name_tab[i];
+		const char *str;
+
+		if (!e->str)
+			continue;
+		str = intern(dst, e->str, e->len, e->hash);
+		err = str ? hashmap__set(&names, (uintptr_t)e->str, (uintptr_t)str) : -ENOMEM;
+	}
 	/* parents precede their children: each parent is mapped before its children */
-	for (i = 1; i < src->nr; i++) {
+	for (i = 1; i < src->nr && !err; i++) {
 		const struct fnode *n = &src->nodes[i];
-		int id = child_of(dst, map[n->parent], n->str, n->len);
+		uint64_t str;
+		int id;
 
+		if (!hashmap__get(&names, (uintptr_t)n->str, &str)) {
+			err = -EINVAL;
+			break;
+		}
+		id = child_find(dst, map[n->parent], (const char *)(uintptr_t)str, n->len, n->hash,
+				true);
 		if (id < 0) {
-			free(map);
-			return id;
+			err = id;
+			break;
 		}
 		dst->nodes[id].val[slot] += n->val[slot];
 		map[i] = id;
 	}
+	hashmap__release(&names);
 	free(map);
-	return 0;
+	return err;
 }
 
 int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot)
