@@ -72,6 +72,10 @@ void unwind_report__print(const struct ingest_stats *is, enum unwind_mode mode,
 			printf(", %llu unnamed", (unsigned long long)is->unnamed);
 		printf("\n");
 	}
+	if (st->py_samples)
+		printf("  python: %llu samples with a Python stack, %llu of them cut short (%d frames or a bad read)\n",
+		       (unsigned long long)st->py_samples, (unsigned long long)st->py_truncated,
+		       MAX_PY_DEPTH);
 	if (st->bpf_runs)
 		printf("  BPF programs: %llu runs, %.1f ms (%.2f us each; kernel.bpf_stats_enabled)\n",
 		       (unsigned long long)st->bpf_runs, st->bpf_run_ns / 1e6,
