@@ -32,7 +32,8 @@ const struct command_def export_cmd = {
 		"  folded      folded stacks, sorted, one line per distinct stack\n"
 		"\n"
 		"pprof and speedscope show CPU time: each count is a sample taken at --freq\n"
-		"(default 99 Hz, what record and agent sample at), or nanoseconds already with\n"
+		"(default: the frequency the selected runs were recorded at for store: inputs,\n"
+		"else 99 Hz, what record and agent sample at), or nanoseconds already with\n"
 		"--ns (perf script imports of cpu-clock, whose periods are nanoseconds);\n"
 		"--freq 0 leaves the counts plain samples. In pprof the first frame of each\n"
 		"stack, the process name, becomes the label \"process\".",
@@ -72,7 +73,7 @@ int cmd_export(int argc, char **argv)
 {
 	const char *out = NULL, *name = NULL, *db = NULL;
 	struct export_opts eo = { .root_is_process = true };
-	long freq = 99;
+	long freq = -1, store_freq = 0;
 	bool ns = false;
 	struct strbuf sb = STRBUF_INIT;
 	enum format fmt = FMT_NONE;
@@ -85,7 +86,7 @@ int cmd_export(int argc, char **argv)
 		OPT_STRING(0, "name", &name, "NAME",
 			   "profile name in speedscope (default: the first input)"),
 		OPT_LONG('F', "freq", &freq, "HZ", "frequency", 0, 1000000,
-			 "the sampling frequency of the counts (default 99; 0: unknown)"),
+			 "the sampling frequency of the counts (default: the runs', else 99; 0: unknown)"),
 		OPT_FLAG(0, "ns", &ns, "the counts are nanoseconds (perf script periods)"),
 		OPT_DB(&db, "the database store: inputs read"),
 		OPT_END(),
@@ -117,6 +118,22 @@ int cmd_export(int argc, char **argv)
 		err = write_folded(agg, out);
 		goto out;
 	}
+	/* the frequency the store's runs were sampled at, unless given */
+	for (i = first; i < argc && freq < 0 && !err; i++) {
+		long f;
+
+		err = input__store_freq(argv[i], &f);
+		if (f < 0 || (f > 0 && store_freq > 0 && f != store_freq)) {
+			pr_warn("the runs selected were sampled at different frequencies: give --freq");
+			err = -EINVAL;
+		} else if (f > 0) {
+			store_freq = f;
+		}
+	}
+	if (err)
+		goto out;
+	if (freq < 0)
+		freq = store_freq > 0 ? store_freq : 99;
 	eo.name = name;
 	eo.counts_are_ns = ns;
 	eo.period_ns = ns || !freq ? 0 : 1e9 / freq;

@@ -35,6 +35,12 @@ int input__load_agg(const char *spec, struct stack_agg *agg);
 int input__check_file(const char *path);
 /* @spec ("-" for stdin) opened for reading after input__check_file(); NULL (reported) on error. */
 FILE *input__open(const char *spec);
+/*
+ * The sampling frequency of the runs store selection @spec reads: *@freq 0
+ * when @spec is no store selection or selects no run, -1 when the runs were
+ * sampled at different frequencies. Returns 0 or -errno (reported).
+ */
+int input__store_freq(const char *spec, long *freq);
 /* The database "store:" inputs read unless they name one (NULL: the default). */
 void input__set_db(const char *path);
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg);

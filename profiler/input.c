@@ -15,6 +15,7 @@
 
 #include "cmds.h"
 #include "selector.h"
+#include "store/store.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
@@ -144,6 +145,40 @@ static int parse_store_spec(const char *spec, struct selector *sel, struct strbu
 			return err < 0 ? err : -EINVAL;
 	}
 	return 0;
+}
+
+static int note_freq(void *ctx, const struct store_run_info *run)
+{
+	long *freq = ctx;
+
+	if (!*freq)
+		*freq = run->freq;
+	else if (*freq > 0 && *freq != run->freq)
+		*freq = -1;
+	return 0;
+}
+
+int input__store_freq(const char *spec, long *freq)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct selector sel = {};
+	struct store *st = NULL;
+	int err;
+
+	*freq = 0;
+	if (strncmp(spec, "store:", 6))
+		return 0;
+	err = parse_store_spec(spec + 6, &sel, &buf);
+	if (!err) {
+		st = selector__open(&sel);
+		err = st ? 0 : -errno;
+	}
+	if (!err)
+		err = store__list_runs(st, &sel.sel, note_freq, freq);
+	store__free(st);
+	selector__release(&sel);
+	strbuf__release(&buf);
+	return err;
 }
 
 /* A store selection's stacks, added to @agg. */
