@@ -396,6 +396,19 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
+# The fleet's central store: batches of many hosts into a PostgreSQL server the
+# script starts, then bytes per sample and query latencies (bench/fleet.sh).
+$(OUTPUT)/bench/fleet: bench/fleet.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS)
+
+.PHONY: bench-fleet
+FLEET_HOSTS ?= 50
+FLEET_HOURS ?= 24
+bench-fleet: $(OUTPUT)/profile $(OUTPUT)/bench/fleet
+	bench/fleet.sh $(OUTPUT) $(FLEET_HOSTS) $(FLEET_HOURS)
+
 # The agent's overhead at 99 Hz with both CPUs busy, next to perf record (bench/agent.sh).
 .PHONY: bench-agent
 BENCH_SECONDS ?= 600

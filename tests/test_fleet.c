@@ -408,11 +408,86 @@ static void test_agent_ships_through_faults(void **state)
 	free(top);
 }
 
+/* ---- retention on the central store ---- */
+
+static int psql_count(const char *db, const char *sql)
+{
+	char cmd[1024];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/psql -X -At -h %s -p %d -U postgres -d %s -c \"%s\"",
+		 server.bin, server.dir, server.port, db, sql);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (fscanf(f, "%d", &n) != 1)
+		n = -1;
+	pclose(f);
+	return n;
+}
+
+static void write_at(const char *db, __s64 ts, __u32 stack)
+{
+	const struct store_opts o = { .create = true };
+	struct store_run run = { .kind = "agent", .host = "gc-host", .cmdline = "x", .freq = 99,
+				 .start_ms = ts * 1000 };
+	struct store_count c = { .ts = ts, .process = 0, .stack = stack, .count = 5 };
+	struct store_batch b = {
+		.frames = frames, .nr_frames = sizeof(frames) / sizeof(frames[0]), .stacks = stacks,
+		.nr_stacks = sizeof(stacks) / sizeof(stacks[0]), .processes = procs,
+		.nr_processes = 1, .counts = &c, .nr_counts = 1,
+	};
+	struct store *st = store__open(db, &o);
+
+	assert_non_null(st);
+	assert_int_equal(store__add_run(st, &run, &b.run_id), 0);
+	assert_int_equal(store__write_batch(st, &b), 0);
+	assert_int_equal(store__end_run(st, b.run_id, ts * 1000 + 10000), 0);
+	store__free(st);
+}
+
+static void test_gc(void **state)
+{
+	char db[512];
+	__s64 now = time(NULL);
+	char *out;
+
+	(void)state;
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE gc"), 0);
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=gc user=postgres", server.dir,
+		 server.port);
+	write_at(db, now - 45 * 86400, 4);	/* the jitted stack, only then */
+	write_at(db, now - 40 * 86400, 1);
+	/* as if those batches had been written back then */
+	assert_int_equal(psql_count("gc", "WITH a AS (UPDATE frames SET seen_day = seen_day - 40),"
+				    " b AS (UPDATE stacks SET seen_day = seen_day - 40)"
+				    " UPDATE processes SET seen_day = seen_day - 40"), -1);
+	write_at(db, now - 86400, 1);
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM pg_inherits"
+				    " WHERE inhparent = 'samples'::regclass"), 3);
+	assert_int_equal(profile(tmp("gc.out"), tmp("gc.err"), "gc", "--db", db, "--retention",
+				 "30d", NULL), 0);
+	out = slurp(tmp("gc.out"));
+	assert_non_null(strstr(out, "deleted 2 sample rows"));
+	free(out);
+	/* two day partitions dropped, the stack only they used gone, the other kept */
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM pg_inherits"
+				    " WHERE inhparent = 'samples'::regclass"), 1);
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM stacks"), 1);
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM frames"), 3);
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(profile(tmp("gc.out"), tmp("gc.err"), "folded", "--db", db, NULL), 0);
+	out = slurp(tmp("gc.out"));
+	assert_string_equal(out, "app;main;work;inner_[i] 5\n");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_answers),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_gc),
 		cmocka_unit_test(test_agent_ships_through_faults),
 	};
 

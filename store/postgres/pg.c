@@ -51,7 +51,7 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE stacks(hash bigint PRIMARY KEY, frames bigint[] NOT NULL,"
 	" seen_day integer NOT NULL);"
 	"CREATE TABLE samples(ts bigint NOT NULL, run_id bigint NOT NULL,"
-	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts integer[] NOT NULL)"
+	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts smallint[] NOT NULL)"
 	" PARTITION BY RANGE (ts);"
 	"CREATE INDEX samples_by_run ON samples(run_id, ts);"
 	"CREATE TABLE shipped(run_id bigint NOT NULL, ts bigint NOT NULL,"
@@ -98,7 +98,7 @@ static const struct {
 		" WHERE processes.seen_day < excluded.seen_day", 8 },
 	[PG_SAMPLES] = { "samples",
 		"INSERT INTO samples SELECT ts, $1, p, array_agg(s ORDER BY s), array_agg(c ORDER BY s)"
-		" FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::integer[])"
+		" FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::smallint[])"
 		" AS t(ts, p, s, c) GROUP BY ts, p", 5 },
 	/* the marks first: a bucket another transaction is shipping waits, then is skipped */
 	[PG_SAMPLES_SHIP] = { "samples_ship",
@@ -106,7 +106,7 @@ static const struct {
 		" AS u(ts) ON CONFLICT DO NOTHING RETURNING ts)"
 		" INSERT INTO samples SELECT t.ts, $1, p, array_agg(s ORDER BY s),"
 		" array_agg(c ORDER BY s) FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
-		" $5::integer[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)"
+		" $5::smallint[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)"
 		" GROUP BY t.ts, p", 5 },
 	[PG_HEALTH] = { "health",
 		"INSERT INTO agent_health VALUES ($1, $2, $3, $4::bigint[])"
@@ -122,7 +122,13 @@ struct pg_store {
 	char *conninfo;
 	bool quiet, write;
 	bool prepared;
+	bool async;		/* this session commits without waiting for the WAL flush */
 	struct hashmap days;	/* day number -> 1: its partition exists */
+	/*
+	 * frame, stack and process hashes -> the day a committed batch last
+	 * wrote them: sent again only on a new day, which moves their seen_day
+	 */
+	struct hashmap sent;
 };
 
 static struct pg_store *pg(struct store *st)
@@ -330,6 +336,7 @@ static void pg_free(struct store *st)
 		return;
 	PQfinish(p->conn);
 	hashmap__release(&p->days);
+	hashmap__release(&p->sent);
 	free(p->conninfo);
 	free(st->name);
 	free(p);
@@ -352,7 +359,7 @@ static int pg_connect(struct pg_store *p)
 	if (p->conn)
 		PQfinish(p->conn);
 	hashmap__release(&p->days);
-	p->prepared = false;
+	p->prepared = p->async = false;
 	/*
 	 * A server that accepts but never answers (one shutting down, a dead
 	 * peer behind a firewall) must not hang a caller: a bound on connecting
@@ -513,7 +520,18 @@ struct pg_batch {
 	struct strbuf a[A_MAX];
 	__s64 *frame_hash, *stack_hash, *proc_hash, *tmp;
 	__s64 min_day, max_day;
+	/* what the counts use, and of that what this session has not written today */
+	bool *frame_used, *stack_used, *proc_used;
+	__s64 day;
 };
+
+/* Whether @hash was written today by this session; else remember it as to be sent. */
+static bool sent_today(struct pg_store *p, struct pg_batch *pb, __s64 hash)
+{
+	uint64_t day;
+
+	return hashmap__get(&p->sent, (uint64_t)hash, &day) && (__s64)day == pb->day;
+}
 
 static void pg_batch__release(struct pg_batch *pb)
 {
@@ -525,6 +543,9 @@ static void pg_batch__release(struct pg_batch *pb)
 	free(pb->stack_hash);
 	free(pb->proc_hash);
 	free(pb->tmp);
+	free(pb->frame_used);
+	free(pb->stack_used);
+	free(pb->proc_used);
 }
 
 static int health_array(struct strbuf *sb, const struct store_health *h)
@@ -542,7 +563,7 @@ static int health_array(struct strbuf *sb, const struct store_health *h)
 }
 
 /* The batch as text arrays (opened here, closed at the end), hashes computed here. */
-static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
+static int pg_batch__build(struct pg_store *p, struct pg_batch *pb, const struct store_batch *b)
 {
 	size_t i, max_frames = 0;
 	__u32 j;
@@ -555,14 +576,33 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 		if (b->stacks[i].nr > max_frames)
 			max_frames = b->stacks[i].nr;
 	pb->tmp = calloc(max_frames + 1, sizeof(__s64));
-	if (!pb->frame_hash || !pb->stack_hash || !pb->proc_hash || !pb->tmp)
+	pb->frame_used = calloc(b->nr_frames + 1, sizeof(bool));
+	pb->stack_used = calloc(b->nr_stacks + 1, sizeof(bool));
+	pb->proc_used = calloc(b->nr_processes + 1, sizeof(bool));
+	if (!pb->frame_hash || !pb->stack_hash || !pb->proc_hash || !pb->tmp || !pb->frame_used ||
+	    !pb->stack_used || !pb->proc_used)
 		return -ENOMEM;
+	/* only what the counts use goes to the server */
+	for (i = 0; i < b->nr_counts; i++) {
+		if (b->counts[i].stack < b->nr_stacks)
+			pb->stack_used[b->counts[i].stack] = true;
+		if (b->counts[i].process < b->nr_processes)
+			pb->proc_used[b->counts[i].process] = true;
+	}
+	for (i = 0; i < b->nr_stacks; i++)
+		for (j = 0; pb->stack_used[i] && j < b->stacks[i].nr; j++)
+			if (b->stacks[i].frames[j] < b->nr_frames)
+				pb->frame_used[b->stacks[i].frames[j]] = true;
 	for (k = 0; k < A_MAX; k++)
 		arr_open(&pb->a[k]);
 	for (i = 0; i < b->nr_frames; i++) {
 		const struct store_frame *f = &b->frames[i];
 
+		if (!pb->frame_used[i])
+			continue;
 		pb->frame_hash[i] = store_frame_hash_v1(f);
+		if (sent_today(p, pb, pb->frame_hash[i]))
+			continue;
 		arr_int(&pb->a[A_FH], pb->frame_hash[i]);
 		arr_text(&pb->a[A_FK], f->kernel ? "t" : "f");
 		arr_int(&pb->a[A_FF], (f->inlined ? 1 : 0) | (f->jit ? 2 : 0) | (f->python ? 4 : 0));
@@ -575,6 +615,8 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 	for (i = 0; i < b->nr_stacks; i++) {
 		struct strbuf one = STRBUF_INIT;
 
+		if (!pb->stack_used[i])
+			continue;
 		arr_open(&one);
 		for (j = 0; j < b->stacks[i].nr; j++) {
 			__u32 fi = b->stacks[i].frames[j];
@@ -590,8 +632,10 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 		}
 		err = arr_close(&one);
 		pb->stack_hash[i] = store_stack_hash_v1(pb->tmp, b->stacks[i].nr);
-		arr_int(&pb->a[A_SH], pb->stack_hash[i]);
-		arr_text(&pb->a[A_SF], one.buf);
+		if (!sent_today(p, pb, pb->stack_hash[i])) {
+			arr_int(&pb->a[A_SH], pb->stack_hash[i]);
+			arr_text(&pb->a[A_SF], one.buf);
+		}
 		strbuf__release(&one);
 		if (err)
 			return err;
@@ -599,7 +643,11 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 	for (i = 0; i < b->nr_processes; i++) {
 		const struct store_process *sp = &b->processes[i];
 
+		if (!pb->proc_used[i])
+			continue;
 		pb->proc_hash[i] = store_process_hash_v1(b->run_id, sp);
+		if (sent_today(p, pb, pb->proc_hash[i]))
+			continue;
 		arr_int(&pb->a[A_PH], pb->proc_hash[i]);
 		arr_int(&pb->a[A_PP], sp->pid);
 		arr_int(&pb->a[A_PS], sp->start_time);
@@ -622,9 +670,9 @@ static int pg_batch__build(struct pg_batch *pb, const struct store_batch *b)
 			pb->min_day = c->ts / DAY_SECS;
 		if (c->ts / DAY_SECS > pb->max_day)
 			pb->max_day = c->ts / DAY_SECS;
-		/* counts are 32-bit on the server: a larger one takes several entries */
+		/* counts are 16-bit on the server: a larger one takes several entries */
 		while (left) {
-			__u64 n = left > INT_MAX ? INT_MAX : left;
+			__u64 n = left > SHRT_MAX ? SHRT_MAX : left;
 
 			arr_int(&pb->a[A_TS], c->ts);
 			arr_int(&pb->a[A_TP], pb->proc_hash[c->process]);
@@ -685,6 +733,22 @@ static int drain_pipeline(struct pg_store *p, int sent)
 	return err;
 }
 
+/* After a commit: what the batch wrote need not be sent again today. */
+static void remember_sent(struct pg_store *p, struct pg_batch *pb, const struct store_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nr_frames; i++)
+		if (pb->frame_used[i])
+			hashmap__set(&p->sent, (uint64_t)pb->frame_hash[i], (uint64_t)pb->day);
+	for (i = 0; i < b->nr_stacks; i++)
+		if (pb->stack_used[i])
+			hashmap__set(&p->sent, (uint64_t)pb->stack_hash[i], (uint64_t)pb->day);
+	for (i = 0; i < b->nr_processes; i++)
+		if (pb->proc_used[i])
+			hashmap__set(&p->sent, (uint64_t)pb->proc_hash[i], (uint64_t)pb->day);
+}
+
 static int pg_write_batch(struct store *st, const struct store_batch *b)
 {
 	struct pg_store *p = pg(st);
@@ -696,10 +760,20 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 	int sent = 0, err;
 
 	memset(&pb, 0, sizeof(pb));
+	pb.day = today();
 	err = pg_ready(p);
-	err = err ?: pg_batch__build(&pb, b);
+	err = err ?: pg_batch__build(p, &pb, b);
 	for (d = pb.min_day; !err && b->nr_counts && d <= pb.max_day; d++)
 		err = ensure_partition(p, d);
+	/*
+	 * A shipped batch need not wait for the server's disk: a crash that
+	 * loses its commit loses its marks with it, and the next push sends it
+	 * again from the host's database
+	 */
+	if (!err && b->ship && !p->async) {
+		err = pg_exec(p, "SET synchronous_commit = off", "cannot write a batch");
+		p->async = !err;
+	}
 	if (err)
 		goto out;
 	snprintf(run, sizeof(run), "%lld", (long long)b->run_id);
@@ -711,19 +785,19 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		goto out;
 	}
 	/* statements up to the sync are one implicit transaction */
-	if (b->nr_frames) {
+	if (pb.a[A_FH].len > 2) {
 		params[0] = pb.a[A_FH].buf, params[1] = pb.a[A_FK].buf, params[2] = pb.a[A_FF].buf;
 		params[3] = pb.a[A_FD].buf, params[4] = pb.a[A_FA].buf, params[5] = pb.a[A_FB].buf;
 		params[6] = pb.a[A_FM].buf, params[7] = pb.a[A_FN].buf, params[8] = day;
 		err = err ?: send(p, PG_FRAMES, params);
 		sent++;
 	}
-	if (!err && b->nr_stacks) {
+	if (!err && pb.a[A_SH].len > 2) {
 		params[0] = pb.a[A_SH].buf, params[1] = pb.a[A_SF].buf, params[2] = day;
 		err = send(p, PG_STACKS, params);
 		sent++;
 	}
-	if (!err && b->nr_processes) {
+	if (!err && pb.a[A_PH].len > 2) {
 		params[0] = run, params[1] = pb.a[A_PH].buf, params[2] = pb.a[A_PP].buf;
 		params[3] = pb.a[A_PS].buf, params[4] = pb.a[A_PC].buf, params[5] = pb.a[A_PE].buf;
 		params[6] = pb.a[A_PG].buf, params[7] = day;
@@ -754,6 +828,8 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		err = pg_fail(p, NULL, "cannot write a batch");
 	if (!err)
 		err = drain_pipeline(p, sent);
+	if (!err)
+		remember_sent(p, &pb, b);
 	if (PQstatus(p->conn) == CONNECTION_OK && !PQexitPipelineMode(p->conn)) {
 		/* results left unread: start the session afresh */
 		PQfinish(p->conn);
@@ -1257,6 +1333,7 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 			PQclear(res);
 	}
 	hashmap__release(&p->days);
+	hashmap__release(&p->sent);
 	if (deleted)
 		*deleted = err ? 0 : n;
 	return err;

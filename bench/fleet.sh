@@ -1,0 +1,67 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The fleet benchmark: a PostgreSQL server of its own (initdb in a temporary
+# directory, a Unix socket, removed at the end), batches of HOSTS hosts over
+# HOURS hours of 10-s buckets written by bench/fleet.c as agents ship them,
+# then bytes per sample on disk and the latency of `top` and `flamegraph` for
+# one host over one hour and for all hosts over the whole span.
+#   usage: bench/fleet.sh OUTPUT [HOSTS] [HOURS] [SAMPLES_PER_BUCKET] [BUCKETS_PER_BATCH]
+set -eu
+
+out=$1
+hosts=${2:-50}
+hours=${3:-24}
+per_bucket=${4:-800}
+per_batch=${5:-6}
+bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+dir=$(mktemp -d /tmp/profile-fleet-bench-XXXXXX)
+port=$((20000 + $$ % 40000))
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+	as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+[ "$(id -u)" = 0 ] && chown postgres "$dir"
+as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+as_pg "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+	-o "-k $dir -p $port -c listen_addresses='' -c shared_buffers=256MB" start >/dev/null
+db="host=$dir port=$port dbname=postgres user=postgres"
+
+echo "== ingest: $hosts hosts, $hours h of 10-s buckets, $per_bucket samples per host-bucket," \
+	"$per_batch buckets per batch (one pipeline round trip each)"
+"$out/bench/fleet" "$db" "$hosts" "$hours" "$per_bucket" 3000 "$per_batch" | tee "$dir/gen.txt"
+t0=$(sed -n 's/^t0 //p' "$dir/gen.txt")
+
+echo "== on disk"
+"$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -At -F ' ' -c "
+	SELECT 'samples (table+indexes, all partitions):', sum(pg_total_relation_size(inhrelid))
+	  FROM pg_inherits WHERE inhparent = 'samples'::regclass;
+	SELECT 'stacks:', pg_total_relation_size('stacks'), 'frames:', pg_total_relation_size('frames'),
+	  'processes:', pg_total_relation_size('processes'), 'shipped:', pg_total_relation_size('shipped');
+	SELECT 'bytes per sample, samples table:', round(sum(pg_total_relation_size(inhrelid))::numeric /
+	  (SELECT sum(c) FROM samples, unnest(counts) c), 2) FROM pg_inherits WHERE inhparent = 'samples'::regclass;
+	SELECT 'bytes per sample, everything:', round((SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+	  WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace)::numeric /
+	  (SELECT sum(c) FROM samples, unnest(counts) c), 2);"
+
+ms() { date +%s%N; }
+timed() {
+	what=$1
+	shift
+	best=
+	for i in 1 2 3; do
+		s=$(ms)
+		"$@" >/dev/null
+		e=$(( ($(ms) - s) / 1000000 ))
+		[ -z "$best" ] || [ "$e" -lt "$best" ] && best=$e
+	done
+	echo "$what: best of 3: $best ms"
+}
+h1=$((t0 + 3600))
+echo "== queries"
+timed "top, one host, one hour" "$out/profile" top --db "$db" --host host017 --since "@$t0" --until "@$h1"
+timed "flamegraph, one host, one hour" "$out/profile" flamegraph --db "$db" --host host017 \
+	--since "@$t0" --until "@$h1" -o "$dir/h.svg"
+timed "top, all hosts, whole span" "$out/profile" top --db "$db"
+timed "flamegraph, all hosts, whole span" "$out/profile" flamegraph --db "$db" -o "$dir/all.svg"
