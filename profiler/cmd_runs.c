@@ -19,10 +19,56 @@ const struct command_def runs_cmd = {
 	.max_args = 0,
 };
 
+/* The hosts that reported to a central store, and when they last did. */
+struct host_report {
+	char name[64];
+	__s64 last_ms;
+	int runs;
+};
+
+struct runs_ctx {
+	int nr;
+	struct host_report hosts[256];
+	int nr_hosts;
+};
+
+static void note_host(struct runs_ctx *c, const struct store_run_info *r)
+{
+	int i;
+
+	if (!r->last_report_ms)
+		return;
+	for (i = 0; i < c->nr_hosts && strcmp(c->hosts[i].name, r->host); i++)
+		;
+	if (i == c->nr_hosts) {
+		if (c->nr_hosts == 256)
+			return;
+		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "%s", r->host);
+		c->nr_hosts++;
+	}
+	c->hosts[i].runs++;
+	if (r->last_report_ms > c->hosts[i].last_ms)
+		c->hosts[i].last_ms = r->last_report_ms;
+}
+
+static void print_hosts(const struct runs_ctx *c)
+{
+	char when[32];
+	int i;
+
+	if (!c->nr_hosts)
+		return;
+	printf("\n%-16s  %-19s  %5s\n", "HOST", "LAST REPORT", "RUNS");
+	for (i = 0; i < c->nr_hosts; i++)
+		printf("%-16s  %-19s  %5d\n", c->hosts[i].name,
+		       format_time(c->hosts[i].last_ms / 1000, when, sizeof(when)), c->hosts[i].runs);
+}
+
 static int print_run(void *ctx, const struct store_run_info *r)
 {
 	char start[32], dur[32];
-	int *nr = ctx;
+	struct runs_ctx *c = ctx;
+	int *nr = &c->nr;
 
 	if (!(*nr)++)
 		printf("%5s  %-6s  %-16s  %-19s  %9s  %9s  %s\n", "RUN", "KIND", "HOST", "START",
@@ -34,6 +80,7 @@ static int print_run(void *ctx, const struct store_run_info *r)
 	printf("%5lld  %-6s  %-16s  %-19s  %9s  %9llu  %s%s%s\n", (long long)r->id, r->kind,
 	       r->host, format_time(r->start_ms / 1000, start, sizeof(start)), dur,
 	       (unsigned long long)r->samples, r->labels, r->labels[0] ? " " : "", r->cmdline);
+	note_host(c, r);
 	return 0;
 }
 
@@ -41,7 +88,8 @@ int cmd_runs(int argc, char **argv)
 {
 	struct selector s = {};
 	struct store *st;
-	int err, nr = 0, first;
+	static struct runs_ctx c;
+	int err, first;
 	const struct option_def opts[] = {
 		SELECTOR_OPTIONS(&s),
 		OPT_END(),
@@ -53,9 +101,11 @@ int cmd_runs(int argc, char **argv)
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
 	st = selector__open(&s);
-	err = st ? store__list_runs(st, &s.sel, print_run, &nr) : -errno;
-	if (!err && !nr)
+	err = st ? store__list_runs(st, &s.sel, print_run, &c) : -errno;
+	if (!err && !c.nr)
 		printf("No runs match.\n");
+	if (!err)
+		print_hosts(&c);
 	store__free(st);
 	selector__release(&s);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;

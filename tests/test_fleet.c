@@ -399,6 +399,13 @@ static void test_agent_ships_through_faults(void **state)
 	free(lt);
 	free(ct);
 
+	/* which hosts reported, and when */
+	assert_int_equal(profile(tmp("runs.out"), tmp("runs.err"), "runs", "--db", server.uri, NULL),
+			 0);
+	top = slurp(tmp("runs.out"));
+	if (!strstr(top, "LAST REPORT") || !strstr(strstr(top, "LAST REPORT"), "fleet-h1"))
+		fail_msg("runs --db URI does not list fleet-h1's last report:\n%s", top);
+	free(top);
 	/* the workload's hot functions, from the central store */
 	assert_int_equal(profile(tmp("top.out"), tmp("top.err"), "top", "--db", server.uri, "--host",
 				 "fleet-h1", "--comm", "wl_split", NULL), 0);
