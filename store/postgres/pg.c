@@ -553,7 +553,7 @@ static int health_array(struct strbuf *sb, const struct store_health *h)
 	const __u64 vals[] = {
 		h->samples, h->recorded, h->dropped, h->collisions, h->lost, h->cpu_ms,
 		h->rss_kb, h->db_bytes, h->flushes, h->flush_errors, h->user_stacks, h->complete,
-		h->unnamed,
+		h->unnamed, h->idle, h->filtered, h->undrained,
 	};
 	size_t i;
 
@@ -1174,7 +1174,7 @@ static void parse_health(const char *arr, struct store_health *h)
 	__u64 *vals[] = {
 		&h->samples, &h->recorded, &h->dropped, &h->collisions, &h->lost, &h->cpu_ms,
 		&h->rss_kb, &h->db_bytes, &h->flushes, &h->flush_errors, &h->user_stacks,
-		&h->complete, &h->unnamed,
+		&h->complete, &h->unnamed, &h->idle, &h->filtered, &h->undrained,
 	};
 	const char *c = arr + 1;
 	char *end;
@@ -1347,6 +1347,21 @@ static int pg_used_bytes(struct store *st, __u64 *bytes)
 		"SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
 		" WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace",
 		0, NULL, "cannot measure the database", &res);
+
+	if (!err) {
+		*bytes = cell_int(res, 0, 0);
+		PQclear(res);
+	}
+	return err;
+}
+
+/* The database's size on the server's disk. */
+static int pg_file_bytes(struct store *st, __u64 *bytes)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int err = pg_ready(p) ?: pg_query(p, "SELECT pg_database_size(current_database())", 0,
+					   NULL, "cannot measure the database", &res);
 
 	if (!err) {
 		*bytes = cell_int(res, 0, 0);
