@@ -1412,6 +1412,7 @@ static const struct store_ops pg_ops = {
 	.shipped_until = pg_shipped_until,
 	.expire = pg_expire,
 	.used_bytes = pg_used_bytes,
+	.file_bytes = pg_file_bytes,
 	.query_stacks = pg_query_stacks,
 	.query_timeline = pg_query_timeline,
 	.list_runs = pg_list_runs,
