@@ -3,9 +3,11 @@
 # Rendering benchmark: folded files of 10k, 100k and 1M lines (41 frames a
 # line, ~1.4 KB a line: the 1M file is ~1.4 GB) rendered to SVG by
 # `profile flamegraph`, with wall time and peak memory; flamegraph.pl on the
-# same files when it is installed (only up to 100k lines: it needs minutes
-# and ~16 GB for 1M). Also `profile import perf-script` throughput.
-# usage: bench/render.sh BUILD_DIR
+# same files when it is installed, or named by FLAMEGRAPH_PL (only up to 100k
+# lines: it needs minutes and ~16 GB for 1M). Also `profile import
+# perf-script` throughput. CPU is user + system seconds (all threads): on a
+# busy machine it says more than the wall time.
+# usage: [FLAMEGRAPH_PL=path/flamegraph.pl] bench/render.sh BUILD_DIR
 set -eu
 out=$1
 dir=$out/bench
@@ -13,15 +15,16 @@ mkdir -p "$dir"
 gen=$dir/gen_stacks
 ${CC:-cc} -O2 -o "$gen" bench/gen_stacks.c
 
-measure() {	# label, command...: prints wall seconds and peak RSS
+measure() {	# label, command...: prints wall seconds, CPU seconds and peak RSS
 	label=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$dir/time.txt" "$@" >/dev/null 2>"$dir/err.txt" || {
+	/usr/bin/time -f "%e %U %S %M" -o "$dir/time.txt" "$@" >/dev/null 2>"$dir/err.txt" || {
 		echo "$label: failed: $(tail -1 "$dir/err.txt")"
 		return 0
 	}
-	read -r secs kb <"$dir/time.txt"
-	printf '  %-36s %8.2f s  %7d MB\n' "$label" "$secs" $((kb / 1024))
+	read -r secs user sys kb <"$dir/time.txt"
+	printf '  %-36s %8.2f s  CPU %6.2f s  %7d MB\n' "$label" "$secs" \
+		"$(awk "BEGIN { print $user + $sys }")" $((kb / 1024))
 }
 
 echo "profile flamegraph (streaming, default --min-width 0.1):"
@@ -35,10 +38,11 @@ for n in 10000 100000 1000000; do
 	echo "      $frames frames drawn, SVG $(du -k "$dir/out-$n.svg" | cut -f1) KB"
 done
 
-if command -v flamegraph.pl >/dev/null 2>&1; then
+fgpl=${FLAMEGRAPH_PL:-flamegraph.pl}
+if command -v "$fgpl" >/dev/null 2>&1 || [ -f "$fgpl" ]; then
 	echo "flamegraph.pl:"
 	for n in 10000 100000; do
-		measure "$n lines" flamegraph.pl "$dir/stacks-$n.folded"
+		measure "$n lines" perl "$(command -v "$fgpl" || echo "$fgpl")" "$dir/stacks-$n.folded"
 	done
 else
 	echo "flamegraph.pl: not installed (no Debian package ships it), skipped"
