@@ -219,7 +219,7 @@ static int cmp_range(const void *a, const void *b)
 static int exec_ranges(Elf *elf, struct range **out, size_t *nr)
 {
 	struct range *r = NULL;
-	size_t n = 0, cap = 0, phnum, i;
+	size_t n = 0, cap = 0, phnum, kept = 1, i;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	GElf_Phdr ph;
@@ -249,9 +249,21 @@ static int exec_ranges(Elf *elf, struct range **out, size_t *nr)
 			r[n++].end = ph.p_vaddr + ph.p_memsz;
 		}
 	}
-	qsort(r, n, sizeof(*r), cmp_range);
+	if (n)
+		qsort(r, n, sizeof(*r), cmp_range);
+	/*
+	 * Sections that overlap (a damaged file, or .plt.got placed inside
+	 * .text) would give rows out of pc order: each range starts where the
+	 * one before it ends, and one left empty goes.
+	 */
+	for (i = 1; i < n; i++) {
+		if (r[i].start < r[kept - 1].end)
+			r[i].start = r[kept - 1].end;
+		if (r[i].start < r[i].end)
+			r[kept++] = r[i];
+	}
 	*out = r;
-	*nr = n;
+	*nr = n ? kept : 0;
 	return 0;
 
 err_nomem:
