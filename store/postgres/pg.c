@@ -1042,6 +1042,8 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 	/* one snapshot for the three queries */
 	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 			     "cannot query samples");
+	/* the unnested entries are summed in memory (a hash), not sorted on disk */
+	err = err ?: pg_exec(p, "SET LOCAL work_mem = '256MB'", "cannot query samples");
 	if (err)
 		goto out;
 	err = pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &rows);
