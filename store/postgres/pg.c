@@ -1057,9 +1057,33 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 	}
 	err = err ?: pg_query(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1::bigint[])",
 			      1, param, "cannot query stacks", &stacks);
-	err = err ?: pg_query(p, "SELECT f.hash, f.kernel, f.flags, f.module, f.name FROM frames f"
-			      " WHERE f.hash IN (SELECT unnest(frames) FROM stacks"
-			      " WHERE hash = ANY($1::bigint[]))", 1, param, "cannot query frames",
+	/* the frames by the hashes the stacks hold: an index lookup each, no unnest on the server */
+	if (!err) {
+		uint64_t one;
+
+		arr_open(&hashes);
+		for (i = 0; !err && i < PQntuples(stacks); i++) {
+			const char *c = PQgetvalue(stacks, i, 1) + 1;
+			char *end;
+
+			while (*c && *c != '}') {
+				__s64 h = strtoll(c, &end, 10);
+
+				if (end == c)
+					break;
+				if (!hashmap__get(&frame_idx, (uint64_t)h, &one)) {
+					err = hashmap__set(&frame_idx, (uint64_t)h, 0);
+					arr_int(&hashes, h);
+				}
+				c = *end == ',' ? end + 1 : end;
+			}
+		}
+		err = err ?: arr_close(&hashes);
+		hashmap__release(&frame_idx);
+		param[0] = hashes.buf;
+	}
+	err = err ?: pg_query(p, "SELECT hash, kernel, flags, module, name FROM frames"
+			      " WHERE hash = ANY($1::bigint[])", 1, param, "cannot query frames",
 			      &frames);
 	PQclear(PQexec(p->conn, "COMMIT"));
 	if (err)
