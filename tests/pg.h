@@ -2,8 +2,9 @@
 /*
  * A real PostgreSQL server for a test: initdb into a fresh directory from
  * mkdtemp, started by pg_ctl on a Unix socket in that directory (no TCP) at a
- * random port number, stopped and removed at exit on every path, a failed
- * assertion included (atexit). initdb refuses to run as root: as root, the
+ * random port number, stopped and removed at exit on every path: a failed
+ * assertion (atexit) and a kill by SIGTERM, SIGINT or SIGHUP (a timeout)
+ * included. initdb refuses to run as root: as root, the
  * server's commands run as the "postgres" user the Debian package creates,
  * which then owns the directory. Debian's server binaries live in
  * /usr/lib/postgresql/<version>/bin; the newest found is used.
@@ -15,6 +16,7 @@
 #include <glob.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,14 @@ static inline void pg_servers__remove_all(void)
 			pg_server__remove(pg_servers[i]);
 }
 
+/* A test killed by a signal (a timeout) stops its servers too, then dies of it. */
+static inline void pg_servers__on_signal(int sig)
+{
+	pg_servers__remove_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* initdb and start; 0, or -1 after a message (dir/cmd.log has the details). */
 static inline int pg_server__init(struct pg_server *s)
 {
@@ -161,6 +171,9 @@ static inline int pg_server__init(struct pg_server *s)
 	}
 	if (!registered) {
 		atexit(pg_servers__remove_all);
+		signal(SIGTERM, pg_servers__on_signal);
+		signal(SIGINT, pg_servers__on_signal);
+		signal(SIGHUP, pg_servers__on_signal);
 		registered = true;
 	}
 	pw = geteuid() == 0 ? getpwnam("postgres") : NULL;
