@@ -47,7 +47,8 @@ const struct command_def import_cmd = {
 		"kernel, inlined, JIT and Python frames. 'profile folded --run N' prints the stacks back:\n"
 		"\n"
 		"  perf script | profile import perf-script --store --label build=v2\n"
-		"  profile import folded old.folded --store --host web1 --time '2026-01-02 10:00'",
+		"  profile import folded old.folded --store --host web1 --time '2026-01-02 10:00'\n"
+		"  profile import folded new.folded --store --build-id 3f2a... --label build=v2",
 	.max_args = 2,	/* the format and a file */
 };
 
@@ -58,6 +59,7 @@ struct import_opts {
 	const char *db_path;
 	const char *host;
 	const char *time;
+	const char *build_id;
 	const char **labels;
 	int nr_labels;
 	bool folded;	/* the input is folded stacks */
@@ -100,6 +102,8 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
 			     "label the run (repeatable)"),
 		OPT_STRING(0, "host", &o->host, "NAME", "host the run is stored under (default: this one)"),
+		OPT_STRING(0, "build-id", &o->build_id, "HEX",
+			   "the build id of the profiled executable, for --build-id selections"),
 		OPT_STRING(0, "time", &o->time, "TIME",
 			   "when the samples were taken: -1h, @UNIX, 'YYYY-MM-DD HH:MM[:SS]' (default: now)"),
 		OPT_END(),
@@ -126,8 +130,13 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 		pr_warn("--store and --output exclude each other: the stacks go to the database");
 		return -EINVAL;
 	}
-	if (!o->store && (o->db_path || o->host || o->time || o->nr_labels)) {
-		pr_warn("--db, --label, --host and --time are for --store");
+	if (!o->store && (o->db_path || o->host || o->time || o->build_id || o->nr_labels)) {
+		pr_warn("--db, --label, --host, --build-id and --time are for --store");
+		return -EINVAL;
+	}
+	if (o->build_id && (!o->build_id[0] || strlen(o->build_id) > 128 ||
+			    o->build_id[strspn(o->build_id, "0123456789abcdef")])) {
+		pr_warn("--build-id: '%s' is not a build id (lower-case hex digits)", o->build_id);
 		return -EINVAL;
 	}
 	if (o->host && !o->host[0]) {
@@ -150,6 +159,7 @@ static int write_line(void *ctx, const char *stack, size_t len, double count)
 
 struct import_batch {
 	const char *name;		/* the input, for messages */
+	const char *build_id;		/* of every process, or NULL */
 	__s64 ts;			/* the bucket every count goes to */
 	struct strset *frame_keys;	/* kind letter + name; the id is the batch's frame index */
 	struct strset *stack_keys;	/* frame indexes as bytes; the id is the stack index */
@@ -266,7 +276,7 @@ static int add_stack(void *ctx, const char *stack, size_t len, double count)
 		if (grow((void **)&b->procs, &b->cap_procs, b->nr_procs + 1, sizeof(*b->procs)))
 			return -ENOMEM;
 		b->procs[b->nr_procs++] = (struct store_process){
-			.comm = strset__str(b->comms, proc),
+			.comm = strset__str(b->comms, proc), .exe_build_id = b->build_id,
 		};
 	}
 	for (p = semi ? semi + 1 : end; semi && p <= end; p = semi + 1) {
@@ -374,7 +384,8 @@ static int import_store(FILE *in, const char *name, const struct import_opts *o,
 			char **argv)
 {
 	struct import_batch b = {
-		.name = name, .frame_keys = strset__new(), .stack_keys = strset__new(),
+		.name = name, .build_id = o->build_id,
+		.frame_keys = strset__new(), .stack_keys = strset__new(),
 		.comms = strset__new(), .count_of = HASHMAP_INIT,
 	};
 	size_t bad = 0;

@@ -42,6 +42,7 @@ const struct command_def serve_cmd = {
 		"host, comm, pid, build_id, label, run; base. and new. prefixed for a diff):\n"
 		"\n"
 		"  /api/runs /api/hosts /api/labels /api/comms   what the store holds\n"
+		"  /api/builds               executables: build id, process name, samples\n"
 		"  /api/timeline?step=S      samples over time, S seconds a point\n"
 		"  /api/top?limit=N          top functions (JSON); /api/top.txt as 'profile top'\n"
 		"  /api/folded               as 'profile folded'\n"
@@ -418,31 +419,29 @@ static int api_labels(struct api *a)
 	return distinct(a, "labels", "labels");
 }
 
-/* The process names (each stack's root frame) with their samples, most first. */
+static int add_comm(void *ctx, const char *build_id, const char *comm, __u64 samples)
+{
+	const char *name = comm[0] ? comm : "[unknown comm]";
+	json_t *prev = json_object_get(ctx, name);
+
+	(void)build_id;
+	/* the name as stored, UTF-8 or not: json_name() makes it JSON on the way out */
+	return json_object_set_new_nocheck(ctx, name, json_real((prev ? json_real_value(prev) : 0) +
+								 (double)samples)) ? -ENOMEM : 0;
+}
+
+/*
+ * The process names with their samples (the page sorts them): summed by the
+ * store over the executables (store__query_builds), no stack read.
+ */
 static int api_comms(struct api *a)
 {
-	struct stack_agg *agg = NULL;
 	json_t *counts = json_object(), *out = json_array(), *v;
-	const char *stack, *key;
-	double count;
-	size_t i;
-	int err = counts && out ? load_agg(a, &a->sel[0], &agg) : -ENOMEM;
+	struct store *st = counts && out ? thread_store(a->srv) : NULL;
+	int err = !counts || !out ? -ENOMEM : !st ? -errno : 0;
+	const char *key;
 
-	for (i = 0; !err && stack_agg__get(agg, i, &stack, &count); i++) {
-		size_t n = strcspn(stack, ";");
-		char *name = strndup(stack, n);
-		json_t *prev;
-
-		if (!name) {
-			err = -ENOMEM;
-			break;
-		}
-		prev = json_object_get(counts, name);
-		err = json_object_set_new(counts, name,
-					  json_real((prev ? json_real_value(prev) : 0) + count)) ?
-			-ENOMEM : 0;
-		free(name);
-	}
+	err = err ?: store__query_builds(st, &a->sel[0].sel, add_comm, counts);
 	json_object_foreach(counts, key, v) {
 		json_t *row = err ? NULL : json_pack("{s:o,s:f}", "name", json_name(key),
 						      "samples", json_real_value(v));
@@ -451,7 +450,6 @@ static int api_comms(struct api *a)
 			err = -ENOMEM;
 	}
 	json_decref(counts);
-	stack_agg__free(agg);
 	if (err) {
 		json_decref(out);
 		return err;
@@ -501,6 +499,29 @@ static int api_timeline(struct api *a)
 	return send_json(a, json_pack("{s:I,s:I,s:I,s:o}", "since", (json_int_t)since,
 				      "until", (json_int_t)until, "step", (json_int_t)step,
 				      "points", c.points));
+}
+
+static int add_build(void *ctx, const char *build_id, const char *comm, __u64 samples)
+{
+	json_t *row = json_pack("{s:o,s:o,s:I}", "build_id", json_name(build_id),
+				"comm", json_name(comm), "samples", (json_int_t)samples);
+
+	return !row || json_array_append_new(ctx, row) ? -ENOMEM : 0;
+}
+
+/* The executables (build id, process name) behind the selection, most samples first. */
+static int api_builds(struct api *a)
+{
+	json_t *rows = json_array();
+	struct store *st = rows ? thread_store(a->srv) : NULL;
+	int err = !rows ? -ENOMEM : !st ? -errno : 0;
+
+	err = err ?: store__query_builds(st, &a->sel[0].sel, add_build, rows);
+	if (err) {
+		json_decref(rows);
+		return err;
+	}
+	return send_json(a, json_pack("{s:o}", "builds", rows));
 }
 
 static int top_json(struct api *a, const struct stack_agg *agg)
@@ -690,6 +711,7 @@ static const struct endpoint {
 	{ "/api/hosts", api_hosts, 0, false },
 	{ "/api/labels", api_labels, 0, false },
 	{ "/api/comms", api_comms, 0, false },
+	{ "/api/builds", api_builds, 0, false },
 	{ "/api/timeline", api_timeline, P_STEP, false },
 	{ "/api/top", api_top, P_LIMIT, false },
 	{ "/api/top.txt", api_top_txt, P_LIMIT, false },

@@ -143,6 +143,12 @@ int store__query_timeline(struct store *st, const struct store_selector *sel, __
 	return CALL(query_timeline, "a timeline", sel, step, fn, ctx);
 }
 
+int store__query_builds(struct store *st, const struct store_selector *sel, store_build_fn fn,
+			void *ctx)
+{
+	return CALL(query_builds, "listing builds", sel, fn, ctx);
+}
+
 int store__read_batches(struct store *st, const struct store_selector *sel, __s64 after_ts,
 			__s64 before_ts, store_batch_fn fn, void *ctx)
 {

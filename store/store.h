@@ -255,6 +255,16 @@ typedef int (*store_timeline_fn)(void *ctx, __s64 ts, __u64 count);
 int store__query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
 			  store_timeline_fn fn, void *ctx);
 
+/*
+ * The executables behind the samples the selector matches: call @fn for each
+ * distinct (executable build id, process name) with their samples, most
+ * first; @build_id is "" for processes whose build id is unknown. One
+ * consistent snapshot, as store__query_stacks().
+ */
+typedef int (*store_build_fn)(void *ctx, const char *build_id, const char *comm, __u64 samples);
+int store__query_builds(struct store *st, const struct store_selector *sel, store_build_fn fn,
+			void *ctx);
+
 struct store_run_info {
 	__s64 id;
 	const char *kind, *host, *cmdline, *labels;	/* labels: "k=v,k=v" */

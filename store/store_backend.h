@@ -34,6 +34,8 @@ struct store_ops {
 			    void *ctx);
 	int (*query_timeline)(struct store *st, const struct store_selector *sel, __s64 step,
 			      store_timeline_fn fn, void *ctx);
+	int (*query_builds)(struct store *st, const struct store_selector *sel,
+			    store_build_fn fn, void *ctx);
 	int (*read_batches)(struct store *st, const struct store_selector *sel, __s64 after_ts,
 			    __s64 before_ts, store_batch_fn fn, void *ctx);
 	int (*list_runs)(struct store *st, const struct store_selector *sel, store_run_fn fn,

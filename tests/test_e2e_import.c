@@ -422,6 +422,7 @@ static const char *const hostile_names[] = {
 };
 static const char *const hostile_comms[] = {
 	"<script>window.__pwned=10</script>", "javascript:alert(11)", "\"comm'&<>",
+	"ctl\x01\x1b[0m\xff\xfe<img src=x onerror=window.__pwned=12>",
 };
 
 #define NR_NAMES (sizeof(hostile_names) / sizeof(hostile_names[0]))
@@ -506,6 +507,81 @@ static void test_hostile_names_in_chromium(void **state)
 	serve_stop(&b);
 }
 
+/*
+ * A store of 100,000 distinct stacks (50 modules x 40 classes x 50 leaves,
+ * shaped as bench/gen_stacks makes them shallower): the page draws its flame
+ * graph in under 1 s after the data arrives and answers zoom, search and
+ * tooltips in under 200 ms, in Chromium (tests/browser/serve_timing.mjs).
+ */
+static void test_large_profile_in_chromium(void **state)
+{
+	char in[4200], path[4200], args[256], *out, *err;
+	struct server sv;
+	int a, b, c;
+	FILE *f;
+
+	(void)state;
+	need_browser();
+	snprintf(in, sizeof(in), "%s/100k.folded", tmpdir);
+	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
+	f = fopen(in, "w");
+	assert_non_null(f);
+	for (a = 0; a < 50; a++) {
+		for (b = 0; b < 40; b++) {
+			for (c = 0; c < 50; c++) {
+				int leaf = (a * 40 + b) * 50 + c;
+
+				fprintf(f, "app;main;app::module_%02d::dispatch;app::module_%02d::Worker::run;"
+					"app::module_%02d::Class%d::method_%d;leaf_%d %d\n",
+					a, a, a, b, b, leaf, 1 + (leaf * 7919) % 97);
+			}
+		}
+	}
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(cli(&out, &err, "import", "folded", in, "--store", "--db", path, NULL), 0);
+	assert_non_null(strstr(out, "100000 stacks"));
+	free(out);
+	free(err);
+	serve(path, "serve-100k", &sv);
+	snprintf(args, sizeof(args), "%s 1", sv.url);
+	node("serve_timing.mjs", args);
+	serve_stop(&sv);
+}
+
+/*
+ * The page's comparisons (tests/browser/compare.mjs): two hosts, two builds
+ * picked from the build filter, two time ranges dragged on the timeline.
+ */
+static void test_compare_in_chromium(void **state)
+{
+	char a[4200], b[4200], path[4200], *out, *err;
+	struct server sv;
+
+	(void)state;
+	need_browser();
+	snprintf(a, sizeof(a), "%s/cmp-a.folded", tmpdir);
+	snprintf(b, sizeof(b), "%s/cmp-b.folded", tmpdir);
+	snprintf(path, sizeof(path), "%s/compare.db", tmpdir);
+	write_file(a, "svc;main;handle;parse 500\nsvc;main;handle;render 500\n");
+	write_file(b, "svc;main;handle;parse 900\nsvc;main;handle;render 100\n");
+	assert_int_equal(cli(&out, &err, "import", "folded", a, "--store", "--db", path, "--host",
+			     "alpha", "--build-id", "aaaa1111", "--time", "-3h", NULL), 0);
+	free(out);
+	free(err);
+	assert_int_equal(cli(&out, &err, "import", "folded", b, "--store", "--db", path, "--host",
+			     "beta", "--build-id", "bbbb2222", "--time", "-1h", NULL), 0);
+	free(out);
+	free(err);
+	/* the build ids select as on the command line */
+	assert_int_equal(cli(&out, &err, "folded", "--db", path, "--build-id", "bbbb", NULL), 0);
+	assert_string_equal(out, "svc;main;handle;parse 900\nsvc;main;handle;render 100\n");
+	free(out);
+	free(err);
+	serve(path, "serve-compare", &sv);
+	node("compare.mjs", sv.url);
+	serve_stop(&sv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_diff_of_imports),
 		cmocka_unit_test(test_bad_input_stores_nothing),
 		cmocka_unit_test(test_hostile_names_in_chromium),
+		cmocka_unit_test(test_large_profile_in_chromium),
+		cmocka_unit_test(test_compare_in_chromium),
 	};
 	int ret;
 

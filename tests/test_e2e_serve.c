@@ -473,7 +473,7 @@ static void test_bad_requests(void **state)
 	expect("GET", "/api/top?pid=12,x", NULL, 0, 400, "pid");
 	expect("GET", "/api/top?run=0", NULL, 0, 400, "run");
 	expect("GET", "/api/runs?label=novalue", NULL, 0, 400, "label");
-	expect("GET", "/api/runs?comm=aaaaaaaaaaaaaaaaaaaaaaa", NULL, 0, 400, "comm");
+	expect("GET", "/api/runs?comm=", NULL, 0, 400, "comm");
 	expect("GET", "/api/top?build_id=XYZ", NULL, 0, 400, "build_id");
 	expect("GET", "/api/top?limit=-1", NULL, 0, 400, "limit");
 	expect("GET", "/api/folded?limit=5", NULL, 0, 400, "limit");

@@ -193,6 +193,12 @@ static int op_query_timeline(struct store *st, const struct store_selector *sel,
 	return sqlite__query_timeline(sq(st), sel, step, fn, ctx);
 }
 
+static int op_query_builds(struct store *st, const struct store_selector *sel, store_build_fn fn,
+			   void *ctx)
+{
+	return sqlite__query_builds(sq(st), sel, fn, ctx);
+}
+
 static int op_read_batches(struct store *st, const struct store_selector *sel, __s64 after_ts,
 			   __s64 before_ts, store_batch_fn fn, void *ctx)
 {
@@ -230,6 +236,7 @@ const struct store_ops sqlite_ops = {
 	.file_bytes = op_file_bytes,
 	.query_stacks = op_query_stacks,
 	.query_timeline = op_query_timeline,
+	.query_builds = op_query_builds,
 	.read_batches = op_read_batches,
 	.list_runs = op_list_runs,
 	.last_run = op_last_run,

@@ -351,6 +351,40 @@ int sqlite__query_timeline(struct sqlite_store *st, const struct store_selector 
 	return err;
 }
 
+/* ---- executables ---- */
+
+int sqlite__query_builds(struct sqlite_store *st, const struct store_selector *sel,
+			 store_build_fn fn, void *ctx)
+{
+	struct where w = { .sql = STRBUF_INIT };
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_DONE, err;
+
+	err = strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(s.count) AS n FROM "
+			   STORE_ALL_SAMPLES " s JOIN processes p ON p.id = s.process_id"
+			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id");
+	err = err ?: build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm"
+				  " ORDER BY n DESC, p.exe_build_id, p.comm");
+	err = err ?: prepare_where(st, &w, &q);
+	err = err ?: store_exec(st, "BEGIN");
+	if (!err) {
+		err = store_unpack(st, sel->since, sel->until);
+		while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW)
+			err = fn(ctx, (const char *)sqlite3_column_text(q, 0) ?: "",
+				 (const char *)sqlite3_column_text(q, 1) ?: "",
+				 (__u64)sqlite3_column_int64(q, 2));
+		if (!err && rc != SQLITE_DONE)
+			err = store_err(st, rc, "cannot query samples");
+		sqlite3_finalize(q);
+		q = NULL;
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	}
+	sqlite3_finalize(q);
+	strbuf__release(&w.sql);
+	return err;
+}
+
 /* ---- runs ---- */
 
 static void read_health(sqlite3_stmt *q, int col, struct store_health *h)

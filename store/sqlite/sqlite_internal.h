@@ -86,6 +86,8 @@ int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *s
 			 store_stack_fn fn, void *ctx);
 int sqlite__query_timeline(struct sqlite_store *st, const struct store_selector *sel, __s64 step,
 			   store_timeline_fn fn, void *ctx);
+int sqlite__query_builds(struct sqlite_store *st, const struct store_selector *sel,
+			 store_build_fn fn, void *ctx);
 int sqlite__read_batches(struct sqlite_store *st, const struct store_selector *sel,
 			 __s64 after_ts, __s64 before_ts, store_batch_fn fn, void *ctx);
 int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel, store_run_fn fn,

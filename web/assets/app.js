@@ -9,9 +9,12 @@
 
 const $ = (id) => document.getElementById(id);
 const SEL = ["since", "until", "host", "comm", "build_id", "label", "run"];
+// what the comparison's NEW side may change of the selection (new.KEY in the URL)
+const NEW = ["run", "host", "build_id", "since", "until"];
 const state = new URLSearchParams(location.search);
 const PAD = 10, CHARW = 7.08;
 let fg = null, rows = [], sortKey = null, sortDesc = true, searching = "";
+let dragNew = false;	// the next drag on the timeline picks the range to compare with
 
 function params(prefix, extra) {
 	const p = new URLSearchParams();
@@ -28,13 +31,28 @@ function params(prefix, extra) {
 function diffParams(extra) {
 	const p = params("base.", extra), n = params("new.");
 	n.delete("token");
-	n.set("new.run", state.get("new.run"));
+	for (const k of NEW) {
+		if (state.get("new." + k)) n.set("new." + k, state.get("new." + k));
+	}
 	for (const [k, v] of n) p.append(k, v);
 	return p;
 }
 
 function comparing() {
-	return !!state.get("new.run");
+	return NEW.some((k) => state.get("new." + k));
+}
+
+// "host=a, build_id=3f2a" for what NEW changes, from BASE's values
+function describeCompare() {
+	const side = (pre) => NEW.filter((k) => state.get("new." + k)).map((k) => k + "=" +
+		(k === "since" || k === "until" ? fmtWhen(state.get(pre + k)) : (state.get(pre + k) || "any")));
+	$("cmp-desc").textContent = comparing() ?
+		"base " + side("").join(", ") + "  vs  new " + side("new.").join(", ") : "";
+}
+
+function fmtWhen(v) {
+	const t = parseTs(v);
+	return t ? fmtTime(t) : v || "open";
 }
 
 function setURL() {
@@ -61,7 +79,7 @@ function fillSelect(sel, values, current, label) {
 	sel.replaceChildren();
 	const any = document.createElement("option");
 	any.value = "";
-	any.textContent = sel.id === "f-newrun" ? "(off)" : "any";
+	any.textContent = sel.id.startsWith("f-new") ? "(off)" : "any";
 	sel.appendChild(any);
 	for (const v of values) {
 		const o = document.createElement("option");
@@ -84,11 +102,12 @@ async function loadFilters() {
 	// the processes of the rest of the selection: picking one keeps the others listed
 	const others = params("", {});
 	others.delete("comm");
-	const [runs, hosts, labels, comms] = await Promise.all([
+	const [runs, hosts, labels, comms, builds] = await Promise.all([
 		api("/api/runs", none).then((r) => r.json()),
 		api("/api/hosts", none).then((r) => r.json()),
 		api("/api/labels", none).then((r) => r.json()),
 		api("/api/comms", others).then((r) => r.json()),
+		api("/api/builds", none).then((r) => r.json()),
 	]);
 	const runLabel = (r) => "#" + r.id + " " + r.kind + " " + r.host + " " +
 		fmtTime(r.start_ms / 1000) + " (" + r.samples + ")";
@@ -96,11 +115,27 @@ async function loadFilters() {
 	fillSelect($("f-run"), runVals, state.get("run"), (v) => runLabel(v.r));
 	fillSelect($("f-newrun"), runVals, state.get("new.run"), (v) => runLabel(v.r));
 	fillSelect($("f-host"), hosts.hosts, state.get("host"));
+	fillSelect($("f-newhost"), hosts.hosts, state.get("new.host"));
+	// one entry per executable: its build id and the process names it ran as
+	const byId = new Map();
+	for (const b of builds.builds) {
+		if (!b.build_id) continue;
+		const e = byId.get(b.build_id) || { value: b.build_id, comms: [], samples: 0 };
+		e.comms.push(b.comm);
+		e.samples += b.samples;
+		byId.set(b.build_id, e);
+	}
+	const buildVals = [...byId.values()];
+	for (const [id, key] of [["f-build", "build_id"], ["f-newbuild", "new.build_id"]]) {
+		if (state.get(key) && !byId.has(state.get(key)))
+			buildVals.push({ value: state.get(key), comms: ["?"], samples: 0 });
+		fillSelect($(id), buildVals, state.get(key), (v) => v.value.slice(0, 12) + " " +
+			v.comms.join(", ") + " (" + v.samples + ")");
+	}
 	fillSelect($("f-label"), labels.labels, state.get("label"));
 	const names = comms.comms.sort((a, b) => b.samples - a.samples).map((c) => c.name);
 	if (state.get("comm") && !names.includes(state.get("comm"))) names.push(state.get("comm"));
 	fillSelect($("f-comm"), names, state.get("comm"));
-	$("f-build").value = state.get("build_id") || "";
 }
 
 // ---- timeline ----
@@ -135,12 +170,14 @@ async function loadTimeline() {
 		e.textContent = txt;
 		svg.appendChild(e);
 	}
-	const sel = document.createElementNS(ns, "rect");
-	sel.setAttribute("class", "sel");
-	sel.setAttribute("id", "tl-sel");
-	sel.setAttribute("y", 0);
-	sel.setAttribute("height", h - 14);
-	svg.appendChild(sel);
+	for (const [id, cls] of [["tl-sel", "sel"], ["tl-sel-new", "sel new"]]) {
+		const sel = document.createElementNS(ns, "rect");
+		sel.setAttribute("class", cls);
+		sel.setAttribute("id", id);
+		sel.setAttribute("y", 0);
+		sel.setAttribute("height", h - 14);
+		svg.appendChild(sel);
+	}
 	drawRange();
 }
 
@@ -149,15 +186,24 @@ function parseTs(v) {
 }
 
 function drawRange() {
-	const sel = $("tl-sel"), a = parseTs(state.get("since")), b = parseTs(state.get("until"));
-	$("range").textContent = (a || b) ?
+	const a = parseTs(state.get("since")), b = parseTs(state.get("until"));
+	const na = parseTs(state.get("new.since")), nb = parseTs(state.get("new.until"));
+	$("range").textContent = ((a || b) ?
 		"range: " + (a ? fmtTime(a) : "start") + " to " + (b ? fmtTime(b) : "end") :
-		"range: everything stored (drag on the timeline to choose)";
-	if (!sel || !tl)
+		"range: everything stored (drag on the timeline to choose)") +
+		((na || nb) ? "; compared with " + (na ? fmtTime(na) : "start") + " to " +
+			(nb ? fmtTime(nb) : "end") : "") +
+		(dragNew ? "; now drag the range to compare with" : "");
+	$("cmp-range").classList.toggle("on", dragNew);
+	describeCompare();
+	if (!tl)
 		return;
-	const x0 = a ? (a - tl.since) / tl.span * tl.w : 0, x1 = b ? (b - tl.since) / tl.span * tl.w : tl.w;
-	sel.setAttribute("x", Math.max(0, x0));
-	sel.setAttribute("width", (a || b) ? Math.max(1, x1 - x0) : 0);
+	for (const [id, x, y] of [["tl-sel", a, b], ["tl-sel-new", na, nb]]) {
+		const sel = $(id);
+		const x0 = x ? (x - tl.since) / tl.span * tl.w : 0, x1 = y ? (y - tl.since) / tl.span * tl.w : tl.w;
+		sel.setAttribute("x", Math.max(0, x0));
+		sel.setAttribute("width", (x || y) ? Math.max(1, x1 - x0) : 0);
+	}
 }
 
 function setupTimeline() {
@@ -175,7 +221,7 @@ function setupTimeline() {
 	});
 	window.addEventListener("mousemove", (e) => {
 		if (start === null) return;
-		const x = xOf(e), sel = $("tl-sel");
+		const x = xOf(e), sel = $(dragNew ? "tl-sel-new" : "tl-sel");
 		sel.setAttribute("x", Math.min(start, x));
 		sel.setAttribute("width", Math.abs(x - start));
 	});
@@ -184,8 +230,12 @@ function setupTimeline() {
 		const x = xOf(e), a = Math.min(start, x), b = Math.max(start, x);
 		start = null;
 		if (b - a < 3) { drawRange(); return; }
-		state.set("since", "@" + tsOf(a));
-		state.set("until", "@" + Math.max(tsOf(b), tsOf(a) + 1));
+		// within 2 px of an end is that end
+		const pre = dragNew ? "new." : "", ta = a < 2 ? tl.since : tsOf(a);
+		const tb = b > tl.w - 2 ? tl.until : tsOf(b);
+		state.set(pre + "since", "@" + ta);
+		state.set(pre + "until", "@" + Math.max(tb, ta + 1));
+		dragNew = false;
 		setURL();
 		drawRange();
 		refresh(false);
@@ -208,12 +258,15 @@ function installGraph(text) {
 	for (const e of svg.querySelectorAll("script, style, foreignObject, #search, #unzoom, #details, #matched"))
 		e.remove();
 	for (const e of [svg, ...svg.querySelectorAll("*")]) {
-		for (const a of [...e.attributes]) {
-			if (/^on/i.test(a.name) || a.name === "style")
-				e.removeAttribute(a.name);
+		const at = e.attributes;
+		for (let k = at.length - 1; k >= 0; k--) {
+			const n = at[k].name;
+			if (n === "style" || ((n.charCodeAt(0) | 32) === 111 && (n.charCodeAt(1) | 32) === 110))
+				e.removeAttribute(n);	/* style, on* in any case */
 		}
 	}
-	const node = document.importNode(svg, true);
+	// moved, not copied, into the page
+	const node = document.adoptNode(svg);
 	node.removeAttribute("height");
 	$("graph").replaceChildren(node);
 	const box = node.querySelector("#frames");
@@ -385,32 +438,36 @@ function downloads() {
 async function refresh(all) {
 	showError(null);
 	try {
-		if (all) {
-			await loadFilters();
-			await loadTimeline();
-		}
 		downloads();
+		describeCompare();
 		const width = String(Math.max(400, Math.round($("graph").clientWidth || 900)));
-		let svg, table;
-		if (comparing()) {
-			[svg, table] = await Promise.all([
-				api("/api/diff.svg", diffParams({ width })).then((r) => r.text()),
-				api("/api/diff", diffParams({ limit: "300" })).then((r) => r.json()),
-			]);
+		// frames narrower than this many pixels are left out by the server (default 0.1)
+		const fgp = state.get("min_width") ? { width, min_width: state.get("min_width") } :
+			{ width };
+		const cmp = comparing();
+		// the graph, the table, the filters and the timeline are asked for at once
+		const graph = Promise.all(cmp ? [
+			api("/api/diff.svg", diffParams(fgp)).then((r) => r.text()),
+			api("/api/diff", diffParams({ limit: "300" })).then((r) => r.json()),
+		] : [
+			api("/api/flamegraph.svg", params("", fgp)).then((r) => r.text()),
+			api("/api/top", params("", { limit: "300" })).then((r) => r.json()),
+		]);
+		const [[svg, table]] = await Promise.all([graph, all ? loadFilters() : null,
+			all ? loadTimeline() : null]);
+		if (cmp) {
 			rows = table.rows.map((r) => ({ name: r.name, dself: r.new_self - r.base_self,
 				dtotal: r.new_total - r.base_total, base_self: r.base_self,
 				new_self: r.new_self, sig: r.significant ? 1 : 0 }));
 		} else {
-			[svg, table] = await Promise.all([
-				api("/api/flamegraph.svg", params("", { width })).then((r) => r.text()),
-				api("/api/top", params("", { limit: "300" })).then((r) => r.json()),
-			]);
 			const total = table.total || 1;
 			rows = table.rows.map((r) => ({ name: r.name, self: 100 * r.self / total,
 				total: 100 * r.total / total }));
 		}
+		performance.mark("profile:data");
 		installGraph(svg);
 		drawTable();
+		performance.mark("profile:drawn");
 		document.body.dataset.ready = String(Date.now());
 	} catch (e) {
 		showError(e);
@@ -423,7 +480,7 @@ function setupFilters() {
 		const v = $(id).value;
 		if (v) state.set(key, v); else state.delete(key);
 		setURL();
-		refresh(key !== "new.run");
+		refresh(!key.startsWith("new."));
 	});
 	bind("f-host", "host");
 	bind("f-comm", "comm");
@@ -431,6 +488,21 @@ function setupFilters() {
 	bind("f-label", "label");
 	bind("f-run", "run");
 	bind("f-newrun", "new.run");
+	bind("f-newhost", "new.host");
+	bind("f-newbuild", "new.build_id");
+	$("compare").addEventListener("submit", (e) => e.preventDefault());
+	$("cmp-range").addEventListener("click", () => {
+		dragNew = !dragNew;
+		drawRange();
+	});
+	$("cmp-off").addEventListener("click", () => {
+		for (const k of NEW) state.delete("new." + k);
+		dragNew = false;
+		setURL();
+		for (const id of ["f-newrun", "f-newhost", "f-newbuild"]) $(id).value = "";
+		drawRange();
+		refresh(false);
+	});
 	$("filters").addEventListener("submit", (e) => e.preventDefault());
 	$("clear-range").addEventListener("click", () => {
 		state.delete("since");
@@ -442,7 +514,7 @@ function setupFilters() {
 	let timer = null;
 	$("fg-search").addEventListener("input", () => {
 		clearTimeout(timer);
-		timer = setTimeout(() => search($("fg-search").value), 80);
+		timer = setTimeout(() => search($("fg-search").value), 50);
 	});
 	$("reset-zoom").addEventListener("click", () => { if (fg) zoom(0); });
 	window.addEventListener("keydown", (e) => {
