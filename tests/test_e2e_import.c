@@ -28,6 +28,9 @@ struct server {
 	char url[64];
 };
 
+/* servers still running, stopped at the end should a test fail before it stops them */
+static pid_t servers[8];
+
 /* Run the profiler with @args (NULL-terminated, after the program); output in *@out, *@err. */
 static int cli(char **out, char **err, ...)
 {
@@ -347,6 +350,12 @@ static void serve(const char *path, const char *tag, struct server *sv)
 	snprintf(err, sizeof(err), "%s/%s.err", tmpdir, tag);
 	memset(sv, 0, sizeof(*sv));
 	sv->pid = spawn(argv, out, err);
+	for (i = 0; i < 8; i++) {
+		if (servers[i] <= 0) {
+			servers[i] = sv->pid;
+			break;
+		}
+	}
 	for (i = 0; i < 200 && !sv->port; i++) {
 		char *text = access(out, R_OK) ? strdup("") : slurp(out);
 		char *p = strstr(text, "http://127.0.0.1:");
@@ -364,6 +373,12 @@ static void serve(const char *path, const char *tag, struct server *sv)
 
 static void serve_stop(struct server *sv)
 {
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (servers[i] == sv->pid)
+			servers[i] = 0;
+	}
 	if (sv->pid > 0) {
 		kill(sv->pid, SIGTERM);
 		assert_int_equal(wait_exit(sv->pid), 0);
@@ -599,5 +614,11 @@ int main(void)
 		return 1;
 	snprintf(db, sizeof(db), "%s/import.db", tmpdir);
 	ret = cmocka_run_group_tests_name("e2e_import", tests, NULL, NULL);
+	for (size_t i = 0; i < 8; i++) {
+		if (servers[i] > 0) {
+			kill(servers[i], SIGTERM);
+			waitpid(servers[i], NULL, 0);
+		}
+	}
 	return teardown_group(NULL) ? 1 : ret;
 }
