@@ -84,7 +84,7 @@ static void test_bad_arguments(void **state)
 		{ { "diff", "--fail-above", "nan", "a", "b" }, 2, "'nan' (--fail-above)" },
 		{ { "diff", "a" }, 2, "give two profiles" },
 		{ { "top", "--top", "0" }, 2, "'0' (--top)" },
-		{ { "top", "--pid", "3,,4" }, 2, "'3,,4' (--pid)" },
+		{ { "top", "--pid", "3,,4" }, 2, "--pid '3,,4': the list has an empty element" },
 		{ { "top", "--since", "nan" }, 2, "invalid --since 'nan'" },
 		{ { "top", "--run", "0" }, 2, "invalid --run '0'" },
 		{ { "runs", "--host", "" }, 2, "invalid --host ''" },
