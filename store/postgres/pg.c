@@ -1193,6 +1193,31 @@ static int pg_query_timeline(struct store *st, const struct store_selector *sel,
 	return err;
 }
 
+static int pg_query_builds(struct store *st, const struct store_selector *sel, store_build_fn fn,
+			   void *ctx)
+{
+	struct pg_store *p = pg(st);
+	struct pg_where w = { .sql = STRBUF_INIT };
+	PGresult *res = NULL;
+	int i, err;
+
+	err = pg_ready(p);
+	err = err ?: strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n"
+		" FROM samples s JOIN processes p ON p.id = s.process_id"
+		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
+		" CROSS JOIN LATERAL unnest(s.counts) AS u(count)");
+	err = err ?: pg_build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm"
+		" ORDER BY n DESC, p.exe_build_id, p.comm");
+	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
+	for (i = 0; !err && i < PQntuples(res); i++)
+		err = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			 (__u64)cell_int(res, i, 2));
+	PQclear(res);
+	strbuf__release(&w.sql);
+	return err;
+}
+
 /* ---- runs ---- */
 
 static void parse_health(const char *arr, struct store_health *h)
@@ -1441,6 +1466,7 @@ static const struct store_ops pg_ops = {
 	.file_bytes = pg_file_bytes,
 	.query_stacks = pg_query_stacks,
 	.query_timeline = pg_query_timeline,
+	.query_builds = pg_query_builds,
 	.list_runs = pg_list_runs,
 	.last_run = pg_last_run,
 	.measure = pg_measure,
