@@ -202,7 +202,8 @@ static int group_setup(void **state)
 	{
 		const char *w1argv[] = { split, "4", truth, NULL };
 		const char *rec[] = { getenv("PROFILE"), "-d", "1.5", "--db", db, "--comm", "wl_split",
-				      "-o", "/dev/null", "--no-progress", NULL };
+				      "-o", "/dev/null", "--folded", "/dev/null", "--no-progress",
+				      NULL };
 		pid_t r;
 
 		w1 = spawn(w1argv, "/dev/null", NULL);
