@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -53,6 +54,27 @@ static inline void sleep_s(double s)
 }
 
 /*
+ * The children spawn() started: a failed assertion leaves the test without
+ * stopping them (an agent, a workload, a server), so they are killed when
+ * the test binary exits. Only children still unreaped are: waitpid() says
+ * ECHILD for any other pid.
+ */
+static pid_t spawned[256] __attribute__((unused));
+static int nr_spawned __attribute__((unused));
+
+static inline void kill_spawned(void)
+{
+	int i;
+
+	for (i = 0; i < nr_spawned && i < 256; i++) {
+		if (spawned[i] > 0 && waitpid(spawned[i], NULL, WNOHANG) == 0) {
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], NULL, 0);
+		}
+	}
+}
+
+/*
  * fork + exec @argv with stdout and stderr to files (NULL: inherited; the
  * same path for both: one file, as 2>&1); returns the pid
  */
@@ -61,6 +83,12 @@ static inline pid_t spawn(const char *const argv[], const char *out, const char 
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
+	if (pid > 0) {
+		if (!nr_spawned)
+			atexit(kill_spawned);
+		/* past 256, the oldest slots (long reaped) are reused */
+		spawned[nr_spawned++ % 256] = pid;
+	}
 	if (pid == 0) {
 		if (out) {
 			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
