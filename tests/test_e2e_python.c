@@ -81,7 +81,7 @@ static void wait_for(pid_t prof, const char *errf, const char *file)
 static pid_t profile_python(const char *mode, double cpu, const char *truth, const char *folded)
 {
 	char script[4096], secs[32], pidbuf[32], ready[4200];
-	char *out = tmp("py.out"), *errf = tmp("py.err");
+	char *out = tmp("py.out"), *errf = tmp("py.err"), *text;
 	const char *wl_argv[] = { PYTHON, script, mode, secs, truth, NULL };
 	pid_t wl, prof;
 
@@ -103,7 +103,9 @@ static pid_t profile_python(const char *mode, double cpu, const char *truth, con
 	assert_int_equal(wait_exit(wl), 0);
 	if (wait_exit(prof) != 0)
 		fail_msg("profile failed: %s", slurp(errf));
-	print_message("%s", slurp(out));
+	text = slurp(out);
+	print_message("%s", text);
+	free(text);
 	return wl;
 }
 
