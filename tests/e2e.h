@@ -9,6 +9,7 @@
 #ifndef __PROFILER_TESTS_E2E_H
 #define __PROFILER_TESTS_E2E_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -126,6 +127,40 @@ static inline int wait_exit(pid_t pid)
 
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * The BPF links of type perf (a program on a perf event) process @pid holds:
+ * one per CPU once a profiler samples.
+ */
+static inline int perf_links(pid_t pid)
+{
+	char dir[64], path[400], line[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strcmp(line, "link_type:\tperf\n")) {
+				n++;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
 }
 
 static __attribute__((unused)) char *slurp(const char *path)

@@ -55,37 +55,6 @@ static pid_t start_workload_on_signal(const char *truth, double cpu_seconds)
 	return spawn(argv, NULL, NULL);
 }
 
-/* the BPF links of type perf (a program on a perf event) process @pid holds */
-static int perf_links(pid_t pid)
-{
-	char dir[64], path[400], line[256];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", pid);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			if (!strcmp(line, "link_type:\tperf\n")) {
-				n++;
-				break;
-			}
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return n;
-}
-
 /*
  * Wait until the profiler samples: its program attached to the perf event
  * of every online CPU, which the kernel shows as one "perf" BPF link each in

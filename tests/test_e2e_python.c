@@ -28,37 +28,6 @@
 #define PYTHON "/usr/bin/python3.11"
 #define FREQ_S "499"
 
-/* BPF links of type perf that process @pid holds: one per CPU once it samples */
-static int perf_links(pid_t pid)
-{
-	char dir[64], path[400], line[256];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", pid);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			if (!strcmp(line, "link_type:\tperf\n")) {
-				n++;
-				break;
-			}
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return n;
-}
-
 static void wait_for(pid_t prof, const char *errf, const char *file)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
