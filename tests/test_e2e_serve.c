@@ -24,10 +24,13 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "pg.h"
 
 static char db[4096];
+static const char *cur_db = db;	/* the store the CLI reads: db, or the PostgreSQL URI */
 static pid_t server = -1;
 static int port;
+static struct pg_server pg;
 static long long run_agent, run_record;
 static int wl_pid;
 
@@ -134,31 +137,33 @@ static char *cli(int *status, const char *arg, ...)
 	return slurp(out);
 }
 
-static void start_server(void)
+/* Serve @store on a free loopback port; its pid in *@pid, the port returned. */
+static int start_server(const char *store, pid_t *pid)
 {
-	const char *argv[] = { env_path("PROFILE"), "serve", "--db", db, "--listen", "127.0.0.1:0",
-			       NULL };
-	int i;
+	const char *argv[] = { env_path("PROFILE"), "serve", "--db", store, "--listen",
+			       "127.0.0.1:0", NULL };
+	int i, p = 0;
 
-	server = spawn(argv, tmp("serve.out"), tmp("serve.err"));
-	for (i = 0; i < 200 && !port; i++) {
+	*pid = spawn(argv, tmp("serve.out"), tmp("serve.err"));
+	for (i = 0; i < 200 && !p; i++) {
 		char *out = access(tmp("serve.out"), R_OK) ? strdup("") : slurp(tmp("serve.out"));
-		char *p = strstr(out, "http://127.0.0.1:");
+		char *at = strstr(out, "http://127.0.0.1:");
 
-		if (p)
-			port = atoi(p + strlen("http://127.0.0.1:"));
+		if (at)
+			p = atoi(at + strlen("http://127.0.0.1:"));
 		free(out);
-		if (!port)
+		if (!p)
 			sleep_s(0.05);
 	}
-	if (!port)
+	if (!p)
 		fail_msg("profile serve printed no address: %s", slurp(tmp("serve.err")));
+	return p;
 }
 
 static long long last_run_id(void)
 {
 	int st;
-	char *out = cli(&st, "runs", "--db", db, NULL), *line, *save = NULL;
+	char *out = cli(&st, "runs", "--db", cur_db, NULL), *line, *save = NULL;
 	long long id = 0, v;
 
 	assert_int_equal(st, 0);
@@ -216,7 +221,7 @@ static int group_setup(void **state)
 	run_record = last_run_id();
 	run_agent = run_record - 1;
 	(void)st;
-	start_server();
+	port = start_server(db, &server);
 	return 0;
 }
 
@@ -258,7 +263,7 @@ static void sel_cases(struct sel *c, size_t *n, char bufs[][128])
 
 static char *cli_sel(const char *cmd, const struct sel *s, const char *extra1, const char *extra2)
 {
-	const char *argv[20] = { env_path("PROFILE"), cmd, "--db", db };
+	const char *argv[20] = { env_path("PROFILE"), cmd, "--db", cur_db };
 	int n = 4, i, st;
 
 	for (i = 0; s->args[i]; i++)
@@ -273,14 +278,12 @@ static char *cli_sel(const char *cmd, const struct sel *s, const char *extra1, c
 	return slurp(tmp("cli.out"));
 }
 
-static void test_api_equals_cli(void **state)
+static void check_api_equals_cli(void)
 {
 	struct sel cases[16];
 	char bufs[8][128], path[1024];
 	size_t n, i;
 
-	(void)state;
-	REQUIRE_BPF();
 	assert_true(port > 0);
 	sel_cases(cases, &n, bufs);
 	for (i = 0; i < n; i++) {
@@ -310,8 +313,15 @@ static void test_api_equals_cli(void **state)
 	}
 }
 
+static void test_api_equals_cli(void **state)
+{
+	(void)state;
+	REQUIRE_BPF();
+	check_api_equals_cli();
+}
+
 /* The JSON top rows are the text table's rows; the timeline adds up to the total. */
-static void test_json_endpoints(void **state)
+static void check_json_endpoints(void)
 {
 	struct reply r, t;
 	char path[256], *p, *txt;
@@ -319,14 +329,12 @@ static void test_json_endpoints(void **state)
 	long long ts, count;
 	int st, rows = 0;
 
-	(void)state;
-	REQUIRE_BPF();
 	snprintf(path, sizeof(path), "/api/top?limit=10&run=%lld", run_agent);
 	get(path, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.headers, "application/json"));
 	snprintf(path, sizeof(path), "%lld", run_agent);
-	txt = cli(&st, "top", "--db", db, "--run", path, "--top", "10", NULL);
+	txt = cli(&st, "top", "--db", cur_db, "--run", path, "--top", "10", NULL);
 	for (p = strstr(txt, "FUNCTION\n"); p && (p = strchr(p, '\n')) && p[1]; rows++) {
 		double self;
 		char name[512], needle[700];
@@ -387,22 +395,27 @@ static void test_json_endpoints(void **state)
 	reply_free(&r);
 }
 
+static void test_json_endpoints(void **state)
+{
+	(void)state;
+	REQUIRE_BPF();
+	check_json_endpoints();
+}
+
 /* /api/diff ranks the functions as 'profile diff' does, with the same shares. */
-static void test_diff_equals_cli(void **state)
+static void check_diff_equals_cli(void)
 {
 	char path[256], base[64], new[64], *txt, *p;
 	struct reply r;
 	int st, rows = 0;
 
-	(void)state;
-	REQUIRE_BPF();
 	snprintf(path, sizeof(path), "/api/diff?base.run=%lld&new.run=%lld&limit=8", run_agent,
 		 run_record);
 	get(path, &r);
 	assert_int_equal(r.status, 200);
 	snprintf(base, sizeof(base), "store:run=%lld", run_agent);
 	snprintf(new, sizeof(new), "store:run=%lld", run_record);
-	txt = cli(&st, "diff", "--db", db, "--top", "8", base, new, NULL);
+	txt = cli(&st, "diff", "--db", cur_db, "--top", "8", base, new, NULL);
 	assert_int_equal(st, 0);
 	p = strstr(txt, "FUNCTION\n");
 	assert_non_null(p);
@@ -429,6 +442,72 @@ static void test_diff_equals_cli(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "<svg"));
 	reply_free(&r);
+}
+
+static void test_diff_equals_cli(void **state)
+{
+	(void)state;
+	REQUIRE_BPF();
+	check_diff_equals_cli();
+}
+
+/*
+ * The same store shipped to a real PostgreSQL server by `profile push` and
+ * served from there: every answer equals the CLI's on that URI, and the
+ * folded stacks, runs, hosts and labels equal the SQLite store's.
+ */
+static void test_postgres_store(void **state)
+{
+	long long sqlite_runs[2] = { run_agent, run_record };
+	int sqlite_port = port, st;
+	const char *paths[] = { "/api/folded", "/api/hosts", "/api/labels", "/api/comms",
+				"/api/builds", "/api/timeline", "/api/top?limit=40",
+				"/api/flamegraph.svg?width=900", "/api/diff?base.comm=wl_split&new.comm=wl_qsort_fp" };
+	struct reply a, b;
+	char *out;
+	pid_t pg_serve;
+	size_t i;
+
+	(void)state;
+	REQUIRE_BPF();
+	if (pg_server__init(&pg))
+		fail_msg("no PostgreSQL server to test with (make test installs Debian's postgresql)");
+	out = cli(&st, "push", "--db", db, "--to", pg.uri, NULL);
+	if (st)
+		fail_msg("profile push failed: %s", slurp(tmp("cli.err")));
+	free(out);
+	port = start_server(pg.uri, &pg_serve);
+	cur_db = pg.uri;
+	/* the central store numbers runs its own way: the last two are ours */
+	run_record = last_run_id();
+	run_agent = run_record - 1;
+	print_message("serving %s on port %d (runs %lld, %lld)\n", pg.uri, port, run_agent,
+		      run_record);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int pg_port = port;
+
+		port = sqlite_port;
+		get(paths[i], &a);
+		port = pg_port;
+		get(paths[i], &b);
+		assert_int_equal(a.status, 200);
+		assert_int_equal(b.status, 200);
+		if (strcmp(a.body, b.body))
+			fail_msg("%s from PostgreSQL differs from SQLite's:\n%.2000s\n---\n%.2000s",
+				 paths[i], b.body, a.body);
+		reply_free(&a);
+		reply_free(&b);
+	}
+	check_api_equals_cli();
+	check_json_endpoints();
+	check_diff_equals_cli();
+	kill(pg_serve, SIGTERM);
+	assert_int_equal(wait_exit(pg_serve), 0);
+	port = sqlite_port;
+	cur_db = db;
+	run_agent = sqlite_runs[0];
+	run_record = sqlite_runs[1];
+	pg_server__remove(&pg);
 }
 
 static void expect(const char *method, const char *path, const char *extra, size_t body_len,
@@ -601,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_diff_equals_cli),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_page_in_chromium),
+		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
 	};
 
