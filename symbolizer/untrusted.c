@@ -23,6 +23,7 @@
 
 #include "symbolizer_internal.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -187,29 +188,11 @@ const char *untrusted__strerror(int err)
 /* Length of the UTF-8 sequence at @s (at most @len bytes) if valid and printable, else 0. */
 static size_t utf8_len(const unsigned char *s, size_t len)
 {
-	unsigned int cp;
-	size_t n, i;
+	uint32_t cp;
+	size_t n = utf8__seq_len(s, len, &cp);
 
-	if (s[0] < 0x80)
-		return s[0] >= 0x20 && s[0] != 0x7f;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, past U+10FFFF, and the C1 controls (a terminal obeys them) */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+	/* C0 and C1 controls and DEL: a terminal obeys them */
+	if (n && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)))
 		return 0;
 	return n;
 }

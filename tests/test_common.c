@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for common/: string buffer, interning set, hash map. */
+/* Unit tests for common/: string buffer, interning set, hash map, UTF-8 decoding. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
+#include "common/utf8.h"
 
 static void test_strbuf_addf_grows(void **state)
 {
@@ -114,6 +115,43 @@ static void test_hashmap_set_get_delete(void **state)
 	hashmap__release(&map);
 }
 
+static void test_utf8_seq_len(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len, want;
+		uint32_t cp;
+	} cases[] = {
+		{ "a", 1, 1, 'a' },
+		{ "\x7f", 1, 1, 0x7f },		/* valid; callers refuse controls */
+		{ "\xc3\xa9", 2, 2, 0xe9 },		/* e acute */
+		{ "\xe2\x82\xac", 3, 3, 0x20ac },	/* euro sign */
+		{ "\xf0\x9f\x94\xa5", 4, 4, 0x1f525 },
+		{ "\xef\xbf\xbf", 3, 3, 0xffff },	/* a noncharacter, still UTF-8 */
+		{ "\xc3", 1, 0, 0 },			/* truncated */
+		{ "\xe2\x82", 2, 0, 0 },
+		{ "\x80", 1, 0, 0 },			/* stray continuation byte */
+		{ "\xc0\xaf", 2, 0, 0 },		/* overlong '/' */
+		{ "\xe0\x80\xaf", 3, 0, 0 },
+		{ "\xf0\x80\x80\xaf", 4, 0, 0 },
+		{ "\xed\xa0\x80", 3, 0, 0 },		/* surrogate U+D800 */
+		{ "\xf4\x90\x80\x80", 4, 0, 0 },	/* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 0, 0 },
+		{ "\xc3\x28", 2, 0, 0 },		/* second byte not a continuation */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t cp = 0;
+		size_t n = utf8__seq_len((const unsigned char *)cases[i].s, cases[i].len, &cp);
+
+		if (n != cases[i].want || (n && cp != cases[i].cp))
+			fail_msg("case %zu: length %zu code point %#x, want %zu %#x", i, n,
+				 (unsigned int)cp, cases[i].want, (unsigned int)cases[i].cp);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_strbuf_add_binary),
 		cmocka_unit_test(test_strset_interns),
 		cmocka_unit_test(test_hashmap_set_get_delete),
+		cmocka_unit_test(test_utf8_seq_len),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 static const char REPLACEMENT[] = "\xef\xbf\xbd";	/* U+FFFD */
 
@@ -17,30 +18,10 @@ static const char REPLACEMENT[] = "\xef\xbf\xbd";	/* U+FFFD */
 static size_t utf8_seq_len(const unsigned char *s, size_t len)
 {
 	uint32_t cp;
-	size_t n, i;
+	size_t n = utf8__seq_len(s, len, &cp);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF, and the XML-excluded U+FFFE/U+FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-		return 0;
-	return n;
+	/* XML excludes U+FFFE and U+FFFF as well */
+	return n && cp != 0xfffe && cp != 0xffff ? n : 0;
 }
 
 int xml_escape(struct strbuf *sb, const char *s, size_t len)
