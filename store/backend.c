@@ -137,6 +137,12 @@ int store__query_stacks(struct store *st, const struct store_selector *sel, stor
 	return CALL(query_stacks, "querying stacks", sel, fn, ctx);
 }
 
+int store__query_samples(struct store *st, const struct store_selector *sel, store_sample_fn fn,
+			 void *ctx)
+{
+	return CALL(query_samples, "querying samples", sel, fn, ctx);
+}
+
 int store__query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
 			  store_timeline_fn fn, void *ctx)
 {

@@ -23,7 +23,7 @@ struct store_health;
 struct store_selector;
 
 /* Version of the schema this build writes; writers migrate older databases on open. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /*
  * The default database: $PROFILE_DB when set, else /var/lib/profile/profile.db
@@ -95,6 +95,16 @@ struct store_frame {
 	bool inlined;		/* inlined into the frame before it */
 	bool jit;		/* named by a JIT's perf map */
 	bool python;		/* a CPython frame: @name its qualname, @module its file, @addr the line */
+	/*
+	 * Where in the source (DWARF): the line of @addr in @name's code, for an
+	 * outer frame of an inline chain the call site of the frame after it;
+	 * NULL/"" and 0 when unknown. Both follow from the fields above (the
+	 * same binary, offset and depth give the same line), so the content
+	 * hashes leave them out.
+	 */
+	const char *file;
+	int line;
+	int start_line;		/* the line @name is declared on, 0 when unknown */
 };
 
 struct store_process {
@@ -232,7 +242,13 @@ struct store_query_frame {
 	bool kernel;
 	bool inlined;
 	bool jit;
-	bool python;		/* a CPython frame (name: qualname, module: file) */
+	bool python;		/* a CPython frame (name: qualname, module: file, addr: line) */
+	/* as struct store_frame has them; "" and 0 when unknown (older databases) */
+	const char *build_id;
+	__u64 addr;
+	int depth;
+	const char *file;
+	int line, start_line;
 };
 
 /*
@@ -245,6 +261,24 @@ typedef int (*store_stack_fn)(void *ctx, const char *comm, const struct store_qu
 			      int nr, __u64 count);
 int store__query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 			void *ctx);
+
+/* Who a stack of store__query_samples() was sampled in. */
+struct store_sample_key {
+	const char *host;
+	__u32 pid;
+	const char *comm;
+};
+
+/*
+ * As store__query_stacks(), but once per distinct (host, pid, comm, stack):
+ * the frame-level query the exports (pprof, speedscope) use, whose labels
+ * name the process, its pid and its host. @key and the frames are borrowed
+ * for the call.
+ */
+typedef int (*store_sample_fn)(void *ctx, const struct store_sample_key *key,
+			       const struct store_query_frame *frames, int nr, __u64 count);
+int store__query_samples(struct store *st, const struct store_selector *sel, store_sample_fn fn,
+			 void *ctx);
 
 /*
  * Samples over time: call @fn for each time slot of @step seconds (slot start,

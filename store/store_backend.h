@@ -32,6 +32,8 @@ struct store_ops {
 	int (*file_bytes)(struct store *st, __u64 *bytes);
 	int (*query_stacks)(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 			    void *ctx);
+	int (*query_samples)(struct store *st, const struct store_selector *sel,
+			     store_sample_fn fn, void *ctx);
 	int (*query_timeline)(struct store *st, const struct store_selector *sel, __s64 step,
 			      store_timeline_fn fn, void *ctx);
 	int (*query_builds)(struct store *st, const struct store_selector *sel,

@@ -956,7 +956,8 @@ static void test_migrate_from_v3(void **state)
 	assert_true(strlen(refs) > 0 && strlen(runs) > 0);
 	/* what version 3 had */
 	assert_int_equal(store_exec(sq(st), "DROP TABLE packed_refs; DROP TABLE packed_runs;"
-				    " DROP TABLE agent_stacks; PRAGMA user_version = 3"), 0);
+				    " DROP TABLE agent_stacks; DROP TABLE source_files;"
+				    " DROP TABLE frame_lines; PRAGMA user_version = 3"), 0);
 	store__free(st);
 
 	st = store__open(db_path("sel.db"), &writer);

@@ -25,13 +25,17 @@
 #include "common/strset.h"
 #include "common/log.h"
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 #define DAY_SECS 86400
 
 /*
  * Schema history; each step runs in one transaction with the version update.
  * 1: hosts, runs, processes, frames, stacks (content-addressed), samples
  *    partitioned by day, shipped buckets, agent health.
+ * 2: frames' source lines (file, line, the function's start line), for the
+ *    exports. The frame hash (v1) leaves them out: the binary, offset and
+ *    depth it covers decide them, so frames written before keep their hash
+ *    and stay without a line.
  */
 static const char *const pg_migrations[] = {
 	/* 0 -> 1 */
@@ -58,6 +62,10 @@ static const char *const pg_migrations[] = {
 	" PRIMARY KEY(run_id, ts));"
 	"CREATE TABLE agent_health(run_id bigint PRIMARY KEY, updated_ms bigint NOT NULL,"
 	" pid integer NOT NULL, vals bigint[] NOT NULL);",
+	/* 1 -> 2 */
+	"ALTER TABLE frames ADD COLUMN file text NOT NULL DEFAULT '',"
+	" ADD COLUMN line integer NOT NULL DEFAULT 0,"
+	" ADD COLUMN start_line integer NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VERSION,
@@ -79,11 +87,13 @@ static const struct {
 	int nparams;
 } pg_stmts[PG_MAX] = {
 	[PG_FRAMES] = { "frames",
-		"INSERT INTO frames SELECT DISTINCT ON (h) h, k, f, d, a, b, m, n, $9"
+		"INSERT INTO frames(hash, kernel, flags, depth, addr, build_id, module, name, seen_day,"
+		" file, line, start_line) SELECT DISTINCT ON (h) h, k, f, d, a, b, m, n, $9, sf, l, sl"
 		" FROM unnest($1::bigint[], $2::boolean[], $3::smallint[], $4::integer[],"
-		" $5::bigint[], $6::text[], $7::text[], $8::text[]) AS t(h, k, f, d, a, b, m, n)"
+		" $5::bigint[], $6::text[], $7::text[], $8::text[], $10::text[], $11::integer[],"
+		" $12::integer[]) AS t(h, k, f, d, a, b, m, n, sf, l, sl)"
 		" ON CONFLICT (hash) DO UPDATE SET seen_day = excluded.seen_day"
-		" WHERE frames.seen_day < excluded.seen_day", 9 },
+		" WHERE frames.seen_day < excluded.seen_day", 12 },
 	/* stacks as "{h,h,...}" strings: arrays of arrays must be rectangular */
 	[PG_STACKS] = { "stacks",
 		"INSERT INTO stacks SELECT DISTINCT ON (h) h, f::bigint[], $3"
@@ -513,7 +523,7 @@ static __s64 today(void)
 	return (__s64)time(NULL) / DAY_SECS;
 }
 
-enum { A_FH, A_FK, A_FF, A_FD, A_FA, A_FB, A_FM, A_FN, A_SH, A_SF, A_PH, A_PP, A_PS, A_PC, A_PE,
+enum { A_FH, A_FK, A_FF, A_FD, A_FA, A_FB, A_FM, A_FN, A_FS, A_FL, A_FSL, A_SH, A_SF, A_PH, A_PP, A_PS, A_PC, A_PE,
        A_PG, A_TS, A_TP, A_TT, A_TC, A_HV, A_MAX };
 
 struct pg_batch {
@@ -611,6 +621,9 @@ static int pg_batch__build(struct pg_store *p, struct pg_batch *pb, const struct
 		arr_text(&pb->a[A_FB], f->build_id ?: "");
 		arr_text(&pb->a[A_FM], f->module ?: "");
 		arr_text(&pb->a[A_FN], f->name);
+		arr_text(&pb->a[A_FS], f->file ?: "");
+		arr_int(&pb->a[A_FL], f->line);
+		arr_int(&pb->a[A_FSL], f->start_line);
 	}
 	for (i = 0; i < b->nr_stacks; i++) {
 		struct strbuf one = STRBUF_INIT;
@@ -754,7 +767,7 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 	struct pg_store *p = pg(st);
 	char run[24], day[24], now[24], pid[16];
 	struct pg_batch pb;
-	const char *params[9];
+	const char *params[12];
 	struct timespec ts;
 	__s64 d;
 	int sent = 0, err;
@@ -789,6 +802,8 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		params[0] = pb.a[A_FH].buf, params[1] = pb.a[A_FK].buf, params[2] = pb.a[A_FF].buf;
 		params[3] = pb.a[A_FD].buf, params[4] = pb.a[A_FA].buf, params[5] = pb.a[A_FB].buf;
 		params[6] = pb.a[A_FM].buf, params[7] = pb.a[A_FN].buf, params[8] = day;
+		params[9] = pb.a[A_FS].buf, params[10] = pb.a[A_FL].buf;
+		params[11] = pb.a[A_FSL].buf;
 		err = err ?: send(p, PG_FRAMES, params);
 		sent++;
 	}
@@ -1011,14 +1026,57 @@ static int pg_build_where(struct pg_where *w, const struct store_selector *sel, 
 
 struct pg_frame {
 	int name;	/* strset id, -1 when unnamed */
-	int module;
+	int module, build_id, file;
 	bool kernel;
 	int flags;
+	__u64 addr;
+	int depth, line, start_line;
 };
 
-static int pg_query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
-			   void *ctx)
+static int pg_frame__read(struct pg_frame *f, struct strset *strs, PGresult *res, int row)
 {
+	const char *module = PQgetvalue(res, row, 3);
+
+	f->kernel = !strcmp(PQgetvalue(res, row, 1), "t");
+	f->flags = (int)cell_int(res, row, 2);
+	f->module = strset__add(strs, module, strlen(module));
+	f->name = PQgetisnull(res, row, 4) ? -1 :
+		strset__add(strs, PQgetvalue(res, row, 4), strlen(PQgetvalue(res, row, 4)));
+	f->build_id = strset__add(strs, PQgetvalue(res, row, 5), strlen(PQgetvalue(res, row, 5)));
+	f->addr = (__u64)cell_int(res, row, 6);
+	f->depth = (int)cell_int(res, row, 7);
+	f->file = strset__add(strs, PQgetvalue(res, row, 8), strlen(PQgetvalue(res, row, 8)));
+	f->line = (int)cell_int(res, row, 9);
+	f->start_line = (int)cell_int(res, row, 10);
+	return f->module < 0 || f->name < -1 || f->build_id < 0 || f->file < 0 ? -ENOMEM : 0;
+}
+
+static void pg_frame__out(const struct pg_frame *f, const struct strset *strs,
+			  struct store_query_frame *o)
+{
+	o->kernel = f->kernel;
+	o->inlined = f->flags & 1;
+	o->jit = f->flags & 2;
+	o->python = f->flags & 4;
+	o->name = f->name >= 0 ? strset__str(strs, f->name) : NULL;
+	o->module = strset__str(strs, f->module);
+	o->build_id = strset__str(strs, f->build_id);
+	o->file = strset__str(strs, f->file);
+	o->addr = f->addr;
+	o->depth = f->depth;
+	o->line = f->line;
+	o->start_line = f->start_line;
+}
+
+/*
+ * Rows of (comm, stack, count) for @fn, or with @sfn (store__query_samples)
+ * of (host, pid, comm, stack, count).
+ */
+static int pg_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+		     store_sample_fn sfn, void *ctx)
+{
+	const char *group = sfn ? "h.name, p.pid, p.comm, u.stack" : "p.comm, u.stack";
+	int scol = sfn ? 3 : 1;	/* the stack's column */
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
 	struct hashmap frame_idx = HASHMAP_INIT, stack_row = HASHMAP_INIT;
@@ -1032,13 +1090,13 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 	int i, nr_rows = 0, err;
 
 	err = strs ? pg_ready(p) : -ENOMEM;
-	err = err ?: strbuf__adds(&w.sql,
-		"SELECT p.comm, u.stack, sum(u.count) FROM samples s"
+	err = err ?: strbuf__addf(&w.sql,
+		"SELECT %s, sum(u.count) FROM samples s"
 		" JOIN processes p ON p.id = s.process_id"
 		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
-		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)");
+		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)", group);
 	err = err ?: pg_build_where(&w, sel, true);
-	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.comm, u.stack");
+	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s", group);
 	/* one snapshot for the three queries */
 	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 			     "cannot query samples");
@@ -1051,7 +1109,7 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 		nr_rows = PQntuples(rows);
 		arr_open(&hashes);
 		for (i = 0; i < nr_rows; i++)
-			arr_int(&hashes, cell_int(rows, i, 1));
+			arr_int(&hashes, cell_int(rows, i, scol));
 		err = arr_close(&hashes);
 		param[0] = hashes.buf;
 	}
@@ -1082,9 +1140,9 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 		hashmap__release(&frame_idx);
 		param[0] = hashes.buf;
 	}
-	err = err ?: pg_query(p, "SELECT hash, kernel, flags, module, name FROM frames"
-			      " WHERE hash = ANY($1::bigint[])", 1, param, "cannot query frames",
-			      &frames);
+	err = err ?: pg_query(p, "SELECT hash, kernel, flags, module, name, build_id, addr, depth,"
+			      " file, line, start_line FROM frames WHERE hash = ANY($1::bigint[])",
+			      1, param, "cannot query frames", &frames);
 	PQclear(PQexec(p->conn, "COMMIT"));
 	if (err)
 		goto out;
@@ -1094,15 +1152,8 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 		goto out;
 	}
 	for (i = 0; !err && i < PQntuples(frames); i++) {
-		const char *module = PQgetvalue(frames, i, 3);
-
-		fr[i].kernel = !strcmp(PQgetvalue(frames, i, 1), "t");
-		fr[i].flags = (int)cell_int(frames, i, 2);
-		fr[i].module = strset__add(strs, module, strlen(module));
-		fr[i].name = PQgetisnull(frames, i, 4) ? -1 :
-			strset__add(strs, PQgetvalue(frames, i, 4), strlen(PQgetvalue(frames, i, 4)));
-		err = fr[i].module < 0 || (fr[i].name < -1) ? -ENOMEM :
-			hashmap__set(&frame_idx, (uint64_t)cell_int(frames, i, 0), i);
+		err = pg_frame__read(&fr[i], strs, frames, i);
+		err = err ?: hashmap__set(&frame_idx, (uint64_t)cell_int(frames, i, 0), i);
 	}
 	for (i = 0; !err && i < PQntuples(stacks); i++)
 		err = hashmap__set(&stack_row, (uint64_t)cell_int(stacks, i, 0), i);
@@ -1112,9 +1163,9 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 		char *end;
 		int n = 0;
 
-		if (!hashmap__get(&stack_row, (uint64_t)cell_int(rows, i, 1), &row)) {
+		if (!hashmap__get(&stack_row, (uint64_t)cell_int(rows, i, scol), &row)) {
 			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
-				(long long)cell_int(rows, i, 1));
+				(long long)cell_int(rows, i, scol));
 			err = -EBADMSG;
 			break;
 		}
@@ -1143,15 +1194,18 @@ static int pg_query_stacks(struct store *st, const struct store_selector *sel, s
 				out = o;
 				cap_out = cap;
 			}
-			out[n].kernel = fr[idx].kernel;
-			out[n].inlined = fr[idx].flags & 1;
-			out[n].jit = fr[idx].flags & 2;
-			out[n].python = fr[idx].flags & 4;
-			out[n].name = fr[idx].name >= 0 ? strset__str(strs, fr[idx].name) : NULL;
-			out[n++].module = strset__str(strs, fr[idx].module);
+			pg_frame__out(&fr[idx], strs, &out[n++]);
 		}
-		if (!err)
+		if (!err && sfn) {
+			struct store_sample_key key = {
+				.host = PQgetvalue(rows, i, 0), .pid = (__u32)cell_int(rows, i, 1),
+				.comm = PQgetvalue(rows, i, 2),
+			};
+
+			err = sfn(ctx, &key, out, n, (__u64)cell_int(rows, i, 4));
+		} else if (!err) {
 			err = fn(ctx, PQgetvalue(rows, i, 0), out, n, (__u64)cell_int(rows, i, 2));
+		}
 	}
 out:
 	PQclear(rows);
@@ -1165,6 +1219,18 @@ out:
 	free(fr);
 	free(out);
 	return err;
+}
+
+static int pg_query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
+			   void *ctx)
+{
+	return pg_stacks(st, sel, fn, NULL, ctx);
+}
+
+static int pg_query_samples(struct store *st, const struct store_selector *sel,
+			    store_sample_fn fn, void *ctx)
+{
+	return pg_stacks(st, sel, NULL, fn, ctx);
 }
 
 static int pg_query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
@@ -1465,6 +1531,7 @@ static const struct store_ops pg_ops = {
 	.used_bytes = pg_used_bytes,
 	.file_bytes = pg_file_bytes,
 	.query_stacks = pg_query_stacks,
+	.query_samples = pg_query_samples,
 	.query_timeline = pg_query_timeline,
 	.query_builds = pg_query_builds,
 	.list_runs = pg_list_runs,

@@ -181,6 +181,12 @@ static int op_file_bytes(struct store *st, __u64 *bytes)
 	return sqlite__file_bytes(sq(st), bytes);
 }
 
+static int op_query_samples(struct store *st, const struct store_selector *sel,
+			    store_sample_fn fn, void *ctx)
+{
+	return sqlite__query_samples(sq(st), sel, fn, ctx);
+}
+
 static int op_query_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 			   void *ctx)
 {
@@ -235,6 +241,7 @@ const struct store_ops sqlite_ops = {
 	.used_bytes = op_used_bytes,
 	.file_bytes = op_file_bytes,
 	.query_stacks = op_query_stacks,
+	.query_samples = op_query_samples,
 	.query_timeline = op_query_timeline,
 	.query_builds = op_query_builds,
 	.read_batches = op_read_batches,

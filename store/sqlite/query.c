@@ -128,10 +128,33 @@ static int prepare_where(struct sqlite_store *st, struct where *w, sqlite3_stmt 
 
 struct qframe {
 	int name;	/* strset id, -1 when unresolved */
-	int module;	/* strset id */
+	int module, build_id, file;	/* strset ids */
 	bool kernel;
 	int flags;	/* STORE_FRAME_* */
+	__u64 addr;
+	int depth, line, start_line;
 };
+
+/*
+ * A frame with its mapping, name and source line (none for frames stored
+ * before schema version 6: an older file's reader sees frame_lines and
+ * source_files as empty temp tables)
+ */
+#define FRAME_SQL "SELECT m.kernel, m.name, m.build_id, f.addr, f.depth, f.flags, fn.name," \
+	" sf.name, coalesce(fl.line, 0), coalesce(fl.start_line, 0) FROM frames f" \
+	" JOIN mappings m ON m.id = f.mapping_id" \
+	" LEFT JOIN functions fn ON fn.id = f.function_id" \
+	" LEFT JOIN frame_lines fl ON fl.frame_id = f.id" \
+	" LEFT JOIN source_files sf ON sf.id = fl.file_id WHERE f.id = ?1"
+enum { FC_KERNEL, FC_MODULE, FC_BUILD_ID, FC_ADDR, FC_DEPTH, FC_FLAGS, FC_NAME, FC_FILE, FC_LINE,
+       FC_START_LINE };
+
+static int intern_text(struct strset *strs, sqlite3_stmt *s, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+
+	return v ? strset__add(strs, v, strlen(v)) : strset__add(strs, "", 0);
+}
 
 struct stack_reader {
 	struct sqlite_store *st;
@@ -147,7 +170,7 @@ struct stack_reader {
 static int load_frame(struct stack_reader *r, __s64 id, size_t *idx)
 {
 	struct qframe *q;
-	const unsigned char *name, *module;
+	const unsigned char *name;
 	uint64_t val;
 	int rc, err;
 
@@ -176,20 +199,41 @@ static int load_frame(struct stack_reader *r, __s64 id, size_t *idx)
 		}
 		return store_err(r->st, rc, "cannot read a frame");
 	}
-	q->kernel = sqlite3_column_int(r->frame, 0);
-	q->flags = sqlite3_column_int(r->frame, 3);
-	module = sqlite3_column_text(r->frame, 1);
-	name = sqlite3_column_text(r->frame, 2);
-	q->module = strset__add(r->strs, module ? (const char *)module : "",
-				module ? strlen((const char *)module) : 0);
+	q->kernel = sqlite3_column_int(r->frame, FC_KERNEL);
+	q->flags = sqlite3_column_int(r->frame, FC_FLAGS);
+	q->addr = (__u64)sqlite3_column_int64(r->frame, FC_ADDR);
+	q->depth = sqlite3_column_int(r->frame, FC_DEPTH);
+	q->line = sqlite3_column_int(r->frame, FC_LINE);
+	q->start_line = sqlite3_column_int(r->frame, FC_START_LINE);
+	name = sqlite3_column_text(r->frame, FC_NAME);
+	q->module = intern_text(r->strs, r->frame, FC_MODULE);
+	q->build_id = intern_text(r->strs, r->frame, FC_BUILD_ID);
+	q->file = intern_text(r->strs, r->frame, FC_FILE);
 	q->name = name ? strset__add(r->strs, (const char *)name, strlen((const char *)name)) : -1;
-	if (q->module < 0 || (name && q->name < 0))
+	if (q->module < 0 || q->build_id < 0 || q->file < 0 || (name && q->name < 0))
 		return -ENOMEM;
 	err = hashmap__set(&r->frame_idx, (uint64_t)id, r->nr_frames);
 	if (err)
 		return err;
 	*idx = r->nr_frames++;
 	return 0;
+}
+
+static void query_frame(const struct stack_reader *r, const struct qframe *q,
+			struct store_query_frame *o)
+{
+	o->kernel = q->kernel;
+	o->inlined = q->flags & STORE_FRAME_INLINED;
+	o->python = q->flags & STORE_FRAME_PYTHON;
+	o->jit = q->flags & STORE_FRAME_JIT;
+	o->name = q->name >= 0 ? strset__str(r->strs, q->name) : NULL;
+	o->module = strset__str(r->strs, q->module);
+	o->build_id = strset__str(r->strs, q->build_id);
+	o->file = strset__str(r->strs, q->file);
+	o->addr = q->addr;
+	o->depth = q->depth;
+	o->line = q->line;
+	o->start_line = q->start_line;
 }
 
 /* Decode stack @id into r->out; *@nr gets the number of frames. */
@@ -230,15 +274,8 @@ static int load_stack(struct stack_reader *r, __s64 id, int *nr)
 			r->cap_out = cap;
 		}
 		err = load_frame(r, (__s64)frame, &idx);
-		if (!err) {
-			r->out[n].kernel = r->frames[idx].kernel;
-			r->out[n].inlined = r->frames[idx].flags & STORE_FRAME_INLINED;
-			r->out[n].python = r->frames[idx].flags & STORE_FRAME_PYTHON;
-			r->out[n++].jit = r->frames[idx].flags & STORE_FRAME_JIT;
-			r->out[n - 1].name = r->frames[idx].name >= 0 ?
-				strset__str(r->strs, r->frames[idx].name) : NULL;
-			r->out[n - 1].module = strset__str(r->strs, r->frames[idx].module);
-		}
+		if (!err)
+			query_frame(r, &r->frames[idx], &r->out[n++]);
 	}
 	*nr = n;
 	return err;
@@ -263,26 +300,42 @@ static int stack_reader__init(struct stack_reader *r, struct sqlite_store *st)
 		return -ENOMEM;
 	return store_err(st, sqlite3_prepare_v2(st->db, "SELECT frames FROM stacks WHERE id = ?1",
 						-1, &r->stack, NULL), "cannot query stacks") ?:
-	       store_err(st, sqlite3_prepare_v2(st->db,
-			"SELECT m.kernel, m.name, fn.name, f.flags FROM frames f"
-			" JOIN mappings m ON m.id = f.mapping_id"
-			" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1",
-			-1, &r->frame, NULL), "cannot query frames");
+	       store_err(st, sqlite3_prepare_v2(st->db, FRAME_SQL, -1, &r->frame, NULL),
+			 "cannot query frames");
 }
 
-static int run_stack_query(struct sqlite_store *st, sqlite3_stmt *q, store_stack_fn fn, void *ctx)
+static const char *text_col(sqlite3_stmt *q, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(q, col);
+
+	return v ? v : "";
+}
+
+/*
+ * Rows of (comm, stack, count) for @fn, or with @sfn of (host, pid, comm,
+ * stack, count).
+ */
+static int run_stack_query(struct sqlite_store *st, sqlite3_stmt *q, store_stack_fn fn,
+			   store_sample_fn sfn, void *ctx)
 {
 	struct stack_reader r;
-	int rc = SQLITE_DONE, nr = 0, err;
+	int rc = SQLITE_DONE, nr = 0, err, c = sfn ? 2 : 0;
 
 	err = stack_reader__init(&r, st);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *comm = (const char *)sqlite3_column_text(q, 0);
+		struct store_sample_key key = { .comm = text_col(q, c) };
+		__u64 count = (__u64)sqlite3_column_int64(q, c + 2);
 
-		err = load_stack(&r, sqlite3_column_int64(q, 1), &nr);
-		if (!err)
-			err = fn(ctx, comm ? comm : "", r.out, nr,
-				 (__u64)sqlite3_column_int64(q, 2));
+		err = load_stack(&r, sqlite3_column_int64(q, c + 1), &nr);
+		if (err)
+			break;
+		if (!sfn) {
+			err = fn(ctx, key.comm, r.out, nr, count);
+			continue;
+		}
+		key.host = text_col(q, 0);
+		key.pid = (__u32)sqlite3_column_int64(q, 1);
+		err = sfn(ctx, &key, r.out, nr, count);
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot query samples");
@@ -290,24 +343,25 @@ static int run_stack_query(struct sqlite_store *st, sqlite3_stmt *q, store_stack
 	return err;
 }
 
-int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *sel, store_stack_fn fn,
-			void *ctx)
+static int query_stacks(struct sqlite_store *st, const struct store_selector *sel, store_stack_fn fn,
+			store_sample_fn sfn, void *ctx)
 {
+	const char *group = sfn ? "h.name, p.pid, p.comm, s.stack_id" : "p.comm, s.stack_id";
 	struct where w = { .sql = STRBUF_INIT };
 	sqlite3_stmt *q = NULL;
 	int err;
 
-	err = strbuf__adds(&w.sql, "SELECT p.comm, s.stack_id, sum(s.count) FROM " STORE_ALL_SAMPLES " s"
+	err = strbuf__addf(&w.sql, "SELECT %s, sum(s.count) FROM " STORE_ALL_SAMPLES " s"
 			   " JOIN processes p ON p.id = s.process_id"
-			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id");
+			   " JOIN runs r ON r.id = p.run_id JOIN hosts h ON h.id = r.host_id", group);
 	err = err ?: build_where(&w, sel, true);
-	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.comm, s.stack_id");
+	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s", group);
 	err = err ?: prepare_where(st, &w, &q);
 	/* one read transaction: every statement sees the same snapshot */
 	err = err ?: store_exec(st, "BEGIN");
 	if (!err) {
 		err = store_unpack(st, sel->since, sel->until);
-		err = err ?: run_stack_query(st, q, fn, ctx);
+		err = err ?: run_stack_query(st, q, fn, sfn, ctx);
 		sqlite3_finalize(q);
 		q = NULL;
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
@@ -315,6 +369,18 @@ int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *s
 	sqlite3_finalize(q);
 	strbuf__release(&w.sql);
 	return err;
+}
+
+int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *sel, store_stack_fn fn,
+			void *ctx)
+{
+	return query_stacks(st, sel, fn, NULL, ctx);
+}
+
+int sqlite__query_samples(struct sqlite_store *st, const struct store_selector *sel,
+			  store_sample_fn fn, void *ctx)
+{
+	return query_stacks(st, sel, NULL, fn, ctx);
 }
 
 /* ---- samples over time ---- */
@@ -736,16 +802,19 @@ static int batch_frame(struct batch_reader *r, __s64 id, __u32 *idx)
 	}
 	f = &r->frames[r->nr_frames];
 	memset(f, 0, sizeof(*f));
-	f->kernel = sqlite3_column_int(r->frame, 0);
-	f->module = intern_col(r, r->frame, 1);
-	f->build_id = intern_col(r, r->frame, 2);
-	f->addr = (__u64)sqlite3_column_int64(r->frame, 3);
-	f->depth = sqlite3_column_int(r->frame, 4);
-	flags = sqlite3_column_int(r->frame, 5);
+	f->kernel = sqlite3_column_int(r->frame, FC_KERNEL);
+	f->module = intern_col(r, r->frame, FC_MODULE);
+	f->build_id = intern_col(r, r->frame, FC_BUILD_ID);
+	f->addr = (__u64)sqlite3_column_int64(r->frame, FC_ADDR);
+	f->depth = sqlite3_column_int(r->frame, FC_DEPTH);
+	flags = sqlite3_column_int(r->frame, FC_FLAGS);
 	f->inlined = flags & STORE_FRAME_INLINED;
 	f->jit = flags & STORE_FRAME_JIT;
 	f->python = flags & STORE_FRAME_PYTHON;
-	f->name = intern_col(r, r->frame, 6);
+	f->name = intern_col(r, r->frame, FC_NAME);
+	f->file = intern_col(r, r->frame, FC_FILE);
+	f->line = sqlite3_column_int(r->frame, FC_LINE);
+	f->start_line = sqlite3_column_int(r->frame, FC_START_LINE);
 	*idx = r->nr_frames++;
 	return hashmap__set(&r->fidx, (uint64_t)id, *idx + 1);
 }
@@ -843,11 +912,8 @@ int sqlite__read_batches(struct sqlite_store *st, const struct store_selector *s
 	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
 		"SELECT frames FROM stacks WHERE id = ?1", -1, &r.stack, NULL),
 		"cannot read stacks");
-	err = err ?: store_err(st, sqlite3_prepare_v2(st->db,
-		"SELECT m.kernel, m.name, m.build_id, f.addr, f.depth, f.flags, fn.name FROM frames f"
-		" JOIN mappings m ON m.id = f.mapping_id"
-		" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1", -1, &r.frame,
-		NULL), "cannot read frames");
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db, FRAME_SQL, -1, &r.frame, NULL),
+			       "cannot read frames");
 	err = err ?: store_exec(st, "BEGIN");
 	if (err)
 		goto out;

@@ -22,6 +22,9 @@ enum store_stmt {
 	STMT_FUNC_GET,
 	STMT_MAP_PUT,
 	STMT_MAP_GET,
+	STMT_FILE_PUT,
+	STMT_FILE_GET,
+	STMT_LINE_PUT,
 	STMT_STACK_GET,
 	STMT_STACK_PUT,
 	STMT_PROC_PUT,
@@ -84,6 +87,8 @@ int sqlite__used_bytes(struct sqlite_store *st, __u64 *bytes);
 int sqlite__file_bytes(struct sqlite_store *st, __u64 *bytes);
 int sqlite__query_stacks(struct sqlite_store *st, const struct store_selector *sel,
 			 store_stack_fn fn, void *ctx);
+int sqlite__query_samples(struct sqlite_store *st, const struct store_selector *sel,
+			  store_sample_fn fn, void *ctx);
 int sqlite__query_timeline(struct sqlite_store *st, const struct store_selector *sel, __s64 step,
 			   store_timeline_fn fn, void *ctx);
 int sqlite__query_builds(struct sqlite_store *st, const struct store_selector *sel,

@@ -27,6 +27,8 @@
  * 4: what packed buckets reference, per bucket and run.
  * 5: the agent's stack health per run: user stacks, complete, unnamed; and the
  *    sample outcomes agent_health lacks: idle, filtered, undrained.
+ * 6: source lines of frames (file, line, the function's start line), for the
+ *    exports; frames stored before have none.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -76,6 +78,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE agent_stacks(run_id INTEGER PRIMARY KEY, user_stacks INTEGER NOT NULL,"
 	" complete INTEGER NOT NULL, unnamed INTEGER NOT NULL, idle INTEGER NOT NULL,"
 	" filtered INTEGER NOT NULL, undrained INTEGER NOT NULL);",
+	/*
+	 * 5 -> 6: tables of their own, as in 4 -> 5, so that readers of
+	 * version 5 see them as empty temp tables; a frame's line is written
+	 * with the frame, and a frame stored before keeps none
+	 */
+	"CREATE TABLE source_files(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE frame_lines(frame_id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL,"
+	" line INTEGER NOT NULL, start_line INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -91,6 +101,10 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_FUNC_GET] = "SELECT id FROM functions WHERE hash = ?1 AND name = ?2",
 	[STMT_MAP_PUT] = "INSERT OR IGNORE INTO mappings(kernel, build_id, name) VALUES (?1, ?2, ?3)",
 	[STMT_MAP_GET] = "SELECT id FROM mappings WHERE kernel = ?1 AND build_id = ?2 AND name = ?3",
+	[STMT_FILE_PUT] = "INSERT OR IGNORE INTO source_files(name) VALUES (?1)",
+	[STMT_FILE_GET] = "SELECT id FROM source_files WHERE name = ?1",
+	[STMT_LINE_PUT] = "INSERT OR IGNORE INTO frame_lines(frame_id, file_id, line, start_line)"
+			  " VALUES (?1, ?2, ?3, ?4)",
 	[STMT_STACK_GET] = "SELECT id, frames FROM stacks WHERE hash = ?1",
 	[STMT_STACK_PUT] = "INSERT INTO stacks(hash, frames) VALUES (?1, ?2)",
 	[STMT_PROC_PUT] = "INSERT OR IGNORE INTO processes(run_id, pid, comm, exe_build_id,"
@@ -422,7 +436,7 @@ static const struct {
 	{ "hosts", 1 }, { "runs", 1 }, { "run_labels", 1 }, { "processes", 1 },
 	{ "mappings", 1 }, { "functions", 1 }, { "frames", 1 }, { "stacks", 1 },
 	{ "samples", 1 }, { "agent_health", 2 }, { "packed", 3 }, { "packed_refs", 4 },
-	{ "packed_runs", 4 }, { "agent_stacks", 5 },
+	{ "packed_runs", 4 }, { "agent_stacks", 5 }, { "source_files", 6 }, { "frame_lines", 6 },
 };
 
 /* The schema version of a database that has the tables that version promises. */
@@ -779,6 +793,34 @@ static int function_id(struct sqlite_store *st, const char *name, __s64 *id)
 	return err;
 }
 
+/* The source line of frame @frame_id, when @f knows one and the frame has none yet. */
+static int frame_line(struct sqlite_store *st, const struct store_frame *f, __s64 frame_id)
+{
+	__s64 file = 0;
+	sqlite3_stmt *s;
+	int err = 0;
+
+	if ((!f->file || !f->file[0]) && !f->line && !f->start_line)
+		return 0;
+	if (f->file && f->file[0]) {
+		if (!(s = store_stmt(st, STMT_FILE_PUT)))
+			return -EIO;
+		bind_text(s, 1, f->file);
+		err = step_done(st, s, "cannot store a source file");
+		if (err || !(s = store_stmt(st, STMT_FILE_GET)))
+			return err ?: -EIO;
+		bind_text(s, 1, f->file);
+		err = step_id(st, s, "cannot store a source file", &file);
+	}
+	if (err || !(s = store_stmt(st, STMT_LINE_PUT)))
+		return err ?: -EIO;
+	sqlite3_bind_int64(s, 1, frame_id);
+	sqlite3_bind_int64(s, 2, file);
+	sqlite3_bind_int(s, 3, f->line);
+	sqlite3_bind_int(s, 4, f->start_line);
+	return step_done(st, s, "cannot store a frame's line");
+}
+
 int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id)
 {
 	__s64 map, func = 0;
@@ -804,7 +846,8 @@ int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
 	sqlite3_bind_int(s, 3, f->depth);
 	sqlite3_bind_int64(s, 4, func);
-	return step_id(st, s, "cannot store a frame", id);
+	err = step_id(st, s, "cannot store a frame", id);
+	return err ?: frame_line(st, f, *id);
 }
 
 int sqlite__stack_id(struct sqlite_store *st, const __s64 *frames, int nr, __s64 *id)
