@@ -177,7 +177,8 @@ static __always_inline long python_walk(struct sample_key *key, void *stacks)
 	sc->stack.end = PY_END_DONE;
 	sc->stack.version = lc.pp->version;
 	sc->stack.pad = 0;
-	bpf_loop(MAX_PY_DEPTH + 1, py_frame_cb, &lc, 0);
+	/* 3.12+: a shim frame per evaluation loop call takes a step too */
+	bpf_loop(2 * MAX_PY_DEPTH + 1, py_frame_cb, &lc, 0);
 	if (!sc->stack.nr)
 		return 0;
 	if (sc->frame && !sc->stack.end)

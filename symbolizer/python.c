@@ -55,30 +55,35 @@ static const struct python_layout layouts[] = {
 	},
 	{
 		/*
-		 * 3.12: the frame starts with f_code; entry into the eval loop
-		 * is a shim frame owned by the C stack. Not checked against a
-		 * running 3.12 here (Debian 12 has none): detected, not walked.
+		 * 3.12: the frame starts with f_code; each call of the eval loop
+		 * starts with a shim frame owned by the C stack; co_warmup gone,
+		 * so the code object's ints moved up; no wstr in str objects.
 		 */
-		.minor = 12, .verified = false, .tss_key = PY_OFF_NONE,
+		.minor = 12, .verified = true, .tss_key = 1544,
 		.p = {
 			.tstate_frame = 56, .cframe_frame = 0,
 			.frame_code = 0, .frame_previous = 8, .frame_instr = 56,
 			.frame_entry = PY_OFF_NONE, .frame_owner = 70, .owner_cstack = 3,
 			.code_adaptive = 192, .code_size = 16, .code_flags = 48,
-			.code_argcount = 56, .code_stacksize = 68, .code_firstlineno = 72,
+			.code_argcount = 52, .code_stacksize = 64, .code_firstlineno = 68,
 		},
 		.code_filename = 112, .code_qualname = 128, .code_linetable = 136,
 		.ascii_size = 40, .compact_size = 56,
 	},
 	{
-		/* 3.13: no _PyCFrame; tstate->current_frame, frame->instr_ptr. Not walked. */
-		.minor = 13, .verified = false, .tss_key = PY_OFF_NONE,
+		/*
+		 * 3.13: no _PyCFrame (tstate->current_frame), f_executable,
+		 * instr_ptr (the instruction running, where 3.12's prev_instr is
+		 * the last one started: the same lasti). _PyRuntime starts with
+		 * _Py_DebugOffsets, checked against this entry.
+		 */
+		.minor = 13, .verified = true, .debug_offsets = true, .tss_key = 2160,
 		.p = {
 			.tstate_frame = 72, .cframe_frame = PY_OFF_NONE,
 			.frame_code = 0, .frame_previous = 8, .frame_instr = 56,
 			.frame_entry = PY_OFF_NONE, .frame_owner = 70, .owner_cstack = 3,
 			.code_adaptive = 200, .code_size = 16, .code_flags = 48,
-			.code_argcount = 56, .code_stacksize = 68, .code_firstlineno = 72,
+			.code_argcount = 52, .code_stacksize = 64, .code_firstlineno = 68,
 		},
 		.code_filename = 112, .code_qualname = 128, .code_linetable = 136,
 		.ascii_size = 40, .compact_size = 56,
@@ -374,6 +379,60 @@ __u32 python__pthread_specific_offset(void)
 	return specific_off;
 }
 
+/*
+ * 3.13's _Py_DebugOffsets, at the start of _PyRuntime: the offsets the
+ * interpreter states about itself, against @l. The positions below are
+ * 3.13's struct (it grows in later versions: a table entry each).
+ */
+static int check_debug_offsets(__u32 tgid, __u64 runtime, __u32 version,
+			       const struct python_layout *l)
+{
+	static const struct { __u32 at; size_t off; } fields[] = {
+		{ 184, offsetof(struct py_proc, tstate_frame) },
+		{ 232, offsetof(struct py_proc, frame_previous) },
+		{ 240, offsetof(struct py_proc, frame_code) },
+		{ 248, offsetof(struct py_proc, frame_instr) },
+		{ 264, offsetof(struct py_proc, frame_owner) },
+		{ 312, offsetof(struct py_proc, code_firstlineno) },
+		{ 320, offsetof(struct py_proc, code_argcount) },
+		{ 344, offsetof(struct py_proc, code_adaptive) },
+	};
+	__u64 d[46];
+	size_t i;
+
+	if (read_mem(tgid, runtime, d, sizeof(d)))
+		return -EFAULT;
+	/* "xdebugpy", the version, not free-threaded (another layout) */
+	if (memcmp(d, "xdebugpy", 8) || d[1] != version || d[2])
+		return -EPROTO;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		__u32 have = *(const __u32 *)((const char *)&l->p + fields[i].off);
+
+		if (d[fields[i].at / 8] != have)
+			return -EPROTO;
+	}
+	if (d[280 / 8] != l->code_filename || d[296 / 8] != l->code_qualname ||
+	    d[304 / 8] != l->code_linetable)
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * The thread-state key (Py_tss_t: int initialized, pthread_key_t key) is
+ * set once the runtime is up: -EAGAIN before, -EPROTO when what is there
+ * is no key the walk can read (glibc's first block holds keys 0-31).
+ */
+static int check_tss(__u32 tgid, __u64 addr)
+{
+	__u32 tss[2];
+
+	if (read_mem(tgid, addr, tss, sizeof(tss)))
+		return -EFAULT;
+	if (!tss[0])
+		return -EAGAIN;
+	return tss[0] == 1 && tss[1] < 32 ? 0 : -EPROTO;
+}
+
 int python__bpf_proc(__u32 tgid, const struct python_interp *in, struct py_proc *out)
 {
 	const struct python_layout *l = in->layout;
@@ -382,6 +441,10 @@ int python__bpf_proc(__u32 tgid, const struct python_interp *in, struct py_proc 
 	if (!l || !l->verified)
 		return -ENOTSUP;
 	err = check_members(tgid, in->code_type, l);
+	if (!err && l->debug_offsets)
+		err = check_debug_offsets(tgid, in->runtime, in->version, l);
+	if (!err)
+		err = check_tss(tgid, in->runtime + l->tss_key);
 	if (err)
 		return err;
 	*out = l->p;

@@ -180,9 +180,11 @@ int python__find_interp(const char *proc_root, __u32 tgid, const struct sym_exec
 
 /*
  * What the BPF walker needs for @tgid's interpreter @in, after checking the
- * code object layout against the one the live interpreter publishes.
+ * code object layout against the one the live interpreter publishes (and,
+ * from 3.13, its _Py_DebugOffsets) and that the thread-state key is set.
  * Returns 0, -ENOTSUP (a version not walked), -EPROTO (the interpreter's
- * layout differs from the table) or -errno reading the process.
+ * layout differs from the table), -EAGAIN (the runtime is not up yet) or
+ * -errno reading the process.
  */
 int python__bpf_proc(__u32 tgid, const struct python_interp *in, struct py_proc *out);
 

@@ -280,6 +280,7 @@ void perf_map__release(struct perf_map *pm);
 struct python_layout {
 	__u32 minor;
 	bool verified;		/* checked against a running interpreter: walked */
+	bool debug_offsets;	/* 3.13: _PyRuntime starts with _Py_DebugOffsets */
 	__u32 tss_key;		/* _PyRuntime -> the thread-state Py_tss_t */
 	struct py_proc p;	/* what BPF reads (version, addresses unset) */
 	__u32 code_filename, code_qualname, code_linetable;

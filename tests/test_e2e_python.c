@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * End to end with Debian's /usr/bin/python3.11 and the real BPF program:
+ * End to end with the real BPF program, for every interpreter tests/pythons.h
+ * finds (Debian's /usr/bin/python3.11; 3.11 to 3.13 from pyenv when present;
+ * each case is named after its interpreter):
  * tests/workloads/wl_python.py measures its own CPU split between three
  * pure-Python functions, and the profile must agree; two threads each show
  * their own Python stack; a C extension (zlib) keeps its native frames under
- * the Python function that called it. Skipped without python3.11 or BPF.
+ * the Python function that called it. Skipped without BPF or interpreters.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,8 +26,7 @@
 
 #include "common/clock.h"
 #include "e2e.h"
-
-#define PYTHON "/usr/bin/python3.11"
+#include "pythons.h"
 #define FREQ_S "499"
 
 static void wait_for(pid_t prof, const char *errf, const char *file)
@@ -47,16 +48,20 @@ static void wait_for(pid_t prof, const char *errf, const char *file)
  * Run wl_python.py @mode for @cpu seconds of CPU under `profile -p`, from
  * the moment the profiler samples; the folded stacks go to @folded.
  */
-static pid_t profile_python(const char *mode, double cpu, const char *truth, const char *folded)
+static pid_t profile_python(const struct test_python *py, const char *mode, double cpu,
+			    const char *truth, const char *folded)
 {
 	char script[4096], secs[32], pidbuf[32], ready[4200];
 	char *out = tmp("py.out"), *errf = tmp("py.err"), *text;
-	const char *wl_argv[] = { PYTHON, script, mode, secs, truth, NULL };
+	const char *wl_argv[] = { py->path, script, mode, secs, truth, NULL };
 	pid_t wl, prof;
 
 	snprintf(script, sizeof(script), "%s/tests/workloads/wl_python.py", env_path("SRCDIR"));
 	snprintf(secs, sizeof(secs), "%g", cpu);
 	snprintf(ready, sizeof(ready), "%s.ready", truth);
+	/* left by the same case on another interpreter */
+	unlink(ready);
+	unlink(truth);
 	wl = spawn(wl_argv, NULL, NULL);
 	wait_for(-1, NULL, ready);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
@@ -109,15 +114,6 @@ static void count_folded(const char *path, const char *const *names, const char 
 	free(text);
 }
 
-static void skip_without_python(void)
-{
-	REQUIRE_BPF();
-	if (access(PYTHON, X_OK)) {
-		print_message("SKIP: no %s\n", PYTHON);
-		skip();
-	}
-}
-
 static void test_python_split(void **state)
 {
 	static const char *const names[] = { ";leaf_alpha_[p]", ";leaf_beta_[p]",
@@ -135,9 +131,8 @@ static void test_python_split(void **state)
 	pid_t wl;
 	int i;
 
-	(void)state;
-	skip_without_python();
-	wl = profile_python("split", 6, truth, folded);
+	REQUIRE_BPF();
+	wl = profile_python(*state, "split", 6, truth, folded);
 	count_folded(folded, names, chains, 3, &c);
 	for (i = 0; i < 3; i++) {
 		want[i] = read_truth(truth, truths[i]);
@@ -177,9 +172,8 @@ static void test_python_threads(void **state)
 	char *truth = tmp("py-threads.txt"), *folded = tmp("py-threads.folded");
 	struct counts c;
 
-	(void)state;
-	skip_without_python();
-	profile_python("threads", 4, truth, folded);
+	REQUIRE_BPF();
+	profile_python(*state, "threads", 4, truth, folded);
 	count_folded(folded, names, chains, 4, &c);
 	print_message("spin_a %.0f (whole %.0f), spin_b %.0f (whole %.0f) of %.0f\n", c.with[0],
 		      c.chained[0], c.with[1], c.chained[1], c.total);
@@ -198,9 +192,8 @@ static void test_python_c_extension(void **state)
 	char *truth = tmp("py-ext.txt"), *folded = tmp("py-ext.folded");
 	struct counts c;
 
-	(void)state;
-	skip_without_python();
-	profile_python("ext", 3, truth, folded);
+	REQUIRE_BPF();
+	profile_python(*state, "ext", 3, truth, folded);
 	count_folded(folded, names, chains, 2, &c);
 	print_message("deflate %.0f, under compress_it %.0f, compress_it %.0f of %.0f\n",
 		      c.with[0], c.chained[0], c.with[1], c.total);
@@ -212,11 +205,23 @@ static void test_python_c_extension(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_python_split),
-		cmocka_unit_test(test_python_threads),
-		cmocka_unit_test(test_python_c_extension),
+	static const struct { const char *what; CMUnitTestFunction fn; } cases[] = {
+		{ "split", test_python_split },
+		{ "threads", test_python_threads },
+		{ "c_extension", test_python_c_extension },
 	};
+	static struct test_python pys[MAX_TEST_PYTHONS];
+	static char names[3 * MAX_TEST_PYTHONS][PATH_MAX + 80];
+	struct CMUnitTest tests[3 * MAX_TEST_PYTHONS];
+	int i, j, n = 0, nr = test_pythons(pys);
 
-	return cmocka_run_group_tests_name("e2e_python", tests, setup_group, teardown_group);
+	test_pythons_print("test_e2e_python", pys, nr);
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < 3; j++, n++) {
+			snprintf(names[n], sizeof(names[n]), "%s %s", cases[j].what, pys[i].name);
+			tests[n] = (struct CMUnitTest){ .name = names[n], .test_func = cases[j].fn,
+							.initial_state = &pys[i] };
+		}
+	}
+	return _cmocka_run_group_tests("e2e_python", tests, n, setup_group, teardown_group);
 }

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * symbolizer/python.c against the real interpreter: version detection from
- * /usr/bin/python3.11's dynamic symbols, the layout check against what the
- * live interpreter publishes, the line table decoder against
- * code.co_positions(), and naming code objects whose addresses (id()) and
- * fields the interpreter prints itself. Skipped when python3.11 is missing.
+ * symbolizer/python.c against the real interpreters (tests/pythons.h: Debian's
+ * python3.11, and 3.11 to 3.13 from pyenv when present): version detection
+ * from the dynamic symbols (of the executable or its libpython), the layout
+ * check against what the live interpreter publishes, the thread-state key
+ * against pthread_getspecific() in the interpreter, the line table decoder
+ * against code.co_positions(), and naming code objects whose addresses
+ * (id()) and fields the interpreter prints itself. One case per interpreter,
+ * named after it; skipped when none is found.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,14 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "symbolizer/symbolizer.h"
 #include "symbolizer/symbolizer_internal.h"
-
-#define PYTHON "/usr/bin/python3.11"
+#include "pythons.h"
 
 /* Functions whose code the tests look at: several lines, a loop, a nested function. */
 static const char SCRIPT[] =
@@ -51,7 +54,14 @@ static const char SCRIPT[] =
 	"codes = [c for c in codes if c is not None]\n"
 	"for c in list(codes):\n"
 	"    codes += [k for k in c.co_consts if hasattr(k, 'co_code')]\n"
+	"import ctypes\n"
+	"ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p\n"
+	"libc = ctypes.CDLL(None)\n"
+	"libc.pthread_getspecific.restype = ctypes.c_void_p\n"
+	"libc.pthread_getspecific.argtypes = [ctypes.c_uint]\n"
 	"print(sys.hexversion)\n"
+	"print(ctypes.pythonapi.PyThreadState_Get(),\n"
+	"      *(libc.pthread_getspecific(k) or 0 for k in range(32)))\n"
 	"for c in codes:\n"
 	"    lines = ','.join(str(p[0] if p[0] is not None else -1) for p in c.co_positions())\n"
 	"    print(id(c), c.co_firstlineno, c.co_argcount, c.co_flags, c.co_stacksize,\n"
@@ -65,11 +75,11 @@ struct child {
 	int in_fd;
 };
 
-static int start_python(struct child *c)
+static int start_python(struct child *c, const char *python)
 {
 	int to[2], from[2];
 
-	if (access(PYTHON, X_OK) || pipe(to) || pipe(from))
+	if (access(python, X_OK) || pipe(to) || pipe(from))
 		return -1;
 	c->pid = fork();
 	if (c->pid == 0) {
@@ -77,7 +87,7 @@ static int start_python(struct child *c)
 		dup2(from[1], 1);
 		close(to[1]);
 		close(from[0]);
-		execl(PYTHON, PYTHON, "-c", SCRIPT, (char *)NULL);
+		execl(python, python, "-c", SCRIPT, (char *)NULL);
 		_exit(127);
 	}
 	close(to[0]);
@@ -125,29 +135,56 @@ static void test_name_minor(void **state __attribute__((unused)))
 		assert_int_equal(python__name_minor(cases[i].path), cases[i].minor);
 	assert_non_null(python__layout(0x030b02f0));
 	assert_true(python__layout(0x030b02f0)->verified);
-	assert_non_null(python__layout(0x030c00f0));
+	assert_true(python__layout(0x030c01f0)->verified);
+	assert_true(python__layout(0x030d00f0)->verified);
+	assert_null(python__layout(0x030e00f0));
 	assert_null(python__layout(0x030a00f0));
 	assert_null(python__layout(0x020700f0));
 }
 
-/* The interpreter's own answers, line by line, for each code object. */
-static void test_live_interpreter(void **state __attribute__((unused)))
+/*
+ * The key the walker reads the thread state with, read from the child as
+ * BPF would: pthread_getspecific() of that key, in the interpreter, gives
+ * PyThreadState_Get(). @line: the thread state, then the 32 keys' values.
+ */
+static void check_tss_key(pid_t pid, const struct py_proc *bp, char *line)
 {
+	unsigned long long tstate, spec[32];
+	__u32 tss[2];
+	struct iovec local = { tss, sizeof(tss) };
+	struct iovec remote = { (void *)(unsigned long)bp->tss_key_addr, sizeof(tss) };
+	char *p = line;
+	int i;
+
+	tstate = strtoull(p, &p, 10);
+	for (i = 0; i < 32; i++)
+		spec[i] = strtoull(p, &p, 10);
+	assert_int_equal(process_vm_readv(pid, &local, 1, &remote, 1, 0), sizeof(tss));
+	assert_int_equal(tss[0], 1);
+	assert_true(tss[1] < 32);
+	assert_true(tstate != 0);
+	assert_int_equal(spec[tss[1]], tstate);
+}
+
+/* The interpreter's own answers, line by line, for each code object. */
+static void test_live_interpreter(void **state)
+{
+	const struct test_python *py = *state;
 	struct { struct sym_exec_map maps[64]; char paths[64][256]; size_t nr; } mc = {};
 	struct python_namer *namer;
 	struct python_interp in;
 	struct py_proc bp;
-	char line[65536];
+	char line[65536], tss_line[4096];
 	unsigned long hexversion;
 	int nr_codes = 0;
-	struct child c;
+	struct child c = { .pid = -1, .in_fd = -1 };
 
-	if (start_python(&c)) {
-		skip();
-		return;
-	}
+	if (start_python(&c, py->path))
+		fail_msg("cannot start %s", py->path);
 	assert_non_null(fgets(line, sizeof(line), c.out));
 	hexversion = strtoul(line, NULL, 10);
+	assert_int_equal((hexversion >> 16) & 0xff, py->minor);
+	assert_non_null(fgets(tss_line, sizeof(tss_line), c.out));
 	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, collect_map, &mc), 0);
 	assert_int_equal(python__find_interp(NULL, c.pid, mc.maps, mc.nr, &in), 0);
 	assert_int_equal(in.version, hexversion);
@@ -155,7 +192,7 @@ static void test_live_interpreter(void **state __attribute__((unused)))
 	assert_true(in.eval_size > 1000);
 	assert_int_equal(python__bpf_proc(c.pid, &in, &bp), 0);
 	assert_int_equal(bp.version, hexversion);
-	assert_int_equal(bp.tss_key_addr, in.runtime + 592);
+	check_tss_key(c.pid, &bp, tss_line);
 
 	namer = python_namer__new();
 	assert_non_null(namer);
@@ -259,12 +296,19 @@ static void test_pthread_specific(void **state __attribute__((unused)))
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	static struct test_python pys[MAX_TEST_PYTHONS];
+	struct CMUnitTest tests[3 + MAX_TEST_PYTHONS] = {
 		cmocka_unit_test(test_name_minor),
-		cmocka_unit_test(test_live_interpreter),
 		cmocka_unit_test(test_line_table_corrupt),
 		cmocka_unit_test(test_pthread_specific),
 	};
+	int i, nr = test_pythons(pys);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	test_pythons_print("test_python", pys, nr);
+	for (i = 0; i < nr; i++) {
+		tests[3 + i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_live_interpreter,
+									    &pys[i]);
+		tests[3 + i].name = pys[i].name;
+	}
+	return _cmocka_run_group_tests("python", tests, 3 + nr, NULL, NULL);
 }
