@@ -36,7 +36,10 @@ const struct command_def export_cmd = {
 		"else 99 Hz, what record and agent sample at), or nanoseconds already with\n"
 		"--ns (perf script imports of cpu-clock, whose periods are nanoseconds);\n"
 		"--freq 0 leaves the counts plain samples. In pprof the first frame of each\n"
-		"stack, the process name, becomes the label \"process\".",
+		"stack, the process name, becomes the label \"process\". From a store, pprof\n"
+		"also has each binary as a mapping (file name, build id), the frames'\n"
+		"addresses, source files and lines, inlined frames as lines of one location,\n"
+		"and the labels \"pid\" and \"host\"; speedscope frames have file and line.",
 	.max_args = -1,
 };
 
@@ -77,7 +80,8 @@ int cmd_export(int argc, char **argv)
 	bool ns = false;
 	struct strbuf sb = STRBUF_INIT;
 	enum format fmt = FMT_NONE;
-	struct stack_agg *agg;
+	struct stack_agg *agg = NULL;
+	struct export_profile *prof = NULL;
 	int i, err = 0, first;
 	const struct option_def opts[] = {
 		OPT_CALLBACK('f', "format", &fmt, "FMT", "format", opt_format,
@@ -101,14 +105,18 @@ int cmd_export(int argc, char **argv)
 	}
 	if (db)
 		input__set_db(db);
-	agg = stack_agg__new();
-	if (!agg)
+	/* folded stacks: names only; the others from what the inputs hold */
+	if (fmt == FMT_FOLDED)
+		agg = stack_agg__new();
+	else
+		prof = export_profile__new();
+	if (!agg && !prof)
 		return EXIT_FAILURE;
 	input__progress(isatty(STDERR_FILENO));
 	if (first >= argc)
-		err = input__load_agg("-", agg);
+		err = agg ? input__load_agg("-", agg) : input__load_profile("-", prof);
 	for (i = first; i < argc && !err; i++)
-		err = input__load_agg(argv[i], agg);
+		err = agg ? input__load_agg(argv[i], agg) : input__load_profile(argv[i], prof);
 	input__progress_done();
 	if (!name)
 		name = first < argc ? argv[first] : "profile";
@@ -137,8 +145,8 @@ int cmd_export(int argc, char **argv)
 	eo.name = name;
 	eo.counts_are_ns = ns;
 	eo.period_ns = ns || !freq ? 0 : 1e9 / freq;
-	err = fmt == FMT_PPROF ? stack_agg__export_pprof(agg, &eo, &sb)
-			       : stack_agg__export_speedscope(agg, &eo, &sb);
+	err = fmt == FMT_PPROF ? export_profile__pprof(prof, &eo, &sb)
+			       : export_profile__speedscope(prof, &eo, &sb);
 	if (err)
 		pr_warn("cannot encode the profile: %s", strerror(-err));
 	else
@@ -146,5 +154,6 @@ int cmd_export(int argc, char **argv)
 out:
 	strbuf__release(&sb);
 	stack_agg__free(agg);
+	export_profile__free(prof);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

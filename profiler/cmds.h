@@ -26,6 +26,14 @@ struct strbuf;
  * are reported; the return is 0 or -errno.
  */
 int input__load_agg(const char *spec, struct stack_agg *agg);
+struct export_profile;
+/*
+ * As input__load_agg(), into a profile for the exports: a store selection
+ * with its frames' binaries, addresses and lines and its samples' process,
+ * pid and host (store__query_samples()); a folded file with the first frame
+ * of each stack as the process.
+ */
+int input__load_profile(const char *spec, struct export_profile *p);
 /*
  * An input file named on the command line: 0 when @path can be read as one
  * (a regular file, a pipe or a character device, or missing: opening it says

@@ -17,6 +17,7 @@
 #include "selector.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "common/array.h"
 #include "common/strbuf.h"
 #include "common/log.h"
 
@@ -204,6 +205,98 @@ static int load_store(const char *spec, struct stack_agg *agg)
 	stack_agg__free(got);
 	selector__release(&sel);
 	strbuf__release(&buf);
+	return err;
+}
+
+/* A frame of a store as the exports take it, named as selector__fill() names it in folded stacks. */
+static void export_frame_of(const struct store_query_frame *f, struct export_frame *x,
+			    struct strbuf *tmp)
+{
+	*x = (struct export_frame){
+		.name = f->name, .module = f->module, .build_id = f->build_id, .file = f->file,
+		.addr = f->addr, .line = f->line, .start_line = f->start_line,
+		.kernel = f->kernel, .inlined = f->inlined, .jit = f->jit, .python = f->python,
+	};
+	if (f->name)
+		return;
+	x->unresolved = true;
+	x->name = "[unknown]";
+	strbuf__setlen(tmp, 0);
+	if (!f->kernel && f->module[0] && !strbuf__addf(tmp, "[unknown] (%s)", f->module))
+		x->name = tmp->buf;
+}
+
+struct profile_ctx {
+	struct export_profile *p;
+	struct export_frame *frames;
+	size_t cap;
+	struct strbuf *names;	/* one per frame: the names of unresolved frames */
+	size_t nr_names;
+};
+
+static int add_sample(void *ctx, const struct store_sample_key *key,
+		      const struct store_query_frame *frames, int nr, __u64 count)
+{
+	static const struct export_frame no_stack = { .name = "[no stack]", .unresolved = true };
+	struct export_key k = { .comm = key->comm[0] ? key->comm : "[unknown comm]",
+				.host = key->host, .pid = key->pid };
+	struct profile_ctx *c = ctx;
+	int i;
+
+	if (ARRAY_GROW(c->frames, c->cap, (size_t)nr + 1, 64))
+		return -ENOMEM;
+	if ((size_t)nr > c->nr_names) {
+		struct strbuf *n = reallocarray(c->names, nr, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (; c->nr_names < (size_t)nr; c->nr_names++)
+			n[c->nr_names] = (struct strbuf)STRBUF_INIT;
+		c->names = n;
+	}
+	for (i = 0; i < nr; i++)
+		export_frame_of(&frames[i], &c->frames[i], &c->names[i]);
+	if (!nr)
+		c->frames[nr++] = no_stack;
+	return export_profile__add(c->p, &k, c->frames, nr, count);
+}
+
+static int load_store_profile(const char *spec, struct export_profile *p)
+{
+	struct profile_ctx c = { .p = p };
+	struct strbuf buf = STRBUF_INIT;
+	struct selector sel = {};
+	struct store *st = NULL;
+	size_t i;
+	int err;
+
+	err = parse_store_spec(spec, &sel, &buf);
+	if (!err) {
+		st = selector__open(&sel);
+		err = st ? 0 : -errno;
+	}
+	err = err ?: store__query_samples(st, &sel.sel, add_sample, &c);
+	for (i = 0; i < c.nr_names; i++)
+		strbuf__release(&c.names[i]);
+	free(c.names);
+	free(c.frames);
+	store__free(st);
+	selector__release(&sel);
+	strbuf__release(&buf);
+	return err;
+}
+
+int input__load_profile(const char *spec, struct export_profile *p)
+{
+	struct stack_agg *agg;
+	int err;
+
+	if (!strncmp(spec, "store:", 6))
+		return load_store_profile(spec + 6, p);
+	agg = stack_agg__new();
+	err = agg ? input__load_agg(spec, agg) : -ENOMEM;
+	err = err ?: export_profile__add_agg(p, agg, true);
+	stack_agg__free(agg);
 	return err;
 }
 

@@ -126,6 +126,49 @@ int stack_agg__export_speedscope(const struct stack_agg *agg, const struct expor
 int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out);
 int stack_agg__write_speedscope(const struct stack_agg *agg, const char *name, struct strbuf *out);
 
+/*
+ * A profile with what folded stacks lose, for the exports: frames with their
+ * binary (file name and build id), address and source line, and samples
+ * with the process, pid and host they were taken in. Filled from a store
+ * (export_profile__add()) or from folded stacks (export_profile__add_agg()).
+ */
+struct export_profile;
+
+struct export_frame {
+	const char *name;	/* as the folded format shows it, without its suffix */
+	const char *module;	/* binary basename, kernel module...; NULL/"" when unknown */
+	const char *build_id;	/* hex; NULL/"" when unknown */
+	const char *file;	/* source file; NULL/"" when unknown */
+	unsigned long long addr;	/* file offset (user), address (kernel), line (python) */
+	int line;		/* source line of @addr in @name, 0 when unknown */
+	int start_line;		/* the line @name starts on, 0 when unknown */
+	bool kernel, inlined, jit, python;
+	bool unresolved;	/* @name is a placeholder ("[unknown]") */
+};
+
+/* Where a stack was sampled; NULL strings and pid 0 when unknown. */
+struct export_key {
+	const char *comm, *host;
+	unsigned int pid;
+};
+
+struct export_profile *export_profile__new(void);
+void export_profile__free(struct export_profile *p);
+/* Add @count of the stack @frames (@nr, root first; copied). Returns 0 or -ENOMEM. */
+int export_profile__add(struct export_profile *p, const struct export_key *key,
+			const struct export_frame *frames, int nr, double count);
+/*
+ * Add the stacks of @agg, the folded suffixes read as frame kinds; with
+ * @root_is_process the first frame of each is the process name.
+ */
+int export_profile__add_agg(struct export_profile *p, const struct stack_agg *agg,
+			    bool root_is_process);
+/* As stack_agg__export_pprof() and stack_agg__export_speedscope(); @o->root_is_process unused. */
+int export_profile__pprof(const struct export_profile *p, const struct export_opts *o,
+			  struct strbuf *out);
+int export_profile__speedscope(const struct export_profile *p, const struct export_opts *o,
+			       struct strbuf *out);
+
 /* ---- top functions ---- */
 
 struct top_entry {
