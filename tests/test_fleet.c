@@ -125,9 +125,10 @@ static void fill(struct store *st)
 	}
 }
 
-static void compare(const char *cmd, const char *const *sel, const char *sqlite_db)
+static void compare_with(const char *cmd, const char *const *sel, const char *sqlite_db,
+			 const char *pg_db)
 {
-	const char *dbs[2] = { sqlite_db, server.uri };
+	const char *dbs[2] = { sqlite_db, pg_db };
 	char *outs[2];
 	int i;
 
@@ -146,6 +147,11 @@ static void compare(const char *cmd, const char *const *sel, const char *sqlite_
 			 outs[0], outs[1]);
 	free(outs[0]);
 	free(outs[1]);
+}
+
+static void compare(const char *cmd, const char *const *sel, const char *sqlite_db)
+{
+	compare_with(cmd, sel, sqlite_db, server.uri);
 }
 
 static void test_same_answers(void **state)
@@ -489,12 +495,115 @@ static void test_gc(void **state)
 	free(out);
 }
 
+/*
+ * One run over two and a half days of 10-minute buckets, written in time
+ * order as an agent ships them (so the hours and days behind it are merged
+ * into the rollups), then a late batch into an hour and a day already merged.
+ */
+#define T1 (1700006400LL + 22 * 3600 + 1800)	/* 2023-11-15 22:30 UTC */
+
+static void fill_days(struct store *st)
+{
+	struct store_count counts[8];
+	struct store_run run = { .kind = "agent", .host = "roll", .cmdline = "profile agent",
+				 .freq = 99, .start_ms = T1 * 1000 };
+	struct store_batch b = {
+		.frames = frames, .nr_frames = sizeof(frames) / sizeof(frames[0]),
+		.stacks = stacks, .nr_stacks = sizeof(stacks) / sizeof(stacks[0]),
+		.processes = procs, .nr_processes = 3, .counts = counts,
+	};
+	int i, k;
+
+	assert_int_equal(store__add_run(st, &run, &b.run_id), 0);
+	for (i = 0; i < 52 * 6; i += 4) {
+		b.nr_counts = 0;
+		for (k = 0; k < 4; k++) {
+			counts[b.nr_counts++] = (struct store_count){
+				.ts = T1 + 600LL * (i + k), .process = (i + k) % 3,
+				.stack = (i * 5 + k) % 6, .count = 1 + (i + 3 * k) % 7,
+			};
+			/* counts above the server's 16 bits per entry */
+			if ((i + k) % 50 == 7)
+				counts[b.nr_counts - 1].count = 40000;
+		}
+		assert_int_equal(store__write_batch(st, &b), 0);
+	}
+	/* late: into 23:00 of the first day and 01:10 of the second, both merged by now */
+	counts[0] = (struct store_count){ .ts = T1 + 1800 + 20, .process = 1, .stack = 5,
+					  .count = 9 };
+	counts[1] = (struct store_count){ .ts = T1 + 9600, .process = 2, .stack = 0, .count = 4 };
+	b.nr_counts = 2;
+	assert_int_equal(store__write_batch(st, &b), 0);
+	assert_int_equal(store__end_run(st, b.run_id, (T1 + 53 * 3600) * 1000), 0);
+}
+
+/*
+ * Selections that start and end mid-hour, on whole hours, on whole days,
+ * open at either end: the rollups give what the samples give (SQLite has no
+ * rollups, so it is the oracle), and they are really used.
+ */
+static void test_rollups_exact(void **state)
+{
+	const struct store_opts o = { .create = true };
+	static const char *const sels[][8] = {
+		{ NULL },
+		{ "--since", "@1700088600", NULL },				/* 11-15 22:50 */
+		{ "--until", "@1700181000", NULL },				/* 11-17 00:30 */
+		{ "--since", "@1700088600", "--until", "@1700181000", NULL },
+		{ "--since", "@1700089200", "--until", "@1700179200", NULL },	/* 23:00, 00:00 */
+		{ "--since", "@1700092800", "--until", "@1700179200", NULL },	/* 11-16 whole */
+		{ "--since", "@1700096430", "--until", "@1700099990", NULL },	/* in 01:00 */
+		{ "--since", "@1700096400", "--until", "@1700100000", NULL },	/* 01:00 whole */
+		{ "--since", "@1700179200", NULL },				/* 11-17, open */
+		{ "--since", "@1700088610", "--until", "@1700253000", "--comm", "db", NULL },
+		{ "--since", "@1700088600", "--until", "@1700181000", "--pid", "102", NULL },
+		{ "--host", "roll", "--since", "@1700090000", "--until", "@1700200000", NULL },
+	};
+	char db[512];
+	struct store *st;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE rollups"), 0);
+	snprintf(db, sizeof(db), "postgresql:///rollups?host=%s&port=%d&user=postgres",
+		 server.dir, server.port);
+	unlink(tmp("days.db"));
+	st = store__open(tmp("days.db"), &o);
+	assert_non_null(st);
+	fill_days(st);
+	store__free(st);
+	st = store__open(db, &o);
+	assert_non_null(st);
+	fill_days(st);
+	store__free(st);
+
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+		compare_with("folded", sels[i], tmp("days.db"), db);
+		compare_with("top", sels[i], tmp("days.db"), db);
+	}
+	/* the hours and days behind the last batch merged, the late deltas not yet */
+	assert_true(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE in_day") > 40);
+	assert_int_equal(psql_count("rollups", "SELECT count(DISTINCT day) FROM rollup_d"
+				    " WHERE merged"), 3);
+	assert_int_equal(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE NOT in_day"
+				    " AND hour < 1700179200"), 2);
+	/* and every count of the samples is in each rollup */
+	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(c) FROM samples, unnest(counts) c)"
+				    " - (SELECT sum(c) FROM rollup_h, unnest(counts) c)"), 0);
+	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(c) FROM samples,"
+				    " unnest(counts) c WHERE ts < 1700179200) - (SELECT sum(c)"
+				    " FROM rollup_d, unnest(counts) c WHERE day < 1700179200)"
+				    " - (SELECT sum(c) FROM rollup_h, unnest(counts) c"
+				    " WHERE NOT in_day AND hour < 1700179200)"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_answers),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_gc),
+		cmocka_unit_test(test_rollups_exact),
 		cmocka_unit_test(test_agent_ships_through_faults),
 	};
 

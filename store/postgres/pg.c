@@ -25,7 +25,7 @@
 #include "common/strset.h"
 #include "common/log.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define DAY_SECS 86400
 
 /*
@@ -36,6 +36,13 @@
  *    exports. The frame hash (v1) leaves them out: the binary, offset and
  *    depth it covers decide them, so frames written before keep their hash
  *    and stay without a line.
+ * 3: rollups: each stack's count per (hour, run, process) and per (day, run,
+ *    process), so a reader sums whole hours and days from them and only the
+ *    edges of its range from the samples. A batch appends its counts to the
+ *    hour rollup as a delta row in its own transaction; a later batch of the
+ *    run merges an hour's deltas into one row and adds them to the day's, then
+ *    merges the day's. A sum over the rows never changes by a merge, so the
+ *    rollups always equal the samples. The existing samples are rolled up here.
  */
 static const char *const pg_migrations[] = {
 	/* 0 -> 1 */
@@ -66,10 +73,38 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE frames ADD COLUMN file text NOT NULL DEFAULT '',"
 	" ADD COLUMN line integer NOT NULL DEFAULT 0,"
 	" ADD COLUMN start_line integer NOT NULL DEFAULT 0;",
+	/* 2 -> 3 */
+	"CREATE TABLE rollup_h(hour bigint NOT NULL, run_id bigint NOT NULL,"
+	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts bigint[] NOT NULL,"
+	" in_day boolean NOT NULL);"
+	"CREATE INDEX rollup_h_by_hour ON rollup_h(hour, run_id);"
+	"CREATE INDEX rollup_h_open ON rollup_h(run_id, hour) WHERE NOT in_day;"
+	"CREATE TABLE rollup_d(day bigint NOT NULL, run_id bigint NOT NULL,"
+	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts bigint[] NOT NULL,"
+	" merged boolean NOT NULL);"
+	"CREATE INDEX rollup_d_by_day ON rollup_d(day, run_id);"
+	"CREATE INDEX rollup_d_open ON rollup_d(run_id, day) WHERE NOT merged;"
+	"INSERT INTO rollup_h SELECT hr, run_id, process_id, array_agg(st ORDER BY st),"
+	" array_agg(n ORDER BY st), true FROM (SELECT s.ts - s.ts % 3600 AS hr, s.run_id,"
+	" s.process_id, u.st, sum(u.n) AS n FROM samples s, unnest(s.stacks, s.counts) AS u(st, n)"
+	" GROUP BY 1, 2, 3, 4) x GROUP BY hr, run_id, process_id;"
+	"INSERT INTO rollup_d SELECT dy, run_id, process_id, array_agg(st ORDER BY st),"
+	" array_agg(n ORDER BY st), true FROM (SELECT r.hour - r.hour % 86400 AS dy, r.run_id,"
+	" r.process_id, u.st, sum(u.n)::bigint AS n FROM rollup_h r,"
+	" unnest(r.stacks, r.counts) AS u(st, n) GROUP BY 1, 2, 3, 4) x"
+	" GROUP BY dy, run_id, process_id;",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VERSION,
 	       "one migration per schema version");
+
+/* The tail of the two statements that write counts: the samples, and the hour rollup's deltas. */
+#define SAMPLES_AND_DELTAS \
+	" i AS (INSERT INTO samples SELECT ts, $1::bigint, p, array_agg(s ORDER BY s)," \
+	" array_agg(c ORDER BY s) FROM t GROUP BY ts, p)" \
+	" INSERT INTO rollup_h SELECT hr, $1::bigint, p, array_agg(s ORDER BY s)," \
+	" array_agg(n ORDER BY s), false FROM (SELECT ts - ts % 3600 AS hr, p, s, sum(c) AS n" \
+	" FROM t GROUP BY 1, 2, 3) x GROUP BY hr, p"
 
 enum pg_stmt {
 	PG_FRAMES,
@@ -79,6 +114,8 @@ enum pg_stmt {
 	PG_SAMPLES_SHIP,
 	PG_HEALTH,
 	PG_REPORT,
+	PG_ROLL_HOURS,
+	PG_ROLL_DAYS,
 	PG_MAX,
 };
 
@@ -106,24 +143,53 @@ static const struct {
 		" $7::text[]) AS t(h, p, s, c, e, g)"
 		" ON CONFLICT (id) DO UPDATE SET seen_day = excluded.seen_day"
 		" WHERE processes.seen_day < excluded.seen_day", 8 },
+	/* the counts, and their sums per hour as the hour rollup's delta rows */
 	[PG_SAMPLES] = { "samples",
-		"INSERT INTO samples SELECT ts, $1, p, array_agg(s ORDER BY s), array_agg(c ORDER BY s)"
-		" FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::smallint[])"
-		" AS t(ts, p, s, c) GROUP BY ts, p", 5 },
+		"WITH t AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
+		" $5::smallint[]) AS t(ts, p, s, c)),"
+		SAMPLES_AND_DELTAS, 5 },
 	/* the marks first: a bucket another transaction is shipping waits, then is skipped */
 	[PG_SAMPLES_SHIP] = { "samples_ship",
 		"WITH m AS (INSERT INTO shipped SELECT DISTINCT $1::bigint, ts FROM unnest($2::bigint[])"
-		" AS u(ts) ON CONFLICT DO NOTHING RETURNING ts)"
-		" INSERT INTO samples SELECT t.ts, $1, p, array_agg(s ORDER BY s),"
-		" array_agg(c ORDER BY s) FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
-		" $5::smallint[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)"
-		" GROUP BY t.ts, p", 5 },
+		" AS u(ts) ON CONFLICT DO NOTHING RETURNING ts),"
+		" t AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
+		" $5::smallint[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)),"
+		SAMPLES_AND_DELTAS, 5 },
 	[PG_HEALTH] = { "health",
 		"INSERT INTO agent_health VALUES ($1, $2, $3, $4::bigint[])"
 		" ON CONFLICT (run_id) DO UPDATE SET updated_ms = excluded.updated_ms,"
 		" pid = excluded.pid, vals = excluded.vals", 4 },
 	[PG_REPORT] = { "report",
 		"UPDATE runs SET last_report_ms = $2 WHERE id = $1", 2 },
+	/*
+	 * The run's hours before $2 that have deltas: each merged into one row
+	 * per process, and the deltas (those not yet in a day) added to the
+	 * day rollup as its delta rows
+	 */
+	[PG_ROLL_HOURS] = { "roll_hours",
+		"WITH c AS (SELECT DISTINCT hour FROM rollup_h WHERE run_id = $1::bigint"
+		" AND NOT in_day AND hour < $2::bigint),"
+		" d AS (DELETE FROM rollup_h r USING c WHERE r.run_id = $1::bigint AND r.hour = c.hour"
+		" RETURNING r.hour, r.process_id, r.stacks, r.counts, r.in_day),"
+		" e AS (SELECT d.hour, d.process_id, d.in_day, u.s, u.n FROM d,"
+		" unnest(d.stacks, d.counts) AS u(s, n)),"
+		" h AS (INSERT INTO rollup_h SELECT hour, $1::bigint, process_id,"
+		" array_agg(s ORDER BY s), array_agg(n ORDER BY s), true FROM (SELECT hour,"
+		" process_id, s, sum(n)::bigint AS n FROM e GROUP BY 1, 2, 3) x GROUP BY hour, process_id)"
+		" INSERT INTO rollup_d SELECT dy, $1::bigint, process_id, array_agg(s ORDER BY s),"
+		" array_agg(n ORDER BY s), false FROM (SELECT hour - hour % 86400 AS dy, process_id, s,"
+		" sum(n)::bigint AS n FROM e WHERE NOT in_day GROUP BY 1, 2, 3) x"
+		" GROUP BY dy, process_id", 2 },
+	/* the run's days before $2 that have deltas: each merged into one row per process */
+	[PG_ROLL_DAYS] = { "roll_days",
+		"WITH c AS (SELECT DISTINCT day FROM rollup_d WHERE run_id = $1::bigint"
+		" AND NOT merged AND day < $2::bigint),"
+		" d AS (DELETE FROM rollup_d r USING c WHERE r.run_id = $1::bigint AND r.day = c.day"
+		" RETURNING r.day, r.process_id, r.stacks, r.counts)"
+		" INSERT INTO rollup_d SELECT day, $1::bigint, process_id, array_agg(s ORDER BY s),"
+		" array_agg(n ORDER BY s), true FROM (SELECT d.day, d.process_id, u.s,"
+		" sum(u.n)::bigint AS n FROM d, unnest(d.stacks, d.counts) AS u(s, n)"
+		" GROUP BY 1, 2, 3) x GROUP BY day, process_id", 2 },
 };
 
 struct pg_store {
@@ -529,7 +595,7 @@ enum { A_FH, A_FK, A_FF, A_FD, A_FA, A_FB, A_FM, A_FN, A_FS, A_FL, A_FSL, A_SH, 
 struct pg_batch {
 	struct strbuf a[A_MAX];
 	__s64 *frame_hash, *stack_hash, *proc_hash, *tmp;
-	__s64 min_day, max_day;
+	__s64 min_day, max_day, min_ts;
 	/* what the counts use, and of that what this session has not written today */
 	bool *frame_used, *stack_used, *proc_used;
 	__s64 day;
@@ -670,6 +736,7 @@ static int pg_batch__build(struct pg_store *p, struct pg_batch *pb, const struct
 	}
 	pb->min_day = LLONG_MAX;
 	pb->max_day = LLONG_MIN;
+	pb->min_ts = LLONG_MAX;
 	for (i = 0; i < b->nr_counts; i++) {
 		const struct store_count *c = &b->counts[i];
 		__u64 left = c->count;
@@ -679,6 +746,8 @@ static int pg_batch__build(struct pg_store *p, struct pg_batch *pb, const struct
 				c->process, c->stack, b->nr_processes, b->nr_stacks);
 			return -EINVAL;
 		}
+		if (c->ts < pb->min_ts)
+			pb->min_ts = c->ts;
 		if (c->ts / DAY_SECS < pb->min_day)
 			pb->min_day = c->ts / DAY_SECS;
 		if (c->ts / DAY_SECS > pb->max_day)
@@ -762,6 +831,26 @@ static void remember_sent(struct pg_store *p, struct pg_batch *pb, const struct 
 			hashmap__set(&p->sent, (uint64_t)pb->proc_hash[i], (uint64_t)pb->day);
 }
 
+/*
+ * Merge the run's hours and days before the batch's first: the hours once a
+ * batch of a later hour comes, the day once one of a later day does.
+ */
+static int send_rolls(struct pg_store *p, const char *run, __s64 min_ts, int *sent)
+{
+	char hour[24], day[24];
+	const char *params[2] = { run, hour };
+	int err;
+
+	snprintf(hour, sizeof(hour), "%lld", (long long)(min_ts - min_ts % 3600));
+	snprintf(day, sizeof(day), "%lld", (long long)(min_ts - min_ts % DAY_SECS));
+	err = send(p, PG_ROLL_HOURS, params);
+	(*sent)++;
+	params[1] = day;
+	err = err ?: send(p, PG_ROLL_DAYS, params);
+	(*sent)++;
+	return err;
+}
+
 static int pg_write_batch(struct store *st, const struct store_batch *b)
 {
 	struct pg_store *p = pg(st);
@@ -824,6 +913,7 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		params[3] = pb.a[A_TT].buf, params[4] = pb.a[A_TC].buf;
 		err = send(p, b->ship ? PG_SAMPLES_SHIP : PG_SAMPLES, params);
 		sent++;
+		err = err ?: send_rolls(p, run, pb.min_ts, &sent);
 	}
 	if (!err && b->health) {
 		snprintf(now, sizeof(now), "%lld", (long long)b->health->updated_ms);
@@ -983,6 +1073,17 @@ static void w_num(struct pg_where *w, const char *fmt, __s64 v)
 	w_add(w, fmt, w->nums[w->nr]);
 }
 
+/* The selector's conditions on r (runs) and h (hosts) alone. */
+static void w_run_conds(struct pg_where *w, const struct store_selector *sel)
+{
+	int i;
+
+	if (sel->host)
+		w_add(w, " AND h.name = $%d", sel->host);
+	for (i = 0; i < sel->nr_labels; i++)
+		w_add(w, " AND $%d = ANY(r.labels)", sel->labels[i]);
+}
+
 /* Conditions on s (samples, when @samples), p (processes), r (runs) and h (hosts). */
 static int pg_build_where(struct pg_where *w, const struct store_selector *sel, bool samples)
 {
@@ -1002,10 +1103,7 @@ static int pg_build_where(struct pg_where *w, const struct store_selector *sel, 
 		if (sel->until)
 			w_num(w, " AND r.start_ms < $%d::bigint * 1000", sel->until);
 	}
-	if (sel->host)
-		w_add(w, " AND h.name = $%d", sel->host);
-	for (i = 0; i < sel->nr_labels; i++)
-		w_add(w, " AND $%d = ANY(r.labels)", sel->labels[i]);
+	w_run_conds(w, sel);
 	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
 		w->err = w->err ?: strbuf__adds(&w->sql, " AND EXISTS (SELECT 1 FROM processes p"
 					       " WHERE p.run_id = r.id");
@@ -1020,6 +1118,117 @@ static int pg_build_where(struct pg_where *w, const struct store_selector *sel, 
 	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
 		w->err = w->err ?: strbuf__addch(&w->sql, ')');
 	return w->err;
+}
+
+/* ---- counts: whole days and hours from the rollups, the edges from the samples ---- */
+
+#define HOUR_SECS 3600
+
+static __s64 round_up(__s64 v, __s64 step)
+{
+	return v % step ? v + step - v % step : v;
+}
+
+enum pg_src { SRC_SAMPLES, SRC_HOURS, SRC_DAYS, SRC_OPEN_HOURS };
+
+/* One "SELECT run_id, process_id, stacks, counts" of the union: @src over [from, to). */
+static void w_span(struct pg_where *w, enum pg_src src, __s64 from, __s64 to, const char *runs)
+{
+	static const char *const head[] = {
+		[SRC_SAMPLES] = "SELECT run_id, process_id, stacks, counts::bigint[] AS counts"
+				" FROM samples WHERE true",
+		[SRC_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h WHERE true",
+		[SRC_DAYS] = "SELECT run_id, process_id, stacks, counts FROM rollup_d WHERE true",
+		[SRC_OPEN_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h"
+				   " WHERE NOT in_day",
+	};
+	static const char *const col[] = {
+		[SRC_SAMPLES] = "ts", [SRC_HOURS] = "hour", [SRC_DAYS] = "day",
+		[SRC_OPEN_HOURS] = "hour",
+	};
+	char cond[48];
+
+	if (!w->err && w->sql.len && w->sql.buf[w->sql.len - 1] != '(')
+		w->err = strbuf__adds(&w->sql, " UNION ALL ");
+	if (!w->err)
+		w->err = strbuf__adds(&w->sql, head[src]);
+	snprintf(cond, sizeof(cond), " AND %s >= $%%d", col[src]);
+	if (from > 0)
+		w_num(w, cond, from);
+	snprintf(cond, sizeof(cond), " AND %s < $%%d", col[src]);
+	if (to != LLONG_MAX)
+		w_num(w, cond, to);
+	if (runs && !w->err)
+		w->err = strbuf__adds(&w->sql, runs);
+}
+
+/*
+ * " FROM (...) s JOIN processes p ... JOIN hosts h": the counts of the
+ * selector's time range, as rows of (run_id, process_id, stacks, counts).
+ * Whole days come from the day rollup (plus the hour deltas not yet in it),
+ * whole hours from the hour rollup, and only the edges of the range from the
+ * samples; the rollups always sum to the samples, so the answer is the same.
+ * The run conditions go into each part, so that each reads only its runs.
+ */
+static int w_counts_from(struct pg_where *w, const struct store_selector *sel)
+{
+	__s64 since = sel->since > 0 ? sel->since : 0;
+	__s64 until = sel->until > 0 ? sel->until : LLONG_MAX;
+	__s64 h0, h1, d0, d1;
+	struct strbuf runs = STRBUF_INIT, outer;
+	const char *rc = NULL;
+
+	/* the run conditions once, with their parameters, repeated in each part */
+	if (sel->run_id || sel->host || sel->nr_labels) {
+		outer = w->sql;
+		w->sql = runs;
+		w->err = w->err ?: strbuf__adds(&w->sql, " AND run_id IN (SELECT r.id FROM runs r"
+						" JOIN hosts h ON h.id = r.host_id WHERE true");
+		if (sel->run_id)
+			w_num(w, " AND r.id = $%d", sel->run_id);
+		w_run_conds(w, sel);
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+		runs = w->sql;
+		w->sql = outer;
+		rc = runs.buf;
+	}
+	w->err = w->err ?: strbuf__adds(&w->sql, " FROM (");
+	h0 = since > LLONG_MAX - DAY_SECS ? LLONG_MAX : round_up(since, HOUR_SECS);
+	h1 = until == LLONG_MAX ? LLONG_MAX : until - until % HOUR_SECS;
+	if (h0 >= h1) {
+		w_span(w, SRC_SAMPLES, since, until, rc);
+		goto out;
+	}
+	if (since < h0)
+		w_span(w, SRC_SAMPLES, since, h0, rc);
+	if (h1 < until)
+		w_span(w, SRC_SAMPLES, h1, until, rc);
+	d0 = round_up(h0, DAY_SECS);
+	d1 = h1 == LLONG_MAX ? LLONG_MAX : h1 - h1 % DAY_SECS;
+	if (d0 >= d1) {
+		w_span(w, SRC_HOURS, h0, h1, rc);
+		goto out;
+	}
+	if (h0 < d0)
+		w_span(w, SRC_HOURS, h0, d0, rc);
+	if (d1 < h1)
+		w_span(w, SRC_HOURS, d1, h1, rc);
+	w_span(w, SRC_DAYS, d0, d1, rc);
+	w_span(w, SRC_OPEN_HOURS, d0, d1, rc);
+out:
+	w->err = w->err ?: strbuf__adds(&w->sql, ") s JOIN processes p ON p.id = s.process_id"
+					" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id");
+	strbuf__release(&runs);
+	return w->err;
+}
+
+/* The selector without its time range: w_counts_from has it. */
+static int w_counts_where(struct pg_where *w, const struct store_selector *sel)
+{
+	struct store_selector rest = *sel;
+
+	rest.since = rest.until = 0;
+	return pg_build_where(w, &rest, true);
 }
 
 /* ---- reading stacks ---- */
@@ -1090,12 +1299,11 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	int i, nr_rows = 0, err;
 
 	err = strs ? pg_ready(p) : -ENOMEM;
-	err = err ?: strbuf__addf(&w.sql,
-		"SELECT %s, sum(u.count) FROM samples s"
-		" JOIN processes p ON p.id = s.process_id"
-		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
-		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)", group);
-	err = err ?: pg_build_where(&w, sel, true);
+	err = err ?: strbuf__addf(&w.sql, "SELECT %s, sum(u.count)", group);
+	err = err ?: w_counts_from(&w, sel);
+	err = err ?: strbuf__adds(&w.sql,
+		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)");
+	err = err ?: w_counts_where(&w, sel);
 	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s", group);
 	/* one snapshot for the three queries */
 	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -1268,11 +1476,10 @@ static int pg_query_builds(struct store *st, const struct store_selector *sel, s
 	int i, err;
 
 	err = pg_ready(p);
-	err = err ?: strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n"
-		" FROM samples s JOIN processes p ON p.id = s.process_id"
-		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
-		" CROSS JOIN LATERAL unnest(s.counts) AS u(count)");
-	err = err ?: pg_build_where(&w, sel, true);
+	err = err ?: strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n");
+	err = err ?: w_counts_from(&w, sel);
+	err = err ?: strbuf__adds(&w.sql, " CROSS JOIN LATERAL unnest(s.counts) AS u(count)");
+	err = err ?: w_counts_where(&w, sel);
 	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm"
 		" ORDER BY n DESC, p.exe_build_id, p.comm");
 	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
@@ -1332,11 +1539,14 @@ static int pg_list_runs(struct store *st, const struct store_selector *sel, stor
 	err = pg_ready(p);
 	err = err ?: strbuf__adds(&w.sql,
 		"SELECT r.id, r.kind, h.name, r.cmdline, r.freq, r.start_ms, r.end_ms, r.labels,"
-		" a.first, a.last, a.n, ah.run_id, ah.updated_ms, ah.pid, ah.vals, r.last_report_ms"
+		" a.first, a.last, b.n, ah.run_id, ah.updated_ms, ah.pid, ah.vals, r.last_report_ms"
 		" FROM runs r JOIN hosts h ON h.id = r.host_id"
-		" LEFT JOIN (SELECT s.run_id, min(s.ts) AS first, max(s.ts) AS last,"
-		" sum((SELECT sum(c) FROM unnest(s.counts) c)) AS n FROM samples s GROUP BY s.run_id) a"
-		" ON a.run_id = r.id LEFT JOIN agent_health ah ON ah.run_id = r.id");
+		" LEFT JOIN LATERAL (SELECT min(s.ts) AS first, max(s.ts) AS last FROM samples s"
+		" WHERE s.run_id = r.id) a ON true"
+		/* the hour rollup holds every count: its sum is the run's */
+		" LEFT JOIN LATERAL (SELECT sum((SELECT sum(c) FROM unnest(rh.counts) c)) AS n"
+		" FROM rollup_h rh WHERE rh.run_id = r.id) b ON true"
+		" LEFT JOIN agent_health ah ON ah.run_id = r.id");
 	err = err ?: pg_build_where(&w, sel, false);
 	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
 	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot list runs", &res);
@@ -1428,7 +1638,9 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 	snprintf(sql, sizeof(sql), "%lld", (long long)cut_day * DAY_SECS);
 	params[0] = sql;
 	if (!err) {
-		err = pg_query(p, "DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
+		err = pg_query(p, "WITH a AS (DELETE FROM rollup_h WHERE hour < $1::bigint),"
+			       " b AS (DELETE FROM rollup_d WHERE day < $1::bigint)"
+			       " DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
 			       "cannot expire samples", &res);
 		if (!err)
 			PQclear(res);
