@@ -49,6 +49,8 @@ struct agent_opts {
 	bool include_idle;
 	bool dwarf;		/* inline frames from DWARF (memory!) */
 	bool full_names;	/* C++ names with parameter lists */
+	bool no_python;		/* no CPython stack walk */
+	bool python_eval;	/* keep the eval loop's frames under the Python ones */
 	enum unwind_mode unwind;	/* user stacks: fp, dwarf or auto */
 	__u64 dwarf_mem;	/* cap on DWARF indexes, bytes */
 	__u64 unwind_mem;	/* unwind-table map, bytes; 0: the collector's default */
@@ -158,6 +160,10 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 			 "cap on the DWARF indexes kept with --dwarf (default 32M)"),
 		OPT_CALLBACK(0, "unwind", &o->unwind, "METHOD", "unwind method", opt_unwind,
 			     "user stacks: fp, dwarf (.eh_frame tables) or auto (tables, else frame pointers; default)"),
+		OPT_FLAG(0, "no-python", &o->no_python,
+			 "no CPython frames: Python code shows as the interpreter's C frames"),
+		OPT_FLAG(0, "python-interpreter-frames", &o->python_eval,
+			 "keep _PyEval_EvalFrameDefault under the Python frames it ran"),
 		OPT_SIZE("unwind-mem", &o->unwind_mem, "SIZE", "unwind table size", 1 << 20,
 			 32ULL << 30,
 			 "kernel memory for unwind tables (default 32M, 16 bytes a row; libc takes 28k rows)"),
@@ -445,7 +451,7 @@ static int setup(struct agent *a)
 		.freq = o->freq, .include_idle = o->include_idle, .unwind = o->unwind,
 		/* only processes that run get tables, built when first sampled */
 		.unwind_rows = o->unwind_mem / sizeof(struct unwind_row),
-		.drain_interval = o->interval,
+		.drain_interval = o->interval, .no_python = o->no_python,
 	};
 	struct ingest_store_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
@@ -470,6 +476,7 @@ static int setup(struct agent *a)
 	a->ingest = ingest__new(a->syms, NULL, NULL);
 	if (!a->ingest)
 		return -errno;
+	ingest__keep_interpreter_frames(a->ingest, o->python_eval);
 	err = ingest__open_store(a->ingest, &so);
 	if (err)
 		return err;

@@ -44,17 +44,13 @@ static void wait_for(pid_t prof, const char *errf, const char *file)
 	}
 }
 
-/*
- * Run wl_python.py @mode for @cpu seconds of CPU under `profile -p`, from
- * the moment the profiler samples; the folded stacks go to @folded.
- */
-static pid_t profile_python(const struct test_python *py, const char *mode, double cpu,
-			    const char *truth, const char *folded)
+/* wl_python.py @mode for @cpu seconds of CPU, waiting for SIGUSR1 to start. */
+static pid_t start_workload(const struct test_python *py, const char *mode, double cpu,
+			    const char *truth)
 {
-	char script[4096], secs[32], pidbuf[32], ready[4200];
-	char *out = tmp("py.out"), *errf = tmp("py.err"), *text;
+	char script[4096], secs[32], ready[4200];
 	const char *wl_argv[] = { py->path, script, mode, secs, truth, NULL };
-	pid_t wl, prof;
+	pid_t wl;
 
 	snprintf(script, sizeof(script), "%s/tests/workloads/wl_python.py", env_path("SRCDIR"));
 	snprintf(secs, sizeof(secs), "%g", cpu);
@@ -64,6 +60,21 @@ static pid_t profile_python(const struct test_python *py, const char *mode, doub
 	unlink(truth);
 	wl = spawn(wl_argv, NULL, NULL);
 	wait_for(-1, NULL, ready);
+	return wl;
+}
+
+/*
+ * Run wl_python.py @mode for @cpu seconds of CPU under `profile -p`, from
+ * the moment the profiler samples; the folded stacks go to @folded.
+ */
+static pid_t profile_python(const struct test_python *py, const char *mode, double cpu,
+			    const char *truth, const char *folded)
+{
+	char pidbuf[32];
+	char *out = tmp("py.out"), *errf = tmp("py.err"), *text;
+	pid_t wl, prof;
+
+	wl = start_workload(py, mode, cpu, truth);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
 	{
 		const char *argv[] = { env_path("PROFILE"), "-p", pidbuf, "-d", "120", "-F", FREQ_S,
@@ -203,6 +214,78 @@ static void test_python_c_extension(void **state)
 	assert_true(c.chained[1] >= 0.97 * c.with[1]);
 }
 
+/*
+ * `profile agent` with @opt (or none) while wl_python.py splits 2 s of CPU;
+ * the workload's stacks, read back from the agent's database, to @folded.
+ */
+static void agent_python(const struct test_python *py, const char *opt, const char *folded)
+{
+	char *db = tmp("py-agent.db"), *log = tmp("py-agent.log"), *truth = tmp("py-agent.txt");
+	const char *argv[] = { env_path("PROFILE"), "agent", "--db", db, "-F", FREQ_S,
+			       "--interval", "0.5", "--flush-interval", "1", "--stats-interval",
+			       "0", opt, NULL };
+	char pidbuf[32];
+	pid_t wl, agent;
+
+	unlink(db);
+	wl = start_workload(py, "split", 2, truth);
+	agent = spawn(argv, log, log);
+	boost(agent);
+	wait_for(agent, log, NULL);
+	kill(wl, SIGUSR1);
+	assert_int_equal(wait_exit(wl), 0);
+	kill(agent, SIGTERM);
+	if (wait_exit(agent) != 0)
+		fail_msg("profile agent %s failed: %s", opt ? opt : "", slurp(log));
+	snprintf(pidbuf, sizeof(pidbuf), "%d", wl);
+	{
+		const char *fargv[] = { env_path("PROFILE"), "folded", "--db", db, "--pid", pidbuf,
+					NULL };
+
+		assert_int_equal(wait_exit(spawn(fargv, folded, NULL)), 0);
+	}
+}
+
+/*
+ * The agent walks Python as `profile` does; --no-python leaves the
+ * interpreter's C frames; --python-interpreter-frames keeps the evaluation
+ * loop's frame above the Python frames it ran.
+ */
+static void test_python_agent(void **state)
+{
+	static const char *const names[] = { ";leaf_", "_[p]", "_PyEval_EvalFrameDefault" };
+	static const char *const walked[] = { ";<module>_[p];main_[p];outer_[p];leaf_",
+					      ";<module>_[p];main_[p];outer_[p];leaf_",
+					      ";_PyEval_EvalFrameDefault;<module>_[p];main_[p];outer_[p];leaf_" };
+	char *folded = tmp("py-agent.folded");
+	struct counts c;
+
+	REQUIRE_BPF();
+	agent_python(*state, NULL, folded);
+	count_folded(folded, names, walked, 3, &c);
+	print_message("agent: %.0f samples, %.0f in a leaf, %.0f whole, %.0f with the eval loop\n",
+		      c.total, c.with[0], c.chained[0], c.with[2]);
+	assert_true(c.with[0] >= 200);
+	assert_true(c.chained[0] >= 0.97 * c.with[0]);
+	assert_true(c.with[2] <= 0.03 * c.total);
+
+	agent_python(*state, "--no-python", folded);
+	count_folded(folded, names, walked, 3, &c);
+	print_message("agent --no-python: %.0f samples, %.0f with a Python frame, %.0f with the eval loop\n",
+		      c.total, c.with[1], c.with[2]);
+	assert_true(c.total >= 200);
+	assert_true(c.with[1] == 0);
+	/* the evaluation loop in most (a few native stacks end short of it) */
+	assert_true(c.with[2] >= 0.5 * c.total);
+
+	agent_python(*state, "--python-interpreter-frames", folded);
+	count_folded(folded, names, walked, 3, &c);
+	print_message("agent --python-interpreter-frames: %.0f in a leaf, %.0f under the eval loop\n",
+		      c.with[0], c.chained[2]);
+	assert_true(c.with[0] >= 200);
+	assert_true(c.chained[2] >= 0.97 * c.with[0]);
+}
+
 int main(void)
 {
 	static const struct { const char *what; CMUnitTestFunction fn; } cases[] = {
@@ -211,11 +294,18 @@ int main(void)
 		{ "c_extension", test_python_c_extension },
 	};
 	static struct test_python pys[MAX_TEST_PYTHONS];
-	static char names[3 * MAX_TEST_PYTHONS][PATH_MAX + 80];
-	struct CMUnitTest tests[3 * MAX_TEST_PYTHONS];
+	static char names[3 * MAX_TEST_PYTHONS + 1][PATH_MAX + 80];
+	struct CMUnitTest tests[3 * MAX_TEST_PYTHONS + 1];
 	int i, j, n = 0, nr = test_pythons(pys);
 
 	test_pythons_print("test_e2e_python", pys, nr);
+	/* the agent's options, once: with the first interpreter (Debian's, when there) */
+	if (nr) {
+		snprintf(names[n], sizeof(names[n]), "agent %s", pys[0].name);
+		tests[n] = (struct CMUnitTest){ .name = names[n], .test_func = test_python_agent,
+						.initial_state = &pys[0] };
+		n++;
+	}
 	for (i = 0; i < nr; i++) {
 		for (j = 0; j < 3; j++, n++) {
 			snprintf(names[n], sizeof(names[n]), "%s %s", cases[j].what, pys[i].name);
