@@ -1214,6 +1214,100 @@ static void test_reader_of_old_schema(void **state)
 	}
 }
 
+/* ---- source lines of frames (schema version 6) ---- */
+
+struct sample_rows {
+	struct strbuf out;
+};
+
+static int add_sample_row(void *ctx, const struct store_sample_key *key,
+			  const struct store_query_frame *frames, int nr, __u64 count)
+{
+	struct sample_rows *r = ctx;
+	int i;
+
+	strbuf__addf(&r->out, "%s/%u/%s", key->host, key->pid, key->comm);
+	for (i = 0; i < nr; i++)
+		strbuf__addf(&r->out, ";%s@%s+%llx/%d %s:%d", frames[i].name ?: "?",
+			     frames[i].build_id, (unsigned long long)frames[i].addr,
+			     frames[i].depth, frames[i].file, frames[i].line);
+	strbuf__addf(&r->out, " %llu\n", (unsigned long long)count);
+	return 0;
+}
+
+static char *sample_rows(struct store *st)
+{
+	struct sample_rows r = { STRBUF_INIT };
+	struct store_selector all = {};
+
+	assert_int_equal(store__query_samples(st, &all, add_sample_row, &r), 0);
+	return r.out.buf ? r.out.buf : strdup("");
+}
+
+/*
+ * A frame's file and line go in with the batch and come back from the
+ * frame-level query with its build id, offset and depth, per host, pid and
+ * process; a database of version 5 (without them) answers with none.
+ */
+static void test_frame_lines(void **state)
+{
+	const struct store_frame fr[] = {
+		{ .module = "app", .build_id = "ab12", .addr = 0x1234, .name = "main",
+		  .file = "/src/app.c", .line = 40 },
+		{ .module = "app", .build_id = "ab12", .addr = 0x1234, .name = "helper", .depth = 1,
+		  .inlined = true, .file = "/src/util.h", .line = 7 },
+		{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000010ULL,
+		  .name = "do_syscall_64" },
+	};
+	const __u32 s0[] = { 0, 1 }, s1[] = { 0, 1, 2 };
+	const struct store_stack stacks[] = { { s0, 2 }, { s1, 3 } };
+	const struct store_process procs[] = { { .pid = 42, .comm = "app", .start_time = 9 },
+					       { .pid = 43, .comm = "app", .start_time = 9 } };
+	const struct store_count counts[] = {
+		{ .ts = 1000, .process = 0, .stack = 0, .count = 3 },
+		{ .ts = 1010, .process = 1, .stack = 0, .count = 4 },
+		{ .ts = 1010, .process = 1, .stack = 1, .count = 5 },
+	};
+	struct store_batch b = {
+		.frames = fr, .nr_frames = 3, .stacks = stacks, .nr_stacks = 2,
+		.processes = procs, .nr_processes = 2, .counts = counts, .nr_counts = 3,
+	};
+	struct store *st = fresh("lines.db");
+	char *got;
+
+	(void)state;
+	b.run_id = add_run(st, "h1", NULL);
+	assert_int_equal(store__write_batch(st, &b), 0);
+	/* written again (a new epoch after reopening): the lines are not doubled */
+	store__free(st);
+	st = store__open(db_path("lines.db"), &writer);
+	assert_non_null(st);
+	assert_int_equal(store__write_batch(st, &b), 0);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM frame_lines"), 2);
+	assert_int_equal(q_int(st, "SELECT count(*) FROM source_files"), 2);
+	got = sample_rows(st);
+	assert_non_null(strstr(got, "h1/42/app;main@ab12+1234/0 /src/app.c:40;"
+				    "helper@ab12+1234/1 /src/util.h:7 6\n"));
+	assert_non_null(strstr(got, "h1/43/app;main@ab12+1234/0 /src/app.c:40;"
+				    "helper@ab12+1234/1 /src/util.h:7 8\n"));
+	assert_non_null(strstr(got, "h1/43/app;main@ab12+1234/0 /src/app.c:40;"
+				    "helper@ab12+1234/1 /src/util.h:7;"
+				    "do_syscall_64@+ffffffff81000010/0 :0 10\n"));
+	free(got);
+	/* what version 5 had: the frames without their lines */
+	assert_int_equal(store_exec(sq(st), "DROP TABLE frame_lines; DROP TABLE source_files;"
+				    " PRAGMA user_version = 5"), 0);
+	store__free(st);
+	st = store__open(db_path("lines.db"), NULL);
+	assert_non_null(st);
+	assert_int_equal(store__schema_version(st), 5);
+	got = sample_rows(st);
+	assert_non_null(strstr(got, "h1/43/app;main@ab12+1234/0 :0;helper@ab12+1234/1 :0;"
+				    "do_syscall_64@+ffffffff81000010/0 :0 10\n"));
+	free(got);
+	store__free(st);
+}
+
 /* ---- the packed-bucket decoder on arbitrary bytes ---- */
 
 static void test_packed_decoder_roundtrip(void **state)
@@ -1394,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_from_v3),
 		cmocka_unit_test(test_damaged_files_refused),
 		cmocka_unit_test(test_reader_of_old_schema),
+		cmocka_unit_test(test_frame_lines),
 		cmocka_unit_test(test_packed_decoder_roundtrip),
 		cmocka_unit_test(test_packed_decoder_rejects),
 		cmocka_unit_test(test_content_hashes_v1),
