@@ -273,6 +273,86 @@ static void fn_add(struct fn_time *t, size_t *n, size_t max, const char *name, s
 	(*n)++;
 }
 
+/* The line number of the first line of @path holding @needle after one holding @after. */
+static int source_line(const char *path, const char *after, const char *needle)
+{
+	char *text = slurp(path), *p;
+	int line = 1;
+
+	assert_non_null(text);
+	p = strstr(text, after);
+	assert_non_null(p);
+	p = strstr(p, needle);
+	assert_non_null(p);
+	for (char *c = text; c < p; c++)
+		line += *c == '\n';
+	free(text);
+	return line;
+}
+
+/*
+ * The same recording as pprof models a process: wl_split a mapping with its
+ * file name and build id, locations at nonzero addresses inside their
+ * mapping, the source line of leaf_alpha's loop (-raw and -lines), the pid
+ * and host labels; and speedscope frames with their file and line.
+ */
+static void check_pprof_lines(const char *pb, const char *db)
+{
+	char src[4200], bid[256] = "", want[4600], *raw, *lines, *ss, *p;
+	unsigned long long start, limit, addr;
+	int line, map = 0, n;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/tests/workloads/wl_split.c", env_path("SRCDIR"));
+	line = source_line(src, "void leaf_alpha(", "BURN(n);");
+	f = popen("readelf -n \"$WORKLOADS/wl_split\" | sed -n 's/.*Build ID: //p'", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(bid, sizeof(bid), f));
+	pclose(f);
+	bid[strcspn(bid, "\n")] = '\0';
+	assert_true(strlen(bid) == 40);
+	raw = go_pprof("-raw", pb);
+	/* "Mappings\nID: START/LIMIT/OFFSET FILE BUILDID [FN]..." */
+	snprintf(want, sizeof(want), " wl_split %s ", bid);
+	p = strstr(raw, want);
+	if (!p)
+		fail_msg("no mapping of wl_split with build id %s:\n%s", bid, raw);
+	while (p > raw && p[-1] != '\n')
+		p--;
+	assert_int_equal(sscanf(p, "%d: %llx/%llx/", &map, &start, &limit), 3);
+	assert_true(start > 0 && limit > start);
+	assert_non_null(strstr(raw, "pid:["));
+	assert_non_null(strstr(raw, "host:["));
+	/* "N: 0xADDR M=MAP leaf_alpha FILE:LINE s=0" */
+	snprintf(want, sizeof(want), " M=%d leaf_alpha %s:%d ", map, src, line);
+	p = strstr(raw, want);
+	if (!p)
+		fail_msg("no location of leaf_alpha at %s:%d in mapping %d:\n%s", src, line, map,
+			 raw);
+	while (p > raw && p[-1] != '\n')
+		p--;
+	assert_int_equal(sscanf(p, "%d: %llx", &n, &addr), 2);
+	assert_true(addr >= start && addr < limit);
+	free(raw);
+	lines = go_pprof("-lines -top -nodecount=10", pb);
+	snprintf(want, sizeof(want), "leaf_alpha %s:%d\n", src, line);
+	if (!strstr(lines, want))
+		fail_msg("pprof -lines -top lacks %s:\n%s", want, lines);
+	free(lines);
+	assert_int_equal(run("%s export -f speedscope --db %s -o %s store:run=1", env_path("PROFILE"),
+			     db, tmp("pp.speedscope")), 0);
+	ss = slurp(tmp("pp.speedscope"));
+	assert_non_null(ss);
+	snprintf(want, sizeof(want), "{\"name\":\"leaf_alpha\",\"file\":\"%s\",\"line\":", src);
+	p = strstr(ss, want);
+	if (!p)
+		fail_msg("no speedscope frame %s...:\n%.2000s", want, ss);
+	/* the lowest line sampled: the loop's, or the function's first lines before it */
+	n = atoi(p + strlen(want));
+	assert_true(n > 0 && n <= line && n >= line - 3);
+	free(ss);
+}
+
 /*
  * A recorded run exported from the store: `go tool pprof -top` in CPU time
  * gives every function the self time `profile top` gives it in samples, at
@@ -355,6 +435,7 @@ static void test_pprof_top_matches_profile_top(void **state)
 	assert_true(checked == nours);
 	free(otop);
 	free(ptop);
+	check_pprof_lines(pb, db);
 }
 
 static void test_diff_gate(void **state)
