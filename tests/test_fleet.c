@@ -23,6 +23,7 @@
 #include "e2e.h"
 #include "pg.h"
 #include "store/store.h"
+#include "common/strbuf.h"
 
 static struct pg_server server;
 
@@ -59,10 +60,11 @@ static int profile(const char *out, const char *err, ...)
 #define T0 1700000000LL	/* 2023-11-14 22:13:20 UTC: buckets cross a day */
 
 static const struct store_frame frames[] = {
-	{ .module = "app", .build_id = "aa11", .addr = 0x1000, .name = "main" },
+	{ .module = "app", .build_id = "aa11", .addr = 0x1000, .name = "main",
+	  .file = "/src/app.c", .line = 12 },
 	{ .module = "app", .build_id = "aa11", .addr = 0x1100, .name = "work" },
 	{ .module = "app", .build_id = "aa11", .addr = 0x1200, .name = "inner", .depth = 1,
-	  .inlined = true },
+	  .inlined = true, .file = "/src/inner \"h\".h", .line = 3, .start_line = 1 },
 	{ .module = "libc.so.6", .build_id = "cc33", .addr = 0x29d90, .name = "memcpy" },
 	{ .module = "libc.so.6", .build_id = "cc33", .addr = 0x29e00, .name = NULL },
 	{ .kernel = true, .module = "[kernel]", .addr = 0xffffffff81000000ULL,
@@ -154,6 +156,50 @@ static void compare(const char *cmd, const char *const *sel, const char *sqlite_
 	compare_with(cmd, sel, sqlite_db, server.uri);
 }
 
+static int add_sample_line(void *ctx, const struct store_sample_key *key,
+			   const struct store_query_frame *fr, int nr, __u64 count)
+{
+	struct strbuf *out = ctx;
+	int i;
+
+	strbuf__addf(out, "%s/%u/%s", key->host, key->pid, key->comm);
+	for (i = 0; i < nr; i++)
+		strbuf__addf(out, ";%s %s %s+%llx/%d%s %s:%d:%d", fr[i].name ?: "?",
+			     fr[i].module, fr[i].build_id,
+			     (unsigned long long)fr[i].addr, fr[i].depth,
+			     fr[i].kernel ? "k" : fr[i].inlined ? "i" : fr[i].jit ? "j" : "",
+			     fr[i].file, fr[i].line, fr[i].start_line);
+	strbuf__addf(out, " %llu\n", (unsigned long long)count);
+	return 0;
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* store__query_samples() of @db as lines, sorted (the backends' row orders differ). */
+static char *sample_lines(const char *db)
+{
+	struct strbuf out = STRBUF_INIT, sorted = STRBUF_INIT;
+	struct store_selector all = {};
+	struct store *st = store__open(db, NULL);
+	char *lines[4096], *p, *save = NULL;
+	size_t n = 0, i;
+
+	assert_non_null(st);
+	assert_int_equal(store__query_samples(st, &all, add_sample_line, &out), 0);
+	store__free(st);
+	assert_non_null(out.buf);
+	for (p = strtok_r(out.buf, "\n", &save); p && n < 4096; p = strtok_r(NULL, "\n", &save))
+		lines[n++] = p;
+	qsort(lines, n, sizeof(lines[0]), cmp_lines);
+	for (i = 0; i < n; i++)
+		strbuf__addf(&sorted, "%s\n", lines[i]);
+	strbuf__release(&out);
+	return sorted.buf;
+}
+
 static void test_same_answers(void **state)
 {
 	const struct store_opts o = { .create = true };
@@ -200,6 +246,19 @@ static void test_same_answers(void **state)
 	assert_non_null(strstr(folded, "std::map<int, char>::find"));
 	assert_non_null(strstr(folded, "do_syscall_64"));
 	free(folded);
+	/* the exports' query: frames with their binaries, addresses and lines, per host and pid */
+	{
+		char *sq = sample_lines(tmp("equal.db")), *pg = sample_lines(server.conninfo);
+
+		if (strcmp(sq, pg))
+			fail_msg("store__query_samples: SQLite and PostgreSQL differ:\n%s\n---\n%s",
+				 sq, pg);
+		assert_non_null(strstr(sq, "h2/201/db;"));
+		assert_non_null(strstr(sq, ";main app aa11+1000/0 /src/app.c:12:0;work app aa11+1100/0 :0:0;"
+					   "inner app aa11+1200/1i /src/inner \"h\".h:3:1"));
+		free(sq);
+		free(pg);
+	}
 }
 
 /* A one-line error naming the server and the cause; non-zero exit. */
