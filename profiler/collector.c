@@ -20,7 +20,19 @@
 #include "profiler.skel.h"
 #include "symbolizer/symbolizer.h"
 #include "common/clock.h"
+#include "common/hashmap.h"
 #include "common/log.h"
+
+/*
+ * The stacks of one drain, packed back to back: each map's id or hash ->
+ * offset << 8 | number of pcs. Each distinct stack is read once per drain,
+ * however many counts use it.
+ */
+struct stack_pool {
+	struct hashmap kernel, user, dwarf;
+	__u64 *ips;
+	size_t nr, cap;
+};
 
 struct collector {
 	struct profiler_bpf *skel;
@@ -41,8 +53,21 @@ struct collector {
 	__u64 py_samples, py_truncated;
 	/* drain buffers, reused across drains */
 	struct sample_key *keys;
+	__u64 *counts;
 	size_t cap_keys;
+	struct unwind_stack *dbuf;	/* one batch of the unwinder's stacks */
+	__u64 *dkeys;
+	struct stack_pool pool;
+	bool stack_lad_unsupported;	/* no lookup-and-delete on stack trace maps */
 };
+
+static void pool_reset(struct stack_pool *p)
+{
+	hashmap__release(&p->kernel);
+	hashmap__release(&p->user);
+	hashmap__release(&p->dwarf);
+	p->nr = 0;
+}
 
 static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
 			    unsigned long flags)
@@ -305,6 +330,11 @@ void collector__free(struct collector *c)
 	unwind_feeder__free(c->feeder);
 	profiler_bpf__destroy(c->skel);
 	free(c->keys);
+	free(c->counts);
+	free(c->dbuf);
+	free(c->dkeys);
+	pool_reset(&c->pool);
+	free(c->pool.ips);
 	free(c);
 }
 
@@ -323,22 +353,6 @@ static void wait_for_running_programs(void)
 	nanosleep(&ts, NULL);
 }
 
-static int read_stack(int fd, __s32 id, __u64 *ips, int *nr)
-{
-	int i;
-
-	*nr = 0;
-	if (id < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &id, ips))
-		return -errno;
-	for (i = 0; i < MAX_STACK_DEPTH && ips[i]; i++)
-		;
-	*nr = i;
-	return 0;
-}
-
-/* A stack of the BPF unwinder: innermost first, like the stack maps' */
 /*
  * -v: how an incomplete user stack ended, with its pcs innermost first (the
  * last one is where the unwinder stopped), for `profile symbolize -p PID`.
@@ -354,20 +368,6 @@ static void log_unwind_end(const struct sample_key *key, const __u64 *ips, int n
 		len += snprintf(buf + len, sizeof(buf) - len, " 0x%llx", (unsigned long long)ips[i]);
 	pr_debug("pid %u (%.16s): unwind ended (%u) after %d frames:%s%s", key->tgid, key->comm,
 		 key->unwind_end, nr, buf, i < nr ? " ..." : "");
-}
-
-static int read_dwarf_stack(int fd, __u64 hash, __u64 *ips, int *nr)
-{
-	struct unwind_stack st;
-
-	*nr = 0;
-	if (!hash)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &hash, &st))
-		return -errno;
-	*nr = st.nr < MAX_STACK_DEPTH ? st.nr : MAX_STACK_DEPTH;
-	memcpy(ips, st.ips, *nr * sizeof(*ips));
-	return 0;
 }
 
 static void clear_dwarf_stacks(int fd)
@@ -392,27 +392,70 @@ static void clear_dwarf_stacks(int fd)
 	free(keys);
 }
 
-static int collect_keys(struct collector *c, int fd, size_t *nr)
+/* Append @nr pcs to the pool under @key in @index; -ENOMEM leaves the stack unread. */
+static int pool_add(struct stack_pool *p, struct hashmap *index, __u64 key, const __u64 *ips,
+		    __u32 nr)
 {
-	struct sample_key *prev = NULL, key;
+	if (p->nr + nr > p->cap) {
+		size_t cap = p->cap ? p->cap : 4096;
+		__u64 *n;
 
-	*nr = 0;
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		if (*nr == c->cap_keys) {
-			size_t cap = c->cap_keys ? c->cap_keys * 2 : 1024;
-			struct sample_key *n = reallocarray(c->keys, cap, sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			c->keys = n;
-			c->cap_keys = cap;
-		}
-		c->keys[(*nr)++] = key;
-		prev = &c->keys[*nr - 1];
+		while (cap < p->nr + nr)
+			cap *= 2;
+		n = reallocarray(p->ips, cap, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->ips = n;
+		p->cap = cap;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	if (hashmap__set(index, key, (uint64_t)p->nr << 8 | nr))
+		return -ENOMEM;
+	memcpy(p->ips + p->nr, ips, nr * sizeof(*ips));
+	p->nr += nr;
+	return 0;
 }
 
+/* The pcs stored under @key, valid until the next pool_add(); NULL when there are none. */
+static const __u64 *pool_get(const struct stack_pool *p, const struct hashmap *index, __u64 key,
+			     int *nr)
+{
+	uint64_t v;
+
+	if (!hashmap__get(index, key, &v))
+		return NULL;
+	*nr = v & 0xff;
+	return p->ips + (v >> 8);
+}
+
+/*
+ * Stack @id of a stack trace map, read once per drain and deleted as it is
+ * read (the kernel takes lookup-and-delete on stack trace maps since 6.x;
+ * before that, a lookup and a delete). Returns 0 or -errno.
+ */
+static int read_stack(struct collector *c, int fd, struct hashmap *index, __s32 id)
+{
+	__u64 ips[MAX_STACK_DEPTH];
+	uint64_t v;
+	int i;
+
+	if (id < 0 || hashmap__get(index, id, &v))
+		return 0;
+	if (c->stack_lad_unsupported || bpf_map_lookup_and_delete_elem(fd, &id, ips)) {
+		if (!c->stack_lad_unsupported && errno != ENOENT) {
+			c->stack_lad_unsupported = true;
+			pr_debug("stack trace maps: no lookup-and-delete (%s), lookup then delete",
+				 strerror(errno));
+		}
+		if (bpf_map_lookup_elem(fd, &id, ips))
+			return -errno;
+		bpf_map_delete_elem(fd, &id);
+	}
+	for (i = 0; i < MAX_STACK_DEPTH && ips[i]; i++)
+		;
+	return pool_add(&c->pool, index, id, ips, i);
+}
+
+/* Delete what no count referred to (a sample dropped after its stack was stored). */
 static void clear_stack_map(int fd)
 {
 	__u32 id, next;
@@ -423,6 +466,100 @@ static void clear_stack_map(int fd)
 		bpf_map_delete_elem(fd, &next);
 		id = next;
 		prev = &id;
+	}
+}
+
+#define DRAIN_BATCH 64
+
+/*
+ * Read and delete every stack of the BPF unwinder's map @fd into the pool,
+ * DRAIN_BATCH a syscall. A hash bucket holding more than that (ENOSPC) is
+ * read one element at a time.
+ */
+static int read_dwarf_stacks(struct collector *c, int fd)
+{
+	__u32 token, count, i;
+	bool first = true;
+	int err = 0;
+
+	if (!c->dbuf) {
+		c->dbuf = calloc(DRAIN_BATCH, sizeof(*c->dbuf));
+		c->dkeys = calloc(DRAIN_BATCH, sizeof(*c->dkeys));
+		if (!c->dbuf || !c->dkeys)
+			return -ENOMEM;
+	}
+	do {
+		count = DRAIN_BATCH;
+		if (bpf_map_lookup_and_delete_batch(fd, first ? NULL : &token, &token, c->dkeys,
+						    c->dbuf, &count, NULL))
+			err = -errno;
+		first = false;
+		for (i = 0; i < count; i++) {
+			__u32 nr = c->dbuf[i].nr < MAX_STACK_DEPTH ? c->dbuf[i].nr : MAX_STACK_DEPTH;
+
+			if (pool_add(&c->pool, &c->pool.dwarf, c->dkeys[i], c->dbuf[i].ips, nr))
+				break;
+		}
+	} while (!err);
+	if (err == -ENOENT)
+		return 0;
+	if (err == -ENOSPC) {
+		__u64 key;
+
+		while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
+			if (bpf_map_lookup_and_delete_elem(fd, &key, c->dbuf))
+				return -errno;
+			count = c->dbuf->nr < MAX_STACK_DEPTH ? c->dbuf->nr : MAX_STACK_DEPTH;
+			if (pool_add(&c->pool, &c->pool.dwarf, key, c->dbuf->ips, count))
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	return err;
+}
+
+static int grow_keys(struct collector *c)
+{
+	size_t cap = c->cap_keys ? c->cap_keys * 2 : 1024;
+	struct sample_key *k = reallocarray(c->keys, cap, sizeof(*k));
+	__u64 *v;
+
+	if (!k)
+		return -ENOMEM;
+	c->keys = k;
+	v = reallocarray(c->counts, cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->counts = v;
+	c->cap_keys = cap;
+	return 0;
+}
+
+/* Read and delete the counts of map @fd, in batches; *nr of them in c->keys, c->counts. */
+static int read_counts(struct collector *c, int fd, size_t *nr)
+{
+	__u32 token, count;
+	bool first = true;
+	int err;
+
+	*nr = 0;
+	for (;;) {
+		if (c->cap_keys - *nr < DRAIN_BATCH && (err = grow_keys(c)))
+			return err;
+		count = c->cap_keys - *nr;
+		if (!bpf_map_lookup_and_delete_batch(fd, first ? NULL : &token, &token,
+						     c->keys + *nr, c->counts + *nr, &count, NULL)) {
+			*nr += count;
+			first = false;
+			continue;
+		}
+		err = -errno;
+		*nr += count;
+		if (err == -ENOENT)
+			return 0;
+		/* a hash bucket larger than the room left: grow, then the same bucket again */
+		if (err != -ENOSPC || count || (err = grow_keys(c)))
+			return err;
 	}
 }
 
@@ -438,7 +575,7 @@ static const struct py_stack *read_py_stack(int fd, __u64 hash, struct py_stack 
 
 int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 {
-	__u64 kips[MAX_STACK_DEPTH], uips[MAX_STACK_DEPTH];
+	const __u64 *kips, *uips;
 	struct py_stack pybuf;
 	const struct py_stack *py;
 	__u32 old = c->skel->bss->active_set;
@@ -448,22 +585,39 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 	__atomic_store_n(&c->skel->bss->active_set, !old, __ATOMIC_SEQ_CST);
 	wait_for_running_programs();
 
-	err = collect_keys(c, c->counts_fd[old], &nr);
+	pool_reset(&c->pool);
+	err = read_counts(c, c->counts_fd[old], &nr);
 	if (err) {
 		pr_warn("cannot read the counts map: %s", strerror(-err));
 		first_err = err;
 	}
+	if (c->feeder) {
+		err = read_dwarf_stacks(c, c->dstack_fd[old]);
+		if (err) {
+			pr_warn("cannot read the unwound stacks: %s", strerror(-err));
+			first_err = first_err ?: err;
+		}
+	}
 	for (i = 0; i < nr; i++) {
 		const struct sample_key *key = &c->keys[i];
-		__u64 count;
+		__u64 count = c->counts[i];
 
-		if (bpf_map_lookup_elem(c->counts_fd[old], key, &count))
+		if (read_stack(c, c->kstack_fd[old], &c->pool.kernel, key->kern_stack_id) ||
+		    read_stack(c, c->ustack_fd[old], &c->pool.user, key->user_stack_id)) {
+			c->unreadable += count;
 			continue;
-		bpf_map_delete_elem(c->counts_fd[old], key);
-		if (read_stack(c->kstack_fd[old], key->kern_stack_id, kips, &nr_k) ||
-		    read_stack(c->ustack_fd[old], key->user_stack_id, uips, &nr_u) ||
-		    (key->ustack_hash &&
-		     read_dwarf_stack(c->dstack_fd[old], key->ustack_hash, uips, &nr_u))) {
+		}
+		/* after the reads: they may move the pool */
+		nr_k = nr_u = 0;
+		kips = key->kern_stack_id < 0 ? NULL :
+		       pool_get(&c->pool, &c->pool.kernel, key->kern_stack_id, &nr_k);
+		if (key->ustack_hash)
+			uips = pool_get(&c->pool, &c->pool.dwarf, key->ustack_hash, &nr_u);
+		else
+			uips = key->user_stack_id < 0 ? NULL :
+			       pool_get(&c->pool, &c->pool.user, key->user_stack_id, &nr_u);
+		if ((key->kern_stack_id >= 0 && !kips) ||
+		    ((key->ustack_hash || key->user_stack_id >= 0) && !uips)) {
 			c->unreadable += count;
 			continue;
 		}
@@ -481,12 +635,11 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 		if (err && !first_err)
 			first_err = err;
 	}
+	/* stacks no count used: one look each when there are none */
 	clear_stack_map(c->kstack_fd[old]);
 	clear_stack_map(c->ustack_fd[old]);
-	if (c->feeder) {
-		clear_dwarf_stacks(c->dstack_fd[old]);
+	if (c->feeder)
 		clear_dwarf_stacks(c->pystack_fd[old]);
-	}
 	return first_err;
 }
 
