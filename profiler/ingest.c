@@ -319,6 +319,7 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 				.build_id = sf[i].build_id && sf[i].build_id[0] ? sf[i].build_id : NULL,
 				.depth = i, .inlined = sf[i].inlined, .jit = sf[i].jit,
 				.file = sf[i].file, .line = sf[i].line,
+				.start_line = sf[i].start_line,
 			};
 
 			id = add_frame(k, &f);

@@ -409,6 +409,7 @@ int dso__resolve(struct dso *d, __u64 vaddr, bool use_dwarf, __u64 now, struct d
 		out[0].file = NULL;
 		out[0].comp_dir = NULL;
 		out[0].line = 0;
+		out[0].start_line = 0;
 		out[0].inlined = false;
 		return 1;
 	}

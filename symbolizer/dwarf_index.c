@@ -31,6 +31,7 @@ struct scope {
 	const char *name;	/* linkage name, else DW_AT_name; NULL when absent */
 	const char *call_file;	/* inlined: the caller's source file */
 	int call_line;
+	int decl_line;		/* the line the function is declared on (DW_AT_decl_line), 0 */
 	int depth;
 	bool inlined;
 	uint32_t first_iv, nr_iv;	/* its intervals, before sorting */
@@ -246,6 +247,9 @@ static int add_scope(struct builder *b, Dwarf_Die *die, bool inlined, int encl)
 	memset(s, 0, sizeof(*s));
 	s->name = die_name(die);
 	s->inlined = inlined;
+	/* an inlined copy's comes through its abstract origin (dwarf_attr_integrate) */
+	if (dwarf_decl_line(die, &s->decl_line))
+		s->decl_line = 0;
 	s->first_iv = first;
 	s->nr_iv = c->nr_iv - first;
 	s->depth = encl >= 0 ? c->scopes[encl].depth + 1 : 0;
@@ -449,11 +453,13 @@ int dwarf_index__lookup(struct dwarf_index *di, __u64 addr, __u64 now, struct ds
 		dwarf_lineno(line, &chain[0].line);
 	chain[0].name = NULL;
 	chain[0].inlined = false;
+	chain[0].start_line = 0;
 	for (; i >= 0 && n < MAX_INLINE_DEPTH; i = c->iv[i].parent) {
 		const struct scope *s = &c->scopes[c->iv[i].scope];
 
 		chain[n].name = s->name;
 		chain[n].inlined = s->inlined;
+		chain[n].start_line = s->decl_line;
 		n++;
 		if (n < MAX_INLINE_DEPTH) {
 			/* the caller's location is this scope's call site */
@@ -461,6 +467,7 @@ int dwarf_index__lookup(struct dwarf_index *di, __u64 addr, __u64 now, struct ds
 			chain[n].line = s->inlined ? s->call_line : 0;
 			chain[n].name = NULL;
 			chain[n].inlined = false;
+			chain[n].start_line = 0;
 		}
 		if (!s->inlined)
 			break;

@@ -909,7 +909,7 @@ static int resolve_in_dso(struct symbolizer *s, int idx, __u64 vaddr, __u64 off,
 		n = dso__resolve(e->dso, vaddr, s->use_dwarf && !s->dwarf_full, s->clock, df,
 				 SYM_MAX_FRAMES);
 	if (!n) {
-		df[0] = (struct dso_frame){ NULL, NULL, NULL, 0, false };
+		df[0] = (struct dso_frame){ NULL, NULL, NULL, 0, 0, false };
 		n = 1;
 	}
 	if (s->nr_pool + n > POOL_MAX)
@@ -926,6 +926,7 @@ static int resolve_in_dso(struct symbolizer *s, int idx, __u64 vaddr, __u64 off,
 		f->build_id = e->build_id;
 		f->file = clean(s, source_path(s, df[i].file, df[i].comp_dir));
 		f->line = df[i].line;
+		f->start_line = df[i].start_line;
 		f->inlined = df[i].inlined;
 		f->jit = false;
 		f->offset = off;

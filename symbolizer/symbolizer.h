@@ -45,6 +45,7 @@ struct sym_frame {
 	const char *build_id;	/* hex build id of the binary, "" when none */
 	const char *file;	/* source file, NULL when unknown */
 	int line;		/* source line, 0 when unknown */
+	int start_line;		/* the line the function is declared on, 0 when unknown */
 	bool inlined;		/* inlined into the frame before it (its caller) */
 	bool jit;		/* named by a JIT's /tmp/perf-PID.map */
 	__u64 offset;		/* file offset in the module (user), or the address (kernel) */

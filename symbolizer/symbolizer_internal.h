@@ -108,6 +108,7 @@ struct dso_frame {
 	const char *file;	/* source file, NULL when unknown */
 	const char *comp_dir;	/* the compile unit's directory: @file may be relative to it */
 	int line;		/* 0 when unknown */
+	int start_line;		/* the line the function is declared on, 0 when unknown */
 	bool inlined;		/* inlined into the frame before it */
 };
 

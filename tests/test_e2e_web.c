@@ -293,18 +293,20 @@ static int source_line(const char *path, const char *after, const char *needle)
 /*
  * The same recording as pprof models a process: wl_split a mapping with its
  * file name and build id, locations at nonzero addresses inside their
- * mapping, the source line of leaf_alpha's loop (-raw and -lines), the pid
- * and host labels; and speedscope frames with their file and line.
+ * mapping, the source line of leaf_alpha's loop (-raw and -lines) and the
+ * line it starts on, the pid and host labels; and speedscope frames with
+ * their file and start line.
  */
 static void check_pprof_lines(const char *pb, const char *db)
 {
 	char src[4200], bid[256] = "", want[4600], *raw, *lines, *ss, *p;
 	unsigned long long start, limit, addr;
-	int line, map = 0, n;
+	int line, decl, map = 0, n;
 	FILE *f;
 
 	snprintf(src, sizeof(src), "%s/tests/workloads/wl_split.c", env_path("SRCDIR"));
 	line = source_line(src, "void leaf_alpha(", "BURN(n);");
+	decl = source_line(src, "", "void leaf_alpha(");
 	f = popen("readelf -n \"$WORKLOADS/wl_split\" | sed -n 's/.*Build ID: //p'", "r");
 	assert_non_null(f);
 	assert_non_null(fgets(bid, sizeof(bid), f));
@@ -323,8 +325,8 @@ static void check_pprof_lines(const char *pb, const char *db)
 	assert_true(start > 0 && limit > start);
 	assert_non_null(strstr(raw, "pid:["));
 	assert_non_null(strstr(raw, "host:["));
-	/* "N: 0xADDR M=MAP leaf_alpha FILE:LINE s=0" */
-	snprintf(want, sizeof(want), " M=%d leaf_alpha %s:%d ", map, src, line);
+	/* "N: 0xADDR M=MAP leaf_alpha FILE:LINE s=START" */
+	snprintf(want, sizeof(want), " M=%d leaf_alpha %s:%d s=%d\n", map, src, line, decl);
 	p = strstr(raw, want);
 	if (!p)
 		fail_msg("no location of leaf_alpha at %s:%d in mapping %d:\n%s", src, line, map,
@@ -347,9 +349,9 @@ static void check_pprof_lines(const char *pb, const char *db)
 	p = strstr(ss, want);
 	if (!p)
 		fail_msg("no speedscope frame %s...:\n%.2000s", want, ss);
-	/* the lowest line sampled: the loop's, or the function's first lines before it */
+	/* the function's start line */
 	n = atoi(p + strlen(want));
-	assert_true(n > 0 && n <= line && n >= line - 3);
+	assert_int_equal(n, decl);
 	free(ss);
 }
 
