@@ -843,6 +843,139 @@ static void test_export_pprof(void **state)
 	stack_agg__free(agg);
 }
 
+/* The location of sample @si's @li-th location (leaf first). */
+static Perftools__Profiles__Location *pprof_loc(Perftools__Profiles__Profile *prof, size_t si,
+						size_t li)
+{
+	assert_true(si < prof->n_sample && li < prof->sample[si]->n_location_id);
+	return prof->location[prof->sample[si]->location_id[li] - 1];
+}
+
+/*
+ * A profile with its frames' binaries, addresses and lines (a store's): a
+ * mapping per binary with its file name, build id and a range of its own in
+ * which address - start = the file offset; the kernel's at its addresses;
+ * inline chains as lines of one location with their line numbers; functions
+ * with file and start line; a Python frame's file and line from its module
+ * and address, without a mapping; labels process, pid and host.
+ */
+static void test_export_pprof_frames(void **state)
+{
+	const struct export_frame fr[] = {
+		{ .name = "main", .module = "app", .build_id = "ab12", .file = "/s/app.c",
+		  .addr = 0x1234, .line = 40, .start_line = 30 },
+		{ .name = "helper", .module = "app", .build_id = "ab12", .file = "/s/h.h",
+		  .addr = 0x1234, .line = 7, .start_line = 5, .inlined = true },
+		{ .name = "memcpy", .module = "libc.so.6", .build_id = "cc33", .addr = 0x2001 },
+		{ .name = "do_syscall_64", .module = "[kernel]", .addr = 0xffffffff81000010ULL,
+		  .kernel = true },
+		{ .name = "[unknown] (libx.so)", .module = "libx.so", .addr = 0x50,
+		  .unresolved = true },
+		{ .name = "run", .module = "/py/app.py", .addr = 12, .python = true },
+	};
+	const struct export_key k = { .comm = "app", .host = "h1", .pid = 42 };
+	const struct export_opts o = { .period_ns = 1e9 / 99 };
+	struct export_profile *p = export_profile__new();
+	Perftools__Profiles__Profile *prof;
+	Perftools__Profiles__Location *loc;
+	Perftools__Profiles__Mapping *m;
+	Perftools__Profiles__Function *fn;
+	struct strbuf sb = STRBUF_INIT;
+	json_t *doc, *frames, *f;
+	json_error_t jerr;
+	size_t i;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(export_profile__add(p, &k, fr, 4, 3), 0);
+	assert_int_equal(export_profile__add(p, &k, &fr[4], 2, 1), 0);
+	assert_int_equal(export_profile__pprof(p, &o, &sb), 0);
+	prof = pprof_decode(&sb);
+	assert_int_equal(prof->n_sample, 2);
+	assert_int_equal(prof->n_mapping, 4);
+	/* app: 0x400000 up to the page after its highest offset, file offset 0 */
+	m = prof->mapping[0];
+	assert_string_equal(prof->string_table[m->filename], "app");
+	assert_string_equal(prof->string_table[m->build_id], "ab12");
+	assert_int_equal(m->memory_start, 0x400000);
+	assert_int_equal(m->memory_limit, 0x402000);
+	assert_int_equal(m->file_offset, 0);
+	assert_true(m->has_functions && m->has_filenames && m->has_line_numbers);
+	/* libc next, a page apart; without lines */
+	m = prof->mapping[1];
+	assert_string_equal(prof->string_table[m->filename], "libc.so.6");
+	assert_int_equal(m->memory_start, 0x402000);
+	assert_int_equal(m->memory_limit, 0x405000);
+	assert_true(m->has_functions && !m->has_filenames && !m->has_line_numbers);
+	m = prof->mapping[2];
+	assert_string_equal(prof->string_table[m->filename], "[kernel.kallsyms]");
+	assert_int_equal(m->memory_start, 0xffffffff81000000ULL);
+	assert_true(m->memory_limit > 0xffffffff81000010ULL);
+	/* an unnamed frame: the mapping says pprof may symbolize it */
+	assert_false(prof->mapping[3]->has_functions);
+	/* leaf first: the kernel frame at its address */
+	loc = pprof_loc(prof, 0, 0);
+	assert_int_equal(loc->mapping_id, 3);
+	assert_int_equal(loc->address, 0xffffffff81000010ULL);
+	loc = pprof_loc(prof, 0, 1);
+	assert_int_equal(loc->mapping_id, 2);
+	assert_int_equal(loc->address, 0x402000 + 0x2001);
+	/* main with helper inlined: one location at main's offset, helper's line first */
+	loc = pprof_loc(prof, 0, 2);
+	assert_int_equal(loc->mapping_id, 1);
+	assert_int_equal(loc->address, 0x400000 + 0x1234);
+	assert_int_equal(loc->n_line, 2);
+	assert_string_equal(pprof_fn_name(prof, loc->line[0]->function_id), "helper");
+	assert_int_equal(loc->line[0]->line, 7);
+	assert_int_equal(loc->line[1]->line, 40);
+	fn = prof->function[loc->line[1]->function_id - 1];
+	assert_string_equal(prof->string_table[fn->filename], "/s/app.c");
+	assert_int_equal(fn->start_line, 30);
+	/* the Python frame: no mapping, its module the file and its address the line */
+	loc = pprof_loc(prof, 1, 0);
+	assert_int_equal(loc->mapping_id, 0);
+	assert_int_equal(loc->address, 0);
+	assert_int_equal(loc->line[0]->line, 12);
+	fn = prof->function[loc->line[0]->function_id - 1];
+	assert_string_equal(prof->string_table[fn->filename], "/py/app.py");
+	/* labels */
+	assert_int_equal(prof->sample[0]->n_label, 3);
+	for (i = 0; i < 3; i++) {
+		Perftools__Profiles__Label *l = prof->sample[0]->label[i];
+		const char *key = prof->string_table[l->key];
+
+		if (!strcmp(key, "pid"))
+			assert_int_equal(l->num, 42);
+		else
+			assert_string_equal(prof->string_table[l->str],
+					    !strcmp(key, "host") ? "h1" : "app");
+	}
+	assert_int_equal(prof->sample[0]->value[0], 3);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	/* speedscope: the frames with file and (start) line, the process the root */
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(export_profile__speedscope(p, &o, &sb), 0);
+	doc = json_loads(sb.buf, 0, &jerr);
+	assert_non_null(doc);
+	frames = json_object_get(json_object_get(doc, "shared"), "frames");
+	f = json_array_get(frames, 0);
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "main");
+	assert_string_equal(json_string_value(json_object_get(f, "file")), "/s/app.c");
+	assert_int_equal(json_integer_value(json_object_get(f, "line")), 30);
+	f = json_array_get(frames, 5);
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "run");
+	assert_int_equal(json_integer_value(json_object_get(f, "line")), 12);
+	assert_null(json_object_get(json_array_get(frames, 2), "file"));
+	f = json_array_get(json_object_get(json_array_get(json_object_get(doc, "profiles"), 0),
+					   "samples"), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(frames, json_integer_value(json_array_get(f, 0))),
+				    "name")), "app");
+	json_decref(doc);
+	strbuf__release(&sb);
+	export_profile__free(p);
+}
+
 static void test_export_speedscope(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -931,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_rules),
 		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_export_pprof),
+		cmocka_unit_test(test_export_pprof_frames),
 		cmocka_unit_test(test_export_speedscope),
 		cmocka_unit_test(test_export_speedscope_time),
 	};
