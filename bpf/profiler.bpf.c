@@ -18,6 +18,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #include "profiler.h"
 
@@ -106,6 +107,21 @@ static __always_inline void send_event(__u32 type, __u32 tgid)
 }
 
 /*
+ * A process's first sample: with its start time and cgroup, which user space
+ * would otherwise read from /proc (where a short process is gone by then).
+ */
+static __always_inline void send_new_process(__u32 tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct proc_event ev = { .type = EVENT_NEW, .tgid = tgid };
+
+	ev.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	ev.cgroup_id = bpf_get_current_cgroup_id();
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_inc(STAT_EVENTS_LOST);
+}
+
+/*
  * The last process each CPU found known: most samples repeat it, and this
  * spares them the LRU lookup. known_gen moves whenever a process is
  * forgotten (exec, exit), which voids every CPU's entry.
@@ -135,7 +151,7 @@ static __always_inline void note_process(__u32 tgid)
 		return;
 	if (!bpf_map_lookup_elem(&known_procs, &tgid) &&
 	    bpf_map_update_elem(&known_procs, &tgid, &one, BPF_NOEXIST) == 0)
-		send_event(EVENT_NEW, tgid);
+		send_new_process(tgid);
 	if (last) {
 		last->tgid = tgid;
 		last->gen = gen;

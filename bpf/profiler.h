@@ -72,6 +72,8 @@ enum proc_event_type {
 struct proc_event {
 	__u32 type;
 	__u32 tgid;
+	__u64 start_ns;		/* EVENT_NEW: when the process started, ns since boot (boottime) */
+	__u64 cgroup_id;	/* EVENT_NEW: the sampled thread's cgroup v2 id */
 };
 
 #ifndef MAX_TRACKED_PROCS

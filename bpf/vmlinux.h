@@ -86,6 +86,8 @@ struct task_struct {
 	int pid;
 	int tgid;
 	struct thread_struct thread;
+	struct task_struct *group_leader;
+	__u64 start_boottime;
 } __attribute__((preserve_access_index));
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */

@@ -88,6 +88,7 @@ struct ingest {
 	size_t cap_frames;
 	struct hashmap kaddrs[2];	/* [leaf] kernel address -> frame index */
 	struct hashmap pcaches;		/* tgid -> struct pcache * */
+	struct hashmap cgroups;		/* cgroup v2 id -> interned path */
 
 	struct strset *stack_keys;	/* __u32 frame index arrays; id = stack index */
 	__s64 *stack_db;		/* as sframe's db_id, per stack */
@@ -452,6 +453,30 @@ void ingest__begin_drain(struct ingest *k)
 	k->window_start = now;
 }
 
+/*
+ * A new process's start time and cgroup, from its EVENT_NEW: no /proc read
+ * for the start time, and the cgroup's path read once per cgroup.
+ */
+static void take_facts(struct ingest *k, const struct proc_event *ev)
+{
+	struct pcache *pc;
+	uint64_t val;
+
+	if (!ev->start_ns || !k->boot_time)
+		return;
+	pc = get_pcache(k, ev->tgid);
+	if (!pc)
+		return;
+	pc->start_time = k->boot_time + (__s64)(ev->start_ns / 1000000000ULL);
+	if (ev->cgroup_id && hashmap__get(&k->cgroups, ev->cgroup_id, &val)) {
+		pc->cgroup = (const char *)(uintptr_t)val;
+		return;
+	}
+	pc->cgroup = read_cgroup(k, ev->tgid);
+	if (pc->cgroup && ev->cgroup_id)
+		hashmap__set(&k->cgroups, ev->cgroup_id, (uintptr_t)pc->cgroup);
+}
+
 void ingest__proc_event(void *ingest, const struct proc_event *ev)
 {
 	struct ingest *k = ingest;
@@ -464,6 +489,8 @@ void ingest__proc_event(void *ingest, const struct proc_event *ev)
 	/* EVENT_NEW of a pid already cached: the first sample after an exec, or a pid reused */
 	if (ev->type != EVENT_EXIT && hashmap__get(&k->pcaches, ev->tgid, &val))
 		((struct pcache *)(uintptr_t)val)->stale = true;
+	if (ev->type == EVENT_NEW)
+		take_facts(k, ev);
 }
 
 /* ---- what a sample looks like ---- */
@@ -972,6 +999,7 @@ void ingest__free(struct ingest *k)
 	while (hashmap__next(&k->pcaches, &i, NULL, &val))
 		pcache__free((struct pcache *)(uintptr_t)val);
 	hashmap__release(&k->pcaches);
+	hashmap__release(&k->cgroups);
 	hashmap__release(&k->kaddrs[0]);
 	hashmap__release(&k->kaddrs[1]);
 	store__free(k->st);
