@@ -189,6 +189,33 @@ static int add_label(struct selector *s, const char *arg, char *msg, size_t len)
 	return 0;
 }
 
+/* Names or glob patterns; a '[' without its ']' is refused here, not by a backend. */
+static int add_host(struct selector *s, const char *arg, char *msg, size_t len)
+{
+	const char *c, **n;
+
+	if (!*arg || strlen(arg) >= 4096)
+		return bad(msg, len, "give a host name or pattern of 1 to 4095 bytes");
+	for (c = arg; *c; c++) {
+		if (*c != '[')
+			continue;
+		/* a ']' right after '[' or "[^" is a member of the set */
+		c += c[1] == '^' ? 2 : 1;
+		if (*c == ']')
+			c++;
+		c = strchr(c, ']');
+		if (!c)
+			return bad(msg, len, "a '[' without its ']'");
+	}
+	n = reallocarray(s->hosts, s->sel.nr_hosts + 1, sizeof(*n));
+	if (!n)
+		return oom(msg, len);
+	s->hosts = n;
+	s->hosts[s->sel.nr_hosts++] = arg;
+	s->sel.hosts = s->hosts;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int c;
@@ -272,9 +299,9 @@ static int set_opt(struct selector *s, int c, const char *arg, char *msg, size_t
 		s->sel.build_id = arg;
 		break;
 	case SEL_OPT_HOST:
-		if (!*arg)
-			return bad(msg, len, "give a non-empty value");
-		s->sel.host = arg;
+		err = add_host(s, arg, msg, len);
+		if (err)
+			return err;
 		break;
 	case SEL_OPT_LABEL:
 		err = add_label(s, arg, msg, len);
@@ -313,8 +340,10 @@ void selector__release(struct selector *s)
 {
 	free(s->pids);
 	free(s->labels);
+	free(s->hosts);
 	s->pids = NULL;
 	s->labels = NULL;
+	s->hosts = NULL;
 }
 
 struct store *selector__open(struct selector *s)

@@ -44,7 +44,8 @@ int selector__opt(const struct option_def *opt, const char *arg);
 	SELECTOR_OPT("comm", s, "NAME", "threads named NAME"), \
 	SELECTOR_OPT("build-id", s, "HEX", \
 		     "processes whose executable has this build id (or prefix)"), \
-	SELECTOR_OPT("host", s, "NAME", "runs recorded on host NAME"), \
+	SELECTOR_OPT("host", s, "NAME|GLOB", \
+		     "runs on host NAME, or on hosts matching GLOB (*, ?, [a-z]; repeatable)"), \
 	SELECTOR_OPT("label", s, "KEY=VALUE", "runs with this label (repeatable)")
 
 struct selector {
@@ -54,6 +55,7 @@ struct selector {
 	bool used;			/* any selector option (--db included) was given */
 	__u32 *pids;
 	const char **labels;
+	const char **hosts;
 };
 
 /*

@@ -231,7 +231,13 @@ struct store_selector {
 	int nr_pids;
 	const char *comm;
 	const char *build_id;	/* executable build id, or a hex prefix of it */
-	const char *host;
+	/*
+	 * host names or patterns, any of which may match: '*' any string, '?'
+	 * one character, "[a-z0-9]" one of a set ("[^...]" not of it), as
+	 * SQLite's GLOB; case-sensitive
+	 */
+	const char *const *hosts;
+	int nr_hosts;
 	const char *const *labels;	/* "key=value", all must match */
 	int nr_labels;
 };

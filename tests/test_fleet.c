@@ -215,6 +215,10 @@ static void test_same_answers(void **state)
 		{ "--run", "2", NULL },
 		{ "--host", "h3", "--since", "@1700014000", NULL },
 		{ "--host", "nosuch", NULL },
+		{ "--host", "h*", NULL },
+		{ "--host", "h1", "--host", "h[23]", "--comm", "app", NULL },
+		{ "--host", "?[^2]", "--since", "@1700007100", NULL },
+		{ "--host", "[!h]*", NULL },
 	};
 	struct store *st;
 	size_t i;
@@ -237,6 +241,13 @@ static void test_same_answers(void **state)
 		compare("folded", sels[i], tmp("equal.db"));
 		compare("top", sels[i], tmp("equal.db"));
 	}
+	/* a pattern no backend could take is refused before either sees it */
+	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", server.uri,
+				     "--host", "h[12", NULL), 0);
+	folded = slurp(tmp("err"));
+	if (!strstr(folded, "invalid --host 'h[12': a '[' without its ']'"))
+		fail_msg("unexpected error: %s", folded);
+	free(folded);
 	/* not trivially equal: the whole set is there, with its awkward names */
 	assert_int_equal(profile(tmp("all.out"), tmp("err"), "folded", "--db", server.uri, NULL),
 			 0);
@@ -356,7 +367,7 @@ static int add_point(void *ctx, __s64 ts, __u64 count)
 
 static void timeline_of(const char *db, const char *host, struct timeline *t)
 {
-	struct store_selector sel = { .host = host };
+	struct store_selector sel = { .hosts = &host, .nr_hosts = 1 };
 	struct store *st = store__open(db, NULL);
 
 	assert_non_null(st);

@@ -442,6 +442,9 @@ static struct store *selector_fixture(__s64 *runs)
 
 static const __u32 pid100[] = { 100 }, pids[] = { 200, 300 };
 static const char *const prod[] = { "env=prod" }, *const both[] = { "env=prod", "env=test" };
+static const char *const beta[] = { "beta" }, *const alpha[] = { "alpha" },
+		  *const glob_a[] = { "al*" }, *const glob_set[] = { "[ab]e?a" },
+		  *const two[] = { "alpha", "b*" }, *const not_a[] = { "[^a]*" };
 
 /* Every selector over selector_fixture(), with the samples it matches. */
 static const struct {
@@ -461,10 +464,14 @@ static const struct {
 	{ { .build_id = "aaaa" }, 27 },
 	{ { .build_id = "aaaa3333" }, 24 },
 	{ { .build_id = "bbbb2222" }, 4 },
-	{ { .host = "beta" }, 24 },
+	{ { .hosts = beta, .nr_hosts = 1 }, 24 },
+	{ { .hosts = glob_a, .nr_hosts = 1 }, 7 },
+	{ { .hosts = glob_set, .nr_hosts = 1 }, 24 },
+	{ { .hosts = two, .nr_hosts = 2 }, 31 },
+	{ { .hosts = not_a, .nr_hosts = 1 }, 24 },
 	{ { .labels = prod, .nr_labels = 1 }, 7 },
 	{ { .labels = both, .nr_labels = 2 }, 0 },
-	{ { .host = "alpha", .comm = "web", .since = 1005 }, 2 },
+	{ { .hosts = alpha, .nr_hosts = 1, .comm = "web", .since = 1005 }, 2 },
 };
 #define NR_SELECTOR_CASES (sizeof(selector_cases) / sizeof(selector_cases[0]))
 

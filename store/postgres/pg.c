@@ -10,6 +10,7 @@
  * partitions. A shipped batch marks its (run, bucket) pairs in the same
  * transaction, and a bucket already marked is not written again.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -1049,8 +1050,18 @@ struct pg_where {
 	struct strbuf sql;
 	const char *params[64];
 	char nums[64][24];
+	char *owned[64];	/* parameters made here (host patterns as regexes) */
 	int nr, err;
 };
+
+static void w_release(struct pg_where *w)
+{
+	int i;
+
+	for (i = 0; i < w->nr; i++)
+		free(w->owned[i]);
+	strbuf__release(&w->sql);
+}
 
 static void w_add(struct pg_where *w, const char *fmt, const char *v)
 {
@@ -1073,13 +1084,58 @@ static void w_num(struct pg_where *w, const char *fmt, __s64 v)
 	w_add(w, fmt, w->nums[w->nr]);
 }
 
+/*
+ * A host pattern (SQLite's GLOB: '*', '?', "[set]", "[^set]") as an anchored
+ * POSIX regex for '~'; anything else is matched as itself. The caller frees it.
+ */
+static char *glob_regex(const char *glob)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *c = glob, *end;
+
+	strbuf__addch(&sb, '^');
+	for (; *c; c++) {
+		if (*c == '*') {
+			strbuf__adds(&sb, ".*");
+		} else if (*c == '?') {
+			strbuf__addch(&sb, '.');
+		} else if (*c == '[' && (end = strchr(c + (c[1] == '^' ? 2 : 1) +
+					     (c[c[1] == '^' ? 2 : 1] == ']'), ']'))) {
+			/* the set as it is, but a backslash is an escape in a regex's set */
+			for (; c <= end; c++) {
+				if (*c == '\\')
+					strbuf__addch(&sb, '\\');
+				strbuf__addch(&sb, *c);
+			}
+			c--;
+		} else {
+			/* a backslash before a punctuation character makes it literal */
+			if ((unsigned char)*c < 0x80 && !isalnum((unsigned char)*c))
+				strbuf__addch(&sb, '\\');
+			strbuf__addch(&sb, *c);
+		}
+	}
+	strbuf__addch(&sb, '$');
+	return sb.buf;
+}
+
 /* The selector's conditions on r (runs) and h (hosts) alone. */
 static void w_run_conds(struct pg_where *w, const struct store_selector *sel)
 {
 	int i;
 
-	if (sel->host)
-		w_add(w, " AND h.name = $%d", sel->host);
+	for (i = 0; i < sel->nr_hosts; i++) {
+		char *re = w->nr < 64 ? glob_regex(sel->hosts[i]) : NULL;
+
+		if (!re) {
+			w->err = w->nr < 64 ? -ENOMEM : -E2BIG;
+			return;
+		}
+		w->owned[w->nr] = re;
+		w_add(w, i ? " OR h.name ~ $%d" : " AND (h.name ~ $%d", re);
+	}
+	if (sel->nr_hosts && !w->err)
+		w->err = strbuf__addch(&w->sql, ')');
 	for (i = 0; i < sel->nr_labels; i++)
 		w_add(w, " AND $%d = ANY(r.labels)", sel->labels[i]);
 }
@@ -1179,7 +1235,7 @@ static int w_counts_from(struct pg_where *w, const struct store_selector *sel)
 	const char *rc = NULL;
 
 	/* the run conditions once, with their parameters, repeated in each part */
-	if (sel->run_id || sel->host || sel->nr_labels) {
+	if (sel->run_id || sel->nr_hosts || sel->nr_labels) {
 		outer = w->sql;
 		w->sql = runs;
 		w->err = w->err ?: strbuf__adds(&w->sql, " AND run_id IN (SELECT r.id FROM runs r"
@@ -1422,7 +1478,7 @@ out:
 	hashmap__release(&frame_idx);
 	hashmap__release(&stack_row);
 	strbuf__release(&hashes);
-	strbuf__release(&w.sql);
+	w_release(&w);
 	strset__free(strs);
 	free(fr);
 	free(out);
@@ -1463,7 +1519,7 @@ static int pg_query_timeline(struct store *st, const struct store_selector *sel,
 	for (i = 0; !err && i < PQntuples(res); i++)
 		err = fn(ctx, cell_int(res, i, 0), (__u64)cell_int(res, i, 1));
 	PQclear(res);
-	strbuf__release(&w.sql);
+	w_release(&w);
 	return err;
 }
 
@@ -1487,7 +1543,7 @@ static int pg_query_builds(struct store *st, const struct store_selector *sel, s
 		err = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 			 (__u64)cell_int(res, i, 2));
 	PQclear(res);
-	strbuf__release(&w.sql);
+	w_release(&w);
 	return err;
 }
 
@@ -1575,7 +1631,7 @@ static int pg_list_runs(struct store *st, const struct store_selector *sel, stor
 	}
 	PQclear(res);
 	strbuf__release(&labels);
-	strbuf__release(&w.sql);
+	w_release(&w);
 	return err;
 }
 

@@ -77,8 +77,10 @@ static int build_where(struct where *w, const struct store_selector *sel, bool s
 		if (sel->until)
 			where_num(w, " AND r.start_ms < ? * 1000", sel->until);
 	}
-	if (sel->host)
-		where_text(w, " AND h.name = ?", sel->host, -1);
+	for (i = 0; i < sel->nr_hosts; i++)
+		where_text(w, i ? " OR h.name GLOB ?" : " AND (h.name GLOB ?", sel->hosts[i], -1);
+	if (sel->nr_hosts)
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
 	for (i = 0; i < sel->nr_labels; i++) {
 		const char *l = sel->labels[i], *eq = strchr(l, '=');
 
