@@ -208,7 +208,7 @@ static int load_store(const char *spec, struct stack_agg *agg)
 	return err;
 }
 
-/* A frame of a store as the exports take it, named as selector__fill() names it in folded stacks. */
+/* A frame of a store as the exports take it, named as selector__fill() names it in folded. */
 static void export_frame_of(const struct store_query_frame *f, struct export_frame *x,
 			    struct strbuf *tmp)
 {

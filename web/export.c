@@ -435,7 +435,7 @@ static int pprof_mapping(struct pprof_build *b, const struct xframe *x)
 	m = &b->maps[id];
 	perftools__profiles__mapping__init(m);
 	m->id = id + 1;
-	m->filename = x->kind & XF_KERNEL ? pprof_strz(b, "[kernel.kallsyms]") : pprof_strz(b, module);
+	m->filename = pprof_strz(b, x->kind & XF_KERNEL ? "[kernel.kallsyms]" : module);
 	m->build_id = x->kind & XF_KERNEL ? 0 : pprof_strz(b, bid);
 	m->memory_start = x->addr;	/* the lowest address, for the kernel */
 	m->has_functions = m->has_filenames = m->has_line_numbers = true;
