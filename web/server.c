@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The HTTP server behind `profile serve`, on libmicrohttpd: a pool of
- * threads, GET and HEAD only, the static assets built into the binary, and
- * /api/ paths handed to the caller's handler. Every response carries the
- * same security headers (a Content-Security-Policy that allows only the
- * server's own script files, nosniff, no referrer, no framing). Requests are
- * bounded: a body or a query string over the limits gets 413, a method other
- * than GET or HEAD 405, a path that is neither an asset nor under /api/ 404,
- * and with an auth token, a request without it 401.
+ * The HTTP server behind `profile serve`, on libmicrohttpd: one thread reads
+ * requests and writes answers, GET and HEAD only, the static assets built
+ * into the binary served from it directly; /api/ paths go, with a copy of
+ * their path and query parameters, to a queue that a pool of worker threads
+ * answers through the caller's handler, first come first served. The
+ * connection waits suspended meanwhile: libmicrohttpd's idle timeout then
+ * counts only the time a client takes to send its request or read the
+ * answer, never the time a request waits for a worker (a request queued
+ * behind slow ones was closed unanswered when it did). Every response
+ * carries the same security headers (a Content-Security-Policy that allows
+ * only the server's own script files, nosniff, no referrer, no framing).
+ * Requests are bounded: a body or a query string over the limits gets 413, a
+ * method other than GET or HEAD 405, a path that is neither an asset nor
+ * under /api/ 404, and with an auth token, a request without it 401.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +30,45 @@
 
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_QUERY (16 * 1024)
+#define HTTP_MAX_CONNECTIONS 512u
 
 static const char PAGE_CSP[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/* An /api/ request: what the handler reads (copied: the connection waits suspended). */
+struct http_request {
+	char *path;
+	char **keys, **values;
+	size_t nr_args, cap_args;
+};
+
+/* An /api/ request on its way through the queue and a worker, and its answer. */
+struct job {
+	struct job *next;
+	struct MHD_Connection *c;
+	struct http_request req;
+	struct http_response r;
+	bool done;
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_server_opts o;
 	int port;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct job *head, **tail;	/* the queue, under lock */
+	bool stopping;			/* under lock */
+	pthread_t *workers;
+	unsigned int nr_workers;
 };
 
-struct http_request {
-	struct MHD_Connection *c;
-	const char *path;
-};
-
-/* Per connection and request: how much body arrived, whether it was refused. */
+/* Per connection and request: how much body arrived, whether it was refused, its job. */
 struct req_state {
 	size_t body;
 	bool too_big;
+	struct job *job;
 };
 
 const char *http_request__path(const struct http_request *r)
@@ -52,32 +78,80 @@ const char *http_request__path(const struct http_request *r)
 
 const char *http_request__arg(const struct http_request *r, const char *key)
 {
-	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
-}
+	size_t i;
 
-struct each_ctx {
-	http_arg_fn fn;
-	void *ctx;
-	int err;
-	size_t bytes;
-};
-
-static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				const char *value)
-{
-	struct each_ctx *e = cls;
-
-	(void)kind;
-	e->err = e->fn(e->ctx, key, value ? value : "");
-	return e->err ? MHD_NO : MHD_YES;
+	for (i = 0; i < r->nr_args; i++)
+		if (!strcmp(r->keys[i], key))
+			return r->values[i];
+	return NULL;
 }
 
 int http_request__each_arg(const struct http_request *r, http_arg_fn fn, void *ctx)
 {
-	struct each_ctx e = { .fn = fn, .ctx = ctx };
+	size_t i;
+	int err;
 
-	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, each_arg, &e);
-	return e.err;
+	for (i = 0; i < r->nr_args; i++) {
+		err = fn(ctx, r->keys[i], r->values[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void request__release(struct http_request *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_args; i++) {
+		free(r->keys[i]);
+		free(r->values[i]);
+	}
+	free(r->keys);
+	free(r->values);
+	free(r->path);
+	memset(r, 0, sizeof(*r));
+}
+
+static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct http_request *r = cls;
+	char *k, *v;
+
+	(void)kind;
+	if (r->nr_args == r->cap_args) {
+		size_t cap = r->cap_args ? 2 * r->cap_args : 8;
+		char **keys = reallocarray(r->keys, cap, sizeof(*keys));
+
+		if (!keys)
+			return MHD_NO;
+		r->keys = keys;
+		keys = reallocarray(r->values, cap, sizeof(*keys));
+		if (!keys)
+			return MHD_NO;
+		r->values = keys;
+		r->cap_args = cap;
+	}
+	k = strdup(key);
+	v = strdup(value ? value : "");
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return MHD_NO;
+	}
+	r->keys[r->nr_args] = k;
+	r->values[r->nr_args++] = v;
+	return MHD_YES;
+}
+
+static void job__free(struct job *j)
+{
+	if (!j)
+		return;
+	request__release(&j->req);
+	strbuf__release(&j->r.body);
+	free(j);
 }
 
 int http_response__error(struct http_response *resp, int status, const char *param,
@@ -201,34 +275,104 @@ static const struct http_asset *find_asset(const struct http_server *s, const ch
 	return NULL;
 }
 
-static enum MHD_Result serve(struct http_server *s, struct MHD_Connection *c, const char *url,
-			     const char *method)
+/* The handler's answer to a job, or a 500 saying why it has none. */
+static void run_job(struct http_server *s, struct job *j)
 {
-	struct http_request req = { .c = c, .path = url };
+	int err = s->o.handler(s->o.ctx, &j->req, &j->r);
+
+	if (err && http_response__error(&j->r, 500, NULL, "cannot answer: %s", strerror(-err))) {
+		j->r.status = 500;
+		strbuf__setlen(&j->r.body, 0);
+	}
+	if (!j->r.status)
+		j->r.status = 200;
+	pr_debug("%s -> %d (%zu bytes)", j->req.path, j->r.status, j->r.body.len);
+}
+
+static void *worker(void *arg)
+{
+	struct http_server *s = arg;
+	struct job *j;
+	bool stopping;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->more, &s->lock);
+		j = s->head;
+		if (j) {
+			s->head = j->next;
+			if (!s->head)
+				s->tail = &s->head;
+		}
+		stopping = s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (!j)
+			return NULL;
+		/* what was queued when the server stopped gets a 503, not a query */
+		if (stopping)
+			http_response__error(&j->r, 503, NULL, "the server is stopping");
+		else
+			run_job(s, j);
+		j->done = true;
+		/* j belongs to the connection again from here: not touched after */
+		MHD_resume_connection(j->c);
+	}
+}
+
+/*
+ * Queue an /api/ request for the workers and suspend its connection until
+ * one has answered it (on_request() is then called again and sends it).
+ */
+static enum MHD_Result queue_job(struct http_server *s, struct MHD_Connection *c,
+				 struct req_state *rs, const char *url, const char *method)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return MHD_NO;
+	j->c = c;
+	j->r.body = (struct strbuf)STRBUF_INIT;
+	j->req.path = strdup(url);
+	if (!j->req.path || MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, copy_arg,
+						      &j->req) < 0 ||
+	    j->req.nr_args != (size_t)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL,
+								  NULL)) {
+		job__free(j);
+		return send_error(c, method, 500, "out of memory");
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->lock);
+		job__free(j);
+		return send_error(c, method, 503, "the server is stopping");
+	}
+	rs->job = j;
+	/* suspended before a worker can see it: its resume never comes first */
+	MHD_suspend_connection(c);
+	*s->tail = j;
+	s->tail = &j->next;
+	pthread_cond_signal(&s->more);
+	pthread_mutex_unlock(&s->lock);
+	return MHD_YES;
+}
+
+static enum MHD_Result serve(struct http_server *s, struct MHD_Connection *c,
+			     struct req_state *rs, const char *url, const char *method)
+{
 	struct http_response r = { .body = STRBUF_INIT };
 	const struct http_asset *a;
 	enum MHD_Result ret;
-	int err;
 
-	if (!strncmp(url, "/api/", 5)) {
-		err = s->o.handler(s->o.ctx, &req, &r);
-		if (err)
-			err = http_response__error(&r, 500, NULL, "cannot answer: %s",
-						   strerror(-err));
-		if (err) {
-			strbuf__release(&r.body);
-			return MHD_NO;
-		}
-		if (!r.status)
-			r.status = 200;
-	} else if ((a = find_asset(s, url))) {
-		r.status = 200;
-		r.type = a->type;
-		if (strbuf__add(&r.body, a->data, a->len))
-			return MHD_NO;
-	} else {
+	if (!strncmp(url, "/api/", 5))
+		return queue_job(s, c, rs, url, method);
+	a = find_asset(s, url);
+	if (!a)
 		return send_error(c, method, 404, "no such page");
-	}
+	r.status = 200;
+	r.type = a->type;
+	if (strbuf__add(&r.body, a->data, a->len))
+		return MHD_NO;
 	pr_debug("%s %s -> %d (%zu bytes)", method, url, r.status, r.body.len);
 	ret = send_response(c, method, &r);
 	strbuf__release(&r.body);
@@ -258,6 +402,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		return MHD_YES;
 	}
+	if (rs->job) {
+		/* resumed: a worker has answered */
+		enum MHD_Result ret = rs->job->done ? send_response(c, method, &rs->job->r) : MHD_NO;
+
+		job__free(rs->job);
+		rs->job = NULL;
+		return ret;
+	}
 	if (*upload_size) {
 		rs->body += *upload_size;
 		*upload_size = 0;
@@ -276,16 +428,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_error(c, method, 413, "a GET takes no body");
 	if (!authorized(s, c))
 		return send_error(c, method, 401, "give the token: Authorization: Bearer TOKEN");
-	return serve(s, c, url, method);
+	return serve(s, c, rs, url, method);
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
+	struct req_state *rs = *con_cls;
+
 	(void)cls;
 	(void)c;
 	(void)toe;
-	free(*con_cls);
+	/* a job still queued is never here: its connection is suspended until answered */
+	if (rs)
+		job__free(rs->job);
+	free(rs);
 	*con_cls = NULL;
 }
 
@@ -296,11 +453,41 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		log_vprint(LOG_DEBUG, fmt, ap);
 }
 
+/* Stop the workers: what is still queued gets a 503; every connection is resumed. */
+static void stop_workers(struct http_server *s)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->more);
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < s->nr_workers; i++)
+		pthread_join(s->workers[i], NULL);
+	s->nr_workers = 0;
+}
+
+static int start_workers(struct http_server *s, unsigned int n)
+{
+	int err;
+
+	s->workers = calloc(n, sizeof(*s->workers));
+	if (!s->workers)
+		return -ENOMEM;
+	for (; s->nr_workers < n; s->nr_workers++) {
+		err = pthread_create(&s->workers[s->nr_workers], NULL, worker, s);
+		if (err)
+			return -err;
+	}
+	return 0;
+}
+
 struct http_server *http_server__start(const struct http_server_opts *o, char *msg, size_t len)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	int err;
 
 	if (!s) {
@@ -309,28 +496,41 @@ struct http_server *http_server__start(const struct http_server_opts *o, char *m
 		return NULL;
 	}
 	s->o = *o;
+	s->tail = &s->head;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->more, NULL);
+	err = start_workers(s, o->threads ? o->threads : 4);
+	if (err) {
+		snprintf(msg, len, "cannot start the worker threads: %s", strerror(-err));
+		goto err_free;
+	}
 	if (o->addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, o->addr,
-				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 4),
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-				MHD_OPTION_CONNECTION_LIMIT, 512u,
+				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
 	if (!s->d) {
-		err = errno ? errno : EADDRNOTAVAIL;
-		snprintf(msg, len, "%s", strerror(err));
-		free(s);
-		errno = err;
-		return NULL;
+		err = -(errno ? errno : EADDRNOTAVAIL);
+		snprintf(msg, len, "%s", strerror(-err));
+		goto err_free;
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	return s;
+err_free:
+	stop_workers(s);
+	free(s->workers);
+	pthread_cond_destroy(&s->more);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	errno = -err;
+	return NULL;
 }
 
 int http_server__port(const struct http_server *s)
@@ -342,6 +542,11 @@ void http_server__stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* the workers first: no connection is left suspended when the daemon stops */
+	stop_workers(s);
 	MHD_stop_daemon(s->d);
+	free(s->workers);
+	pthread_cond_destroy(&s->more);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -333,7 +333,7 @@ struct http_asset {
 
 struct http_server_opts {
 	const struct sockaddr *addr;	/* where to listen; port 0: any free one */
-	unsigned int threads;		/* pool size; 0: 4 */
+	unsigned int threads;		/* worker threads answering /api/ requests; 0: 4 */
 	const char *auth_token;		/* NULL: none; else required as a Bearer token
 					 * or a token= parameter */
 	const struct http_asset *assets;
@@ -343,7 +343,8 @@ struct http_server_opts {
 };
 
 /*
- * Listen and serve from a pool of threads until http_server__stop(). @o is
+ * Listen and serve until http_server__stop(): one thread does the HTTP, a
+ * pool of @o->threads answers /api/ requests in the order they came. @o is
  * copied, its pointers borrowed until then. NULL with errno set and the
  * reason in @msg (@len bytes) when it cannot listen.
  */
