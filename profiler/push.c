@@ -22,7 +22,8 @@
 
 struct run_copy {
 	struct store_run_info info;
-	char *kind, *host, *cmdline, *labels;
+	char *kind, *host, *cmdline;
+	char **labels;		/* one by one: a value may hold a comma */
 };
 
 struct run_list {
@@ -34,6 +35,7 @@ static int collect_run(void *ctx, const struct store_run_info *ri)
 {
 	struct run_list *l = ctx;
 	struct run_copy *c;
+	int i;
 
 	if (l->nr == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
@@ -49,21 +51,33 @@ static int collect_run(void *ctx, const struct store_run_info *ri)
 	c->kind = strdup(ri->kind);
 	c->host = strdup(ri->host);
 	c->cmdline = strdup(ri->cmdline);
-	c->labels = strdup(ri->labels);
+	c->labels = calloc(ri->nr_labels + 1, sizeof(*c->labels));
 	l->nr++;
 	if (!c->kind || !c->host || !c->cmdline || !c->labels)
 		return -ENOMEM;
+	for (i = 0; i < ri->nr_labels; i++) {
+		c->labels[i] = strdup(ri->label_list[i]);
+		if (!c->labels[i])
+			return -ENOMEM;
+	}
+	c->info.nr_labels = ri->nr_labels;
+	/* borrowed for the call: not kept */
+	c->info.labels = NULL;
+	c->info.label_list = NULL;
 	return 0;
 }
 
 static void run_list__release(struct run_list *l)
 {
 	size_t i;
+	int j;
 
 	for (i = 0; i < l->nr; i++) {
 		free(l->v[i].kind);
 		free(l->v[i].host);
 		free(l->v[i].cmdline);
+		for (j = 0; l->v[i].labels && j < l->v[i].info.nr_labels; j++)
+			free(l->v[i].labels[j]);
 		free(l->v[i].labels);
 	}
 	free(l->v);
@@ -104,21 +118,15 @@ static int push_run(struct store *local, struct store *central, const struct run
 {
 	struct store_selector sel = { .run_id = r->info.id };
 	struct strbuf source = STRBUF_INIT;
-	const char *labels[64];
-	char *lcopy = strdup(r->labels), *tok, *save = NULL;
 	struct store_run run = {
 		.kind = r->kind, .host = r->host, .cmdline = r->cmdline, .freq = r->info.freq,
-		.start_ms = r->info.start_ms, .labels = labels,
+		.start_ms = r->info.start_ms, .labels = (const char *const *)r->labels,
+		.nr_labels = r->info.nr_labels,
 	};
 	struct ship_ctx c = { .central = central, .st = st };
 	__s64 after = 0, before = 0;
 	int err;
 
-	if (!lcopy)
-		return -ENOMEM;
-	for (tok = strtok_r(lcopy, ",", &save); tok && run.nr_labels < 64;
-	     tok = strtok_r(NULL, ",", &save))
-		labels[run.nr_labels++] = tok;
 	/* the same local run is the same central run, however often it is pushed */
 	err = strbuf__addf(&source, "%s/%lld/%lld", r->host, (long long)r->info.start_ms,
 			   (long long)r->info.id);
@@ -140,7 +148,6 @@ static int push_run(struct store *local, struct store *central, const struct run
 	if (!err)
 		st->runs++;
 	strbuf__release(&source);
-	free(lcopy);
 	return err;
 }
 

@@ -308,6 +308,9 @@ int store__query_builds(struct store *st, const struct store_selector *sel, stor
 struct store_run_info {
 	__s64 id;
 	const char *kind, *host, *cmdline, *labels;	/* labels: "k=v,k=v" */
+	/* the same labels one by one ("k=v"; a value may hold commas), borrowed for the call */
+	const char *const *label_list;
+	int nr_labels;
 	long freq;
 	__s64 start_ms, end_ms;	/* end_ms 0: still running (or killed) */
 	__s64 first_ts, last_ts;	/* bucket range with samples, 0 when none */

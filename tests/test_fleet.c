@@ -667,6 +667,49 @@ static void test_rollups_exact(void **state)
 				    " WHERE NOT in_day AND hour < 1700179200)"), 0);
 }
 
+/* Labels whose values hold commas (and '=') arrive whole through `profile push`. */
+static void test_labels_with_commas(void **state)
+{
+	static const char *const labels[] = { "team=a,b", "note=x, y=z" };
+	static const char *const sel[] = { "--label", "team=a,b", "--label", "note=x, y=z", NULL };
+	const struct store_opts o = { .create = true };
+	struct store_run run = { .kind = "record", .host = "lh", .cmdline = "profile", .freq = 99,
+				 .start_ms = T0 * 1000, .labels = labels, .nr_labels = 2 };
+	struct store_count c = { .ts = T0, .process = 0, .stack = 1, .count = 7 };
+	struct store_batch b = {
+		.frames = frames, .nr_frames = sizeof(frames) / sizeof(frames[0]), .stacks = stacks,
+		.nr_stacks = sizeof(stacks) / sizeof(stacks[0]), .processes = procs,
+		.nr_processes = 1, .counts = &c, .nr_counts = 1,
+	};
+	struct store *st;
+	char db[512], *out;
+
+	(void)state;
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE labels"), 0);
+	snprintf(db, sizeof(db), "postgresql:///labels?host=%s&port=%d&user=postgres",
+		 server.dir, server.port);
+	unlink(tmp("labels.db"));
+	st = store__open(tmp("labels.db"), &o);
+	assert_non_null(st);
+	assert_int_equal(store__add_run(st, &run, &b.run_id), 0);
+	assert_int_equal(store__write_batch(st, &b), 0);
+	assert_int_equal(store__end_run(st, b.run_id, (T0 + 60) * 1000), 0);
+	store__free(st);
+	assert_int_equal(profile(tmp("push.out"), tmp("push.err"), "push", "--db", tmp("labels.db"),
+				 "--to", db, NULL), 0);
+	compare_with("folded", sel, tmp("labels.db"), db);
+	assert_int_equal(profile(tmp("l.out"), tmp("err"), "folded", "--db", db, "--label",
+				 "team=a,b", NULL), 0);
+	out = slurp(tmp("l.out"));
+	assert_string_equal(out, "app;main;work;inner_[i] 7\n");
+	free(out);
+	assert_int_equal(profile(tmp("l.out"), tmp("err"), "runs", "--db", db, NULL), 0);
+	out = slurp(tmp("l.out"));
+	if (!strstr(out, "note=x, y=z") || !strstr(out, "team=a,b"))
+		fail_msg("the labels are not whole:\n%s", out);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_gc),
 		cmocka_unit_test(test_rollups_exact),
+		cmocka_unit_test(test_labels_with_commas),
 		cmocka_unit_test(test_agent_ships_through_faults),
 	};
 

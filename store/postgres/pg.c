@@ -1582,9 +1582,45 @@ static void labels_text(const char *arr, struct strbuf *sb)
 	}
 }
 
+/* The elements of the text array @arr one by one, into @sb; *@n of them at @v (at most @max). */
+static int labels_list(const char *arr, struct strbuf *sb, const char **v, int max, int *n)
+{
+	size_t offs[64];
+	const char *c = arr + 1;
+	int i;
+
+	*n = 0;
+	strbuf__setlen(sb, 0);
+	while (*c && *c != '}' && *n < max && *n < 64) {
+		offs[(*n)++] = sb->len;
+		if (*c == '"') {
+			for (c++; *c && *c != '"'; c++) {
+				if (*c == '\\' && c[1])
+					c++;
+				strbuf__addch(sb, *c);
+			}
+			if (*c == '"')
+				c++;
+		} else {
+			for (; *c && *c != ',' && *c != '}'; c++)
+				strbuf__addch(sb, *c);
+		}
+		strbuf__addch(sb, '\0');
+		if (*c == ',')
+			c++;
+	}
+	if (*n && !sb->buf)
+		return -ENOMEM;
+	for (i = 0; i < *n; i++)
+		v[i] = sb->buf + offs[i];
+	return 0;
+}
+
 static int pg_list_runs(struct store *st, const struct store_selector *sel, store_run_fn fn,
 			void *ctx)
 {
+	struct strbuf lbuf = STRBUF_INIT;
+	const char *lv[64];
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
 	struct strbuf labels = STRBUF_INIT;
@@ -1617,6 +1653,8 @@ static int pg_list_runs(struct store *st, const struct store_selector *sel, stor
 		ri.end_ms = cell_int(res, i, 6);
 		labels_text(PQgetvalue(res, i, 7), &labels);
 		ri.labels = labels.buf ?: "";
+		err = labels_list(PQgetvalue(res, i, 7), &lbuf, lv, 64, &ri.nr_labels);
+		ri.label_list = lv;
 		ri.first_ts = cell_int(res, i, 8);
 		ri.last_ts = cell_int(res, i, 9);
 		ri.samples = cell_int(res, i, 10);
@@ -1627,9 +1665,10 @@ static int pg_list_runs(struct store *st, const struct store_selector *sel, stor
 			ri.health.pid = cell_int(res, i, 13);
 			parse_health(PQgetvalue(res, i, 14), &ri.health);
 		}
-		err = fn(ctx, &ri);
+		err = err ?: fn(ctx, &ri);
 	}
 	PQclear(res);
+	strbuf__release(&lbuf);
 	strbuf__release(&labels);
 	w_release(&w);
 	return err;

@@ -477,9 +477,32 @@ static const char *col_text(sqlite3_stmt *q, int col)
 	return s ? s : "";
 }
 
+#define MAX_RUN_LABELS 64
+
+/* The run's labels one by one into @v (copies, freed by the caller), at most MAX_RUN_LABELS. */
+static int read_labels(struct sqlite_store *st, sqlite3_stmt *q, __s64 run_id, char **v, int *n)
+{
+	int rc, err = 0;
+
+	*n = 0;
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, run_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && *n < MAX_RUN_LABELS) {
+		v[*n] = strdup(col_text(q, 0));
+		if (!v[(*n)++])
+			return -ENOMEM;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_err(st, rc, "cannot list runs");
+	return err;
+}
+
 int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel, store_run_fn fn,
 		     void *ctx)
 {
+	char *labels[MAX_RUN_LABELS];
+	sqlite3_stmt *lq = NULL;
+	int i, nr_labels = 0;
 	struct where w = { .sql = STRBUF_INIT };
 	struct store_run_info ri;
 	sqlite3_stmt *q = NULL;
@@ -504,6 +527,9 @@ int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel,
 	err = err ?: build_where(&w, sel, false);
 	err = err ?: strbuf__adds(&w.sql, " ORDER BY r.id");
 	err = err ?: prepare_where(st, &w, &q);
+	err = err ?: store_err(st, sqlite3_prepare_v2(st->db, "SELECT key || '=' || value FROM"
+						      " run_labels WHERE run_id = ?1 ORDER BY key",
+						      -1, &lq, NULL), "cannot list runs");
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		memset(&ri, 0, sizeof(ri));
 		ri.id = sqlite3_column_int64(q, 0);
@@ -520,10 +546,17 @@ int sqlite__list_runs(struct sqlite_store *st, const struct store_selector *sel,
 		ri.has_health = sqlite3_column_type(q, 11) != SQLITE_NULL;
 		if (ri.has_health)
 			read_health(q, 12, &ri.health);
-		err = fn(ctx, &ri);
+		err = read_labels(st, lq, ri.id, labels, &nr_labels);
+		ri.label_list = (const char *const *)labels;
+		ri.nr_labels = nr_labels;
+		err = err ?: fn(ctx, &ri);
+		for (i = 0; i < nr_labels; i++)
+			free(labels[i]);
+		nr_labels = 0;
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_err(st, rc, "cannot list runs");
+	sqlite3_finalize(lq);
 	sqlite3_finalize(q);
 	strbuf__release(&w.sql);
 	return err;
