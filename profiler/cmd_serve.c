@@ -841,7 +841,7 @@ int cmd_serve(int argc, char **argv)
 	struct store *st;
 	char *path = NULL, *token = NULL, msg[256];
 	bool loopback = true;
-	long threads = 4;
+	long threads = 4, idle = 60;
 	sigset_t set;
 	int err, first, sig;
 	const struct option_def opts[] = {
@@ -852,6 +852,8 @@ int cmd_serve(int argc, char **argv)
 			   "require the token in FILE (16 characters or more) with every request"),
 		OPT_LONG(0, "threads", &threads, "N", "thread count", 1, 64,
 			 "requests answered at once (default 4)"),
+		OPT_LONG(0, "idle-timeout", &idle, "S", "idle timeout", 1, 3600,
+			 "close a connection silent for S seconds while it sends its request or reads the answer (default 60; waiting for an answer does not count)"),
 		OPT_END(),
 	};
 
@@ -890,6 +892,7 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	o.addr = (struct sockaddr *)&ss;
 	o.threads = threads;
+	o.idle_timeout = idle;
 	o.auth_token = token;
 	o.assets = serve_assets;
 	o.nr_assets = serve_nr_assets;

@@ -137,11 +137,14 @@ static char *cli(int *status, const char *arg, ...)
 	return slurp(out);
 }
 
-/* Serve @store on a free loopback port; its pid in *@pid, the port returned. */
-static int start_server(const char *store, pid_t *pid)
+/*
+ * Serve @store on a free loopback port, with @opt1 and @opt2 (option and
+ * value, or NULL); its pid in *@pid, the port returned.
+ */
+static int start_server_opt(const char *store, const char *opt1, const char *opt2, pid_t *pid)
 {
 	const char *argv[] = { env_path("PROFILE"), "serve", "--db", store, "--listen",
-			       "127.0.0.1:0", NULL };
+			       "127.0.0.1:0", opt1, opt2, NULL };
 	int i, p = 0;
 
 	*pid = spawn(argv, tmp("serve.out"), tmp("serve.err"));
@@ -158,6 +161,11 @@ static int start_server(const char *store, pid_t *pid)
 	if (!p)
 		fail_msg("profile serve printed no address: %s", slurp(tmp("serve.err")));
 	return p;
+}
+
+static int start_server(const char *store, pid_t *pid)
+{
+	return start_server_opt(store, NULL, NULL, pid);
 }
 
 static long long last_run_id(void)
@@ -607,7 +615,16 @@ struct worker {
 	int i;
 	int status, err;
 	size_t len;
+	double secs;
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *worker(void *arg)
 {
@@ -617,8 +634,10 @@ static void *worker(void *arg)
 	};
 	struct worker *w = arg;
 	struct reply r;
+	double t0 = now_s();
 
 	w->err = http("GET", paths[w->i % 7], NULL, NULL, 0, &r);
+	w->secs = now_s() - t0;
 	if (!w->err) {
 		w->status = r.status;
 		w->len = r.len;
@@ -672,6 +691,45 @@ static void test_concurrent_with_agent(void **state)
 	free(err);
 }
 
+/*
+ * A request that waits for a worker is answered however long it waits: the
+ * idle timeout counts only a silent client. One worker, a 1 s timeout, and
+ * rounds of 50 requests at once until some waited over 1.5 s.
+ */
+static void test_waiting_requests_answered(void **state)
+{
+	struct worker w[50];
+	double slowest = 0;
+	int i, round, saved = port, answered = 0;
+	pid_t srv;
+
+	(void)state;
+	REQUIRE_BPF();
+	port = start_server_opt(db, "--threads=1", "--idle-timeout=1", &srv);
+	for (round = 0; round < 20 && slowest <= 1.5; round++) {
+		for (i = 0; i < 50; i++) {
+			w[i] = (struct worker){ .i = i };
+			assert_int_equal(pthread_create(&w[i].t, NULL, worker, &w[i]), 0);
+		}
+		for (i = 0; i < 50; i++) {
+			pthread_join(w[i].t, NULL);
+			if (w[i].status != 200 || !w[i].len)
+				fail_msg("request %d after %.2f s: status %d, %zu bytes (%s)", i,
+					 w[i].secs, w[i].status, w[i].len, strerror(-w[i].err));
+			answered++;
+			if (w[i].secs > slowest)
+				slowest = w[i].secs;
+		}
+	}
+	print_message("%d requests answered by one worker, the slowest after %.2f s (idle timeout 1 s)\n",
+		      answered, slowest);
+	if (slowest <= 1.5)
+		fail_msg("no request waited over 1.5 s: this test tested nothing");
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
+		cmocka_unit_test(test_waiting_requests_answered),
 	};
 
 	return cmocka_run_group_tests_name("e2e_serve", tests, group_setup, group_teardown);

@@ -511,7 +511,8 @@ struct http_server *http_server__start(const struct http_server_opts *o, char *m
 				MHD_OPTION_SOCK_ADDR, o->addr,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned int)(o->idle_timeout ? o->idle_timeout : 60),
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
