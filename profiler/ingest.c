@@ -630,6 +630,9 @@ static int add_pending(struct ingest *k, struct pcache *pc, const struct ingest_
 
 /* ---- Python frames ---- */
 
+#define PY_STR(x) #x
+#define PY_XSTR(x) PY_STR(x)
+
 static bool is_eval_frame(const struct store_frame *f)
 {
 	static const char EVAL[] = "_PyEval_EvalFrameDefault";
@@ -657,13 +660,24 @@ static int python_frame(struct ingest *k, __u32 tgid, __u32 version, const struc
 
 /*
  * Python segment @seg (its frames [first, end) of @py, innermost first) to
- * py_buf at *@o, outermost first.
+ * py_buf at *@o, outermost first. A stack the walk cut (MAX_PY_DEPTH, or a
+ * frame it could not read) gets a marker frame on the root side of its
+ * outermost frame.
  */
 static int put_segment(struct ingest *k, __u32 tgid, const struct py_stack *py, int first,
 		       int end, int *o)
 {
+	struct store_frame cut = { .python = true, .module = "[python]" };
 	int i, idx;
 
+	if (end == (int)py->nr && py->end != PY_END_DONE) {
+		cut.name = py->end == PY_END_DEPTH ? "[python: more than " PY_XSTR(MAX_PY_DEPTH)
+						     " frames]" : "[python: frame not readable]";
+		idx = add_frame(k, &cut);
+		if (idx < 0)
+			return idx;
+		k->py_buf[(*o)++] = idx;
+	}
 	for (i = end - 1; i >= first; i--) {
 		idx = python_frame(k, tgid, py->version, &py->frames[i]);
 		if (idx < 0)

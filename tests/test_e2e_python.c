@@ -23,7 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <linux/types.h>
 
+#include "bpf/profiler.h"
 #include "common/clock.h"
 #include "e2e.h"
 #include "pythons.h"
@@ -215,6 +217,32 @@ static void test_python_c_extension(void **state)
 }
 
 /*
+ * A stack deeper than the walk records: its innermost MAX_PY_DEPTH frames,
+ * then a marker frame that says so, not a stack that silently ends.
+ */
+static void test_python_deep(void **state)
+{
+	char *truth = tmp("py-deep.txt"), *folded = tmp("py-deep.folded");
+	char chain[MAX_PY_DEPTH * 16 + 64];
+	const char *names[] = { ";leaf_alpha_[p]" }, *chains[] = { chain };
+	size_t len;
+	struct counts c;
+	int i;
+
+	REQUIRE_BPF();
+	len = snprintf(chain, sizeof(chain), ";[python: more than %d frames]_[p]", MAX_PY_DEPTH);
+	for (i = 0; i < MAX_PY_DEPTH - 1; i++)
+		len += snprintf(chain + len, sizeof(chain) - len, ";deep_[p]");
+	snprintf(chain + len, sizeof(chain) - len, ";leaf_alpha_[p]");
+	profile_python(*state, "deep", 2, truth, folded);
+	count_folded(folded, names, chains, 1, &c);
+	print_message("leaf_alpha %.0f, under the marker and %d deep frames %.0f, of %.0f\n",
+		      c.with[0], MAX_PY_DEPTH - 1, c.chained[0], c.total);
+	assert_true(c.with[0] >= 0.5 * c.total);
+	assert_true(c.chained[0] >= 0.97 * c.with[0]);
+}
+
+/*
  * `profile agent` with @opt (or none) while wl_python.py splits 2 s of CPU;
  * the workload's stacks, read back from the agent's database, to @folded.
  */
@@ -292,10 +320,11 @@ int main(void)
 		{ "split", test_python_split },
 		{ "threads", test_python_threads },
 		{ "c_extension", test_python_c_extension },
+		{ "deep", test_python_deep },
 	};
 	static struct test_python pys[MAX_TEST_PYTHONS];
-	static char names[3 * MAX_TEST_PYTHONS + 1][PATH_MAX + 80];
-	struct CMUnitTest tests[3 * MAX_TEST_PYTHONS + 1];
+	static char names[4 * MAX_TEST_PYTHONS + 1][PATH_MAX + 80];
+	struct CMUnitTest tests[4 * MAX_TEST_PYTHONS + 1];
 	int i, j, n = 0, nr = test_pythons(pys);
 
 	test_pythons_print("test_e2e_python", pys, nr);
@@ -307,7 +336,7 @@ int main(void)
 		n++;
 	}
 	for (i = 0; i < nr; i++) {
-		for (j = 0; j < 3; j++, n++) {
+		for (j = 0; j < (int)(sizeof(cases) / sizeof(cases[0])); j++, n++) {
 			snprintf(names[n], sizeof(names[n]), "%s %s", cases[j].what, pys[i].name);
 			tests[n] = (struct CMUnitTest){ .name = names[n], .test_func = cases[j].fn,
 							.initial_state = &pys[i] };

@@ -13,6 +13,8 @@ samples), then runs for CPU_SECONDS of thread CPU time and exits:
            the truth
   threads  two threads, worker_a -> spin_a and worker_b -> spin_b, each its own
   ext      main -> compress_it -> zlib.compress (C: the zlib module, libz)
+  deep     main -> deep x 101 (recursion) -> leaf_alpha: 104 Python frames,
+           more than the walk records
 """
 import signal
 import sys
@@ -42,6 +44,12 @@ def leaf_gamma(n):
     for i in range(n):
         s += i ^ (s >> 3)
     return s
+
+
+def deep(n, units):
+    if n:
+        return deep(n - 1, units)
+    return leaf_alpha(units)
 
 
 def outer(t):
@@ -112,6 +120,11 @@ def main():
             th.start()
         for th in ths:
             th.join()
+        with open(truth, "w") as f:
+            f.write("done 1\n")
+    elif mode == "deep":
+        while time.thread_time() - start < seconds:
+            deep(100, UNIT)
         with open(truth, "w") as f:
             f.write("done 1\n")
     else:
