@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <endian.h>
 #include <libpq-fe.h>
 
 #include "store/store_backend.h"
@@ -1289,6 +1290,89 @@ static int w_counts_where(struct pg_where *w, const struct store_selector *sel)
 
 /* ---- reading stacks ---- */
 
+/*
+ * Hashes go to the server and stacks come back in PostgreSQL's binary array
+ * format (ndim, flags, element type, then dim and lower bound per dimension,
+ * then length and value per element, all big-endian): thousands of stacks of
+ * dozens of hashes are neither printed nor parsed as text.
+ */
+#define INT8OID 20
+#define INT8ARRAYOID 1016
+
+static void barr_open(struct strbuf *sb)
+{
+	const __u32 head[5] = { htobe32(1), 0, htobe32(INT8OID), 0, htobe32(1) };
+
+	strbuf__setlen(sb, 0);
+	strbuf__add(sb, head, sizeof(head));
+}
+
+static void barr_add(struct strbuf *sb, __s64 v)
+{
+	const __u32 len = htobe32(8);
+	const __u64 be = htobe64((__u64)v);
+
+	strbuf__add(sb, &len, sizeof(len));
+	strbuf__add(sb, &be, sizeof(be));
+}
+
+static int barr_close(struct strbuf *sb)
+{
+	__u32 n;
+
+	if (!sb->buf || sb->len < 20)
+		return -ENOMEM;
+	n = htobe32((__u32)((sb->len - 20) / 12));
+	memcpy(sb->buf + 12, &n, sizeof(n));
+	return 0;
+}
+
+static __s64 be_i64(const char *p)
+{
+	__u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return (__s64)be64toh(v);
+}
+
+/* A binary bigint[] cell: its *@n elements, the first's value at *@first + 4, 12 bytes apart. */
+static int barr_cell(PGresult *res, int row, int col, const char **first, int *n)
+{
+	const char *v = PQgetvalue(res, row, col);
+	int len = PQgetlength(res, row, col);
+	__u32 ndim, dim;
+
+	*n = 0;
+	if (len < 12)
+		return -EBADMSG;
+	memcpy(&ndim, v, sizeof(ndim));
+	if (!ndim)
+		return 0;
+	if (be32toh(ndim) != 1 || len < 20)
+		return -EBADMSG;
+	memcpy(&dim, v + 12, sizeof(dim));
+	dim = be32toh(dim);
+	if (dim > (__u32)(len - 20) / 12)
+		return -EBADMSG;
+	*first = v + 20;
+	*n = (int)dim;
+	return 0;
+}
+
+/* Run @sql with one binary bigint[] parameter, the result in binary when @binary. */
+static int pg_query_hashes(struct pg_store *p, const char *sql, const struct strbuf *hashes,
+			   bool binary, const char *what, PGresult **out)
+{
+	const Oid types[1] = { INT8ARRAYOID };
+	const char *vals[1] = { hashes->buf };
+	const int lens[1] = { (int)hashes->len }, fmts[1] = { 1 };
+	PGresult *res = PQexecParams(p->conn, sql, 1, types, vals, lens, fmts, binary ? 1 : 0);
+	int err = pg_check(p, res, what);
+
+	*out = err ? NULL : res;
+	return err;
+}
+
 struct pg_frame {
 	int name;	/* strset id, -1 when unnamed */
 	int module, build_id, file;
@@ -1350,7 +1434,6 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	struct store_query_frame *out = NULL;
 	struct pg_frame *fr = NULL;
 	struct strset *strs = strset__new();
-	const char *param[1];
 	size_t cap_out = 0;
 	int i, nr_rows = 0, err;
 
@@ -1371,42 +1454,37 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	err = pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &rows);
 	if (!err) {
 		nr_rows = PQntuples(rows);
-		arr_open(&hashes);
+		barr_open(&hashes);
 		for (i = 0; i < nr_rows; i++)
-			arr_int(&hashes, cell_int(rows, i, scol));
-		err = arr_close(&hashes);
-		param[0] = hashes.buf;
+			barr_add(&hashes, cell_int(rows, i, scol));
+		err = barr_close(&hashes);
 	}
-	err = err ?: pg_query(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1::bigint[])",
-			      1, param, "cannot query stacks", &stacks);
+	err = err ?: pg_query_hashes(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1)",
+				     &hashes, true, "cannot query stacks", &stacks);
 	/* the frames by the hashes the stacks hold: an index lookup each, no unnest on the server */
 	if (!err) {
+		const char *first;
 		uint64_t one;
+		int j, n;
 
-		arr_open(&hashes);
+		barr_open(&hashes);
 		for (i = 0; !err && i < PQntuples(stacks); i++) {
-			const char *c = PQgetvalue(stacks, i, 1) + 1;
-			char *end;
+			err = barr_cell(stacks, i, 1, &first, &n);
+			for (j = 0; !err && j < n; j++) {
+				__s64 h = be_i64(first + 12 * j + 4);
 
-			while (*c && *c != '}') {
-				__s64 h = strtoll(c, &end, 10);
-
-				if (end == c)
-					break;
 				if (!hashmap__get(&frame_idx, (uint64_t)h, &one)) {
 					err = hashmap__set(&frame_idx, (uint64_t)h, 0);
-					arr_int(&hashes, h);
+					barr_add(&hashes, h);
 				}
-				c = *end == ',' ? end + 1 : end;
 			}
 		}
-		err = err ?: arr_close(&hashes);
+		err = err ?: barr_close(&hashes);
 		hashmap__release(&frame_idx);
-		param[0] = hashes.buf;
 	}
-	err = err ?: pg_query(p, "SELECT hash, kernel, flags, module, name, build_id, addr, depth,"
-			      " file, line, start_line FROM frames WHERE hash = ANY($1::bigint[])",
-			      1, param, "cannot query frames", &frames);
+	err = err ?: pg_query_hashes(p, "SELECT hash, kernel, flags, module, name, build_id, addr,"
+				     " depth, file, line, start_line FROM frames WHERE hash = ANY($1)",
+				     &hashes, false, "cannot query frames", &frames);
 	PQclear(PQexec(p->conn, "COMMIT"));
 	if (err)
 		goto out;
@@ -1420,12 +1498,12 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		err = err ?: hashmap__set(&frame_idx, (uint64_t)cell_int(frames, i, 0), i);
 	}
 	for (i = 0; !err && i < PQntuples(stacks); i++)
-		err = hashmap__set(&stack_row, (uint64_t)cell_int(stacks, i, 0), i);
+		err = PQgetlength(stacks, i, 0) != 8 ? -EBADMSG :
+		      hashmap__set(&stack_row, (uint64_t)be_i64(PQgetvalue(stacks, i, 0)), i);
 	for (i = 0; !err && i < nr_rows; i++) {
 		uint64_t row, idx;
-		const char *arr, *c;
-		char *end;
-		int n = 0;
+		const char *first = NULL;
+		int j, nr = 0, n = 0;
 
 		if (!hashmap__get(&stack_row, (uint64_t)cell_int(rows, i, scol), &row)) {
 			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
@@ -1433,14 +1511,10 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 			err = -EBADMSG;
 			break;
 		}
-		arr = PQgetvalue(stacks, (int)row, 1);
-		for (c = arr + 1; !err && *c && *c != '}'; c = *end == ',' ? end + 1 : end) {
-			__s64 h = strtoll(c, &end, 10);
+		err = barr_cell(stacks, (int)row, 1, &first, &nr);
+		for (j = 0; !err && j < nr; j++) {
+			__s64 h = be_i64(first + 12 * j + 4);
 
-			if (end == c) {
-				err = -EBADMSG;
-				break;
-			}
 			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx)) {
 				pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
 					st->name, (long long)h);
