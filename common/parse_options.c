@@ -121,6 +121,22 @@ static const char *secs_text(double s, char *buf, size_t len)
 	return buf;
 }
 
+/* KEY=VALUE with a non-empty key, appended to the option's list. */
+static int apply_key_value(const struct option_def *o, const char *arg)
+{
+	struct kv_args *kv = o->value;
+	const char **n;
+
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return parse_options__bad(o, arg, "use KEY=VALUE");
+	n = reallocarray(kv->v, kv->nr + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	kv->v = n;
+	kv->v[kv->nr++] = arg;
+	return 0;
+}
+
 static int apply_number(const struct option_def *o, const char *arg)
 {
 	char lo[32], hi[32], *end;
@@ -172,6 +188,8 @@ static int apply(const struct option_def *o, const char *arg)
 		return 0;
 	case OPTION_CALLBACK:
 		return o->callback(o, arg);
+	case OPTION_KEY_VALUE:
+		return apply_key_value(o, arg);
 	case OPTION_INT:
 	case OPTION_LONG:
 	case OPTION_DOUBLE:

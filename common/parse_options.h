@@ -28,6 +28,13 @@ enum option_type {
 	OPTION_DOUBLE,		/* double *value, finite, in [min, max] */
 	OPTION_SECONDS,		/* double *value: seconds with unit ms, s, m, h, d or w, in [min, max] */
 	OPTION_CALLBACK,	/* callback(opt, arg): 0, or -EINVAL after a message */
+	OPTION_KEY_VALUE,	/* struct kv_args *value gets KEY=VALUE appended (repeatable) */
+};
+
+/* The arguments of a repeatable KEY=VALUE option, in the order given; free(v) when done. */
+struct kv_args {
+	const char **v;
+	int nr;
 };
 
 /* flags */
@@ -73,6 +80,9 @@ struct option_def {
 #define OPT_SECONDS(s, l, v, a, w, lo, hi, h) \
 	{ .type = OPTION_SECONDS, .short_name = (s), .long_name = (l), .value = (v), .argh = (a), \
 	  .what = (w), .min = (lo), .max = (hi), .help = (h) }
+#define OPT_KEY_VALUE(s, l, v, a, w, h) \
+	{ .type = OPTION_KEY_VALUE, .short_name = (s), .long_name = (l), .value = (v), .argh = (a), \
+	  .what = (w), .help = (h) }
 #define OPT_CALLBACK(s, l, v, a, w, cb, h) \
 	{ .type = OPTION_CALLBACK, .short_name = (s), .long_name = (l), .value = (v), .argh = (a), \
 	  .what = (w), .callback = (cb), .help = (h) }

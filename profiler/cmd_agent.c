@@ -44,8 +44,7 @@ struct agent_opts {
 	const char *db_path;
 	const char *push;	/* the central store, or NULL */
 	const char *host;	/* the host name runs are stored under, or NULL */
-	const char **labels;
-	int nr_labels;
+	struct kv_args labels;
 	bool include_idle;
 	bool dwarf;		/* inline frames from DWARF (memory!) */
 	bool full_names;	/* C++ names with parameter lists */
@@ -92,21 +91,6 @@ const struct command_def agent_cmd = {
 	.max_args = 0,
 };
 
-static int opt_label(const struct option_def *opt, const char *arg)
-{
-	struct agent_opts *o = opt->value;
-	const char **n;
-
-	if (!strchr(arg, '=') || arg[0] == '=')
-		return parse_options__bad(opt, arg, "use KEY=VALUE");
-	n = reallocarray(o->labels, o->nr_labels + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	o->labels = n;
-	o->labels[o->nr_labels++] = arg;
-	return 0;
-}
-
 /* A size in [opt->min, opt->max] bytes (0 is always allowed when min is 0). */
 static int opt_size(const struct option_def *opt, const char *arg)
 {
@@ -145,8 +129,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		OPT_SECONDS(0, "compact-after", &compact, "TIME", "compaction age", 0,
 			    10 * OPT_MAX_SECONDS,
 			    "pack the sample rows of buckets older than this into one compressed blob each: 30m, 1h (default 1h; 0: never)"),
-		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
-			     "tag the run (repeatable)"),
+		OPT_KEY_VALUE(0, "label", &o->labels, "KEY=VALUE", "label",
+			      "tag the run (repeatable)"),
 		OPT_DB(&o->db_path, "database"),
 		OPT_STRING(0, "push", &o->push, "URI",
 			   "also ship every flushed bucket to this central store (postgresql://...)"),
@@ -456,7 +440,7 @@ static int setup(struct agent *a)
 	struct ingest_store_opts so = {
 		.db_path = o->db_path, .kind = "agent", .freq = o->freq,
 		.bucket_secs = o->bucket_secs, .argc = o->argc, .argv = o->argv,
-		.labels = o->labels, .nr_labels = o->nr_labels, .quiet = true, .host = o->host,
+		.labels = o->labels.v, .nr_labels = o->labels.nr, .quiet = true, .host = o->host,
 		/* a locked database must not hold up draining: retry at the next flush */
 		.busy_timeout_ms = 250,
 	};
@@ -511,7 +495,7 @@ int cmd_agent(int argc, char **argv)
 
 	err = parse_args(argc, argv, &o);
 	if (err) {
-		free(o.labels);
+		free(o.labels.v);
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
 	err = setup(&a);
@@ -530,6 +514,6 @@ int cmd_agent(int argc, char **argv)
 	ingest__free(a.ingest);
 	collector__free(a.coll);
 	symbolizer__free(a.syms);
-	free(o.labels);
+	free(o.labels.v);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -60,25 +60,9 @@ struct import_opts {
 	const char *host;
 	const char *time;
 	const char *build_id;
-	const char **labels;
-	int nr_labels;
+	struct kv_args labels;
 	bool folded;	/* the input is folded stacks */
 };
-
-static int opt_label(const struct option_def *opt, const char *arg)
-{
-	struct import_opts *o = opt->value;
-	const char **n;
-
-	if (!strchr(arg, '=') || arg[0] == '=')
-		return parse_options__bad(opt, arg, "use KEY=VALUE");
-	n = reallocarray(o->labels, o->nr_labels + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	o->labels = n;
-	o->labels[o->nr_labels++] = arg;
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 {
@@ -99,8 +83,8 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 		OPT_GROUP("Storing the profile as a run:"),
 		OPT_FLAG(0, "store", &o->store, "store the stacks as a new run instead of printing them"),
 		OPT_DB(&o->db_path, "database to store into, created when missing"),
-		OPT_CALLBACK(0, "label", o, "KEY=VALUE", "label", opt_label,
-			     "label the run (repeatable)"),
+		OPT_KEY_VALUE(0, "label", &o->labels, "KEY=VALUE", "label",
+			      "label the run (repeatable)"),
 		OPT_STRING(0, "host", &o->host, "NAME", "host the run is stored under (default: this one)"),
 		OPT_STRING(0, "build-id", &o->build_id, "HEX",
 			   "the build id of the profiled executable, for --build-id selections"),
@@ -130,7 +114,7 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 		pr_warn("--store and --output exclude each other: the stacks go to the database");
 		return -EINVAL;
 	}
-	if (!o->store && (o->db_path || o->host || o->time || o->build_id || o->nr_labels)) {
+	if (!o->store && (o->db_path || o->host || o->time || o->build_id || o->labels.nr)) {
 		pr_warn("--db, --label, --host, --build-id and --time are for --store");
 		return -EINVAL;
 	}
@@ -334,7 +318,7 @@ static int store_batch(struct import_batch *b, const struct import_opts *o, int 
 	struct store_opts so = { .create = true };
 	struct strbuf cmd = STRBUF_INIT;
 	struct store_run run = {
-		.kind = "import", .labels = o->labels, .nr_labels = o->nr_labels,
+		.kind = "import", .labels = o->labels.v, .nr_labels = o->labels.nr,
 		.start_ms = b->ts * 1000,
 	};
 	struct store_batch batch = {
@@ -476,10 +460,10 @@ int cmd_import(int argc, char **argv)
 
 	err = parse_args(argc, argv, &o, &first);
 	if (err) {
-		free(o.labels);
+		free(o.labels.v);
 		return err > 0 ? 0 : EXIT_USAGE;
 	}
 	err = import(first + 1 < argc ? argv[first + 1] : NULL, &o, argc, argv);
-	free(o.labels);
+	free(o.labels.v);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }
