@@ -46,7 +46,7 @@ const struct command_def serve_cmd = {
 		"  /api/timeline?step=S      samples over time, S seconds a point\n"
 		"  /api/top?limit=N          top functions (JSON); /api/top.txt as 'profile top'\n"
 		"  /api/folded               as 'profile folded'\n"
-		"  /api/flamegraph.svg       width, min_width, title, reverse, icicle\n"
+		"  /api/flamegraph.svg       width, min_width, title, reverse, icicle, focus\n"
 		"  /api/diff /api/diff.svg   the change table and the differential graph\n"
 		"  /api/pprof                gzip-compressed pprof",
 	.notes =
@@ -87,6 +87,7 @@ struct api {
 	double z;
 	bool download;
 	struct flamegraph_opts fo;
+	const char *focus;		/* a frame's path, root first, ';' between names */
 	bool bad;			/* resp holds a 400 */
 };
 
@@ -171,6 +172,10 @@ static int one_arg(void *ctx, const char *key, const char *value)
 		if (parse_double(value, 0, 100000, &d))
 			return bad_param(a, key, value, "give 0 to 100000 pixels");
 		a->fo.min_width = d;
+	} else if ((a->params & P_FG) && !strcmp(key, "focus")) {
+		if (!*value)
+			return bad_param(a, key, value, "give a frame's path, names joined by ';'");
+		a->focus = value;
 	} else if ((a->params & P_FG) && !strcmp(key, "title")) {
 		a->fo.title = value;
 	} else if ((a->params & P_FG) && !strcmp(key, "reverse")) {
@@ -576,6 +581,77 @@ static int write_folded(const struct stack_agg *agg, long unused, FILE *f)
 	return stack_agg__write_folded(agg, f);
 }
 
+/*
+ * The stacks of @agg that pass through the frame @path (its names from the
+ * root, ';' between them, as a graph's frames are): those that start with
+ * it, or with @reverse (a graph merged leaf first), those that end with it
+ * backwards. The graph of what is left draws that frame's whole subtree at
+ * the full width, so frames pruned from the graph of everything are there.
+ */
+static int focus_agg(const struct stack_agg *in, const char *path, bool reverse,
+		     struct stack_agg **out)
+{
+	struct stack_agg *agg = stack_agg__new();
+	size_t plen = strlen(path), i, len;
+	char *want = malloc(plen + 1);
+	const char *stack;
+	double count;
+	int err = agg && want ? 0 : -ENOMEM;
+
+	if (!err && reverse) {
+		/* "a;b;c" leaf first is the stack "...;c;b;a" */
+		size_t o = 0, end = plen;
+
+		while (end > 0 || o < plen) {
+			const char *p = memrchr(path, ';', end);
+			size_t start = p ? (size_t)(p - path) + 1 : 0;
+
+			memcpy(want + o, path + start, end - start);
+			o += end - start;
+			if (!p)
+				break;
+			want[o++] = ';';
+			end = p - path;
+		}
+		want[plen] = '\0';
+	} else if (!err) {
+		memcpy(want, path, plen + 1);
+	}
+	for (i = 0; !err && stack_agg__get(in, i, &stack, &count); i++) {
+		len = strlen(stack);
+		if (len < plen)
+			continue;
+		if (reverse ? memcmp(stack + len - plen, want, plen) ||
+			      (len > plen && stack[len - plen - 1] != ';')
+			    : memcmp(stack, want, plen) || (len > plen && stack[plen] != ';'))
+			continue;
+		err = stack_agg__add(agg, stack, len, count);
+	}
+	free(want);
+	if (err) {
+		stack_agg__free(agg);
+		return err;
+	}
+	*out = agg;
+	return 0;
+}
+
+/* With focus=, the selection narrowed to the stacks through that frame. */
+static int apply_focus(struct api *a, struct stack_agg **agg)
+{
+	struct stack_agg *f;
+	int err;
+
+	if (!a->focus)
+		return 0;
+	err = focus_agg(*agg, a->focus, a->fo.reverse, &f);
+	if (err)
+		return err;
+	stack_agg__free(*agg);
+	*agg = f;
+	return 0;
+}
+
 enum api_kind { K_TOP, K_TOP_TXT, K_FOLDED, K_SVG, K_PPROF };
 
 static int with_agg(struct api *a, enum api_kind kind)
@@ -598,7 +674,7 @@ static int with_agg(struct api *a, enum api_kind kind)
 			a->resp->filename = "profile.folded";
 		break;
 	case K_SVG:
-		err = flamegraph__render(agg, &a->fo, &a->resp->body);
+		err = apply_focus(a, &agg) ?: flamegraph__render(agg, &a->fo, &a->resp->body);
 		a->resp->type = "image/svg+xml";
 		a->resp->csp = SVG_CSP;
 		if (a->download)
@@ -677,6 +753,8 @@ static int with_two(struct api *a, bool svg)
 	int err = load_agg(a, &a->sel[0], &base);
 
 	err = err ?: load_agg(a, &a->sel[1], &new);
+	if (!err && svg)
+		err = apply_focus(a, &base) ?: apply_focus(a, &new);
 	if (!err && svg) {
 		err = flamegraph__render_diff(base, new, &d, &a->resp->body);
 		a->resp->type = "image/svg+xml";

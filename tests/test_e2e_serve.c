@@ -145,11 +145,16 @@ static int start_server_opt(const char *store, const char *opt1, const char *opt
 {
 	const char *argv[] = { env_path("PROFILE"), "serve", "--db", store, "--listen",
 			       "127.0.0.1:0", opt1, opt2, NULL };
+	static int nr;
+	char outf[64], errf[64];
 	int i, p = 0;
 
-	*pid = spawn(argv, tmp("serve.out"), tmp("serve.err"));
+	/* files of their own: an earlier server's address is never read */
+	snprintf(outf, sizeof(outf), "serve%d.out", nr);
+	snprintf(errf, sizeof(errf), "serve%d.err", nr++);
+	*pid = spawn(argv, tmp(outf), tmp(errf));
 	for (i = 0; i < 200 && !p; i++) {
-		char *out = access(tmp("serve.out"), R_OK) ? strdup("") : slurp(tmp("serve.out"));
+		char *out = access(tmp(outf), R_OK) ? strdup("") : slurp(tmp(outf));
 		char *at = strstr(out, "http://127.0.0.1:");
 
 		if (at)
@@ -159,7 +164,7 @@ static int start_server_opt(const char *store, const char *opt1, const char *opt
 			sleep_s(0.05);
 	}
 	if (!p)
-		fail_msg("profile serve printed no address: %s", slurp(tmp("serve.err")));
+		fail_msg("profile serve printed no address: %s", slurp(tmp(errf)));
 	return p;
 }
 
@@ -567,6 +572,8 @@ static void test_bad_requests(void **state)
 	expect("GET", "/api/folded?limit=5", NULL, 0, 400, "limit");
 	expect("GET", "/api/top?color=red", NULL, 0, 400, "color");
 	expect("GET", "/api/flamegraph.svg?width=5", NULL, 0, 400, "width");
+	expect("GET", "/api/flamegraph.svg?focus=", NULL, 0, 400, "focus");
+	expect("GET", "/api/top?focus=main", NULL, 0, 400, "focus");
 	expect("GET", "/api/diff?base.since=soon", NULL, 0, 400, "base.since");
 	expect("GET", "/api/diff?new.pid=-3", NULL, 0, 400, "new.pid");
 	expect("GET", "/api/diff?since=-1h", NULL, 0, 400, "since");
@@ -613,6 +620,7 @@ static void test_page_in_chromium(void **state)
 struct worker {
 	pthread_t t;
 	int i;
+	const char *path;	/* NULL: one of the mix below */
 	int status, err;
 	size_t len;
 	double secs;
@@ -636,7 +644,7 @@ static void *worker(void *arg)
 	struct reply r;
 	double t0 = now_s();
 
-	w->err = http("GET", paths[w->i % 7], NULL, NULL, 0, &r);
+	w->err = http("GET", w->path ? w->path : paths[w->i % 7], NULL, NULL, 0, &r);
 	w->secs = now_s() - t0;
 	if (!w->err) {
 		w->status = r.status;
@@ -691,27 +699,120 @@ static void test_concurrent_with_agent(void **state)
 	free(err);
 }
 
-/*
- * A request that waits for a worker is answered however long it waits: the
- * idle timeout counts only a silent client. One worker, a 1 s timeout, and
- * rounds of 50 requests at once until some waited over 1.5 s.
- */
-static void test_waiting_requests_answered(void **state)
+/* Run tests/browser/@script with @args; fails the test unless it exits 0. */
+static void node(const char *script, const char *args)
 {
-	struct worker w[50];
-	double slowest = 0;
-	int i, round, saved = port, answered = 0;
+	const char *src = env_path("SRCDIR");
+	char cmd[8192], path[4096];
+	int st;
+
+	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json", src);
+	if (access(path, R_OK))
+		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
+	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node %s %s 2>&1", src, script, args);
+	fflush(stdout);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* 100,000 distinct stacks (50 modules x 40 classes x 50 leaves) imported as run 1 of @path. */
+static void large_store(const char *path)
+{
+	char in[4200];
+	char *out;
+	int a, b, c, st;
+	FILE *f;
+
+	if (!access(path, R_OK))
+		return;
+	snprintf(in, sizeof(in), "%s/100k.folded", tmpdir);
+	f = fopen(in, "w");
+	assert_non_null(f);
+	for (a = 0; a < 50; a++) {
+		for (b = 0; b < 40; b++) {
+			for (c = 0; c < 50; c++) {
+				int leaf = (a * 40 + b) * 50 + c;
+
+				fprintf(f, "app;main;app::module_%02d::dispatch;app::module_%02d::Worker::run;"
+					"app::module_%02d::Class%d::method_%d;leaf_%d %d\n",
+					a, a, a, b, b, leaf, 1 + (leaf * 7919) % 97);
+			}
+		}
+	}
+	assert_int_equal(fclose(f), 0);
+	out = cli(&st, "import", "folded", in, "--store", "--db", path, NULL);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "run 1: 4900035 samples, 100000 stacks"));
+	free(out);
+}
+
+/*
+ * Zooming into frames the server pruned (tests/browser/serve_zoom.mjs): the
+ * page fetches the frame's own graph (focus=) and draws its real children.
+ * The API: focus= keeps the stacks through that frame, root first, or leaf
+ * first with reverse=1.
+ */
+static void test_zoom_detail_in_chromium(void **state)
+{
+	char path[4200], url[64];
+	struct reply r;
+	int saved = port;
 	pid_t srv;
 
 	(void)state;
 	REQUIRE_BPF();
-	port = start_server_opt(db, "--threads=1", "--idle-timeout=1", &srv);
-	for (round = 0; round < 20 && slowest <= 1.5; round++) {
-		for (i = 0; i < 50; i++) {
-			w[i] = (struct worker){ .i = i };
+	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
+	large_store(path);
+	port = start_server(path, &srv);
+	get("/api/flamegraph.svg?run=1&focus=app%3Bmain%3Bapp%3A%3Amodule_07%3A%3Adispatch", &r);
+	assert_int_equal(r.status, 200);
+	/* the chain to the frame (all, app, main), then it with all of its samples */
+	assert_non_null(strstr(r.body, "data-v=\"97987\" data-e=\""));
+	assert_non_null(strstr(r.body, "\" data-p=\"2\" data-n=\"app::module_07::dispatch\""));
+	assert_non_null(strstr(r.body, "data-n=\"leaf_14001\""));
+	assert_null(strstr(r.body, "module_08"));
+	reply_free(&r);
+	get("/api/flamegraph.svg?run=1&reverse=1&focus=leaf_14150%3Bapp%3A%3Amodule_07%3A%3AClass3%3A%3Amethod_3", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "data-v=\"33\" data-e=\"7\" data-p=\"-1\" data-n=\"all\""));
+	assert_non_null(strstr(r.body, "data-p=\"5\" data-n=\"app\""));
+	reply_free(&r);
+	get("/api/flamegraph.svg?run=1&focus=app%3Bnothing", &r);
+	assert_non_null(strstr(r.body, "No samples"));
+	reply_free(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ 1", port);
+	node("serve_zoom.mjs", url);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
+ * A request that waits for a worker is answered however long it waits: the
+ * idle timeout counts only a silent client. One worker, a 1 s timeout, and
+ * rounds of 4 requests at once over the 100,000 stacks (each reads them all)
+ * until some waited over 1.5 s.
+ */
+static void test_waiting_requests_answered(void **state)
+{
+	struct worker w[4];
+	double slowest = 0;
+	int i, round, saved = port, answered = 0;
+	char path[4200];
+	pid_t srv;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
+	large_store(path);
+	port = start_server_opt(path, "--threads=1", "--idle-timeout=1", &srv);
+	for (round = 0; round < 5 && slowest <= 1.5; round++) {
+		for (i = 0; i < 4; i++) {
+			w[i] = (struct worker){ .i = i, .path = "/api/top?limit=5" };
 			assert_int_equal(pthread_create(&w[i].t, NULL, worker, &w[i]), 0);
 		}
-		for (i = 0; i < 50; i++) {
+		for (i = 0; i < 4; i++) {
 			pthread_join(w[i].t, NULL);
 			if (w[i].status != 200 || !w[i].len)
 				fail_msg("request %d after %.2f s: status %d, %zu bytes (%s)", i,
@@ -740,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
+		cmocka_unit_test(test_zoom_detail_in_chromium),
 		cmocka_unit_test(test_waiting_requests_answered),
 	};
 

@@ -14,6 +14,8 @@ const NEW = ["run", "host", "build_id", "since", "until"];
 const state = new URLSearchParams(location.search);
 const PAD = 10, CHARW = 7.08;
 let fg = null, rows = [], sortKey = null, sortDesc = true, searching = "";
+// the whole graph's SVG, kept to go back to after a zoom fetched a frame's detail
+let wholeSvg = "", detailSeq = 0;
 let dragNew = false;	// the next drag on the timeline picks the range to compare with
 
 function params(prefix, extra) {
@@ -284,9 +286,9 @@ function installGraph(text) {
 		box, unit: box ? box.getAttribute("data-unit") : "samples",
 		zoomer: node.querySelector("#zoom"), labels: node.querySelector("#labels"),
 		zlabels: node.querySelector("#zlabels"), hits: node.querySelector("#hits"),
-		parents: [] };
+		parents: [], focus: null, all: F.length ? F[0].v : 0 };
 	if (box) {
-		box.addEventListener("click", (e) => { if (e.target._i !== undefined) zoom(e.target._i); });
+		box.addEventListener("click", (e) => { if (e.target._i !== undefined) zoomTo(e.target._i); });
 		box.addEventListener("mousemove", (e) => {
 			if (e.target._i === undefined) return;
 			const tip = $("tip");
@@ -303,7 +305,7 @@ function installGraph(text) {
 
 function describe(i) {
 	const f = fg.F[i], v = f.v === Math.floor(f.v) ? String(f.v) : f.v.toFixed(3);
-	return f.n + " (" + v + " " + fg.unit + ", " + (100 * f.v / fg.total).toFixed(2) + "%)" +
+	return f.n + " (" + v + " " + fg.unit + ", " + (100 * f.v / fg.all).toFixed(2) + "%)" +
 		(f.r.getAttribute("data-note") || "");
 }
 
@@ -345,6 +347,49 @@ function zoom(i) {
 	}
 	fg.zlabels.appendChild(frag);
 	fg.zoomed = i;
+}
+
+// The graph's size and pruning, as the URL asks (width: the box's), with @extra.
+function graphParams(extra) {
+	const width = String(Math.max(400, Math.round($("graph").clientWidth || 900)));
+	// frames narrower than this many pixels are left out by the server (default 0.1)
+	const p = state.get("min_width") ? { width, min_width: state.get("min_width") } : { width };
+	return Object.assign(p, extra || {});
+}
+
+// The names from the root to frame @i, as the server's focus= takes them.
+function framePath(i) {
+	const names = [];
+	for (let k = i; k > 0; k = fg.F[k].p) names.push(fg.F[k].n);
+	return names.reverse();
+}
+
+// Zoom at once with the frames the page has, then ask the server for frame
+// @i's own graph: every stack through it, drawn at the full width, so the
+// frames the whole graph left out as too narrow appear. Zooming out to the
+// root puts the whole graph back.
+function zoomTo(i) {
+	if (!fg) return;
+	const seq = ++detailSeq;
+	if (i === 0 || !fg.F[i]) {
+		if (fg.focus) installGraph(wholeSvg);
+		else zoom(0);
+		return;
+	}
+	const path = framePath(i), all = fg.all;
+	zoom(i);
+	const cmp = comparing(), fgp = graphParams({ focus: path.join(";") });
+	api(cmp ? "/api/diff.svg" : "/api/flamegraph.svg", cmp ? diffParams(fgp) : params("", fgp))
+		.then((r) => r.text()).then((text) => {
+			if (seq !== detailSeq) return;
+			installGraph(text);
+			fg.focus = path;
+			fg.all = all;
+			// the frame's ancestors are a chain of one frame each: it is at its depth
+			const k = path.length;
+			if (fg.F[k] && fg.F[k].n === path[k - 1]) zoom(k);
+			document.body.dataset.detail = String(seq);
+		}).catch(showError);
 }
 
 function search(term) {
@@ -440,10 +485,7 @@ async function refresh(all) {
 	try {
 		downloads();
 		describeCompare();
-		const width = String(Math.max(400, Math.round($("graph").clientWidth || 900)));
-		// frames narrower than this many pixels are left out by the server (default 0.1)
-		const fgp = state.get("min_width") ? { width, min_width: state.get("min_width") } :
-			{ width };
+		const fgp = graphParams();
 		const cmp = comparing();
 		// the graph, the table, the filters and the timeline are asked for at once
 		const graph = Promise.all(cmp ? [
@@ -465,6 +507,8 @@ async function refresh(all) {
 				total: 100 * r.total / total }));
 		}
 		performance.mark("profile:data");
+		detailSeq++;
+		wholeSvg = svg;
 		installGraph(svg);
 		drawTable();
 		performance.mark("profile:drawn");
@@ -516,9 +560,9 @@ function setupFilters() {
 		clearTimeout(timer);
 		timer = setTimeout(() => search($("fg-search").value), 50);
 	});
-	$("reset-zoom").addEventListener("click", () => { if (fg) zoom(0); });
+	$("reset-zoom").addEventListener("click", () => zoomTo(0));
 	window.addEventListener("keydown", (e) => {
-		if (e.key === "Escape" && fg) zoom(0);
+		if (e.key === "Escape") zoomTo(0);
 	});
 }
 
