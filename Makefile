@@ -409,6 +409,18 @@ FLEET_HOURS ?= 24
 bench-fleet: $(OUTPUT)/profile $(OUTPUT)/bench/fleet
 	bench/fleet.sh $(OUTPUT) $(FLEET_HOSTS) $(FLEET_HOURS)
 
+# Unwind table builds of a few big binaries: rows, CPU time, a hash of the rows (bench/tables.c).
+$(OUTPUT)/bench/tables: bench/tables.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS)
+
+.PHONY: bench-tables
+TABLE_BINARIES ?= /usr/lib/gcc/x86_64-linux-gnu/12/cc1 /lib/x86_64-linux-gnu/libc.so.6 \
+	/usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/bin/python3.11
+bench-tables: $(OUTPUT)/bench/tables
+	$(OUTPUT)/bench/tables -n 3 $(wildcard $(TABLE_BINARIES))
+
 # The agent's overhead at 99 Hz with both CPUs busy, next to perf record (bench/agent.sh).
 .PHONY: bench-agent
 BENCH_SECONDS ?= 600
