@@ -46,7 +46,8 @@ const struct command_def serve_cmd = {
 		"  /api/timeline?step=S      samples over time, S seconds a point\n"
 		"  /api/top?limit=N          top functions (JSON); /api/top.txt as 'profile top'\n"
 		"  /api/folded               as 'profile folded'\n"
-		"  /api/flamegraph.svg       width, min_width, title, reverse, icicle, focus\n"
+		"  /api/flamegraph.svg       width, min_width, max_frames, title, reverse,\n"
+		"                            icicle, focus\n"
 		"  /api/diff /api/diff.svg   the change table and the differential graph\n"
 		"  /api/pprof                gzip-compressed pprof",
 	.notes =
@@ -58,6 +59,9 @@ const struct command_def serve_cmd = {
 
 extern const struct http_asset serve_assets[];
 extern const size_t serve_nr_assets;
+
+/* frames in a graph unless max_frames= says otherwise: the widest stay, zooming fetches the rest */
+#define SERVE_MAX_FRAMES 3000
 
 #define SVG_CSP "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; sandbox allow-scripts"
 
@@ -172,6 +176,12 @@ static int one_arg(void *ctx, const char *key, const char *value)
 		if (parse_double(value, 0, 100000, &d))
 			return bad_param(a, key, value, "give 0 to 100000 pixels");
 		a->fo.min_width = d;
+	} else if ((a->params & P_FG) && !strcmp(key, "max_frames")) {
+		long n;
+
+		if (parse_int_range(value, 100, 1000000, &n))
+			return bad_param(a, key, value, "give 100 to 1000000 frames");
+		a->fo.max_frames = n;
 	} else if ((a->params & P_FG) && !strcmp(key, "focus")) {
 		if (!*value)
 			return bad_param(a, key, value, "give a frame's path, names joined by ';'");
@@ -806,7 +816,7 @@ static int handle(void *ctx, const struct http_request *req, struct http_respons
 	const struct endpoint *e = NULL;
 	struct api a = {
 		.srv = ctx, .resp = resp, .z = 3,
-		.fo = { .min_width = 0.1, .width = 1200 },
+		.fo = { .min_width = 0.1, .width = 1200, .max_frames = SERVE_MAX_FRAMES },
 	};
 	size_t i;
 	int err;

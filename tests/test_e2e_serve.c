@@ -716,6 +716,23 @@ static void node(const char *script, const char *args)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static int count(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* The frames a graph left out to keep max_frames (data-cut). */
+static int cut(const char *svg)
+{
+	const char *p = strstr(svg, "data-cut=\"");
+
+	return p ? atoi(p + 10) : 0;
+}
+
 /* 100,000 distinct stacks (50 modules x 40 classes x 50 leaves) imported as run 1 of @path. */
 static void large_store(const char *path)
 {
@@ -783,6 +800,26 @@ static void test_zoom_detail_in_chromium(void **state)
 	reply_free(&r);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ 1", port);
 	node("serve_zoom.mjs", url);
+	/*
+	 * Every frame (min_width=0): 102,103 of them; the widest 3000 by
+	 * default, the others counted in data-cut; max_frames= takes more
+	 */
+	get("/api/flamegraph.svg?run=1&min_width=0", &r);
+	/* (all the 2103 frames above the leaves: the leaves wide enough tie with more) */
+	assert_int_equal(count(r.body, "<rect class=\"f"), 2103);
+	assert_int_equal(cut(r.body), 100000);
+	reply_free(&r);
+	get("/api/flamegraph.svg?run=1&min_width=0&max_frames=20000", &r);
+	assert_in_range(count(r.body, "<rect class=\"f"), 10000, 20000);
+	assert_int_equal(count(r.body, "<rect class=\"f") + cut(r.body), 102103);
+	reply_free(&r);
+	get("/api/flamegraph.svg?run=1&min_width=0&max_frames=1000000", &r);
+	assert_int_equal(count(r.body, "<rect class=\"f"), 102103);
+	assert_null(strstr(r.body, "data-cut"));
+	reply_free(&r);
+	/* and the page draws it in under 1 s, zoom and search under 200 ms */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ 1 0", port);
+	node("serve_timing.mjs", url);
 	kill(srv, SIGTERM);
 	assert_int_equal(wait_exit(srv), 0);
 	port = saved;

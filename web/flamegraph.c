@@ -404,6 +404,8 @@ static int draw_header(struct strbuf *sb, const struct fg_draw *d, int height)
 struct draw_state {
 	const struct fg_draw *d;
 	double scale;
+	double cut;		/* frames of this value or less are left out (max_frames) */
+	size_t nr_cut;		/* how many that left out */
 	int max_depth;		/* of the drawn frames */
 	int32_t *order;		/* drawn nodes, pre-order */
 	int32_t *index;		/* node -> position in order, -1 when not drawn */
@@ -416,7 +418,52 @@ static bool is_drawn(const struct draw_state *s, int32_t id)
 {
 	double v = s->d->t->nodes[id].val[s->d->slot];
 
-	return v > 0 && (id == 0 || v * s->scale >= s->d->o.min_width);
+	return v > 0 && (id == 0 || (v * s->scale >= s->d->o.min_width && v > s->cut));
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * With max_frames, the value at or under which frames are left out so that
+ * at most that many are drawn: the widest stay. A frame is never wider than
+ * its parent, so what stays is whole subtrees' tops.
+ */
+static int find_cut(struct draw_state *s)
+{
+	const struct ftree *t = s->d->t;
+	size_t keep = s->d->o.max_frames, n = 0;
+	double *v;
+	int32_t i;
+
+	s->cut = -1;
+	if (!keep)
+		return 0;
+	for (i = 1; i < (int32_t)t->nr; i++)
+		n += is_drawn(s, i);
+	if (n < keep)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (n = 0, i = 1; i < (int32_t)t->nr; i++)
+		if (is_drawn(s, i))
+			v[n++] = t->nodes[i].val[s->d->slot];
+	qsort(v, n, sizeof(*v), cmp_desc);
+	/* the root is one of the frames: keep - 1 others, fewer when values tie */
+	s->cut = v[keep - 1];
+	for (i = keep - 1; i < (int32_t)n; i++)
+		s->nr_cut++;
+	while (keep > 1 && v[keep - 2] == s->cut) {
+		keep--;
+		s->nr_cut++;
+	}
+	free(v);
+	return 0;
 }
 
 /* Pre-order of the drawn frames, each frame's drawn subtree size and depth. */
@@ -553,7 +600,7 @@ int fg__draw(const struct fg_draw *d, struct strbuf *out)
 	size_t i;
 
 	s.scale = total > 0 ? (d->o.width - 2 * PAD_X) / total : 0;
-	err = plan(&s);
+	err = find_cut(&s) ?: plan(&s);
 	if (err)
 		goto out;
 	graph_h = (s.max_depth + 1) * FRAME_HEIGHT;
@@ -566,6 +613,8 @@ int fg__draw(const struct fg_draw *d, struct strbuf *out)
 				   d->o.width - 2 * PAD_X, height);
 	if (!err)
 		err = xml_escape(out, d->o.count_name, strlen(d->o.count_name));
+	if (!err && s.nr_cut)
+		err = strbuf__addf(out, "\" data-cut=\"%zu", s.nr_cut);
 	if (!err)
 		err = strbuf__adds(out, "\">\n");
 	for (i = 0; i < s.nr && !err; i++)

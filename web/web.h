@@ -203,6 +203,9 @@ struct flamegraph_opts {
 	double min_width;	/* pixels; narrower frames are not drawn (their counts still
 				 * make up the parent's width); 0 draws all, and NULL
 				 * options mean 0.1 */
+	size_t max_frames;	/* 0: no limit; else at most this many frames are drawn,
+				 * the narrowest left out first (the frames' group then
+				 * says how many in data-cut) */
 	bool icicle;		/* root at the top, stacks growing down */
 	bool reverse;		/* merge stacks leaf first: the callers of each leaf */
 	bool chart;		/* flame chart: x is the order stacks were added in (time),

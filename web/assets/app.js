@@ -300,6 +300,9 @@ function installGraph(text) {
 		});
 		box.addEventListener("mouseout", () => { $("tip").hidden = true; });
 	}
+	const cut = box ? +box.getAttribute("data-cut") : 0;
+	$("fg-cut").textContent = cut ? F.length + " frames drawn, " + cut +
+		" narrower ones left out: click a frame to see what is in it" : "";
 	if (searching) search(searching);
 }
 
@@ -352,8 +355,12 @@ function zoom(i) {
 // The graph's size and pruning, as the URL asks (width: the box's), with @extra.
 function graphParams(extra) {
 	const width = String(Math.max(400, Math.round($("graph").clientWidth || 900)));
-	// frames narrower than this many pixels are left out by the server (default 0.1)
-	const p = state.get("min_width") ? { width, min_width: state.get("min_width") } : { width };
+	// frames narrower than this many pixels are left out by the server (default
+	// 0.1), and all but the widest max_frames (default 3000)
+	const p = { width };
+	for (const k of ["min_width", "max_frames"]) {
+		if (state.get(k)) p[k] = state.get(k);
+	}
 	return Object.assign(p, extra || {});
 }
 
