@@ -795,6 +795,11 @@ static void test_zoom_detail_in_chromium(void **state)
 	assert_non_null(strstr(r.body, "data-v=\"33\" data-e=\"7\" data-p=\"-1\" data-n=\"all\""));
 	assert_non_null(strstr(r.body, "data-p=\"5\" data-n=\"app\""));
 	reply_free(&r);
+	get("/api/diff.svg?base.run=1&new.run=1&focus=app%3Bmain%3Bapp%3A%3Amodule_07%3A%3Adispatch", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\" data-p=\"2\" data-n=\"app::module_07::dispatch\""));
+	assert_null(strstr(r.body, "module_08"));
+	reply_free(&r);
 	get("/api/flamegraph.svg?run=1&focus=app%3Bnothing", &r);
 	assert_non_null(strstr(r.body, "No samples"));
 	reply_free(&r);
