@@ -598,6 +598,15 @@ static void fill_days(struct store *st)
 		}
 		assert_int_equal(store__write_batch(st, &b), 0);
 	}
+	/* then a bucket a batch, as an agent ships: the current hour is merged as it fills */
+	for (i = 0; i < 90; i++) {
+		counts[0] = (struct store_count){ .ts = T1 + 52 * 3600 + 10 * i, .process = i % 3,
+						  .stack = i % 5, .count = 1 + i % 4 };
+		counts[1] = (struct store_count){ .ts = T1 + 52 * 3600 + 10 * i,
+						  .process = (i + 1) % 3, .stack = 5, .count = 2 };
+		b.nr_counts = 2;
+		assert_int_equal(store__write_batch(st, &b), 0);
+	}
 	/* late: into 23:00 of the first day and 01:10 of the second, both merged by now */
 	counts[0] = (struct store_count){ .ts = T1 + 1800 + 20, .process = 1, .stack = 5,
 					  .count = 9 };
@@ -628,6 +637,8 @@ static void test_rollups_exact(void **state)
 		{ "--since", "@1700088610", "--until", "@1700253000", "--comm", "db", NULL },
 		{ "--since", "@1700088600", "--until", "@1700181000", "--pid", "102", NULL },
 		{ "--host", "roll", "--since", "@1700090000", "--until", "@1700200000", NULL },
+		{ "--since", "@1700272800", "--until", "@1700276400", NULL },	/* 11-18 02:00 */
+		{ "--since", "@1700274900", "--comm", "app", NULL },		/* 02:35, open */
 	};
 	char db[512];
 	struct store *st;
@@ -651,10 +662,16 @@ static void test_rollups_exact(void **state)
 		compare_with("folded", sels[i], tmp("days.db"), db);
 		compare_with("top", sels[i], tmp("days.db"), db);
 	}
-	/* the hours and days behind the last batch merged, the late deltas not yet */
+	/* the hours behind the last batch merged, the days all, the late deltas not yet */
 	assert_true(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE in_day") > 40);
 	assert_int_equal(psql_count("rollups", "SELECT count(DISTINCT day) FROM rollup_d"
-				    " WHERE merged"), 3);
+				    " WHERE merged"), 4);
+	assert_int_equal(psql_count("rollups", "SELECT count(*) FROM rollup_d WHERE NOT merged"), 0);
+	/* the hour being written was merged once 64 deltas had piled up, and went on */
+	assert_int_equal(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE in_day"
+				    " AND hour = 1700272800"), 3);
+	assert_true(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE NOT in_day"
+			       " AND hour = 1700272800") > 0);
 	assert_int_equal(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE NOT in_day"
 				    " AND hour < 1700179200"), 2);
 	/* and every count of the samples is in each rollup */
