@@ -976,6 +976,30 @@ static void test_export_pprof_frames(void **state)
 	export_profile__free(p);
 }
 
+/* A stack of the process alone (no frame under it) exports: a sample without locations. */
+static void test_export_process_alone(void **state)
+{
+	const struct export_opts o = { .root_is_process = true };
+	Perftools__Profiles__Profile *prof;
+	struct strbuf sb = STRBUF_INIT;
+	struct stack_agg *agg;
+	size_t bad;
+
+	(void)state;
+	agg = agg_from("solo 2\n", &bad);
+	assert_int_equal(stack_agg__export_pprof(agg, &o, &sb), 0);
+	prof = pprof_decode(&sb);
+	assert_int_equal(prof->n_sample, 1);
+	assert_int_equal(prof->sample[0]->n_location_id, 0);
+	assert_int_equal(prof->sample[0]->value[0], 2);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(stack_agg__write_speedscope(agg, "t", &sb), 0);
+	assert_non_null(strstr(sb.buf, "\"samples\":[[0]]"));
+	strbuf__release(&sb);
+	stack_agg__free(agg);
+}
+
 static void test_export_speedscope(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -1065,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_pprof_frames),
+		cmocka_unit_test(test_export_process_alone),
 		cmocka_unit_test(test_export_speedscope),
 		cmocka_unit_test(test_export_speedscope_time),
 	};

@@ -190,6 +190,9 @@ static int add_stack(struct export_profile *p, int comm, int host, unsigned int 
 	struct xsample *smp;
 	int stack;
 
+	/* a stack of no frames still has a buffer: strset__add() takes no NULL */
+	if (ARRAY_GROW(p->buf, p->cap_buf, (size_t)nr + 1, 256))
+		return -ENOMEM;
 	stack = strset__add(p->stacks, (const char *)p->buf, nr * sizeof(*p->buf));
 	if (stack < 0 || ARRAY_GROW(p->samples, p->cap_samples, p->nr_samples + 1, 1024))
 		return -ENOMEM;
