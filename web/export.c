@@ -689,7 +689,8 @@ static int pprof_link(struct pprof_build *b, Perftools__Profiles__Profile *prof,
 	k += b->nr_lines;
 	prof->sample = (pb_sample **)&p[k];
 	for (i = 0; i < b->nr_samples; i++) {
-		b->samples[i].location_id = &b->loc_ids[b->sample_loc0[i]];
+		b->samples[i].location_id = b->samples[i].n_location_id ?
+			&b->loc_ids[b->sample_loc0[i]] : NULL;
 		b->samples[i].value = &b->values[i * b->n_values];
 		p[k++] = &b->samples[i];
 	}
