@@ -63,6 +63,13 @@ struct unwinder_opts {
 	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
 	const volatile bool *cancel;	/* NULL, or: once set, builds stop at once */
 	/*
+	 * Rows of evicted tables kept in user space (packed, see
+	 * unwind_internal.h) up to this many bytes, least recently evicted
+	 * dropped first: a binary mapped again (a compiler in a build loop)
+	 * gets its table back without a new derivation. 0: none kept.
+	 */
+	size_t keep_bytes;
+	/*
 	 * NULL, or told each process's executable mappings as they are read
 	 * (paths borrowed for the call), so others need not read them again.
 	 */
@@ -104,6 +111,10 @@ struct unwinder_stats {
 	size_t max_rows;
 	size_t scans;		/* /proc/PID/maps reads */
 	size_t builds;		/* table derivations started, those that failed included */
+	double build_seconds;	/* CPU time of those derivations */
+	size_t restores;	/* evicted tables put back from their kept rows, not derived */
+	size_t kept;		/* evicted tables whose rows are kept */
+	size_t kept_bytes;	/* the memory those take */
 };
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st);
 

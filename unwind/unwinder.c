@@ -8,7 +8,9 @@
  * they point to, so the BPF side never sees a table before its rows. When
  * room runs out, tables no known process maps are evicted, least recently
  * mapped first: unpublished, then (after an RCU grace period) their rows and
- * ids are reused.
+ * ids are reused. An evicted table's rows are kept, packed, under a byte
+ * budget: when its binary is mapped again (the same file: build id, else
+ * modification time and size), they go back without a new derivation.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <sys/auxv.h>
 #include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include <gelf.h>
 
 #include "unwind.h"
+#include "unwind_internal.h"
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "symbolizer/symbolizer.h"
@@ -45,6 +49,22 @@ struct bin {
 	__u32 min_rows;
 	struct load_seg *segs;	/* executable PT_LOADs */
 	size_t nr_segs;
+	/* the file the table was derived from */
+	__u64 build_id;		/* build_id_key(), 0 without one */
+	__s64 mtime_ns;
+	__u64 size;
+	/* evicted: its rows, packed (unwind_internal.h), or NULL */
+	void *kept;
+	size_t kept_size;
+	__u32 kept_rows;
+	__u64 kept_clock;	/* when evicted: the budget drops the oldest first */
+};
+
+/* The file a bin's table comes from, as bin_for_map() opened it. */
+struct bin_file {
+	__u64 build_id;
+	__s64 mtime_ns;
+	__u64 size;
 };
 
 struct row_range {
@@ -80,7 +100,9 @@ struct unwinder {
 	int vdso_bin;			/* -1: none */
 
 	struct hashmap procs;		/* tgid -> struct unwind_proc * */
-	size_t scans, builds;
+	size_t scans, builds, restores;
+	double build_seconds;
+	size_t kept, kept_bytes;	/* bins with kept rows, and their bytes */
 };
 
 static int add_bin(struct unwinder *u)
@@ -120,11 +142,12 @@ static int read_exec_segments(Elf *elf, struct bin *b)
 }
 
 /*
- * Copy @nr rows to rows [@first, @first + @nr) of the table: through a
- * mapping of just the pages they fall in, unmapped again at once. A mapping
- * left in place would count every page written in our RSS for good.
+ * Rows are copied to and from the table through a mapping of just the pages
+ * they fall in, unmapped again at once. A mapping left in place would count
+ * every page written in our RSS for good.
  */
-static int write_rows(struct unwinder *u, __u32 first, const struct unwind_row *rows, size_t nr)
+static int copy_rows_window(struct unwinder *u, __u32 first, struct unwind_row *rows, size_t nr,
+			    bool to_map)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	size_t from = (size_t)first * sizeof(*rows), len = nr * sizeof(*rows);
@@ -132,20 +155,52 @@ static int write_rows(struct unwinder *u, __u32 first, const struct unwind_row *
 	size_t span = ((from + len + page - 1) & ~(page - 1)) - off;
 	char *p;
 
-	if (u->opts.rows_fd < 0) {
-		memcpy(&u->rows[first], rows, len);
-		return 0;
-	}
-	p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_SHARED, u->opts.rows_fd, off);
+	p = mmap(NULL, span, to_map ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		 u->opts.rows_fd, off);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
 		pr_warn("cannot map unwind rows %zu-%zu: %s", off, off + span, strerror(-err));
 		return err;
 	}
-	memcpy(p + (from - off), rows, len);
+	if (to_map)
+		memcpy(p + (from - off), rows, len);
+	else
+		memcpy(rows, p + (from - off), len);
 	munmap(p, span);
 	return 0;
+}
+
+/* Rows go through a window of this many at a time: a big table's pages are never all mapped. */
+#define ROWS_WINDOW 16384
+
+/*
+ * Copy @nr rows to rows [@first, @first + @nr) of the table (@to_map), or
+ * from there to @rows.
+ */
+static int copy_rows(struct unwinder *u, __u32 first, struct unwind_row *rows, size_t nr,
+		     bool to_map)
+{
+	size_t done, n;
+	int err = 0;
+
+	if (u->opts.rows_fd < 0) {
+		if (to_map)
+			memcpy(&u->rows[first], rows, nr * sizeof(*rows));
+		else
+			memcpy(rows, &u->rows[first], nr * sizeof(*rows));
+		return 0;
+	}
+	for (done = 0; done < nr && !err; done += n) {
+		n = nr - done < ROWS_WINDOW ? nr - done : ROWS_WINDOW;
+		err = copy_rows_window(u, first + done, rows + done, n, to_map);
+	}
+	return err;
+}
+
+static int write_rows(struct unwinder *u, __u32 first, const struct unwind_row *rows, size_t nr)
+{
+	return copy_rows(u, first, (struct unwind_row *)rows, nr, true);
 }
 
 /* First fit in the freed ranges, else past the high-water mark. */
@@ -243,6 +298,84 @@ static __u32 evictable_rows(const struct unwinder *u)
 	return rows;
 }
 
+static void drop_kept(struct unwinder *u, struct bin *b)
+{
+	if (!b->kept)
+		return;
+	free(b->kept);
+	u->kept--;
+	u->kept_bytes -= b->kept_size;
+	b->kept = NULL;
+	b->kept_size = 0;
+	b->kept_rows = 0;
+}
+
+struct rows_at {
+	struct unwinder *u;
+	__u32 first;
+};
+
+static int read_rows_cb(void *ctx, size_t at, size_t n, struct unwind_row *out)
+{
+	struct rows_at *r = ctx;
+
+	return copy_rows(r->u, r->first + at, out, n, false);
+}
+
+static int write_rows_cb(void *ctx, size_t at, const struct unwind_row *rows, size_t n)
+{
+	struct rows_at *r = ctx;
+
+	return write_rows(r->u, r->first + at, rows, n);
+}
+
+/*
+ * Give @b the packed rows @blob (taken over), dropping the kept rows evicted
+ * longest ago while the budget is short.
+ */
+static void set_kept(struct unwinder *u, struct bin *b, void *blob, size_t size, __u32 nr)
+{
+	size_t i;
+
+	drop_kept(u, b);
+	if (size > u->opts.keep_bytes) {
+		free(blob);
+		return;
+	}
+	while (u->kept_bytes + size > u->opts.keep_bytes) {
+		struct bin *oldest = NULL;
+
+		for (i = 0; i < u->nr_bins; i++) {
+			if (u->bins[i].kept && (!oldest || u->bins[i].kept_clock < oldest->kept_clock))
+				oldest = &u->bins[i];
+		}
+		drop_kept(u, oldest);
+	}
+	b->kept = blob;
+	b->kept_size = size;
+	b->kept_rows = nr;
+	b->kept_clock = ++u->clock;
+	u->kept++;
+	u->kept_bytes += size;
+}
+
+/*
+ * Keep the rows of table @id (about to be evicted) with its bin, packed;
+ * the kept rows evicted longest ago go when the budget is short.
+ */
+static void keep_rows(struct unwinder *u, __u32 id)
+{
+	struct rows_at at = { u, u->tables[id].first };
+	struct bin *b = &u->bins[u->table_bin[id]];
+	size_t size;
+	void *blob;
+
+	if (!u->opts.keep_bytes ||
+	    unwind_pack__rows(read_rows_cb, &at, u->tables[id].nr, &blob, &size))
+		return;
+	set_kept(u, b, blob, size, u->tables[id].nr);
+}
+
 static int cmp_last_used(const void *a, const void *b, void *ctx)
 {
 	const __u64 *used = ctx;
@@ -277,6 +410,7 @@ static size_t evict_lru(struct unwinder *u, __u32 want)
 
 		id = ids[i];
 		bin = u->table_bin[id];
+		keep_rows(u, id);
 		/* rows given back first: on failure the table stays published and whole */
 		if (free_rows(u, u->tables[id].first, u->tables[id].nr))
 			continue;
@@ -315,17 +449,13 @@ static void warn_full(struct unwinder *u, const char *name)
 	u->warned_full = true;
 }
 
-/* Publish @rows as the table of bin @bin: rows first, then the range that points to them. */
-static int store_table(struct unwinder *u, int bin, const struct unwind_row *rows, size_t nr,
-		       const char *name)
+/* Room for @nr rows of bin @bin, and a table id, evicting others as needed. */
+static int reserve_rows(struct unwinder *u, int bin, size_t nr, const char *name, __u32 *first)
 {
-	struct unwind_table t = { .nr = nr };
 	bool ids_left = u->nr_free_ids || u->nr_tables < u->opts.max_tables;
-	__u32 id;
-	int err;
 
 	/* freed rows need not be contiguous: evict more until the table fits */
-	while (!ids_left || alloc_rows(u, nr, &t.first)) {
+	while (!ids_left || alloc_rows(u, nr, first)) {
 		if (!evict_lru(u, nr)) {
 			warn_full(u, name);
 			u->bins[bin].retry = true;
@@ -333,18 +463,26 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 		}
 		ids_left = true;
 	}
-	err = write_rows(u, t.first, rows, nr);
-	if (err) {
-		free_rows(u, t.first, t.nr);
-		return err;
-	}
+	return 0;
+}
+
+/*
+ * Publish rows [@first, @first + @nr), written already, as the table of bin
+ * @bin. On failure the rows are given back.
+ */
+static int publish_table(struct unwinder *u, int bin, __u32 first, size_t nr, const char *name)
+{
+	struct unwind_table t = { .first = first, .nr = nr };
+	__u32 id;
+	int err;
+
 	id = u->nr_free_ids ? u->free_ids[--u->nr_free_ids] : u->nr_tables++;
 	if (u->opts.tables_fd >= 0 && bpf_map_update_elem(u->opts.tables_fd, &id, &t, BPF_ANY)) {
 		err = -errno;
 
 		pr_warn("cannot store the unwind table of '%s': %s", name, strerror(-err));
 		u->free_ids[u->nr_free_ids++] = id;
-		free_rows(u, t.first, t.nr);
+		free_rows(u, first, nr);
 		return err;
 	}
 	u->tables[id] = t;
@@ -359,6 +497,59 @@ static int store_table(struct unwinder *u, int bin, const struct unwind_row *row
 	return 0;
 }
 
+/* Publish @rows as the table of bin @bin: rows first, then the range that points to them. */
+static int store_table(struct unwinder *u, int bin, const struct unwind_row *rows, size_t nr,
+		       const char *name)
+{
+	__u32 first;
+	int err;
+
+	err = reserve_rows(u, bin, nr, name, &first);
+	if (err)
+		return err;
+	err = write_rows(u, first, rows, nr);
+	if (err) {
+		free_rows(u, first, nr);
+		return err;
+	}
+	return publish_table(u, bin, first, nr, name);
+}
+
+/*
+ * Put bin @bin's kept rows back as its table: 0, -ENOSPC (they stay kept,
+ * budget permitting), or -errno (they are gone).
+ */
+static int restore_table(struct unwinder *u, int bin, const char *name)
+{
+	struct bin *b = &u->bins[bin];
+	void *blob = b->kept;
+	size_t size = b->kept_size, nr = b->kept_rows;
+	struct rows_at at = { u, 0 };
+	int err;
+
+	/* taken out first: the evictions that make room keep rows too, and drop the oldest */
+	b->kept = NULL;
+	u->kept--;
+	u->kept_bytes -= size;
+	b->kept_size = b->kept_rows = 0;
+	err = reserve_rows(u, bin, nr, name, &at.first);
+	if (err) {
+		set_kept(u, b, blob, size, nr);	/* for when there is room */
+		return err;
+	}
+	err = unwind_pack__unpack(blob, size, nr, write_rows_cb, &at);
+	if (err)
+		free_rows(u, at.first, nr);
+	else
+		err = publish_table(u, bin, at.first, nr, name);
+	free(blob);
+	if (!err)
+		u->restores++;
+	else if (err != -ENOSPC)
+		pr_debug("'%s': kept unwind rows not restored: %s", name, strerror(-err));
+	return err;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -367,16 +558,55 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
+static double thread_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool same_file(const struct bin *b, const struct bin_file *f)
+{
+	if (b->build_id || f->build_id)
+		return b->build_id == f->build_id;
+	return b->mtime_ns == f->mtime_ns && b->size == f->size;
+}
+
+/*
+ * Give bin @bin its table: its kept rows when it has some and @file (NULL
+ * for the vDSO) is the file they came from, else derived from @elf.
+ */
+static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
+			const struct bin_file *file)
 {
 	struct bin *b = &u->bins[bin];
 	struct unwind_table_stats st;
 	struct unwind_row *rows;
 	struct unwind_build_limits lim;
-	double t0 = now_ms();
+	double t0 = now_ms(), cpu0;
 	size_t nr;
 	int err;
 
+	if (b->kept && file && same_file(b, file)) {
+		err = restore_table(u, bin, name);
+		if (!err)
+			pr_debug("'%s': unwind table %u, %u rows, restored in %.1f ms", name,
+				 u->bins[bin].table, u->tables[u->bins[bin].table].nr, now_ms() - t0);
+		if (err != -EINVAL && err != -ENOMEM)
+			return;	/* restored, or no room for it: a derivation would not fit either */
+		b = &u->bins[bin];
+	}
+	drop_kept(u, b);	/* another file now, or rows that did not unpack */
+	if (file) {
+		/* the file may have changed under its inode: its segments too */
+		free(b->segs);
+		b->segs = NULL;
+		b->nr_segs = 0;
+		b->build_id = file->build_id;
+		b->mtime_ns = file->mtime_ns;
+		b->size = file->size;
+	}
 	if (!b->segs && read_exec_segments(elf, b)) {
 		pr_debug("'%s': no executable segment", name);
 		return;
@@ -388,7 +618,9 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name)
 	lim.max_seconds = u->opts.max_build_seconds;
 	lim.cancel = u->opts.cancel;
 	u->builds++;
+	cpu0 = thread_seconds();
 	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
+	u->build_seconds += thread_seconds() - cpu0;
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
@@ -422,9 +654,11 @@ static uint64_t build_id_key(Elf *elf)
  */
 static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
 {
+	struct bin_file file = { 0 };
 	uint64_t key, bkey = 0, val;
 	bool is_new = false;
 	Elf *elf = NULL;
+	struct stat sb;
 	int fd, idx = -1;
 
 	key = hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^ m->inode;
@@ -439,15 +673,22 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 		return idx >= 0 ? idx : -ESRCH;	/* gone first: nothing learnt about the binary */
 	if (fd >= 0)
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		bkey = build_id_key(elf);
+		file.build_id = bkey;
+		if (!fstat(fd, &sb)) {
+			file.mtime_ns = (__s64)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+			file.size = sb.st_size;
+		}
+	}
+	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {
 		if (bkey && hashmap__get(&u->bin_by_build_id, bkey, &val)) {
 			/* the same binary under another inode (a copy, another container layer) */
 			idx = val;
 			if (hashmap__set(&u->bin_by_inode, key, val))
 				idx = -ENOMEM;
 			else if (u->bins[idx].retry)
-				build_table(u, idx, elf, m->path);
+				build_table(u, idx, elf, m->path, &file);
 			goto out;
 		}
 	}
@@ -457,7 +698,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	}
 	if (idx >= 0) {
 		if (elf && elf_kind(elf) == ELF_K_ELF)
-			build_table(u, idx, elf, m->path);
+			build_table(u, idx, elf, m->path, &file);
 		else
 			pr_debug("cannot read '%s' of pid %u: %s", m->path, tgid,
 				 fd < 0 ? strerror(-fd) : elf_errmsg(-1));
@@ -500,7 +741,7 @@ static void load_vdso(struct unwinder *u)
 	elf = elf_memory(copy, size);
 	idx = elf ? add_bin(u) : -1;
 	if (idx >= 0) {
-		build_table(u, idx, elf, "[vdso]");
+		build_table(u, idx, elf, "[vdso]", NULL);
 		u->vdso_bin = idx;
 	}
 	elf_end(elf);
@@ -726,6 +967,10 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st)
 	st->max_rows = u->opts.max_rows;
 	st->scans = u->scans;
 	st->builds = u->builds;
+	st->build_seconds = u->build_seconds;
+	st->restores = u->restores;
+	st->kept = u->kept;
+	st->kept_bytes = u->kept_bytes;
 }
 
 struct unwinder *unwinder__new(const struct unwinder_opts *opts)
@@ -776,8 +1021,10 @@ void unwinder__free(struct unwinder *u)
 	hashmap__release(&u->procs);
 	hashmap__release(&u->bin_by_inode);
 	hashmap__release(&u->bin_by_build_id);
-	for (i = 0; i < u->nr_bins; i++)
+	for (i = 0; i < u->nr_bins; i++) {
 		free(u->bins[i].segs);
+		free(u->bins[i].kept);
+	}
 	free(u->bins);
 	free(u->rows);
 	free(u->tables);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations private to unwind/ (and its tests): the compact form the
+ * unwinder keeps an evicted table's rows in, so that a binary mapped again
+ * gets its table back without a new derivation from its CFI.
+ */
+#ifndef __PROFILER_UNWIND_INTERNAL_H
+#define __PROFILER_UNWIND_INTERNAL_H
+
+#include <stddef.h>
+
+#include "unwind.h"
+
+/* Rows are packed and unpacked this many at a time (64 KiB of rows). */
+#define UNWIND_PACK_CHUNK 4096
+
+/*
+ * Pack @nr rows, which @read gives UNWIND_PACK_CHUNK at a time (@at: index
+ * of the first, @n of them, into @out; returns 0 or -errno), into *@blob (a
+ * zstd frame of the rows with pcs as deltas, by field; the caller frees it)
+ * of *@size bytes. Returns 0, -ENOMEM, or @read's error.
+ */
+int unwind_pack__rows(int (*read)(void *ctx, size_t at, size_t n, struct unwind_row *out),
+		      void *ctx, size_t nr, void **blob, size_t *size);
+
+/*
+ * Unpack the @nr rows of @blob (@size bytes, from unwind_pack__rows()) and
+ * hand them to @write UNWIND_PACK_CHUNK at a time (@rows borrowed for the
+ * call). Returns 0, -EINVAL when @blob does not hold @nr rows, -ENOMEM, or
+ * @write's error.
+ */
+int unwind_pack__unpack(const void *blob, size_t size, size_t nr,
+			int (*write)(void *ctx, size_t at, const struct unwind_row *rows, size_t n),
+			void *ctx);
+
+#endif /* __PROFILER_UNWIND_INTERNAL_H */
