@@ -179,5 +179,7 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 	printf "\nagent: %d samples taken, %d stored, %d dropped, %d lost\n", taken, rec, dropped, lost
 }'
 [ "$LOAD" = churn ] && echo "load: $(( (builds1 - builds0) * 10 / (secs - 10) )) builds per 10 s during the agent's run"
+# the unwind thread's work: tables derived and their CPU time, tables put back from kept rows
+grep -o 'unwind tables: .*' "$work/agent.log" | tail -1 | sed 's/^/agent: /' || true
 echo "host reference: fp-mode BPF time per sample of a 5 s profile run: ${ref_before:-?} us before the agent, ${ref_after:-?} us after perf"
 echo "$measure" | sed -n '/^measured/,$p'

@@ -221,9 +221,11 @@ static void log_unwind_health(struct agent *a)
 		(unsigned long long)is.unnamed);
 	if (collector__stats(a->coll, &cs) || !cs.unwind_max_rows)
 		return;
-	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads",
+	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads, %llu derived in %llu ms of CPU, %llu restored from %llu kept bytes",
 		(unsigned long long)cs.unwind_tables, (unsigned long long)cs.unwind_rows,
-		(unsigned long long)cs.unwind_max_rows, (unsigned long long)cs.unwind_scans);
+		(unsigned long long)cs.unwind_max_rows, (unsigned long long)cs.unwind_scans,
+		(unsigned long long)cs.unwind_builds, (unsigned long long)cs.unwind_build_ms,
+		(unsigned long long)cs.unwind_restores, (unsigned long long)cs.unwind_kept_bytes);
 }
 
 static void log_health(struct agent *a)

@@ -54,6 +54,8 @@ struct collector_stats {
 	__u64 unwind_end[UNWIND_END_MAX];
 	/* dwarf/auto: binaries with a table, without one, rows used, maps reads */
 	__u64 unwind_tables, unwind_no_table, unwind_rows, unwind_max_rows, unwind_scans;
+	/* tables derived (and their CPU ms), put back from kept rows; bytes of those kept */
+	__u64 unwind_builds, unwind_build_ms, unwind_restores, unwind_kept_bytes;
 	/* run time of the BPF programs; 0 unless sysctl kernel.bpf_stats_enabled=1 */
 	__u64 bpf_run_ns, bpf_runs;
 	/* drained samples with a Python stack, and those cut at MAX_PY_DEPTH or a bad read */

@@ -37,6 +37,14 @@
 #define DEFAULT_UNWIND_ROWS (2u << 20)	/* 32 MiB of 16-byte rows */
 #endif
 #define MAX_UNWIND_TABLES 4096
+/*
+ * Evicted tables' rows kept in user space, packed (about 1.4 bytes a row for
+ * cc1, 2 for libc): about 3 million rows, more than the rows map holds, so a
+ * compiler of a build loop evicted between two runs is not derived again.
+ */
+#ifndef UNWIND_KEEP_BYTES
+#define UNWIND_KEEP_BYTES (4u << 20)
+#endif
 #define RESCAN_SECONDS 30
 
 struct unwind_feeder {
@@ -349,6 +357,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		.max_tables = bpf_map__max_entries(skel->maps.unwind_tables),
 		/* cc1 (480k rows) takes 0.4-0.8 s; a browser-sized binary gives up here */
 		.max_build_seconds = 2,
+		.keep_bytes = UNWIND_KEEP_BYTES,
 	};
 	struct unwind_feeder *f = calloc(1, sizeof(*f));
 	int err = -ENOMEM, i;
@@ -447,4 +456,8 @@ void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
 	st->unwind_rows = us.rows;
 	st->unwind_max_rows = us.max_rows;
 	st->unwind_scans = us.scans;
+	st->unwind_builds = us.builds;
+	st->unwind_build_ms = us.build_seconds * 1e3;
+	st->unwind_restores = us.restores;
+	st->unwind_kept_bytes = us.kept_bytes;
 }
