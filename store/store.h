@@ -249,7 +249,11 @@ struct store_query_frame {
 	bool inlined;
 	bool jit;
 	bool python;		/* a CPython frame (name: qualname, module: file, addr: line) */
-	/* as struct store_frame has them; "" and 0 when unknown (older databases) */
+	/*
+	 * as struct store_frame has them; "" and 0 when unknown (older
+	 * databases). The source lines (file, line, start_line) come from
+	 * store__query_samples(); store__query_stacks() may leave them out.
+	 */
 	const char *build_id;
 	__u64 addr;
 	int depth;

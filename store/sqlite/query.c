@@ -148,6 +148,10 @@ struct qframe {
 	" LEFT JOIN functions fn ON fn.id = f.function_id" \
 	" LEFT JOIN frame_lines fl ON fl.frame_id = f.id" \
 	" LEFT JOIN source_files sf ON sf.id = fl.file_id WHERE f.id = ?1"
+/* The same columns without the source lines, for store__query_stacks(): two joins fewer a frame */
+#define FRAME_SQL_NO_LINES "SELECT m.kernel, m.name, m.build_id, f.addr, f.depth, f.flags," \
+	" fn.name, NULL, 0, 0 FROM frames f JOIN mappings m ON m.id = f.mapping_id" \
+	" LEFT JOIN functions fn ON fn.id = f.function_id WHERE f.id = ?1"
 enum { FC_KERNEL, FC_MODULE, FC_BUILD_ID, FC_ADDR, FC_DEPTH, FC_FLAGS, FC_NAME, FC_FILE, FC_LINE,
        FC_START_LINE };
 
@@ -293,7 +297,7 @@ static void stack_reader__release(struct stack_reader *r)
 	strset__free(r->strs);
 }
 
-static int stack_reader__init(struct stack_reader *r, struct sqlite_store *st)
+static int stack_reader__init(struct stack_reader *r, struct sqlite_store *st, bool lines)
 {
 	memset(r, 0, sizeof(*r));
 	r->st = st;
@@ -302,8 +306,8 @@ static int stack_reader__init(struct stack_reader *r, struct sqlite_store *st)
 		return -ENOMEM;
 	return store_err(st, sqlite3_prepare_v2(st->db, "SELECT frames FROM stacks WHERE id = ?1",
 						-1, &r->stack, NULL), "cannot query stacks") ?:
-	       store_err(st, sqlite3_prepare_v2(st->db, FRAME_SQL, -1, &r->frame, NULL),
-			 "cannot query frames");
+	       store_err(st, sqlite3_prepare_v2(st->db, lines ? FRAME_SQL : FRAME_SQL_NO_LINES, -1,
+						&r->frame, NULL), "cannot query frames");
 }
 
 static const char *text_col(sqlite3_stmt *q, int col)
@@ -323,7 +327,7 @@ static int run_stack_query(struct sqlite_store *st, sqlite3_stmt *q, store_stack
 	struct stack_reader r;
 	int rc = SQLITE_DONE, nr = 0, err, c = sfn ? 2 : 0;
 
-	err = stack_reader__init(&r, st);
+	err = stack_reader__init(&r, st, sfn != NULL);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_sample_key key = { .comm = text_col(q, c) };
 		__u64 count = (__u64)sqlite3_column_int64(q, c + 2);
