@@ -591,8 +591,27 @@ static int write_folded(const struct stack_agg *agg, long unused, FILE *f)
 	return stack_agg__write_folded(agg, f);
 }
 
+/* @path's names in the other order, into @out (as long as @path): "a;b;c" -> "c;b;a". */
+static void reverse_path(const char *path, size_t len, char *out)
+{
+	size_t o = 0, end = len;
+
+	for (;;) {
+		const char *p = memrchr(path, ';', end);
+		size_t start = p ? (size_t)(p - path) + 1 : 0;
+
+		memcpy(out + o, path + start, end - start);
+		o += end - start;
+		if (!p)
+			break;
+		out[o++] = ';';
+		end = p - path;
+	}
+	out[len] = '\0';
+}
+
 /*
- * The stacks of @agg that pass through the frame @path (its names from the
+ * The stacks of @in that pass through the frame @path (its names from the
  * root, ';' between them, as a graph's frames are): those that start with
  * it, or with @reverse (a graph merged leaf first), those that end with it
  * backwards. The graph of what is left draws that frame's whole subtree at
@@ -608,25 +627,10 @@ static int focus_agg(const struct stack_agg *in, const char *path, bool reverse,
 	double count;
 	int err = agg && want ? 0 : -ENOMEM;
 
-	if (!err && reverse) {
-		/* "a;b;c" leaf first is the stack "...;c;b;a" */
-		size_t o = 0, end = plen;
-
-		while (end > 0 || o < plen) {
-			const char *p = memrchr(path, ';', end);
-			size_t start = p ? (size_t)(p - path) + 1 : 0;
-
-			memcpy(want + o, path + start, end - start);
-			o += end - start;
-			if (!p)
-				break;
-			want[o++] = ';';
-			end = p - path;
-		}
-		want[plen] = '\0';
-	} else if (!err) {
+	if (!err && reverse)
+		reverse_path(path, plen, want);
+	else if (!err)
 		memcpy(want, path, plen + 1);
-	}
 	for (i = 0; !err && stack_agg__get(in, i, &stack, &count); i++) {
 		len = strlen(stack);
 		if (len < plen)
