@@ -3,8 +3,9 @@
 # The fleet benchmark: a PostgreSQL server of its own (initdb in a temporary
 # directory, a Unix socket, removed at the end), batches of HOSTS hosts over
 # HOURS hours of 10-s buckets written by bench/fleet.c as agents ship them,
-# then bytes per sample on disk and the latency of `top` and `flamegraph` for
-# one host over one hour and for all hosts over the whole span.
+# then bytes per sample on disk (samples, rollups and all) and the latency of
+# `top` and `flamegraph` for one host over one hour and for all hosts over the
+# whole span, beside the targets.
 #   usage: bench/fleet.sh OUTPUT [HOSTS] [HOURS] [SAMPLES_PER_BUCKET] [BUCKETS_PER_BATCH]
 set -eu
 
@@ -39,6 +40,8 @@ echo "== on disk"
 	  FROM pg_inherits WHERE inhparent = 'samples'::regclass;
 	SELECT 'stacks:', pg_total_relation_size('stacks'), 'frames:', pg_total_relation_size('frames'),
 	  'processes:', pg_total_relation_size('processes'), 'shipped:', pg_total_relation_size('shipped');
+	SELECT 'rollups: hour', pg_total_relation_size('rollup_h'), (SELECT count(*) FROM rollup_h), 'rows,',
+	  'day', pg_total_relation_size('rollup_d'), (SELECT count(*) FROM rollup_d), 'rows';
 	SELECT 'bytes per sample, samples table:', round(sum(pg_total_relation_size(inhrelid))::numeric /
 	  (SELECT sum(c) FROM samples, unnest(counts) c), 2) FROM pg_inherits WHERE inhparent = 'samples'::regclass;
 	SELECT 'bytes per sample, everything:', round((SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
@@ -58,10 +61,19 @@ timed() {
 	done
 	echo "$what: best of 3: $best ms"
 }
-h1=$((t0 + 3600))
-echo "== queries"
-timed "top, one host, one hour" "$out/profile" top --db "$db" --host host017 --since "@$t0" --until "@$h1"
-timed "flamegraph, one host, one hour" "$out/profile" flamegraph --db "$db" --host host017 \
-	--since "@$t0" --until "@$h1" -o "$dir/h.svg"
+# an hour on the clock (from the rollups), and one that starts mid-hour (two edges from the samples)
+a0=$(( (t0 / 3600 + 1) * 3600 ))
+m0=$((a0 + 1800))
+echo "== queries (targets: one host-hour under 100 ms, all hosts over a day under 2000 ms)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+timed "top, one host, one hour (on the clock)" "$out/profile" top --db "$db" --host host017 \
+	--since "@$a0" --until "@$((a0 + 3600))"
+timed "flamegraph, one host, one hour (on the clock)" "$out/profile" flamegraph --db "$db" \
+	--host host017 --since "@$a0" --until "@$((a0 + 3600))" -o "$dir/h.svg"
+timed "top, one host, one hour (from :30 to :30)" "$out/profile" top --db "$db" --host host017 \
+	--since "@$m0" --until "@$((m0 + 3600))"
 timed "top, all hosts, whole span" "$out/profile" top --db "$db"
 timed "flamegraph, all hosts, whole span" "$out/profile" flamegraph --db "$db" -o "$dir/all.svg"
+timed "top, all hosts, whole span, --comm java" "$out/profile" top --db "$db" --comm java
+timed "top, all hosts, from :30 of the first hour (edges from the samples)" "$out/profile" top \
+	--db "$db" --since "@$m0"
