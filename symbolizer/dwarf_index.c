@@ -341,13 +341,13 @@ static int walk_cu(struct builder *b)
 	return err;
 }
 
-static const struct cu_index *sort_cu;
-
-static int cmp_iv(const void *a, const void *b)
+/* qsort_r's comparison, so that two threads may index at once */
+static int cmp_iv(const void *a, const void *b, void *ctx)
 {
-	const struct interval *x = &sort_cu->iv[*(const int32_t *)a];
-	const struct interval *y = &sort_cu->iv[*(const int32_t *)b];
-	int dx = sort_cu->scopes[x->scope].depth, dy = sort_cu->scopes[y->scope].depth;
+	const struct cu_index *c = ctx;
+	const struct interval *x = &c->iv[*(const int32_t *)a];
+	const struct interval *y = &c->iv[*(const int32_t *)b];
+	int dx = c->scopes[x->scope].depth, dy = c->scopes[y->scope].depth;
 
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
@@ -372,8 +372,7 @@ static int sort_intervals(struct cu_index *c)
 	}
 	for (i = 0; i < c->nr_iv; i++)
 		order[i] = i;
-	sort_cu = c;
-	qsort(order, c->nr_iv, sizeof(*order), cmp_iv);
+	qsort_r(order, c->nr_iv, sizeof(*order), cmp_iv, c);
 	for (i = 0; i < c->nr_iv; i++)
 		where[order[i]] = i;
 	for (i = 0; i < c->nr_iv; i++) {

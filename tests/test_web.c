@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -473,6 +474,88 @@ static int count_line(void *ctx, const char *stack, size_t len, double count)
 }
 
 /* The chunked reader: long lines, CRLF, a last line without newline, NUL bytes. */
+/*
+ * The server lays out and writes several selections at once, one per worker
+ * thread: each thread's picture and folded text are the ones a single thread
+ * makes (sorting once kept its tree in a global: two threads mixed theirs).
+ */
+struct render_job {
+	int id;
+	char *svg, *folded;	/* what one thread alone made */
+	int mismatches;
+};
+
+static int render_job_once(struct render_job *j, char **svg, char **folded)
+{
+	struct flamegraph_opts opts = { .min_width = 0 };
+	struct stack_agg *agg = stack_agg__new();
+	struct strbuf sb = STRBUF_INIT;
+	size_t len = 0;
+	char line[128];
+	FILE *f;
+	int i, err = agg ? 0 : -ENOMEM;
+
+	/* 600 siblings in an order of their own per job, so every layout sorts */
+	for (i = 0; i < 600 && !err; i++) {
+		int n = snprintf(line, sizeof(line), "root_%d;fn_%d_%d;leaf_%d", j->id, j->id,
+				 (i * 7919) % 600, i % 13);
+
+		err = stack_agg__add(agg, line, n, 1 + i % 5);
+	}
+	if (!err)
+		err = flamegraph__render(agg, &opts, &sb);
+	*svg = sb.buf;
+	*folded = NULL;
+	f = err ? NULL : open_memstream(folded, &len);
+	if (f) {
+		err = stack_agg__write_folded(agg, f);
+		fclose(f);
+	}
+	stack_agg__free(agg);
+	return err;
+}
+
+static void *render_job_run(void *arg)
+{
+	struct render_job *j = arg;
+	int round;
+
+	for (round = 0; round < 50; round++) {
+		char *svg = NULL, *folded = NULL;
+
+		if (render_job_once(j, &svg, &folded) || !svg || !folded ||
+		    strcmp(svg, j->svg) || strcmp(folded, j->folded))
+			j->mismatches++;
+		free(svg);
+		free(folded);
+	}
+	return NULL;
+}
+
+static void test_render_in_threads(void **state)
+{
+	struct render_job jobs[4];
+	pthread_t th[4];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		jobs[i] = (struct render_job){ .id = i };
+		assert_int_equal(render_job_once(&jobs[i], &jobs[i].svg, &jobs[i].folded), 0);
+	}
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, render_job_run, &jobs[i]), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 4; i++) {
+		if (jobs[i].mismatches)
+			fail_msg("thread %d: %d of 50 renders differ from a single thread's", i,
+				 jobs[i].mismatches);
+		free(jobs[i].svg);
+		free(jobs[i].folded);
+	}
+}
+
 static void test_folded_reader_edges(void **state)
 {
 	size_t long_len = 9u << 20, bad, i;
@@ -1080,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_svg_chart_keeps_order),
 		cmocka_unit_test(test_svg_input_order_irrelevant),
 		cmocka_unit_test(test_svg_parallel_read_same),
+		cmocka_unit_test(test_render_in_threads),
 		cmocka_unit_test(test_folded_reader_edges),
 		cmocka_unit_test(test_diff_zscore),
 		cmocka_unit_test(test_diff_table),

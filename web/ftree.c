@@ -377,12 +377,12 @@ int ftree__add(struct ftree *t, const char *stack, size_t len, double count, int
 	return 0;
 }
 
-static const struct ftree *sort_tree;
-
-static int cmp_by_name(const void *a, const void *b)
+/* qsort_r's comparison: the server lays out several trees at once, one per worker thread */
+static int cmp_by_name(const void *a, const void *b, void *ctx)
 {
-	const struct fnode *x = &sort_tree->nodes[*(const int32_t *)a];
-	const struct fnode *y = &sort_tree->nodes[*(const int32_t *)b];
+	const struct ftree *t = ctx;
+	const struct fnode *x = &t->nodes[*(const int32_t *)a];
+	const struct fnode *y = &t->nodes[*(const int32_t *)b];
 	int c = memcmp(x->str, y->str, x->len < y->len ? x->len : y->len);
 
 	return c ? c : (x->len > y->len) - (x->len < y->len);
@@ -393,7 +393,6 @@ int ftree__layout(struct ftree *t, int slot)
 	int32_t *kids = NULL;
 	size_t cap = 0, i;
 
-	sort_tree = t;
 	t->nodes[0].x = 0;
 	/* parents precede their children, so index order is top-down */
 	for (i = 0; i < t->nr; i++) {
@@ -419,7 +418,7 @@ int ftree__layout(struct ftree *t, int slot)
 		if (!k)
 			continue;
 		if (!t->chart)
-			qsort(kids, k, sizeof(*kids), cmp_by_name);
+			qsort_r(kids, k, sizeof(*kids), cmp_by_name, t);
 		n->first_child = kids[0];
 		n->last_child = kids[k - 1];
 		for (j = 0; j < k; j++) {

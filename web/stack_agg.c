@@ -466,11 +466,12 @@ int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, siz
 	return folded__read(f, name, agg_add_line, agg, bad);
 }
 
-static const struct strset *sort_set;
-
-static int cmp_stack_id(const void *a, const void *b)
+/* qsort_r's comparison: folded text is written by several server threads at once */
+static int cmp_stack_id(const void *a, const void *b, void *ctx)
 {
-	return strcmp(strset__str(sort_set, *(const int *)a), strset__str(sort_set, *(const int *)b));
+	const struct strset *set = ctx;
+
+	return strcmp(strset__str(set, *(const int *)a), strset__str(set, *(const int *)b));
 }
 
 /* The shortest text that reads back as @v: a count written and read again is the same count. */
@@ -496,8 +497,7 @@ int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		ids[i] = i;
-	sort_set = agg->stacks;
-	qsort(ids, n, sizeof(*ids), cmp_stack_id);
+	qsort_r(ids, n, sizeof(*ids), cmp_stack_id, (void *)agg->stacks);
 	for (i = 0; i < n; i++) {
 		if (!agg->counts[ids[i]])
 			continue;
