@@ -13,24 +13,9 @@
 // first time range with the last (dragged on the timeline); each time the
 // change table shows parse +40 points and render -40, significant, with the
 // differential graph, and the comparison is in the URL. No console error.
-import { chromium } from 'playwright-core';
+import { inChromium, must as check, ready, watch } from './harness.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-	'--disable-component-update', '--no-first-run', '--disable-sync'];
 const [url] = process.argv.slice(2);
-
-function check(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-async function ready(page, since) {
-	await page.waitForFunction((t) => document.body.dataset.ready &&
-		document.body.dataset.ready !== t, since, { timeout: 30000 });
-	const r = await page.evaluate(() => document.body.dataset.ready);
-	check(r !== 'error', 'the page shows an error: ' +
-		await page.evaluate(() => document.getElementById('error').textContent));
-	return r;
-}
 
 // The change table: parse grew 40 points, render shrank 40, both significant.
 async function changed(page, what) {
@@ -58,13 +43,9 @@ async function drag(page, from, to) {
 	await page.mouse.up();
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
-const problems = [];
-try {
+await inChromium('comparisons OK', async (browser) => {
 	const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-	page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push('console ' + m.type() + ': ' + m.text()); });
-	page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-	page.on('dialog', async (d) => { problems.push('dialog: ' + d.message()); await d.dismiss(); });
+	watch(page);
 
 	// two hosts
 	await page.goto(url + '?host=alpha', { waitUntil: 'load' });
@@ -121,13 +102,4 @@ try {
 	check(+q.get('new.since').slice(1) >= +q.get('until').slice(1), 'the ranges overlap: ' + page.url());
 	check(+(await page.getAttribute('#tl-sel-new', 'width')) > 10, 'the range compared with is not drawn');
 	await changed(page, 'first range vs last range');
-} catch (e) {
-	problems.push(e.message);
-} finally {
-	await browser.close();
-}
-if (problems.length) {
-	for (const p of problems) console.error('FAIL: ' + p);
-	process.exit(1);
-}
-console.log('comparisons OK');
+});

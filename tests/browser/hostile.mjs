@@ -19,26 +19,11 @@
 // with an on* attribute or a javascript: URL, and per step the same number of
 // script, img, svg, iframe, object, embed, foreignObject, style, link, base
 // and form elements on both servers.
-import { chromium } from 'playwright-core';
+import { inChromium, must as check, ready, watch } from './harness.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-	'--disable-component-update', '--no-first-run', '--disable-sync'];
 const [cleanUrl, hostileUrl] = process.argv.slice(2);
 const TAGS = ['script', 'img', 'svg', 'iframe', 'object', 'embed', 'foreignObject', 'style',
 	'link', 'base', 'form', 'video', 'audio', 'math'];
-
-function check(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-async function ready(page, since) {
-	await page.waitForFunction((t) => document.body.dataset.ready &&
-		document.body.dataset.ready !== t, since, { timeout: 20000 });
-	const r = await page.evaluate(() => document.body.dataset.ready);
-	check(r !== 'error', 'the page shows an error: ' +
-		await page.evaluate(() => document.getElementById('error').textContent));
-	return r;
-}
 
 // What a step left behind: element counts, and anything that ran or could run.
 function inspect(tags) {
@@ -143,15 +128,11 @@ async function steps(page, base, log) {
 	return frames;
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
-const problems = [];
 const logs = {};
-try {
+await inChromium('hostile names: nothing ran, nothing added', async (browser) => {
 	for (const [name, url] of [['clean', cleanUrl], ['hostile', hostileUrl]]) {
 		const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-		page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${name}: console ${m.type()}: ${m.text()}`); });
-		page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-		page.on('dialog', async (d) => { problems.push(`${name}: dialog: ${d.message()}`); await d.dismiss(); });
+		watch(page, `${name}: `);
 		logs[name] = [];
 		const frames = await steps(page, url, logs[name]);
 		console.log(`${name}: ${frames} frames, ${logs[name].length} steps`);
@@ -162,13 +143,4 @@ try {
 		check(c === h, `${step}: elements clean ${c}, hostile ${h}`);
 		console.log(`${step}: ${h}`);
 	}
-} catch (e) {
-	problems.push(e.message);
-} finally {
-	await browser.close();
-}
-if (problems.length) {
-	for (const p of problems) console.error('FAIL: ' + p);
-	process.exit(1);
-}
-console.log('hostile names: nothing ran, nothing added');
+});

@@ -9,32 +9,13 @@
 // on the timeline (it must land in the URL), filters by process COMM, zooms
 // and searches the graph, compares run BASE_RUN with NEW_RUN and looks for a
 // changed function; no console error, no page error, no dialog anywhere.
-import { chromium } from 'playwright-core';
+import { inChromium, must as check, ready, watch } from './harness.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-	'--disable-component-update', '--no-first-run', '--disable-sync'];
 const [url, baseRun, newRun, comm, shot] = process.argv.slice(2);
 
-function check(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-async function ready(page, since) {
-	await page.waitForFunction((t) => document.body.dataset.ready &&
-		document.body.dataset.ready !== t, since, { timeout: 20000 });
-	const r = await page.evaluate(() => document.body.dataset.ready);
-	check(r !== 'error', 'the page shows an error: ' +
-		await page.evaluate(() => document.getElementById('error').textContent));
-	return r;
-}
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
-const problems = [];
-try {
+await inChromium('page OK', async (browser) => {
 	const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-	page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push('console ' + m.type() + ': ' + m.text()); });
-	page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-	page.on('dialog', async (d) => { problems.push('dialog: ' + d.message()); await d.dismiss(); });
+	watch(page);
 	await page.goto(url + `?run=${baseRun}`, { waitUntil: 'load' });
 	let t = await ready(page, '');
 	let n = await page.locator('#graph rect.f').count();
@@ -122,13 +103,4 @@ try {
 	}
 	const csp = await page.evaluate(async () => (await fetch('/')).headers.get('content-security-policy'));
 	check(/script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp), 'page CSP: ' + csp);
-} catch (e) {
-	problems.push(e.message);
-} finally {
-	await browser.close();
-}
-if (problems.length) {
-	for (const p of problems) console.error('FAIL: ' + p);
-	process.exit(1);
-}
-console.log('page OK');
+});

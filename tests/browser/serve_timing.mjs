@@ -16,17 +16,10 @@
 // clearing the search must each answer in under 200 ms: every action runs 5
 // times and the median counts (the machine is shared), timed as
 // flamegraph.mjs times the static SVG.
-import { chromium } from 'playwright-core';
+import { inChromium, check, watch } from './harness.mjs';
 
 const DRAW_MS = 1000, ACT_MS = 200;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-	'--disable-component-update', '--no-first-run', '--disable-sync'];
 const [url, run, minWidth] = process.argv.slice(2);
-const problems = [];
-
-function check(cond, msg) {
-	if (!cond) problems.push(msg);
-}
 
 // Run @body (a function's source, called with @arg) after two frames; time it to the second frame after.
 function timed(page, body, arg) {
@@ -76,8 +69,7 @@ async function load(page, query, label) {
 
 async function measure(browser, query, label) {
 	const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-	page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${label}: console ${m.type()}: ${m.text()}`); });
-	page.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
+	watch(page, `${label}: `);
 	const loads = [];
 	for (let i = 0; i < 3; i++)
 		loads.push(await load(page, query, label));
@@ -138,17 +130,7 @@ async function measure(browser, query, label) {
 	await page.close();
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, timeout: 60000 });
-try {
+await inChromium('timing OK', async (browser) => {
 	await measure(browser, `?run=${run}` + (minWidth ? `&min_width=${minWidth}` : ''),
 		`run ${run}, min_width ${minWidth || 'default'}`);
-} catch (e) {
-	problems.push(e.message);
-} finally {
-	await browser.close();
-}
-if (problems.length) {
-	for (const p of problems) console.error('FAIL: ' + p);
-	process.exit(1);
-}
-console.log('timing OK');
+});

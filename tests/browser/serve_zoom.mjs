@@ -13,18 +13,11 @@
 // must then be under the method with their names and weights, the tooltip's
 // share still of the whole profile; a click on a leaf zooms further, and
 // Escape brings the whole graph back. No console errors.
-import { chromium } from 'playwright-core';
+import { inChromium, check, watch } from './harness.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-	'--disable-component-update', '--no-first-run', '--disable-sync'];
 const [url, run] = process.argv.slice(2);
-const problems = [];
 const MODULE = 7, CLASS = 3;
 const METHOD = `app::module_0${MODULE}::Class${CLASS}::method_${CLASS}`;
-
-function check(cond, msg) {
-	if (!cond) problems.push(msg);
-}
 
 // The frames under the frame named @name: [name, value] pairs, and its index.
 const childrenOf = (name) => {
@@ -51,11 +44,9 @@ async function clickAndWait(page, name) {
 	}, name);
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, timeout: 60000 });
-try {
+await inChromium('zoom OK', async (browser) => {
 	const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-	page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-	page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+	watch(page);
 	await page.goto(`${url}?run=${run}`, { waitUntil: 'load' });
 	await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120000 });
 	check(await page.evaluate(() => document.body.dataset.ready) !== 'error', 'the page shows an error');
@@ -104,13 +95,4 @@ try {
 	check(back.frames === whole.frames && !back.focus && !back.transform,
 		`Escape: ${JSON.stringify(back)}, not the whole graph of ${whole.frames} frames`);
 	await page.close();
-} catch (e) {
-	problems.push(e.message);
-} finally {
-	await browser.close();
-}
-if (problems.length) {
-	for (const p of problems) console.error('FAIL: ' + p);
-	process.exit(1);
-}
-console.log('zoom OK');
+});
