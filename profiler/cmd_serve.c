@@ -666,7 +666,7 @@ static int apply_focus(struct api *a, struct stack_agg **agg)
 	return 0;
 }
 
-enum api_kind { K_TOP, K_TOP_TXT, K_FOLDED, K_SVG, K_PPROF };
+enum api_kind { K_TOP, K_TOP_TXT, K_FOLDED, K_SVG };
 
 static int with_agg(struct api *a, enum api_kind kind)
 {
@@ -694,11 +694,6 @@ static int with_agg(struct api *a, enum api_kind kind)
 		if (a->download)
 			a->resp->filename = "flamegraph.svg";
 		break;
-	case K_PPROF:
-		err = stack_agg__write_pprof(agg, &a->resp->body);
-		a->resp->type = "application/octet-stream";
-		a->resp->filename = "profile.pb.gz";
-		break;
 	}
 	stack_agg__free(agg);
 	return err;
@@ -724,9 +719,38 @@ static int api_flamegraph(struct api *a)
 	return with_agg(a, K_SVG);
 }
 
+/*
+ * pprof from the selection's frames, as `profile export --format pprof
+ * store:...` writes it: binaries with build ids, addresses, source lines,
+ * process, pid and host labels, CPU time at the runs' frequency.
+ */
 static int api_pprof(struct api *a)
 {
-	return with_agg(a, K_PPROF);
+	struct export_opts eo = { .name = "profile" };
+	struct store *st = thread_store(a->srv);
+	struct export_profile *p;
+	long freq = 0;
+	int err;
+
+	if (!st)
+		return -errno;
+	err = resolve_last(a, st, &a->sel[0]);
+	if (err)
+		return err;
+	p = export_profile__new();
+	if (!p)
+		return -ENOMEM;
+	err = input__store_profile(st, &a->sel[0].sel, p, &freq);
+	/*
+	 * as the CLI: 99 Hz when no run says; runs at different frequencies
+	 * (-1), which the CLI refuses without --freq, give plain sample counts
+	 */
+	eo.period_ns = freq < 0 ? 0 : 1e9 / (freq ? freq : 99);
+	err = err ?: export_profile__pprof(p, &eo, &a->resp->body);
+	export_profile__free(p);
+	a->resp->type = "application/octet-stream";
+	a->resp->filename = "profile.pb.gz";
+	return err;
 }
 
 static int diff_json(struct api *a, const struct stack_agg *base, const struct stack_agg *new)

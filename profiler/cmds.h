@@ -34,6 +34,14 @@ struct export_profile;
  * of each stack as the process.
  */
 int input__load_profile(const char *spec, struct export_profile *p);
+struct store;
+struct store_selector;
+/*
+ * As input__load_profile() for a selection @sel of the open store @st (the
+ * server's); *@freq (unless NULL) as input__store_freq() gives it. 0 or -errno.
+ */
+int input__store_profile(struct store *st, const struct store_selector *sel,
+			 struct export_profile *p, long *freq);
 /*
  * An input file named on the command line: 0 when @path can be read as one
  * (a regular file, a pipe or a character device, or missing: opening it says

@@ -261,13 +261,30 @@ static int add_sample(void *ctx, const struct store_sample_key *key,
 	return export_profile__add(c->p, &k, c->frames, nr, count);
 }
 
-static int load_store_profile(const char *spec, struct export_profile *p)
+int input__store_profile(struct store *st, const struct store_selector *sel,
+			 struct export_profile *p, long *freq)
 {
 	struct profile_ctx c = { .p = p };
+	size_t i;
+	int err;
+
+	if (freq)
+		*freq = 0;
+	err = store__query_samples(st, sel, add_sample, &c);
+	for (i = 0; i < c.nr_names; i++)
+		strbuf__release(&c.names[i]);
+	free(c.names);
+	free(c.frames);
+	if (!err && freq)
+		err = store__list_runs(st, sel, note_freq, freq);
+	return err;
+}
+
+static int load_store_profile(const char *spec, struct export_profile *p)
+{
 	struct strbuf buf = STRBUF_INIT;
 	struct selector sel = {};
 	struct store *st = NULL;
-	size_t i;
 	int err;
 
 	err = parse_store_spec(spec, &sel, &buf);
@@ -275,11 +292,7 @@ static int load_store_profile(const char *spec, struct export_profile *p)
 		st = selector__open(&sel);
 		err = st ? 0 : -errno;
 	}
-	err = err ?: store__query_samples(st, &sel.sel, add_sample, &c);
-	for (i = 0; i < c.nr_names; i++)
-		strbuf__release(&c.names[i]);
-	free(c.names);
-	free(c.frames);
+	err = err ?: input__store_profile(st, &sel.sel, p, NULL);
 	store__free(st);
 	selector__release(&sel);
 	strbuf__release(&buf);

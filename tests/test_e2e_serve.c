@@ -334,12 +334,34 @@ static void test_api_equals_cli(void **state)
 }
 
 /* The JSON top rows are the text table's rows; the timeline adds up to the total. */
+/* The whole of a binary file: its bytes, their number in *@len. */
+static char *slurp_len(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n = -1;
+
+	if (!f)
+		fail_msg("cannot open '%s': %s", path, strerror(errno));
+	if (!fseek(f, 0, SEEK_END))
+		n = ftell(f);
+	if (n < 0 || fseek(f, 0, SEEK_SET))
+		fail_msg("cannot read '%s': %s", path, strerror(errno));
+	buf = malloc(n + 1);
+	assert_non_null(buf);
+	*len = fread(buf, 1, n, f);
+	assert_int_equal(*len, (size_t)n);
+	fclose(f);
+	return buf;
+}
+
 static void check_json_endpoints(void)
 {
 	struct reply r, t;
-	char path[256], *p, *txt;
+	char path[256], spec[64], *p, *txt, *want;
 	double total = 0, sum = 0;
 	long long ts, count;
+	size_t want_len;
 	int st, rows = 0;
 
 	snprintf(path, sizeof(path), "/api/top?limit=10&run=%lld", run_agent);
@@ -405,6 +427,16 @@ static void check_json_endpoints(void)
 	get(path, &r);
 	assert_int_equal(r.status, 200);
 	assert_true(r.len > 100 && (unsigned char)r.body[0] == 0x1f && (unsigned char)r.body[1] == 0x8b);
+	/* byte for byte what `profile export` writes: binaries, addresses and lines included */
+	snprintf(spec, sizeof(spec), "store:run=%lld", run_agent);
+	free(cli(&st, "export", "--format", "pprof", "--name", "profile", "--db", cur_db, "-o",
+		 tmp("cli.pb.gz"), spec, NULL));
+	assert_int_equal(st, 0);
+	want = slurp_len(tmp("cli.pb.gz"), &want_len);
+	if (want_len != r.len || memcmp(want, r.body, r.len))
+		fail_msg("/api/pprof (%zu bytes) differs from profile export (%zu bytes)", r.len,
+			 want_len);
+	free(want);
 	reply_free(&r);
 }
 
