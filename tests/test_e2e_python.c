@@ -295,7 +295,15 @@ static void test_python_agent(void **state)
 		      c.total, c.with[0], c.chained[0], c.with[2]);
 	assert_true(c.with[0] >= 200);
 	assert_true(c.chained[0] >= 0.97 * c.with[0]);
-	assert_true(c.with[2] <= 0.03 * c.total);
+	/*
+	 * The agent meets the workload at its first sample: until it has read the
+	 * maps and libpython's symbols and told BPF, samples keep the eval loop.
+	 * That delay, not a share of the run, is what is bounded: 0.2 s of
+	 * samples (about 10 ms were seen in a plain build, 80 ms under ASan).
+	 */
+	if (c.with[2] > 0.2 * atoi(FREQ_S))
+		fail_msg("%.0f samples with the eval loop: the agent took over 0.2 s to walk Python",
+			 c.with[2]);
 
 	agent_python(*state, "--no-python", folded);
 	count_folded(folded, names, walked, 3, &c);
