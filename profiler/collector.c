@@ -482,7 +482,9 @@ static int read_dwarf_stacks(struct collector *c, int fd)
 	bool first = true;
 	int err = 0;
 
-	if (!c->dbuf) {
+	if (!c->dbuf || !c->dkeys) {
+		free(c->dbuf);
+		free(c->dkeys);
 		c->dbuf = calloc(DRAIN_BATCH, sizeof(*c->dbuf));
 		c->dkeys = calloc(DRAIN_BATCH, sizeof(*c->dkeys));
 		if (!c->dbuf || !c->dkeys)
@@ -497,8 +499,9 @@ static int read_dwarf_stacks(struct collector *c, int fd)
 		for (i = 0; i < count; i++) {
 			__u32 nr = c->dbuf[i].nr < MAX_STACK_DEPTH ? c->dbuf[i].nr : MAX_STACK_DEPTH;
 
+			/* already deleted from the map: reported, so the drain counts it */
 			if (pool_add(&c->pool, &c->pool.dwarf, c->dkeys[i], c->dbuf[i].ips, nr))
-				break;
+				return -ENOMEM;
 		}
 	} while (!err);
 	if (err == -ENOENT)
@@ -596,6 +599,8 @@ int collector__drain(struct collector *c, collector_sample_fn fn, void *ctx)
 		if (err) {
 			pr_warn("cannot read the unwound stacks: %s", strerror(-err));
 			first_err = first_err ?: err;
+			/* what is left would fill the map: the BPF unwinder could store no more */
+			clear_dwarf_stacks(c->dstack_fd[old]);
 		}
 	}
 	for (i = 0; i < nr; i++) {
