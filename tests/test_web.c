@@ -1148,6 +1148,34 @@ static void test_export_speedscope_time(void **state)
 	stack_agg__free(agg);
 }
 
+/*
+ * An error that replaces a response a handler had begun (an SVG with its own
+ * script policy, a download): JSON with the strict policy, no attachment,
+ * the message and parameter escaped.
+ */
+static void test_error_response(void **state)
+{
+	struct http_response r = { .type = "image/svg+xml", .filename = "x.svg",
+				   .csp = "script-src 'unsafe-inline'", .body = STRBUF_INIT };
+	json_error_t jerr;
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(strbuf__adds(&r.body, "<svg>half"), 0);
+	assert_int_equal(http_response__error(&r, 500, "q\"<", "cannot read '%s'", "a\nb"), 0);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.type, "application/json");
+	assert_null(r.filename);
+	assert_null(r.csp);
+	doc = json_loads(r.body.buf, 0, &jerr);
+	if (!doc)
+		fail_msg("invalid JSON: %s in %s", jerr.text, r.body.buf);
+	assert_string_equal(json_string_value(json_object_get(doc, "error")), "cannot read 'a\nb'");
+	assert_string_equal(json_string_value(json_object_get(doc, "param")), "q\"<");
+	json_decref(doc);
+	strbuf__release(&r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1176,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(test_export_process_alone),
 		cmocka_unit_test(test_export_speedscope),
 		cmocka_unit_test(test_export_speedscope_time),
+		cmocka_unit_test(test_error_response),
 	};
 
 	return cmocka_run_group_tests_name("web", tests, NULL, NULL);

@@ -169,6 +169,7 @@ int http_response__error(struct http_response *resp, int status, const char *par
 	resp->status = status;
 	resp->type = "application/json";
 	resp->filename = NULL;
+	resp->csp = NULL;	/* a JSON error, not the SVG a handler had begun: the strict policy */
 	strbuf__setlen(&resp->body, 0);
 	j = json_pack("{s:s%}", "error", msg, strlen(msg));
 	if (j && param)
