@@ -32,9 +32,12 @@ fi
 passed=0 failed=0 skipped=0 broken="" failed_names=""
 log=$(mktemp)
 for t in $bins; do
+	start=$(date +%s)
 	"$t" >"$log" 2>&1
 	status=$?
 	cat "$log"
+	# each binary's wall time: what to look at when the suite nears its time budget
+	echo "== $(basename "$t"): $(($(date +%s) - start)) s"
 	p=$(grep -c '^\[       OK \]' "$log")
 	s=$(grep -c '^\[  SKIPPED \]' "$log")
 	# the summary repeats failed names once more: count each failing test once
