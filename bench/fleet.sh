@@ -7,6 +7,8 @@
 # `top` and `flamegraph` for one host over one hour and for all hosts over the
 # whole span, beside the targets.
 #   usage: bench/fleet.sh OUTPUT [HOSTS] [HOURS] [SAMPLES_PER_BUCKET] [BUCKETS_PER_BATCH]
+# With FLEET_KEEP=DIR the server's directory is DIR and is kept (the server
+# stopped); a later run with the same DIR skips the writing and measures again.
 set -eu
 
 out=$1
@@ -15,23 +17,38 @@ hours=${3:-24}
 per_bucket=${4:-800}
 per_batch=${5:-6}
 bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
-dir=$(mktemp -d /tmp/profile-fleet-bench-XXXXXX)
+keep=${FLEET_KEEP:-}
+if [ -n "$keep" ]; then
+	mkdir -p "$keep"
+	dir=$(cd "$keep" && pwd)
+else
+	dir=$(mktemp -d /tmp/profile-fleet-bench-XXXXXX)
+fi
 port=$((20000 + $$ % 40000))
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
 	as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	[ -n "$keep" ] || rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
-as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+[ -f "$dir/data/PG_VERSION" ] ||
+	as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
 as_pg "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
 	-o "-k $dir -p $port -c listen_addresses='' -c shared_buffers=256MB" start >/dev/null
 db="host=$dir port=$port dbname=postgres user=postgres"
 
 echo "== ingest: $hosts hosts, $hours h of 10-s buckets, $per_bucket samples per host-bucket," \
 	"$per_batch buckets per batch (one pipeline round trip each)"
-"$out/bench/fleet" "$db" "$hosts" "$hours" "$per_bucket" 3000 "$per_batch" | tee "$dir/gen.txt"
+if [ -f "$dir/gen.txt" ] && grep -q '^t0 ' "$dir/gen.txt"; then
+	echo "(written before, in $dir:)"
+	cat "$dir/gen.txt"
+	# a writer's open migrates the schema of an older profile
+	"$out/profile" gc --db "$db" --retention 3650d >/dev/null
+else
+	"$out/bench/fleet" "$db" "$hosts" "$hours" "$per_bucket" 3000 "$per_batch" |
+		tee "$dir/gen.txt"
+fi
 t0=$(sed -n 's/^t0 //p' "$dir/gen.txt")
 
 echo "== on disk"

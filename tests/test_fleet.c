@@ -559,10 +559,35 @@ static void test_gc(void **state)
 	assert_int_equal(psql_count("gc", "SELECT count(*) FROM stacks"), 1);
 	assert_int_equal(psql_count("gc", "SELECT count(*) FROM frames"), 3);
 	assert_int_equal(psql_count("gc", "SELECT count(*) FROM runs"), 1);
+	/* the expired days' rollups went with them */
+	snprintf(db, sizeof(db), "SELECT (SELECT count(*) FROM rollup_h WHERE hour < %lld) +"
+		 " (SELECT count(*) FROM rollup_d WHERE day < %lld)", (long long)now - 30 * 86400,
+		 (long long)now - 30 * 86400);
+	assert_int_equal(psql_count("gc", db), 0);
+	assert_int_equal(psql_count("gc", "SELECT count(*) FROM rollup_h"), 1);
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=gc user=postgres", server.dir,
+		 server.port);
 	assert_int_equal(profile(tmp("gc.out"), tmp("gc.err"), "folded", "--db", db, NULL), 0);
 	out = slurp(tmp("gc.out"));
 	assert_string_equal(out, "app;main;work;inner_[i] 5\n");
 	free(out);
+	/*
+	 * a writer that does not say it writes the store's schema (one of an
+	 * older profile, still running when the schema moved on) is refused
+	 */
+	{
+		char cmd[1024], *err;
+
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -d gc -c \"INSERT"
+			 " INTO samples VALUES (%lld, 1, 1, '{}', '{}')\" 2>%s", server.bin, server.dir,
+			 server.port, (long long)now - 86400, tmp("old.err"));
+		assert_int_not_equal(system(cmd), 0);
+		err = slurp(tmp("old.err"));
+		if (!strstr(err, "does not write profile schema version"))
+			fail_msg("an old writer's insert was not refused: %s", err);
+		free(err);
+		assert_int_equal(psql_count("gc", "SELECT count(*) FROM samples"), 1);
+	}
 }
 
 /*

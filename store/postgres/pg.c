@@ -24,10 +24,10 @@
 #include "store/store_backend.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
-#include "common/strset.h"
+#include "common/array.h"
 #include "common/log.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 #define DAY_SECS 86400
 
 /*
@@ -44,7 +44,15 @@
  *    hour rollup as a delta row in its own transaction; a later batch of the
  *    run merges an hour's deltas into one row and adds them to the day's, then
  *    merges the day's. A sum over the rows never changes by a merge, so the
- *    rollups always equal the samples. The existing samples are rolled up here.
+ *    rollups always equal the samples. The existing samples are rolled up here,
+ *    with inserts into them held until the migration commits.
+ * 4: writers say which schema they write (profile.schema, set per session);
+ *    an insert into the samples by a session that does not write the
+ *    store's version is refused. A writer of an older profile still running
+ *    when the schema moves on (an agent not yet upgraded) would otherwise go
+ *    on writing as the old schema wants: without rollup deltas, say. Its
+ *    batch fails instead and stays in its host's database; opened again, it
+ *    is told the store is newer than it knows.
  */
 static const char *const pg_migrations[] = {
 	/* 0 -> 1 */
@@ -75,7 +83,8 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE frames ADD COLUMN file text NOT NULL DEFAULT '',"
 	" ADD COLUMN line integer NOT NULL DEFAULT 0,"
 	" ADD COLUMN start_line integer NOT NULL DEFAULT 0;",
-	/* 2 -> 3 */
+	/* 2 -> 3: the samples held still while they are rolled up */
+	"LOCK TABLE samples IN SHARE MODE;"
 	"CREATE TABLE rollup_h(hour bigint NOT NULL, run_id bigint NOT NULL,"
 	" process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts bigint[] NOT NULL,"
 	" in_day boolean NOT NULL);"
@@ -95,6 +104,15 @@ static const char *const pg_migrations[] = {
 	" r.process_id, u.st, sum(u.n)::bigint AS n FROM rollup_h r,"
 	" unnest(r.stacks, r.counts) AS u(st, n) GROUP BY 1, 2, 3, 4) x"
 	" GROUP BY dy, run_id, process_id;",
+	/* 3 -> 4 */
+	"LOCK TABLE samples IN SHARE MODE;"
+	"CREATE FUNCTION profile_writer_check() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" DECLARE v integer := (SELECT max(version) FROM profile_schema); BEGIN"
+	" IF coalesce(current_setting('profile.schema', true), '') IS DISTINCT FROM v::text THEN"
+	" RAISE EXCEPTION 'this writer does not write profile schema version % of the store:"
+	" upgrade it', v USING ERRCODE = '55000'; END IF; RETURN NULL; END $f$;"
+	"CREATE TRIGGER samples_writer BEFORE INSERT ON samples FOR EACH STATEMENT"
+	" EXECUTE FUNCTION profile_writer_check();",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VERSION,
@@ -109,6 +127,7 @@ _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VER
 	" FROM t GROUP BY 1, 2, 3) x GROUP BY hr, p"
 
 enum pg_stmt {
+	PG_LOCK_RUN,
 	PG_FRAMES,
 	PG_STACKS,
 	PG_PROCS,
@@ -125,6 +144,13 @@ static const struct {
 	const char *name, *sql;
 	int nparams;
 } pg_stmts[PG_MAX] = {
+	/*
+	 * a batch's transaction holds its run: two writers of one run (an agent
+	 * and a `profile push`) take turns, and their merges of the run's hours
+	 * and days cannot deadlock
+	 */
+	[PG_LOCK_RUN] = { "lock_run",
+		"SELECT pg_advisory_xact_lock(7420318, ($1::bigint % 2147483647)::integer)", 1 },
 	[PG_FRAMES] = { "frames",
 		"INSERT INTO frames(hash, kernel, flags, depth, addr, build_id, module, name, seen_day,"
 		" file, line, start_line) SELECT DISTINCT ON (h) h, k, f, d, a, b, m, n, $9, sf, l, sl"
@@ -436,6 +462,7 @@ static void pg_notice(void *arg, const char *msg)
 /* Connect (again, after a lost connection); prepared statements and partitions are per session. */
 static int pg_connect(struct pg_store *p)
 {
+	char sql[96];
 	__s64 version;
 	int err;
 
@@ -468,7 +495,10 @@ static int pg_connect(struct pg_store *p)
 		return err;
 	}
 	PQsetNoticeProcessor(p->conn, pg_notice, p);
-	PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+	/* the schema this session writes: profile_writer_check() refuses inserts of another */
+	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; SET profile.schema = '%d'",
+		 PG_SCHEMA_VERSION);
+	PQclear(PQexec(p->conn, sql));
 	err = pg_version(p, &version);
 	if (!err && version < PG_SCHEMA_VERSION) {
 		if (p->write)
@@ -892,7 +922,12 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		goto out;
 	}
 	/* statements up to the sync are one implicit transaction */
-	if (pb.a[A_FH].len > 2) {
+	if (b->nr_counts) {
+		params[0] = run;
+		err = send(p, PG_LOCK_RUN, params);
+		sent++;
+	}
+	if (!err && pb.a[A_FH].len > 2) {
 		params[0] = pb.a[A_FH].buf, params[1] = pb.a[A_FK].buf, params[2] = pb.a[A_FF].buf;
 		params[3] = pb.a[A_FD].buf, params[4] = pb.a[A_FA].buf, params[5] = pb.a[A_FB].buf;
 		params[6] = pb.a[A_FM].buf, params[7] = pb.a[A_FN].buf, params[8] = day;
@@ -1067,6 +1102,20 @@ static void w_release(struct pg_where *w)
 	strbuf__release(&w->sql);
 }
 
+/* Add parameter @v (and its place in @fmt); @owned, when given, is freed with @w. */
+static void w_add_owned(struct pg_where *w, const char *fmt, const char *v, char *owned)
+{
+	if (w->nr >= 64) {
+		w->err = -E2BIG;
+		free(owned);
+		return;
+	}
+	w->owned[w->nr] = owned;
+	w->params[w->nr++] = v;
+	if (!w->err)
+		w->err = strbuf__addf(&w->sql, fmt, w->nr);
+}
+
 static void w_add(struct pg_where *w, const char *fmt, const char *v)
 {
 	if (w->nr >= 64) {
@@ -1129,14 +1178,13 @@ static void w_run_conds(struct pg_where *w, const struct store_selector *sel)
 	int i;
 
 	for (i = 0; i < sel->nr_hosts; i++) {
-		char *re = w->nr < 64 ? glob_regex(sel->hosts[i]) : NULL;
+		char *re = glob_regex(sel->hosts[i]);
 
 		if (!re) {
-			w->err = w->nr < 64 ? -ENOMEM : -E2BIG;
+			w->err = -ENOMEM;
 			return;
 		}
-		w->owned[w->nr] = re;
-		w_add(w, i ? " OR h.name ~ $%d" : " AND (h.name ~ $%d", re);
+		w_add_owned(w, i ? " OR h.name ~ $%d" : " AND (h.name ~ $%d", re, re);
 	}
 	if (sel->nr_hosts && !w->err)
 		w->err = strbuf__addch(&w->sql, ')');
@@ -1144,10 +1192,25 @@ static void w_run_conds(struct pg_where *w, const struct store_selector *sel)
 		w_add(w, " AND $%d = ANY(r.labels)", sel->labels[i]);
 }
 
+/* The selector's conditions on p (processes) alone. */
+static int w_proc_conds(struct pg_where *w, const struct store_selector *sel)
+{
+	int i;
+
+	for (i = 0; i < sel->nr_pids; i++)
+		w_num(w, i ? ", $%d" : " AND p.pid IN ($%d", sel->pids[i]);
+	if (sel->nr_pids)
+		w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	if (sel->comm)
+		w_add(w, " AND p.comm = $%d", sel->comm);
+	if (sel->build_id)
+		w_add(w, " AND starts_with(p.exe_build_id, $%d)", sel->build_id);
+	return w->err;
+}
+
 /* Conditions on s (samples, when @samples), p (processes), r (runs) and h (hosts). */
 static int pg_build_where(struct pg_where *w, const struct store_selector *sel, bool samples)
 {
-	int i;
 
 	w->err = strbuf__adds(&w->sql, " WHERE true");
 	if (sel->run_id)
@@ -1167,14 +1230,7 @@ static int pg_build_where(struct pg_where *w, const struct store_selector *sel, 
 	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
 		w->err = w->err ?: strbuf__adds(&w->sql, " AND EXISTS (SELECT 1 FROM processes p"
 					       " WHERE p.run_id = r.id");
-	for (i = 0; i < sel->nr_pids; i++)
-		w_num(w, i ? ", $%d" : " AND p.pid IN ($%d", sel->pids[i]);
-	if (sel->nr_pids)
-		w->err = w->err ?: strbuf__addch(&w->sql, ')');
-	if (sel->comm)
-		w_add(w, " AND p.comm = $%d", sel->comm);
-	if (sel->build_id)
-		w_add(w, " AND starts_with(p.exe_build_id, $%d)", sel->build_id);
+	w_proc_conds(w, sel);
 	if (!samples && (sel->nr_pids || sel->comm || sel->build_id))
 		w->err = w->err ?: strbuf__addch(&w->sql, ')');
 	return w->err;
@@ -1223,14 +1279,14 @@ static void w_span(struct pg_where *w, enum pg_src src, __s64 from, __s64 to, co
 }
 
 /*
- * " FROM (...) s JOIN processes p ... JOIN hosts h": the counts of the
+ * " FROM (...) s JOIN processes p" (and with @hosts "... JOIN hosts h"): the counts of the
  * selector's time range, as rows of (run_id, process_id, stacks, counts).
  * Whole days come from the day rollup (plus the hour deltas not yet in it),
  * whole hours from the hour rollup, and only the edges of the range from the
  * samples; the rollups always sum to the samples, so the answer is the same.
  * The run conditions go into each part, so that each reads only its runs.
  */
-static int w_counts_from(struct pg_where *w, const struct store_selector *sel)
+static int w_counts_from(struct pg_where *w, const struct store_selector *sel, bool hosts)
 {
 	__s64 since = sel->since > 0 ? sel->since : 0;
 	__s64 until = sel->until > 0 ? sel->until : LLONG_MAX;
@@ -1276,60 +1332,22 @@ static int w_counts_from(struct pg_where *w, const struct store_selector *sel)
 	w_span(w, SRC_DAYS, d0, d1, rc);
 	w_span(w, SRC_OPEN_HOURS, d0, d1, rc);
 out:
-	w->err = w->err ?: strbuf__adds(&w->sql, ") s JOIN processes p ON p.id = s.process_id"
-					" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id");
+	w->err = w->err ?: strbuf__adds(&w->sql, ") s JOIN processes p ON p.id = s.process_id");
+	if (hosts)
+		w->err = w->err ?: strbuf__adds(&w->sql, " JOIN runs r ON r.id = s.run_id"
+						" JOIN hosts h ON h.id = r.host_id");
 	strbuf__release(&runs);
 	return w->err;
-}
-
-/* The selector without its time range: w_counts_from has it. */
-static int w_counts_where(struct pg_where *w, const struct store_selector *sel)
-{
-	struct store_selector rest = *sel;
-
-	rest.since = rest.until = 0;
-	return pg_build_where(w, &rest, true);
 }
 
 /* ---- reading stacks ---- */
 
 /*
- * Hashes go to the server and stacks come back in PostgreSQL's binary array
- * format (ndim, flags, element type, then dim and lower bound per dimension,
- * then length and value per element, all big-endian): thousands of stacks of
- * dozens of hashes are neither printed nor parsed as text.
+ * Stacks come back in PostgreSQL's binary array format (ndim, flags, element
+ * type, then dim and lower bound per dimension, then length and value per
+ * element, all big-endian): thousands of stacks of dozens of hashes are
+ * neither printed nor parsed as text.
  */
-#define INT8OID 20
-#define INT8ARRAYOID 1016
-
-static void barr_open(struct strbuf *sb)
-{
-	const __u32 head[5] = { htobe32(1), 0, htobe32(INT8OID), 0, htobe32(1) };
-
-	strbuf__setlen(sb, 0);
-	strbuf__add(sb, head, sizeof(head));
-}
-
-static void barr_add(struct strbuf *sb, __s64 v)
-{
-	const __u32 len = htobe32(8);
-	const __u64 be = htobe64((__u64)v);
-
-	strbuf__add(sb, &len, sizeof(len));
-	strbuf__add(sb, &be, sizeof(be));
-}
-
-static int barr_close(struct strbuf *sb)
-{
-	__u32 n;
-
-	if (!sb->buf || sb->len < 20)
-		return -ENOMEM;
-	n = htobe32((__u32)((sb->len - 20) / 12));
-	memcpy(sb->buf + 12, &n, sizeof(n));
-	return 0;
-}
-
 static __s64 be_i64(const char *p)
 {
 	__u64 v;
@@ -1362,209 +1380,239 @@ static int barr_cell(PGresult *res, int row, int col, const char **first, int *n
 	return 0;
 }
 
-/* Run @sql with one binary bigint[] parameter, the result in binary when @binary. */
-static int pg_query_hashes(struct pg_store *p, const char *sql, const struct strbuf *hashes,
-			   bool binary, const char *what, PGresult **out)
-{
-	const Oid types[1] = { INT8ARRAYOID };
-	const char *vals[1] = { hashes->buf };
-	const int lens[1] = { (int)hashes->len }, fmts[1] = { 1 };
-	PGresult *res = PQexecParams(p->conn, sql, 1, types, vals, lens, fmts, binary ? 1 : 0);
-	int err = pg_check(p, res, what);
+/*
+ * Rows of (comm, stack, count) for @fn, or with @sfn (store__query_samples)
+ * of (host, pid, comm, stack, count), with their frames: two statements in
+ * one snapshot, both answered in the binary format (no number printed and
+ * parsed as text). The first sums the selection per group and stack and
+ * looks up the stacks it summed: one result where a kind column tells a sum
+ * (0) from a stack (1). The second reads the frames those stacks hold, their
+ * hashes gathered here (a hash set in C costs a fraction of unnesting and
+ * grouping tens of thousands of hashes on the server).
+ */
+#define PG_SUM 0
+#define PG_STACK 1
 
-	*out = err ? NULL : res;
+enum pg_col { C_KIND, C_COMM, C_HOST, C_HASH, C_COUNT, C_PID, C_FRAMES, C_MAX };
+enum pg_fcol {
+	F_HASH, F_MODULE, F_NAME, F_BUILD_ID, F_FILE, F_ADDR, F_DEPTH, F_LINE, F_START_LINE,
+	F_FLAGS, F_MAX,
+};
+
+#define INT8OID 20
+#define INT8ARRAYOID 1016
+
+/* A binary bigint[] parameter of @n hashes. */
+static int barr_of(struct strbuf *sb, const __s64 *v, size_t n)
+{
+	const __u32 head[5] = { htobe32(1), 0, htobe32(INT8OID), htobe32((__u32)n), htobe32(1) };
+	const __u32 len = htobe32(8);
+	size_t i;
+	int err;
+
+	strbuf__setlen(sb, 0);
+	err = strbuf__add(sb, head, sizeof(head));
+	for (i = 0; !err && i < n; i++) {
+		const __u64 be = htobe64((__u64)v[i]);
+
+		err = strbuf__add(sb, &len, sizeof(len)) ?: strbuf__add(sb, &be, sizeof(be));
+	}
 	return err;
 }
 
-struct pg_frame {
-	int name;	/* strset id, -1 when unnamed */
-	int module, build_id, file;
-	bool kernel;
-	int flags;
-	__u64 addr;
-	int depth, line, start_line;
-};
-
-static int pg_frame__read(struct pg_frame *f, struct strset *strs, PGresult *res, int row)
+static __s64 bin_int(PGresult *res, int row, int col)
 {
-	const char *module = PQgetvalue(res, row, 3);
+	const char *v = PQgetvalue(res, row, col);
+	__u32 v32;
 
-	f->kernel = !strcmp(PQgetvalue(res, row, 1), "t");
-	f->flags = (int)cell_int(res, row, 2);
-	f->module = strset__add(strs, module, strlen(module));
-	f->name = PQgetisnull(res, row, 4) ? -1 :
-		strset__add(strs, PQgetvalue(res, row, 4), strlen(PQgetvalue(res, row, 4)));
-	f->build_id = strset__add(strs, PQgetvalue(res, row, 5), strlen(PQgetvalue(res, row, 5)));
-	f->addr = (__u64)cell_int(res, row, 6);
-	f->depth = (int)cell_int(res, row, 7);
-	f->file = strset__add(strs, PQgetvalue(res, row, 8), strlen(PQgetvalue(res, row, 8)));
-	f->line = (int)cell_int(res, row, 9);
-	f->start_line = (int)cell_int(res, row, 10);
-	return f->module < 0 || f->name < -1 || f->build_id < 0 || f->file < 0 ? -ENOMEM : 0;
+	if (PQgetisnull(res, row, col))
+		return 0;
+	if (PQgetlength(res, row, col) == 8)
+		return be_i64(v);
+	if (PQgetlength(res, row, col) != 4)
+		return 0;
+	memcpy(&v32, v, sizeof(v32));
+	return (__s32)be32toh(v32);
 }
 
-static void pg_frame__out(const struct pg_frame *f, const struct strset *strs,
-			  struct store_query_frame *o)
-{
-	o->kernel = f->kernel;
-	o->inlined = f->flags & 1;
-	o->jit = f->flags & 2;
-	o->python = f->flags & 4;
-	o->name = f->name >= 0 ? strset__str(strs, f->name) : NULL;
-	o->module = strset__str(strs, f->module);
-	o->build_id = strset__str(strs, f->build_id);
-	o->file = strset__str(strs, f->file);
-	o->addr = f->addr;
-	o->depth = f->depth;
-	o->line = f->line;
-	o->start_line = f->start_line;
-}
-
-/*
- * Rows of (comm, stack, count) for @fn, or with @sfn (store__query_samples)
- * of (host, pid, comm, stack, count).
- */
 static int pg_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 		     store_sample_fn sfn, void *ctx)
 {
-	const char *group = sfn ? "h.name, p.pid, p.comm, u.stack" : "p.comm, u.stack";
-	int scol = sfn ? 3 : 1;	/* the stack's column */
+	static const Oid types[1] = { INT8ARRAYOID };
+	static const int fmts[1] = { 1 };
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
-	struct hashmap frame_idx = HASHMAP_INIT, stack_row = HASHMAP_INIT;
-	struct strbuf hashes = STRBUF_INIT;
-	PGresult *rows = NULL, *stacks = NULL, *frames = NULL;
-	struct store_query_frame *out = NULL;
-	struct pg_frame *fr = NULL;
-	struct strset *strs = strset__new();
-	size_t cap_out = 0;
-	int i, nr_rows = 0, err;
+	struct hashmap frame_idx = HASHMAP_INIT, stack_idx = HASHMAP_INIT;
+	struct strbuf arr = STRBUF_INIT;
+	struct store_query_frame *qf = NULL, *out = NULL;
+	__s64 *hashes = NULL;		/* the frames' hashes, each once */
+	int *stack_frames = NULL;	/* each stack's frames as indexes into qf, one after another */
+	size_t *stack_off = NULL;	/* stack i: stack_frames[stack_off[i] .. stack_off[i + 1]) */
+	size_t nr_refs = 0, cap_refs = 0, cap_out = 0, nr_hashes = 0, cap_hashes = 0;
+	int i, nr = 0, nr_st = 0, err;
+	PGresult *res = NULL, *frames = NULL;
+	uint64_t idx;
 
-	err = strs ? pg_ready(p) : -ENOMEM;
-	err = err ?: strbuf__addf(&w.sql, "SELECT %s, sum(u.count)", group);
-	err = err ?: w_counts_from(&w, sel);
+	err = pg_ready(p);
+	err = err ?: strbuf__addf(&w.sql, "WITH s AS MATERIALIZED (SELECT %s, p.comm, u.stack,"
+				  " sum(u.count)::bigint AS n",
+				  sfn ? "h.name AS host, p.pid" : "NULL::text AS host, 0 AS pid");
+	err = err ?: w_counts_from(&w, sel, sfn);
 	err = err ?: strbuf__adds(&w.sql,
-		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count)");
-	err = err ?: w_counts_where(&w, sel);
-	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s", group);
-	/* one snapshot for the three queries */
-	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-			     "cannot query samples");
+		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count) WHERE true");
+	err = err ?: w_proc_conds(&w, sel);
+	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s)", sfn ? "h.name, p.pid, p.comm, u.stack" :
+				  "p.comm, u.stack");
+	err = err ?: strbuf__adds(&w.sql,
+		" SELECT 0, comm, host, stack, n, pid, NULL::bigint[] FROM s"
+		" UNION ALL SELECT 1, NULL, NULL, hash, 0, 0, frames FROM stacks"
+		" WHERE hash IN (SELECT stack FROM s)");
 	/*
-	 * the unnested entries are summed in memory (a hash), not sorted: the
-	 * planner guesses 10 entries an array and would sort hundreds of
-	 * thousands of rows by their comm's collation (1.9 s instead of 1.1 for
-	 * a day of 10 hosts)
+	 * one snapshot for the two statements; the unnested entries are summed
+	 * in memory (a hash), not sorted: the planner guesses 10 entries an
+	 * array and would sort hundreds of thousands of rows by their comm's
+	 * collation (1.9 s instead of 1.1 for a day of 10 hosts)
 	 */
-	err = err ?: pg_exec(p, "SET LOCAL work_mem = '256MB'; SET LOCAL enable_sort = off",
+	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+			     " SET LOCAL work_mem = '256MB'; SET LOCAL enable_sort = off",
 			     "cannot query samples");
 	if (err)
 		goto out;
-	err = pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &rows);
-	if (!err) {
-		nr_rows = PQntuples(rows);
-		barr_open(&hashes);
-		for (i = 0; i < nr_rows; i++)
-			barr_add(&hashes, cell_int(rows, i, scol));
-		err = barr_close(&hashes);
-	}
-	err = err ?: pg_query_hashes(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1)",
-				     &hashes, true, "cannot query stacks", &stacks);
-	/* the frames by the hashes the stacks hold: an index lookup each, no unnest on the server */
-	if (!err) {
-		const char *first;
-		uint64_t one;
-		int j, n;
+	res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
+	err = pg_check(p, res, "cannot query samples");
+	if (err)
+		res = NULL;
+	else if (PQnfields(res) != C_MAX)
+		err = -EBADMSG;
+	nr = err ? 0 : PQntuples(res);
+	/* the frames the stacks hold, each once */
+	for (i = 0; !err && i < nr; i++) {
+		const char *first = NULL;
+		int j, n = 0;
 
-		barr_open(&hashes);
-		for (i = 0; !err && i < PQntuples(stacks); i++) {
-			err = barr_cell(stacks, i, 1, &first, &n);
-			for (j = 0; !err && j < n; j++) {
-				__s64 h = be_i64(first + 12 * j + 4);
+		if (bin_int(res, i, C_KIND) != PG_STACK)
+			continue;
+		err = barr_cell(res, i, C_FRAMES, &first, &n);
+		for (j = 0; !err && j < n; j++) {
+			__s64 h = be_i64(first + 12 * j + 4);
 
-				if (!hashmap__get(&frame_idx, (uint64_t)h, &one)) {
-					err = hashmap__set(&frame_idx, (uint64_t)h, 0);
-					barr_add(&hashes, h);
-				}
-			}
+			if (hashmap__get(&frame_idx, (uint64_t)h, &idx))
+				continue;
+			err = hashmap__set(&frame_idx, (uint64_t)h, 0) ?:
+			      ARRAY_GROW(hashes, cap_hashes, nr_hashes + 1, 1024);
+			if (!err)
+				hashes[nr_hashes++] = h;
 		}
-		err = err ?: barr_close(&hashes);
-		hashmap__release(&frame_idx);
 	}
-	err = err ?: pg_query_hashes(p, "SELECT hash, kernel, flags, module, name, build_id, addr,"
-				     " depth, file, line, start_line FROM frames WHERE hash = ANY($1)",
-				     &hashes, false, "cannot query frames", &frames);
+	err = err ?: barr_of(&arr, hashes, nr_hashes);
+	if (!err) {
+		const char *vals[1] = { arr.buf };
+		const int lens[1] = { (int)arr.len };
+
+		frames = PQexecParams(p->conn, "SELECT hash, module, name, build_id, file, addr, depth,"
+				      " line, start_line, flags + CASE WHEN kernel THEN 256 ELSE 0 END"
+				      " FROM frames WHERE hash = ANY($1)", 1, types, vals, lens,
+				      fmts, 1);
+		err = pg_check(p, frames, "cannot query frames");
+		if (err)
+			frames = NULL;
+		else if (PQnfields(frames) != F_MAX)
+			err = -EBADMSG;
+	}
 	PQclear(PQexec(p->conn, "COMMIT"));
 	if (err)
 		goto out;
-	fr = calloc(PQntuples(frames) + 1, sizeof(*fr));
-	if (!fr) {
+	/* the frames as the callbacks take them, strings borrowed from the result */
+	qf = calloc(PQntuples(frames) + 1, sizeof(*qf));
+	stack_off = calloc(nr + 2, sizeof(*stack_off));
+	if (!qf || !stack_off)
 		err = -ENOMEM;
-		goto out;
-	}
 	for (i = 0; !err && i < PQntuples(frames); i++) {
-		err = pg_frame__read(&fr[i], strs, frames, i);
-		err = err ?: hashmap__set(&frame_idx, (uint64_t)cell_int(frames, i, 0), i);
-	}
-	for (i = 0; !err && i < PQntuples(stacks); i++)
-		err = PQgetlength(stacks, i, 0) != 8 ? -EBADMSG :
-		      hashmap__set(&stack_row, (uint64_t)be_i64(PQgetvalue(stacks, i, 0)), i);
-	for (i = 0; !err && i < nr_rows; i++) {
-		uint64_t row, idx;
-		const char *first = NULL;
-		int j, nr = 0, n = 0;
+		int flags = (int)bin_int(frames, i, F_FLAGS);
 
-		if (!hashmap__get(&stack_row, (uint64_t)cell_int(rows, i, scol), &row)) {
-			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
-				(long long)cell_int(rows, i, scol));
-			err = -EBADMSG;
-			break;
-		}
-		err = barr_cell(stacks, (int)row, 1, &first, &nr);
-		for (j = 0; !err && j < nr; j++) {
+		qf[i] = (struct store_query_frame){
+			.kernel = flags & 256, .inlined = flags & 1, .jit = flags & 2,
+			.python = flags & 4,
+			.name = PQgetisnull(frames, i, F_NAME) ? NULL : PQgetvalue(frames, i, F_NAME),
+			.module = PQgetvalue(frames, i, F_MODULE),
+			.build_id = PQgetvalue(frames, i, F_BUILD_ID),
+			.file = PQgetvalue(frames, i, F_FILE),
+			.addr = (__u64)bin_int(frames, i, F_ADDR),
+			.depth = (int)bin_int(frames, i, F_DEPTH),
+			.line = (int)bin_int(frames, i, F_LINE),
+			.start_line = (int)bin_int(frames, i, F_START_LINE),
+		};
+		err = hashmap__set(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), i + 1);
+	}
+	/* each stack's frames as indexes, once */
+	for (i = 0; !err && i < nr; i++) {
+		const char *first = NULL;
+		int j, n = 0;
+
+		if (bin_int(res, i, C_KIND) != PG_STACK)
+			continue;
+		err = barr_cell(res, i, C_FRAMES, &first, &n);
+		if (!err && ARRAY_GROW(stack_frames, cap_refs, nr_refs + n, 256))
+			err = -ENOMEM;
+		for (j = 0; !err && j < n; j++) {
 			__s64 h = be_i64(first + 12 * j + 4);
 
-			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx)) {
+			/* 0: a hash the frames did not answer */
+			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx) || !idx) {
 				pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
 					st->name, (long long)h);
 				err = -EBADMSG;
 				break;
 			}
-			if ((size_t)n == cap_out) {
-				size_t cap = cap_out ? cap_out * 2 : 64;
-				struct store_query_frame *o = reallocarray(out, cap, sizeof(*o));
-
-				if (!o) {
-					err = -ENOMEM;
-					break;
-				}
-				out = o;
-				cap_out = cap;
-			}
-			pg_frame__out(&fr[idx], strs, &out[n++]);
+			stack_frames[nr_refs++] = (int)idx - 1;
 		}
-		if (!err && sfn) {
+		err = err ?: hashmap__set(&stack_idx, (uint64_t)bin_int(res, i, C_HASH), nr_st);
+		stack_off[++nr_st] = nr_refs;
+	}
+	for (i = 0; !err && i < nr; i++) {
+		uint64_t s;
+		size_t j, n;
+
+		if (bin_int(res, i, C_KIND) != PG_SUM)
+			continue;
+		if (!hashmap__get(&stack_idx, (uint64_t)bin_int(res, i, C_HASH), &s)) {
+			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
+				(long long)bin_int(res, i, C_HASH));
+			err = -EBADMSG;
+			break;
+		}
+		n = stack_off[s + 1] - stack_off[s];
+		if (ARRAY_GROW(out, cap_out, n + 1, 64)) {
+			err = -ENOMEM;
+			break;
+		}
+		for (j = 0; j < n; j++)
+			out[j] = qf[stack_frames[stack_off[s] + j]];
+		if (sfn) {
 			struct store_sample_key key = {
-				.host = PQgetvalue(rows, i, 0), .pid = (__u32)cell_int(rows, i, 1),
-				.comm = PQgetvalue(rows, i, 2),
+				.host = PQgetvalue(res, i, C_HOST),
+				.pid = (__u32)bin_int(res, i, C_PID),
+				.comm = PQgetvalue(res, i, C_COMM),
 			};
 
-			err = sfn(ctx, &key, out, n, (__u64)cell_int(rows, i, 4));
-		} else if (!err) {
-			err = fn(ctx, PQgetvalue(rows, i, 0), out, n, (__u64)cell_int(rows, i, 2));
+			err = sfn(ctx, &key, out, (int)n, (__u64)bin_int(res, i, C_COUNT));
+		} else {
+			err = fn(ctx, PQgetvalue(res, i, C_COMM), out, (int)n,
+				 (__u64)bin_int(res, i, C_COUNT));
 		}
 	}
 out:
-	PQclear(rows);
-	PQclear(stacks);
+	PQclear(res);
 	PQclear(frames);
 	hashmap__release(&frame_idx);
-	hashmap__release(&stack_row);
-	strbuf__release(&hashes);
+	hashmap__release(&stack_idx);
+	strbuf__release(&arr);
 	w_release(&w);
-	strset__free(strs);
-	free(fr);
+	free(hashes);
+	free(qf);
 	free(out);
+	free(stack_frames);
+	free(stack_off);
 	return err;
 }
 
@@ -1616,9 +1664,10 @@ static int pg_query_builds(struct store *st, const struct store_selector *sel, s
 
 	err = pg_ready(p);
 	err = err ?: strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n");
-	err = err ?: w_counts_from(&w, sel);
-	err = err ?: strbuf__adds(&w.sql, " CROSS JOIN LATERAL unnest(s.counts) AS u(count)");
-	err = err ?: w_counts_where(&w, sel);
+	err = err ?: w_counts_from(&w, sel, false);
+	err = err ?: strbuf__adds(&w.sql, " CROSS JOIN LATERAL unnest(s.counts) AS u(count)"
+				  " WHERE true");
+	err = err ?: w_proc_conds(&w, sel);
 	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm"
 		" ORDER BY n DESC, p.exe_build_id, p.comm");
 	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
@@ -1792,6 +1841,24 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 
 	err = pg_ready(p);
 	snprintf(cut, sizeof(cut), "%lld", (long long)cut_day);
+	/*
+	 * the rollups and marks of the expired days first, in one statement:
+	 * until their partitions are gone, readers may see those days' edges
+	 * but never rollups counting samples already dropped, and a gc that
+	 * fails after this leaves what the next one drops
+	 */
+	snprintf(sql, sizeof(sql), "%lld", (long long)cut_day * DAY_SECS);
+	params[0] = sql;
+	if (!err) {
+		err = pg_query(p, "WITH a AS (DELETE FROM rollup_h WHERE hour < $1::bigint),"
+			       " b AS (DELETE FROM rollup_d WHERE day < $1::bigint)"
+			       " DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
+			       "cannot expire samples", &res);
+		if (!err)
+			PQclear(res);
+		res = NULL;
+	}
+	params[0] = cut;
 	err = err ?: pg_query(p, "SELECT c.relname, substr(c.relname, 10)::bigint FROM pg_inherits i"
 			      " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent ="
 			      " 'samples'::regclass AND c.relname ~ '^samples_d[0-9]+$'"
@@ -1813,17 +1880,6 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 		err = err ?: pg_exec(p, sql, "cannot drop a partition");
 	}
 	PQclear(res);
-	snprintf(sql, sizeof(sql), "%lld", (long long)cut_day * DAY_SECS);
-	params[0] = sql;
-	if (!err) {
-		err = pg_query(p, "WITH a AS (DELETE FROM rollup_h WHERE hour < $1::bigint),"
-			       " b AS (DELETE FROM rollup_d WHERE day < $1::bigint)"
-			       " DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
-			       "cannot expire samples", &res);
-		if (!err)
-			PQclear(res);
-	}
-	params[0] = cut;
 	if (!err) {
 		err = pg_query(p, "WITH a AS (DELETE FROM processes WHERE seen_day < $1::integer),"
 			       " b AS (DELETE FROM stacks WHERE seen_day < $1::integer)"
