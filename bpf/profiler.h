@@ -176,6 +176,60 @@ struct unwind_mapping {
 	__u32 kind;		/* enum unwind_map_kind */
 };
 
+/*
+ * A binary with a table, by file identity: unwind_files[{dev, ino}]. A pc
+ * outside the mappings known for its process (a process user space has not
+ * read yet, or a library mapped since) is looked up by the file of its VMA
+ * (bpf_find_vma), so a binary tabled once unwinds in every process that maps
+ * it. @dev is the kernel's encoding (major << 20 | minor), as i_sb->s_dev.
+ */
+#define UNWIND_FILE_SEGS 4
+
+struct unwind_file_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct unwind_file_seg {
+	__u64 offset;		/* the executable PT_LOAD's p_offset, p_vaddr, p_filesz */
+	__u64 vaddr;
+	__u64 filesz;
+};
+
+struct unwind_file {
+	__u32 table;
+	__u32 nr_segs;
+	struct unwind_file_seg segs[UNWIND_FILE_SEGS];
+};
+
+/*
+ * A frame found through its VMA rather than the process's known mappings is
+ * recorded as (file, file offset), not as an address, so it can be named
+ * after the process is gone: bit 63 set, the file's id (unwind_file_id() of
+ * its device and inode) in bits 32-62, the file offset in bits 0-31. User
+ * addresses never have bit 63 set.
+ */
+#define UNWIND_FILE_FRAME (1ULL << 63)
+#define UNWIND_FILE_FRAME_ID(ip) ((__u32)((ip) >> 32) & 0x7fffffffu)
+#define UNWIND_FILE_FRAME_OFFSET(ip) ((__u32)(ip))
+
+static inline __u32 unwind_file_id(__u64 dev, __u64 ino)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	h = (h ^ dev) * 0x100000001b3ULL;
+	h ^= h >> 31;
+	h = (h ^ ino) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return (__u32)(h ^ (h >> 32)) & 0x7fffffffu;
+}
+
+/* The kernel's dev_t (include/linux/kdev_t.h) from /proc/PID/maps' major:minor. */
+static inline __u64 unwind_kernel_dev(__u32 major, __u32 minor)
+{
+	return (__u64)major << 20 | minor;
+}
+
 /* A process's executable mappings, sorted by start; unwind_procs[tgid]. */
 struct unwind_proc {
 	__u32 nr;

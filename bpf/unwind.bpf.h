@@ -40,6 +40,19 @@ struct {
 	__uint(max_entries, 8192);
 } unwind_procs SEC(".maps");
 
+/*
+ * Binaries with a table by file identity, filled by user space as it tables
+ * them (unwind/unwind_files.c): a pc outside the mappings known for its
+ * process finds its table through the file of its VMA.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct unwind_file_key);
+	__type(value, struct unwind_file);
+	__uint(max_entries, 4096);
+} unwind_files SEC(".maps");
+
 /* tgid -> time of the last rescan request, to ask at most every 20 or 100 ms */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -86,6 +99,9 @@ static __always_inline const struct unwind_table *unwind_get_table(void *rctx, _
 static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value,
 					    __u64 *at);
 static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
+struct unwind_state;
+static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
+								     struct unwind_state *s);
 
 #include "unwind_step.h"
 
@@ -95,11 +111,29 @@ static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
  */
 __u32 unwind_tables_gen = 0;
 
+/*
+ * A VMA found by bpf_find_vma() during this sample's walk, with the mapping
+ * made up from its file (see unwind_find_file()).
+ */
+struct unwind_file_vma {
+	__u64 start, end;
+	__u64 file_base;	/* vm_start - vm_pgoff * page size: address - file offset */
+	__u32 fid;		/* unwind_file_id() of the file */
+	__u32 valid;
+	struct unwind_mapping m;
+};
+
+/* VMAs looked up per sample at most: each lookup costs about a microsecond */
+#define UNWIND_VMA_LOOKUPS 4
+
 /* the stack being built (too big for the BPF stack), the walk's state and caches */
 struct unwind_scratch {
 	struct unwind_stack stack;
 	struct unwind_state s;
 	__u32 tgid;
+	__u32 vma_lookups;	/* bpf_find_vma() calls in this sample */
+	struct unwind_file_vma vmas[2];	/* this sample's */
+	__u32 next_vma;
 	__u32 pad;
 	struct stack_copy copy;
 	struct unwind_row_cache rows;	/* kept from sample to sample */
@@ -141,6 +175,94 @@ static __always_inline const struct unwind_table *unwind_get_table(void *rctx, _
 static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
 {
 	return &((struct unwind_scratch *)rctx)->rows;
+}
+
+struct find_vma_ctx {
+	__u64 start, end, pgoff, dev, ino;
+	int file;
+};
+
+static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct find_vma_ctx *c = data;
+	struct inode *inode;
+
+	c->start = BPF_CORE_READ(vma, vm_start);
+	c->end = BPF_CORE_READ(vma, vm_end);
+	c->pgoff = BPF_CORE_READ(vma, vm_pgoff);
+	inode = BPF_CORE_READ(vma, vm_file, f_inode);
+	if (!inode)
+		return 0;	/* anonymous: JIT code, or the vDSO */
+	c->ino = BPF_CORE_READ(inode, i_ino);
+	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c->file = 1;
+	return 0;
+}
+
+/*
+ * @s->pc lies outside the mappings known for the process (they were not read
+ * yet, or a library was mapped since): the VMA holding it, and the table of
+ * its file when user space has tabled that binary (for another process, most
+ * often: a compiler exec'd again and again). The frame is recorded as (file,
+ * offset), so it can be named once the process is gone. A file without a
+ * table asks for the process to be read (s->missing), and is walked with
+ * frame pointers meanwhile.
+ */
+static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
+								     struct unwind_state *s)
+{
+	struct unwind_scratch *sc = rctx;
+	struct find_vma_ctx c = {};
+	struct unwind_file_key key;
+	const struct unwind_file *f;
+	struct unwind_file_vma *e;
+	__u64 pgoff, off;
+	__u32 i;
+
+	e = &sc->vmas[0];
+	if (e->valid && s->pc >= e->start && s->pc < e->end)
+		goto found;
+	e = &sc->vmas[1];
+	if (e->valid && s->pc >= e->start && s->pc < e->end)
+		goto found;
+	if (sc->vma_lookups >= UNWIND_VMA_LOOKUPS)
+		return NULL;
+	sc->vma_lookups++;
+	if (bpf_find_vma(bpf_get_current_task_btf(), s->pc, find_vma_cb, &c, 0) || !c.file)
+		return NULL;
+	e = &sc->vmas[sc->next_vma & 1];
+	sc->next_vma++;
+	pgoff = c.pgoff << 12;
+	e->valid = 1;
+	e->start = c.start;
+	e->end = c.end;
+	e->file_base = c.start - pgoff;
+	e->fid = unwind_file_id(c.dev, c.ino);
+	e->m.start = c.start;
+	e->m.end = c.end;
+	e->m.bias = 0;
+	e->m.table = 0;
+	e->m.kind = UNWIND_MAP_NO_TABLE;
+	key.dev = c.dev;
+	key.ino = c.ino;
+	f = bpf_map_lookup_elem(&unwind_files, &key);
+	for (i = 0; f && i < UNWIND_FILE_SEGS && i < f->nr_segs; i++) {
+		const struct unwind_file_seg *seg = &f->segs[i];
+
+		if ((seg->offset & ~0xfffULL) <= pgoff && pgoff < seg->offset + seg->filesz) {
+			e->m.bias = c.start - pgoff + seg->offset - seg->vaddr;
+			e->m.table = f->table;
+			e->m.kind = UNWIND_MAP_TABLE;
+			break;
+		}
+	}
+found:
+	if (e->m.kind != UNWIND_MAP_TABLE)
+		s->missing = 1;
+	off = s->pc - e->file_base;
+	if (off <= 0xffffffffULL)
+		s->enc = UNWIND_FILE_FRAME | (__u64)e->fid << 32 | off;
+	return &e->m;
 }
 
 struct find_slot_ctx {
@@ -215,6 +337,12 @@ static long unwind_frame_cb(__u64 i, void *data)
 	s->hash = (s->hash ^ s->pc) * 0x100000001b3ULL;
 	s->hash ^= s->hash >> 29;
 	end = unwind_step(sc, lc->proc, s);
+	if (s->enc) {
+		/* found through its file: recorded as (file, offset), which outlives the process */
+		sc->stack.ips[idx] = s->enc;
+		s->hash = (s->hash ^ s->enc) * 0x100000001b3ULL;
+		s->hash ^= s->hash >> 29;
+	}
 	if (end && end != UNWIND_END_ROOT && unwind_eh_resume(sc, s))
 		return 0;
 	if (end) {
@@ -275,6 +403,9 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	s->mode = unwind_mode;
 	s->exact_pc = 1;
 	sc->tgid = key->tgid;
+	sc->vma_lookups = 0;
+	sc->vmas[0].valid = 0;
+	sc->vmas[1].valid = 0;
 	if (!unwind_user_regs(ctx, s))
 		return 0;
 	sc->copy.base = s->sp;

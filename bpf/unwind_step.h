@@ -17,6 +17,11 @@
  *	its address in *at, or < 0 (not found, or unreadable first)
  *   static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
  *	the row cache of this walk (see unwind_lookup_row()), or NULL for none
+ *   static __always_inline const struct unwind_mapping *
+ *   unwind_find_file(void *rctx, struct unwind_state *s);
+ *	for a pc outside the process's known mappings: a mapping made up from
+ *	the file behind s->pc (its table, if the binary has one), with s->enc
+ *	set to the frame as (file, offset), or NULL when nothing is known
  *
  * Everything that changes from frame to frame lives in struct unwind_state,
  * which the BPF side keeps in a per-CPU map value rather than on its stack:
@@ -64,6 +69,8 @@ struct unwind_state {
 	__u32 eh_resumed;	/* resumed once already: no second try */
 	__u32 tables_gen;	/* generation of the tables, for the row cache */
 	__u32 pad;
+	/* the frame being stepped as UNWIND_FILE_FRAME (file, offset), or 0: as its pc */
+	__u64 enc;
 };
 
 /*
@@ -290,6 +297,9 @@ static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
 	const struct unwind_row *row;
 	__u64 pc;
 
+	s->enc = 0;
+	if (!m)
+		m = unwind_find_file(rctx, s);
 	if (!m) {
 		s->missing = 1;
 		if (s->mode != UNWIND_MODE_AUTO)

@@ -90,6 +90,27 @@ struct task_struct {
 	__u64 start_boottime;
 } __attribute__((preserve_access_index));
 
+/* what bpf_find_vma() gives: the file behind a user address */
+struct super_block {
+	__u32 s_dev;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	unsigned long vm_pgoff;
+	struct file *vm_file;
+} __attribute__((preserve_access_index));
+
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 
 #endif /* __VMLINUX_H__ */

@@ -353,6 +353,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		.tables_fd = bpf_map__fd(skel->maps.unwind_tables),
 		.tables_gen = &skel->bss->unwind_tables_gen,
 		.procs_fd = bpf_map__fd(skel->maps.unwind_procs),
+		.files_fd = bpf_map__fd(skel->maps.unwind_files),
 		.max_rows = bpf_map__max_entries(skel->maps.unwind_rows),
 		.max_tables = bpf_map__max_entries(skel->maps.unwind_tables),
 		/* cc1 (480k rows) takes 0.4-0.8 s; a browser-sized binary gives up here */

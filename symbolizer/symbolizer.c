@@ -22,6 +22,7 @@
 
 #include "symbolizer.h"
 #include "symbolizer_internal.h"
+#include "bpf/profiler.h"
 #include "common/array.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
@@ -59,6 +60,11 @@ struct symbolizer {
 	size_t nr_dsos, cap_dsos;
 	struct hashmap dso_by_inode;	/* hash(dev, inode) -> dso index */
 	struct hashmap dso_by_build_id;	/* strset id of build id -> dso index */
+	/*
+	 * unwind_file_id() of a mapping's (device, inode) -> dso index + 1,
+	 * FID_AMBIGUOUS, or (generation << 32) when no mapping had it then
+	 */
+	struct hashmap dso_by_fid;
 	size_t dso_failures;
 	int vdso;			/* dso index of the vDSO image, -1 not loaded yet */
 	__u64 gen;
@@ -203,6 +209,7 @@ void symbolizer__free(struct symbolizer *s)
 	hashmap__release(&s->demangled);
 	hashmap__release(&s->dso_by_inode);
 	hashmap__release(&s->dso_by_build_id);
+	hashmap__release(&s->dso_by_fid);
 	ksyms__release(&s->ksyms);
 	strset__free(s->strs);
 	free(s->proc_root);
@@ -620,6 +627,57 @@ static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
 	return hash_u64(((uint64_t)major << 44) ^ ((uint64_t)minor << 32) ^ inode) | 1;
 }
 
+/* two files under one id: their frames stay unnamed rather than named wrong */
+#define FID_AMBIGUOUS 0xffffffffULL
+
+static __u32 map_fid(const struct proc_map *m)
+{
+	return unwind_file_id(unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode);
+}
+
+/* Mapping @m's file is dso @idx: the BPF unwinder's (file, offset) frames of it name through it. */
+static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx)
+{
+	uint64_t val;
+
+	if (idx < 0)
+		return;
+	if (hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32) &&
+	    val != (uint64_t)idx + 1)
+		val = FID_AMBIGUOUS;
+	else
+		val = (uint64_t)idx + 1;
+	hashmap__set(&s->dso_by_fid, map_fid(m), val);	/* without it: named later, or not */
+}
+
+static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m);
+
+/*
+ * The dso of file id @fid, from the mappings of every process known (alive
+ * or exited and not drained yet), once per generation for an id none has.
+ */
+static uint64_t fid_dso(struct symbolizer *s, __u32 fid)
+{
+	uint64_t val;
+	size_t i = 0, j;
+
+	if (hashmap__get(&s->dso_by_fid, fid, &val) && (!(val >> 32) || val >> 32 == s->gen))
+		return val >> 32 ? 0 : val;
+	take_offers(s);
+	while (hashmap__next(&s->procs, &i, NULL, &val)) {
+		struct proc *p = (struct proc *)(uintptr_t)val;
+
+		for (j = 0; j < p->nr_maps; j++) {
+			struct proc_map *m = &p->maps[j];
+
+			if (m->kind == MAPPING_FILE && map_fid(m) == fid && dso_for_map(s, p, m) >= 0)
+				return hashmap__get(&s->dso_by_fid, fid, &val) ? val : 0;
+		}
+	}
+	hashmap__set(&s->dso_by_fid, fid, s->gen << 32);
+	return 0;
+}
+
 static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 {
 	uint64_t key, val;
@@ -631,6 +689,7 @@ static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 	key = inode_key(m->dev_major, m->dev_minor, m->inode);
 	if (hashmap__get(&s->dso_by_inode, key, &val)) {
 		m->dso = val;
+		note_fid(s, m, m->dso);
 		return m->dso;
 	}
 	fd = open_mapping_file(s, p, m);
@@ -644,6 +703,7 @@ static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 	else
 		dso = dso__open(fd, m->path);	/* NULL is remembered as a failure */
 	m->dso = register_dso(s, dso, m->path, key);
+	note_fid(s, m, m->dso);
 	return m->dso;
 }
 
@@ -983,6 +1043,15 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 
 	if (max <= 0)
 		return -EINVAL;
+	if (addr & UNWIND_FILE_FRAME) {
+		/* (file, offset) from the BPF unwinder: named by any mapping of that file */
+		__u64 fid = fid_dso(s, UNWIND_FILE_FRAME_ID(addr));
+
+		off = UNWIND_FILE_FRAME_OFFSET(addr);
+		if (!fid || fid == FID_AMBIGUOUS)
+			return unnamed(out, NULL, off);
+		return resolve_dso_offset(s, fid - 1, off, out, max);
+	}
 	p = get_proc(s, tgid, true);
 	if (!p)
 		return -ENOMEM;

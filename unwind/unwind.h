@@ -54,6 +54,11 @@ struct unwinder_opts {
 	int tables_fd;
 	int procs_fd;
 	/*
+	 * The unwind_files map: tabled binaries by (device, inode), for pcs
+	 * outside the mappings known for their process. 0 or -1: none.
+	 */
+	int files_fd;
+	/*
 	 * The BPF side's unwind_tables_gen (mmapped .bss), moved on every
 	 * eviction to void its row caches; NULL without BPF.
 	 */

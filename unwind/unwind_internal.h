@@ -33,4 +33,21 @@ int unwind_pack__unpack(const void *blob, size_t size, size_t nr,
 			int (*write)(void *ctx, size_t at, const struct unwind_row *rows, size_t n),
 			void *ctx);
 
+/*
+ * The binaries with a table by file identity, mirrored into the BPF
+ * unwind_files map (@fd, or -1 for none): see unwind/unwind_files.c.
+ */
+struct unwind_files;
+
+/* Returns NULL when out of memory. */
+struct unwind_files *unwind_files__new(int fd);
+void unwind_files__free(struct unwind_files *f);
+/* File (@dev as the kernel encodes it, @ino) has table @val: 0 or -errno. */
+int unwind_files__set(struct unwind_files *f, __u64 dev, __u64 ino, const struct unwind_file *val);
+/* The entry of a file, or NULL (borrowed). */
+const struct unwind_file *unwind_files__get(const struct unwind_files *f, __u64 dev, __u64 ino);
+/* Table @table is evicted: forget every file pointing at it. */
+void unwind_files__drop_table(struct unwind_files *f, __u32 table);
+size_t unwind_files__count(const struct unwind_files *f);
+
 #endif /* __PROFILER_UNWIND_INTERNAL_H */

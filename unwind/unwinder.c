@@ -100,6 +100,7 @@ struct unwinder {
 	int vdso_bin;			/* -1: none */
 
 	struct hashmap procs;		/* tgid -> struct unwind_proc * */
+	struct unwind_files *files;	/* tabled binaries by (device, inode), for BPF */
 	size_t scans, builds, restores;
 	double build_seconds;
 	size_t kept, kept_bytes;	/* bins with kept rows, and their bytes */
@@ -420,6 +421,7 @@ static size_t evict_lru(struct unwinder *u, __u32 want)
 		 */
 		if (u->opts.tables_fd >= 0)
 			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
+		unwind_files__drop_table(u->files, id);
 		freed += u->tables[id].nr;
 		u->used_rows -= u->tables[id].nr;
 		u->tables[id] = none;
@@ -796,6 +798,20 @@ static void tell_mappings(struct scan_ctx *c)
 	free(c->all);
 }
 
+/* Let the BPF side find @b's table by @m's file too, in processes it has no mappings of. */
+static void note_file(struct unwinder *u, const struct sym_exec_map *m, const struct bin *b)
+{
+	struct unwind_file f = { .table = b->table };
+	size_t i;
+
+	for (i = 0; i < b->nr_segs && f.nr_segs < UNWIND_FILE_SEGS; i++) {
+		f.segs[f.nr_segs].offset = b->segs[i].offset;
+		f.segs[f.nr_segs].vaddr = b->segs[i].vaddr;
+		f.segs[f.nr_segs++].filesz = b->segs[i].filesz;
+	}
+	unwind_files__set(u->files, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, &f);
+}
+
 static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 {
 	struct scan_ctx *c = data;
@@ -839,6 +855,8 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	um->bias = m->start - m->pgoff + b->segs[i].offset - b->segs[i].vaddr;
 	um->table = b->table;
 	um->kind = UNWIND_MAP_TABLE;
+	if (!m->vdso)
+		note_file(c->u, m, b);
 	return 0;
 }
 
@@ -991,8 +1009,9 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->table_used = calloc(u->opts.max_tables, sizeof(*u->table_used));
 	u->table_bin = calloc(u->opts.max_tables, sizeof(*u->table_bin));
 	u->free_ids = calloc(u->opts.max_tables, sizeof(*u->free_ids));
+	u->files = unwind_files__new(opts->rows_fd >= 0 && opts->files_fd > 0 ? opts->files_fd : -1);
 	if (!u->proc_root || !u->tables || !u->table_refs || !u->table_used || !u->table_bin ||
-	    !u->free_ids)
+	    !u->free_ids || !u->files)
 		goto err_out;
 	if (u->opts.rows_fd < 0) {
 		u->rows = calloc(u->opts.max_rows, sizeof(*u->rows));
@@ -1019,6 +1038,7 @@ void unwinder__free(struct unwinder *u)
 	while (hashmap__next(&u->procs, &i, NULL, &val))
 		free((void *)(uintptr_t)val);
 	hashmap__release(&u->procs);
+	unwind_files__free(u->files);
 	hashmap__release(&u->bin_by_inode);
 	hashmap__release(&u->bin_by_build_id);
 	for (i = 0; i < u->nr_bins; i++) {
