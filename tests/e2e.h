@@ -261,4 +261,86 @@ static inline double read_truth(const char *path, const char *name)
 	return v;
 }
 
+/*
+ * `profile serve --db @store` on a free loopback port, with @opt1 and @opt2
+ * (extra arguments, or NULL); its pid in *@pid, the port returned. Its output
+ * goes to files of its own, so an earlier server's address is never read.
+ */
+static __attribute__((unused)) int serve_on_free_port(const char *store, const char *opt1,
+						      const char *opt2, pid_t *pid)
+{
+	const char *argv[] = { env_path("PROFILE"), "serve", "--db", store, "--listen",
+			       "127.0.0.1:0", opt1, opt2, NULL };
+	static int nr;
+	char outf[64], errf[64];
+	int i, port = 0;
+
+	snprintf(outf, sizeof(outf), "serve%d.out", nr);
+	snprintf(errf, sizeof(errf), "serve%d.err", nr++);
+	*pid = spawn(argv, tmp(outf), tmp(errf));
+	for (i = 0; i < 200 && !port; i++) {
+		char *out = access(tmp(outf), R_OK) ? strdup("") : slurp(tmp(outf));
+		char *at = strstr(out, "http://127.0.0.1:");
+
+		if (at)
+			port = atoi(at + strlen("http://127.0.0.1:"));
+		free(out);
+		if (!port)
+			sleep_s(0.05);
+	}
+	if (!port)
+		fail_msg("profile serve printed no address: %s", slurp(tmp(errf)));
+	return port;
+}
+
+/*
+ * 100,000 distinct stacks in folded form at @path (50 modules x 40 classes x
+ * 50 leaves, 4,900,035 samples): the large profile the page tests draw.
+ */
+static __attribute__((unused)) void write_100k_folded(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int a, b, c;
+
+	assert_non_null(f);
+	for (a = 0; a < 50; a++) {
+		for (b = 0; b < 40; b++) {
+			for (c = 0; c < 50; c++) {
+				int leaf = (a * 40 + b) * 50 + c;
+
+				fprintf(f, "app;main;app::module_%02d::dispatch;app::module_%02d::Worker::run;"
+					"app::module_%02d::Class%d::method_%d;leaf_%d %d\n",
+					a, a, a, b, b, leaf, 1 + (leaf * 7919) % 97);
+			}
+		}
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Fails the test unless the browser tests' packages are installed. */
+static __attribute__((unused)) void need_browser(void)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json",
+		 env_path("SRCDIR"));
+	if (access(path, R_OK))
+		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
+}
+
+/* Run tests/browser/@script with @args under node; fails the test unless it exits 0. */
+static __attribute__((unused)) void node(const char *script, const char *args)
+{
+	char cmd[8192];
+	int st;
+
+	need_browser();
+	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node %s %s 2>&1",
+		 env_path("SRCDIR"), script, args);
+	fflush(stdout);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 #endif /* __PROFILER_TESTS_E2E_H */

@@ -338,36 +338,19 @@ static void test_bad_input_stores_nothing(void **state)
 	free(err);
 }
 
-/* `profile serve --db @path` on a free loopback port. */
-static void serve(const char *path, const char *tag, struct server *sv)
+/* `profile serve --db @path` on a free loopback port, stopped at the end should a test fail. */
+static void serve(const char *path, struct server *sv)
 {
-	const char *argv[] = { env_path("PROFILE"), "serve", "--db", path, "--listen",
-			       "127.0.0.1:0", NULL };
-	char out[4200], err[4200];
 	int i;
 
-	snprintf(out, sizeof(out), "%s/%s.out", tmpdir, tag);
-	snprintf(err, sizeof(err), "%s/%s.err", tmpdir, tag);
 	memset(sv, 0, sizeof(*sv));
-	sv->pid = spawn(argv, out, err);
+	sv->port = serve_on_free_port(path, NULL, NULL, &sv->pid);
 	for (i = 0; i < 8; i++) {
 		if (servers[i] <= 0) {
 			servers[i] = sv->pid;
 			break;
 		}
 	}
-	for (i = 0; i < 200 && !sv->port; i++) {
-		char *text = access(out, R_OK) ? strdup("") : slurp(out);
-		char *p = strstr(text, "http://127.0.0.1:");
-
-		if (p)
-			sv->port = atoi(p + strlen("http://127.0.0.1:"));
-		free(text);
-		if (!sv->port)
-			sleep_s(0.05);
-	}
-	if (!sv->port)
-		fail_msg("profile serve printed no address: %s", slurp(err));
 	snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%d/", sv->port);
 }
 
@@ -384,31 +367,6 @@ static void serve_stop(struct server *sv)
 		assert_int_equal(wait_exit(sv->pid), 0);
 	}
 	sv->pid = -1;
-}
-
-static void need_browser(void)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json",
-		 env_path("SRCDIR"));
-	if (access(path, R_OK))
-		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
-}
-
-/* Run tests/browser/@script with @args; fails the test unless it exits 0. */
-static void node(const char *script, const char *args)
-{
-	char cmd[8192];
-	int st;
-
-	need_browser();
-	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node %s %s 2>&1",
-		 env_path("SRCDIR"), script, args);
-	fflush(stdout);
-	st = system(cmd);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /*
@@ -514,8 +472,8 @@ static void test_hostile_names_in_chromium(void **state)
 	snprintf(hostile, sizeof(hostile), "%s/hostile.db", tmpdir);
 	named_store(clean, true);
 	named_store(hostile, false);
-	serve(clean, "serve-clean", &a);
-	serve(hostile, "serve-hostile", &b);
+	serve(clean, &a);
+	serve(hostile, &b);
 	snprintf(args, sizeof(args), "%s %s", a.url, b.url);
 	node("hostile.mjs", args);
 	serve_stop(&a);
@@ -532,32 +490,17 @@ static void test_large_profile_in_chromium(void **state)
 {
 	char in[4200], path[4200], args[256], *out, *err;
 	struct server sv;
-	int a, b, c;
-	FILE *f;
 
 	(void)state;
 	need_browser();
 	snprintf(in, sizeof(in), "%s/100k.folded", tmpdir);
 	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
-	f = fopen(in, "w");
-	assert_non_null(f);
-	for (a = 0; a < 50; a++) {
-		for (b = 0; b < 40; b++) {
-			for (c = 0; c < 50; c++) {
-				int leaf = (a * 40 + b) * 50 + c;
-
-				fprintf(f, "app;main;app::module_%02d::dispatch;app::module_%02d::Worker::run;"
-					"app::module_%02d::Class%d::method_%d;leaf_%d %d\n",
-					a, a, a, b, b, leaf, 1 + (leaf * 7919) % 97);
-			}
-		}
-	}
-	assert_int_equal(fclose(f), 0);
+	write_100k_folded(in);
 	assert_int_equal(cli(&out, &err, "import", "folded", in, "--store", "--db", path, NULL), 0);
 	assert_non_null(strstr(out, "100000 stacks"));
 	free(out);
 	free(err);
-	serve(path, "serve-100k", &sv);
+	serve(path, &sv);
 	snprintf(args, sizeof(args), "%s 1", sv.url);
 	node("serve_timing.mjs", args);
 	serve_stop(&sv);
@@ -592,7 +535,7 @@ static void test_compare_in_chromium(void **state)
 	assert_string_equal(out, "svc;main;handle;parse 900\nsvc;main;handle;render 100\n");
 	free(out);
 	free(err);
-	serve(path, "serve-compare", &sv);
+	serve(path, &sv);
 	node("compare.mjs", sv.url);
 	serve_stop(&sv);
 }

@@ -137,35 +137,9 @@ static char *cli(int *status, const char *arg, ...)
 	return slurp(out);
 }
 
-/*
- * Serve @store on a free loopback port, with @opt1 and @opt2 (option and
- * value, or NULL); its pid in *@pid, the port returned.
- */
 static int start_server_opt(const char *store, const char *opt1, const char *opt2, pid_t *pid)
 {
-	const char *argv[] = { env_path("PROFILE"), "serve", "--db", store, "--listen",
-			       "127.0.0.1:0", opt1, opt2, NULL };
-	static int nr;
-	char outf[64], errf[64];
-	int i, p = 0;
-
-	/* files of their own: an earlier server's address is never read */
-	snprintf(outf, sizeof(outf), "serve%d.out", nr);
-	snprintf(errf, sizeof(errf), "serve%d.err", nr++);
-	*pid = spawn(argv, tmp(outf), tmp(errf));
-	for (i = 0; i < 200 && !p; i++) {
-		char *out = access(tmp(outf), R_OK) ? strdup("") : slurp(tmp(outf));
-		char *at = strstr(out, "http://127.0.0.1:");
-
-		if (at)
-			p = atoi(at + strlen("http://127.0.0.1:"));
-		free(out);
-		if (!p)
-			sleep_s(0.05);
-	}
-	if (!p)
-		fail_msg("profile serve printed no address: %s", slurp(tmp(errf)));
-	return p;
+	return serve_on_free_port(store, opt1, opt2, pid);
 }
 
 static int start_server(const char *store, pid_t *pid)
@@ -731,23 +705,6 @@ static void test_concurrent_with_agent(void **state)
 	free(err);
 }
 
-/* Run tests/browser/@script with @args; fails the test unless it exits 0. */
-static void node(const char *script, const char *args)
-{
-	const char *src = env_path("SRCDIR");
-	char cmd[8192], path[4096];
-	int st;
-
-	snprintf(path, sizeof(path), "%s/tests/browser/node_modules/playwright-core/package.json", src);
-	if (access(path, R_OK))
-		fail_msg("%s is missing: 'make test' installs it (npm ci in tests/browser)", path);
-	snprintf(cmd, sizeof(cmd), "cd '%s/tests/browser' && node %s %s 2>&1", src, script, args);
-	fflush(stdout);
-	st = system(cmd);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 /*
  * Occurrences of @needle in @s, in one pass: strstr() in a loop is linear
  * too, but ASan's strstr measures the whole rest of @s on every call, which
@@ -776,26 +733,12 @@ static void large_store(const char *path)
 {
 	char in[4200];
 	char *out;
-	int a, b, c, st;
-	FILE *f;
+	int st;
 
 	if (!access(path, R_OK))
 		return;
 	snprintf(in, sizeof(in), "%s/100k.folded", tmpdir);
-	f = fopen(in, "w");
-	assert_non_null(f);
-	for (a = 0; a < 50; a++) {
-		for (b = 0; b < 40; b++) {
-			for (c = 0; c < 50; c++) {
-				int leaf = (a * 40 + b) * 50 + c;
-
-				fprintf(f, "app;main;app::module_%02d::dispatch;app::module_%02d::Worker::run;"
-					"app::module_%02d::Class%d::method_%d;leaf_%d %d\n",
-					a, a, a, b, b, leaf, 1 + (leaf * 7919) % 97);
-			}
-		}
-	}
-	assert_int_equal(fclose(f), 0);
+	write_100k_folded(in);
 	out = cli(&st, "import", "folded", in, "--store", "--db", path, NULL);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(out, "run 1: 4900035 samples, 100000 stacks"));
