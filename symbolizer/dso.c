@@ -4,10 +4,12 @@
  * segments (to turn file offsets into ELF addresses) and a sorted table of its
  * function symbols. libdwfl reads .symtab, falls back to .dynsym, and finds a
  * separate debug file's symbols (build-id directory, .gnu_debuglink) or
- * MiniDebugInfo when the binary itself is stripped.
+ * MiniDebugInfo when the binary itself is stripped. The table holds its
+ * own copy of the names, so it outlives the ELF file (dso__drop_elf()).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +22,18 @@
 #include "common/array.h"
 #include "common/log.h"
 
+/*
+ * A binary keeps one of these per function (16 bytes), its name in one blob
+ * of names: a symbol table outlives the ELF file it came from.
+ */
 struct dso_sym {
+	__u64 start;		/* first: the key sorted_count_le() reads */
+	__u32 size;		/* bytes, 0 for an assembly label without one */
+	__u32 name;		/* offset in dso.names */
+};
+
+/* A symbol as read, before the table is laid out. */
+struct raw_sym {
 	__u64 start;
 	__u64 size;
 	const char *name;	/* points into the ELF string table held by dwfl */
@@ -33,7 +46,8 @@ struct load_seg {
 
 struct dso {
 	Dwfl *dwfl;		/* NULL after dso__drop_elf() */
-	char *names;		/* symbol names copied out by dso__drop_elf() */
+	char *names;		/* symbol names, NUL-terminated, one after another */
+	size_t names_len;
 	Dwfl_Module *mod;
 	GElf_Addr elf_bias;
 	GElf_Addr dwarf_bias;
@@ -129,7 +143,7 @@ static int bind_rank(unsigned char bind)
 
 static int cmp_sym(const void *a, const void *b)
 {
-	const struct dso_sym *x = a, *y = b;
+	const struct raw_sym *x = a, *y = b;
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
@@ -194,15 +208,52 @@ static int check_sections(Elf *elf, const char *path, size_t size)
 	return 0;
 }
 
+/*
+ * Lay out the sorted @raw symbols (@n) as @d's table. An alias with the
+ * start and size of the one before it is left out: lookups find the first
+ * of them, which sorts as the preferred name.
+ */
+static int lay_out_symbols(struct dso *d, const struct raw_sym *raw, size_t n)
+{
+	size_t i, out = 0, bytes = 0, len;
+
+	for (i = 0; i < n; i++) {
+		if (i && raw[i].start == raw[i - 1].start && raw[i].size == raw[i - 1].size)
+			continue;
+		bytes += strlen(raw[i].name) + 1;
+		out++;
+	}
+	if (bytes > UINT32_MAX)
+		return -E2BIG;
+	d->syms = calloc(out ? out : 1, sizeof(*d->syms));
+	d->names = malloc(bytes ? bytes : 1);
+	if (!d->syms || !d->names)
+		return -ENOMEM;
+	for (i = 0, out = 0; i < n; i++) {
+		if (i && raw[i].start == raw[i - 1].start && raw[i].size == raw[i - 1].size)
+			continue;
+		len = strlen(raw[i].name) + 1;
+		d->syms[out].start = raw[i].start;
+		d->syms[out].size = raw[i].size > UINT32_MAX ? UINT32_MAX : raw[i].size;
+		d->syms[out].name = d->names_len;
+		memcpy(d->names + d->names_len, raw[i].name, len);
+		d->names_len += len;
+		out++;
+	}
+	d->nr_syms = out;
+	return 0;
+}
+
 static int read_symbols(struct dso *d, GElf_Addr bias)
 {
-	int n = dwfl_module_getsymtab(d->mod), i;
+	int n = dwfl_module_getsymtab(d->mod), i, err;
+	struct raw_sym *raw;
 	size_t out = 0;
 
 	if (n <= 0)
 		return 0;	/* no symbols at all: every address is [unknown] */
-	d->syms = calloc(n, sizeof(*d->syms));
-	if (!d->syms)
+	raw = calloc(n, sizeof(*raw));
+	if (!raw)
 		return -ENOMEM;
 	for (i = 1; i < n; i++) {
 		GElf_Sym sym;
@@ -216,15 +267,16 @@ static int read_symbols(struct dso *d, GElf_Addr bias)
 		type = GELF_ST_TYPE(sym.st_info);
 		if (type != STT_FUNC && type != STT_GNU_IFUNC)
 			continue;
-		d->syms[out].start = addr - bias;
-		d->syms[out].size = sym.st_size;
-		d->syms[out].name = name;
-		d->syms[out].bind_rank = bind_rank(GELF_ST_BIND(sym.st_info));
+		raw[out].start = addr - bias;
+		raw[out].size = sym.st_size;
+		raw[out].name = name;
+		raw[out].bind_rank = bind_rank(GELF_ST_BIND(sym.st_info));
 		out++;
 	}
-	qsort(d->syms, out, sizeof(*d->syms), cmp_sym);
-	d->nr_syms = out;
-	return 0;
+	qsort(raw, out, sizeof(*raw), cmp_sym);
+	err = lay_out_symbols(d, raw, out);
+	free(raw);
+	return err;
 }
 
 static void read_build_id(struct dso *d)
@@ -350,10 +402,10 @@ const char *dso__find_symbol(const struct dso *d, __u64 vaddr)
 	while (sym > d->syms && sym[-1].start == sym->start)
 		sym--;	/* the preferred alias sorts first */
 	if (sym->size && vaddr - sym->start < sym->size)
-		return sym->name;
+		return d->names + sym->name;
 	if (!sym->size) {
 		/* sizeless (assembly) symbol: it runs up to the next symbol */
-		return sym->name;
+		return d->names + sym->name;
 	}
 	/*
 	 * Past the end of the nearest symbol: the address may still be inside
@@ -362,7 +414,7 @@ const char *dso__find_symbol(const struct dso *d, __u64 vaddr)
 	while (sym > d->syms) {
 		sym--;
 		if (sym->size && vaddr - sym->start < sym->size)
-			return sym->name;
+			return d->names + sym->name;
 		if (vaddr - sym->start > (1u << 20))
 			break;
 	}
@@ -439,23 +491,9 @@ const char *dso__debug_file(const struct dso *d)
 
 int dso__drop_elf(struct dso *d)
 {
-	size_t i, bytes = 0;
-	char *p;
-
 	if (!d->dwfl)
 		return 0;
-	for (i = 0; i < d->nr_syms; i++)
-		bytes += strlen(d->syms[i].name) + 1;
-	d->names = malloc(bytes + 1);
-	if (!d->names)
-		return -ENOMEM;
-	for (i = 0, p = d->names; i < d->nr_syms; i++) {
-		size_t len = strlen(d->syms[i].name) + 1;
-
-		memcpy(p, d->syms[i].name, len);
-		d->syms[i].name = p;
-		p += len;
-	}
+	/* the symbol table has its own copy of the names */
 	dwarf_index__free(d->dwarf);
 	d->dwarf = NULL;
 	d->dwarf_tried = true;	/* no DWARF from now on */
@@ -463,4 +501,10 @@ int dso__drop_elf(struct dso *d)
 	d->dwfl = NULL;
 	d->mod = NULL;
 	return 0;
+}
+
+size_t dso__mem(const struct dso *d)
+{
+	return sizeof(*d) + d->nr_syms * sizeof(*d->syms) + d->names_len +
+	       d->nr_segs * sizeof(*d->segs);
 }

@@ -164,11 +164,12 @@ int dso__set_debug_dir(const char *dir);
 /* Path of the separate debug file libdwfl found, or NULL (borrowed). */
 const char *dso__debug_file(const struct dso *d);
 /*
- * Keep only the symbol table: copy the names out and close the ELF file
- * (its mapping and libdwfl's data go). Symbol names only from then on.
- * Returns 0 or -ENOMEM (the DSO is then unchanged).
+ * Keep only the symbol table: close the ELF file (its mapping and libdwfl's
+ * data go). Symbol names only from then on. Returns 0.
  */
 int dso__drop_elf(struct dso *d);
+/* Bytes the binary's symbol table, names and segments take (not libdwfl's). */
+size_t dso__mem(const struct dso *d);
 
 /* ---- files a profiled process controls (untrusted.c) ---- */
 
