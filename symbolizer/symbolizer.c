@@ -42,10 +42,14 @@ struct proc {
 };
 
 struct dso_entry {
-	struct dso *dso;	/* NULL: opening failed, remembered so it is not retried */
+	struct dso *dso;	/* NULL: opening failed (remembered so it is not retried), or evicted */
 	const char *name;	/* basename, interned */
 	const char *build_id;	/* interned hex, "" when none */
 	struct hashmap cache;	/* vaddr -> (first frame in pool << 8 | count) */
+	__u64 used_gen;		/* generation it last named an address in, or was opened */
+	__u64 reopen_gen;	/* generation it was last opened again in, after an eviction */
+	bool evicted;		/* its table went under the budget: opened again when needed */
+	bool pinned;		/* the vDSO, a file opened by path: never evicted */
 };
 
 struct symbolizer {
@@ -74,6 +78,9 @@ struct symbolizer {
 	bool use_dwarf;
 	bool full_names;		/* C++ names with their parameter lists */
 	size_t dwarf_cap;
+	size_t sym_cap;			/* bytes of symbol tables kept of binaries nothing maps */
+	size_t sym_mem;			/* bytes in symbol tables, as of the last generation */
+	size_t sym_evicted, sym_reopened;
 	__u64 clock;			/* lookups so far: the LRU clock */
 	__u64 gen_clock;		/* clock at the start of this generation */
 	bool dwarf_full;		/* over the cap even after eviction: names only */
@@ -123,6 +130,17 @@ static const char *clean(struct symbolizer *s, const char *str)
 	return id < 0 ? NULL : strset__str(s->strs, id);
 }
 
+/*
+ * @str cleaned and interned: a frame's strings outlive the binary's symbol
+ * table, which may be evicted (enforce_sym_cap()).
+ */
+static const char *keep(struct symbolizer *s, const char *str)
+{
+	const char *c = clean(s, str);
+
+	return c == str && str ? intern(s, str) : c;
+}
+
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -165,6 +183,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	s->use_dwarf = !(opts && opts->no_dwarf);
 	s->full_names = opts && opts->full_names;
 	s->dwarf_cap = opts && opts->dwarf_mem_cap ? opts->dwarf_mem_cap : 256u << 20;
+	s->sym_cap = opts && opts->sym_mem_cap ? opts->sym_mem_cap : SYM_MEM_CAP_DEFAULT;
 	return s;
 
 err_nomem:
@@ -263,6 +282,7 @@ static void drop_exited(struct symbolizer *s)
 }
 
 static void take_offers(struct symbolizer *s);
+static void enforce_sym_cap(struct symbolizer *s);
 
 void symbolizer__next_generation(struct symbolizer *s)
 {
@@ -271,6 +291,7 @@ void symbolizer__next_generation(struct symbolizer *s)
 	enforce_dwarf_cap(s);
 	drop_exited(s);
 	take_offers(s);
+	enforce_sym_cap(s);
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
@@ -281,6 +302,9 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->kernel_symbols = s->ksyms.nr;
 	st->dwarf_mem = dwarf_mem(s);
 	st->cached_addrs = s->nr_pool;
+	st->sym_mem = s->sym_mem;
+	st->sym_evicted = s->sym_evicted;
+	st->sym_reopened = s->sym_reopened;
 }
 
 /* ---- kernel ---- */
@@ -502,6 +526,7 @@ static struct proc *get_proc(struct symbolizer *s, __u32 tgid, bool create)
 }
 
 static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m);
+static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct proc_map *m);
 
 int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 {
@@ -529,8 +554,9 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 		return -ESRCH;
 	/* open its binaries now: a short-lived process may be gone by the report */
 	for (i = 0; i < p->nr_maps; i++) {
-		if (p->maps[i].kind == MAPPING_FILE)
-			dso_for_map(s, p, &p->maps[i]);
+		if (p->maps[i].kind == MAPPING_FILE && dso_for_map(s, p, &p->maps[i]) >= 0 &&
+		    s->dsos[p->maps[i].dso].evicted)
+			reopen_from(s, p->maps[i].dso, p, &p->maps[i]);
 	}
 	return 0;
 }
@@ -574,6 +600,7 @@ static int add_dso_entry(struct symbolizer *s, struct dso *dso, const char *path
 	e->dso = dso;
 	e->name = clean(s, intern(s, base ? base + 1 : path));
 	e->build_id = intern(s, dso ? dso__build_id(dso) : "");
+	e->used_gen = s->gen;
 	if (!e->name || !e->build_id)
 		return -ENOMEM;
 	if (!dso)
@@ -734,6 +761,8 @@ static int vdso_dso(struct symbolizer *s)
 		fclose(f);
 	if (dso)
 		s->vdso = register_dso(s, dso, "[vdso]", 0);
+	if (s->vdso >= 0)
+		s->dsos[s->vdso].pinned = true;
 	return s->vdso;
 }
 
@@ -980,11 +1009,11 @@ static int resolve_in_dso(struct symbolizer *s, int idx, __u64 vaddr, __u64 off,
 	for (i = 0; i < n; i++) {
 		struct sym_frame *f = &s->pool[s->nr_pool + i];
 
-		f->raw_name = clean(s, df[i].name);
+		f->raw_name = keep(s, df[i].name);
 		f->name = demangle(s, f->raw_name);
 		f->module = e->name;
 		f->build_id = e->build_id;
-		f->file = clean(s, source_path(s, df[i].file, df[i].comp_dir));
+		f->file = keep(s, source_path(s, df[i].file, df[i].comp_dir));
 		f->line = df[i].line;
 		f->start_line = df[i].start_line;
 		f->inlined = df[i].inlined;
@@ -1008,6 +1037,139 @@ static int copy_frames(struct symbolizer *s, uint64_t ref, __u64 off, struct sym
 	return i;
 }
 
+/* ---- the symbol tables' budget ---- */
+
+/* Mark the dsos a known process maps (alive, or exited with samples still to drain). */
+static void mark_mapped(struct symbolizer *s, bool *mapped)
+{
+	size_t i = 0, j;
+	uint64_t val, idx;
+
+	while (hashmap__next(&s->procs, &i, NULL, &val)) {
+		const struct proc *p = (const struct proc *)(uintptr_t)val;
+
+		for (j = 0; j < p->nr_maps; j++) {
+			const struct proc_map *m = &p->maps[j];
+
+			if (m->dso >= 0)
+				mapped[m->dso] = true;
+			else if (m->kind == MAPPING_FILE &&
+				 hashmap__get(&s->dso_by_inode,
+					      inode_key(m->dev_major, m->dev_minor, m->inode), &idx))
+				mapped[idx] = true;
+		}
+	}
+}
+
+static int cmp_used(const void *a, const void *b, void *ctx)
+{
+	const struct dso_entry *dsos = ctx;
+	__u64 x = dsos[*(const __u32 *)a].used_gen, y = dsos[*(const __u32 *)b].used_gen;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Over the cap: free the symbol tables of binaries no known process maps,
+ * least recently used first. The names of frames already resolved are
+ * interned and stay; the binary is opened again when an address needs it.
+ */
+static void enforce_sym_cap(struct symbolizer *s)
+{
+	size_t mem = 0, i, n = 0;
+	bool *mapped = NULL;
+	__u32 *ids = NULL;
+
+	for (i = 0; i < s->nr_dsos; i++)
+		mem += s->dsos[i].dso ? dso__mem(s->dsos[i].dso) : 0;
+	s->sym_mem = mem;
+	if (mem <= s->sym_cap)
+		return;
+	mapped = calloc(s->nr_dsos, sizeof(*mapped));
+	ids = calloc(s->nr_dsos, sizeof(*ids));
+	if (!mapped || !ids)
+		goto out;
+	mark_mapped(s, mapped);
+	for (i = 0; i < s->nr_dsos; i++) {
+		if (s->dsos[i].dso && !mapped[i] && !s->dsos[i].pinned)
+			ids[n++] = i;
+	}
+	qsort_r(ids, n, sizeof(*ids), cmp_used, s->dsos);
+	for (i = 0; i < n && mem > s->sym_cap; i++) {
+		struct dso_entry *e = &s->dsos[ids[i]];
+
+		mem -= dso__mem(e->dso);
+		dso__free(e->dso);
+		e->dso = NULL;
+		e->evicted = true;
+		hashmap__release(&e->cache);	/* its frames stay in the pool until it starts over */
+		s->sym_evicted++;
+	}
+	pr_debug("symbol tables: %zu bytes of %zu, %zu evicted so far", mem, s->sym_cap,
+		 s->sym_evicted);
+	s->sym_mem = mem;
+out:
+	free(ids);
+	free(mapped);
+}
+
+/* Does mapping @m show dso @idx's file? */
+static bool maps_dso(struct symbolizer *s, const struct proc_map *m, int idx)
+{
+	uint64_t val;
+
+	if (m->kind != MAPPING_FILE)
+		return false;
+	if (m->dso >= 0)
+		return m->dso == idx;
+	return hashmap__get(&s->dso_by_inode, inode_key(m->dev_major, m->dev_minor, m->inode),
+			    &val) && val == (uint64_t)idx;
+}
+
+/*
+ * Open evicted dso @idx again through mapping @m of @p; a file with another
+ * build id now is not used. Returns whether it is open.
+ */
+static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct proc_map *m)
+{
+	struct dso_entry *e = &s->dsos[idx];
+	struct dso *dso;
+	int fd;
+
+	if (!maps_dso(s, m, idx) || (fd = open_mapping_file(s, p, m)) < 0)
+		return false;
+	dso = dso__open(fd, m->path);
+	if (!dso || strcmp(dso__build_id(dso), e->build_id)) {
+		dso__free(dso);
+		return false;
+	}
+	if (!s->use_dwarf)
+		dso__drop_elf(dso);
+	e->dso = dso;
+	e->evicted = false;
+	s->sym_reopened++;
+	return true;
+}
+
+/* Open evicted dso @idx again through any known process's mapping of it, once a generation. */
+static void reopen_dso(struct symbolizer *s, int idx)
+{
+	uint64_t val;
+	size_t i = 0, j;
+
+	if (s->dsos[idx].reopen_gen == s->gen)
+		return;
+	s->dsos[idx].reopen_gen = s->gen;
+	while (hashmap__next(&s->procs, &i, NULL, &val)) {
+		struct proc *p = (struct proc *)(uintptr_t)val;
+
+		for (j = 0; j < p->nr_maps; j++) {
+			if (reopen_from(s, idx, p, &p->maps[j]))
+				return;
+		}
+	}
+}
+
 static int unnamed(struct sym_frame *out, const char *module, __u64 off)
 {
 	memset(out, 0, sizeof(*out));
@@ -1023,6 +1185,9 @@ static int resolve_dso_offset(struct symbolizer *s, int idx, __u64 off, struct s
 	uint64_t ref;
 	__u64 vaddr;
 
+	if (s->dsos[idx].evicted)
+		reopen_dso(s, idx);
+	s->dsos[idx].used_gen = s->gen;
 	if (!s->dsos[idx].dso || !dso__offset_to_vaddr(s->dsos[idx].dso, off, &vaddr)) {
 		unnamed(out, s->dsos[idx].name, off);
 		out->build_id = s->dsos[idx].build_id;
@@ -1114,7 +1279,10 @@ int symbolizer__open_file(struct symbolizer *s, const char *path)
 	dso = dso__open(fd, path);
 	if (!dso)
 		return -errno;
-	return register_dso(s, dso, path, key);
+	err = register_dso(s, dso, path, key);
+	if (err >= 0)
+		s->dsos[err].pinned = true;
+	return err;
 }
 
 int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct sym_frame *out,

@@ -26,9 +26,18 @@ struct symbolizer_opts {
 	bool no_dwarf;			/* symbol tables only: no inlines, no file:line */
 	const char *debug_dir;		/* extra root for separate debuginfo, or NULL */
 	size_t dwarf_mem_cap;		/* bytes of DWARF index kept; 0 = default (256 MiB) */
+	size_t sym_mem_cap;		/* bytes of symbol tables kept when no process maps
+					 * their binaries; 0 = SYM_MEM_CAP_DEFAULT */
 	bool full_names;		/* C++ names with parameter lists ("f(int) const");
 					 * default: "ns::Cls<T>::f", as perf shows them */
 };
+
+/*
+ * Symbol tables of binaries no known process maps are evicted, least
+ * recently used first, while all tables together take more than this; an
+ * evicted binary is opened again (same build id) when an address needs it.
+ */
+#define SYM_MEM_CAP_DEFAULT (4u << 20)
 
 /* Returns NULL and sets errno on failure. @opts may be NULL. */
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
@@ -119,6 +128,9 @@ struct symbolizer_stats {
 	size_t kernel_symbols;
 	size_t dwarf_mem;	/* bytes in DWARF indexes */
 	size_t cached_addrs;	/* resolved addresses remembered */
+	size_t sym_mem;		/* bytes in symbol tables (as of the last generation) */
+	size_t sym_evicted;	/* symbol tables evicted under sym_mem_cap, and */
+	size_t sym_reopened;	/* binaries opened again after it */
 };
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

@@ -791,6 +791,80 @@ static void test_names_only_closes_files(void **state)
 	symbolizer__free(s);
 }
 
+static void expect_name(struct symbolizer *s, pid_t pid, unsigned long long addr,
+			const char *name)
+{
+	struct sym_frame f[SYM_MAX_FRAMES];
+	int n = symbolizer__user(s, pid, addr, f, SYM_MAX_FRAMES);
+
+	assert_true(n >= 1);
+	assert_non_null(f[0].name);
+	assert_string_equal(f[0].name, name);
+	assert_string_equal(f[0].module, "symfix-pie");
+}
+
+/*
+ * The symbol tables' budget: a binary a live process maps keeps its table
+ * whatever the cap; once nothing maps it the cap holds, names already given
+ * stay valid, and the binary mapped again names the same addresses the same.
+ * With DWARF (libdw's data go with the table) and names only (the agent's
+ * default).
+ */
+static void test_symbol_tables_evicted_and_reopened(void **state)
+{
+	struct sym_frame f[SYM_MAX_FRAMES];
+	struct symbolizer_stats st;
+	const char *first, *file;
+	int dwarf, i, status;
+
+	(void)state;
+	for (dwarf = 0; dwarf < 2; dwarf++) {
+		struct symbolizer_opts opts = { .no_dwarf = !dwarf, .sym_mem_cap = 1 };
+		struct symbolizer *s = symbolizer__new(&opts);
+		struct child c;
+
+		assert_non_null(s);
+		start_child(&c, fixture("symfix-pie"));
+		assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+		assert_true(symbolizer__user(s, c.pid, c.first, f, SYM_MAX_FRAMES) >= 1);
+		first = f[0].name;
+		file = f[0].file;
+		assert_string_equal(first, "symfix_first");
+		assert_true(!dwarf || (file && strstr(file, "symfix.c")));
+		/* mapped: over the cap, and kept */
+		for (i = 0; i < 3; i++)
+			symbolizer__next_generation(s);
+		symbolizer__stats(s, &st);
+		assert_true(st.sym_mem > opts.sym_mem_cap);
+		assert_int_equal(st.sym_evicted, 0);
+		expect_name(s, c.pid, c.second + 2, "symfix_second");
+
+		fclose(c.to);	/* the child exits on end of input */
+		fclose(c.from);
+		waitpid(c.pid, &status, 0);
+		symbolizer__process_exited(s, c.pid);
+		/* its last samples are drained in the next generation; then nothing maps it */
+		for (i = 0; i < 3; i++)
+			symbolizer__next_generation(s);
+		symbolizer__stats(s, &st);
+		assert_true(st.sym_evicted >= 2);	/* symfix-pie and libc at least */
+		assert_true(st.sym_mem <= opts.sym_mem_cap);
+		assert_int_equal(st.sym_reopened, 0);
+		/* strings given out outlive the table */
+		assert_string_equal(first, "symfix_first");
+		assert_true(!dwarf || strstr(file, "symfix.c"));
+
+		/* the same binary in a new process: opened again, the same names */
+		start_child(&c, fixture("symfix-pie"));
+		expect_name(s, c.pid, c.second + 2, "symfix_second");
+		expect_name(s, c.pid, c.first, "symfix_first");
+		symbolizer__stats(s, &st);
+		assert_true(st.sym_reopened >= 1);
+		stop_child(&c);
+		symbolizer__free(s);
+	}
+}
+
 /* ---- perf maps: the parser, the bounded reader, and opening what a user controls ---- */
 
 static void test_perf_map_parse_line(void **state)
@@ -1089,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_dwarf_memory_cap),
 		cmocka_unit_test(test_frames_carry_build_id),
 		cmocka_unit_test(test_names_only_closes_files),
+		cmocka_unit_test(test_symbol_tables_evicted_and_reopened),
 		cmocka_unit_test(test_perf_map_parse_line),
 		cmocka_unit_test(test_perf_map_feed),
 		cmocka_unit_test(test_perf_map_incremental),
