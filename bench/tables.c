@@ -3,12 +3,14 @@
  * Unwind table builds, one binary at a time: for each file given, the rows
  * unwind_table__build() derives, the thread CPU time the build took (best of
  * -n runs), and a hash of the rows, so two builds of the tree can be compared
- * row for row (make bench-tables).
+ * row for row (make bench-tables). With -p, as the unwinder builds a table:
+ * streamed and packed as derived, then unpacked (the time counts all three).
  *
- * usage: bench/tables [-n RUNS] FILE...
+ * usage: bench/tables [-n RUNS] [-p] FILE...
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,47 @@
 #include <gelf.h>
 
 #include "unwind/unwind.h"
+#include "unwind/unwind_internal.h"
+
+static int pack_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	return unwind_packer__add(ctx, rows, n);
+}
+
+struct unpacked {
+	struct unwind_row *rows;
+};
+
+static int unpack_cb(void *ctx, size_t at, const struct unwind_row *rows, size_t n)
+{
+	memcpy(((struct unpacked *)ctx)->rows + at, rows, n * sizeof(*rows));
+	return 0;
+}
+
+/* The unwinder's way: rows packed as they come, then unpacked into place (here: @rows). */
+static int build_packed(Elf *elf, const char *path, struct unwind_row **rows, size_t *nr)
+{
+	struct unwind_packer *pk = unwind_packer__new();
+	struct unpacked out = { NULL };
+	size_t size;
+	void *blob = NULL;
+	int err;
+
+	if (!pk)
+		return -ENOMEM;
+	err = unwind_table__build_stream(elf, path, NULL, pack_cb, pk, nr, NULL);
+	err = err ?: unwind_packer__finish(pk, &blob, &size, nr);
+	unwind_packer__free(pk);
+	if (!err && !(out.rows = calloc(*nr ? *nr : 1, sizeof(*out.rows))))
+		err = -ENOMEM;
+	err = err ?: unwind_pack__unpack(blob, size, *nr, unpack_cb, &out);
+	free(blob);
+	if (err)
+		free(out.rows);
+	else
+		*rows = out.rows;
+	return err;
+}
 
 static double thread_seconds(void)
 {
@@ -44,7 +87,7 @@ static unsigned long long hash_rows(const struct unwind_row *rows, size_t nr)
 	return h;
 }
 
-static int bench_file(const char *path, int runs)
+static int bench_file(const char *path, int runs, bool packed)
 {
 	struct unwind_row *rows = NULL;
 	double best = 0;
@@ -64,7 +107,12 @@ static int bench_file(const char *path, int runs)
 
 		free(rows);
 		rows = NULL;
-		err = elf ? unwind_table__build(elf, path, NULL, &rows, &nr, NULL) : -EINVAL;
+		if (!elf)
+			err = -EINVAL;
+		else if (packed)
+			err = build_packed(elf, path, &rows, &nr);
+		else
+			err = unwind_table__build(elf, path, NULL, &rows, &nr, NULL);
 		t = thread_seconds() - t0;
 		if (!i || t < best)
 			best = t;
@@ -83,19 +131,22 @@ static int bench_file(const char *path, int runs)
 int main(int argc, char **argv)
 {
 	int runs = 1, opt, err = 0;
+	bool packed = false;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n' || (runs = atoi(optarg)) < 1) {
-			fprintf(stderr, "usage: %s [-n RUNS] FILE...\n", argv[0]);
+	while ((opt = getopt(argc, argv, "n:p")) != -1) {
+		if (opt == 'p') {
+			packed = true;
+		} else if (opt != 'n' || (runs = atoi(optarg)) < 1) {
+			fprintf(stderr, "usage: %s [-n RUNS] [-p] FILE...\n", argv[0]);
 			return 2;
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr, "usage: %s [-n RUNS] FILE...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n RUNS] [-p] FILE...\n", argv[0]);
 		return 2;
 	}
 	elf_version(EV_CURRENT);
 	for (; optind < argc; optind++)
-		err |= bench_file(argv[optind], runs) ? 1 : 0;
+		err |= bench_file(argv[optind], runs, packed) ? 1 : 0;
 	return err;
 }

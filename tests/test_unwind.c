@@ -470,6 +470,101 @@ static void test_pack_roundtrip(void **state)
 	}
 }
 
+struct collected {
+	struct unwind_row *rows;
+	size_t nr, cap, calls, most;
+	int fail_at;		/* fail at this call (-1 never) */
+};
+
+static int collect_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	struct collected *c = ctx;
+
+	if ((int)c->calls++ == c->fail_at)
+		return -EIO;
+	if (c->nr + n > c->cap) {
+		c->cap = (c->nr + n) * 2;
+		c->rows = reallocarray(c->rows, c->cap, sizeof(*rows));
+		assert_non_null(c->rows);
+	}
+	memcpy(c->rows + c->nr, rows, n * sizeof(*rows));
+	c->nr += n;
+	c->most = n > c->most ? n : c->most;
+	return 0;
+}
+
+static int pack_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	return unwind_packer__add(ctx, rows, n);
+}
+
+/*
+ * A table streamed as it is derived (as the unwinder builds one) has the
+ * rows of the buffered derivation, handed on a window at a time, and packed
+ * as they come it unpacks to them too; an error of the consumer stops the
+ * walk and comes back, and the row limit holds.
+ */
+static void test_stream_matches_buffered(void **state)
+{
+	struct unwind_build_limits small = { .max_rows = 10 };
+	const char *paths[8];
+	size_t nr_paths = 0, i;
+
+	(void)state;
+	paths[nr_paths++] = fixture("unwfix-nofp");
+	paths[nr_paths++] = fixture("libunwfix.so");
+	for (i = 0; i < sizeof(big_binaries) / sizeof(big_binaries[0]); i++) {
+		if (!access(big_binaries[i], R_OK))
+			paths[nr_paths++] = big_binaries[i];
+	}
+	for (i = 0; i < nr_paths; i++) {
+		struct collected c = { .fail_at = -1 }, fail = { .fail_at = 0 };
+		struct rows_src src = { .fail_at = -1 };
+		struct unwind_packer *pk = unwind_packer__new();
+		struct unwind_row *rows;
+		size_t nr, snr = 0, pnr = 0, size;
+		void *blob;
+		int fd = open(paths[i], O_RDONLY);
+		Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+
+		assert_non_null(elf);
+		assert_non_null(pk);
+		assert_int_equal(build_file(paths[i], &rows, &nr, NULL), 0);
+		assert_int_equal(unwind_table__build_stream(elf, paths[i], NULL, collect_cb, &c, &snr,
+							    NULL), 0);
+		assert_int_equal(snr, nr);
+		assert_int_equal(c.nr, nr);
+		assert_memory_equal(c.rows, rows, nr * sizeof(*rows));
+		assert_true(c.most <= 4096);
+
+		assert_int_equal(unwind_table__build_stream(elf, paths[i], NULL, pack_cb, pk, &snr,
+							    NULL), 0);
+		assert_int_equal(unwind_packer__finish(pk, &blob, &size, &pnr), 0);
+		assert_int_equal(pnr, nr);
+		src.nr = nr;
+		src.out = calloc(nr, sizeof(*rows));
+		assert_non_null(src.out);
+		assert_int_equal(unwind_pack__unpack(blob, size, nr, write_cb, &src), 0);
+		assert_memory_equal(src.out, rows, nr * sizeof(*rows));
+		print_message("%s: %zu rows streamed, at most %zu a call, %zu bytes packed\n",
+			      paths[i], nr, c.most, size);
+
+		if (nr > 4096)
+			assert_int_equal(unwind_table__build_stream(elf, paths[i], NULL, collect_cb,
+								    &fail, &snr, NULL), -EIO);
+		assert_int_equal(unwind_table__build_stream(elf, paths[i], &small, collect_cb, &c,
+							    &snr, NULL), -E2BIG);
+		free(fail.rows);
+		free(blob);
+		free(src.out);
+		free(c.rows);
+		free(rows);
+		unwind_packer__free(pk);
+		elf_end(elf);
+		close(fd);
+	}
+}
+
 /*
  * libgcc_s returns into exception handlers through __builtin_eh_return:
  * those functions save rax and rdx, and their rows carry the flag.
@@ -1504,6 +1599,7 @@ int main(void)
 		cmocka_unit_test(test_rows_match_readelf_libc),
 		cmocka_unit_test(test_rows_match_readelf_big),
 		cmocka_unit_test(test_pack_roundtrip),
+		cmocka_unit_test(test_stream_matches_buffered),
 		cmocka_unit_test(test_evicted_rows_kept),
 		cmocka_unit_test(test_rows_match_readelf_libgcc),
 		cmocka_unit_test(test_fixture_shapes),

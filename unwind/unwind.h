@@ -43,6 +43,16 @@ struct unwind_build_limits {
 int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
 			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st);
 
+/*
+ * The same rows, handed to @emit as they are derived, a few thousand at a
+ * time (@rows borrowed for the call; it returns 0 or -errno, which stops
+ * the walk and is returned): no buffer of the whole table. *@nr gets the
+ * count. The errors are unwind_table__build()'s.
+ */
+int unwind_table__build_stream(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			       int (*emit)(void *ctx, const struct unwind_row *rows, size_t n),
+			       void *ctx, size_t *nr, struct unwind_table_stats *st);
+
 /* Index of the row covering ELF address @pc in @rows, or -1. */
 long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc);
 

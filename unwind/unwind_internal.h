@@ -24,6 +24,19 @@ int unwind_pack__rows(int (*read)(void *ctx, size_t at, size_t n, struct unwind_
 		      void *ctx, size_t nr, void **blob, size_t *size);
 
 /*
+ * The same packing, rows pushed as they come: unwind_packer__add() takes
+ * any number at a time (copied), unwind_packer__finish() gives the blob
+ * (the caller frees it), its size and the row count. Functions return 0 or
+ * -ENOMEM; new returns NULL when out of memory.
+ */
+struct unwind_packer;
+
+struct unwind_packer *unwind_packer__new(void);
+void unwind_packer__free(struct unwind_packer *pk);
+int unwind_packer__add(struct unwind_packer *pk, const struct unwind_row *rows, size_t n);
+int unwind_packer__finish(struct unwind_packer *pk, void **blob, size_t *size, size_t *nr);
+
+/*
  * Unpack the @nr rows of @blob (@size bytes, from unwind_pack__rows()) and
  * hand them to @write UNWIND_PACK_CHUNK at a time (@rows borrowed for the
  * call). Returns 0, -EINVAL when @blob does not hold @nr rows, -ENOMEM, or

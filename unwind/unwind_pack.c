@@ -4,7 +4,8 @@
  * chunk at a time, each chunk laid out by field (pc deltas, types, CFA
  * offsets, rbp offsets): the deltas are small and the other fields repeat,
  * so they compress well at zstd's fastest level. Neither side holds more
- * than a chunk of plain rows, so packing a big table costs no big buffer.
+ * than a chunk of plain rows, so packing a big table costs no big buffer;
+ * a table being derived is packed as its rows come (struct unwind_packer).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -69,45 +70,124 @@ static int compress_into(ZSTD_CCtx *cctx, const void *in, size_t in_len, bool la
 	return 0;
 }
 
+struct unwind_packer {
+	ZSTD_CCtx *cctx;
+	struct unwind_row *rows;	/* the chunk being filled */
+	__u32 *fields;
+	size_t nr_chunk;		/* rows in it */
+	size_t nr;			/* rows added */
+	__u32 prev;			/* pc of the last row packed */
+	char *buf;
+	size_t cap, len;
+};
+
+struct unwind_packer *unwind_packer__new(void)
+{
+	struct unwind_packer *pk = calloc(1, sizeof(*pk));
+
+	if (!pk)
+		return NULL;
+	pk->rows = malloc(UNWIND_PACK_CHUNK * sizeof(*pk->rows));
+	pk->fields = malloc(UNWIND_PACK_CHUNK * sizeof(*pk->rows));
+	pk->cctx = ZSTD_createCCtx();
+	if (!pk->rows || !pk->fields || !pk->cctx ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(pk->cctx, ZSTD_c_compressionLevel, 1))) {
+		unwind_packer__free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+void unwind_packer__free(struct unwind_packer *pk)
+{
+	if (!pk)
+		return;
+	ZSTD_freeCCtx(pk->cctx);
+	free(pk->fields);
+	free(pk->rows);
+	free(pk->buf);
+	free(pk);
+}
+
+/* Pack the chunk: every chunk but the last is UNWIND_PACK_CHUNK rows, as unpacking reads them. */
+static int pack_chunk(struct unwind_packer *pk)
+{
+	size_t n = pk->nr_chunk;
+
+	to_fields(pk->rows, n, pk->prev, pk->fields);
+	pk->prev = pk->rows[n - 1].pc;
+	pk->nr_chunk = 0;
+	return compress_into(pk->cctx, pk->fields, n * sizeof(*pk->rows), false, &pk->buf,
+			     &pk->cap, &pk->len);
+}
+
+int unwind_packer__add(struct unwind_packer *pk, const struct unwind_row *rows, size_t n)
+{
+	int err;
+
+	while (n) {
+		size_t take = UNWIND_PACK_CHUNK - pk->nr_chunk;
+
+		if (take > n)
+			take = n;
+		memcpy(pk->rows + pk->nr_chunk, rows, take * sizeof(*rows));
+		pk->nr_chunk += take;
+		pk->nr += take;
+		rows += take;
+		n -= take;
+		if (pk->nr_chunk == UNWIND_PACK_CHUNK) {
+			err = pack_chunk(pk);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+int unwind_packer__finish(struct unwind_packer *pk, void **blob, size_t *size, size_t *nr)
+{
+	char *shrunk;
+	int err = 0;
+
+	if (pk->nr_chunk)
+		err = pack_chunk(pk);
+	if (!err)
+		err = compress_into(pk->cctx, NULL, 0, true, &pk->buf, &pk->cap, &pk->len);
+	if (err)
+		return err;
+	/* a table kept for long: no slack */
+	shrunk = realloc(pk->buf, pk->len ? pk->len : 1);
+	*blob = shrunk ? shrunk : pk->buf;
+	*size = pk->len;
+	*nr = pk->nr;
+	pk->buf = NULL;
+	pk->cap = pk->len = 0;
+	return 0;
+}
+
 int unwind_pack__rows(int (*read)(void *ctx, size_t at, size_t n, struct unwind_row *out),
 		      void *ctx, size_t nr, void **blob, size_t *size)
 {
+	struct unwind_packer *pk = unwind_packer__new();
 	struct unwind_row *rows = malloc(UNWIND_PACK_CHUNK * sizeof(*rows));
-	__u32 *fields = malloc(UNWIND_PACK_CHUNK * sizeof(*rows));
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-	size_t cap = 0, len = 0, at;
-	char *buf = NULL, *shrunk;
-	__u32 prev = 0;
+	size_t at, got;
 	int err = -ENOMEM;
 
-	if (!rows || !fields || !cctx ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1)))
+	if (!pk || !rows)
 		goto out;
 	err = 0;
 	for (at = 0; at < nr && !err; at += UNWIND_PACK_CHUNK) {
 		size_t n = nr - at < UNWIND_PACK_CHUNK ? nr - at : UNWIND_PACK_CHUNK;
 
 		err = read(ctx, at, n, rows);
-		if (err)
-			break;
-		to_fields(rows, n, prev, fields);
-		prev = rows[n - 1].pc;
-		err = compress_into(cctx, fields, n * sizeof(*rows), false, &buf, &cap, &len);
+		if (!err)
+			err = unwind_packer__add(pk, rows, n);
 	}
 	if (!err)
-		err = compress_into(cctx, NULL, 0, true, &buf, &cap, &len);
-	if (!err) {
-		/* a table kept for long: no slack */
-		shrunk = realloc(buf, len ? len : 1);
-		*blob = shrunk ? shrunk : buf;
-		*size = len;
-		buf = NULL;
-	}
+		err = unwind_packer__finish(pk, blob, size, &got);
 out:
-	free(buf);
-	ZSTD_freeCCtx(cctx);
-	free(fields);
 	free(rows);
+	unwind_packer__free(pk);
 	return err;
 }
 

@@ -26,9 +26,17 @@
 #define REG_RSP 7
 #define REG_RA 16
 
+/*
+ * The rows derived so far: all of them, or with @emit the ones not handed on
+ * yet (a window of ROW_WINDOW; the last row stays, a later one may merge
+ * into it).
+ */
 struct row_buf {
 	struct unwind_row *rows;
 	size_t nr, cap;
+	size_t done;		/* rows handed to @emit */
+	int (*emit)(void *ctx, const struct unwind_row *rows, size_t n);
+	void *ctx;
 	size_t max;		/* give up beyond this many rows */
 	double deadline;	/* ... or past this thread CPU time; 0: none */
 	const volatile bool *cancel;	/* ... or once this is set */
@@ -73,12 +81,20 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 		    last->rbp_off == r->rbp_off)
 			return 0;	/* same rules: the previous row extends */
 	}
-	if (b->max && b->nr >= b->max)
+	if (b->max && b->done + b->nr >= b->max)
 		return -E2BIG;
 	/* libdw runs an FDE's program from its start for each row: huge functions cost more */
 	err = check_budget(b);
 	if (err)
 		return err;
+	if (b->nr == b->cap && b->emit && b->nr > 1) {
+		err = b->emit(b->ctx, b->rows, b->nr - 1);
+		if (err)
+			return err;
+		b->done += b->nr - 1;
+		b->rows[0] = b->rows[b->nr - 1];
+		b->nr = 1;
+	}
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct unwind_row *n = reallocarray(b->rows, cap, sizeof(*n));
@@ -446,11 +462,10 @@ static int walk_range(struct cfi_src *cfi, const struct fde_index *idx, const st
 	return push_row(b, &none);
 }
 
-int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
-			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st)
+static int build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+		 struct row_buf *b, struct unwind_table_stats *st)
 {
 	struct unwind_table_stats local;
-	struct row_buf b = { 0 };
 	struct range *ranges = NULL;
 	struct fde_index idx;
 	struct cfi_src src = { .elf = elf };
@@ -463,9 +478,9 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	if (lim) {
-		b.max = lim->max_rows;
-		b.deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
-		b.cancel = lim->cancel;
+		b->max = lim->max_rows;
+		b->deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
+		b->cancel = lim->cancel;
 	}
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {
@@ -496,7 +511,7 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 	src.cfi = cfi;
 	src.renew = !dw && idx.table;
 	for (i = 0; i < nr_ranges && !err; i++)
-		err = walk_range(&src, &idx, &ranges[i], &b, st);
+		err = walk_range(&src, &idx, &ranges[i], b, st);
 	cfi = src.cfi;
 	if (!err && !st->fdes) {
 		err = -ENOENT;
@@ -505,7 +520,7 @@ int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_li
 	if (err == -EINVAL)
 		pr_warn("'%s': corrupt call frame information: %s", name, dwarf_errmsg(-1));
 	if (err == -E2BIG)
-		pr_debug("'%s': more than %zu unwind rows", name, b.max);
+		pr_debug("'%s': more than %zu unwind rows", name, b->max);
 	if (err == -ETIME)
 		pr_info("'%s': unwind table not built within %.1f s of CPU: frame pointers there",
 			name, lim->max_seconds);
@@ -516,6 +531,15 @@ out:
 	else if (cfi)
 		dwarf_cfi_end(cfi);
 	free(ranges);
+	return err;
+}
+
+int unwind_table__build(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			struct unwind_row **rows, size_t *nr, struct unwind_table_stats *st)
+{
+	struct row_buf b = { 0 };
+	int err = build(elf, name, lim, &b, st);
+
 	if (err) {
 		free(b.rows);
 		return err;
@@ -524,6 +548,29 @@ out:
 	*nr = b.nr;
 	return 0;
 }
+
+/* Rows a streamed derivation holds at most (64 KiB). */
+#define ROW_WINDOW 4096
+
+int unwind_table__build_stream(Elf *elf, const char *name, const struct unwind_build_limits *lim,
+			       int (*emit)(void *ctx, const struct unwind_row *rows, size_t n),
+			       void *ctx, size_t *nr, struct unwind_table_stats *st)
+{
+	struct row_buf b = { .emit = emit, .ctx = ctx, .cap = ROW_WINDOW };
+	int err;
+
+	b.rows = malloc(ROW_WINDOW * sizeof(*b.rows));
+	if (!b.rows)
+		return -ENOMEM;
+	err = build(elf, name, lim, &b, st);
+	if (!err && b.nr)
+		err = emit(ctx, b.rows, b.nr);
+	free(b.rows);
+	if (!err)
+		*nr = b.done + b.nr;
+	return err;
+}
+
 
 long unwind_table__find(const struct unwind_row *rows, size_t nr, __u64 pc)
 {

@@ -499,22 +499,26 @@ static int publish_table(struct unwinder *u, int bin, __u32 first, size_t nr, co
 	return 0;
 }
 
-/* Publish @rows as the table of bin @bin: rows first, then the range that points to them. */
-static int store_table(struct unwinder *u, int bin, const struct unwind_row *rows, size_t nr,
-		       const char *name)
+/*
+ * Publish the @nr rows packed in @blob (@size bytes) as the table of bin
+ * @bin: room first (-ENOSPC: none), the rows unpacked into it a chunk at a
+ * time, then the range that points to them.
+ */
+static int store_packed(struct unwinder *u, int bin, const void *blob, size_t size, size_t nr,
+			const char *name)
 {
-	__u32 first;
+	struct rows_at at = { u, 0 };
 	int err;
 
-	err = reserve_rows(u, bin, nr, name, &first);
+	err = reserve_rows(u, bin, nr, name, &at.first);
 	if (err)
 		return err;
-	err = write_rows(u, first, rows, nr);
+	err = unwind_pack__unpack(blob, size, nr, write_rows_cb, &at);
 	if (err) {
-		free_rows(u, first, nr);
+		free_rows(u, at.first, nr);
 		return err;
 	}
-	return publish_table(u, bin, first, nr, name);
+	return publish_table(u, bin, at.first, nr, name);
 }
 
 /*
@@ -526,7 +530,6 @@ static int restore_table(struct unwinder *u, int bin, const char *name)
 	struct bin *b = &u->bins[bin];
 	void *blob = b->kept;
 	size_t size = b->kept_size, nr = b->kept_rows;
-	struct rows_at at = { u, 0 };
 	int err;
 
 	/* taken out first: the evictions that make room keep rows too, and drop the oldest */
@@ -534,16 +537,11 @@ static int restore_table(struct unwinder *u, int bin, const char *name)
 	u->kept--;
 	u->kept_bytes -= size;
 	b->kept_size = b->kept_rows = 0;
-	err = reserve_rows(u, bin, nr, name, &at.first);
-	if (err) {
+	err = store_packed(u, bin, blob, size, nr, name);
+	if (err == -ENOSPC) {
 		set_kept(u, b, blob, size, nr);	/* for when there is room */
 		return err;
 	}
-	err = unwind_pack__unpack(blob, size, nr, write_rows_cb, &at);
-	if (err)
-		free_rows(u, at.first, nr);
-	else
-		err = publish_table(u, bin, at.first, nr, name);
 	free(blob);
 	if (!err)
 		u->restores++;
@@ -575,6 +573,11 @@ static bool same_file(const struct bin *b, const struct bin_file *f)
 	return b->mtime_ns == f->mtime_ns && b->size == f->size;
 }
 
+static int pack_rows_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	return unwind_packer__add(ctx, rows, n);
+}
+
 /*
  * Give bin @bin its table: its kept rows when it has some and @file (NULL
  * for the vDSO) is the file they came from, else derived from @elf.
@@ -584,10 +587,11 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 {
 	struct bin *b = &u->bins[bin];
 	struct unwind_table_stats st;
-	struct unwind_row *rows;
 	struct unwind_build_limits lim;
+	struct unwind_packer *pk;
 	double t0 = now_ms(), cpu0;
-	size_t nr;
+	size_t nr, size;
+	void *blob;
 	int err;
 
 	if (b->kept && file && same_file(b, file)) {
@@ -619,10 +623,18 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 		return;	/* too big last time, and still: b->retry stays set */
 	lim.max_seconds = u->opts.max_build_seconds;
 	lim.cancel = u->opts.cancel;
+	pk = unwind_packer__new();
+	if (!pk)
+		return;
 	u->builds++;
 	cpu0 = thread_seconds();
-	err = lim.max_rows ? unwind_table__build(elf, name, &lim, &rows, &nr, &st) : -E2BIG;
+	/* packed as they come (cc1: 1.4 bytes a row, not 16), unpacked into the table once it fits */
+	err = lim.max_rows ? unwind_table__build_stream(elf, name, &lim, pack_rows_cb, pk, &nr, &st)
+			   : -E2BIG;
+	if (!err)
+		err = unwind_packer__finish(pk, &blob, &size, &nr);
 	u->build_seconds += thread_seconds() - cpu0;
+	unwind_packer__free(pk);
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
@@ -630,10 +642,10 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	}
 	if (err)
 		return;
-	if (!store_table(u, bin, rows, nr, name))
+	if (!store_packed(u, bin, blob, size, nr, name))
 		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported, %.1f ms", name, b->table,
 			 nr, st.unsupported, now_ms() - t0);
-	free(rows);
+	free(blob);
 }
 
 static uint64_t build_id_key(Elf *elf)
