@@ -55,6 +55,11 @@ static const char KALLSYMS[] =
 	"garbage line\n"
 	"ffffffff81002000 W weak_fn\n"
 	"ffffffff81003000 T __x64_sys_read\n"
+	"ffffffff81003ff0 t __pfx_padded\n"
+	"ffffffff81004000 t padded\n"
+	"ffffffff81004ff0 t __pfx_other\n"
+	"ffffffff81005000 t not_other\n"
+	"ffffffffc00ffff0 t __pfx_ext4_readpage\t[ext4]\n"
 	"ffffffffc0100000 t ext4_readpage\t[ext4]\n"
 	"ffffffffc0100400 t ext4_map\t[ext4]\n";
 
@@ -71,6 +76,12 @@ static void test_kallsyms_lookup(void **state)
 		{ 0xffffffff81001000ULL, "do_one_thing", "[kernel]" },	/* data symbol skipped */
 		{ 0xffffffff81002abcULL, "weak_fn", "[kernel]" },
 		{ 0xffffffff81003010ULL, "__x64_sys_read", "[kernel]" },
+		/* call padding: its own name, and the function's name shares its bytes */
+		{ 0xffffffff81003ff4ULL, "__pfx_padded", "[kernel]" },
+		{ 0xffffffff81004004ULL, "padded", "[kernel]" },
+		{ 0xffffffff81004ff0ULL, "__pfx_other", "[kernel]" },
+		{ 0xffffffff81005000ULL, "not_other", "[kernel]" },
+		{ 0xffffffffc00ffff8ULL, "__pfx_ext4_readpage", "ext4" },
 		{ 0xffffffffc0100010ULL, "ext4_readpage", "ext4" },
 		{ 0xffffffffc0100400ULL, "ext4_map", "ext4" },
 		{ 0xffffffffc1100400ULL, NULL, NULL },	/* far past the last symbol */
@@ -83,7 +94,11 @@ static void test_kallsyms_lookup(void **state)
 	(void)state;
 	assert_int_equal(ksyms__load(&ks, f, strs), 0);
 	fclose(f);
-	assert_int_equal(ks.nr, 7);
+	assert_int_equal(ks.nr, 12);
+	/* "padded" and "ext4_readpage" are not stored again */
+	assert_int_equal(ks.names_len, sizeof("_stext startup_64 do_one_thing weak_fn __x64_sys_read "
+					      "__pfx_padded __pfx_other not_other "
+					      "__pfx_ext4_readpage ext4_map"));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct ksym *sym = ksyms__find(&ks, cases[i].addr);
 
