@@ -12,6 +12,7 @@
  * each flush (push.h); the local database is its buffer during an outage.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -324,6 +325,8 @@ static int flush(struct agent *a)
 	if (a->failures_in_row)
 		pr_info("agent: writing again after %d failed flushes", a->failures_in_row);
 	a->failures_in_row = 0;
+	/* what the batch, evicted tables and table builds freed: back to the kernel */
+	malloc_trim(0);
 	/*
 	 * Whole buckets only: the last drain was at most an interval ago, and a
 	 * drain never straddles a bucket boundary
@@ -451,6 +454,14 @@ static int setup(struct agent *a)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err;
 
+	/*
+	 * Before any thread: one malloc arena for the drain and the table
+	 * builder, and blocks of 256 KiB and more mapped and given back when
+	 * freed (glibc would raise that threshold after the first such free and
+	 * keep the next ones in the heap, resident for good).
+	 */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	/* symbol tables by default: DWARF indexes would dominate the agent's memory */
 	a->syms = symbolizer__new(&sy);
 	if (!a->syms)
