@@ -247,11 +247,22 @@ static int lay_out_symbols(struct dso *d, const struct raw_sym *raw, size_t n)
 static int read_symbols(struct dso *d, GElf_Addr bias)
 {
 	int n = dwfl_module_getsymtab(d->mod), i, err;
+	GElf_Addr entry = 0, elf_bias;
 	struct raw_sym *raw;
 	size_t out = 0;
+	Elf *elf;
+	GElf_Ehdr eh;
 
 	if (n <= 0)
 		return 0;	/* no symbols at all: every address is [unknown] */
+	/*
+	 * The entry point is often assembly without a symbol type (ld.so's
+	 * _start, followed by _dl_start_user): it is named all the same, so
+	 * a sample taken there is not a lone [unknown].
+	 */
+	elf = dwfl_module_getelf(d->mod, &elf_bias);
+	if (elf && gelf_getehdr(elf, &eh))
+		entry = eh.e_entry;
 	raw = calloc(n, sizeof(*raw));
 	if (!raw)
 		return -ENOMEM;
@@ -265,7 +276,8 @@ static int read_symbols(struct dso *d, GElf_Addr bias)
 		if (!name || !*name || sym.st_shndx == SHN_UNDEF)
 			continue;
 		type = GELF_ST_TYPE(sym.st_info);
-		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+		    !(type == STT_NOTYPE && entry && addr - bias == entry))
 			continue;
 		raw[out].start = addr - bias;
 		raw[out].size = sym.st_size;
