@@ -167,13 +167,18 @@ enum unwind_map_kind {
 	UNWIND_MAP_JIT,		/* anonymous executable memory: stop */
 };
 
-/* One executable mapping: ELF vaddr = address - bias. */
+/*
+ * One executable mapping: ELF vaddr = address - bias. A frame in a file's
+ * mapping (@fid not 0) is recorded as (file, offset): UNWIND_FILE_FRAME.
+ */
 struct unwind_mapping {
 	__u64 start;
 	__u64 end;
 	__u64 bias;
 	__u32 table;
 	__u32 kind;		/* enum unwind_map_kind */
+	__u32 fid;		/* unwind_file_id() of its file, 0: none (anonymous) */
+	__u32 pgoff;		/* file offset of @start, in pages */
 };
 
 /*
@@ -182,6 +187,7 @@ struct unwind_mapping {
  * read yet, or a library mapped since) is looked up by the file of its VMA
  * (bpf_find_vma), so a binary tabled once unwinds in every process that maps
  * it. @dev is the kernel's encoding (major << 20 | minor), as i_sb->s_dev.
+ * The vDSO, which has no file, is { 0, 0 }.
  */
 #define UNWIND_FILE_SEGS 4
 

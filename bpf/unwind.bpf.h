@@ -112,19 +112,36 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 __u32 unwind_tables_gen = 0;
 
 /*
- * A VMA found by bpf_find_vma() during this sample's walk, with the mapping
- * made up from its file (see unwind_find_file()).
+ * The VMAs bpf_find_vma() found for a process whose mappings user space has
+ * not given (or a library mapped since), by (tgid, mm): a sample in hard
+ * interrupt context gets one bpf_find_vma() (the mmap lock's deferred unlock
+ * has one slot per CPU), so each sample adds the VMA it found and the next
+ * ones find more of their frames here. Void once tables are evicted (their
+ * ids are reused).
  */
-struct unwind_file_vma {
-	__u64 start, end;
-	__u64 file_base;	/* vm_start - vm_pgoff * page size: address - file offset */
-	__u32 fid;		/* unwind_file_id() of the file */
-	__u32 valid;
-	struct unwind_mapping m;
+#define UNWIND_VMAS 8
+
+struct unwind_vma_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 mm;		/* the mm's address mixed with the process's start time */
 };
 
-/* VMAs looked up per sample at most: each lookup costs about a microsecond */
-#define UNWIND_VMA_LOOKUPS 4
+struct unwind_vma_set {
+	__u32 nr;
+	__u32 gen;		/* unwind_tables_gen when made */
+	struct unwind_mapping maps[UNWIND_VMAS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct unwind_vma_key);
+	__type(value, struct unwind_vma_set);
+	__uint(max_entries, 1024);
+} unwind_vmas SEC(".maps");
+
+/* bpf_find_vma() calls per sample: the first may succeed, another only outside interrupts */
+#define UNWIND_VMA_LOOKUPS 2
 
 /* the stack being built (too big for the BPF stack), the walk's state and caches */
 struct unwind_scratch {
@@ -132,9 +149,10 @@ struct unwind_scratch {
 	struct unwind_state s;
 	__u32 tgid;
 	__u32 vma_lookups;	/* bpf_find_vma() calls in this sample */
-	struct unwind_file_vma vmas[2];	/* this sample's */
-	__u32 next_vma;
+	__u32 vmas_loaded;	/* vmas holds the process's unwind_vmas entry */
 	__u32 pad;
+	struct unwind_vma_key vma_key;
+	struct unwind_vma_set vmas;
 	struct stack_copy copy;
 	struct unwind_row_cache rows;	/* kept from sample to sample */
 };
@@ -191,8 +209,11 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	c->end = BPF_CORE_READ(vma, vm_end);
 	c->pgoff = BPF_CORE_READ(vma, vm_pgoff);
 	inode = BPF_CORE_READ(vma, vm_file, f_inode);
-	if (!inode)
-		return 0;	/* anonymous: JIT code, or the vDSO */
+	if (!inode) {
+		/* the vDSO is file { 0, 0 }; other anonymous code (JIT) has none */
+		c->file = (__u64)BPF_CORE_READ(vma, vm_mm, context.vdso) == c->start;
+		return 0;
+	}
 	c->ino = BPF_CORE_READ(inode, i_ino);
 	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	c->file = 1;
@@ -215,34 +236,52 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 	struct find_vma_ctx c = {};
 	struct unwind_file_key key;
 	const struct unwind_file *f;
-	struct unwind_file_vma *e;
-	__u64 pgoff, off;
-	__u32 i;
+	struct unwind_vma_set *known;
+	struct unwind_mapping *m;
+	struct task_struct *task;
+	__u64 pgoff;
+	__u32 i, n;
 
-	e = &sc->vmas[0];
-	if (e->valid && s->pc >= e->start && s->pc < e->end)
-		goto found;
-	e = &sc->vmas[1];
-	if (e->valid && s->pc >= e->start && s->pc < e->end)
-		goto found;
+	if (!sc->vmas_loaded) {
+		sc->vmas_loaded = 1;
+		sc->vma_key.tgid = sc->tgid;
+		sc->vma_key.pad = 0;
+		task = bpf_get_current_task_btf();
+		/* with the start time: a pid and an mm's address both get reused */
+		sc->vma_key.mm = (__u64)BPF_CORE_READ(task, mm) ^
+				 BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
+		known = bpf_map_lookup_elem(&unwind_vmas, &sc->vma_key);
+		if (known && known->gen == s->tables_gen)
+			sc->vmas = *known;
+		else
+			sc->vmas.nr = 0;
+	}
+	for (i = 0; i < UNWIND_VMAS; i++) {
+		if (i >= sc->vmas.nr)
+			break;
+		m = &sc->vmas.maps[i];
+		if (s->pc >= m->start && s->pc < m->end)
+			goto found;
+	}
 	if (sc->vma_lookups >= UNWIND_VMA_LOOKUPS)
 		return NULL;
 	sc->vma_lookups++;
 	if (bpf_find_vma(bpf_get_current_task_btf(), s->pc, find_vma_cb, &c, 0) || !c.file)
 		return NULL;
-	e = &sc->vmas[sc->next_vma & 1];
-	sc->next_vma++;
+	n = sc->vmas.nr;
+	if (n < UNWIND_VMAS)
+		sc->vmas.nr = n + 1;
+	else
+		n = (__u32)(s->pc >> 12) % UNWIND_VMAS;	/* full: one goes */
+	m = &sc->vmas.maps[n & (UNWIND_VMAS - 1)];
 	pgoff = c.pgoff << 12;
-	e->valid = 1;
-	e->start = c.start;
-	e->end = c.end;
-	e->file_base = c.start - pgoff;
-	e->fid = unwind_file_id(c.dev, c.ino);
-	e->m.start = c.start;
-	e->m.end = c.end;
-	e->m.bias = 0;
-	e->m.table = 0;
-	e->m.kind = UNWIND_MAP_NO_TABLE;
+	m->start = c.start;
+	m->end = c.end;
+	m->bias = 0;
+	m->table = 0;
+	m->kind = UNWIND_MAP_NO_TABLE;
+	m->fid = unwind_file_id(c.dev, c.ino);
+	m->pgoff = c.pgoff;
 	key.dev = c.dev;
 	key.ino = c.ino;
 	f = bpf_map_lookup_elem(&unwind_files, &key);
@@ -250,19 +289,18 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 		const struct unwind_file_seg *seg = &f->segs[i];
 
 		if ((seg->offset & ~0xfffULL) <= pgoff && pgoff < seg->offset + seg->filesz) {
-			e->m.bias = c.start - pgoff + seg->offset - seg->vaddr;
-			e->m.table = f->table;
-			e->m.kind = UNWIND_MAP_TABLE;
+			m->bias = c.start - pgoff + seg->offset - seg->vaddr;
+			m->table = f->table;
+			m->kind = UNWIND_MAP_TABLE;
 			break;
 		}
 	}
+	sc->vmas.gen = s->tables_gen;
+	bpf_map_update_elem(&unwind_vmas, &sc->vma_key, &sc->vmas, BPF_ANY);
 found:
-	if (e->m.kind != UNWIND_MAP_TABLE)
+	if (m->kind != UNWIND_MAP_TABLE)
 		s->missing = 1;
-	off = s->pc - e->file_base;
-	if (off <= 0xffffffffULL)
-		s->enc = UNWIND_FILE_FRAME | (__u64)e->fid << 32 | off;
-	return &e->m;
+	return m;
 }
 
 struct find_slot_ctx {
@@ -404,8 +442,7 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	s->exact_pc = 1;
 	sc->tgid = key->tgid;
 	sc->vma_lookups = 0;
-	sc->vmas[0].valid = 0;
-	sc->vmas[1].valid = 0;
+	sc->vmas_loaded = 0;
 	if (!unwind_user_regs(ctx, s))
 		return 0;
 	sc->copy.base = s->sp;

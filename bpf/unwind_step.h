@@ -306,6 +306,10 @@ static __always_inline int unwind_step(void *rctx, const struct unwind_proc *p,
 			return UNWIND_END_NO_MAPPING;
 		return unwind_step_fp(rctx, s);
 	}
+	/* a file's code: the frame as (file, offset), which names it after its process is gone */
+	pc = s->pc - m->start + ((__u64)m->pgoff << 12);
+	if (m->fid && pc <= 0xffffffffULL)
+		s->enc = UNWIND_FILE_FRAME | (__u64)m->fid << 32 | pc;
 	/*
 	 * JIT code (V8, the JVM with -XX:+PreserveFramePointer, LuaJIT...) has
 	 * no table; the JITs that keep frame pointers are walked by them, and

@@ -88,9 +88,12 @@ struct task_struct {
 	struct thread_struct thread;
 	struct task_struct *group_leader;
 	__u64 start_boottime;
+	struct mm_struct *mm;
 } __attribute__((preserve_access_index));
 
 /* what bpf_find_vma() gives: the file behind a user address */
+struct mm_struct;
+
 struct super_block {
 	__u32 s_dev;
 } __attribute__((preserve_access_index));
@@ -104,12 +107,22 @@ struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
 
+/* x86-64: mm->context.vdso, where the vDSO is mapped */
+struct mm_struct {
+	struct {
+		void *vdso;
+	} context;
+} __attribute__((preserve_access_index));
+
 struct vm_area_struct {
 	unsigned long vm_start;
 	unsigned long vm_end;
 	unsigned long vm_pgoff;
 	struct file *vm_file;
+	struct mm_struct *vm_mm;
 } __attribute__((preserve_access_index));
+
+
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 

@@ -662,12 +662,16 @@ static __u32 map_fid(const struct proc_map *m)
 	return unwind_file_id(unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode);
 }
 
-/* Mapping @m's file is dso @idx: the BPF unwinder's (file, offset) frames of it name through it. */
+/*
+ * Mapping @m's file is dso @idx: the BPF unwinder's (file, offset) frames of
+ * it name through it. Not a file that could not be opened (its process went
+ * first): a later process's mapping of it may open it.
+ */
 static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx)
 {
 	uint64_t val;
 
-	if (idx < 0)
+	if (idx < 0 || !s->dsos[idx].dso)
 		return;
 	if (hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32) &&
 	    val != (uint64_t)idx + 1)
@@ -678,6 +682,7 @@ static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx)
 }
 
 static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m);
+static int vdso_dso(struct symbolizer *s);
 
 /*
  * The dso of file id @fid, from the mappings of every process known (alive
@@ -687,7 +692,13 @@ static uint64_t fid_dso(struct symbolizer *s, __u32 fid)
 {
 	uint64_t val;
 	size_t i = 0, j;
+	int idx;
 
+	if (fid == unwind_file_id(0, 0)) {
+		/* the vDSO, the same image in every process */
+		idx = vdso_dso(s);
+		return idx >= 0 ? (uint64_t)idx + 1 : 0;
+	}
 	if (hashmap__get(&s->dso_by_fid, fid, &val) && (!(val >> 32) || val >> 32 == s->gen))
 		return val >> 32 ? 0 : val;
 	take_offers(s);
@@ -697,8 +708,12 @@ static uint64_t fid_dso(struct symbolizer *s, __u32 fid)
 		for (j = 0; j < p->nr_maps; j++) {
 			struct proc_map *m = &p->maps[j];
 
-			if (m->kind == MAPPING_FILE && map_fid(m) == fid && dso_for_map(s, p, m) >= 0)
-				return hashmap__get(&s->dso_by_fid, fid, &val) ? val : 0;
+			if (m->kind != MAPPING_FILE || map_fid(m) != fid)
+				continue;
+			dso_for_map(s, p, m);
+			if (hashmap__get(&s->dso_by_fid, fid, &val) && !(val >> 32))
+				return val;
+			/* not opened through this mapping: another one may do */
 		}
 	}
 	hashmap__set(&s->dso_by_fid, fid, s->gen << 32);

@@ -26,9 +26,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <gelf.h>
 
 #include "symbolizer/symbolizer.h"
 #include "symbolizer/symbolizer_internal.h"
+#include "bpf/profiler.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
 
@@ -630,6 +632,64 @@ static void test_samples_after_exit_keep_names(void **state)
 	symbolizer__free(s);
 }
 
+struct file_frame_ctx {
+	__u64 addr, frame;
+};
+
+/* The (file, offset) frame the BPF unwinder records for address c->addr. */
+static int file_frame_cb(void *ctx, const struct sym_exec_map *m)
+{
+	struct file_frame_ctx *c = ctx;
+	__u32 fid;
+
+	if (c->addr < m->start || c->addr >= m->end || !*m->path)
+		return 0;
+	fid = unwind_file_id(unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode);
+	c->frame = UNWIND_FILE_FRAME | (__u64)fid << 32 | (c->addr - m->start + m->pgoff);
+	return 1;
+}
+
+/*
+ * A frame the BPF unwinder found through its VMA, in a process user space
+ * never read (a short process gone before its first scan), comes as (file
+ * id, file offset): it is named through a mapping of the same file in any
+ * process seen, once that process is gone and drained too, in a pid never
+ * seen.
+ */
+static void test_file_frames_named_after_exit(void **state)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct file_frame_ctx first = { 0 }, second = { 0 };
+	struct sym_frame f[SYM_MAX_FRAMES];
+	struct child c;
+	int status;
+
+	(void)state;
+	assert_non_null(s);
+	start_child(&c, fixture("symfix-pie"));
+	first.addr = c.first;
+	second.addr = c.second;
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, file_frame_cb, &first), 1);
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, file_frame_cb, &second), 1);
+	assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+	fclose(c.to);	/* the child exits on end of input */
+	fclose(c.from);
+	waitpid(c.pid, &status, 0);
+	symbolizer__process_exited(s, c.pid);
+	/* a frame named before the process's samples are drained */
+	expect_user(s, 0x7ffffff0, second.frame, "symfix_second", "symfix-pie");
+	symbolizer__next_generation(s);
+	symbolizer__next_generation(s);
+	/* and after: the file's id stays known */
+	expect_user(s, 0x7ffffff1, first.frame, "symfix_first", "symfix-pie");
+	/* an id no mapping had: one unnamed frame, its offset kept */
+	assert_int_equal(symbolizer__user(s, c.pid, UNWIND_FILE_FRAME | 0x1234ULL << 32 | 0x99,
+					  f, SYM_MAX_FRAMES), 1);
+	assert_null(f[0].name);
+	assert_int_equal(f[0].offset, 0x99);
+	symbolizer__free(s);
+}
+
 static void test_symbolize_gone_process(void **state)
 {
 	struct symbolizer *s = symbolizer__new(NULL);
@@ -678,6 +738,53 @@ static void test_corrupt_files(void **state)
 		unlink(path);
 		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
 	}
+}
+
+/*
+ * A sample at the dynamic loader's first instructions (in user mode, right
+ * after execve) is a one-frame stack: its entry point, assembly without a
+ * symbol type (_start, then _dl_start_user), must be named. Needs ld.so's
+ * symbols (its debug file, libc6-dbg on Debian): skipped without them.
+ */
+static void test_loader_entry_named(void **state)
+{
+	const char *ld = "/lib64/ld-linux-x86-64.so.2";
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	GElf_Ehdr eh;
+	Elf *elf;
+	int fd, h, n;
+
+	(void)state;
+	assert_non_null(s);
+	fd = open(ld, O_RDONLY);
+	if (fd < 0) {
+		symbolizer__free(s);
+		skip();
+	}
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	assert_non_null(gelf_getehdr(elf, &eh));
+	elf_end(elf);
+	close(fd);
+	h = symbolizer__open_file(s, ld);
+	assert_true(h >= 0);
+	/* a function of ld.so's with a type: there are symbols to name with */
+	n = symbolizer__file_addr(s, h, eh.e_entry + 0x40, f, SYM_MAX_FRAMES);
+	if (n < 1 || !f[0].name) {
+		symbolizer__free(s);
+		skip();
+	}
+	n = symbolizer__file_addr(s, h, eh.e_entry, f, SYM_MAX_FRAMES);
+	assert_true(n >= 1);
+	assert_non_null(f[0].name);
+	assert_string_equal(f[0].name, "_start");
+	/* a few bytes on (after the call to _dl_start returned): still named */
+	n = symbolizer__file_addr(s, h, eh.e_entry + 8, f, SYM_MAX_FRAMES);
+	assert_true(n >= 1);
+	assert_non_null(f[0].name);
+	symbolizer__free(s);
 }
 
 static void test_vdso_frames_are_named(void **state)
@@ -1168,6 +1275,8 @@ int main(void)
 		cmocka_unit_test(test_symbolize_deleted_binary),
 		cmocka_unit_test(test_symbolize_gone_process),
 		cmocka_unit_test(test_samples_after_exit_keep_names),
+		cmocka_unit_test(test_file_frames_named_after_exit),
+		cmocka_unit_test(test_loader_entry_named),
 		cmocka_unit_test(test_offered_maps_name_a_gone_process),
 		cmocka_unit_test(test_maps_ioctl_matches_text),
 		cmocka_unit_test(test_maps_changing_while_read),

@@ -78,7 +78,10 @@ int unwind_files__set(struct unwind_files *f, __u64 dev, __u64 ino, const struct
 		return 0;	/* the common case: a scan of a process mapping it again */
 	if (!e) {
 		if (hashmap__get(&f->index, key, &i)) {
-			e = &f->v[i];	/* a hash collision: take the slot over */
+			/* a hash collision: the slot is taken over */
+			e = &f->v[i];
+			if (f->fd >= 0)
+				bpf_map_delete_elem(f->fd, &e->key);
 		} else {
 			if (f->nr == f->cap) {
 				size_t cap = f->cap ? 2 * f->cap : 64;
@@ -93,8 +96,6 @@ int unwind_files__set(struct unwind_files *f, __u64 dev, __u64 ino, const struct
 				return -ENOMEM;
 			e = &f->v[f->nr++];
 		}
-		if (f->fd >= 0 && (e->key.dev || e->key.ino))
-			bpf_map_delete_elem(f->fd, &e->key);
 		e->key.dev = dev;
 		e->key.ino = ino;
 	}

@@ -727,6 +727,23 @@ out:
 	return idx;
 }
 
+/*
+ * Let the BPF side find @b's table by its file (@dev as the kernel encodes
+ * it, @ino; the vDSO is { 0, 0 }) too, in processes it has no mappings of.
+ */
+static void note_file(struct unwinder *u, __u64 dev, __u64 ino, const struct bin *b)
+{
+	struct unwind_file f = { .table = b->table };
+	size_t i;
+
+	for (i = 0; i < b->nr_segs && f.nr_segs < UNWIND_FILE_SEGS; i++) {
+		f.segs[f.nr_segs].offset = b->segs[i].offset;
+		f.segs[f.nr_segs].vaddr = b->segs[i].vaddr;
+		f.segs[f.nr_segs++].filesz = b->segs[i].filesz;
+	}
+	unwind_files__set(u->files, dev, ino, &f);
+}
+
 /* The kernel maps the same vDSO into every process: build its table from ours. */
 static int vdso_size_cb(void *ctx, const struct sym_exec_map *m)
 {
@@ -757,6 +774,8 @@ static void load_vdso(struct unwinder *u)
 	if (idx >= 0) {
 		build_table(u, idx, elf, "[vdso]", NULL);
 		u->vdso_bin = idx;
+		if (u->bins[idx].has_table)
+			note_file(u, 0, 0, &u->bins[idx]);
 	}
 	elf_end(elf);
 	free(copy);
@@ -810,20 +829,6 @@ static void tell_mappings(struct scan_ctx *c)
 	free(c->all);
 }
 
-/* Let the BPF side find @b's table by @m's file too, in processes it has no mappings of. */
-static void note_file(struct unwinder *u, const struct sym_exec_map *m, const struct bin *b)
-{
-	struct unwind_file f = { .table = b->table };
-	size_t i;
-
-	for (i = 0; i < b->nr_segs && f.nr_segs < UNWIND_FILE_SEGS; i++) {
-		f.segs[f.nr_segs].offset = b->segs[i].offset;
-		f.segs[f.nr_segs].vaddr = b->segs[i].vaddr;
-		f.segs[f.nr_segs++].filesz = b->segs[i].filesz;
-	}
-	unwind_files__set(u->files, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, &f);
-}
-
 static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 {
 	struct scan_ctx *c = data;
@@ -843,6 +848,13 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	if (m->anon || m->special) {
 		um->kind = UNWIND_MAP_JIT;
 		return 0;
+	}
+	/* frames in it recorded as (file, offset): named even when the symbolizer never read it */
+	if (m->vdso || *m->path) {
+		um->fid = m->vdso ? unwind_file_id(0, 0)
+				  : unwind_file_id(unwind_kernel_dev(m->dev_major, m->dev_minor),
+						   m->inode);
+		um->pgoff = m->pgoff >> 12;
 	}
 	if (m->vdso)
 		idx = c->u->vdso_bin;
@@ -868,7 +880,7 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	um->table = b->table;
 	um->kind = UNWIND_MAP_TABLE;
 	if (!m->vdso)
-		note_file(c->u, m, b);
+		note_file(c->u, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, b);
 	return 0;
 }
 
