@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
@@ -37,6 +38,8 @@ struct row_buf {
 	size_t done;		/* rows handed to @emit */
 	int (*emit)(void *ctx, const struct unwind_row *rows, size_t n);
 	void *ctx;
+	void *map;		/* the ELF file's mapping, dropped from RSS at each hand-on */
+	size_t map_len;
 	size_t max;		/* give up beyond this many rows */
 	double deadline;	/* ... or past this thread CPU time; 0: none */
 	const volatile bool *cancel;	/* ... or once this is set */
@@ -94,6 +97,8 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 		b->done += b->nr - 1;
 		b->rows[0] = b->rows[b->nr - 1];
 		b->nr = 1;
+		if (b->map)
+			madvise(b->map, b->map_len, MADV_DONTNEED);
 	}
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
@@ -481,6 +486,8 @@ static int build(Elf *elf, const char *name, const struct unwind_build_limits *l
 		b->max = lim->max_rows;
 		b->deadline = lim->max_seconds > 0 ? thread_seconds() + lim->max_seconds : 0;
 		b->cancel = lim->cancel;
+		b->map = b->emit ? lim->map : NULL;
+		b->map_len = lim->map_len;
 	}
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {

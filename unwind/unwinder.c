@@ -65,6 +65,7 @@ struct bin_file {
 	__u64 build_id;
 	__s64 mtime_ns;
 	__u64 size;
+	void *map;		/* its private mapping, when its pages may be dropped as read */
 };
 
 struct row_range {
@@ -623,6 +624,8 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 		return;	/* too big last time, and still: b->retry stays set */
 	lim.max_seconds = u->opts.max_build_seconds;
 	lim.cancel = u->opts.cancel;
+	lim.map = file ? file->map : NULL;
+	lim.map_len = file ? file->size : 0;
 	pk = unwind_packer__new();
 	if (!pk)
 		return;
@@ -671,6 +674,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	struct bin_file file = { 0 };
 	uint64_t key, bkey = 0, val;
 	bool is_new = false;
+	void *map = MAP_FAILED;
 	Elf *elf = NULL;
 	struct stat sb;
 	int fd, idx = -1;
@@ -685,15 +689,22 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 				      m->dev_minor, m->inode, m->path);
 	if (fd == -ESRCH)
 		return idx >= 0 ? idx : -ESRCH;	/* gone first: nothing learnt about the binary */
-	if (fd >= 0)
-		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/*
+	 * Mapped here, not by libelf, so the table build may drop the pages it
+	 * has read (writable and private: libelf may convert data in place)
+	 */
+	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > 0)
+		map = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (map != MAP_FAILED)
+		elf = elf_memory(map, sb.st_size);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		bkey = build_id_key(elf);
 		file.build_id = bkey;
-		if (!fstat(fd, &sb)) {
-			file.mtime_ns = (__s64)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-			file.size = sb.st_size;
-		}
+		file.mtime_ns = (__s64)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+		file.size = sb.st_size;
+		/* data of the other byte order is converted in place: such pages must stay */
+		if (elf_getident(elf, NULL)[EI_DATA] == ELFDATA2LSB)
+			file.map = map;
 	}
 	if (idx < 0 && elf && elf_kind(elf) == ELF_K_ELF) {
 		if (bkey && hashmap__get(&u->bin_by_build_id, bkey, &val)) {
@@ -722,6 +733,8 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	}
 out:
 	elf_end(elf);
+	if (map != MAP_FAILED)
+		munmap(map, sb.st_size);
 	if (fd >= 0)
 		close(fd);
 	return idx;
