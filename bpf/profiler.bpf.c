@@ -26,8 +26,10 @@
 #define EEXIST 17
 #define ENOMEM 12
 #define E2BIG 7
+#define PF_EXITING 0x00000004	/* include/linux/sched.h: do_exit() has begun */
 
 /* set before load by the loader */
+const volatile __u32 unwind_mode = UNWIND_MODE_FP;
 const volatile bool filter_pids = false;
 const volatile bool filter_comm = false;
 const volatile bool include_idle = false;
@@ -77,17 +79,22 @@ struct {
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
-/* processes user space has been told about */
+/*
+ * What the programs keep per process (see struct proc_state): processes user
+ * space has been told about, and when a scan of their mappings was asked.
+ * LRU: an entry evicted costs one more EVENT_NEW or scan, nothing else.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct proc_state);
 	__uint(max_entries, MAX_TRACKED_PROCS);
-} known_procs SEC(".maps");
+} proc_state SEC(".maps");
 
+/* every process event, for one reader in user space (profiler/collector.c) */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
 static __always_inline void stat_inc(__u32 idx)
@@ -98,11 +105,27 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;	/* per-CPU slot: no other writer */
 }
 
-static __always_inline void send_event(__u32 type, __u32 tgid)
+/*
+ * Wake-ups are batched: an event wakes the reader only when it is @urgent (a
+ * scan whose process may live a few milliseconds) or the buffer is past
+ * EVENTS_WAKE_BYTES; the rest waits for the reader's next look (it looks on
+ * a short period, and after each wake-up). The reader waits a moment after
+ * a wake-up before it reads, so a burst of events costs one wake-up. (The
+ * kernel's default, to wake when the reader has read all before, would not
+ * do: events that did not wake it may still be waiting.)
+ */
+static __always_inline __u64 event_flags(bool urgent)
+{
+	if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_WAKE_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
 {
 	struct proc_event ev = { .type = type, .tgid = tgid };
 
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(urgent)))
 		stat_inc(STAT_EVENTS_LOST);
 }
 
@@ -117,7 +140,8 @@ static __always_inline void send_new_process(__u32 tgid)
 
 	ev.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	/* with the unwinder, its scan at exec gave user space the mappings already */
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(unwind_mode == UNWIND_MODE_FP)))
 		stat_inc(STAT_EVENTS_LOST);
 }
 
@@ -145,13 +169,23 @@ static __always_inline void note_process(__u32 tgid)
 {
 	__u32 zero = 0, gen = known_gen;
 	struct last_known *last = bpf_map_lookup_elem(&last_known, &zero);
-	__u8 one = 1;
+	struct proc_state *st, init = { .flags = PROC_KNOWN };
 
 	if (last && last->tgid == tgid && last->gen == gen)
 		return;
-	if (!bpf_map_lookup_elem(&known_procs, &tgid) &&
-	    bpf_map_update_elem(&known_procs, &tgid, &one, BPF_NOEXIST) == 0)
+	st = bpf_map_lookup_elem(&proc_state, &tgid);
+	if (st) {
+		if (!(__sync_fetch_and_or(&st->flags, PROC_KNOWN) & PROC_KNOWN))
+			send_new_process(tgid);
+	} else if (!(bpf_get_current_task_btf()->flags & PF_EXITING) &&
+		   bpf_map_update_elem(&proc_state, &tgid, &init, BPF_NOEXIST) == 0) {
+		/*
+		 * Not a process being torn down: after its exit event, a sample
+		 * announcing it again would have user space read its maps once
+		 * more, from a /proc entry that is going or gone.
+		 */
 		send_new_process(tgid);
+	}
 	if (last) {
 		last->tgid = tgid;
 		last->gen = gen;
@@ -288,21 +322,38 @@ int do_sample(struct bpf_perf_event_data *ctx)
 }
 
 /*
- * The process events, one program each for the sampler's process table and
- * the unwinder's (which reads a new image's mappings at once).
- * A new image: forget the process so its next sample announces it again.
+ * The process events: one program each for exec and exit, serving the
+ * sampler's process table, the unwinder's and the Python walk's, with one
+ * event to user space at most.
+ * A new image: forget the process so its next sample announces it again, and
+ * let the unwinder read its new mappings.
  */
 SEC("raw_tp/sched_process_exec")
 int on_exec(void *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, type = EVENT_EXEC;
+	struct proc_state *st = bpf_map_lookup_elem(&proc_state, &tgid);
+	bool scan = unwind_process_exec(tgid);
 
-	if (bpf_map_delete_elem(&known_procs, &tgid) == 0) {
-		__sync_fetch_and_add(&known_gen, 1);
-		send_event(EVENT_EXEC, tgid);
+	if (st) {
+		if (st->flags & PROC_KNOWN) {
+			__sync_fetch_and_add(&known_gen, 1);
+			type |= EVENT_F_SAMPLED;
+		}
+		st->flags = 0;
+		if (scan)
+			st->scan_ns = bpf_ktime_get_ns();
+	} else if (scan) {
+		struct proc_state init = { .scan_ns = bpf_ktime_get_ns() };
+
+		bpf_map_update_elem(&proc_state, &tgid, &init, BPF_ANY);
 	}
-	unwind_process_exec(tgid);
-	python_process_gone(tgid);
+	if (scan)
+		type |= EVENT_F_UNWIND;
+	if (type != EVENT_EXEC)
+		send_event(type, tgid, scan);
+	if (unwind_mode != UNWIND_MODE_FP)
+		python_process_gone(tgid);
 	return 0;
 }
 
@@ -310,17 +361,26 @@ SEC("raw_tp/sched_process_exit")
 int on_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	__u32 tgid = id >> 32, type = EVENT_EXIT;
+	struct proc_state *st;
 
 	/* the thread group leader leaving: the process is gone */
 	if ((__u32)id != tgid)
 		return 0;
-	if (bpf_map_delete_elem(&known_procs, &tgid) == 0) {
-		__sync_fetch_and_add(&known_gen, 1);
-		send_event(EVENT_EXIT, tgid);
+	st = bpf_map_lookup_elem(&proc_state, &tgid);
+	if (st) {
+		if (st->flags & PROC_KNOWN) {
+			__sync_fetch_and_add(&known_gen, 1);
+			type |= EVENT_F_SAMPLED;
+		}
+		bpf_map_delete_elem(&proc_state, &tgid);
 	}
-	unwind_process_exit(tgid);
-	python_process_gone(tgid);
+	if (unwind_process_exit(tgid))
+		type |= EVENT_F_UNWIND;
+	if (type != EVENT_EXIT)
+		send_event(type, tgid, false);
+	if (unwind_mode != UNWIND_MODE_FP)
+		python_process_gone(tgid);
 	return 0;
 }
 

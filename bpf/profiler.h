@@ -59,22 +59,52 @@ enum profiler_stat {
 };
 
 /*
- * Process events, through a ring buffer, so user space captures a process's
- * mappings while it lives: EVENT_NEW on the first sample of a process (and
- * the first after an exec), EVENT_EXIT when a sampled process ends.
+ * Process events, through one ring buffer (events), so user space captures a
+ * process's mappings while it lives: EVENT_NEW on the first sample of a
+ * process (and the first after an exec), EVENT_EXEC and EVENT_EXIT when a
+ * process the sampler announced or the unwinder tracks execs or ends, and
+ * EVENT_SCAN when the BPF unwinder needs a process's mappings (read) again.
+ * The low byte of proc_event.type is the enum, the bits above it the
+ * EVENT_F_* flags. One event per exec and per exit at most.
  */
 enum proc_event_type {
 	EVENT_NEW = 1,
 	EVENT_EXEC = 2,
 	EVENT_EXIT = 3,
+	EVENT_SCAN = 4,
 };
 
+#define EVENT_TYPE(t) ((t) & 0xff)
+/* EXEC, EXIT: the sampler had announced the process (EVENT_NEW) */
+#define EVENT_F_SAMPLED 0x100
+/* EXEC: read the new image's mappings; EXIT: the unwinder had its mappings */
+#define EVENT_F_UNWIND 0x200
+
 struct proc_event {
-	__u32 type;
+	__u32 type;		/* enum proc_event_type | EVENT_F_* */
 	__u32 tgid;
 	__u64 start_ns;		/* EVENT_NEW: when the process started, ns since boot (boottime) */
 	__u64 cgroup_id;	/* EVENT_NEW: the sampled thread's cgroup v2 id */
 };
+
+/*
+ * What the BPF side keeps per process, in one map (proc_state[tgid]): one
+ * lookup at exec and at exit instead of one per concern.
+ */
+#define PROC_KNOWN 1u		/* EVENT_NEW sent */
+
+struct proc_state {
+	__u64 scan_ns;		/* last EVENT_SCAN, to ask at most every 20 or 100 ms */
+	__u64 flags;		/* PROC_*; 64 bits for the atomic or */
+};
+
+/*
+ * The events ring buffer wakes its reader when past this many bytes, or for
+ * an event that needs an answer soon (a scan after exec or a sample's miss);
+ * others wait for the reader's next look.
+ */
+#define EVENTS_RING_BYTES (256 * 1024)
+#define EVENTS_WAKE_BYTES (EVENTS_RING_BYTES / 4)
 
 #ifndef MAX_TRACKED_PROCS
 #define MAX_TRACKED_PROCS 32768
@@ -247,18 +277,6 @@ struct unwind_proc {
 struct unwind_stack {
 	__u64 nr;
 	__u64 ips[MAX_STACK_DEPTH];
-};
-
-/* Ring buffer events asking user space to (re)read a process's mappings. */
-enum unwind_event_kind {
-	UNWIND_EVENT_SCAN = 1,	/* unknown process or pc outside its mappings */
-	UNWIND_EVENT_EXIT,	/* the process exited: forget it */
-};
-
-struct unwind_event {
-	__u32 kind;
-	__u32 tgid;
-	__u64 pc;
 };
 
 /* ---- CPython frames walked in BPF (see bpf/python.bpf.h, symbolizer/python.c) ---- */

@@ -8,14 +8,13 @@
  * process's executable mappings with their table and load bias. The walk
  * runs under bpf_loop(), one frame per callback, so the verifier checks one
  * frame step, not 127. A pc outside the known mappings asks user space,
- * through the unwind_events ring buffer, to read the process's maps again.
+ * with an EVENT_SCAN on the events ring buffer, to read the process's maps
+ * again.
  */
 #ifndef __PROFILER_UNWIND_BPF_H
 #define __PROFILER_UNWIND_BPF_H
 
 #include <bpf/bpf_core_read.h>
-
-const volatile __u32 unwind_mode = UNWIND_MODE_FP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -53,18 +52,7 @@ struct {
 	__uint(max_entries, 4096);
 } unwind_files SEC(".maps");
 
-/* tgid -> time of the last rescan request, to ask at most every 20 or 100 ms */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 8192);
-} unwind_scan_asked SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} unwind_events SEC(".maps");
+#define UNWIND_EVENT_SCAN EVENT_SCAN
 
 /*
  * A kilobyte per stack, preallocated: allocating as stacks come made every
@@ -336,16 +324,26 @@ static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots,
 }
 
 
+/*
+ * Ask user space to read @tgid's mappings (@kind EVENT_SCAN), unless it was
+ * asked less than @every_ns ago. A sample's miss (@pc set) wants an answer
+ * soon: it wakes the reader; a new mapping's request waits for its next look.
+ */
 static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __u64 every_ns)
 {
-	struct unwind_event ev = { .kind = kind, .tgid = tgid, .pc = pc };
-	__u64 now = bpf_ktime_get_ns(), *last;
+	struct proc_state *st = bpf_map_lookup_elem(&proc_state, &tgid);
+	__u64 now = bpf_ktime_get_ns();
 
-	last = bpf_map_lookup_elem(&unwind_scan_asked, &tgid);
-	if (last && now - *last < every_ns)
-		return;
-	bpf_map_update_elem(&unwind_scan_asked, &tgid, &now, BPF_ANY);
-	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+	if (st) {
+		if (now - st->scan_ns < every_ns)
+			return;
+		st->scan_ns = now;
+	} else {
+		struct proc_state init = { .scan_ns = now };
+
+		bpf_map_update_elem(&proc_state, &tgid, &init, BPF_ANY);
+	}
+	send_event(kind, tgid, pc != 0);
 }
 
 /* bpf_loop's context: looked up once per sample, not once per frame */
@@ -476,19 +474,16 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	return err == -EEXIST ? 0 : err;
 }
 
-/* Process @tgid exited (its thread group leader did): the sampler's exit program calls this. */
-static __always_inline void unwind_process_exit(__u32 tgid)
+/*
+ * Process @tgid exited (its thread group leader did): the sampler's exit
+ * program calls this. True when the unwinder had its mappings (user space is
+ * then told, to let them go).
+ */
+static __always_inline bool unwind_process_exit(__u32 tgid)
 {
-	struct unwind_event ev = { .kind = UNWIND_EVENT_EXIT, .tgid = tgid };
-
 	if (unwind_mode == UNWIND_MODE_FP)
-		return;
-	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
-	/* most exiting processes were never tracked: nothing to tell user space */
-	if (!bpf_map_lookup_elem(&unwind_procs, &tgid))
-		return;
-	bpf_map_delete_elem(&unwind_procs, &tgid);
-	bpf_ringbuf_output(&unwind_events, &ev, sizeof(ev), 0);
+		return false;
+	return bpf_map_delete_elem(&unwind_procs, &tgid) == 0;
 }
 
 static __always_inline bool unwind_wanted(__u32 tgid)
@@ -506,15 +501,41 @@ static __always_inline bool unwind_wanted(__u32 tgid)
 }
 
 /*
- * A process looks for room for a new mapping (mmap without MAP_FIXED: ld.so
- * and dlopen() start loading a library this way). fentry/kprobes on the mmap
- * path are not available everywhere; this tracepoint is. Ask for the maps of
- * processes already tracked, at most every 100 ms each: anonymous mmaps fire
- * it too. User space waits a moment, so the library's segments are mapped
- * by the time it reads the maps.
+ * A process maps code from a file (ld.so loading a library, dlopen()): ask
+ * for the maps of processes already tracked, at most every 100 ms each. The
+ * mmap syscall's tracepoint tells executable file mappings from the rest, so
+ * the program stops at its arguments for most calls; user space waits a
+ * moment, so the library's segments are mapped by the time it reads the
+ * maps. Syscall tracepoints need CONFIG_FTRACE_SYSCALLS: without them,
+ * unwind_on_unmapped_area below serves, for every mmap without MAP_FIXED.
  */
+#define PROT_EXEC 0x4
+#define MAP_ANONYMOUS 0x20
+
+/* a syscall entry tracepoint's record (format in tracefs: events/syscalls/sys_enter_mmap) */
+struct sys_enter_args {
+	__u64 common;
+	__s32 syscall_nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int unwind_on_mmap(struct sys_enter_args *ctx)
+{
+	__u32 tgid;
+
+	if (!(ctx->args[2] & PROT_EXEC) || (ctx->args[3] & MAP_ANONYMOUS) || (long)ctx->args[4] < 0 ||
+	    unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&unwind_procs, &tgid))
+		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
+	return 0;
+}
+
 SEC("raw_tp/vm_unmapped_area")
-int unwind_on_mmap(void *ctx)
+int unwind_on_unmapped_area(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
@@ -524,7 +545,16 @@ int unwind_on_mmap(void *ctx)
 	return 0;
 }
 
-/* A forked child has its parent's mappings until it execs: copy them now. */
+/* the one field of task_struct unwind_on_fork() reads beyond vmlinux.h's */
+struct task_struct___mm {
+	void *mm;
+} __attribute__((preserve_access_index));
+
+/*
+ * A forked child has its parent's mappings until it execs: copy them now.
+ * Not for a child sharing its parent's memory (vfork, posix_spawn): it runs
+ * only to exec, which would throw the copy away at once.
+ */
 SEC("tp_btf/sched_process_fork")
 int unwind_on_fork(__u64 *ctx)
 {
@@ -537,24 +567,28 @@ int unwind_on_fork(__u64 *ctx)
 		return 0;
 	ptgid = parent->tgid;
 	ctgid = child->tgid;
-	if (child->pid != ctgid)
-		return 0;	/* a new thread shares the entry already */
+	if (child->pid != ctgid ||
+	    ((struct task_struct___mm *)child)->mm == ((struct task_struct___mm *)parent)->mm)
+		return 0;	/* a new thread shares the entry already; a vfork child execs */
 	p = bpf_map_lookup_elem(&unwind_procs, &ptgid);
 	if (p)
 		bpf_map_update_elem(&unwind_procs, &ctgid, p, BPF_ANY);
 	return 0;
 }
 
-/* Process @tgid exec'd a new image: the sampler's exec program calls this. */
-static __always_inline void unwind_process_exec(__u32 tgid)
+/*
+ * Process @tgid exec'd a new image: the sampler's exec program calls this.
+ * True when user space is to read the new image's mappings now (the caller
+ * sends the event).
+ */
+static __always_inline bool unwind_process_exec(__u32 tgid)
 {
 	/* only processes the sampler keeps: building tables for others is waste */
 	if (unwind_mode == UNWIND_MODE_FP || !unwind_wanted(tgid))
-		return;
-	/* a new image: the old mappings are gone, read the new ones now */
+		return false;
+	/* a new image: the old mappings are gone */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
-	bpf_map_delete_elem(&unwind_scan_asked, &tgid);
-	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 0);
+	return true;
 }
 
 #endif /* __PROFILER_UNWIND_BPF_H */

@@ -44,6 +44,19 @@ enum {
 	BPF_EXIST = 2,
 };
 
+/* bpf_ringbuf_output() flags and bpf_ringbuf_query() questions */
+enum {
+	BPF_RB_NO_WAKEUP = (1ULL << 0),
+	BPF_RB_FORCE_WAKEUP = (1ULL << 1),
+};
+
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+	BPF_RB_RING_SIZE = 1,
+	BPF_RB_CONS_POS = 2,
+	BPF_RB_PROD_POS = 3,
+};
+
 enum {
 	BPF_F_SKIP_FIELD_MASK = 0xff,
 	BPF_F_USER_STACK = (1ULL << 8),

@@ -214,17 +214,24 @@ static void update_health(struct agent *a)
 static void log_unwind_health(struct agent *a)
 {
 	struct collector_stats cs;
+	struct symbolizer_stats ss;
 	struct ingest_stats is;
 
 	ingest__stats(a->ingest, &is);
+	symbolizer__stats(a->syms, &ss);
 	pr_info("agent: user stacks %.2f%% complete (reached the root and named), %llu unnamed",
 		is.user_stacks ? 100.0 * is.complete / is.user_stacks : 0.0,
 		(unsigned long long)is.unnamed);
 	if (collector__stats(a->coll, &cs) || !cs.unwind_max_rows)
 		return;
-	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads, %llu derived in %llu ms of CPU, %llu restored from %llu kept bytes",
+	pr_info("agent: process events: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost",
+		(unsigned long long)cs.events[EVENT_NEW], (unsigned long long)cs.events[EVENT_EXEC],
+		(unsigned long long)cs.events[EVENT_EXIT], (unsigned long long)cs.events[EVENT_SCAN],
+		(unsigned long long)cs.stat[STAT_EVENTS_LOST]);
+	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads (%zu by the symbolizer), %llu derived in %llu ms of CPU, %llu restored from %llu kept bytes",
 		(unsigned long long)cs.unwind_tables, (unsigned long long)cs.unwind_rows,
-		(unsigned long long)cs.unwind_max_rows, (unsigned long long)cs.unwind_scans,
+		(unsigned long long)cs.unwind_max_rows,
+		(unsigned long long)cs.unwind_scans + ss.maps_reads, ss.maps_reads,
 		(unsigned long long)cs.unwind_builds, (unsigned long long)cs.unwind_build_ms,
 		(unsigned long long)cs.unwind_restores, (unsigned long long)cs.unwind_kept_bytes);
 }

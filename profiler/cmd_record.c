@@ -513,7 +513,17 @@ static int finish(struct record *r, double elapsed)
 		pr_warn("cannot read the sample counters: %s", strerror(-e));
 		err = err ? err : e;
 	} else {
+		struct symbolizer_stats ss;
+
 		print_summary(r, &st, elapsed);
+		symbolizer__stats(r->syms, &ss);
+		pr_debug("process events: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost; maps reads: %llu (%zu by the symbolizer)",
+			 (unsigned long long)st.events[EVENT_NEW],
+			 (unsigned long long)st.events[EVENT_EXEC],
+			 (unsigned long long)st.events[EVENT_EXIT],
+			 (unsigned long long)st.events[EVENT_SCAN],
+			 (unsigned long long)st.stat[STAT_EVENTS_LOST],
+			 (unsigned long long)st.unwind_scans + ss.maps_reads, ss.maps_reads);
 	}
 	e = print_top(r);
 	err = err ? err : e;

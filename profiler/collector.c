@@ -45,7 +45,8 @@ struct collector {
 	int pystack_fd[NR_MAP_SETS];	/* Python stacks, keyed by hash */
 	struct unwind_feeder *feeder;	/* dwarf/auto unwinding only */
 	__u64 unreadable;
-	struct ring_buffer *events;
+	struct ring_buffer *events;	/* without a feeder, which reads it otherwise */
+	__u64 nr_events[EVENT_SCAN + 1];
 	struct bpf_link *exec_link, *exit_link;
 	collector_event_fn event_fn;
 	void *event_ctx;
@@ -179,25 +180,43 @@ static int attach_cpus(struct collector *c, const struct collector_opts *o)
 	return 0;
 }
 
+/* Frame-pointer mode: only the sampler's events, for the main thread. */
 static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
+	struct proc_event ev;
+	__u32 type;
 
-	if (size >= sizeof(struct proc_event) && c->event_fn)
-		c->event_fn(c->event_ctx, data);
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	type = EVENT_TYPE(ev.type);
+	if (type <= EVENT_SCAN)
+		c->nr_events[type]++;
+	if (type == EVENT_SCAN || (type != EVENT_NEW && !(ev.type & EVENT_F_SAMPLED)))
+		return 0;
+	ev.type = type;
+	if (c->event_fn)
+		c->event_fn(c->event_ctx, &ev);
 	return 0;
 }
 
-/* Process tracking: exec/exit tracepoints and the ring buffer they share. */
-static int attach_events(struct collector *c)
+/*
+ * Process tracking: the exec/exit tracepoints. Their ring buffer is read
+ * here in frame-pointer mode, else by the unwind feeder's thread.
+ */
+static int attach_events(struct collector *c, const struct collector_opts *o)
 {
 	int err;
 
-	c->events = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_ring_event, c, NULL);
-	if (!c->events) {
-		err = -errno;
-		pr_warn("cannot set up the event ring buffer: %s", strerror(-err));
-		return err;
+	if (o->unwind == UNWIND_MODE_FP) {
+		c->events = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_ring_event, c,
+					     NULL);
+		if (!c->events) {
+			err = -errno;
+			pr_warn("cannot set up the event ring buffer: %s", strerror(-err));
+			return err;
+		}
 	}
 	c->exec_link = bpf_program__attach(c->skel->progs.on_exec);
 	c->exit_link = bpf_program__attach(c->skel->progs.on_exit);
@@ -211,11 +230,20 @@ static int attach_events(struct collector *c)
 
 int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, void *ctx)
 {
-	int n;
+	int n, m;
 
+	if (c->feeder)
+		return unwind_feeder__poll(c->feeder, timeout_ms, fn, ctx);
+	if (!c->events)
+		return 0;
 	c->event_fn = fn;
 	c->event_ctx = ctx;
 	n = ring_buffer__poll(c->events, timeout_ms);
+	/* the events that did not wake us */
+	if (n >= 0) {
+		m = ring_buffer__consume(c->events);
+		n = m < 0 ? m : n + m;
+	}
 	c->event_fn = NULL;
 	return n;
 }
@@ -227,8 +255,10 @@ void collector__poll_until(struct collector *c, double deadline, const volatile 
 
 	while (!*stop && (left = deadline - now_seconds()) > 0) {
 		if (collector__poll(c, (int)(left * 1000) + 1, fn, ctx) == -EINTR)
-			break;
+			return;
 	}
+	if (!*stop)
+		collector__poll(c, 0, fn, ctx);
 }
 
 void collector__symbolizer_events(void *syms, const struct proc_event *ev)
@@ -281,7 +311,7 @@ struct collector *collector__new(const struct collector_opts *o)
 	c->kstack_fd[1] = bpf_map__fd(c->skel->maps.kstacks1);
 	c->ustack_fd[0] = bpf_map__fd(c->skel->maps.ustacks0);
 	c->ustack_fd[1] = bpf_map__fd(c->skel->maps.ustacks1);
-	err = attach_events(c);
+	err = attach_events(c, o);
 	if (err)
 		goto err_out;
 	c->dstack_fd[0] = bpf_map__fd(c->skel->maps.ustacks_dwarf0);
@@ -685,11 +715,13 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	memcpy(st->unwind_end, c->unwind_end, sizeof(st->unwind_end));
 	st->py_samples = c->py_samples;
 	st->py_truncated = c->py_truncated;
+	memcpy(st->events, c->nr_events, sizeof(st->events));
 	unwind_feeder__stats(c->feeder, st);
 	add_prog_runtime(c->skel->progs.do_sample, st);
 	add_prog_runtime(c->skel->progs.on_exec, st);
 	add_prog_runtime(c->skel->progs.on_exit, st);
 	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
 	add_prog_runtime(c->skel->progs.unwind_on_mmap, st);
+	add_prog_runtime(c->skel->progs.unwind_on_unmapped_area, st);
 	return 0;
 }

@@ -60,6 +60,8 @@ struct collector_stats {
 	__u64 bpf_run_ns, bpf_runs;
 	/* drained samples with a Python stack, and those cut at MAX_PY_DEPTH or a bad read */
 	__u64 py_samples, py_truncated;
+	/* process events read, by type (enum proc_event_type); lost: stat[STAT_EVENTS_LOST] */
+	__u64 events[EVENT_SCAN + 1];
 };
 
 /*
@@ -84,14 +86,17 @@ void collector__free(struct collector *c);
 typedef void (*collector_event_fn)(void *ctx, const struct proc_event *ev);
 
 /*
- * Wait up to @timeout_ms for process events and hand them to @fn. Returns
- * the number handled, or -errno (-EINTR when a signal came).
+ * Wait up to @timeout_ms for process events and hand them to @fn; then,
+ * whatever the wait, every event the ring buffer holds (most events do not
+ * wake the reader: they wait for its next look). Returns the number
+ * handled, or -errno (-EINTR when a signal came).
  */
 int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, void *ctx);
 
 /*
  * collector__poll() until @deadline (CLOCK_MONOTONIC seconds, see
- * common/clock.h), until *@stop is set, or until a signal interrupts it.
+ * common/clock.h), until *@stop is set, or until a signal interrupts it;
+ * at the deadline, the events that came meanwhile (a drain follows).
  */
 void collector__poll_until(struct collector *c, double deadline, const volatile sig_atomic_t *stop,
 			   collector_event_fn fn, void *ctx);

@@ -23,4 +23,12 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 void unwind_feeder__free(struct unwind_feeder *f);
 void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st);
 
+/*
+ * The main thread's collector__poll() with a feeder, the events ring
+ * buffer's reader: wait up to @timeout_ms for a process's first sample, then
+ * read what the ring buffer holds and hand the events for the main thread to
+ * @fn, in order. Returns their number or -errno (-EINTR: a signal).
+ */
+int unwind_feeder__poll(struct unwind_feeder *f, int timeout_ms, collector_event_fn fn, void *ctx);
+
 #endif /* __PROFILER_COLLECTOR_INTERNAL_H */

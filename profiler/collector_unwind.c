@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Keeps the BPF unwinder fed: a thread waits on the unwind_events ring
- * buffer, where the sampling program asks for a process's mappings when it
- * meets an unknown process or a pc outside the known mappings (a new process,
- * an exec, a dlopen), and the exit tracepoint says when a process is gone.
+ * Keeps the BPF unwinder fed: a thread reads the events ring buffer, where
+ * the exec program asks for a new image's mappings, the sampling program for
+ * a process's when it meets a pc outside the known mappings, the mmap program
+ * when a process maps code (dlopen), and the exit program says when a
+ * process is gone. The thread is the ring buffer's one reader: the events
+ * for the main thread (a process's first sample, exec and exit, for the
+ * symbolizer and the store) wait in a queue it takes with
+ * unwind_feeder__poll(). Wake-ups are batched (see event_flags() in
+ * bpf/profiler.bpf.c): the thread wakes for a scan request, then reads
+ * whatever else came, and looks every POLL_MS_MIN..POLL_MS_MAX ms for the
+ * events that do not wake it.
  * Every 30 s the known processes are read again, so unmapped
  * libraries do not linger. With -p or --comm, the processes chosen are read
  * before sampling starts; otherwise each process is read at its first
@@ -21,6 +28,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -46,6 +55,16 @@
 #define UNWIND_KEEP_BYTES (4u << 20)
 #endif
 #define RESCAN_SECONDS 30
+/* how often the thread looks at the ring buffer: sooner while events come */
+#define POLL_MS_MIN 100
+#define POLL_MS_MAX 1000
+/*
+ * A process's first sample reaches the main thread once this thread has read
+ * the maps asked for in the same batch (the symbolizer then need not), or
+ * after this long, when this thread is busy (a table being built) and the
+ * process may be gone before it is done.
+ */
+#define MAIN_WAIT_MS 20
 
 struct unwind_feeder {
 	struct unwinder *uw;
@@ -53,13 +72,27 @@ struct unwind_feeder {
 	int py_procs_fd;		/* interpreters found, for the BPF Python walk */
 	struct ring_buffer *rb;
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
+	/*
+	 * ev_lock: the ring buffer (read by this thread, and by the main thread
+	 * before a drain), what its events gathered, and the counts.
+	 */
+	pthread_mutex_t ev_lock;
 	__u32 *pending;		/* tgids to read, gathered from a burst of events */
 	size_t nr_pending, cap_pending;
+	__u32 *gone;		/* tgids whose mappings the unwinder lets go */
+	size_t nr_gone, cap_gone;
+	struct proc_event *queue;	/* for the main thread, in order */
+	size_t nr_queue, cap_queue;
+	bool main_new;		/* an EVENT_NEW waits in the queue */
+	bool main_told;		/* main_fd written since the main thread last took the queue */
+	__u64 events[EVENT_SCAN + 1];	/* events read, by type */
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
-	int wake_fd;		/* eventfd: written to stop the thread */
+	int wake_fd;		/* eventfd: written to stop the thread, or when main found scans */
 	int epoll_fd;		/* the ring buffer's epoll fd and wake_fd */
+	int main_fd;		/* eventfd: a process's first sample waits in the queue */
+	int main_timer;		/* timerfd: it has waited MAIN_WAIT_MS, the thread is busy */
 	char comm[TASK_COMM_LEN];	/* --comm: only those with this comm */
 	/*
 	 * The unwinder belongs to the thread (and to the constructor before it
@@ -150,14 +183,13 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	skel->rodata->unwind_mode = o->unwind;
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_tables, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_procs, on ? 8192 : 1);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.unwind_scan_asked, on ? 8192 : 1);
 	if (!err && !on)
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, 1);
 	if (!err && !on)
@@ -181,6 +213,27 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	return err;
 }
 
+static int push_tgid(__u32 **arr, size_t *nr, size_t *cap, __u32 tgid)
+{
+	size_t i;
+
+	for (i = 0; i < *nr; i++) {
+		if ((*arr)[i] == tgid)
+			return 0;
+	}
+	if (*nr == *cap) {
+		size_t n = *cap ? 2 * *cap : 64;
+		__u32 *a = reallocarray(*arr, n, sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;	/* the next miss asks again */
+		*arr = a;
+		*cap = n;
+	}
+	(*arr)[(*nr)++] = tgid;
+	return 0;
+}
+
 static void drop_pending(struct unwind_feeder *f, __u32 tgid)
 {
 	size_t i;
@@ -191,50 +244,135 @@ static void drop_pending(struct unwind_feeder *f, __u32 tgid)
 	}
 }
 
+/* An event for the main thread; a process's first sample wakes it, see wake_main(). */
+static void queue_for_main(struct unwind_feeder *f, __u32 type, __u32 tgid,
+			   const struct proc_event *ev)
+{
+	if (f->nr_queue == f->cap_queue) {
+		size_t cap = f->cap_queue ? 2 * f->cap_queue : 256;
+		struct proc_event *q = reallocarray(f->queue, cap, sizeof(*q));
+
+		if (!q) {
+			pr_warn("no memory for a process event of pid %u", tgid);
+			return;
+		}
+		f->queue = q;
+		f->cap_queue = cap;
+	}
+	f->queue[f->nr_queue] = *ev;
+	f->queue[f->nr_queue].type = type;
+	f->nr_queue++;
+	if (type == EVENT_NEW && !f->main_new) {
+		struct itimerspec its = { .it_value = { 0, MAIN_WAIT_MS * 1000 * 1000 } };
+
+		f->main_new = true;
+		if (timerfd_settime(f->main_timer, 0, &its, NULL))
+			pr_debug("cannot arm the main thread's timer: %s", strerror(errno));
+	}
+}
+
+/*
+ * After the scans of a batch, so that the mappings they read reach the
+ * symbolizer before the processes' first samples do (it would read them
+ * itself otherwise): wake the main thread for a process's first sample,
+ * once until it takes the queue.
+ */
+static void wake_main(struct unwind_feeder *f)
+{
+	struct itimerspec off = { 0 };
+
+	pthread_mutex_lock(&f->ev_lock);
+	if (f->main_new && !f->main_told) {
+		f->main_told = true;
+		timerfd_settime(f->main_timer, 0, &off, NULL);
+		if (eventfd_write(f->main_fd, 1))
+			pr_debug("cannot wake the main thread: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&f->ev_lock);
+}
+
+/* Called with ev_lock held, by either thread: only gathers, the feeder thread does the work. */
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct unwind_feeder *f = ctx;
-	const struct unwind_event *ev = data;
-	size_t i;
+	const struct proc_event *ev = data;
+	__u32 type;
 
 	if (size < sizeof(*ev))
 		return 0;
-	if (ev->kind == UNWIND_EVENT_EXIT) {
-		drop_pending(f, ev->tgid);
-		unwinder__remove_process(f->uw, ev->tgid);
-		return 0;
+	type = EVENT_TYPE(ev->type);
+	if (type <= EVENT_SCAN)
+		f->events[type]++;
+	switch (type) {
+	case EVENT_NEW:
+		queue_for_main(f, EVENT_NEW, ev->tgid, ev);
+		break;
+	case EVENT_EXEC:
+		if (ev->type & EVENT_F_UNWIND)
+			push_tgid(&f->pending, &f->nr_pending, &f->cap_pending, ev->tgid);
+		if (ev->type & EVENT_F_SAMPLED)
+			queue_for_main(f, EVENT_EXEC, ev->tgid, ev);
+		break;
+	case EVENT_EXIT:
+		if (ev->type & EVENT_F_UNWIND) {
+			drop_pending(f, ev->tgid);
+			push_tgid(&f->gone, &f->nr_gone, &f->cap_gone, ev->tgid);
+		}
+		if (ev->type & EVENT_F_SAMPLED)
+			queue_for_main(f, EVENT_EXIT, ev->tgid, ev);
+		break;
+	case EVENT_SCAN:
+		push_tgid(&f->pending, &f->nr_pending, &f->cap_pending, ev->tgid);
+		break;
 	}
-	for (i = 0; i < f->nr_pending; i++) {
-		if (f->pending[i] == ev->tgid)
-			return 0;
-	}
-	if (f->nr_pending == f->cap_pending) {
-		size_t cap = f->cap_pending ? 2 * f->cap_pending : 64;
-		__u32 *n = reallocarray(f->pending, cap, sizeof(*n));
-
-		if (!n)
-			return 0;	/* the next miss asks again */
-		f->pending = n;
-		f->cap_pending = cap;
-	}
-	f->pending[f->nr_pending++] = ev->tgid;
 	return 0;
 }
 
-/* Read the maps of every process asked for, a moment after the first request. */
+/* Read the ring buffer: the number of events, or -errno. */
+static int consume(struct unwind_feeder *f)
+{
+	int n;
+
+	pthread_mutex_lock(&f->ev_lock);
+	n = ring_buffer__consume(f->rb);
+	pthread_mutex_unlock(&f->ev_lock);
+	return n;
+}
+
+/*
+ * Let go of the processes gone, then read the maps of every process asked
+ * for, a moment after the first request.
+ */
 static void serve_pending(struct unwind_feeder *f)
 {
 	struct timespec ts = { 0, 2 * 1000 * 1000 };
-	size_t i;
+	__u32 *tgids = NULL;
+	size_t i, nr = 0;
 
-	if (!f->nr_pending)
+	pthread_mutex_lock(&f->ev_lock);
+	for (i = 0; i < f->nr_gone; i++)
+		unwinder__remove_process(f->uw, f->gone[i]);
+	f->nr_gone = 0;
+	nr = f->nr_pending;
+	pthread_mutex_unlock(&f->ev_lock);
+	if (!nr)
 		return;
 	/* ld.so maps a program's libraries within a millisecond or two: one read for all */
 	nanosleep(&ts, NULL);
-	ring_buffer__consume(f->rb);
-	for (i = 0; i < f->nr_pending && !f->stop; i++)
-		unwinder__scan_process(f->uw, f->pending[i]);
-	f->nr_pending = 0;
+	consume(f);
+	pthread_mutex_lock(&f->ev_lock);
+	for (i = 0; i < f->nr_gone; i++)
+		unwinder__remove_process(f->uw, f->gone[i]);
+	f->nr_gone = 0;
+	/* the scans run unlocked: take the list, leave an empty one */
+	tgids = f->pending;
+	nr = f->nr_pending;
+	f->pending = NULL;
+	f->nr_pending = f->cap_pending = 0;
+	pthread_mutex_unlock(&f->ev_lock);
+	for (i = 0; i < nr && !f->stop; i++)
+		unwinder__scan_process(f->uw, tgids[i]);
+	free(tgids);
 }
 
 static void rescan_all(struct unwind_feeder *f)
@@ -287,7 +425,7 @@ static void scan_running(struct unwind_feeder *f)
 		unwinder__scan_process(f->uw, tgid);
 		if (f->thread_started) {
 			/* requests for new processes wait less */
-			ring_buffer__consume(f->rb);
+			consume(f);
 			serve_pending(f);
 		}
 	}
@@ -303,25 +441,35 @@ static void *feeder_thread(void *arg)
 {
 	struct unwind_feeder *f = arg;
 	double last = now_seconds();
+	int period = POLL_MS_MIN;
 
 	while (!f->stop) {
 		double left = RESCAN_SECONDS - (now_seconds() - last);
+		int timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		struct epoll_event ev;
+		eventfd_t v;
 		int n, err;
 
-		n = epoll_wait(f->epoll_fd, &ev, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+		n = epoll_wait(f->epoll_fd, &ev, 1, timeout < period ? timeout : period);
 		if (n < 0 && errno != EINTR) {
 			pr_warn("waiting for unwind events failed: %s", strerror(errno));
 			break;
 		}
 		if (f->stop)
 			break;
-		err = ring_buffer__consume(f->rb);
+		if (n > 0 && ev.data.fd == f->wake_fd)
+			eventfd_read(f->wake_fd, &v);
+		err = consume(f);
 		if (err < 0) {
 			pr_warn("reading unwind events failed: %s", strerror(-err));
 			break;
 		}
+		/* events that do not wake the thread: look sooner while they come */
+		period = err > 0 || n > 0 ? POLL_MS_MIN : period * 2;
+		if (period > POLL_MS_MAX)
+			period = POLL_MS_MAX;
 		serve_pending(f);
+		wake_main(f);
 		if (now_seconds() - last >= RESCAN_SECONDS) {
 			rescan_all(f);
 			last = now_seconds();
@@ -337,11 +485,16 @@ static int open_wait_set(struct unwind_feeder *f)
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->main_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->main_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	f->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (f->wake_fd < 0 || f->epoll_fd < 0)
+	if (f->wake_fd < 0 || f->main_fd < 0 || f->main_timer < 0 || f->epoll_fd < 0)
 		return -errno;
-	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, f->wake_fd, &ev) ||
-	    epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
+	ev.data.fd = f->wake_fd;
+	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, f->wake_fd, &ev))
+		return -errno;
+	ev.data.fd = ring_buffer__epoll_fd(f->rb);
+	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
 		return -errno;
 	return 0;
 }
@@ -365,8 +518,9 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 
 	if (!f)
 		goto err_out;
-	f->wake_fd = f->epoll_fd = -1;
+	f->wake_fd = f->epoll_fd = f->main_fd = f->main_timer = -1;
 	pthread_mutex_init(&f->stats_lock, NULL);
+	pthread_mutex_init(&f->ev_lock, NULL);
 	uo.cancel = &f->stop;
 	f->syms = o->syms;
 	f->py_procs_fd = o->no_python ? -1 : bpf_map__fd(skel->maps.py_procs);
@@ -385,10 +539,10 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);
 		scan_running(f);
 	}
-	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.unwind_events), on_event, f, NULL);
+	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
-		pr_warn("cannot open the unwind event ring buffer: %s", strerror(-err));
+		pr_warn("cannot open the event ring buffer: %s", strerror(-err));
 		goto err_out;
 	}
 	err = open_wait_set(f);
@@ -403,7 +557,13 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		goto err_out;
 	}
 	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
+		/* executable file mappings only; else every mmap looking for room */
 		f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+		if (!f->mmap_link) {
+			pr_debug("no mmap syscall tracepoint (%s): vm_unmapped_area instead",
+				 strerror(errno));
+			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_unmapped_area);
+		}
 		if (!f->mmap_link)
 			pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
 				 strerror(errno));
@@ -434,12 +594,19 @@ void unwind_feeder__free(struct unwind_feeder *f)
 		close(f->epoll_fd);
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);
+	if (f->main_fd >= 0)
+		close(f->main_fd);
+	if (f->main_timer >= 0)
+		close(f->main_timer);
 	bpf_link__destroy(f->mmap_link);
 	bpf_link__destroy(f->fork_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);
 	free(f->pending);
+	free(f->gone);
+	free(f->queue);
 	pthread_mutex_destroy(&f->stats_lock);
+	pthread_mutex_destroy(&f->ev_lock);
 	free(f);
 }
 
@@ -461,4 +628,44 @@ void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
 	st->unwind_build_ms = us.build_seconds * 1e3;
 	st->unwind_restores = us.restores;
 	st->unwind_kept_bytes = us.kept_bytes;
+	pthread_mutex_lock(&f->ev_lock);
+	memcpy(st->events, f->events, sizeof(st->events));
+	pthread_mutex_unlock(&f->ev_lock);
+}
+
+int unwind_feeder__poll(struct unwind_feeder *f, int timeout_ms, collector_event_fn fn, void *ctx)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = f->main_fd, .events = POLLIN }, { .fd = f->main_timer, .events = POLLIN },
+	};
+	struct itimerspec off = { 0 };
+	struct proc_event *q;
+	__u64 expired;
+	bool scans;
+	eventfd_t v;
+	size_t i, nr;
+	int err;
+
+	if (timeout_ms > 0 && poll(pfd, 2, timeout_ms) < 0 && errno == EINTR)
+		return -EINTR;
+	eventfd_read(f->main_fd, &v);
+	if (read(f->main_timer, &expired, sizeof(expired)) < 0 && errno != EAGAIN)
+		pr_debug("cannot read the main thread's timer: %s", strerror(errno));
+	/* what came since the thread last looked too: the caller drains next */
+	pthread_mutex_lock(&f->ev_lock);
+	err = ring_buffer__consume(f->rb);
+	scans = f->nr_pending || f->nr_gone;
+	q = f->queue;
+	nr = f->nr_queue;
+	f->queue = NULL;
+	f->nr_queue = f->cap_queue = 0;
+	f->main_told = f->main_new = false;
+	timerfd_settime(f->main_timer, 0, &off, NULL);
+	pthread_mutex_unlock(&f->ev_lock);
+	if (scans && eventfd_write(f->wake_fd, 1))
+		pr_debug("cannot wake the unwind thread: %s", strerror(errno));
+	for (i = 0; i < nr; i++)
+		fn(ctx, &q[i]);
+	free(q);
+	return err < 0 ? err : (int)nr;
 }

@@ -70,6 +70,7 @@ struct symbolizer {
 	 */
 	struct hashmap dso_by_fid;
 	size_t dso_failures;
+	size_t maps_reads;		/* processes' mappings read here (not offered) */
 	int vdso;			/* dso index of the vDSO image, -1 not loaded yet */
 	__u64 gen;
 	__u64 jit_budget_gen;		/* generation jit_budget is for */
@@ -305,6 +306,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->sym_mem = s->sym_mem;
 	st->sym_evicted = s->sym_evicted;
 	st->sym_reopened = s->sym_reopened;
+	st->maps_reads = s->maps_reads;
 }
 
 /* ---- kernel ---- */
@@ -396,6 +398,7 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 		free(b.maps);
 		return err;
 	}
+	s->maps_reads++;
 	/* the kernel lists them in address order; a hand-made maps file need not */
 	if (b.nr > 1)
 		qsort(b.maps, b.nr, sizeof(*b.maps), cmp_map);
@@ -461,13 +464,19 @@ static void take_offers(struct symbolizer *s)
 			};
 		}
 		if (p && i == o->nr) {
-			/* a snapshot of a live process: newer than anything read before it */
+			/*
+			 * A snapshot of a live process: newer than anything read
+			 * before it, and than its exit or exec noted (offers are
+			 * taken before that is, see symbolizer__process_exited()):
+			 * the image after an exec, or a new process of that pid.
+			 */
 			qsort(maps, o->nr, sizeof(*maps), cmp_map);
 			free(p->maps);
 			p->maps = maps;
 			p->nr_maps = o->nr;
 			p->loaded_gen = s->gen;
 			p->gone = false;
+			p->exited_gen = 0;
 			maps = NULL;
 		}
 		free(maps);
@@ -563,7 +572,11 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 
 void symbolizer__process_exited(struct symbolizer *s, __u32 tgid)
 {
-	struct proc *p = get_proc(s, tgid, false);
+	struct proc *p;
+
+	/* what was read before the exit or exec belongs to the image that went */
+	take_offers(s);
+	p = get_proc(s, tgid, false);
 
 	if (p && !p->exited_gen)
 		p->exited_gen = s->gen;

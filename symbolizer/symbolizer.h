@@ -131,6 +131,7 @@ struct symbolizer_stats {
 	size_t sym_mem;		/* bytes in symbol tables (as of the last generation) */
 	size_t sym_evicted;	/* symbol tables evicted under sym_mem_cap, and */
 	size_t sym_reopened;	/* binaries opened again after it */
+	size_t maps_reads;	/* a live process's mappings read by the symbolizer itself */
 };
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

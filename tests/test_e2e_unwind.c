@@ -550,6 +550,70 @@ static void test_short_processes_at_a_high_rate(void **state)
 	folded_free(&f);
 }
 
+/*
+ * One event stream: a burst of a thousand execs of a program (a copy of
+ * wl_short under a name of its own, the --comm of the profiler), then a
+ * hundred that run 8 ms. Every exec arrives as one event, none is lost or
+ * counted as lost, and each process has its mappings read once: by the
+ * unwinder at its exec, handed to the symbolizer, which reads none itself.
+ */
+static void test_process_events_burst(void **state)
+{
+	char comm[16], wl[4096], *log = tmp("burst.log"), *text, *p;
+	const char *argv[] = { env_path("PROFILE"), "--comm", comm, "-d", "120", "-F", "999",
+			       "-v", "--folded", tmp("burst.folded"), "-o", "-", NULL };
+	unsigned long long nnew, nexec, nexit, nscan, lost, reads, sym_reads;
+	const int burst = 1000, sampled = 100;
+	pid_t prof;
+	int i;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(comm, sizeof(comm), "evb%d", (int)getpid() % 1000000);
+	snprintf(wl, sizeof(wl), "%s/%s", tmp(""), comm);
+	{
+		char src[4096];
+		const char *cp[] = { "/bin/cp", src, wl, NULL };
+
+		snprintf(src, sizeof(src), "%s/wl_short", env_path("WORKLOADS"));
+		assert_int_equal(wait_exit(spawn(cp, NULL, NULL)), 0);
+	}
+	prof = spawn(argv, "/dev/null", log);
+	sleep_s(1.5);	/* BPF loaded and attached */
+	for (i = 0; i < burst + sampled; i++) {
+		const char *wargv[] = { wl, i < burst ? "0" : "8", NULL };
+
+		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
+	}
+	sleep_s(0.5);	/* the last exits reach the profiler */
+	kill(prof, SIGINT);
+	assert_int_equal(wait_exit(prof), 0);
+
+	text = slurp(log);
+	p = strstr(text, "process events: ");
+	if (!p)
+		fail_msg("no 'process events' line in the profiler's log");
+	assert_int_equal(sscanf(p, "process events: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost; maps reads: %llu (%llu by the symbolizer)",
+				&nnew, &nexec, &nexit, &nscan, &lost, &reads, &sym_reads), 7);
+	free(text);
+	print_message("%d execs: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost; %llu maps reads, %llu by the symbolizer\n",
+		      burst + sampled, nnew, nexec, nexit, nscan, lost, reads, sym_reads);
+	assert_int_equal(lost, 0);
+	assert_int_equal(nexec, burst + sampled);
+	/* exits: of processes sampled or read; most of the burst are gone before either */
+	assert_true(nexit >= sampled * 9 / 10 && nexit <= nexec);
+	/* a first sample each (twice for one sampled inside its execve) */
+	assert_true(nnew >= sampled * 9 / 10 && nnew <= 2 * nexec);
+	/*
+	 * once per exec by the unwinder (gone or not), a few more for a library
+	 * mapped after the first read; the symbolizer's own reads of live
+	 * processes only for one sampled inside its execve (before its exec
+	 * event: its first sample announced it, then the exec forgot it)
+	 */
+	assert_true(reads >= nexec && reads <= nexec + nexec / 10);
+	assert_true(sym_reads <= nexec / 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_unnamed_stacks_not_complete),
 		cmocka_unit_test(test_node_jit_stacks_whole),
 		cmocka_unit_test(test_short_processes_at_a_high_rate),
+		cmocka_unit_test(test_process_events_burst),
 	};
 
 	return cmocka_run_group_tests_name("e2e_unwind", tests, setup_group, teardown_group);
