@@ -615,13 +615,15 @@ static int ensure_partition(struct pg_store *p, __s64 day)
 
 	if (hashmap__get(&p->days, (uint64_t)day, &one))
 		return 0;
-	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS samples_d%lld PARTITION OF samples"
-		 " FOR VALUES FROM (%lld) TO (%lld)", (long long)day, (long long)day * DAY_SECS,
-		 (long long)(day + 1) * DAY_SECS);
+	/*
+	 * one transaction (a simple query's statements are one), the day held:
+	 * two writers of a new day take turns and the second finds it made
+	 */
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(7420319, %lld);"
+		 " CREATE TABLE IF NOT EXISTS samples_d%lld PARTITION OF samples"
+		 " FOR VALUES FROM (%lld) TO (%lld)", (long long)day, (long long)day,
+		 (long long)day * DAY_SECS, (long long)(day + 1) * DAY_SECS);
 	err = pg_exec(p, sql, "cannot add a day partition");
-	/* another writer created it at the same moment */
-	if (err == -EEXIST)
-		err = 0;
 	return err ?: hashmap__set(&p->days, (uint64_t)day, 1);
 }
 
