@@ -4,9 +4,10 @@
  * unwind_table__build() derives, the thread CPU time the build took (best of
  * -n runs), and a hash of the rows, so two builds of the tree can be compared
  * row for row (make bench-tables). With -p, as the unwinder builds a table:
- * streamed and packed as derived, then unpacked (the time counts all three).
+ * streamed and packed as derived, then unpacked (the time counts all three);
+ * -d also maps the file as the unwinder does and drops the pages read.
  *
- * usage: bench/tables [-n RUNS] [-p] FILE...
+ * usage: bench/tables [-n RUNS] [-p|-d] FILE...
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <gelf.h>
 
 #include "unwind/unwind.h"
@@ -36,9 +39,14 @@ static int unpack_cb(void *ctx, size_t at, const struct unwind_row *rows, size_t
 	return 0;
 }
 
-/* The unwinder's way: rows packed as they come, then unpacked into place (here: @rows). */
-static int build_packed(Elf *elf, const char *path, struct unwind_row **rows, size_t *nr)
+/*
+ * The unwinder's way: rows packed as they come, then unpacked into place
+ * (here: @rows); with @map, the pages of the file read dropped as it goes.
+ */
+static int build_packed(Elf *elf, const char *path, void *map, size_t map_len,
+			struct unwind_row **rows, size_t *nr)
 {
+	struct unwind_build_limits lim = { .map = map, .map_len = map_len };
 	struct unwind_packer *pk = unwind_packer__new();
 	struct unpacked out = { NULL };
 	size_t size;
@@ -47,7 +55,7 @@ static int build_packed(Elf *elf, const char *path, struct unwind_row **rows, si
 
 	if (!pk)
 		return -ENOMEM;
-	err = unwind_table__build_stream(elf, path, NULL, pack_cb, pk, nr, NULL);
+	err = unwind_table__build_stream(elf, path, &lim, pack_cb, pk, nr, NULL);
 	err = err ?: unwind_packer__finish(pk, &blob, &size, nr);
 	unwind_packer__free(pk);
 	if (!err && !(out.rows = calloc(*nr ? *nr : 1, sizeof(*out.rows))))
@@ -87,8 +95,10 @@ static unsigned long long hash_rows(const struct unwind_row *rows, size_t nr)
 	return h;
 }
 
-static int bench_file(const char *path, int runs, bool packed)
+static int bench_file(const char *path, int runs, bool packed, bool drop)
 {
+	void *map = MAP_FAILED;
+	struct stat st;
 	struct unwind_row *rows = NULL;
 	double best = 0;
 	size_t nr = 0;
@@ -101,7 +111,12 @@ static int bench_file(const char *path, int runs, bool packed)
 		fprintf(stderr, "tables: cannot open '%s': %s\n", path, strerror(-err));
 		return err;
 	}
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (drop && !fstat(fd, &st))
+		map = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (map != MAP_FAILED)
+		elf = elf_memory(map, st.st_size);
+	else
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	for (i = 0; i < runs && !err; i++) {
 		double t0 = thread_seconds(), t;
 
@@ -110,7 +125,8 @@ static int bench_file(const char *path, int runs, bool packed)
 		if (!elf)
 			err = -EINVAL;
 		else if (packed)
-			err = build_packed(elf, path, &rows, &nr);
+			err = build_packed(elf, path, map != MAP_FAILED ? map : NULL,
+					   map != MAP_FAILED ? st.st_size : 0, &rows, &nr);
 		else
 			err = unwind_table__build(elf, path, NULL, &rows, &nr, NULL);
 		t = thread_seconds() - t0;
@@ -124,6 +140,8 @@ static int bench_file(const char *path, int runs, bool packed)
 		       hash_rows(rows, nr));
 	free(rows);
 	elf_end(elf);
+	if (map != MAP_FAILED)
+		munmap(map, st.st_size);
 	close(fd);
 	return err;
 }
@@ -131,22 +149,24 @@ static int bench_file(const char *path, int runs, bool packed)
 int main(int argc, char **argv)
 {
 	int runs = 1, opt, err = 0;
-	bool packed = false;
+	bool packed = false, drop = false;
 
-	while ((opt = getopt(argc, argv, "n:p")) != -1) {
+	while ((opt = getopt(argc, argv, "n:pd")) != -1) {
 		if (opt == 'p') {
 			packed = true;
+		} else if (opt == 'd') {
+			packed = drop = true;
 		} else if (opt != 'n' || (runs = atoi(optarg)) < 1) {
-			fprintf(stderr, "usage: %s [-n RUNS] [-p] FILE...\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n RUNS] [-p|-d] FILE...\n", argv[0]);
 			return 2;
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr, "usage: %s [-n RUNS] [-p] FILE...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n RUNS] [-p|-d] FILE...\n", argv[0]);
 		return 2;
 	}
 	elf_version(EV_CURRENT);
 	for (; optind < argc; optind++)
-		err |= bench_file(argv[optind], runs, packed) ? 1 : 0;
+		err |= bench_file(argv[optind], runs, packed, drop) ? 1 : 0;
 	return err;
 }

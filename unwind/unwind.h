@@ -31,9 +31,9 @@ struct unwind_build_limits {
 	const volatile bool *cancel;	/* NULL, or stop (-ECANCELED) once it is set */
 	/*
 	 * NULL, or the private file mapping (@map_len bytes) the ELF image is
-	 * read from: a streamed build drops its pages from our memory every few
-	 * thousand rows (they stay in the page cache; libdw faults back what it
-	 * reads again), so a binary's whole .eh_frame is never resident at once.
+	 * read from: a streamed build drops its pages from our memory every 64K
+	 * rows (they stay in the page cache; libdw faults back what it reads
+	 * again), so a binary's whole .eh_frame is never resident at once.
 	 */
 	void *map;
 	size_t map_len;

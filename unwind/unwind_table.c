@@ -38,8 +38,9 @@ struct row_buf {
 	size_t done;		/* rows handed to @emit */
 	int (*emit)(void *ctx, const struct unwind_row *rows, size_t n);
 	void *ctx;
-	void *map;		/* the ELF file's mapping, dropped from RSS at each hand-on */
+	void *map;		/* the ELF file's mapping, dropped from RSS now and then */
 	size_t map_len;
+	size_t dropped_at;	/* rows handed on when it last was */
 	size_t max;		/* give up beyond this many rows */
 	double deadline;	/* ... or past this thread CPU time; 0: none */
 	const volatile bool *cancel;	/* ... or once this is set */
@@ -69,6 +70,9 @@ static int check_budget(struct row_buf *b)
 	return 0;
 }
 
+/* Rows between two drops of the ELF file's pages (cc1: about 330 KB of .eh_frame) */
+#define DROP_ROWS 65536
+
 static int push_row(struct row_buf *b, const struct unwind_row *r)
 {
 	int err;
@@ -97,8 +101,11 @@ static int push_row(struct row_buf *b, const struct unwind_row *r)
 		b->done += b->nr - 1;
 		b->rows[0] = b->rows[b->nr - 1];
 		b->nr = 1;
-		if (b->map)
+		/* not at each window: libdw reads what it needs again, each page a fault */
+		if (b->map && b->done - b->dropped_at >= DROP_ROWS) {
 			madvise(b->map, b->map_len, MADV_DONTNEED);
+			b->dropped_at = b->done;
+		}
 	}
 	if (b->nr == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
