@@ -190,6 +190,10 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.unwind_tables, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_procs, on ? 8192 : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.unwind_files, on ? MAX_UNWIND_TABLES : 1);
+	if (!err)	/* an LRU map is allocated whole at load */
+		err = bpf_map__set_max_entries(skel->maps.unwind_vmas, on ? 1024 : 1);
 	if (!err && !on)
 		err = bpf_map__set_max_entries(skel->maps.ustacks_dwarf0, 1);
 	if (!err && !on)
