@@ -24,6 +24,25 @@ const struct command_def gc_cmd = {
 	.max_args = 0,
 };
 
+/* @secs as the largest whole unit it is a multiple of: "30 days", "12 hours", "90 s" */
+static const char *span(double secs, char *buf, size_t size)
+{
+	static const struct {
+		double secs;
+		const char *unit;
+	} units[] = { { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (secs >= units[i].secs && secs / units[i].secs == (long long)(secs / units[i].secs)) {
+			snprintf(buf, size, "%lld %s", (long long)(secs / units[i].secs), units[i].unit);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "%g s", secs);
+	return buf;
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	const struct store_opts wo = { .write = true };
@@ -31,6 +50,8 @@ int cmd_gc(int argc, char **argv)
 	double retention = 0;
 	struct store *st;
 	char *path;
+	char span_buf[64];
+	time_t cutoff;
 	__u64 n = 0;
 	int err, first;
 	const struct option_def opts[] = {
@@ -54,10 +75,18 @@ int cmd_gc(int argc, char **argv)
 	free(path);
 	if (!st)
 		return EXIT_FAILURE;
-	err = store__expire(st, time(NULL) - (__s64)retention, &n);
-	if (!err)
-		printf("deleted %llu sample rows older than %s from '%s'\n", (unsigned long long)n,
-		       db ? db : "the default database", store__path(st));
+	cutoff = time(NULL) - (time_t)retention;
+	err = store__expire(st, cutoff, &n);
+	if (!err) {
+		char when[64] = "?";
+		struct tm tm;
+
+		if (localtime_r(&cutoff, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("deleted %llu sample rows older than %s (%s) from '%s'\n",
+		       (unsigned long long)n, when, span(retention, span_buf, sizeof(span_buf)),
+		       store__path(st));
+	}
 	store__free(st);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

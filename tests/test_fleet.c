@@ -564,7 +564,8 @@ static void test_gc(void **state)
 	assert_int_equal(profile(tmp("gc.out"), tmp("gc.err"), "gc", "--db", db, "--retention",
 				 "30d", NULL), 0);
 	out = slurp(tmp("gc.out"));
-	assert_non_null(strstr(out, "deleted 2 sample rows"));
+	assert_non_null(strstr(out, "deleted 2 sample rows older than "));
+	assert_non_null(strstr(out, " (30 days) from '"));
 	free(out);
 	/* two day partitions dropped, the stack only they used gone, the other kept */
 	assert_int_equal(psql_count("gc", "SELECT count(*) FROM pg_inherits"
