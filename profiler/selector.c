@@ -12,6 +12,7 @@
 #include "selector.h"
 #include "cmds.h"
 #include "web/web.h"
+#include "common/array.h"
 #include "common/strbuf.h"
 #include "common/log.h"
 
@@ -378,51 +379,123 @@ struct store *selector__open(struct selector *s)
 	return st;
 }
 
-/* ---- store -> folded stacks ---- */
+/* ---- store -> stacks of names ---- */
 
+/*
+ * Each frame's name is formatted as folded text has it and interned in the
+ * stack_agg once per frame of the query (by its store_query_frame id); a
+ * stack is handed over as the array of its names' ids, no text built.
+ */
 struct fill_ctx {
 	struct stack_agg *agg;
-	struct strbuf line, tmp;
+	struct strbuf name, tmp;
+	int32_t *frame_name;	/* store frame id - 1 -> name id, -1 not yet */
+	size_t cap_frames;
+	int32_t *ids;		/* the stack being added */
+	size_t cap_ids;
+	struct strbuf comm;	/* the previous row's comm and its name id */
+	int32_t comm_id;
 };
 
-static int add_query_frame(struct fill_ctx *c, const struct store_query_frame *f)
+static int frame_text(struct fill_ctx *c, const struct store_query_frame *f)
 {
+	strbuf__setlen(&c->name, 0);
 	if (f->kernel)
-		return folded__add_frame(&c->line, f->name ? f->name : "[unknown]", "_[k]");
+		return folded__add_frame(&c->name, f->name ? f->name : "[unknown]", "_[k]");
 	if (f->name)
-		return folded__add_frame(&c->line, f->name,
+		return folded__add_frame(&c->name, f->name,
 					 f->inlined ? "_[i]" : f->jit ? "_[j]" :
 					 f->python ? "_[p]" : NULL);
 	if (!f->module[0])
-		return folded__add_frame(&c->line, "[unknown]", NULL);
+		return folded__add_frame(&c->name, "[unknown]", NULL);
 	strbuf__setlen(&c->tmp, 0);
 	return strbuf__addf(&c->tmp, "[unknown] (%s)", f->module) ?:
-	       folded__add_frame(&c->line, c->tmp.buf, NULL);
+	       folded__add_frame(&c->name, c->tmp.buf, NULL);
+}
+
+/* The name id of @text as a frame (an empty strbuf is a name too: ""). */
+static int name_of(struct fill_ctx *c, const struct strbuf *text)
+{
+	return stack_agg__name(c->agg, text->buf ? text->buf : "", text->len);
+}
+
+static int frame_name(struct fill_ctx *c, const struct store_query_frame *f)
+{
+	int id, err;
+
+	if (f->id && f->id <= c->cap_frames && c->frame_name[f->id - 1] >= 0)
+		return c->frame_name[f->id - 1];
+	err = frame_text(c, f);
+	if (err)
+		return err;
+	id = name_of(c, &c->name);
+	if (id < 0 || !f->id)
+		return id;
+	if (f->id > c->cap_frames) {
+		size_t cap = c->cap_frames ? c->cap_frames : 1024;
+		int32_t *n;
+
+		while (cap < f->id)
+			cap *= 2;
+		n = reallocarray(c->frame_name, cap, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		memset(n + c->cap_frames, 0xff, (cap - c->cap_frames) * sizeof(*n));
+		c->frame_name = n;
+		c->cap_frames = cap;
+	}
+	c->frame_name[f->id - 1] = id;
+	return id;
 }
 
 static int fill_one(void *ctx, const char *comm, const struct store_query_frame *frames, int nr,
 		    __u64 count)
 {
 	struct fill_ctx *c = ctx;
-	int i, err;
+	int i, id;
 
-	strbuf__setlen(&c->line, 0);
-	err = folded__add_frame(&c->line, comm[0] ? comm : "[unknown comm]", NULL);
-	for (i = 0; i < nr && !err; i++)
-		err = add_query_frame(c, &frames[i]);
-	if (!err && !nr)
-		err = folded__add_frame(&c->line, "[no stack]", NULL);
-	return err ?: stack_agg__add(c->agg, c->line.buf, c->line.len, count);
+	if (!comm[0])
+		comm = "[unknown comm]";
+	if (c->comm_id < 0 || strcmp(comm, c->comm.buf)) {
+		strbuf__setlen(&c->comm, 0);
+		strbuf__setlen(&c->name, 0);
+		id = strbuf__adds(&c->comm, comm) ?: folded__add_frame(&c->name, comm, NULL);
+		id = id ?: name_of(c, &c->name);
+		c->comm_id = id;	/* an error: looked up again next time */
+		if (id < 0)
+			return id;
+	}
+	if (ARRAY_GROW(c->ids, c->cap_ids, (size_t)nr + 1, 64))
+		return -ENOMEM;
+	c->ids[0] = c->comm_id;
+	for (i = 0; i < nr; i++) {
+		id = frame_name(c, &frames[i]);
+		if (id < 0)
+			return id;
+		c->ids[i + 1] = id;
+	}
+	if (!nr) {
+		strbuf__setlen(&c->name, 0);
+		id = folded__add_frame(&c->name, "[no stack]", NULL) ?: name_of(c, &c->name);
+		if (id < 0)
+			return id;
+		c->ids[nr++ + 1] = id;
+	}
+	return stack_agg__add_names(c->agg, c->ids, nr + 1, count);
 }
 
 int selector__fill(struct selector *s, struct store *st, struct stack_agg *agg)
 {
-	struct fill_ctx c = { .agg = agg, .line = STRBUF_INIT, .tmp = STRBUF_INIT };
+	struct fill_ctx c = { .agg = agg, .name = STRBUF_INIT, .tmp = STRBUF_INIT,
+			      .comm = STRBUF_INIT, .comm_id = -1 };
 	int err;
 
 	err = store__query_stacks(st, &s->sel, fill_one, &c);
-	strbuf__release(&c.line);
+	strbuf__release(&c.name);
 	strbuf__release(&c.tmp);
+	strbuf__release(&c.comm);
+	free(c.frame_name);
+	free(c.ids);
 	return err;
 }
 

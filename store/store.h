@@ -259,6 +259,13 @@ struct store_query_frame {
 	int depth;
 	const char *file;
 	int line, start_line;
+	/*
+	 * The frame's number in this query, from 1: the same frame has the same
+	 * number in every stack of one store__query_stacks() or
+	 * store__query_samples() call, so callers can do per-frame work once.
+	 * 0 when the backend does not number frames.
+	 */
+	__u32 id;
 };
 
 /*

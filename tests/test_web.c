@@ -556,6 +556,214 @@ static void test_render_in_threads(void **state)
 	}
 }
 
+/*
+ * Stacks added as interned names (how the store's readers fill an
+ * aggregate) and the same stacks added as folded text give the same
+ * stacks in the same order, the same folded output, top table and flame
+ * graphs (plain, reversed, chart); two stacks of different frames that read
+ * the same are one stack either way; text added to stacks of names turns
+ * them into text, names added to text are joined.
+ */
+#define NAMES_POOL 40
+
+static char *agg_folded(const struct stack_agg *agg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(stack_agg__write_folded(agg, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static char *agg_top(const struct stack_agg *agg, bool skip_root)
+{
+	struct top_entry *top;
+	struct strbuf sb = STRBUF_INIT;
+	size_t n, i;
+
+	assert_int_equal(stack_agg__top(agg, skip_root, &top, &n), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(strbuf__addf(&sb, "%s %.0f %.0f\n", top[i].name, top[i].self,
+					      top[i].total), 0);
+	free(top);
+	return sb.buf ? sb.buf : strdup("");
+}
+
+static char *agg_svg(const struct stack_agg *agg, bool reverse, bool chart)
+{
+	struct flamegraph_opts o = { .min_width = 0, .reverse = reverse, .chart = chart };
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(flamegraph__render(agg, &o, &sb), 0);
+	return sb.buf;
+}
+
+static void assert_aggs_same(const struct stack_agg *a, const struct stack_agg *b)
+{
+	const char *sa, *sb;
+	double ca, cb;
+	char *x, *y;
+	size_t i;
+	int v;
+
+	assert_int_equal(stack_agg__nr_stacks(a), stack_agg__nr_stacks(b));
+	assert_true(stack_agg__total(a) == stack_agg__total(b));
+	for (i = 0; stack_agg__get(a, i, &sa, &ca); i++) {
+		assert_true(stack_agg__get(b, i, &sb, &cb));
+		assert_string_equal(sa, sb);
+		assert_true(ca == cb);
+	}
+	assert_int_equal(i, stack_agg__nr_stacks(a));
+	x = agg_folded(a);
+	y = agg_folded(b);
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+	for (v = 0; v < 2; v++) {
+		x = agg_top(a, v);
+		y = agg_top(b, v);
+		assert_string_equal(x, y);
+		free(x);
+		free(y);
+	}
+	for (v = 0; v < 3; v++) {
+		x = agg_svg(a, v == 1, v == 2);
+		y = agg_svg(b, v == 1, v == 2);
+		assert_string_equal(x, y);
+		free(x);
+		free(y);
+	}
+}
+
+static void test_stacks_of_names(void **state)
+{
+	struct stack_agg *text = stack_agg__new(), *names = stack_agg__new();
+	int32_t ids[NAMES_POOL + 1], pool[NAMES_POOL];
+	struct strbuf line = STRBUF_INIT;
+	char name[32];
+	unsigned int r = 7;
+	int i, j, n;
+	int32_t bad = 12345;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(names);
+	for (i = 0; i < NAMES_POOL; i++) {
+		/* "f7" twice: two frames of one name are one name id */
+		if (i % 20 == 7)
+			snprintf(name, sizeof(name), "f7");
+		else
+			snprintf(name, sizeof(name), "f%d%s", i, i % 3 ? "" : "_[k]");
+		pool[i] = stack_agg__name(names, name, strlen(name));
+		assert_true(pool[i] >= 0);
+		assert_int_equal(stack_agg__name(names, name, strlen(name)), pool[i]);
+	}
+	assert_int_equal(pool[7], pool[27]);
+	assert_int_equal(stack_agg__nr_names(names), NAMES_POOL - 1);
+	for (i = 0; i < 3000; i++) {
+		n = 1 + (r = r * 1103515245 + 12345) % 9;
+		strbuf__setlen(&line, 0);
+		for (j = 0; j < n; j++) {
+			/* few roots, deep recursion now and then */
+			const char *s;
+			size_t len;
+
+			if (j)
+				r = r * 1103515245 + 12345;
+			ids[j] = pool[(r >> 8) % (!j ? 3 : j > 5 ? 4 : NAMES_POOL)];
+			s = stack_agg__name_str(names, ids[j], &len);
+			assert_int_equal(len, strlen(s));
+			assert_int_equal((j ? strbuf__addch(&line, ';') : 0) ?:
+					 strbuf__add(&line, s, len), 0);
+		}
+		assert_int_equal(stack_agg__add(text, line.buf, line.len, 1 + i % 7), 0);
+		assert_int_equal(stack_agg__add_names(names, ids, n, 1 + i % 7), 0);
+	}
+	assert_true(stack_agg__by_names(names));
+	assert_false(stack_agg__by_names(text));
+	assert_true(stack_agg__nr_stacks(names) < 3000);	/* repeats are summed */
+	assert_aggs_same(text, names);
+
+	/* what is refused */
+	assert_int_equal(stack_agg__name(names, "a;b", 3), -EINVAL);
+	assert_int_equal(stack_agg__add_names(names, ids, 0, 1), -EINVAL);
+	assert_int_equal(stack_agg__add_names(names, &bad, 1, 1), -EINVAL);
+	assert_int_equal(stack_agg__add_names(names, ids, 2, 0), -EINVAL);
+	assert_int_equal(stack_agg__add_names(names, ids, 2, NAN), -EINVAL);
+	ids[0] = stack_agg__name(names, "", 0);
+	assert_true(ids[0] >= 0);
+	assert_int_equal(stack_agg__add_names(names, ids, 1, 1), -EINVAL);	/* as "" */
+	assert_int_equal(stack_agg__add(text, "", 0, 1), -EINVAL);
+	assert_aggs_same(text, names);
+
+	/* text into stacks of names: all text from then on, the same stacks */
+	assert_int_equal(stack_agg__add(text, "f1;f2;new", 9, 5), 0);
+	assert_int_equal(stack_agg__add(names, "f1;f2;new", 9, 5), 0);
+	assert_false(stack_agg__by_names(names));
+	assert_aggs_same(text, names);
+	/* and names into text: joined */
+	ids[0] = pool[1];
+	ids[1] = pool[3];
+	assert_int_equal(stack_agg__add_names(names, ids, 2, 3), 0);
+	assert_int_equal(stack_agg__add(text, "f1;f3_[k]", 9, 3), 0);
+	assert_aggs_same(text, names);
+	strbuf__release(&line);
+	stack_agg__free(text);
+	stack_agg__free(names);
+}
+
+/* The text of stacks of names is made once, whichever reader thread asks first. */
+struct names_reader {
+	const struct stack_agg *agg;
+	char *folded;
+};
+
+static void *names_reader_run(void *arg)
+{
+	struct names_reader *r = arg;
+
+	r->folded = agg_folded(r->agg);
+	return NULL;
+}
+
+static void test_stacks_of_names_threads(void **state)
+{
+	struct stack_agg *agg = stack_agg__new();
+	struct names_reader rd[4];
+	pthread_t th[4];
+	int32_t ids[3];
+	int i;
+
+	(void)state;
+	assert_non_null(agg);
+	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		ids[i] = stack_agg__name(agg, name, strlen(name));
+	}
+	for (i = 0; i < 20000; i++) {
+		int32_t s[3] = { ids[i % 3], ids[(i / 3) % 3], ids[(i / 9) % 3] };
+
+		assert_int_equal(stack_agg__add_names(agg, s, 1 + i % 3, 1), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		rd[i] = (struct names_reader){ .agg = agg };
+		assert_int_equal(pthread_create(&th[i], NULL, names_reader_run, &rd[i]), 0);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (i = 1; i < 4; i++)
+		assert_string_equal(rd[i].folded, rd[0].folded);
+	assert_non_null(strstr(rd[0].folded, "n2;n2;n2 "));
+	for (i = 0; i < 4; i++)
+		free(rd[i].folded);
+	stack_agg__free(agg);
+}
+
 static void test_folded_reader_edges(void **state)
 {
 	size_t long_len = 9u << 20, bad, i;
@@ -1192,6 +1400,8 @@ int main(void)
 		cmocka_unit_test(test_svg_input_order_irrelevant),
 		cmocka_unit_test(test_svg_parallel_read_same),
 		cmocka_unit_test(test_render_in_threads),
+		cmocka_unit_test(test_stacks_of_names),
+		cmocka_unit_test(test_stacks_of_names_threads),
 		cmocka_unit_test(test_folded_reader_edges),
 		cmocka_unit_test(test_diff_zscore),
 		cmocka_unit_test(test_diff_table),

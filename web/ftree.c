@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "web_internal.h"
+#include "common/array.h"
 #include "common/hashmap.h"
 #include "common/strset.h"
 #include "common/log.h"
@@ -476,6 +477,78 @@ int ftree__merge(struct ftree *dst, const struct ftree *src, int slot)
 	return err;
 }
 
+/* A stack_agg name as the tree has it: interned here, with its hash. */
+struct agg_name {
+	const char *str;	/* NULL: not looked up yet */
+	uint32_t len, hash;
+};
+
+/*
+ * Stacks of names: each name is hashed and interned in the tree once, then
+ * frames compare name pointers; a stack's prefix shared with the previous
+ * stack (the same name ids) reuses its nodes.
+ */
+static int add_agg_names(struct ftree *t, const struct stack_agg *agg, int slot)
+{
+	struct agg_name *names = calloc(stack_agg__nr_names(agg) + 1, sizeof(*names));
+	int32_t *prev_ids = NULL, *prev_nodes = NULL;
+	size_t prev_nr = 0, cap_ids = 0, cap_nodes = 0, i, nr, j, k;
+	const int32_t *ids;
+	double count;
+	int err = names ? 0 : -ENOMEM;
+
+#define AGG_ID(j) (ids[t->reverse ? nr - 1 - (j) : (j)])
+	for (i = 0; !err && stack_agg__get_names(agg, i, &ids, &nr, &count); i++) {
+		int32_t node = 0;
+
+		if (count <= 0)
+			continue;
+		if (ARRAY_GROW(prev_ids, cap_ids, nr, 64) ||
+		    ARRAY_GROW(prev_nodes, cap_nodes, nr, 64)) {
+			err = -ENOMEM;
+			break;
+		}
+		t->nodes[0].val[slot] += count;
+		for (k = 0; k < prev_nr && k < nr && prev_ids[k] == AGG_ID(k); k++)
+			t->nodes[prev_nodes[k]].val[slot] += count;
+		if (k)
+			node = prev_nodes[k - 1];
+		for (j = k; j < nr; j++) {
+			int32_t id = AGG_ID(j);
+			struct agg_name *n = &names[id];
+
+			if (!n->str) {
+				size_t len;
+				const char *s = stack_agg__name_str(agg, id, &len);
+
+				n->hash = (uint32_t)mem_hash(s, len);
+				n->len = len;
+				n->str = intern(t, s, len, n->hash);
+				if (!n->str) {
+					err = -ENOMEM;
+					break;
+				}
+			}
+			node = child_find(t, node, n->str, n->len, n->hash, true);
+			if (node < 0) {
+				err = node;
+				break;
+			}
+			t->nodes[node].val[slot] += count;
+			prev_ids[j] = id;
+			prev_nodes[j] = node;
+		}
+		prev_nr = err ? 0 : nr;
+	}
+#undef AGG_ID
+	/* in a chart, the text path's previous stack may no longer end the tree's last children */
+	t->prev_len = t->prev_nr = 0;
+	free(names);
+	free(prev_ids);
+	free(prev_nodes);
+	return err;
+}
+
 int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot)
 {
 	const char *stack;
@@ -483,6 +556,8 @@ int ftree__add_agg(struct ftree *t, const struct stack_agg *agg, int slot)
 	size_t i;
 	int err;
 
+	if (stack_agg__by_names(agg))
+		return add_agg_names(t, agg, slot);
 	for (i = 0; stack_agg__get(agg, i, &stack, &count); i++) {
 		if (count <= 0)
 			continue;

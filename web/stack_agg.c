@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Aggregated stacks: each distinct folded stack is interned once and carries
- * a count. Counts are doubles so folded input from other tools with
- * fractional weights survives.
+ * Aggregated stacks, each distinct stack once with a count. Counts are
+ * doubles so folded input from other tools with fractional weights survives.
+ *
+ * A stack is held one of two ways. Folded text (stack_agg__add(), the
+ * folded readers) is interned whole. Stacks from a store arrive as frames:
+ * each frame's name is interned once (stack_agg__name()) and a stack is an
+ * array of name ids (stack_agg__add_names()), so no text is built per stack
+ * and no frame name is hashed more than once; top and the flame graph's tree
+ * walk the ids, and the folded text is made only when a caller asks for it
+ * (stack_agg__get(), stack_agg__write_folded()). An aggregate holds one kind:
+ * text added to stacks of names turns them all into text first, names added
+ * to text are joined into text.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,16 +24,33 @@
 #include <unistd.h>
 
 #include "web_internal.h"
+#include "common/array.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/log.h"
 
 struct stack_agg {
-	struct strset *stacks;
+	struct strset *stacks;	/* text: the folded stacks, by stack id */
 	double *counts;		/* by stack id */
 	size_t cap;
 	double total;
+	/* stacks of names (by_names): stack_agg__add_names() */
+	bool by_names;
+	struct strset *names;	/* frame names, by name id */
+	int32_t *refs;		/* each stack's name ids, one stack after another */
+	size_t nr_refs, cap_refs;
+	size_t *off;		/* stack i: refs[off[i] .. off[i + 1]) */
+	size_t cap_off;
+	uint32_t *hashes;	/* by stack id */
+	size_t nr, cap_nr;	/* stacks; room in hashes */
+	int32_t *slots;		/* stack ids by hash, open addressing, -1 empty */
+	size_t nslots;
+	/* their folded text, made once when first asked for (readers may be threads) */
+	pthread_mutex_t text_lock;
+	bool text_ready;
+	char *text;
+	size_t *text_off;	/* stack i's NUL-terminated text at text + text_off[i] */
 };
 
 struct stack_agg *stack_agg__new(void)
@@ -33,6 +59,7 @@ struct stack_agg *stack_agg__new(void)
 
 	if (!agg)
 		goto err;
+	pthread_mutex_init(&agg->text_lock, NULL);
 	agg->stacks = strset__new();
 	if (!agg->stacks)
 		goto err;
@@ -43,34 +70,255 @@ err:
 	return NULL;
 }
 
+static void drop_text(struct stack_agg *agg)
+{
+	free(agg->text);
+	free(agg->text_off);
+	agg->text = NULL;
+	agg->text_off = NULL;
+	__atomic_store_n(&agg->text_ready, false, __ATOMIC_RELEASE);
+}
+
+static void drop_names(struct stack_agg *agg)
+{
+	drop_text(agg);
+	free(agg->refs);
+	free(agg->off);
+	free(agg->hashes);
+	free(agg->slots);
+	agg->refs = NULL;
+	agg->off = NULL;
+	agg->hashes = NULL;
+	agg->slots = NULL;
+	agg->nr_refs = agg->cap_refs = agg->nr = agg->cap_nr = agg->cap_off = agg->nslots = 0;
+	agg->by_names = false;
+}
+
 void stack_agg__free(struct stack_agg *agg)
 {
 	if (!agg)
 		return;
+	drop_names(agg);
+	strset__free(agg->names);
 	strset__free(agg->stacks);
+	pthread_mutex_destroy(&agg->text_lock);
 	free(agg->counts);
 	free(agg);
 }
 
+/* Room for a count at stack id @id. */
+static int grow_counts(struct stack_agg *agg, size_t id)
+{
+	size_t cap;
+	double *n;
+
+	if (id < agg->cap)
+		return 0;
+	cap = agg->cap ? agg->cap * 2 : 1024;
+	while (cap <= id)
+		cap *= 2;
+	n = reallocarray(agg->counts, cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n + agg->cap, 0, (cap - agg->cap) * sizeof(*n));
+	agg->counts = n;
+	agg->cap = cap;
+	return 0;
+}
+
+/* The folded text of the stacks of names, in agg->text; 0 or -ENOMEM. */
+static int make_text(struct stack_agg *agg)
+{
+	size_t bytes = 0, i, j, at = 0;
+	char *text;
+	size_t *offs;
+
+	for (i = 0; i < agg->nr_refs; i++)
+		bytes += strset__len(agg->names, agg->refs[i]) + 1;
+	text = malloc(bytes + 1);
+	offs = malloc((agg->nr + 1) * sizeof(*offs));
+	if (!text || !offs) {
+		free(text);
+		free(offs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < agg->nr; i++) {
+		offs[i] = at;
+		for (j = agg->off[i]; j < agg->off[i + 1]; j++) {
+			size_t len = strset__len(agg->names, agg->refs[j]);
+
+			if (j > agg->off[i])
+				text[at++] = ';';
+			memcpy(text + at, strset__str(agg->names, agg->refs[j]), len);
+			at += len;
+		}
+		text[at++] = '\0';
+	}
+	agg->text = text;
+	agg->text_off = offs;
+	return 0;
+}
+
+/* The text of the stacks of names, made once for all readers; 0 or -ENOMEM. */
+static int need_text(const struct stack_agg *agg)
+{
+	/* a cache: the stacks do not change */
+	struct stack_agg *a = (struct stack_agg *)agg;
+	int err = 0;
+
+	if (__atomic_load_n(&a->text_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&a->text_lock);
+	if (!a->text_ready) {
+		err = make_text(a);
+		if (!err)
+			__atomic_store_n(&a->text_ready, true, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&a->text_lock);
+	return err;
+}
+
+/* Stacks of names become text stacks with the same ids: folded text is one-to-one with them. */
+static int names_to_text(struct stack_agg *agg)
+{
+	size_t i;
+	int err = need_text(agg);
+
+	for (i = 0; !err && i < agg->nr; i++) {
+		const char *s = agg->text + agg->text_off[i];
+		int id = strset__add(agg->stacks, s, strlen(s));
+
+		if (id < 0)
+			err = id;
+		else if ((size_t)id != i)
+			err = -EINVAL;	/* cannot happen: the texts are distinct */
+	}
+	if (!err)
+		drop_names(agg);
+	return err;
+}
+
 int stack_agg__add(struct stack_agg *agg, const char *stack, size_t len, double count)
 {
-	int id;
+	int id, err;
 
 	if (!len || !isfinite(count) || count <= 0)
 		return -EINVAL;
+	if (agg->by_names && (err = names_to_text(agg)))
+		return err;
 	id = strset__add(agg->stacks, stack, len);
 	if (id < 0)
 		return id;
-	if ((size_t)id >= agg->cap) {
-		size_t cap = agg->cap ? agg->cap * 2 : 1024;
-		double *n = reallocarray(agg->counts, cap, sizeof(*n));
+	if (grow_counts(agg, id))
+		return -ENOMEM;	/* the interned string stays, at count 0 */
+	agg->counts[id] += count;
+	agg->total += count;
+	return 0;
+}
+
+int stack_agg__name(struct stack_agg *agg, const char *name, size_t len)
+{
+	if (memchr(name, ';', len))
+		return -EINVAL;
+	if (!agg->names && !(agg->names = strset__new()))
+		return -ENOMEM;
+	return strset__add(agg->names, name, len);
+}
+
+/* Stack @id holds the @nr names @ids. */
+static bool same_stack(const struct stack_agg *agg, int32_t id, const int32_t *ids, size_t nr)
+{
+	size_t at = agg->off[id];
+
+	return agg->off[id + 1] - at == nr && !memcmp(agg->refs + at, ids, nr * sizeof(*ids));
+}
+
+static int grow_slots(struct stack_agg *agg)
+{
+	size_t n = agg->nslots ? agg->nslots * 2 : 4096, i, j;
+	int32_t *slots;
+
+	if ((agg->nr + 1) * 2 <= agg->nslots)
+		return 0;
+	slots = malloc(n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	for (i = 0; i < agg->nr; i++) {
+		for (j = agg->hashes[i] & (n - 1); slots[j] >= 0; j = (j + 1) & (n - 1))
+			;
+		slots[j] = i;
+	}
+	free(agg->slots);
+	agg->slots = slots;
+	agg->nslots = n;
+	return 0;
+}
+
+/* Stacks of names joined into folded text, for an aggregate of text. */
+static int add_names_as_text(struct stack_agg *agg, const int32_t *ids, size_t nr, double count)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < nr && !err; i++) {
+		err = (i ? strbuf__addch(&sb, ';') : 0) ?:
+		      strbuf__add(&sb, strset__str(agg->names, ids[i]),
+				  strset__len(agg->names, ids[i]));
+	}
+	err = err ?: stack_agg__add(agg, sb.buf ? sb.buf : "", sb.len, count);
+	strbuf__release(&sb);
+	return err;
+}
+
+int stack_agg__add_names(struct stack_agg *agg, const int32_t *ids, size_t nr, double count)
+{
+	size_t mask, i;
+	uint32_t h;
+	int32_t id;
+
+	if (!nr || !isfinite(count) || count <= 0)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!agg->names || ids[i] < 0 || (size_t)ids[i] >= strset__count(agg->names))
+			return -EINVAL;
+	}
+	if (nr == 1 && !strset__len(agg->names, ids[0]))
+		return -EINVAL;	/* empty, as stack_agg__add() of "" */
+	if (!agg->by_names && strset__count(agg->stacks))
+		return add_names_as_text(agg, ids, nr, count);
+	agg->by_names = true;
+	if (grow_slots(agg))
+		return -ENOMEM;
+	h = (uint32_t)mem_hash(ids, nr * sizeof(*ids));
+	mask = agg->nslots - 1;
+	for (i = h & mask; (id = agg->slots[i]) >= 0; i = (i + 1) & mask) {
+		if (agg->hashes[id] == h && same_stack(agg, id, ids, nr))
+			goto add;
+	}
+	if (ARRAY_GROW(agg->refs, agg->cap_refs, agg->nr_refs + nr, 1024) ||
+	    ARRAY_GROW(agg->hashes, agg->cap_nr, agg->nr + 1, 1024) ||
+	    grow_counts(agg, agg->nr))
+		return -ENOMEM;
+	if (agg->nr + 2 > agg->cap_off) {
+		size_t cap = agg->cap_off ? agg->cap_off * 2 : 1024;
+		size_t *n = reallocarray(agg->off, cap, sizeof(*n));
 
 		if (!n)
-			return -ENOMEM;	/* the interned string stays, at count 0 */
-		memset(n + agg->cap, 0, (cap - agg->cap) * sizeof(*n));
-		agg->counts = n;
-		agg->cap = cap;
+			return -ENOMEM;
+		agg->off = n;
+		agg->cap_off = cap;
 	}
+	id = agg->nr++;
+	agg->off[id] = agg->nr_refs;
+	memcpy(agg->refs + agg->nr_refs, ids, nr * sizeof(*ids));
+	agg->nr_refs += nr;
+	agg->off[id + 1] = agg->nr_refs;
+	agg->hashes[id] = h;
+	agg->slots[i] = id;
+	drop_text(agg);
+add:
 	agg->counts[id] += count;
 	agg->total += count;
 	return 0;
@@ -83,16 +331,49 @@ double stack_agg__total(const struct stack_agg *agg)
 
 size_t stack_agg__nr_stacks(const struct stack_agg *agg)
 {
-	return strset__count(agg->stacks);
+	return agg->by_names ? agg->nr : strset__count(agg->stacks);
 }
 
 bool stack_agg__get(const struct stack_agg *agg, size_t idx, const char **stack, double *count)
 {
-	if (idx >= strset__count(agg->stacks))
+	if (idx >= stack_agg__nr_stacks(agg))
 		return false;
-	*stack = strset__str(agg->stacks, idx);
+	if (agg->by_names) {
+		if (need_text(agg))
+			return false;	/* out of memory: the callers see fewer stacks */
+		*stack = agg->text + agg->text_off[idx];
+	} else {
+		*stack = strset__str(agg->stacks, idx);
+	}
 	*count = idx < agg->cap ? agg->counts[idx] : 0;
 	return true;
+}
+
+bool stack_agg__get_names(const struct stack_agg *agg, size_t idx, const int32_t **ids,
+			  size_t *nr, double *count)
+{
+	if (!agg->by_names || idx >= agg->nr)
+		return false;
+	*ids = agg->refs + agg->off[idx];
+	*nr = agg->off[idx + 1] - agg->off[idx];
+	*count = agg->counts[idx];
+	return true;
+}
+
+bool stack_agg__by_names(const struct stack_agg *agg)
+{
+	return agg->by_names;
+}
+
+size_t stack_agg__nr_names(const struct stack_agg *agg)
+{
+	return agg->names ? strset__count(agg->names) : 0;
+}
+
+const char *stack_agg__name_str(const struct stack_agg *agg, int32_t id, size_t *len)
+{
+	*len = strset__len(agg->names, id);
+	return strset__str(agg->names, id);
 }
 
 int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
@@ -466,12 +747,18 @@ int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, siz
 	return folded__read(f, name, agg_add_line, agg, bad);
 }
 
+/* Stack @i's folded text; for stacks of names after need_text(). */
+static const char *stack_text(const struct stack_agg *agg, size_t i)
+{
+	return agg->by_names ? agg->text + agg->text_off[i] : strset__str(agg->stacks, i);
+}
+
 /* qsort_r's comparison: folded text is written by several server threads at once */
 static int cmp_stack_id(const void *a, const void *b, void *ctx)
 {
-	const struct strset *set = ctx;
+	const struct stack_agg *agg = ctx;
 
-	return strcmp(strset__str(set, *(const int *)a), strset__str(set, *(const int *)b));
+	return strcmp(stack_text(agg, *(const int *)a), stack_text(agg, *(const int *)b));
 }
 
 /* The shortest text that reads back as @v: a count written and read again is the same count. */
@@ -489,20 +776,22 @@ static int format_count(char *buf, size_t size, double v)
 
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)
 {
-	size_t n = strset__count(agg->stacks), i;
+	size_t n = stack_agg__nr_stacks(agg), i;
 	int *ids = malloc((n ? n : 1) * sizeof(*ids));
 	char num[64];
 
-	if (!ids)
+	if (!ids || (agg->by_names && need_text(agg))) {
+		free(ids);
 		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++)
 		ids[i] = i;
-	qsort_r(ids, n, sizeof(*ids), cmp_stack_id, (void *)agg->stacks);
+	qsort_r(ids, n, sizeof(*ids), cmp_stack_id, (void *)agg);
 	for (i = 0; i < n; i++) {
 		if (!agg->counts[ids[i]])
 			continue;
 		format_count(num, sizeof(num), agg->counts[ids[i]]);
-		if (fprintf(f, "%s %s\n", strset__str(agg->stacks, ids[i]), num) < 0)
+		if (fprintf(f, "%s %s\n", stack_text(agg, ids[i]), num) < 0)
 			break;
 	}
 	free(ids);
@@ -562,6 +851,80 @@ static int top_frame(struct top_state *st, const char *name, size_t len, double 
 	return 0;
 }
 
+/*
+ * @n entries sorted, with their names copied into one block behind them so
+ * a single free() releases everything (the names they point to may go).
+ */
+static int top_result(struct top_entry *entries, size_t n, struct top_entry **out, size_t *nr)
+{
+	size_t bytes = 0, off, i;
+	struct top_entry *res;
+	char *strs;
+
+	if (n)
+		qsort(entries, n, sizeof(*entries), cmp_top);
+	for (i = 0; i < n; i++)
+		bytes += strlen(entries[i].name) + 1;
+	res = malloc(n * sizeof(*res) + bytes + 1);
+	if (!res)
+		return -ENOMEM;
+	strs = (char *)(res + n);
+	for (i = 0, off = 0; i < n; i++) {
+		size_t l = strlen(entries[i].name) + 1;
+
+		res[i] = entries[i];
+		memcpy(strs + off, entries[i].name, l);
+		res[i].name = strs + off;
+		off += l;
+	}
+	*out = res;
+	*nr = n;
+	return 0;
+}
+
+/* Top of stacks of names: the names are interned already, entries go by name id. */
+static int top_by_names(const struct stack_agg *agg, bool skip_root, struct top_entry **out,
+			size_t *nr)
+{
+	size_t nn = stack_agg__nr_names(agg), i, j, n = 0;
+	struct top_entry *e = calloc(nn ? nn : 1, sizeof(*e));
+	/* per name: the last stack it was counted in */
+	uint64_t *gen = calloc(nn ? nn : 1, sizeof(*gen));
+	int err = -ENOMEM;
+
+	if (!e || !gen)
+		goto out;
+	for (i = 0; i < agg->nr; i++) {
+		size_t from = agg->off[i], to = agg->off[i + 1];
+		double c = agg->counts[i];
+
+		if (skip_root && to - from < 2)
+			continue;
+		for (j = from + skip_root; j < to; j++) {
+			int32_t id = agg->refs[j];
+
+			if (j + 1 == to)
+				e[id].self += c;
+			if (gen[id] != i + 1) {
+				/* recursion: a frame counts once per stack in its total */
+				gen[id] = i + 1;
+				e[id].total += c;
+			}
+		}
+	}
+	for (i = 0; i < nn; i++) {
+		if (!gen[i])
+			continue;
+		e[n] = e[i];
+		e[n++].name = strset__str(agg->names, i);
+	}
+	err = top_result(e, n, out, nr);
+out:
+	free(e);
+	free(gen);
+	return err;
+}
+
 int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry **out,
 		   size_t *nr)
 {
@@ -569,6 +932,8 @@ int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry
 	size_t i, n;
 	int err = 0;
 
+	if (agg->by_names)
+		return top_by_names(agg, skip_root, out, nr);
 	st.names = strset__new();
 	if (!st.names)
 		return -ENOMEM;
@@ -592,49 +957,13 @@ int stack_agg__top(const struct stack_agg *agg, bool skip_root, struct top_entry
 		}
 	}
 	n = strset__count(st.names);
-	if (!err) {
-		/* names are interned in st.names; re-point them at stable stack_agg memory */
-		for (i = 0; i < n; i++)
-			st.entries[i].name = strset__str(st.names, i);
-		if (n)
-			qsort(st.entries, n, sizeof(*st.entries), cmp_top);
-	}
+	/* names are interned in st.names, which goes after the copy */
+	for (i = 0; !err && i < n; i++)
+		st.entries[i].name = strset__str(st.names, i);
+	if (!err)
+		err = top_result(st.entries, n, out, nr);
 	free(st.seen_gen);
-	if (err) {
-		strset__free(st.names);
-		free(st.entries);
-		return err;
-	}
-	/*
-	 * The names must outlive st.names: copy them into one block behind
-	 * the entries so a single free() releases everything.
-	 */
-	{
-		size_t bytes = 0, off;
-		struct top_entry *res;
-		char *strs;
-
-		for (i = 0; i < n; i++)
-			bytes += strlen(st.entries[i].name) + 1;
-		res = malloc(n * sizeof(*res) + bytes + 1);
-		if (!res) {
-			strset__free(st.names);
-			free(st.entries);
-			return -ENOMEM;
-		}
-		strs = (char *)(res + n);
-		for (i = 0, off = 0; i < n; i++) {
-			size_t l = strlen(st.entries[i].name) + 1;
-
-			res[i] = st.entries[i];
-			memcpy(strs + off, st.entries[i].name, l);
-			res[i].name = strs + off;
-			off += l;
-		}
-		*out = res;
-		*nr = n;
-	}
 	strset__free(st.names);
 	free(st.entries);
-	return 0;
+	return err;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/strbuf.h"
@@ -30,6 +31,27 @@ void stack_agg__free(struct stack_agg *agg);
  * not finite and positive, -ENOMEM.
  */
 int stack_agg__add(struct stack_agg *agg, const char *stack, size_t len, double count);
+/*
+ * Stacks as frames: a frame name (@len bytes, formatted as folded text has
+ * it, see folded__add_frame(); no ';') interned in @agg, its id from 0 or
+ * -EINVAL (a ';'), -ENOMEM. Interning the same name again gives the same id.
+ */
+int stack_agg__name(struct stack_agg *agg, const char *name, size_t len);
+/*
+ * Add @count samples to the stack of the @nr names @ids (root first): the
+ * same as stack_agg__add() of the names joined by ';', without building the
+ * text. Returns 0, -EINVAL (no frames, an unknown id, a count that is not
+ * finite and positive), -ENOMEM.
+ */
+int stack_agg__add_names(struct stack_agg *agg, const int32_t *ids, size_t nr, double count);
+/* Whether @agg holds stacks of names (stack_agg__get_names() works), not folded text. */
+bool stack_agg__by_names(const struct stack_agg *agg);
+/* Stack @idx of stacks of names, in insertion order: its names (borrowed) and count. */
+bool stack_agg__get_names(const struct stack_agg *agg, size_t idx, const int32_t **ids,
+			  size_t *nr, double *count);
+/* How many names are interned, and name @id (NUL-terminated) with its length. */
+size_t stack_agg__nr_names(const struct stack_agg *agg);
+const char *stack_agg__name_str(const struct stack_agg *agg, int32_t id, size_t *len);
 double stack_agg__total(const struct stack_agg *agg);
 size_t stack_agg__nr_stacks(const struct stack_agg *agg);
 
@@ -71,7 +93,11 @@ void web__set_read_progress(read_progress_fn fn);
 /* Write all stacks, sorted, as folded lines. Returns 0 or -EIO. */
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f);
 
-/* Iterate stacks in insertion order: stack string (borrowed) and count. */
+/*
+ * Iterate stacks in insertion order: stack string (borrowed) and count. For
+ * stacks of names the text of all is made on the first call (false when out
+ * of memory).
+ */
 bool stack_agg__get(const struct stack_agg *agg, size_t idx, const char **stack, double *count);
 
 /*

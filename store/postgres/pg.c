@@ -1547,6 +1547,7 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 			.depth = (int)bin_int(frames, i, F_DEPTH),
 			.line = (int)bin_int(frames, i, F_LINE),
 			.start_line = (int)bin_int(frames, i, F_START_LINE),
+			.id = i + 1,
 		};
 		err = hashmap__set(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), i + 1);
 	}

@@ -280,8 +280,10 @@ static int load_stack(struct stack_reader *r, __s64 id, int *nr)
 			r->cap_out = cap;
 		}
 		err = load_frame(r, (__s64)frame, &idx);
-		if (!err)
-			query_frame(r, &r->frames[idx], &r->out[n++]);
+		if (!err) {
+			query_frame(r, &r->frames[idx], &r->out[n]);
+			r->out[n++].id = idx + 1;
+		}
 	}
 	*nr = n;
 	return err;
