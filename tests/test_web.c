@@ -24,6 +24,7 @@
 
 #include "profile.pb-c.h"
 #include "web/web.h"
+#include "web/web_internal.h"
 #include "common/strbuf.h"
 
 static void test_xml_escape(void **state)
@@ -764,6 +765,72 @@ static void test_stacks_of_names_threads(void **state)
 	stack_agg__free(agg);
 }
 
+/*
+ * The drawing's numbers as printf prints them: random values at every
+ * scale, exact halves and values a hair either side of them (printf rounds
+ * the binary value: 0.125 and 0.375 are exact, 0.15 is not), integers;
+ * what the fast path leaves out is left to printf.
+ */
+static void check_fixed(double v, int prec, int *fast)
+{
+	char want[512], got[64], *end;
+
+	snprintf(want, sizeof(want), "%.*f", prec, v);
+	end = fg__put_fixed(got, v, prec);
+	if (!end)
+		return;
+	(*fast)++;
+	*end = '\0';
+	if (strcmp(got, want))
+		fail_msg("%.17g at %d decimals: '%s', printf '%s'", v, prec, got, want);
+}
+
+static void test_svg_numbers(void **state)
+{
+	static const double edges[] = {
+		0, 0.5, 1.5, 2.5, 0.125, 0.375, 0.15, 0.25, 1.00005, 2.00015, 0.00005, 0.00015,
+		9.99995, 99999.99995, 99999.4, 1e5, 1e6, -0.0, -1, 1e-300, NAN, INFINITY,
+	};
+	char want[64], got[64], *end;
+	unsigned long long r = 1;
+	int i, prec, fast = 0;
+
+	(void)state;
+	for (i = 0; i < (int)(sizeof(edges) / sizeof(edges[0])); i++) {
+		for (prec = 0; prec <= 4; prec++) {
+			check_fixed(edges[i], prec, &fast);
+			check_fixed(nextafter(edges[i], 0), prec, &fast);
+			check_fixed(nextafter(edges[i], 1e9), prec, &fast);
+		}
+	}
+	for (i = 0; i < 300000; i++) {
+		double v;
+
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		v = (double)(r >> 11) / (1ULL << 53) * pow(10, (int)(r % 7) - 1);
+		if (i % 3 == 0)	/* halves at the last decimal, as counts times a scale give */
+			v = floor(v * 10000) / 10000 + 0.00005;
+		check_fixed(v, 1 + i % 4, &fast);
+	}
+	print_message("%d of the values without printf\n", fast);
+	assert_true(fast > 200000);	/* the fast path is the usual one */
+	for (i = 0; i < 100000; i++) {
+		double v = i < 50000 ? i : floor(pow(1.0005, i - 50000) * 1000) / (i % 2 ? 1 : 8);
+
+		snprintf(want, sizeof(want), "%.10g", v);
+		end = fg__put_count(got, v);
+		if (!end)
+			continue;
+		*end = '\0';
+		if (strcmp(got, want))
+			fail_msg("count %.17g: '%s', printf '%s'", v, got, want);
+	}
+	assert_null(fg__put_count(got, 0.5));
+	assert_null(fg__put_count(got, 1e10));
+	assert_null(fg__put_count(got, -0.0));
+	assert_non_null(fg__put_count(got, 9999999999.0));
+}
+
 static void test_folded_reader_edges(void **state)
 {
 	size_t long_len = 9u << 20, bad, i;
@@ -1402,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_render_in_threads),
 		cmocka_unit_test(test_stacks_of_names),
 		cmocka_unit_test(test_stacks_of_names_threads),
+		cmocka_unit_test(test_svg_numbers),
 		cmocka_unit_test(test_folded_reader_edges),
 		cmocka_unit_test(test_diff_zscore),
 		cmocka_unit_test(test_diff_table),

@@ -520,12 +520,127 @@ static double frame_y(const struct draw_state *s, const struct fnode *n)
 	return PAD_TOP + (s->max_depth - n->depth) * FRAME_HEIGHT;
 }
 
+/* @v in decimal at @p; the end. */
+static char *put_uint(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_int(char *p, int v)
+{
+	if (v >= 0)
+		return put_uint(p, v);
+	*p++ = '-';
+	return put_uint(p, -(int64_t)v);
+}
+
+char *fg__put_fixed(char *p, double v, int prec)
+{
+	static const uint64_t pow10[] = { 1, 10, 100, 1000, 10000 };
+	double sc, fl, frac;
+	uint64_t n, f;
+	int i;
+
+	if (prec < 0 || prec > 4 || !(v >= 0) || signbit(v) || v >= 1e5)
+		return NULL;
+	/*
+	 * v * 10^prec is within 1.2e-7 of the exact product here, so only a
+	 * fraction that close to one half could round otherwise than printf
+	 * does (which rounds the exact binary value): those go to printf
+	 */
+	sc = v * pow10[prec];
+	fl = floor(sc);
+	frac = sc - fl;
+	if (fabs(frac - 0.5) < 1e-6)
+		return NULL;
+	n = (uint64_t)fl + (frac > 0.5);
+	p = put_uint(p, n / pow10[prec]);
+	if (!prec)
+		return p;
+	*p++ = '.';
+	f = n % pow10[prec];
+	for (i = prec - 1; i >= 0; i--) {
+		p[i] = '0' + f % 10;
+		f /= 10;
+	}
+	return p + prec;
+}
+
+char *fg__put_count(char *p, double v)
+{
+	/* an integer below 1e10 is what "%.10g" prints of it */
+	if (!(v >= 0) || signbit(v) || v >= 1e10 || v != floor(v))
+		return NULL;
+	return put_uint(p, (uint64_t)v);
+}
+
+/* The literal @s at @p; the end. */
+static char *put_str(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define PUT(p, lit) put_str(p, lit, sizeof(lit) - 1)
+
+/*
+ * A frame's rect up to its name, as "%.4f" and "%.10g" print its numbers,
+ * without printf for the usual values; NULL when one needs printf.
+ */
+static char *put_rect(char *p, const struct draw_state *s, const struct fnode *n, int32_t id,
+		      double v, const struct fg_style *st)
+{
+	size_t cls = st->cls ? strlen(st->cls) : 0, fill = strlen(st->fill);
+
+	if (cls + fill > 200)
+		return NULL;
+	p = PUT(p, "<rect class=\"f");
+	if (st->cls) {
+		*p++ = ' ';
+		p = put_str(p, st->cls, cls);
+	}
+	p = PUT(p, "\" x=\"");
+	if (!(p = fg__put_fixed(p, PAD_X + n->x * s->scale, 4)))
+		return NULL;
+	p = PUT(p, "\" y=\"");
+	if (!(p = fg__put_fixed(p, frame_y(s, n), 1)))
+		return NULL;
+	p = PUT(p, "\" width=\"");
+	if (!(p = fg__put_fixed(p, v * s->scale, 4)))
+		return NULL;
+	p = PUT(p, "\" height=\"");
+	p = put_int(p, FRAME_HEIGHT - 1);
+	p = PUT(p, "\" fill=\"");
+	p = put_str(p, st->fill, fill);
+	p = PUT(p, "\" data-x=\"");
+	if (!(p = fg__put_count(p, n->x)))
+		return NULL;
+	p = PUT(p, "\" data-v=\"");
+	if (!(p = fg__put_count(p, v)))
+		return NULL;
+	p = PUT(p, "\" data-e=\"");
+	p = put_int(p, s->index[id] + s->size[id]);
+	p = PUT(p, "\" data-p=\"");
+	p = put_int(p, id ? s->index[n->parent] : -1);
+	return PUT(p, "\" data-n=\"");
+}
+
 static int draw_frame(struct strbuf *sb, struct draw_state *s, int32_t id)
 {
 	const struct fg_draw *d = s->d;
 	const struct fnode *n = &d->t->nodes[id];
 	double v = n->val[d->slot];
 	struct fg_style st = { .note = &s->note };
+	char line[512], *end;
 	int err;
 
 	strbuf__setlen(&s->note, 0);
@@ -533,12 +648,16 @@ static int draw_frame(struct strbuf *sb, struct draw_state *s, int32_t id)
 	if (err)
 		return err;
 	/* four decimals keep frames aligned when zoomed in ten thousand times */
-	err = strbuf__addf(sb, "<rect class=\"f%s%s\" x=\"%.4f\" y=\"%.1f\" width=\"%.4f\" "
-			   "height=\"%d\" fill=\"%s\" data-x=\"%.10g\" data-v=\"%.10g\" "
-			   "data-e=\"%d\" data-p=\"%d\" data-n=\"",
-			   st.cls ? " " : "", st.cls ? st.cls : "", PAD_X + n->x * s->scale,
-			   frame_y(s, n), v * s->scale, FRAME_HEIGHT - 1, st.fill, n->x, v,
-			   s->index[id] + s->size[id], id ? s->index[n->parent] : -1);
+	end = put_rect(line, s, n, id, v, &st);
+	if (end)
+		err = strbuf__add(sb, line, end - line);
+	else
+		err = strbuf__addf(sb, "<rect class=\"f%s%s\" x=\"%.4f\" y=\"%.1f\" width=\"%.4f\" "
+				   "height=\"%d\" fill=\"%s\" data-x=\"%.10g\" data-v=\"%.10g\" "
+				   "data-e=\"%d\" data-p=\"%d\" data-n=\"",
+				   st.cls ? " " : "", st.cls ? st.cls : "", PAD_X + n->x * s->scale,
+				   frame_y(s, n), v * s->scale, FRAME_HEIGHT - 1, st.fill, n->x, v,
+				   s->index[id] + s->size[id], id ? s->index[n->parent] : -1);
 	if (!err)
 		err = xml_escape(sb, n->str, n->len);
 	if (!err && s->note.len) {
@@ -556,6 +675,7 @@ static int draw_label(struct strbuf *sb, struct draw_state *s, int32_t id)
 {
 	const struct fnode *n = &s->d->t->nodes[id];
 	double x = PAD_X + n->x * s->scale, w = n->val[s->d->slot] * s->scale;
+	char line[96], *p = line;
 	size_t fit;
 	bool cut;
 	int err;
@@ -563,8 +683,17 @@ static int draw_label(struct strbuf *sb, struct draw_state *s, int32_t id)
 	fit = fit_label(n->str, n->len, w, &cut);
 	if (!fit)
 		return 0;
-	err = strbuf__addf(sb, "<text x=\"%.2f\" y=\"%.1f\">", x + 3,
-			   frame_y(s, n) + FRAME_HEIGHT - 4.5);
+	p = PUT(p, "<text x=\"");
+	p = fg__put_fixed(p, x + 3, 2);
+	if (p) {
+		p = PUT(p, "\" y=\"");
+		p = fg__put_fixed(p, frame_y(s, n) + FRAME_HEIGHT - 4.5, 1);
+	}
+	if (p)
+		err = strbuf__add(sb, line, PUT(p, "\">") - line);
+	else
+		err = strbuf__addf(sb, "<text x=\"%.2f\" y=\"%.1f\">", x + 3,
+				   frame_y(s, n) + FRAME_HEIGHT - 4.5);
 	if (!err)
 		err = xml_escape(sb, n->str, fit);
 	if (!err && cut)

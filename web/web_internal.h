@@ -151,6 +151,15 @@ void flamegraph_opts__resolve(struct flamegraph_opts *o, const struct flamegraph
 /* Draw the tree (laid out with ftree__layout()) as an interactive SVG. */
 int fg__draw(const struct fg_draw *d, struct strbuf *out);
 /* The palette colour of a frame name; @depth 0 is the root. */
+/*
+ * The drawing's numbers without printf: @v at @p as "%.<prec>f" prints it
+ * (@prec 0 to 4), or as "%.10g" prints a count; the end of what was written
+ * (at most 24 bytes), or NULL for a value to leave to printf (negative,
+ * large, not an integer count, or a fraction too near one half to round
+ * from the product).
+ */
+char *fg__put_fixed(char *p, double v, int prec);
+char *fg__put_count(char *p, double v);
 void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len, int depth,
 		       char *buf, size_t size);
 
