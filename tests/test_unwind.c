@@ -1494,6 +1494,94 @@ static void assert_table_rows(struct unwinder *u, __u32 id, const char *path)
 	free(rows);
 }
 
+/* fake_process() for a real library: a mapping of its executable segment. */
+static void fake_library_process(const char *root, int tgid, const char *binary)
+{
+	int fd = open(binary, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	char path[4200];
+	GElf_Phdr ph;
+	struct stat st;
+	size_t n, i;
+	FILE *f;
+
+	assert_non_null(elf);
+	assert_int_equal(elf_getphdrnum(elf, &n), 0);
+	for (i = 0; i < n; i++) {
+		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
+			break;
+	}
+	assert_true(i < n);
+	fake_process(root, tgid, binary);
+	snprintf(path, sizeof(path), "%s/%d/maps", root, tgid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(stat(binary, &st), 0);
+	fprintf(f, "7f0000%06llx-%llx r-xp %08llx fd:00 %lu %s\n",
+		(unsigned long long)(ph.p_vaddr & ~0xfffULL),
+		0x7f0000000000ULL + ((ph.p_vaddr + ph.p_filesz + 0xfff) & ~0xfffULL),
+		(unsigned long long)(ph.p_offset & ~0xfffULL), (unsigned long)st.st_ino, binary);
+	fclose(f);
+	elf_end(elf);
+	close(fd);
+}
+
+/*
+ * A table is written into the rows map as it is derived while there is room
+ * past the high-water mark; one that outgrows that room midway goes on
+ * packed, the rows written so far read back, and lands where eviction makes
+ * room: both the same rows as a derivation in one buffer.
+ */
+static void test_streamed_tables(void **state)
+{
+	static const char *const libs[] = { "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+					    "/lib/x86_64-linux-gnu/libc.so.6" };
+	char root[] = "/tmp/unwind-proc-XXXXXX", cmd[4200], big[4096], other[4096];
+	struct unwinder_opts uo = { .proc_root = root, .rows_fd = -1, .tables_fd = -1,
+				    .procs_fd = -1, .max_tables = 8 };
+	const struct unwind_proc *p;
+	struct unwinder_stats st;
+	struct unwinder *u;
+	size_t nr_big;
+	struct unwind_row *rows;
+
+	(void)state;
+	/* the files themselves: a process's path is not followed through symlinks */
+	if (!realpath(libs[0], big) || !realpath(libs[1], other)) {
+		print_message("SKIP: no libstdc++ or libc here\n");
+		skip();
+	}
+	assert_int_equal(build_file(big, &rows, &nr_big, NULL), 0);
+	free(rows);
+	assert_non_null(mkdtemp(root));
+	fake_library_process(root, 1, big);
+	fake_library_process(root, 2, other);
+	/* the vDSO's rows, then libstdc++'s, then room for 10,000 (libc needs 28,278) */
+	uo.max_rows = 100;
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+	unwinder__stats(u, &st);
+	unwinder__free(u);
+	uo.max_rows = st.rows + nr_big + 10000;
+	u = unwinder__new(&uo);
+	assert_non_null(u);
+
+	assert_int_equal(unwinder__scan_process(u, 1), 0);
+	p = unwinder__process(u, 1);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	assert_table_rows(u, p->maps[0].table, big);
+	unwinder__remove_process(u, 1);
+	assert_int_equal(unwinder__scan_process(u, 2), 0);
+	p = unwinder__process(u, 2);
+	assert_int_equal(p->maps[0].kind, UNWIND_MAP_TABLE);
+	assert_table_rows(u, p->maps[0].table, other);
+	unwinder__stats(u, &st);
+	assert_int_equal(st.evicted, 1);
+	unwinder__free(u);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 /*
  * An evicted table's rows are kept (keep_bytes): its binary mapped again
  * gets them back without a derivation, the same rows; a file rewritten in
@@ -1600,6 +1688,7 @@ int main(void)
 		cmocka_unit_test(test_rows_match_readelf_big),
 		cmocka_unit_test(test_pack_roundtrip),
 		cmocka_unit_test(test_stream_matches_buffered),
+		cmocka_unit_test(test_streamed_tables),
 		cmocka_unit_test(test_evicted_rows_kept),
 		cmocka_unit_test(test_rows_match_readelf_libgcc),
 		cmocka_unit_test(test_fixture_shapes),

@@ -574,9 +574,79 @@ static bool same_file(const struct bin *b, const struct bin_file *f)
 	return b->mtime_ns == f->mtime_ns && b->size == f->size;
 }
 
-static int pack_rows_cb(void *ctx, const struct unwind_row *rows, size_t n)
+/*
+ * Where a table's rows go as they are derived: straight into the rows map
+ * past its high-water mark while there is room there (nothing else takes
+ * rows meanwhile: evictions and builds run on this thread), else packed.
+ */
+struct stream {
+	struct unwinder *u;
+	__u32 first;		/* the high-water mark when the build began */
+	size_t nr;		/* rows written from there */
+	struct unwind_packer *pk;	/* NULL while they are written in place */
+};
+
+/* Pack the rows written in place so far, and all the next ones. */
+static int stream_to_packer(struct stream *st)
 {
-	return unwind_packer__add(ctx, rows, n);
+	struct unwind_row rows[256];
+	size_t at, n;
+	int err = 0;
+
+	st->pk = unwind_packer__new();
+	if (!st->pk)
+		return -ENOMEM;
+	for (at = 0; at < st->nr && !err; at += n) {
+		n = st->nr - at < 256 ? st->nr - at : 256;
+		err = copy_rows(st->u, st->first + at, rows, n, false);
+		err = err ?: unwind_packer__add(st->pk, rows, n);
+	}
+	return err;
+}
+
+static int stream_rows_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	struct stream *st = ctx;
+	int err;
+
+	if (!st->pk && st->first + st->nr + n <= st->u->opts.max_rows) {
+		err = write_rows(st->u, st->first + st->nr, rows, n);
+		if (!err)
+			st->nr += n;
+		return err;
+	}
+	if (!st->pk) {
+		err = stream_to_packer(st);
+		if (err)
+			return err;
+	}
+	return unwind_packer__add(st->pk, rows, n);
+}
+
+/*
+ * Publish the streamed rows as bin @bin's table: in place when they all fit
+ * past the high-water mark and a table id is free, else packed and
+ * unpacked into rows reserved as for any table.
+ */
+static int store_stream(struct unwinder *u, int bin, struct stream *st, const char *name)
+{
+	size_t size, nr;
+	void *blob;
+	int err;
+
+	if (!st->pk && u->nr_rows == st->first &&
+	    (u->nr_free_ids || u->nr_tables < u->opts.max_tables)) {
+		u->nr_rows += st->nr;
+		return publish_table(u, bin, st->first, st->nr, name);
+	}
+	if (!st->pk && (err = stream_to_packer(st)))
+		return err;
+	err = unwind_packer__finish(st->pk, &blob, &size, &nr);
+	if (err)
+		return err;
+	err = store_packed(u, bin, blob, size, nr, name);
+	free(blob);
+	return err;
 }
 
 /*
@@ -589,10 +659,9 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	struct bin *b = &u->bins[bin];
 	struct unwind_table_stats st;
 	struct unwind_build_limits lim;
-	struct unwind_packer *pk;
+	struct stream stream = { u, u->nr_rows, 0, NULL };
 	double t0 = now_ms(), cpu0;
-	size_t nr, size;
-	void *blob;
+	size_t nr;
 	int err;
 
 	if (b->kept && file && same_file(b, file)) {
@@ -626,29 +695,26 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	lim.cancel = u->opts.cancel;
 	lim.map = file ? file->map : NULL;
 	lim.map_len = file ? file->size : 0;
-	pk = unwind_packer__new();
-	if (!pk)
-		return;
 	u->builds++;
 	cpu0 = thread_seconds();
-	/* packed as they come (cc1: 1.4 bytes a row, not 16), unpacked into the table once it fits */
-	err = lim.max_rows ? unwind_table__build_stream(elf, name, &lim, pack_rows_cb, pk, &nr, &st)
+	/*
+	 * No buffer of the whole table: rows go into the rows map as they come,
+	 * or packed (cc1: 1.4 bytes a row, not 16) when there is no room there
+	 */
+	stream.first = u->nr_rows;
+	err = lim.max_rows ? unwind_table__build_stream(elf, name, &lim, stream_rows_cb, &stream,
+							&nr, &st)
 			   : -E2BIG;
-	if (!err)
-		err = unwind_packer__finish(pk, &blob, &size, &nr);
 	u->build_seconds += thread_seconds() - cpu0;
-	unwind_packer__free(pk);
 	if (err == -E2BIG) {
 		warn_full(u, name);
 		b->retry = true;
 		b->min_rows = lim.max_rows + 1;
 	}
-	if (err)
-		return;
-	if (!store_packed(u, bin, blob, size, nr, name))
+	if (!err && !store_stream(u, bin, &stream, name))
 		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported, %.1f ms", name, b->table,
 			 nr, st.unsupported, now_ms() - t0);
-	free(blob);
+	unwind_packer__free(stream.pk);
 }
 
 static uint64_t build_id_key(Elf *elf)
