@@ -240,6 +240,7 @@ static void test_same_answers(void **state)
 	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
 		compare("folded", sels[i], tmp("equal.db"));
 		compare("top", sels[i], tmp("equal.db"));
+		compare("flamegraph", sels[i], tmp("equal.db"));
 	}
 	/* a pattern no backend could take is refused before either sees it */
 	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", server.uri,

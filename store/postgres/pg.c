@@ -24,6 +24,7 @@
 #include "store/store_backend.h"
 #include "common/hashmap.h"
 #include "common/strbuf.h"
+#include "common/strset.h"
 #include "common/array.h"
 #include "common/log.h"
 
@@ -1388,18 +1389,17 @@ static int barr_cell(PGresult *res, int row, int col, const char **first, int *n
 
 /*
  * Rows of (comm, stack, count) for @fn, or with @sfn (store__query_samples)
- * of (host, pid, comm, stack, count), with their frames: two statements in
- * one snapshot, both answered in the binary format (no number printed and
- * parsed as text). The first sums the selection per group and stack and
- * looks up the stacks it summed: one result where a kind column tells a sum
- * (0) from a stack (1). The second reads the frames those stacks hold, their
- * hashes gathered here (a hash set in C costs a fraction of unnesting and
- * grouping tens of thousands of hashes on the server).
+ * of (host, pid, comm, stack, count), with their frames: three statements in
+ * one snapshot, all answered in the binary format (no number printed and
+ * parsed as text). The first reads the selection's rows as they are stored
+ * (a rollup's or a bucket's stacks and counts, with the process's comm), and
+ * they are summed here per group and stack: a hash table in C does in tens
+ * of milliseconds what unnesting and grouping hundreds of thousands of
+ * entries takes the server seconds to do. The second reads the stacks
+ * summed, the third the frames they hold, their hashes gathered here too.
  */
-#define PG_SUM 0
-#define PG_STACK 1
-
-enum pg_col { C_KIND, C_COMM, C_HOST, C_HASH, C_COUNT, C_PID, C_FRAMES, C_MAX };
+enum pg_col { C_COMM, C_HOST, C_PID, C_STACKS, C_COUNTS, C_MAX };
+enum pg_scol { S_HASH, S_FRAMES, S_MAX };
 enum pg_fcol {
 	F_HASH, F_MODULE, F_NAME, F_BUILD_ID, F_FILE, F_ADDR, F_DEPTH, F_LINE, F_START_LINE,
 	F_FLAGS, F_MAX,
@@ -1441,6 +1441,122 @@ static __s64 bin_int(PGresult *res, int row, int col)
 	return (__s32)be32toh(v32);
 }
 
+/* One (group, stack) of a selection and its sum, in the order first seen. */
+struct pg_sum {
+	__s64 stack;
+	__u32 group;	/* the row that named the group first */
+	__u32 stack_nr;	/* the stack's index among the distinct stacks */
+	__u64 count;
+};
+
+struct pg_sums {
+	struct pg_sum *v;
+	size_t nr, cap;
+	__s32 *slots;	/* index in v, -1 empty; open addressing */
+	size_t nslots;
+	struct hashmap stack_idx;	/* stack hash -> index in stacks */
+	__s64 *stacks;	/* the distinct stacks, in the order first seen */
+	size_t nr_stacks, cap_stacks;
+};
+
+static inline size_t sum_slot(__s64 stack, __u32 group)
+{
+	return hash_u64((__u64)stack ^ ((__u64)group * 0x9e3779b97f4a7c15ULL));
+}
+
+static int sums_grow(struct pg_sums *s)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 4096, i, j;
+	__s32 *slots;
+
+	if ((s->nr + 1) * 2 <= s->nslots)
+		return 0;
+	slots = malloc(n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	for (i = 0; i < s->nr; i++) {
+		for (j = sum_slot(s->v[i].stack, s->v[i].group) & (n - 1); slots[j] >= 0;
+		     j = (j + 1) & (n - 1))
+			;
+		slots[j] = i;
+	}
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+	return 0;
+}
+
+static int sums_add(struct pg_sums *s, __u32 group, __s64 stack, __u64 count)
+{
+	size_t mask, i;
+	uint64_t nr;
+	__s32 at;
+
+	if (sums_grow(s))
+		return -ENOMEM;
+	mask = s->nslots - 1;
+	for (i = sum_slot(stack, group) & mask; (at = s->slots[i]) >= 0; i = (i + 1) & mask) {
+		if (s->v[at].stack == stack && s->v[at].group == group) {
+			s->v[at].count += count;
+			return 0;
+		}
+	}
+	if (ARRAY_GROW(s->v, s->cap, s->nr + 1, 1024))
+		return -ENOMEM;
+	if (!hashmap__get(&s->stack_idx, (uint64_t)stack, &nr)) {
+		nr = s->nr_stacks;
+		if (ARRAY_GROW(s->stacks, s->cap_stacks, nr + 1, 1024) ||
+		    hashmap__set(&s->stack_idx, (uint64_t)stack, nr))
+			return -ENOMEM;
+		s->stacks[s->nr_stacks++] = stack;
+	}
+	s->v[s->nr] = (struct pg_sum){ .stack = stack, .group = group, .stack_nr = nr,
+				      .count = count };
+	s->slots[i] = s->nr++;
+	return 0;
+}
+
+static void sums_release(struct pg_sums *s)
+{
+	free(s->v);
+	free(s->slots);
+	free(s->stacks);
+	hashmap__release(&s->stack_idx);
+}
+
+/* The group of row @i: its comm, or its (host, pid, comm); the first row that named it. */
+static int row_group(PGresult *res, int i, bool samples, struct hashmap *groups,
+		     struct strbuf *key, __u32 *group)
+{
+	const char *comm = PQgetvalue(res, i, C_COMM);
+	uint64_t h, g;
+	int err;
+
+	strbuf__setlen(key, 0);
+	err = strbuf__add(key, comm, PQgetlength(res, i, C_COMM) + 1);
+	if (!err && samples)
+		err = strbuf__addf(key, "%lld", (long long)bin_int(res, i, C_PID)) ?:
+		      strbuf__add(key, PQgetvalue(res, i, C_HOST), PQgetlength(res, i, C_HOST));
+	if (err)
+		return err;
+	/* groups by the hash of their key, checked against the row that named them */
+	h = str_hash(key->buf, key->len);
+	for (;; h++) {
+		if (!hashmap__get(groups, h, &g))
+			break;
+		if (!strcmp(PQgetvalue(res, (int)g, C_COMM), comm) &&
+		    (!samples || (bin_int(res, (int)g, C_PID) == bin_int(res, i, C_PID) &&
+				  !strcmp(PQgetvalue(res, (int)g, C_HOST),
+					  PQgetvalue(res, i, C_HOST))))) {
+			*group = (__u32)g;
+			return 0;
+		}
+	}
+	*group = (__u32)i;
+	return hashmap__set(groups, h, (uint64_t)i);
+}
+
 static int pg_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
 		     store_sample_fn sfn, void *ctx)
 {
@@ -1448,39 +1564,26 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	static const int fmts[1] = { 1 };
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
-	struct hashmap frame_idx = HASHMAP_INIT, stack_idx = HASHMAP_INIT;
-	struct strbuf arr = STRBUF_INIT;
+	struct hashmap frame_idx = HASHMAP_INIT, groups = HASHMAP_INIT;
+	struct pg_sums sums = { .stack_idx = HASHMAP_INIT };
+	struct strbuf arr = STRBUF_INIT, key = STRBUF_INIT;
 	struct store_query_frame *qf = NULL, *out = NULL;
 	__s64 *hashes = NULL;		/* the frames' hashes, each once */
 	int *stack_frames = NULL;	/* each stack's frames as indexes into qf, one after another */
 	size_t *stack_off = NULL;	/* stack i: stack_frames[stack_off[i] .. stack_off[i + 1]) */
-	size_t nr_refs = 0, cap_refs = 0, cap_out = 0, nr_hashes = 0, cap_hashes = 0;
-	int i, nr = 0, nr_st = 0, err;
-	PGresult *res = NULL, *frames = NULL;
+	size_t nr_refs = 0, cap_refs = 0, cap_out = 0, nr_hashes = 0, cap_hashes = 0, k;
+	int i, nr = 0, err;
+	PGresult *res = NULL, *stacks = NULL, *frames = NULL;
 	uint64_t idx;
 
 	err = pg_ready(p);
-	err = err ?: strbuf__addf(&w.sql, "WITH s AS MATERIALIZED (SELECT %s, p.comm, u.stack,"
-				  " sum(u.count)::bigint AS n",
-				  sfn ? "h.name AS host, p.pid" : "NULL::text AS host, 0 AS pid");
+	err = err ?: strbuf__addf(&w.sql, "SELECT p.comm, %s, s.stacks, s.counts::bigint[]",
+				  sfn ? "h.name, p.pid" : "NULL::text, 0");
 	err = err ?: w_counts_from(&w, sel, sfn);
-	err = err ?: strbuf__adds(&w.sql,
-		" CROSS JOIN LATERAL unnest(s.stacks, s.counts) AS u(stack, count) WHERE true");
+	err = err ?: strbuf__adds(&w.sql, " WHERE true");
 	err = err ?: w_proc_conds(&w, sel);
-	err = err ?: strbuf__addf(&w.sql, " GROUP BY %s)", sfn ? "h.name, p.pid, p.comm, u.stack" :
-				  "p.comm, u.stack");
-	err = err ?: strbuf__adds(&w.sql,
-		" SELECT 0, comm, host, stack, n, pid, NULL::bigint[] FROM s"
-		" UNION ALL SELECT 1, NULL, NULL, hash, 0, 0, frames FROM stacks"
-		" WHERE hash IN (SELECT stack FROM s)");
-	/*
-	 * one snapshot for the two statements; the unnested entries are summed
-	 * in memory (a hash), not sorted: the planner guesses 10 entries an
-	 * array and would sort hundreds of thousands of rows by their comm's
-	 * collation (1.9 s instead of 1.1 for a day of 10 hosts)
-	 */
-	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-			     " SET LOCAL work_mem = '256MB'; SET LOCAL enable_sort = off",
+	/* one snapshot for the three statements */
+	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 			     "cannot query samples");
 	if (err)
 		goto out;
@@ -1491,14 +1594,42 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	else if (PQnfields(res) != C_MAX)
 		err = -EBADMSG;
 	nr = err ? 0 : PQntuples(res);
-	/* the frames the stacks hold, each once */
+	/* the sums per group and stack */
 	for (i = 0; !err && i < nr; i++) {
+		const char *sv = NULL, *cv = NULL;
+		int j, ns = 0, nc = 0;
+		__u32 group;
+
+		err = barr_cell(res, i, C_STACKS, &sv, &ns) ?: barr_cell(res, i, C_COUNTS, &cv, &nc);
+		if (!err && ns != nc)
+			err = -EBADMSG;
+		err = err ?: row_group(res, i, sfn != NULL, &groups, &key, &group);
+		for (j = 0; !err && j < ns; j++)
+			err = sums_add(&sums, group, be_i64(sv + 12 * j + 4),
+				       (__u64)be_i64(cv + 12 * j + 4));
+	}
+	if (err == -EBADMSG)
+		pr_warn("PostgreSQL '%s': a row of samples is malformed", st->name);
+	/* the stacks summed */
+	err = err ?: barr_of(&arr, sums.stacks, sums.nr_stacks);
+	if (!err) {
+		const char *vals[1] = { arr.buf };
+		const int lens[1] = { (int)arr.len };
+
+		stacks = PQexecParams(p->conn, "SELECT hash, frames FROM stacks WHERE hash = ANY($1)",
+				      1, types, vals, lens, fmts, 1);
+		err = pg_check(p, stacks, "cannot query stacks");
+		if (err)
+			stacks = NULL;
+		else if (PQnfields(stacks) != S_MAX)
+			err = -EBADMSG;
+	}
+	/* the frames they hold, each once */
+	for (i = 0; !err && i < PQntuples(stacks); i++) {
 		const char *first = NULL;
 		int j, n = 0;
 
-		if (bin_int(res, i, C_KIND) != PG_STACK)
-			continue;
-		err = barr_cell(res, i, C_FRAMES, &first, &n);
+		err = barr_cell(stacks, i, S_FRAMES, &first, &n);
 		for (j = 0; !err && j < n; j++) {
 			__s64 h = be_i64(first + 12 * j + 4);
 
@@ -1530,7 +1661,7 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		goto out;
 	/* the frames as the callbacks take them, strings borrowed from the result */
 	qf = calloc(PQntuples(frames) + 1, sizeof(*qf));
-	stack_off = calloc(nr + 2, sizeof(*stack_off));
+	stack_off = calloc(sums.nr_stacks + 1, sizeof(*stack_off));
 	if (!qf || !stack_off)
 		err = -ENOMEM;
 	for (i = 0; !err && i < PQntuples(frames); i++) {
@@ -1551,69 +1682,80 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		};
 		err = hashmap__set(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), i + 1);
 	}
-	/* each stack's frames as indexes, once */
-	for (i = 0; !err && i < nr; i++) {
-		const char *first = NULL;
-		int j, n = 0;
+	/* each stack's frames as indexes into qf, by the stack's index among the sums' */
+	{
+		int *row_of = malloc((sums.nr_stacks + 1) * sizeof(*row_of));	/* stack -> row */
 
-		if (bin_int(res, i, C_KIND) != PG_STACK)
-			continue;
-		err = barr_cell(res, i, C_FRAMES, &first, &n);
-		if (!err && ARRAY_GROW(stack_frames, cap_refs, nr_refs + n, 256))
+		if (!row_of)
 			err = -ENOMEM;
-		for (j = 0; !err && j < n; j++) {
-			__s64 h = be_i64(first + 12 * j + 4);
+		for (k = 0; !err && k < sums.nr_stacks; k++)
+			row_of[k] = -1;
+		for (i = 0; !err && i < PQntuples(stacks); i++) {
+			if (!hashmap__get(&sums.stack_idx, (uint64_t)bin_int(stacks, i, S_HASH), &idx))
+				continue;	/* not asked for */
+			row_of[idx] = i;
+		}
+		for (k = 0; !err && k < sums.nr_stacks; k++) {
+			const char *first = NULL;
+			int j, n = 0;
 
-			/* 0: a hash the frames did not answer */
-			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx) || !idx) {
-				pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
-					st->name, (long long)h);
+			if (row_of[k] < 0) {
+				pr_warn("PostgreSQL '%s': samples refer to missing stack %lld",
+					st->name, (long long)sums.stacks[k]);
 				err = -EBADMSG;
 				break;
 			}
-			stack_frames[nr_refs++] = (int)idx - 1;
-		}
-		err = err ?: hashmap__set(&stack_idx, (uint64_t)bin_int(res, i, C_HASH), nr_st);
-		stack_off[++nr_st] = nr_refs;
-	}
-	for (i = 0; !err && i < nr; i++) {
-		uint64_t s;
-		size_t j, n;
+			err = barr_cell(stacks, row_of[k], S_FRAMES, &first, &n);
+			if (!err && ARRAY_GROW(stack_frames, cap_refs, nr_refs + n, 256))
+				err = -ENOMEM;
+			for (j = 0; !err && j < n; j++) {
+				__s64 h = be_i64(first + 12 * j + 4);
 
-		if (bin_int(res, i, C_KIND) != PG_SUM)
-			continue;
-		if (!hashmap__get(&stack_idx, (uint64_t)bin_int(res, i, C_HASH), &s)) {
-			pr_warn("PostgreSQL '%s': samples refer to missing stack %lld", st->name,
-				(long long)bin_int(res, i, C_HASH));
-			err = -EBADMSG;
-			break;
+				/* 0: a hash the frames did not answer */
+				if (!hashmap__get(&frame_idx, (uint64_t)h, &idx) || !idx) {
+					pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
+						st->name, (long long)h);
+					err = -EBADMSG;
+					break;
+				}
+				stack_frames[nr_refs++] = (int)idx - 1;
+			}
+			stack_off[k + 1] = nr_refs;
 		}
-		n = stack_off[s + 1] - stack_off[s];
+		free(row_of);
+	}
+	for (k = 0; !err && k < sums.nr; k++) {
+		const struct pg_sum *sm = &sums.v[k];
+		size_t j, n = stack_off[sm->stack_nr + 1] - stack_off[sm->stack_nr];
+		int g = (int)sm->group;
+
 		if (ARRAY_GROW(out, cap_out, n + 1, 64)) {
 			err = -ENOMEM;
 			break;
 		}
 		for (j = 0; j < n; j++)
-			out[j] = qf[stack_frames[stack_off[s] + j]];
+			out[j] = qf[stack_frames[stack_off[sm->stack_nr] + j]];
 		if (sfn) {
-			struct store_sample_key key = {
-				.host = PQgetvalue(res, i, C_HOST),
-				.pid = (__u32)bin_int(res, i, C_PID),
-				.comm = PQgetvalue(res, i, C_COMM),
+			struct store_sample_key skey = {
+				.host = PQgetvalue(res, g, C_HOST),
+				.pid = (__u32)bin_int(res, g, C_PID),
+				.comm = PQgetvalue(res, g, C_COMM),
 			};
 
-			err = sfn(ctx, &key, out, (int)n, (__u64)bin_int(res, i, C_COUNT));
+			err = sfn(ctx, &skey, out, (int)n, sm->count);
 		} else {
-			err = fn(ctx, PQgetvalue(res, i, C_COMM), out, (int)n,
-				 (__u64)bin_int(res, i, C_COUNT));
+			err = fn(ctx, PQgetvalue(res, g, C_COMM), out, (int)n, sm->count);
 		}
 	}
 out:
 	PQclear(res);
+	PQclear(stacks);
 	PQclear(frames);
 	hashmap__release(&frame_idx);
-	hashmap__release(&stack_idx);
+	hashmap__release(&groups);
+	sums_release(&sums);
 	strbuf__release(&arr);
+	strbuf__release(&key);
 	w_release(&w);
 	free(hashes);
 	free(qf);
