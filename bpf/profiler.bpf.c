@@ -106,17 +106,27 @@ static __always_inline void stat_inc(__u32 idx)
 }
 
 /*
+ * Set by the reader of events (through the mmapped .bss) before it sleeps,
+ * cleared by the event that wakes it.
+ */
+__u64 events_reader_asleep = 0;
+
+/*
  * Wake-ups are batched: an event wakes the reader only when it is @urgent (a
- * scan whose process may live a few milliseconds) or the buffer is past
- * EVENTS_WAKE_BYTES; the rest waits for the reader's next look (it looks on
- * a short period, and after each wake-up). The reader waits a moment after
- * a wake-up before it reads, so a burst of events costs one wake-up. (The
+ * scan whose process may live a few milliseconds) and the first since the
+ * reader went to sleep, or when the buffer is past EVENTS_WAKE_BYTES; the
+ * rest waits for the reader's next look (it looks on a short period, and
+ * after each wake-up, a moment later). So a burst of events costs one
+ * wake-up, and an event that does not wake the reader costs no interrupt
+ * (a wake-up is an inter-processor interrupt: microseconds on a VM). The
  * kernel's default, to wake when the reader has read all before, would not
- * do: events that did not wake it may still be waiting.)
+ * do: events that did not wake it may still be waiting.
  */
 static __always_inline __u64 event_flags(bool urgent)
 {
-	if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_WAKE_BYTES)
+	if (urgent && __sync_fetch_and_and(&events_reader_asleep, 0))
+		return BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_WAKE_BYTES)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -335,6 +345,11 @@ int on_exec(void *ctx)
 	struct proc_state *st = bpf_map_lookup_elem(&proc_state, &tgid);
 	bool scan = unwind_process_exec(tgid);
 
+	/*
+	 * No entry made for a process without one (most of them): the update
+	 * of an LRU map costs more than the rest of the program. Its requests
+	 * for a scan before that scan is done go to the same read.
+	 */
 	if (st) {
 		if (st->flags & PROC_KNOWN) {
 			__sync_fetch_and_add(&known_gen, 1);
@@ -343,15 +358,11 @@ int on_exec(void *ctx)
 		st->flags = 0;
 		if (scan)
 			st->scan_ns = bpf_ktime_get_ns();
-	} else if (scan) {
-		struct proc_state init = { .scan_ns = bpf_ktime_get_ns() };
-
-		bpf_map_update_elem(&proc_state, &tgid, &init, BPF_ANY);
 	}
 	if (scan)
 		type |= EVENT_F_UNWIND;
 	if (type != EVENT_EXEC)
-		send_event(type, tgid, scan);
+		send_event(type, tgid, false);
 	if (unwind_mode != UNWIND_MODE_FP)
 		python_process_gone(tgid);
 	return 0;

@@ -238,7 +238,11 @@ int collector__poll(struct collector *c, int timeout_ms, collector_event_fn fn, 
 		return 0;
 	c->event_fn = fn;
 	c->event_ctx = ctx;
-	n = ring_buffer__poll(c->events, timeout_ms);
+	/* the next urgent event wakes us (see event_flags() in bpf/profiler.bpf.c) */
+	__atomic_store_n(&c->skel->bss->events_reader_asleep, 1, __ATOMIC_SEQ_CST);
+	n = ring_buffer__consume(c->events);
+	if (n == 0)
+		n = ring_buffer__poll(c->events, timeout_ms);
 	/* the events that did not wake us */
 	if (n >= 0) {
 		m = ring_buffer__consume(c->events);

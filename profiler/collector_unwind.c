@@ -71,6 +71,7 @@ struct unwind_feeder {
 	struct symbolizer *syms;	/* NULL: the maps read are not offered */
 	int py_procs_fd;		/* interpreters found, for the BPF Python walk */
 	struct ring_buffer *rb;
+	volatile __u64 *reader_asleep;	/* the BPF side's events_reader_asleep */
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
 	/*
 	 * ev_lock: the ring buffer (read by this thread, and by the main thread
@@ -452,9 +453,12 @@ static void *feeder_thread(void *arg)
 		int timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		struct epoll_event ev;
 		eventfd_t v;
-		int n, err;
+		int n, err, got;
 
-		n = epoll_wait(f->epoll_fd, &ev, 1, timeout < period ? timeout : period);
+		/* the next urgent event wakes us: what came before it is read first */
+		__atomic_store_n(f->reader_asleep, 1, __ATOMIC_SEQ_CST);
+		got = consume(f);
+		n = got ? 0 : epoll_wait(f->epoll_fd, &ev, 1, timeout < period ? timeout : period);
 		if (n < 0 && errno != EINTR) {
 			pr_warn("waiting for unwind events failed: %s", strerror(errno));
 			break;
@@ -469,7 +473,7 @@ static void *feeder_thread(void *arg)
 			break;
 		}
 		/* events that do not wake the thread: look sooner while they come */
-		period = err > 0 || n > 0 ? POLL_MS_MIN : period * 2;
+		period = got > 0 || err > 0 || n > 0 ? POLL_MS_MIN : period * 2;
 		if (period > POLL_MS_MAX)
 			period = POLL_MS_MAX;
 		serve_pending(f);
@@ -543,6 +547,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		snprintf(f->comm, sizeof(f->comm), "%s", o->comm);
 		scan_running(f);
 	}
+	f->reader_asleep = &skel->bss->events_reader_asleep;
 	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
