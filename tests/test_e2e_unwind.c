@@ -608,9 +608,11 @@ static void test_process_events_burst(void **state)
 	 * once per exec by the unwinder (gone or not), a few more for a library
 	 * mapped after the first read; the symbolizer's own reads of live
 	 * processes only for one sampled inside its execve (before its exec
-	 * event: its first sample announced it, then the exec forgot it)
+	 * event: its first sample announced it, then the exec forgot it). How
+	 * many libraries come after the exec's read depends on timing (1163-1247
+	 * reads seen at load 5-10): bounded by the requests, not by a share.
 	 */
-	assert_true(reads >= nexec && reads <= nexec + nexec / 10);
+	assert_true(reads >= nexec && reads <= nexec + nscan && reads <= nexec + nexec / 4);
 	assert_true(sym_reads <= nexec / 20);
 }
 
