@@ -186,6 +186,7 @@ static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
 struct find_vma_ctx {
 	__u64 start, end, pgoff, dev, ino;
 	int file;
+	int exec;		/* VM_EXEC */
 };
 
 static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -196,6 +197,7 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	c->start = BPF_CORE_READ(vma, vm_start);
 	c->end = BPF_CORE_READ(vma, vm_end);
 	c->pgoff = BPF_CORE_READ(vma, vm_pgoff);
+	c->exec = !!(BPF_CORE_READ(vma, vm_flags) & VM_EXEC);
 	inode = BPF_CORE_READ(vma, vm_file, f_inode);
 	if (!inode) {
 		/* the vDSO is file { 0, 0 }; other anonymous code (JIT) has none */
@@ -206,6 +208,47 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	c->file = 1;
 	return 0;
+}
+
+/* The mapping the walk uses for VMA @c: its file's table if user space has tabled it. */
+static __always_inline void unwind_vma_mapping(const struct find_vma_ctx *c,
+					       struct unwind_mapping *m)
+{
+	struct unwind_file_key key = { .dev = c->dev, .ino = c->ino };
+	const struct unwind_file *f;
+	__u64 pgoff = c->pgoff << 12;
+	__u32 i;
+
+	m->start = c->start;
+	m->end = c->end;
+	m->bias = 0;
+	m->table = 0;
+	m->kind = UNWIND_MAP_NO_TABLE;
+	m->fid = unwind_file_id(c->dev, c->ino);
+	m->pgoff = c->pgoff;
+	f = bpf_map_lookup_elem(&unwind_files, &key);
+	for (i = 0; f && i < UNWIND_FILE_SEGS && i < f->nr_segs; i++) {
+		const struct unwind_file_seg *seg = &f->segs[i];
+
+		if ((seg->offset & ~0xfffULL) <= pgoff && pgoff < seg->offset + seg->filesz) {
+			m->bias = c->start - pgoff + seg->offset - seg->vaddr;
+			m->table = f->table;
+			m->kind = UNWIND_MAP_TABLE;
+			break;
+		}
+	}
+}
+
+/* The key of the current process in unwind_vmas. */
+static __always_inline void unwind_vma_key(__u32 tgid, struct unwind_vma_key *key)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	key->tgid = tgid;
+	key->pad = 0;
+	/* with the start time: a pid and an mm's address both get reused */
+	key->mm = (__u64)BPF_CORE_READ(task, mm) ^
+		  BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
 }
 
 /*
@@ -222,22 +265,13 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 {
 	struct unwind_scratch *sc = rctx;
 	struct find_vma_ctx c = {};
-	struct unwind_file_key key;
-	const struct unwind_file *f;
 	struct unwind_vma_set *known;
 	struct unwind_mapping *m;
-	struct task_struct *task;
-	__u64 pgoff;
 	__u32 i, n;
 
 	if (!sc->vmas_loaded) {
 		sc->vmas_loaded = 1;
-		sc->vma_key.tgid = sc->tgid;
-		sc->vma_key.pad = 0;
-		task = bpf_get_current_task_btf();
-		/* with the start time: a pid and an mm's address both get reused */
-		sc->vma_key.mm = (__u64)BPF_CORE_READ(task, mm) ^
-				 BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
+		unwind_vma_key(sc->tgid, &sc->vma_key);
 		known = bpf_map_lookup_elem(&unwind_vmas, &sc->vma_key);
 		if (known && known->gen == s->tables_gen)
 			sc->vmas = *known;
@@ -262,27 +296,7 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 	else
 		n = (__u32)(s->pc >> 12) % UNWIND_VMAS;	/* full: one goes */
 	m = &sc->vmas.maps[n & (UNWIND_VMAS - 1)];
-	pgoff = c.pgoff << 12;
-	m->start = c.start;
-	m->end = c.end;
-	m->bias = 0;
-	m->table = 0;
-	m->kind = UNWIND_MAP_NO_TABLE;
-	m->fid = unwind_file_id(c.dev, c.ino);
-	m->pgoff = c.pgoff;
-	key.dev = c.dev;
-	key.ino = c.ino;
-	f = bpf_map_lookup_elem(&unwind_files, &key);
-	for (i = 0; f && i < UNWIND_FILE_SEGS && i < f->nr_segs; i++) {
-		const struct unwind_file_seg *seg = &f->segs[i];
-
-		if ((seg->offset & ~0xfffULL) <= pgoff && pgoff < seg->offset + seg->filesz) {
-			m->bias = c.start - pgoff + seg->offset - seg->vaddr;
-			m->table = f->table;
-			m->kind = UNWIND_MAP_TABLE;
-			break;
-		}
-	}
+	unwind_vma_mapping(&c, m);
 	sc->vmas.gen = s->tables_gen;
 	bpf_map_update_elem(&unwind_vmas, &sc->vma_key, &sc->vmas, BPF_ANY);
 found:
@@ -531,6 +545,110 @@ int unwind_on_mmap(struct sys_enter_args *ctx)
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (bpf_map_lookup_elem(&unwind_procs, &tgid))
 		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
+	return 0;
+}
+
+/* a syscall exit tracepoint's record (events/syscalls/sys_exit_mmap/format) */
+struct sys_exit_args {
+	__u64 common;
+	__s32 syscall_nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* a zeroed unwind_vma_set to create entries from (too big for the BPF stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_vma_set);
+	__uint(max_entries, 1);
+} unwind_vma_zero SEC(".maps");
+
+/*
+ * Put the VMA of code address @addr of the current process (@tgid) into its
+ * unwind_vmas entry, from process context, where bpf_find_vma() is not
+ * limited to one call per interrupt as in a sample.
+ */
+static __always_inline void unwind_vmas_add(__u32 tgid, __u64 addr)
+{
+	struct find_vma_ctx c = {};
+	struct unwind_vma_key key;
+	struct unwind_vma_set *set;
+	__u32 zero = 0, i, n;
+	void *init;
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
+	    !c.exec)
+		return;
+	unwind_vma_key(tgid, &key);
+	set = bpf_map_lookup_elem(&unwind_vmas, &key);
+	if (!set) {
+		init = bpf_map_lookup_elem(&unwind_vma_zero, &zero);
+		if (!init)
+			return;
+		bpf_map_update_elem(&unwind_vmas, &key, init, BPF_NOEXIST);
+		set = bpf_map_lookup_elem(&unwind_vmas, &key);
+		if (!set)
+			return;
+	}
+	if (set->gen != unwind_tables_gen) {
+		set->nr = 0;
+		set->gen = unwind_tables_gen;
+	}
+	n = set->nr;
+	for (i = 0; i < UNWIND_VMAS; i++) {
+		if (i >= n)
+			break;
+		if (set->maps[i].start == c.start)
+			n = UNWIND_VMAS;	/* known already */
+	}
+	if (n >= UNWIND_VMAS)
+		return;
+	i = n;
+	asm volatile("" : "+r"(i));	/* keep the mask: the verifier lost n's bound in the loop */
+	unwind_vma_mapping(&c, &set->maps[i & (UNWIND_VMAS - 1)]);
+	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
+}
+
+/*
+ * A process user space has not read yet mapped code (ld.so loading libc
+ * right after the exec): its VMA goes into the process's unwind_vmas entry,
+ * so the first samples find libc there instead of walking frame pointers.
+ * Processes already read are left to their scans: this runs for every mmap.
+ */
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int unwind_on_mmap_done(struct sys_exit_args *ctx)
+{
+	__u32 tgid;
+
+	if (ctx->ret <= 0 || unwind_mode == UNWIND_MODE_FP)
+		return 0;	/* an error (user addresses are below 2^47) */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid != self_tgid && unwind_wanted(tgid) &&
+	    !bpf_map_lookup_elem(&unwind_procs, &tgid))
+		unwind_vmas_add(tgid, ctx->ret);
+	return 0;
+}
+
+/*
+ * A new image: the code execve() mapped itself (the executable, the dynamic
+ * loader where the new thread starts, the vDSO) goes into the process's
+ * unwind_vmas entry, for its samples before user space reads its maps.
+ */
+SEC("raw_tp/sched_process_exec")
+int unwind_on_exec_vmas(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+
+	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid || !unwind_wanted(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (regs)
+		unwind_vmas_add(tgid, BPF_CORE_READ(regs, ip));
+	unwind_vmas_add(tgid, BPF_CORE_READ(task, mm, start_code));
+	unwind_vmas_add(tgid, (__u64)BPF_CORE_READ(task, mm, context.vdso));
 	return 0;
 }
 

@@ -120,8 +120,9 @@ struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
 
-/* x86-64: mm->context.vdso, where the vDSO is mapped */
+/* the executable's code, and (x86-64) mm->context.vdso, where the vDSO is mapped */
 struct mm_struct {
+	unsigned long start_code;
 	struct {
 		void *vdso;
 	} context;
@@ -131,9 +132,12 @@ struct vm_area_struct {
 	unsigned long vm_start;
 	unsigned long vm_end;
 	unsigned long vm_pgoff;
+	unsigned long vm_flags;	/* in an anonymous union since 6.3: CO-RE finds it there */
 	struct file *vm_file;
 	struct mm_struct *vm_mm;
 } __attribute__((preserve_access_index));
+
+#define VM_EXEC 0x00000004	/* include/linux/mm.h */
 
 
 

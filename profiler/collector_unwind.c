@@ -73,6 +73,8 @@ struct unwind_feeder {
 	struct ring_buffer *rb;
 	volatile __u64 *reader_asleep;	/* the BPF side's events_reader_asleep */
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
+	/* code mapped by execve() or mmap(): its VMA kept for the BPF walk */
+	struct bpf_link *mmap_done_link, *exec_vmas_link;
 	/*
 	 * ev_lock: the ring buffer (read by this thread, and by the main thread
 	 * before a drain), what its events gathered, and the counts.
@@ -185,6 +187,8 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_mmap_done, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_exec_vmas, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
@@ -577,6 +581,18 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 			pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
 				 strerror(errno));
 	}
+	if (bpf_program__autoload(skel->progs.unwind_on_mmap_done)) {
+		f->mmap_done_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
+		if (!f->mmap_done_link)
+			pr_debug("no mmap exit tracepoint (%s): a new process's libraries are found one VMA a sample",
+				 strerror(errno));
+	}
+	if (bpf_program__autoload(skel->progs.unwind_on_exec_vmas)) {
+		f->exec_vmas_link = bpf_program__attach(skel->progs.unwind_on_exec_vmas);
+		if (!f->exec_vmas_link)
+			pr_debug("cannot attach the exec tracepoint for code mappings: %s",
+				 strerror(errno));
+	}
 	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
 	if (err)
 		goto err_out;
@@ -608,6 +624,8 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	if (f->main_timer >= 0)
 		close(f->main_timer);
 	bpf_link__destroy(f->mmap_link);
+	bpf_link__destroy(f->mmap_done_link);
+	bpf_link__destroy(f->exec_vmas_link);
 	bpf_link__destroy(f->fork_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);
