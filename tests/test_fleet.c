@@ -345,6 +345,29 @@ static void test_errors(void **state)
 		assert_null(strstr(err, "wrong"));
 		free(err);
 	}
+	/* a frame, then the stacks, that the samples name are missing: one line, non-zero exit */
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE broken"), 0);
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=broken user=postgres", server.dir,
+		 server.port);
+	st = store__open(db, &o);
+	assert_non_null(st);
+	fill(st);
+	store__free(st);
+	assert_int_equal(profile(tmp("out"), tmp("err"), "folded", "--db", db, NULL), 0);
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -d broken -c"
+			 " 'DELETE FROM frames WHERE hash ="
+			 " (SELECT max(f) FROM stacks, unnest(frames) f)' >/dev/null",
+			 server.bin, server.dir, server.port);
+		assert_int_equal(system(cmd), 0);
+		expect_error(db, "a stack refers to missing frame");
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -d broken -c"
+			 " 'DELETE FROM stacks' >/dev/null", server.bin, server.dir, server.port);
+		assert_int_equal(system(cmd), 0);
+		expect_error(db, "samples refer to missing stack");
+	}
 }
 
 /* ---- shipping, with the central server failing under it ---- */

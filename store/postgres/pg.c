@@ -1572,6 +1572,10 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	int *stack_frames = NULL;	/* each stack's frames as indexes into qf, one after another */
 	size_t *stack_off = NULL;	/* stack i: stack_frames[stack_off[i] .. stack_off[i + 1]) */
 	size_t nr_refs = 0, cap_refs = 0, cap_out = 0, nr_hashes = 0, cap_hashes = 0, k;
+	int *ref_d = NULL;		/* each stacks row's frames by number (hashes[n]) */
+	size_t nr_rd = 0, cap_rd = 0;
+	size_t *row_ref = NULL;	/* stacks row i: ref_d[row_ref[i] .. row_ref[i + 1]) */
+	int *qrow = NULL;		/* frame number -> row of frames, -1 when missing */
 	int i, nr = 0, err;
 	PGresult *res = NULL, *stacks = NULL, *frames = NULL;
 	uint64_t idx;
@@ -1600,7 +1604,8 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		int j, ns = 0, nc = 0;
 		__u32 group;
 
-		err = barr_cell(res, i, C_STACKS, &sv, &ns) ?: barr_cell(res, i, C_COUNTS, &cv, &nc);
+		err = barr_cell(res, i, C_STACKS, &sv, &ns) ?:
+		      barr_cell(res, i, C_COUNTS, &cv, &nc);
 		if (!err && ns != nc)
 			err = -EBADMSG;
 		err = err ?: row_group(res, i, sfn != NULL, &groups, &key, &group);
@@ -1616,30 +1621,37 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		const char *vals[1] = { arr.buf };
 		const int lens[1] = { (int)arr.len };
 
-		stacks = PQexecParams(p->conn, "SELECT hash, frames FROM stacks WHERE hash = ANY($1)",
-				      1, types, vals, lens, fmts, 1);
+		stacks = PQexecParams(p->conn, "SELECT hash, frames FROM stacks"
+				      " WHERE hash = ANY($1)", 1, types, vals, lens, fmts, 1);
 		err = pg_check(p, stacks, "cannot query stacks");
 		if (err)
 			stacks = NULL;
 		else if (PQnfields(stacks) != S_MAX)
 			err = -EBADMSG;
 	}
-	/* the frames they hold, each once */
+	/* the frames they hold, each once; each row's frames by their number among those */
+	if (!err && !(row_ref = calloc(PQntuples(stacks) + 1, sizeof(*row_ref))))
+		err = -ENOMEM;
 	for (i = 0; !err && i < PQntuples(stacks); i++) {
 		const char *first = NULL;
 		int j, n = 0;
 
 		err = barr_cell(stacks, i, S_FRAMES, &first, &n);
+		if (!err && ARRAY_GROW(ref_d, cap_rd, nr_rd + n, 1024))
+			err = -ENOMEM;
 		for (j = 0; !err && j < n; j++) {
 			__s64 h = be_i64(first + 12 * j + 4);
 
-			if (hashmap__get(&frame_idx, (uint64_t)h, &idx))
-				continue;
-			err = hashmap__set(&frame_idx, (uint64_t)h, 0) ?:
-			      ARRAY_GROW(hashes, cap_hashes, nr_hashes + 1, 1024);
-			if (!err)
-				hashes[nr_hashes++] = h;
+			if (!hashmap__get(&frame_idx, (uint64_t)h, &idx)) {
+				idx = nr_hashes;
+				err = hashmap__set(&frame_idx, (uint64_t)h, idx) ?:
+				      ARRAY_GROW(hashes, cap_hashes, nr_hashes + 1, 1024);
+				if (!err)
+					hashes[nr_hashes++] = h;
+			}
+			ref_d[nr_rd++] = (int)idx;
 		}
+		row_ref[i + 1] = nr_rd;
 	}
 	err = err ?: barr_of(&arr, hashes, nr_hashes);
 	if (!err) {
@@ -1662,8 +1674,11 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	/* the frames as the callbacks take them, strings borrowed from the result */
 	qf = calloc(PQntuples(frames) + 1, sizeof(*qf));
 	stack_off = calloc(sums.nr_stacks + 1, sizeof(*stack_off));
-	if (!qf || !stack_off)
+	qrow = malloc((nr_hashes + 1) * sizeof(*qrow));
+	if (!qf || !stack_off || !qrow)
 		err = -ENOMEM;
+	for (k = 0; !err && k < nr_hashes; k++)
+		qrow[k] = -1;	/* a hash the frames did not answer */
 	for (i = 0; !err && i < PQntuples(frames); i++) {
 		int flags = (int)bin_int(frames, i, F_FLAGS);
 
@@ -1680,24 +1695,27 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 			.start_line = (int)bin_int(frames, i, F_START_LINE),
 			.id = i + 1,
 		};
-		err = hashmap__set(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), i + 1);
+		if (hashmap__get(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), &idx))
+			qrow[idx] = i;
 	}
 	/* each stack's frames as indexes into qf, by the stack's index among the sums' */
 	{
-		int *row_of = malloc((sums.nr_stacks + 1) * sizeof(*row_of));	/* stack -> row */
+		/* stack -> its row of stacks */
+		int *row_of = malloc((sums.nr_stacks + 1) * sizeof(*row_of));
 
 		if (!row_of)
 			err = -ENOMEM;
 		for (k = 0; !err && k < sums.nr_stacks; k++)
 			row_of[k] = -1;
 		for (i = 0; !err && i < PQntuples(stacks); i++) {
-			if (!hashmap__get(&sums.stack_idx, (uint64_t)bin_int(stacks, i, S_HASH), &idx))
+			__s64 h = bin_int(stacks, i, S_HASH);
+
+			if (!hashmap__get(&sums.stack_idx, (uint64_t)h, &idx))
 				continue;	/* not asked for */
 			row_of[idx] = i;
 		}
 		for (k = 0; !err && k < sums.nr_stacks; k++) {
-			const char *first = NULL;
-			int j, n = 0;
+			size_t j, from, to;
 
 			if (row_of[k] < 0) {
 				pr_warn("PostgreSQL '%s': samples refer to missing stack %lld",
@@ -1705,20 +1723,21 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 				err = -EBADMSG;
 				break;
 			}
-			err = barr_cell(stacks, row_of[k], S_FRAMES, &first, &n);
-			if (!err && ARRAY_GROW(stack_frames, cap_refs, nr_refs + n, 256))
+			from = row_ref[row_of[k]];
+			to = row_ref[row_of[k] + 1];
+			if (ARRAY_GROW(stack_frames, cap_refs, nr_refs + (to - from), 256)) {
 				err = -ENOMEM;
-			for (j = 0; !err && j < n; j++) {
-				__s64 h = be_i64(first + 12 * j + 4);
-
-				/* 0: a hash the frames did not answer */
-				if (!hashmap__get(&frame_idx, (uint64_t)h, &idx) || !idx) {
-					pr_warn("PostgreSQL '%s': a stack refers to missing frame %lld",
-						st->name, (long long)h);
+				break;
+			}
+			for (j = from; j < to; j++) {
+				if (qrow[ref_d[j]] < 0) {
+					pr_warn("PostgreSQL '%s': a stack refers to missing"
+						" frame %lld", st->name,
+						(long long)hashes[ref_d[j]]);
 					err = -EBADMSG;
 					break;
 				}
-				stack_frames[nr_refs++] = (int)idx - 1;
+				stack_frames[nr_refs++] = qrow[ref_d[j]];
 			}
 			stack_off[k + 1] = nr_refs;
 		}
@@ -1762,6 +1781,9 @@ out:
 	free(out);
 	free(stack_frames);
 	free(stack_off);
+	free(ref_d);
+	free(row_ref);
+	free(qrow);
 	return err;
 }
 
