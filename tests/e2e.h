@@ -179,6 +179,26 @@ static __attribute__((unused)) char *slurp(const char *path)
 	return buf;
 }
 
+/*
+ * Wait until profiler @prof samples: its program attached to the perf event
+ * of every online CPU (the last thing it attaches, after the process-event
+ * programs). A fixed sleep is a guess that a loaded machine beats.
+ */
+static __attribute__((unused)) void wait_attached(pid_t prof)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int i, status;
+
+	for (i = 0; perf_links(prof) < cpus; i++) {
+		if (waitpid(prof, &status, WNOHANG) == prof)
+			fail_msg("the profiler exited before it sampled");
+		if (i > 6000)
+			fail_msg("the profiler has not attached to the %ld CPUs' perf events in 60 s",
+				 cpus);
+		sleep_s(0.01);
+	}
+}
+
 static inline int setup_group(void **state)
 {
 	struct perf_event_attr attr = {

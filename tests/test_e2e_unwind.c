@@ -517,7 +517,7 @@ static void test_short_processes_at_a_high_rate(void **state)
 	REQUIRE_BPF();
 	snprintf(wl, sizeof(wl), "%s/wl_short", env_path("WORKLOADS"));
 	prof = spawn(argv, out, NULL);
-	sleep_s(1.5);	/* BPF loaded and attached */
+	wait_attached(prof);
 	end = mono_seconds() + 6;
 	while (mono_seconds() < end) {
 		const char *wargv[] = { wl, "8", NULL };
@@ -579,7 +579,7 @@ static void test_process_events_burst(void **state)
 		assert_int_equal(wait_exit(spawn(cp, NULL, NULL)), 0);
 	}
 	prof = spawn(argv, "/dev/null", log);
-	sleep_s(1.5);	/* BPF loaded and attached */
+	wait_attached(prof);
 	for (i = 0; i < burst + sampled; i++) {
 		const char *wargv[] = { wl, i < burst ? "0" : "8", NULL };
 
