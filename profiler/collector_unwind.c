@@ -327,7 +327,12 @@ static int on_event(void *ctx, void *data, size_t size)
 			drop_pending(f, ev->tgid);
 			push_tgid(&f->gone, &f->nr_gone, &f->cap_gone, ev->tgid);
 		}
-		if (ev->type & EVENT_F_SAMPLED)
+		/*
+		 * A process read at its exec but never sampled is known to the
+		 * symbolizer too (its maps were offered): it must hear of the
+		 * exit, or keep the process, and its binaries, for good.
+		 */
+		if (ev->type & (EVENT_F_SAMPLED | EVENT_F_UNWIND))
 			queue_for_main(f, EVENT_EXIT, ev->tgid, ev);
 		break;
 	case EVENT_SCAN:

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -35,6 +36,7 @@ struct proc {
 	size_t nr_maps;
 	__u64 loaded_gen;	/* generation of the last maps read */
 	__u64 exited_gen;	/* generation it exited in, 0 while alive */
+	__u64 exited_ns;	/* CLOCK_MONOTONIC when its exit was noted */
 	bool gone;		/* /proc/PID/maps could not be read */
 	struct perf_map jit;	/* JIT symbols from its /tmp/perf-PID.map */
 	__u64 jit_gen;		/* generation of the last perf map read */
@@ -98,10 +100,19 @@ struct symbolizer {
 
 struct offer {
 	struct offer *next;
+	__u64 made_ns;		/* CLOCK_MONOTONIC when it was offered */
 	__u32 tgid;
 	size_t nr;
 	struct sym_exec_map maps[];	/* then the paths, each NUL-terminated */
 };
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
 
 static const char *intern(struct symbolizer *s, const char *str)
 {
@@ -476,7 +487,14 @@ static void take_offers(struct symbolizer *s)
 			p->nr_maps = o->nr;
 			p->loaded_gen = s->gen;
 			p->gone = false;
-			p->exited_gen = 0;
+			/*
+			 * Offered after its exit was noted: read before it (a scan
+			 * that built tables for a while), not a new process of the
+			 * pid, which would come far later. It names the samples
+			 * still to drain, and goes with them.
+			 */
+			if (!p->exited_gen || o->made_ns < p->exited_ns)
+				p->exited_gen = 0;
 			maps = NULL;
 		}
 		free(maps);
@@ -498,6 +516,7 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 	o = malloc(sizeof(*o) + nr * sizeof(o->maps[0]) + bytes);
 	if (!o)
 		return -ENOMEM;
+	o->made_ns = mono_ns();
 	o->next = NULL;
 	o->tgid = tgid;
 	o->nr = nr;
@@ -578,8 +597,10 @@ void symbolizer__process_exited(struct symbolizer *s, __u32 tgid)
 	take_offers(s);
 	p = get_proc(s, tgid, false);
 
-	if (p && !p->exited_gen)
+	if (p && !p->exited_gen) {
 		p->exited_gen = s->gen;
+		p->exited_ns = mono_ns();
+	}
 }
 
 static struct proc_map *find_map(struct proc *p, __u64 addr)

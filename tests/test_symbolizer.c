@@ -419,6 +419,47 @@ static void test_offered_maps_name_a_gone_process(void **state)
 	symbolizer__free(s);
 }
 
+/*
+ * The unwinder's thread offers what it read at a process's exec only after
+ * building tables, which can take longer than the process lives: an offer
+ * made after the exit was noted names the samples still to drain, and the
+ * process still goes with them (it would be kept for good otherwise, with
+ * its binaries).
+ */
+static void test_late_offer_after_exit(void **state)
+{
+	struct sym_exec_map maps[64] = { 0 };
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct child c;
+	size_t nr, i;
+
+	(void)state;
+	start_child(&c, fixture("symfix-pie"));
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, keep_exec_map, maps), 0);
+	for (nr = 0; maps[nr].end; nr++)
+		;
+	stop_child(&c);
+	/* read at its exec and offered: known, alive */
+	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
+	expect_user(s, c.pid, c.first, "symfix_first", "symfix-pie");
+	symbolizer__process_exited(s, c.pid);
+	/* a second read (a library mapped later) offered only now */
+	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
+	expect_user(s, c.pid, c.second + 2, "symfix_second", "symfix-pie");
+	symbolizer__stats(s, &st);
+	assert_int_equal(st.processes, 1);
+	/* still noted as exited: gone once the samples after its exit are drained */
+	symbolizer__next_generation(s);
+	symbolizer__next_generation(s);
+	symbolizer__next_generation(s);
+	symbolizer__stats(s, &st);
+	assert_int_equal(st.processes, 0);
+	for (i = 0; i < nr; i++)
+		free((char *)maps[i].path);
+	symbolizer__free(s);
+}
+
 /* ---- reading a process's mappings: the ioctl and the text ---- */
 
 struct maps_list {
@@ -1278,6 +1319,7 @@ int main(void)
 		cmocka_unit_test(test_file_frames_named_after_exit),
 		cmocka_unit_test(test_loader_entry_named),
 		cmocka_unit_test(test_offered_maps_name_a_gone_process),
+		cmocka_unit_test(test_late_offer_after_exit),
 		cmocka_unit_test(test_maps_ioctl_matches_text),
 		cmocka_unit_test(test_maps_changing_while_read),
 		cmocka_unit_test(test_maps_of_vanished_process),
