@@ -100,8 +100,9 @@ struct proc_state {
 
 /*
  * The events ring buffer wakes its reader when past this many bytes, or for
- * an event that needs an answer soon (a scan after exec or a sample's miss);
- * others wait for the reader's next look.
+ * an event that needs an answer soon (a sample's miss); others, the scan
+ * after an exec among them (a binary tabled already unwinds without it),
+ * wait for the reader's next look.
  */
 #define EVENTS_RING_BYTES (256 * 1024)
 #define EVENTS_WAKE_BYTES (EVENTS_RING_BYTES / 4)
