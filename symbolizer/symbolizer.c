@@ -1258,10 +1258,28 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 	if (max <= 0)
 		return -EINVAL;
 	if (addr & UNWIND_FILE_FRAME) {
-		/* (file, offset) from the BPF unwinder: named by any mapping of that file */
-		__u64 fid = fid_dso(s, UNWIND_FILE_FRAME_ID(addr));
+		/*
+		 * (file, offset) from the BPF unwinder: named by the process's own
+		 * mapping of that file when it is known (the id is a 31-bit hash:
+		 * another file may share it), else by any mapping of the file.
+		 */
+		__u32 want = UNWIND_FILE_FRAME_ID(addr);
+		__u64 fid = 0;
+		size_t i;
 
 		off = UNWIND_FILE_FRAME_OFFSET(addr);
+		p = want == unwind_file_id(0, 0) ? NULL : get_proc(s, tgid, false);
+		for (i = 0; p && i < p->nr_maps && !fid; i++) {
+			m = &p->maps[i];
+			if (m->kind != MAPPING_FILE || map_fid(m) != want)
+				continue;
+			/* not one that failed to open: another mapping of it may do */
+			idx = dso_for_map(s, p, m);
+			if (idx >= 0 && (s->dsos[idx].dso || s->dsos[idx].evicted))
+				fid = (__u64)idx + 1;
+		}
+		if (!fid)
+			fid = fid_dso(s, want);
 		if (!fid || fid == FID_AMBIGUOUS)
 			return unnamed(out, NULL, off);
 		return resolve_dso_offset(s, fid - 1, off, out, max);
