@@ -42,24 +42,7 @@ busy() {
 # the build loop: a new compiler driver, cc1, assembler and linker about ten
 # times a second on this 2-CPU machine, and the program they built
 churn() {
-	cat >"$work/tiny.c" <<-'EOF'
-	#include <stdio.h>
-	#include <stdlib.h>
-	static int cmp(const void *a, const void *b)
-	{
-		return *(const int *)a - *(const int *)b;
-	}
-	int main(void)
-	{
-		static int v[20000];
-		for (int i = 0; i < 20000; i++)
-			v[i] = (i * 7919) % 20000;
-		qsort(v, 20000, sizeof(v[0]), cmp);
-		return v[0];
-	}
-	EOF
-	(cd "$work" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
-		>/dev/null 2>&1 &
+	churn_loop "$work"
 }
 
 case ${LOAD:=steady} in

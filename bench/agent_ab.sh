@@ -12,26 +12,13 @@ set -euo pipefail
 old=$1 new=$2 secs=${3:-60}
 work=$(mktemp -d /tmp/agent-ab-XXXXXX)
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 [ "$(id -u)" -eq 0 ] || { echo "agent_ab: run as root (BPF, perf events)" >&2; exit 1; }
 
 case ${LOAD:=churn} in
 churn)
-	# the build loop of bench/agent.sh
-	cat >"$work/tiny.c" <<-'X'
-	#include <stdlib.h>
-	static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-	int main(void)
-	{
-		static int v[20000];
-		for (int i = 0; i < 20000; i++)
-			v[i] = (i * 7919) % 20000;
-		qsort(v, 20000, sizeof(v[0]), cmp);
-		return v[0];
-	}
-	X
-	(cd "$work" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
-		>/dev/null 2>&1 &
+	churn_loop "$work"
 	;;
 steady)
 	wl=${WL_SPLIT:-$src/build/workloads/wl_split}

@@ -32,3 +32,23 @@ bench_end() {
 	bpf_stats_restore
 	rm -rf "$tmp"
 }
+
+# The build loop of the churn benchmarks, in the background in directory $1: a
+# shell compiles a small C file with `gcc -O2 -g` (driver, cc1, as, collect2,
+# ld) and runs the result, over and over; $1/builds gets a line per build.
+churn_loop() {
+	cat >"$1/tiny.c" <<-'EOF'
+	#include <stdlib.h>
+	static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+	int main(void)
+	{
+		static int v[20000];
+		for (int i = 0; i < 20000; i++)
+			v[i] = (i * 7919) % 20000;
+		qsort(v, 20000, sizeof(v[0]), cmp);
+		return v[0];
+	}
+	EOF
+	(cd "$1" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
+		>/dev/null 2>&1 &
+}

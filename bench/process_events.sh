@@ -57,21 +57,8 @@ snap() {
 		awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}') 0"
 }
 
-cat >"$work/tiny.c" <<-'X'
-#include <stdlib.h>
-static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-int main(void)
-{
-	static int v[20000];
-	for (int i = 0; i < 20000; i++)
-		v[i] = (i * 7919) % 20000;
-	qsort(v, 20000, sizeof(v[0]), cmp);
-	return v[0];
-}
-X
 if [ "$LOAD" = churn ]; then
-	(cd "$work" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
-		>/dev/null 2>&1 &
+	churn_loop "$work"
 fi
 sleep 10	# loaded, attached, the first tables built
 for i in "${!pids[@]}"; do snap "${pids[$i]}" >"$work/a$i"; done
