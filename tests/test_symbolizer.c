@@ -391,6 +391,17 @@ static int keep_exec_map(void *ctx, const struct sym_exec_map *m)
 	return 0;
 }
 
+/* @pid's executable mappings as the unwinder reads them (paths strdup'ed); their number. */
+static size_t exec_maps_of(pid_t pid, struct sym_exec_map maps[64])
+{
+	size_t nr;
+
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, pid, keep_exec_map, maps), 0);
+	for (nr = 0; maps[nr].end; nr++)
+		;
+	return nr;
+}
+
 /*
  * Mappings offered by another reader (the unwinder's thread) name a
  * process that exited, was reaped and was never read by the symbolizer.
@@ -404,9 +415,7 @@ static void test_offered_maps_name_a_gone_process(void **state)
 
 	(void)state;
 	start_child(&c, fixture("symfix-pie"));
-	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, keep_exec_map, maps), 0);
-	for (nr = 0; maps[nr].end; nr++)
-		;
+	nr = exec_maps_of(c.pid, maps);
 	assert_true(nr >= 3);
 	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
 	for (i = 0; i < nr; i++)
@@ -436,9 +445,7 @@ static void test_late_offer_after_exit(void **state)
 
 	(void)state;
 	start_child(&c, fixture("symfix-pie"));
-	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, keep_exec_map, maps), 0);
-	for (nr = 0; maps[nr].end; nr++)
-		;
+	nr = exec_maps_of(c.pid, maps);
 	stop_child(&c);
 	/* read at its exec and offered: known, alive */
 	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
