@@ -417,6 +417,20 @@ static int write_cb(void *ctx, size_t at, const struct unwind_row *rows, size_t 
 	return 0;
 }
 
+/* The binaries the table round trips run on: two fixtures and the big ones installed. */
+static size_t table_test_paths(const char *paths[8])
+{
+	size_t nr = 0, i;
+
+	paths[nr++] = fixture("unwfix-nofp");
+	paths[nr++] = fixture("libunwfix.so");
+	for (i = 0; i < sizeof(big_binaries) / sizeof(big_binaries[0]) && nr < 8; i++) {
+		if (!access(big_binaries[i], R_OK))
+			paths[nr++] = big_binaries[i];
+	}
+	return nr;
+}
+
 /*
  * Evicted tables are kept packed: every row comes back as it went in, for
  * big tables and small; a blob cut short or with bytes after its rows is
@@ -425,15 +439,10 @@ static int write_cb(void *ctx, size_t at, const struct unwind_row *rows, size_t 
 static void test_pack_roundtrip(void **state)
 {
 	const char *paths[8];
-	size_t nr_paths = 0, i;
+	size_t nr_paths, i;
 
 	(void)state;
-	paths[nr_paths++] = fixture("unwfix-nofp");
-	paths[nr_paths++] = fixture("libunwfix.so");
-	for (i = 0; i < sizeof(big_binaries) / sizeof(big_binaries[0]); i++) {
-		if (!access(big_binaries[i], R_OK))
-			paths[nr_paths++] = big_binaries[i];
-	}
+	nr_paths = table_test_paths(paths);
 	for (i = 0; i < nr_paths; i++) {
 		struct rows_src src = { .fail_at = -1 };
 		struct unwind_row *rows;
@@ -508,15 +517,10 @@ static void test_stream_matches_buffered(void **state)
 {
 	struct unwind_build_limits small = { .max_rows = 10 };
 	const char *paths[8];
-	size_t nr_paths = 0, i;
+	size_t nr_paths, i;
 
 	(void)state;
-	paths[nr_paths++] = fixture("unwfix-nofp");
-	paths[nr_paths++] = fixture("libunwfix.so");
-	for (i = 0; i < sizeof(big_binaries) / sizeof(big_binaries[0]); i++) {
-		if (!access(big_binaries[i], R_OK))
-			paths[nr_paths++] = big_binaries[i];
-	}
+	nr_paths = table_test_paths(paths);
 	for (i = 0; i < nr_paths; i++) {
 		struct collected c = { .fail_at = -1 }, fail = { .fail_at = 0 };
 		struct rows_src src = { .fail_at = -1 };
