@@ -72,6 +72,7 @@ struct unwind_feeder {
 	int py_procs_fd;		/* interpreters found, for the BPF Python walk */
 	struct ring_buffer *rb;
 	volatile __u64 *reader_asleep;	/* the BPF side's events_reader_asleep */
+	__u64 not_queued;	/* events for the main thread dropped for lack of memory (ev_lock) */
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
 	/* code mapped by execve() or mmap(): its VMA kept for the BPF walk */
 	struct bpf_link *mmap_done_link, *exec_vmas_link;
@@ -262,7 +263,9 @@ static void queue_for_main(struct unwind_feeder *f, __u32 type, __u32 tgid,
 		struct proc_event *q = reallocarray(f->queue, cap, sizeof(*q));
 
 		if (!q) {
-			pr_warn("no memory for a process event of pid %u", tgid);
+			/* counted with the events the ring buffer lost */
+			if (!f->not_queued++)
+				pr_warn("no memory for a process event of pid %u", tgid);
 			return;
 		}
 		f->queue = q;
@@ -662,6 +665,7 @@ void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
 	st->unwind_kept_bytes = us.kept_bytes;
 	pthread_mutex_lock(&f->ev_lock);
 	memcpy(st->events, f->events, sizeof(st->events));
+	st->stat[STAT_EVENTS_LOST] += f->not_queued;
 	pthread_mutex_unlock(&f->ev_lock);
 }
 
