@@ -155,20 +155,25 @@ static unsigned long long number_before(const char *line, const char *word)
 	return strtoull(p, NULL, 10);
 }
 
-/* `profile status --db @db`: the agent's flush count, -1 before its first. */
-static int agent_flushes(const char *db)
+/*
+ * `profile status --db @db`: the agent's flush count, -1 before its first;
+ * how many seconds ago the last one was in *@ago (unless NULL).
+ */
+static int agent_flushes(const char *db, double *ago)
 {
 	char cmd[8400], line[1024];
 	int flushes = -1;
-	double ago;
+	double secs = 0;
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd), "'%s' status --db '%s' 2>&1", env_path("PROFILE"), db);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p))
-		sscanf(line, " last flush %lf s ago (%d flushes", &ago, &flushes);
+		sscanf(line, " last flush %lf s ago (%d flushes", &secs, &flushes);
 	pclose(p);
+	if (ago)
+		*ago = secs;
 	return flushes;
 }
 
@@ -238,7 +243,7 @@ static void test_many_binaries_whole_system(void **state)
 	}
 	sleep_s(0.5);
 	agent = spawn(argv, NULL, tmp("many.err"));
-	for (i = 0; i < 600 && agent_flushes(db) < 1; i++)
+	for (i = 0; i < 600 && agent_flushes(db, NULL) < 1; i++)
 		sleep_s(0.1);
 	/* buckets from 3 s after the first flush: the samples of a process met */
 	t0 = time(NULL) + 3;
@@ -293,6 +298,25 @@ static void test_many_binaries_whole_system(void **state)
 	assert_true(binaries < NR_BINARIES);
 }
 
+/* Chromium's profile directory, in this run's own directory: two runs never share it. */
+static char chromium_arg[4300];
+
+/*
+ * Chromium's helper processes (spawn() stops only the browser): also at exit,
+ * should the test fail first. The bracket keeps pkill from matching the shell
+ * that runs it.
+ */
+static void stop_chromium(void)
+{
+	char cmd[4400];
+
+	if (!chromium_arg[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "pkill -9 -f -- '[-]%s' 2>/dev/null", chromium_arg + 1);
+	if (system(cmd) < 0)
+		perror("pkill");
+}
+
 /*
  * The agent on a host running Chromium (a 280 MB executable whose table is
  * the largest the agent meets): while the table is built the agent keeps
@@ -306,7 +330,7 @@ static void test_big_binary_while_flushing(void **state)
 	const char *argv[] = { env_path("PROFILE"), "agent", "--db", db, "--bucket", "1",
 			       "--flush-interval", "1", NULL };
 	const char *cargv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu",
-				"--user-data-dir=/tmp/profile-e2e-chromium", "--dump-dom",
+				chromium_arg, "--dump-dom",
 				"data:text/html,<script>for(let e=Date.now()+9000;Date.now()<e;);"
 				"</script>", NULL };
 	unsigned long long dropped = 0, collisions = 0, undrained = 0, lost = 0;
@@ -319,6 +343,8 @@ static void test_big_binary_while_flushing(void **state)
 	REQUIRE_BPF();
 	if (access(chromium, X_OK))
 		fail_msg("%s is missing: 'make test' installs Debian's chromium", chromium);
+	snprintf(chromium_arg, sizeof(chromium_arg), "--user-data-dir=%s", tmp("chromium"));
+	atexit(stop_chromium);
 	agent = spawn(argv, NULL, err_path);
 	sleep_s(2);	/* loaded, attached, first flush */
 	ch = spawn(cargv, tmp("chromium.out"), tmp("chromium.err"));
@@ -326,20 +352,10 @@ static void test_big_binary_while_flushing(void **state)
 	/* every 0.25 s: how long ago did the agent last flush? */
 	snprintf(cmd, sizeof(cmd), "'%s' status --db '%s' 2>&1", env_path("PROFILE"), db);
 	while (mono_seconds() - start < 7) {
-		FILE *p = popen(cmd, "r");
-		char line[1024];
+		double ago;
 
-		assert_non_null(p);
-		while (fgets(line, sizeof(line), p)) {
-			double ago;
-			int n;
-
-			if (sscanf(line, " last flush %lf s ago (%d flushes", &ago, &n) == 2) {
-				late = ago > late ? ago : late;
-				flushes = n;
-			}
-		}
-		pclose(p);
+		flushes = agent_flushes(db, &ago);
+		late = ago > late ? ago : late;
 		polls++;
 		sleep_s(0.25);
 	}
@@ -349,9 +365,7 @@ static void test_big_binary_while_flushing(void **state)
 	took = mono_seconds() - t0;
 	kill(ch, SIGKILL);
 	waitpid(ch, NULL, 0);
-	/* its helper processes: the bracket keeps pkill from matching the shell running it */
-	sh("pkill -9 -f -- '[-]-user-data-dir=/tmp/profile-e2e-chromium'; "
-	   "rm -rf /tmp/profile-e2e-chromium; true");
+	stop_chromium();
 
 	{
 		FILE *p = popen(cmd, "r");
