@@ -357,7 +357,7 @@ int on_exec(void *ctx)
 		}
 		st->flags = 0;
 		if (scan)
-			st->scan_ns = bpf_ktime_get_ns();
+			st->scan_ns = bpf_ktime_get_ns() & ~SCAN_WOKE;	/* sent below, no wake-up */
 	}
 	if (scan)
 		type |= EVENT_F_UNWIND;

@@ -93,6 +93,9 @@ struct proc_event {
  */
 #define PROC_KNOWN 1u		/* EVENT_NEW sent */
 
+/* proc_state.scan_ns's low bit: that request woke the events' reader */
+#define SCAN_WOKE 1ULL
+
 struct proc_state {
 	__u64 scan_ns;		/* last EVENT_SCAN, to ask at most every 20 or 100 ms */
 	__u64 flags;		/* PROC_*; 64 bits for the atomic or */
@@ -236,6 +239,12 @@ struct unwind_file_seg {
 struct unwind_file {
 	__u32 table;
 	__u32 nr_segs;
+	/*
+	 * The inode's change time (ns) when user space last knew its content:
+	 * a VMA of the inode with another one maps a file rewritten since (a
+	 * binary relinked in place keeps its inode), whose table is not this.
+	 */
+	__s64 ctime_ns;
 	struct unwind_file_seg segs[UNWIND_FILE_SEGS];
 };
 

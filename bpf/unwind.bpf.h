@@ -185,9 +185,26 @@ static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
 
 struct find_vma_ctx {
 	__u64 start, end, pgoff, dev, ino;
+	__s64 ctime_ns;
 	int file;
 	int exec;		/* VM_EXEC */
 };
+
+/* @inode's change time in ns, as struct unwind_file has it, on any kernel */
+static __always_inline __s64 inode_ctime_ns(struct inode *inode)
+{
+	struct inode___v66 *v66 = (void *)inode;
+	struct inode___v5 *v5 = (void *)inode;
+
+	if (bpf_core_field_exists(inode->i_ctime_sec))
+		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000LL +
+		       BPF_CORE_READ(inode, i_ctime_nsec);
+	if (bpf_core_field_exists(v66->__i_ctime))
+		return BPF_CORE_READ(v66, __i_ctime.tv_sec) * 1000000000LL +
+		       BPF_CORE_READ(v66, __i_ctime.tv_nsec);
+	return BPF_CORE_READ(v5, i_ctime.tv_sec) * 1000000000LL +
+	       BPF_CORE_READ(v5, i_ctime.tv_nsec);
+}
 
 static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
@@ -206,6 +223,7 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	}
 	c->ino = BPF_CORE_READ(inode, i_ino);
 	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c->ctime_ns = inode_ctime_ns(inode);
 	c->file = 1;
 	return 0;
 }
@@ -227,6 +245,8 @@ static __always_inline void unwind_vma_mapping(const struct find_vma_ctx *c,
 	m->fid = unwind_file_id(c->dev, c->ino);
 	m->pgoff = c->pgoff;
 	f = bpf_map_lookup_elem(&unwind_files, &key);
+	if (f && f->ctime_ns != c->ctime_ns)
+		f = NULL;	/* rewritten since it was tabled: user space looks again */
 	for (i = 0; f && i < UNWIND_FILE_SEGS && i < f->nr_segs; i++) {
 		const struct unwind_file_seg *seg = &f->segs[i];
 
@@ -342,14 +362,17 @@ static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots,
  * Ask user space to read @tgid's mappings (@kind EVENT_SCAN), unless it was
  * asked less than @every_ns ago. A sample's miss (@pc set) wants an answer
  * soon: it wakes the reader; a new mapping's request waits for its next look.
+ * A miss right after a request that did not wake the reader (an exec's, a
+ * dlopen's) wakes it all the same: else its samples would wait up to a
+ * second for the reader's next look, not 20 ms.
  */
 static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __u64 every_ns)
 {
 	struct proc_state *st = bpf_map_lookup_elem(&proc_state, &tgid);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 urgent = pc != 0, now = (bpf_ktime_get_ns() & ~SCAN_WOKE) | urgent;
 
 	if (st) {
-		if (now - st->scan_ns < every_ns)
+		if (now - st->scan_ns < every_ns && (!urgent || (st->scan_ns & SCAN_WOKE)))
 			return;
 		st->scan_ns = now;
 	} else {
@@ -357,7 +380,7 @@ static __always_inline void unwind_ask_scan(__u32 tgid, __u64 pc, __u32 kind, __
 
 		bpf_map_update_elem(&proc_state, &tgid, &init, BPF_ANY);
 	}
-	send_event(kind, tgid, pc != 0);
+	send_event(kind, tgid, urgent);
 }
 
 /* bpf_loop's context: looked up once per sample, not once per frame */

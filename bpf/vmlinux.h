@@ -111,9 +111,29 @@ struct super_block {
 	__u32 s_dev;
 } __attribute__((preserve_access_index));
 
+/*
+ * The inode's change time: two fields since 6.11; a struct timespec64
+ * (__i_ctime from 6.6, i_ctime before) in the flavours below, which CO-RE
+ * tells apart.
+ */
 struct inode {
 	unsigned long i_ino;
 	struct super_block *i_sb;
+	long long i_ctime_sec;
+	unsigned int i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+struct timespec64 {
+	long long tv_sec;
+	long tv_nsec;
+} __attribute__((preserve_access_index));
+
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___v5 {
+	struct timespec64 i_ctime;
 } __attribute__((preserve_access_index));
 
 struct file {

@@ -17,7 +17,8 @@
  * sample, so only the binaries that run get a table (reading every process
  * at start tabled 80 binaries on a developer's machine, filled the tables,
  * and the profiler took 17% of the samples doing it). Tables are built once
- * per binary (unwind/).
+ * per binary (unwind/); a big one on the unwinder's worker thread, whose
+ * eventfd wakes this thread to publish it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -388,9 +389,11 @@ static void serve_pending(struct unwind_feeder *f)
 	f->nr_pending = f->cap_pending = 0;
 	pthread_mutex_unlock(&f->ev_lock);
 	for (i = 0; i < nr && !f->stop; i++)
-		unwinder__scan_process(f->uw, tgids[i]);
+		unwinder__scan_process_soon(f->uw, tgids[i]);
 	free(tgids);
 }
+
+
 
 static void rescan_all(struct unwind_feeder *f)
 {
@@ -399,7 +402,7 @@ static void rescan_all(struct unwind_feeder *f)
 
 	if (!unwinder__list_processes(f->uw, &tgids, &n)) {
 		for (i = 0; i < n && !f->stop; i++) {
-			if (unwinder__scan_process(f->uw, tgids[i]) == -ESRCH)
+			if (unwinder__scan_process_soon(f->uw, tgids[i]) == -ESRCH)
 				unwinder__remove_process(f->uw, tgids[i]);
 		}
 	}
@@ -478,7 +481,7 @@ static void *feeder_thread(void *arg)
 		if (f->stop)
 			break;
 		if (n > 0 && ev.data.fd == f->wake_fd)
-			eventfd_read(f->wake_fd, &v);
+			eventfd_read(f->wake_fd, &v);	/* the builds' fd is read when they are taken */
 		err = consume(f);
 		if (err < 0) {
 			pr_warn("reading unwind events failed: %s", strerror(-err));
@@ -494,6 +497,9 @@ static void *feeder_thread(void *arg)
 			rescan_all(f);
 			last = now_seconds();
 		}
+		/* big tables derived meanwhile on the unwinder's worker thread */
+		if (unwinder__finish_builds(f->uw))
+			wake_main(f);
 		publish_stats(f);	/* exits too */
 	}
 	return NULL;
@@ -516,6 +522,9 @@ static int open_wait_set(struct unwind_feeder *f)
 	ev.data.fd = ring_buffer__epoll_fd(f->rb);
 	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
 		return -errno;
+	ev.data.fd = unwinder__builds_fd(f->uw);
+	if (ev.data.fd >= 0 && epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
 	return 0;
 }
 
@@ -532,6 +541,7 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		/* cc1 (480k rows) takes 0.4-0.8 s; a browser-sized binary gives up here */
 		.max_build_seconds = 2,
 		.keep_bytes = UNWIND_KEEP_BYTES,
+		.background = true,
 	};
 	struct unwind_feeder *f = calloc(1, sizeof(*f));
 	int err = -ENOMEM, i;

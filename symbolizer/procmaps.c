@@ -116,6 +116,25 @@ static int set_path(struct proc_map *m, const char *path, size_t len, struct str
 	return 0;
 }
 
+/* @m's build id from its @len raw bytes, as interned hex (@hex: room for it). */
+static int set_build_id(struct proc_map *m, const unsigned char *bid, size_t len, char *hex,
+			struct strset *strs)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+	int id;
+
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[bid[i] >> 4];
+		hex[2 * i + 1] = digits[bid[i] & 15];
+	}
+	id = strset__add(strs, hex, 2 * len);
+	if (id < 0)
+		return id;
+	m->build_id = strset__str(strs, id);
+	return 0;
+}
+
 /*
  * "start-end perms offset major:minor inode   path": read field by field,
  * without sscanf (the agent reads a process's maps at every exec).
@@ -200,6 +219,8 @@ static bool no_procmap_query;
 static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ctx)
 {
 	char name[PATH_MAX + sizeof(DELETED)];
+	unsigned char bid[64];	/* the kernel's are at most 20 bytes */
+	char hex[2 * sizeof(bid) + 1];
 	struct procmap_query q;
 	bool delivered = false;
 	struct proc_map m;
@@ -213,6 +234,9 @@ static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ct
 		q.query_addr = addr;
 		q.vma_name_addr = (uintptr_t)name;
 		q.vma_name_size = sizeof(name);
+		/* the file's build id, read by the kernel: a binary rewritten in place is told apart */
+		q.build_id_addr = (uintptr_t)bid;
+		q.build_id_size = sizeof(bid);
 		if (ioctl(fd, PROCMAP_QUERY, &q)) {
 			err = -errno;
 			if (err == -ENOENT)
@@ -237,6 +261,8 @@ static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ct
 		m.dso = -1;
 		err = set_path(&m, name, q.vma_name_size ? strnlen(name, q.vma_name_size) : 0,
 			       strs);
+		if (!err && q.build_id_size && q.build_id_size <= sizeof(bid))
+			err = set_build_id(&m, bid, q.build_id_size, hex, strs);
 		if (!err)
 			err = fn(ctx, &m);
 		if (err)
@@ -319,6 +345,7 @@ static int exec_map_cb(void *data, const struct proc_map *m)
 		.path = m->path, .deleted = m->deleted, .anon = m->kind == MAPPING_ANON,
 		.vdso = m->kind == MAPPING_VDSO,
 		.special = m->kind == MAPPING_SPECIAL,
+		.build_id = m->build_id,
 	};
 
 	return c->fn(c->ctx, &e);

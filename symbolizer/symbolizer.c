@@ -103,7 +103,7 @@ struct offer {
 	__u64 made_ns;		/* CLOCK_MONOTONIC when it was offered */
 	__u32 tgid;
 	size_t nr;
-	struct sym_exec_map maps[];	/* then the paths, each NUL-terminated */
+	struct sym_exec_map maps[];	/* then the paths and build ids, each NUL-terminated */
 };
 
 static __u64 mono_ns(void)
@@ -462,8 +462,9 @@ static void take_offers(struct symbolizer *s)
 		for (i = 0; p && i < o->nr; i++) {
 			const struct sym_exec_map *e = &o->maps[i];
 			const char *path = intern(s, e->path);
+			const char *bid = e->build_id ? intern(s, e->build_id) : NULL;
 
-			if (!path)
+			if (!path || (e->build_id && !bid))
 				break;
 			maps[i] = (struct proc_map){
 				.start = e->start, .end = e->end, .pgoff = e->pgoff,
@@ -471,7 +472,7 @@ static void take_offers(struct symbolizer *s)
 				.inode = e->inode, .exec = true, .deleted = e->deleted,
 				.kind = e->vdso ? MAPPING_VDSO : e->special ? MAPPING_SPECIAL :
 					e->anon ? MAPPING_ANON : MAPPING_FILE,
-				.path = path, .dso = -1,
+				.path = path, .build_id = bid, .dso = -1,
 			};
 		}
 		if (p && i == o->nr) {
@@ -512,7 +513,8 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 	if (!nr)
 		return 0;	/* a kernel thread, or one being torn down: nothing to tell */
 	for (i = 0; i < nr; i++)
-		bytes += strlen(maps[i].path) + 1;
+		bytes += strlen(maps[i].path) + 1 +
+			 (maps[i].build_id ? strlen(maps[i].build_id) + 1 : 0);
 	o = malloc(sizeof(*o) + nr * sizeof(o->maps[0]) + bytes);
 	if (!o)
 		return -ENOMEM;
@@ -527,6 +529,11 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 		o->maps[i] = maps[i];
 		o->maps[i].path = memcpy(str, maps[i].path, len);
 		str += len;
+		if (maps[i].build_id) {
+			len = strlen(maps[i].build_id) + 1;
+			o->maps[i].build_id = memcpy(str, maps[i].build_id, len);
+			str += len;
+		}
 	}
 	pthread_mutex_lock(&s->offers_lock);
 	*s->offers_tail = o;
@@ -701,13 +708,14 @@ static __u32 map_fid(const struct proc_map *m)
  * it name through it. Not a file that could not be opened (its process went
  * first): a later process's mapping of it may open it.
  */
-static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx)
+static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx, bool replaced)
 {
 	uint64_t val;
 
 	if (idx < 0 || !s->dsos[idx].dso)
 		return;
-	if (hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32) &&
+	/* a file rewritten in place: its old content is gone, the id names the new one */
+	if (!replaced && hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32) &&
 	    val != (uint64_t)idx + 1)
 		val = FID_AMBIGUOUS;
 	else
@@ -754,19 +762,39 @@ static uint64_t fid_dso(struct symbolizer *s, __u32 fid)
 	return 0;
 }
 
+/*
+ * Is dso @idx, found by mapping @m's device and inode, another file than the
+ * one @m maps? A binary relinked in place (ld truncates and rewrites the
+ * output: the inode stays) or an inode reused for a new file; told by the
+ * build id the kernel read, when it gave one.
+ */
+static bool inode_reused(const struct symbolizer *s, const struct proc_map *m, uint64_t idx)
+{
+	const char *had = s->dsos[idx].build_id;
+
+	return m->build_id && had && had[0] && strcmp(had, m->build_id);
+}
+
 static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 {
 	uint64_t key, val;
 	struct dso *dso = NULL;
+	bool replaced = false;
 	int fd;
 
 	if (m->dso >= 0)
 		return m->dso;
 	key = inode_key(m->dev_major, m->dev_minor, m->inode);
 	if (hashmap__get(&s->dso_by_inode, key, &val)) {
-		m->dso = val;
-		note_fid(s, m, m->dso);
-		return m->dso;
+		if (!inode_reused(s, m, val)) {
+			m->dso = val;
+			note_fid(s, m, m->dso, false);
+			return m->dso;
+		}
+		pr_debug("'%s': build id %s now, %s before: another file under its inode",
+			 m->path, m->build_id, s->dsos[val].build_id);
+		hashmap__delete(&s->dso_by_inode, key, NULL);
+		replaced = true;
 	}
 	fd = open_mapping_file(s, p, m);
 	if (fd == -ESRCH) {
@@ -779,7 +807,7 @@ static int dso_for_map(struct symbolizer *s, struct proc *p, struct proc_map *m)
 	else
 		dso = dso__open(fd, m->path);	/* NULL is remembered as a failure */
 	m->dso = register_dso(s, dso, m->path, key);
-	note_fid(s, m, m->dso);
+	note_fid(s, m, m->dso, replaced);
 	return m->dso;
 }
 

@@ -141,6 +141,7 @@ struct sym_exec_map {
 	__u32 dev_major, dev_minor;
 	__u64 inode;
 	const char *path;	/* "" when anonymous; borrowed for the callback only */
+	const char *build_id;	/* hex, NULL when not known; borrowed too */
 	bool deleted;		/* the file was unlinked (path without " (deleted)") */
 	bool anon;		/* anonymous, heap or stack: JIT code lives here */
 	bool vdso;

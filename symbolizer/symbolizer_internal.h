@@ -74,6 +74,11 @@ struct proc_map {
 	bool deleted;	/* path ended in " (deleted)" */
 	enum map_kind kind;
 	const char *path;	/* interned; "" for anonymous */
+	/*
+	 * The file's build id as the kernel read it (PROCMAP_QUERY), interned
+	 * hex; NULL when not known (the text format, a file without one)
+	 */
+	const char *build_id;
 	int dso;		/* index into the symbolizer's DSO table, -1 unknown */
 };
 

@@ -86,6 +86,12 @@ struct unwinder_opts {
 	double max_build_seconds;	/* CPU time one binary's table may take; 0: no limit */
 	const volatile bool *cancel;	/* NULL, or: once set, builds stop at once */
 	/*
+	 * Derive big tables on a thread of their own, for
+	 * unwinder__scan_process_soon(): a browser's never holds up the small
+	 * ones of the processes that start meanwhile.
+	 */
+	bool background;
+	/*
 	 * Rows of evicted tables kept in user space (packed, see
 	 * unwind_internal.h) up to this many bytes, least recently evicted
 	 * dropped first: a binary mapped again (a compiler in a build loop)
@@ -110,6 +116,27 @@ void unwinder__free(struct unwinder *u);
  * the process is gone, -ENOMEM.
  */
 int unwinder__scan_process(struct unwinder *u, __u32 tgid);
+
+/*
+ * The same, but with opts.background a table that would take long to derive
+ * (a compiler, a browser: more than DEFER_COST bytes of CFI) is derived by
+ * the worker thread, so the small tables of the processes read meanwhile
+ * are not held up behind it; the process is read again once it is there
+ * (unwinder__finish_builds()).
+ */
+int unwinder__scan_process_soon(struct unwinder *u, __u32 tgid);
+
+/*
+ * Readable (an eventfd) when the worker has derived a table; -1 without
+ * opts.background.
+ */
+int unwinder__builds_fd(const struct unwinder *u);
+
+/*
+ * Publish the tables the worker derived, and read the processes waiting for
+ * them again. Returns how many it took.
+ */
+int unwinder__finish_builds(struct unwinder *u);
 
 /* Forget @tgid (it exited). */
 void unwinder__remove_process(struct unwinder *u, __u32 tgid);

@@ -125,6 +125,14 @@ static void remove_at(struct unwind_files *f, size_t i)
 	}
 }
 
+void unwind_files__drop(struct unwind_files *f, __u64 dev, __u64 ino)
+{
+	const struct file_entry *e = find(f, dev, ino);
+
+	if (e)
+		remove_at(f, e - f->v);
+}
+
 void unwind_files__drop_table(struct unwind_files *f, __u32 table)
 {
 	size_t i = 0;

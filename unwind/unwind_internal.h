@@ -59,6 +59,8 @@ void unwind_files__free(struct unwind_files *f);
 int unwind_files__set(struct unwind_files *f, __u64 dev, __u64 ino, const struct unwind_file *val);
 /* The entry of a file, or NULL (borrowed). */
 const struct unwind_file *unwind_files__get(const struct unwind_files *f, __u64 dev, __u64 ino);
+/* Forget file (@dev, @ino): another file is under its inode now. */
+void unwind_files__drop(struct unwind_files *f, __u64 dev, __u64 ino);
 /* Table @table is evicted: forget every file pointing at it. */
 void unwind_files__drop_table(struct unwind_files *f, __u32 table);
 size_t unwind_files__count(const struct unwind_files *f);

@@ -13,10 +13,13 @@
  * modification time and size), they go back without a new derivation.
  */
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/eventfd.h>
 #include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -58,6 +61,9 @@ struct bin {
 	size_t kept_size;
 	__u32 kept_rows;
 	__u64 kept_clock;	/* when evicted: the budget drops the oldest first */
+	double stamp_checked_ms;	/* when a file of it was last checked for a change */
+	__u32 gen;		/* moves when its file info is replaced */
+	bool queued;		/* its table is being derived by the worker */
 };
 
 /* The file a bin's table comes from, as bin_for_map() opened it. */
@@ -66,7 +72,41 @@ struct bin_file {
 	__s64 mtime_ns;
 	__u64 size;
 	void *map;		/* its private mapping, when its pages may be dropped as read */
+	int fd;			/* the file, open */
 };
+
+/*
+ * A table derived in the background (opts.background): this many bytes of
+ * call frame information, or of code (1/64 counted: gaps are probed), or
+ * more. cc1's 2.4 MB of .eh_frame take 0.4-0.9 s; 512 kB about 0.1 s.
+ */
+#define DEFER_COST (512u << 10)
+
+/* A table derived by the worker thread, packed, for the owner to publish. */
+struct build_job {
+	struct build_job *next;
+	int bin;
+	__u32 gen;		/* the bin's file generation it was asked for */
+	__u64 cost;
+	char *name;
+	void *map;		/* the file, mapped privately for the job alone */
+	size_t map_len;
+	size_t max_rows;
+	/* results */
+	int err;
+	void *blob;
+	size_t size, nr, unsupported;
+	double seconds;		/* of the worker's CPU */
+};
+
+/* A process waiting for bin @bin's table from the worker. */
+struct waiter {
+	__u32 tgid;
+	int bin;
+};
+
+/* How often a tabled file's change time is checked, at most (a stat), per binary. */
+#define STAMP_CHECK_MS 1000
 
 struct row_range {
 	__u32 first, nr;
@@ -98,12 +138,31 @@ struct unwinder {
 	size_t nr_bins, cap_bins;
 	struct hashmap bin_by_inode;	/* hash(dev, inode) -> bin index */
 	struct hashmap bin_by_build_id;	/* hash(build id) -> bin index */
+	/*
+	 * hash(dev, inode) -> the file's change time (ns) when its content was
+	 * last known, for the BPF side (struct unwind_file)
+	 */
+	struct hashmap ctime_by_inode;
 	int vdso_bin;			/* -1: none */
 
 	struct hashmap procs;		/* tgid -> struct unwind_proc * */
 	struct unwind_files *files;	/* tabled binaries by (device, inode), for BPF */
 	size_t scans, builds, restores;
 	double build_seconds;
+	bool deferring;			/* in unwinder__scan_process_soon() */
+	struct waiter *waiters;		/* processes waiting for the worker's tables */
+	size_t nr_waiters, cap_waiters;
+	/*
+	 * The worker thread (opts.background): derives the big tables, a job
+	 * at a time, cheapest first. jobs_lock: the two lists and stop.
+	 */
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_cond;
+	struct build_job *todo, *done;
+	bool worker_stop;
+	int done_fd;			/* eventfd: a job is done */
 	size_t kept, kept_bytes;	/* bins with kept rows, and their bytes */
 };
 
@@ -649,12 +708,193 @@ static int store_stream(struct unwinder *u, int bin, struct stream *st, const ch
 	return err;
 }
 
+/* What deriving @elf's table costs, roughly: see DEFER_COST. */
+static __u64 build_cost(Elf *elf, const struct bin *b)
+{
+	size_t shstrndx, i;
+	Elf_Scn *scn = NULL;
+	__u64 cost = 0;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && (!strcmp(name, ".eh_frame") || !strcmp(name, ".debug_frame")))
+			cost += sh.sh_size;
+	}
+	for (i = 0; i < b->nr_segs; i++)
+		cost += b->segs[i].filesz / 64;
+	return cost;
+}
+
+/* Room for @n tgids in *@arr (grown one at a time: a few at most). */
+static bool reallocarray_ok(__u32 **arr, size_t n)
+{
+	__u32 *a = reallocarray(*arr, n, sizeof(**arr));
+
+	if (a)
+		*arr = a;
+	return a != NULL;
+}
+
+/* @tgid waits for bin @bin's table from the worker; false when out of memory. */
+static bool add_waiter(struct unwinder *u, __u32 tgid, int bin)
+{
+	size_t i;
+
+	for (i = 0; i < u->nr_waiters; i++) {
+		if (u->waiters[i].tgid == tgid && u->waiters[i].bin == bin)
+			return true;
+	}
+	if (u->nr_waiters == u->cap_waiters) {
+		size_t cap = u->cap_waiters ? 2 * u->cap_waiters : 16;
+		struct waiter *n = reallocarray(u->waiters, cap, sizeof(*n));
+
+		if (!n)
+			return false;
+		u->waiters = n;
+		u->cap_waiters = cap;
+	}
+	u->waiters[u->nr_waiters].tgid = tgid;
+	u->waiters[u->nr_waiters++].bin = bin;
+	return true;
+}
+
+static void drop_waiter(struct unwinder *u, __u32 tgid)
+{
+	size_t i = 0;
+
+	while (i < u->nr_waiters) {
+		if (u->waiters[i].tgid == tgid)
+			u->waiters[i] = u->waiters[--u->nr_waiters];
+		else
+			i++;
+	}
+}
+
+static void free_job(struct build_job *j)
+{
+	if (j->map && j->map != MAP_FAILED)
+		munmap(j->map, j->map_len);
+	free(j->blob);
+	free(j->name);
+	free(j);
+}
+
+static int pack_rows_cb(void *ctx, const struct unwind_row *rows, size_t n)
+{
+	return unwind_packer__add(ctx, rows, n);
+}
+
+/* In the worker: derive @j's table, packed. */
+static void run_job(struct unwinder *u, struct build_job *j)
+{
+	struct unwind_build_limits lim = {
+		.max_rows = j->max_rows, .max_seconds = u->opts.max_build_seconds,
+		.cancel = &u->worker_stop, .map = j->map, .map_len = j->map_len,
+	};
+	struct unwind_table_stats st = { 0 };
+	struct unwind_packer *pk = unwind_packer__new();
+	double cpu0 = thread_seconds();
+	Elf *elf = elf_memory(j->map, j->map_len);
+	size_t nr = 0;
+
+	j->err = !pk || !elf ? -ENOMEM : 0;
+	if (!j->err)
+		j->err = unwind_table__build_stream(elf, j->name, &lim, pack_rows_cb, pk, &nr, &st);
+	if (!j->err)
+		j->err = unwind_packer__finish(pk, &j->blob, &j->size, &j->nr);
+	j->unsupported = st.unsupported;
+	j->seconds = thread_seconds() - cpu0;
+	elf_end(elf);
+	unwind_packer__free(pk);
+	/* the file is read: give the mapping back now, not when the owner looks */
+	munmap(j->map, j->map_len);
+	j->map = NULL;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct unwinder *u = arg;
+
+	pthread_mutex_lock(&u->jobs_lock);
+	while (!u->worker_stop) {
+		struct build_job **pp, **best = NULL, *j;
+
+		if (!u->todo) {
+			pthread_cond_wait(&u->jobs_cond, &u->jobs_lock);
+			continue;
+		}
+		for (pp = &u->todo; *pp; pp = &(*pp)->next) {
+			if (!best || (*pp)->cost < (*best)->cost)
+				best = pp;
+		}
+		j = *best;
+		*best = j->next;
+		pthread_mutex_unlock(&u->jobs_lock);
+		run_job(u, j);
+		pthread_mutex_lock(&u->jobs_lock);
+		j->next = u->done;
+		u->done = j;
+		if (eventfd_write(u->done_fd, 1))
+			pr_debug("cannot tell of a table derived: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&u->jobs_lock);
+	return NULL;
+}
+
+/*
+ * Hand bin @bin's derivation from @file to the worker, process @tgid
+ * waiting for it: true, or false when it must be done here.
+ */
+static bool queue_build(struct unwinder *u, int bin, const char *name,
+			const struct bin_file *file, size_t max_rows, __u64 cost, __u32 tgid)
+{
+	struct bin *b = &u->bins[bin];
+	struct build_job *j;
+
+	if (b->queued) {
+		add_waiter(u, tgid, bin);	/* or not: its next sample asks again */
+		return true;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return false;
+	j->bin = bin;
+	j->gen = b->gen;
+	j->cost = cost;
+	j->max_rows = max_rows;
+	j->name = strdup(name);
+	j->map_len = file->size;
+	j->map = mmap(NULL, file->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, file->fd, 0);
+	if (!j->name || j->map == MAP_FAILED || !add_waiter(u, tgid, bin)) {
+		free_job(j);
+		return false;
+	}
+	b->queued = true;
+	pthread_mutex_lock(&u->jobs_lock);
+	j->next = u->todo;
+	u->todo = j;
+	pthread_cond_signal(&u->jobs_cond);
+	pthread_mutex_unlock(&u->jobs_lock);
+	pr_debug("'%s': unwind table derived in the background (%llu bytes of CFI, and code / 64)",
+		 name, (unsigned long long)cost);
+	return true;
+}
+
 /*
  * Give bin @bin its table: its kept rows when it has some and @file (NULL
- * for the vDSO) is the file they came from, else derived from @elf.
+ * for the vDSO) is the file they came from, else derived from @elf, here or
+ * (a big one, in unwinder__scan_process_soon()) by the worker, process
+ * @tgid waiting for it.
  */
 static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
-			const struct bin_file *file)
+			const struct bin_file *file, __u32 tgid)
 {
 	struct bin *b = &u->bins[bin];
 	struct unwind_table_stats st;
@@ -676,6 +916,7 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	drop_kept(u, b);	/* another file now, or rows that did not unpack */
 	if (file) {
 		/* the file may have changed under its inode: its segments too */
+		b->gen++;
 		free(b->segs);
 		b->segs = NULL;
 		b->nr_segs = 0;
@@ -691,6 +932,14 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	lim.max_rows = u->opts.max_rows - u->used_rows + evictable_rows(u);
 	if (b->min_rows > lim.max_rows)
 		return;	/* too big last time, and still: b->retry stays set */
+	if (b->queued && tgid && add_waiter(u, tgid, bin))
+		return;	/* the worker is at it */
+	if (u->deferring && tgid && file && file->fd >= 0 && u->worker_started) {
+		__u64 cost = build_cost(elf, b);
+
+		if (cost >= DEFER_COST && queue_build(u, bin, name, file, lim.max_rows, cost, tgid))
+			return;
+	}
 	lim.max_seconds = u->opts.max_build_seconds;
 	lim.cancel = u->opts.cancel;
 	lim.map = file ? file->map : NULL;
@@ -717,23 +966,94 @@ static void build_table(struct unwinder *u, int bin, Elf *elf, const char *name,
 	unwind_packer__free(stream.pk);
 }
 
+static uint64_t bytes_key(const unsigned char *bits, size_t len)
+{
+	uint64_t h = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = hash_u64(h ^ bits[i]) + i;
+	return h ? h : 1;
+}
+
 static uint64_t build_id_key(Elf *elf)
 {
 	const void *bits;
-	uint64_t h = 0;
-	ssize_t len, i;
+	ssize_t len;
 
 	len = dwelf_elf_gnu_build_id(elf, &bits);
-	if (len <= 0)
+	return len > 0 ? bytes_key(bits, len) : 0;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* build_id_key() of the build id the kernel gave for a mapping (hex); 0 when none. */
+static uint64_t map_build_id_key(const struct sym_exec_map *m)
+{
+	unsigned char bits[64];
+	size_t len = 0;
+	const char *p;
+
+	if (!m->build_id)
 		return 0;
-	for (i = 0; i < len; i++)
-		h = hash_u64(h ^ ((const unsigned char *)bits)[i]) + i;
-	return h ? h : 1;
+	for (p = m->build_id; p[0] && p[1] && len < sizeof(bits); p += 2) {
+		int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
+
+		if (hi < 0 || lo < 0)
+			return 0;
+		bits[len++] = hi << 4 | lo;
+	}
+	return len ? bytes_key(bits, len) : 0;
+}
+
+static uint64_t map_inode_key(const struct sym_exec_map *m)
+{
+	return hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^ m->inode;
+}
+
+static __s64 stat_ctime_ns(const struct stat *st)
+{
+	return (__s64)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/*
+ * Has the file of mapping @m, tabled as bin @bin, changed since? Its change
+ * time is looked at (a stat, at most every STAMP_CHECK_MS per binary): the
+ * same build id as the kernel reads it now means the same content (touched,
+ * linked again, relinked identically: the time is taken as the file's);
+ * another change time without a build id to compare is a change.
+ */
+static bool stamp_changed(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m, int bin,
+			  uint64_t bid_now)
+{
+	struct bin *b = &u->bins[bin];
+	uint64_t key = map_inode_key(m), had;
+	char path[PATH_MAX];
+	double t = now_ms();
+	struct stat st;
+
+	if (t - b->stamp_checked_ms < STAMP_CHECK_MS)
+		return false;
+	b->stamp_checked_ms = t;
+	snprintf(path, sizeof(path), "%s/%u/map_files/%llx-%llx", u->proc_root, tgid,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	if (stat(path, &st))
+		return false;	/* gone, or not ours to look at: the next scan looks again */
+	if (hashmap__get(&u->ctime_by_inode, key, &had) && (__s64)had == stat_ctime_ns(&st))
+		return false;
+	if (!bid_now || bid_now != b->build_id)
+		return true;
+	hashmap__set(&u->ctime_by_inode, key, stat_ctime_ns(&st));
+	return false;
 }
 
 /*
  * The bin of file mapping @m, opening the file and building its table the
- * first time, and again when there was no room for it or it was evicted.
+ * first time, and again when there was no room for it or it was evicted, or
+ * the file changed under its inode.
  */
 static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
 {
@@ -745,11 +1065,27 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	struct stat sb;
 	int fd, idx = -1;
 
-	key = hash_u64(((uint64_t)m->dev_major << 44) ^ ((uint64_t)m->dev_minor << 32)) ^ m->inode;
+	key = map_inode_key(m);
 	if (hashmap__get(&u->bin_by_inode, key, &val)) {
-		if (!u->bins[val].retry)
+		uint64_t now = map_build_id_key(m), had = u->bins[val].build_id;
+
+		if ((now && had && now != had) ||
+		    (u->bins[val].has_table && stamp_changed(u, tgid, m, val, now))) {
+			/*
+			 * Another file under the inode: a binary relinked in
+			 * place, or a new file given a freed inode. Its table is
+			 * another binary's (found by build id), or a new one.
+			 */
+			pr_debug("'%s': changed under its inode: opened again", m->path);
+			hashmap__delete(&u->bin_by_inode, key, NULL);
+			/* the BPF side no longer walks new processes with the old table */
+			unwind_files__drop(u->files, unwind_kernel_dev(m->dev_major, m->dev_minor),
+					   m->inode);
+		} else if (!u->bins[val].retry) {
 			return val;
-		idx = val;
+		} else {
+			idx = val;
+		}
 	}
 	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->dev_major,
 				      m->dev_minor, m->inode, m->path);
@@ -759,10 +1095,16 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	 * Mapped here, not by libelf, so the table build may drop the pages it
 	 * has read (writable and private: libelf may convert data in place)
 	 */
+	file.fd = fd;
 	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > 0)
 		map = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (map != MAP_FAILED)
 		elf = elf_memory(map, sb.st_size);
+	/* the content about to be read is the file's as of this change time */
+	if (map != MAP_FAILED && hashmap__set(&u->ctime_by_inode, key, stat_ctime_ns(&sb))) {
+		idx = -ENOMEM;
+		goto out;
+	}
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		bkey = build_id_key(elf);
 		file.build_id = bkey;
@@ -779,7 +1121,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 			if (hashmap__set(&u->bin_by_inode, key, val))
 				idx = -ENOMEM;
 			else if (u->bins[idx].retry)
-				build_table(u, idx, elf, m->path, &file);
+				build_table(u, idx, elf, m->path, &file, tgid);
 			goto out;
 		}
 	}
@@ -789,7 +1131,7 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	}
 	if (idx >= 0) {
 		if (elf && elf_kind(elf) == ELF_K_ELF)
-			build_table(u, idx, elf, m->path, &file);
+			build_table(u, idx, elf, m->path, &file, tgid);
 		else
 			pr_debug("cannot read '%s' of pid %u: %s", m->path, tgid,
 				 fd < 0 ? strerror(-fd) : elf_errmsg(-1));
@@ -810,9 +1152,10 @@ out:
  * Let the BPF side find @b's table by its file (@dev as the kernel encodes
  * it, @ino; the vDSO is { 0, 0 }) too, in processes it has no mappings of.
  */
-static void note_file(struct unwinder *u, __u64 dev, __u64 ino, const struct bin *b)
+static void note_file(struct unwinder *u, __u64 dev, __u64 ino, const struct bin *b,
+		      __s64 ctime_ns)
 {
-	struct unwind_file f = { .table = b->table };
+	struct unwind_file f = { .table = b->table, .ctime_ns = ctime_ns };
 	size_t i;
 
 	for (i = 0; i < b->nr_segs && f.nr_segs < UNWIND_FILE_SEGS; i++) {
@@ -851,10 +1194,10 @@ static void load_vdso(struct unwinder *u)
 	elf = elf_memory(copy, size);
 	idx = elf ? add_bin(u) : -1;
 	if (idx >= 0) {
-		build_table(u, idx, elf, "[vdso]", NULL);
+		build_table(u, idx, elf, "[vdso]", NULL, 0);
 		u->vdso_bin = idx;
 		if (u->bins[idx].has_table)
-			note_file(u, 0, 0, &u->bins[idx]);
+			note_file(u, 0, 0, &u->bins[idx], 0);
 	}
 	elf_end(elf);
 	free(copy);
@@ -872,7 +1215,7 @@ struct scan_ctx {
 
 static void keep_mapping(struct scan_ctx *c, const struct sym_exec_map *m)
 {
-	char *path;
+	char *path, *bid;
 
 	if (c->lost || !c->u->opts.maps_fn)
 		return;
@@ -888,11 +1231,14 @@ static void keep_mapping(struct scan_ctx *c, const struct sym_exec_map *m)
 		c->cap_all = cap;
 	}
 	path = strdup(m->path);
-	if (!path) {
+	bid = m->build_id ? strdup(m->build_id) : NULL;
+	if (!path || (m->build_id && !bid)) {
+		free(path);
 		c->lost = true;
 		return;
 	}
 	c->all[c->nr_all] = *m;
+	c->all[c->nr_all].build_id = bid;
 	c->all[c->nr_all++].path = path;
 }
 
@@ -903,8 +1249,10 @@ static void tell_mappings(struct scan_ctx *c)
 
 	if (c->u->opts.maps_fn && !c->lost)
 		c->u->opts.maps_fn(c->u->opts.maps_ctx, c->tgid, c->all, c->nr_all);
-	for (i = 0; i < c->nr_all; i++)
+	for (i = 0; i < c->nr_all; i++) {
 		free((char *)c->all[i].path);
+		free((char *)c->all[i].build_id);
+	}
 	free(c->all);
 }
 
@@ -913,6 +1261,7 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	struct scan_ctx *c = data;
 	struct unwind_mapping *um;
 	const struct bin *b;
+	uint64_t ctime;
 	int idx = -1;
 	size_t i;
 
@@ -958,8 +1307,8 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	um->bias = m->start - m->pgoff + b->segs[i].offset - b->segs[i].vaddr;
 	um->table = b->table;
 	um->kind = UNWIND_MAP_TABLE;
-	if (!m->vdso)
-		note_file(c->u, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, b);
+	if (!m->vdso && hashmap__get(&c->u->ctime_by_inode, map_inode_key(m), &ctime))
+		note_file(c->u, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, b, ctime);
 	return 0;
 }
 
@@ -1024,10 +1373,94 @@ int unwinder__scan_process(struct unwinder *u, __u32 tgid)
 	return 0;
 }
 
+int unwinder__scan_process_soon(struct unwinder *u, __u32 tgid)
+{
+	int err;
+
+	u->deferring = true;
+	err = unwinder__scan_process(u, tgid);
+	u->deferring = false;
+	if (err == -ESRCH)
+		drop_waiter(u, tgid);
+	return err;
+}
+
+int unwinder__builds_fd(const struct unwinder *u)
+{
+	return u->worker_started ? u->done_fd : -1;
+}
+
+/* Publish what job @j derived, if its bin still wants it. */
+static void finish_job(struct unwinder *u, struct build_job *j)
+{
+	struct bin *b = &u->bins[j->bin];
+
+	b->queued = false;
+	u->builds++;
+	u->build_seconds += j->seconds;
+	if (b->has_table)
+		return;
+	if (j->gen != b->gen) {
+		b->retry = true;	/* another file under its inode meanwhile: its own table */
+		return;
+	}
+	if (j->err == -E2BIG) {
+		warn_full(u, j->name);
+		b->retry = true;
+		b->min_rows = j->max_rows + 1;
+	}
+	if (j->err)
+		return;
+	if (!store_packed(u, j->bin, j->blob, j->size, j->nr, j->name))
+		pr_debug("'%s': unwind table %u, %zu rows, %zu unsupported, %.1f ms of CPU in the "
+			 "background", j->name, u->bins[j->bin].table, j->nr, j->unsupported,
+			 j->seconds * 1e3);
+}
+
+int unwinder__finish_builds(struct unwinder *u)
+{
+	struct build_job *done, *next;
+	__u32 *tgids = NULL;
+	size_t nr = 0, i;
+	int n = 0;
+	eventfd_t v;
+
+	if (!u->worker_started)
+		return 0;
+	eventfd_read(u->done_fd, &v);
+	pthread_mutex_lock(&u->jobs_lock);
+	done = u->done;
+	u->done = NULL;
+	pthread_mutex_unlock(&u->jobs_lock);
+	for (; done; done = next, n++) {
+		next = done->next;
+		finish_job(u, done);
+		/* the processes waiting for it: read again, now with its table */
+		for (i = 0; i < u->nr_waiters;) {
+			if (u->waiters[i].bin != done->bin) {
+				i++;
+				continue;
+			}
+			if (!reallocarray_ok(&tgids, nr + 1))
+				break;
+			tgids[nr++] = u->waiters[i].tgid;
+			u->waiters[i] = u->waiters[--u->nr_waiters];
+		}
+		free_job(done);
+	}
+	for (i = 0; i < nr; i++) {
+		if (unwinder__scan_process_soon(u, tgids[i]) == -ESRCH)
+			unwinder__remove_process(u, tgids[i]);
+	}
+	free(tgids);
+	return n;
+}
+
 void unwinder__remove_process(struct unwinder *u, __u32 tgid)
 {
 	uint64_t val;
 
+	drop_waiter(u, tgid);
 	if (hashmap__delete(&u->procs, tgid, &val)) {
 		ref_tables(u, (struct unwind_proc *)(uintptr_t)val, -1);
 		free((void *)(uintptr_t)val);
@@ -1102,6 +1535,9 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	if (!u)
 		goto err_out;
 	u->opts = *opts;
+	u->done_fd = -1;
+	pthread_mutex_init(&u->jobs_lock, NULL);
+	pthread_cond_init(&u->jobs_cond, NULL);
 	if (!u->opts.max_rows || !u->opts.max_tables) {
 		err = -EINVAL;
 		goto err_out;
@@ -1123,6 +1559,17 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	}
 	elf_version(EV_CURRENT);
 	load_vdso(u);
+	if (opts->background) {
+		u->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (u->done_fd < 0) {
+			err = -errno;
+			goto err_out;
+		}
+		err = -pthread_create(&u->worker, NULL, worker_thread, u);
+		if (err)
+			goto err_out;
+		u->worker_started = true;
+	}
 	return u;
 
 err_out:
@@ -1136,14 +1583,36 @@ void unwinder__free(struct unwinder *u)
 	size_t i = 0;
 	uint64_t val;
 
+	struct build_job *j;
+
 	if (!u)
 		return;
+	if (u->worker_started) {
+		pthread_mutex_lock(&u->jobs_lock);
+		u->worker_stop = true;	/* a derivation under way stops too (-ECANCELED) */
+		pthread_cond_signal(&u->jobs_cond);
+		pthread_mutex_unlock(&u->jobs_lock);
+		pthread_join(u->worker, NULL);
+	}
+	while ((j = u->todo)) {
+		u->todo = j->next;
+		free_job(j);
+	}
+	while ((j = u->done)) {
+		u->done = j->next;
+		free_job(j);
+	}
+	if (u->done_fd >= 0)
+		close(u->done_fd);
+	pthread_mutex_destroy(&u->jobs_lock);
+	pthread_cond_destroy(&u->jobs_cond);
 	while (hashmap__next(&u->procs, &i, NULL, &val))
 		free((void *)(uintptr_t)val);
 	hashmap__release(&u->procs);
 	unwind_files__free(u->files);
 	hashmap__release(&u->bin_by_inode);
 	hashmap__release(&u->bin_by_build_id);
+	hashmap__release(&u->ctime_by_inode);
 	for (i = 0; i < u->nr_bins; i++) {
 		free(u->bins[i].segs);
 		free(u->bins[i].kept);
@@ -1156,6 +1625,7 @@ void unwinder__free(struct unwinder *u)
 	free(u->table_bin);
 	free(u->free_ids);
 	free(u->free_rows);
+	free(u->waiters);
 	free(u->proc_root);
 	free(u);
 }
