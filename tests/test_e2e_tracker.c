@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "e2e.h"
@@ -26,10 +27,12 @@
  */
 #if defined(__SANITIZE_ADDRESS__)
 /*
- * Not checked in the sanitizer build: one CI run of three there left two of
+ * Not checked in the sanitizer build: one CI run of five there left two of
  * the four busy binaries without a table for the whole run (49.87% whole,
- * "tables for 1 binaries"), a defect of the unwinder under a slow agent not
- * found yet (issue 13's note). The figure is printed; the plain build checks.
+ * "tables for 1 binaries"), not reproduced since, with the agent starved
+ * (nice 6 under the busy binaries' -10) or not: a defect of the unwinder
+ * under a slow agent not found yet (issue 13's note). The figure is
+ * printed, with the agent's log when it is low; the plain build checks.
  */
 #define WHOLE_MIN	0.0
 #define OWN_SHARE_MAX	0.03
@@ -229,6 +232,7 @@ static void test_many_binaries_whole_system(void **state)
 	const char *argv[] = { env_path("PROFILE"), "agent", "--db", db, "--bucket", "1",
 			       "--flush-interval", "1", NULL };
 	unsigned long binaries = 0, rows = 0, capacity = 0;
+	bool full;
 	double busy = 0, whole = 0, all, own, own_run, run_total, unused = 0, t0;
 	pid_t pids[NR_BINARIES], agent;
 	int i;
@@ -263,6 +267,7 @@ static void test_many_binaries_whole_system(void **state)
 		if (!t || sscanf(t, "unwind tables: %lu binaries, %lu rows of %lu", &binaries, &rows,
 				 &capacity) != 3)
 			fail_msg("no unwind tables line in the agent's log:\n%s", log);
+		full = strstr(log, "unwind tables are full");
 		free(log);
 	}
 	for (i = 0; i < NR_BINARIES; i++) {
@@ -300,11 +305,17 @@ static void test_many_binaries_whole_system(void **state)
 	if (WHOLE_MIN == 0.0)
 		print_message("NOT CHECKED in the sanitizer build: %.2f%% whole (known defect)\n",
 			      busy ? 100 * whole / busy : 0);
+	if (whole < 0.99 * busy)
+		print_message("agent's log:\n%s\n", slurp(tmp("many.err")));
 	assert_true(whole >= WHOLE_MIN * busy);
 	assert_true(own < OWN_SHARE_MAX * all);
-	/* not a table for every binary running: 64 x 35,000 rows would not fit */
+	/*
+	 * Not a table for every binary running: 64 x 35,000 rows would not
+	 * fit. (How many binaries have one depends on what else the machine
+	 * runs: a CI machine's other tests, say.)
+	 */
 	assert_true(capacity > 0 && rows < capacity);
-	assert_true(binaries < NR_BINARIES);
+	assert_false(full);
 }
 
 /* Chromium's profile directory, in this run's own directory: two runs never share it. */
@@ -404,12 +415,112 @@ static void test_big_binary_while_flushing(void **state)
 	assert_true(lost == 0 && undrained == 0);
 }
 
+/*
+ * rebuilt.c: one busy chain whose names carry @tag, its outer function's
+ * frame @pad words, so two builds of it at one path name and unwind apart.
+ */
+static void build_tagged(const char *path, const char *tag, int pad)
+{
+	char cmd[16384], src[4200];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/rebuilt.c", tmpdir);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	fprintf(f, "#include <stdlib.h>\n#include <time.h>\n"
+		"static double now(void)\n"
+		"{ struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }\n"
+		"__attribute__((noinline)) long leaf_%s(long x)\n"
+		"{ for (int i = 0; i < 4000; i++) x = x * 6364136223846793005L + 1; return x; }\n"
+		"__attribute__((noinline)) long outer_%s(double until)\n"
+		"{ volatile long pad[%d]; long x = 1; pad[0] = 0;\n"
+		"  while (now() < until) x += leaf_%s(x + pad[0]);\n"
+		"  return x; }\n"
+		"int main(int argc, char **argv) { return outer_%s(now() + atof(argv[1])) == 42; }\n",
+		tag, tag, pad, tag, tag);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "gcc -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls "
+		 "-fno-inline -o '%s' '%s'", path, src);
+	sh(cmd);
+}
+
+/* Samples of @pid in @db: in all, and those whose stack holds @chain. */
+static void pid_samples(const char *db, pid_t pid, const char *chain, double *all, double *with)
+{
+	char spid[32], tag[64];
+
+	snprintf(spid, sizeof(spid), "%d", (int)pid);
+	snprintf(tag, sizeof(tag), "pid-%d.folded", (int)pid);
+	*all = *with = 0;
+	folded_sum(db, "--run", "last", spid, tag, "", chain, all, with);
+}
+
+/*
+ * A program relinked at the same path while the agent runs, as on a
+ * developer's or CI machine (make, then run the tests): ld rewrites the file
+ * in place, so the new build has the old one's device and inode. Its
+ * samples must be named and unwound from the new file, not with what the
+ * agent kept of the old one (other names, another frame size here).
+ */
+static void test_rebuilt_in_place(void **state)
+{
+	char *db = tmp("rebuilt.db"), *prog = tmp("rebuilt");
+	const char *argv[] = { env_path("PROFILE"), "agent", "--db", db, "--bucket", "1",
+			       "--flush-interval", "1", NULL };
+	/* the second runs longer: its table is built while it runs (the first 300 ms may miss it) */
+	const char *run1[] = { prog, "1.5", NULL }, *run2[] = { prog, "3", NULL };
+	double all1, all2, first1, first2, second1, second2;
+	struct stat st1, st2;
+	pid_t agent, p1, p2;
+	int i;
+
+	(void)state;
+	REQUIRE_BPF();
+	build_tagged(prog, "first", 4);
+	assert_int_equal(stat(prog, &st1), 0);
+	agent = spawn(argv, NULL, tmp("rebuilt.err"));
+	/* past its start, when it tables what the machine runs */
+	for (i = 0; i < 600 && agent_flushes(db, NULL) < 2; i++)
+		sleep_s(0.1);
+	p1 = spawn(run1, NULL, NULL);
+	boost(p1);
+	assert_int_equal(wait_exit(p1), 0);
+	sleep_s(2.5);	/* flushed: its frames named from the first build */
+	build_tagged(prog, "second", 12);
+	assert_int_equal(stat(prog, &st2), 0);
+	p2 = spawn(run2, NULL, NULL);
+	boost(p2);
+	assert_int_equal(wait_exit(p2), 0);
+	sleep_s(2.5);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+
+	pid_samples(db, p1, "leaf_first", &all1, &first1);
+	pid_samples(db, p1, "_second", &all1, &second1);
+	pid_samples(db, p2, ";main;outer_second;leaf_second", &all2, &second2);
+	pid_samples(db, p2, "_first", &all2, &first2);
+	print_message("rebuilt %s inode (%lu, then %lu): first build %.0f samples, %.0f in "
+		      "leaf_first, %.0f named as the second; second build %.0f samples, %.0f whole, "
+		      "%.0f named as the first\n", st1.st_ino == st2.st_ino ? "in the same" : "in another",
+		      (unsigned long)st1.st_ino, (unsigned long)st2.st_ino, all1, first1, second1,
+		      all2, second2, first2);
+	if (first2 || second2 < 0.9 * all2)
+		print_message("agent's log:\n%s\n", slurp(tmp("rebuilt.err")));
+	/* 1.5 s and 3 s at 99 Hz */
+	assert_true(all1 >= 0.5 * 1.5 * 99 && all2 >= 0.5 * 3 * 99);
+	assert_true(first1 >= 0.9 * all1 && second1 == 0);
+	assert_true(second2 >= 0.9 * all2 && first2 == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_binaries_whole_system),
 		cmocka_unit_test(test_big_binary_while_flushing),
+		cmocka_unit_test(test_rebuilt_in_place),
 	};
 
+	if (getenv("TEST_FILTER"))	/* one test: TEST_FILTER=test_rebuilt_in_place */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests_name("e2e_tracker", tests, setup_group, teardown_group);
 }

@@ -112,6 +112,7 @@ static int collect_map(void *ctx, const struct sym_exec_map *m)
 		mc->maps[mc->nr] = *m;
 		snprintf(mc->paths[mc->nr], sizeof(mc->paths[0]), "%s", m->path);
 		mc->maps[mc->nr].path = mc->paths[mc->nr];
+		mc->maps[mc->nr].build_id = NULL;	/* borrowed: not kept */
 		mc->nr++;
 	}
 	return 0;

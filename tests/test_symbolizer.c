@@ -387,6 +387,7 @@ static int keep_exec_map(void *ctx, const struct sym_exec_map *m)
 	if (i + 1 < 64) {
 		maps[i] = *m;
 		maps[i].path = strdup(m->path);
+		maps[i].build_id = m->build_id ? strdup(m->build_id) : NULL;
 	}
 	return 0;
 }
@@ -418,8 +419,10 @@ static void test_offered_maps_name_a_gone_process(void **state)
 	nr = exec_maps_of(c.pid, maps);
 	assert_true(nr >= 3);
 	assert_int_equal(symbolizer__offer_maps(s, c.pid, maps, nr), 0);
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		free((char *)maps[i].path);
+		free((char *)maps[i].build_id);
+	}
 	stop_child(&c);	/* exited and reaped: /proc has nothing of it */
 	expect_user(s, c.pid, c.first, "symfix_first", "symfix-pie");
 	expect_user(s, c.pid, c.second + 2, "symfix_second", "symfix-pie");
@@ -462,8 +465,10 @@ static void test_late_offer_after_exit(void **state)
 	symbolizer__next_generation(s);
 	symbolizer__stats(s, &st);
 	assert_int_equal(st.processes, 0);
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		free((char *)maps[i].path);
+		free((char *)maps[i].build_id);
+	}
 	symbolizer__free(s);
 }
 
