@@ -196,9 +196,10 @@ static __always_inline __s64 inode_ctime_ns(struct inode *inode)
 	struct inode___v66 *v66 = (void *)inode;
 	struct inode___v5 *v5 = (void *)inode;
 
+	/* since 6.13 the top bit of i_ctime_nsec says the time was queried (multigrain) */
 	if (bpf_core_field_exists(inode->i_ctime_sec))
 		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000LL +
-		       BPF_CORE_READ(inode, i_ctime_nsec);
+		       (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffff);
 	if (bpf_core_field_exists(v66->__i_ctime))
 		return BPF_CORE_READ(v66, __i_ctime.tv_sec) * 1000000000LL +
 		       BPF_CORE_READ(v66, __i_ctime.tv_nsec);
