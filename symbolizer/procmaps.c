@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -212,6 +214,84 @@ struct procmap_query {
 static bool no_procmap_query;
 
 /*
+ * The build ids the kernel read lately, by file: asked for again only after
+ * BUILD_ID_TTL_NS. Reading one costs the kernel some 10 us (the ELF headers
+ * and notes through the page cache), and on a build loop every process's
+ * ten or so mappings are read several times a second: 12% of the agent's
+ * time went there. A file rewritten under its inode is seen at the first
+ * read after that long (relinking takes longer).
+ */
+#define BUILD_ID_SLOTS 512
+#define BUILD_ID_TTL_NS (100 * 1000 * 1000ULL)
+
+struct build_id_slot {
+	__u64 file;		/* hash of (device, inode); 0: empty */
+	__u64 when_ns;
+	__u32 len;		/* 0: the file has none */
+	unsigned char bid[20];
+};
+
+static struct build_id_slot build_id_slots[BUILD_ID_SLOTS];
+static pthread_mutex_t build_id_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static __u64 file_hash(const struct procmap_query *q)
+{
+	__u64 h = ((__u64)q->dev_major << 40 ^ (__u64)q->dev_minor << 20 ^ q->inode) *
+		  0x9e3779b97f4a7c15ULL;
+
+	return (h ^ h >> 29) | 1;
+}
+
+/*
+ * The build id of the file of executable mapping @q (read from @fd): from the
+ * cache while fresh, else asked of the kernel. Its length in bytes, 0 when
+ * the file has none or it cannot be read.
+ */
+static __u32 mapping_build_id(int fd, const struct procmap_query *q, unsigned char *bid,
+			      size_t size)
+{
+	__u64 file = file_hash(q), now = mono_ns();
+	struct build_id_slot *slot = &build_id_slots[file % BUILD_ID_SLOTS];
+	struct procmap_query b;
+	__u32 len = 0;
+	bool hit;
+
+	pthread_mutex_lock(&build_id_lock);
+	hit = slot->file == file && now - slot->when_ns < BUILD_ID_TTL_NS;
+	if (hit) {
+		len = slot->len;
+		memcpy(bid, slot->bid, len);
+	}
+	pthread_mutex_unlock(&build_id_lock);
+	if (hit)
+		return len;
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.query_flags = PROCMAP_QUERY_VMA_EXECUTABLE;	/* the VMA at query_addr */
+	b.query_addr = q->vma_start;
+	b.build_id_addr = (uintptr_t)bid;
+	b.build_id_size = size;
+	if (ioctl(fd, PROCMAP_QUERY, &b) || b.vma_start != q->vma_start || b.inode != q->inode ||
+	    b.build_id_size > sizeof(slot->bid))
+		return 0;	/* unmapped meanwhile: not cached */
+	pthread_mutex_lock(&build_id_lock);
+	slot->file = file;
+	slot->when_ns = now;
+	slot->len = b.build_id_size;
+	memcpy(slot->bid, bid, b.build_id_size);
+	pthread_mutex_unlock(&build_id_lock);
+	return b.build_id_size;
+}
+
+/*
  * The executable mappings through the ioctl. Returns 0, -ENOTTY when the
  * kernel (or the file: a test's fake /proc) does not answer it, -ESRCH when
  * the process is gone, -ENOMEM, or @fn's non-zero return.
@@ -225,6 +305,7 @@ static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ct
 	bool delivered = false;
 	struct proc_map m;
 	__u64 addr = 0;
+	__u32 len;
 	int err;
 
 	for (;;) {
@@ -234,9 +315,6 @@ static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ct
 		q.query_addr = addr;
 		q.vma_name_addr = (uintptr_t)name;
 		q.vma_name_size = sizeof(name);
-		/* the file's build id, read by the kernel: a binary rewritten in place is told apart */
-		q.build_id_addr = (uintptr_t)bid;
-		q.build_id_size = sizeof(bid);
 		if (ioctl(fd, PROCMAP_QUERY, &q)) {
 			err = -errno;
 			if (err == -ENOENT)
@@ -261,8 +339,10 @@ static int query_exec_maps(int fd, struct strset *strs, proc_map_fn fn, void *ct
 		m.dso = -1;
 		err = set_path(&m, name, q.vma_name_size ? strnlen(name, q.vma_name_size) : 0,
 			       strs);
-		if (!err && q.build_id_size && q.build_id_size <= sizeof(bid))
-			err = set_build_id(&m, bid, q.build_id_size, hex, strs);
+		/* the file's build id, read by the kernel: a binary rewritten in place is told apart */
+		if (!err && m.kind == MAPPING_FILE && q.inode &&
+		    (len = mapping_build_id(fd, &q, bid, sizeof(bid))))
+			err = set_build_id(&m, bid, len, hex, strs);
 		if (!err)
 			err = fn(ctx, &m);
 		if (err)
