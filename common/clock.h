@@ -16,6 +16,15 @@ static inline double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Monotonic nanoseconds, for timestamps kept as integers. */
+static inline unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static inline double wall_seconds(void)
 {
 	struct timespec ts;

@@ -13,7 +13,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include "symbolizer_internal.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 static const char DELETED[] = " (deleted)";
@@ -234,14 +234,6 @@ struct build_id_slot {
 static struct build_id_slot build_id_slots[BUILD_ID_SLOTS];
 static pthread_mutex_t build_id_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static __u64 file_hash(const struct procmap_query *q)
 {
 	__u64 h = ((__u64)q->dev_major << 40 ^ (__u64)q->dev_minor << 20 ^ q->inode) *
@@ -258,7 +250,7 @@ static __u64 file_hash(const struct procmap_query *q)
 static __u32 mapping_build_id(int fd, const struct procmap_query *q, unsigned char *bid,
 			      size_t size)
 {
-	__u64 file = file_hash(q), now = mono_ns();
+	__u64 file = file_hash(q), now = now_ns();
 	struct build_id_slot *slot = &build_id_slots[file % BUILD_ID_SLOTS];
 	struct procmap_query b;
 	__u32 len = 0;

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -28,6 +27,7 @@
 #include "common/hashmap.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct proc {
@@ -105,14 +105,6 @@ struct offer {
 	size_t nr;
 	struct sym_exec_map maps[];	/* then the paths and build ids, each NUL-terminated */
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 static const char *intern(struct symbolizer *s, const char *str)
 {
@@ -518,7 +510,7 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 	o = malloc(sizeof(*o) + nr * sizeof(o->maps[0]) + bytes);
 	if (!o)
 		return -ENOMEM;
-	o->made_ns = mono_ns();
+	o->made_ns = now_ns();
 	o->next = NULL;
 	o->tgid = tgid;
 	o->nr = nr;
@@ -606,7 +598,7 @@ void symbolizer__process_exited(struct symbolizer *s, __u32 tgid)
 
 	if (p && !p->exited_gen) {
 		p->exited_gen = s->gen;
-		p->exited_ns = mono_ns();
+		p->exited_ns = now_ns();
 	}
 }
 

@@ -32,6 +32,7 @@
 
 #include "unwind.h"
 #include "unwind_internal.h"
+#include "common/clock.h"
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "symbolizer/symbolizer.h"
@@ -612,10 +613,7 @@ static int restore_table(struct unwinder *u, int bin, const char *name)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return now_seconds() * 1e3;
 }
 
 static double thread_seconds(void)
