@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	       " %.2f ms/batch\n", hosts, nr_buckets, batches, samples, took, samples / took,
 	       took * 1000 / batches);
 	if (!store__measure(st, &m))
-		printf("stored: samples %llu, rows %llu (entries), stacks %llu, frames %llu,"
+		printf("stored: samples %llu, sample rows %llu, stacks %llu, frames %llu,"
 		       " processes %llu; bytes: total %llu, samples table %llu (%.2f per sample)\n",
 		       (unsigned long long)m.samples, (unsigned long long)m.sample_rows,
 		       (unsigned long long)m.stacks, (unsigned long long)m.frames,

@@ -52,18 +52,24 @@ fi
 t0=$(sed -n 's/^t0 //p' "$dir/gen.txt")
 
 echo "== on disk"
+# the samples counted from the hour rollup (it always sums to them), whichever the schema
 "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -At -F ' ' -c "
-	SELECT 'samples (table+indexes, all partitions):', sum(pg_total_relation_size(inhrelid))
+	CREATE TEMP TABLE total AS SELECT sum(c) AS n FROM rollup_h, unnest(counts) c;
+	SELECT 'schema version:', max(version) FROM profile_schema;
+	SELECT 'samples:', n FROM total;
+	SELECT 'samples (table+indexes, all partitions):', sum(pg_total_relation_size(inhrelid)),
+	  'rows:', (SELECT count(*) FROM samples)
 	  FROM pg_inherits WHERE inhparent = 'samples'::regclass;
 	SELECT 'stacks:', pg_total_relation_size('stacks'), 'frames:', pg_total_relation_size('frames'),
-	  'processes:', pg_total_relation_size('processes'), 'shipped:', pg_total_relation_size('shipped');
+	  'processes:', pg_total_relation_size('processes'),
+	  'shipped marks:', coalesce(pg_total_relation_size(to_regclass('shipped')), 0);
 	SELECT 'rollups: hour', pg_total_relation_size('rollup_h'), (SELECT count(*) FROM rollup_h), 'rows,',
 	  'day', pg_total_relation_size('rollup_d'), (SELECT count(*) FROM rollup_d), 'rows';
 	SELECT 'bytes per sample, samples table:', round(sum(pg_total_relation_size(inhrelid))::numeric /
-	  (SELECT sum(c) FROM samples, unnest(counts) c), 2) FROM pg_inherits WHERE inhparent = 'samples'::regclass;
+	  (SELECT n FROM total), 2) FROM pg_inherits WHERE inhparent = 'samples'::regclass;
 	SELECT 'bytes per sample, everything:', round((SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 	  WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace)::numeric /
-	  (SELECT sum(c) FROM samples, unnest(counts) c), 2);"
+	  (SELECT n FROM total), 2);"
 
 ms() { date +%s%N; }
 timed() {

@@ -120,6 +120,14 @@ static void fill(struct store *st)
 					.stack = (i * 3 + r + batch) % 7,
 					.count = 1 + (i * 13 + r * 5 + batch) % 11,
 				};
+				/* and some buckets hold two processes */
+				if ((i + batch) % 4 == 0)
+					counts[b.nr_counts++] = (struct store_count){
+						.ts = T0 + 7000 + 10 * i + 3600 * r,
+						.process = (i + r + 1) % 3,
+						.stack = (i + r) % 6,
+						.count = 200 + i * r,
+					};
 			}
 			assert_int_equal(store__write_batch(st, &b), 0);
 		}
@@ -200,6 +208,61 @@ static char *sample_lines(const char *db)
 	return sorted.buf;
 }
 
+static int add_point_line(void *ctx, __s64 ts, __u64 count)
+{
+	return strbuf__addf(ctx, "%lld %llu\n", (long long)ts, (unsigned long long)count);
+}
+
+static int add_build_line(void *ctx, const char *build_id, const char *comm, __u64 n)
+{
+	return strbuf__addf(ctx, "%s %s %llu\n", build_id, comm, (unsigned long long)n);
+}
+
+/* store__query_timeline() (two steps) and store__query_builds() of @db for @sel, as text. */
+static char *timeline_and_builds(const char *db, const struct store_selector *sel)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct store *st = store__open(db, NULL);
+
+	assert_non_null(st);
+	assert_int_equal(store__query_timeline(st, sel, 60, add_point_line, &out), 0);
+	strbuf__adds(&out, "--\n");
+	assert_int_equal(store__query_timeline(st, sel, 3600, add_point_line, &out), 0);
+	strbuf__adds(&out, "--\n");
+	assert_int_equal(store__query_builds(st, sel, add_build_line, &out), 0);
+	store__free(st);
+	assert_non_null(out.buf);
+	return out.buf;
+}
+
+/* The timelines and builds of both backends, for selectors the edges and the rollups answer. */
+static void compare_timelines(const char *sqlite_db, const char *pg_db)
+{
+	static const __u32 pids[] = { 102, 201 };
+	static const char *const h2[] = { "h2" };
+	const struct store_selector sels[] = {
+		{ 0 },
+		{ .comm = "db" },
+		{ .pids = pids, .nr_pids = 2 },
+		{ .since = T0 + 7100, .until = T0 + 10800 },
+		{ .since = T0 + 7100, .until = T0 + 14400, .comm = "app" },
+		{ .hosts = h2, .nr_hosts = 1, .build_id = "bb" },
+		{ .since = T0 + 9000, .hosts = h2, .nr_hosts = 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+		char *sq = timeline_and_builds(sqlite_db, &sels[i]);
+		char *pg = timeline_and_builds(pg_db, &sels[i]);
+
+		if (strcmp(sq, pg))
+			fail_msg("selector %zu: timelines or builds differ:\n%s\n---\n%s", i, sq, pg);
+		assert_true(i == 5 || strlen(sq) > 8);	/* not all empty */
+		free(sq);
+		free(pg);
+	}
+}
+
 static void test_same_answers(void **state)
 {
 	const struct store_opts o = { .create = true };
@@ -242,6 +305,7 @@ static void test_same_answers(void **state)
 		compare("top", sels[i], tmp("equal.db"));
 		compare("flamegraph", sels[i], tmp("equal.db"));
 	}
+	compare_timelines(tmp("equal.db"), server.conninfo);
 	/* a pattern no backend could take is refused before either sees it */
 	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", server.uri,
 				     "--host", "h[12", NULL), 0);
@@ -523,8 +587,18 @@ static void test_agent_ships_through_faults(void **state)
 	assert_int_equal(profile(tmp("top.out"), tmp("top.err"), "top", "--db", server.uri, "--host",
 				 "fleet-h1", "--comm", "wl_split", NULL), 0);
 	top = slurp(tmp("top.out"));
-	if (!strstr(top, "leaf_alpha") || !strstr(top, "leaf_beta"))
+	if (!strstr(top, "leaf_alpha") || !strstr(top, "leaf_beta")) {
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "%s/psql -X -h %s -p %d -U postgres -c 'SELECT comm, count(*)"
+			 " FROM processes GROUP BY 1' -c 'SELECT in_day, count(*) FROM rollup_h"
+			 " GROUP BY 1' -c 'SELECT count(*), sum(n) FROM samples' >&2; %s top --db '%s'"
+			 " --host fleet-h1 >&2", server.bin, server.dir, server.port,
+			 env_path("PROFILE"), server.uri);
+		if (system(cmd))
+			print_message("(%s failed)\n", cmd);
 		fail_msg("the workload's functions are not in the central top:\n%s", top);
+	}
 	free(top);
 }
 
@@ -617,7 +691,7 @@ static void test_gc(void **state)
 		char cmd[1024], *err;
 
 		snprintf(cmd, sizeof(cmd), "%s/psql -X -q -h %s -p %d -U postgres -d gc -c \"INSERT"
-			 " INTO samples VALUES (%lld, 1, 1, '{}', '{}')\" 2>%s", server.bin, server.dir,
+			 " INTO samples VALUES (%lld, 1, 0, '')\" 2>%s", server.bin, server.dir,
 			 server.port, (long long)now - 86400, tmp("old.err"));
 		assert_int_not_equal(system(cmd), 0);
 		err = slurp(tmp("old.err"));
@@ -707,7 +781,7 @@ static void test_two_writers_one_run(void **state)
 	assert_int_equal(store__query_stacks(st, &all, add_count, &sum), 0);
 	store__free(st);
 	assert_int_equal(sum, 2 * 40 * (1 + 2 + 3));
-	assert_int_equal(psql_count("two", "SELECT sum(c) FROM samples, unnest(counts) c"),
+	assert_int_equal(psql_count("two", "SELECT sum(n) FROM samples"),
 			 2 * 40 * (1 + 2 + 3));
 }
 
@@ -821,13 +895,144 @@ static void test_rollups_exact(void **state)
 	assert_int_equal(psql_count("rollups", "SELECT count(*) FROM rollup_h WHERE NOT in_day"
 				    " AND hour < 1700179200"), 2);
 	/* and every count of the samples is in each rollup */
-	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(c) FROM samples, unnest(counts) c)"
+	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(n) FROM samples)"
 				    " - (SELECT sum(c) FROM rollup_h, unnest(counts) c)"), 0);
-	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(c) FROM samples,"
-				    " unnest(counts) c WHERE ts < 1700179200) - (SELECT sum(c)"
+	assert_int_equal(psql_count("rollups", "SELECT (SELECT sum(n) FROM samples"
+				    " WHERE ts < 1700179200) - (SELECT sum(c)"
 				    " FROM rollup_d, unnest(counts) c WHERE day < 1700179200)"
 				    " - (SELECT sum(c) FROM rollup_h, unnest(counts) c"
 				    " WHERE NOT in_day AND hour < 1700179200)"), 0);
+}
+
+/*
+ * Schema 4 as the previous release left it, made from a store of schema 5
+ * here: its samples unpacked (a PL/pgSQL reader of the packed rows) into one
+ * row per (bucket, process) of two arrays, the shipped marks back, the
+ * version set to 4.
+ */
+static const char downgrade_to_4[] =
+	"BEGIN;\n"
+	"CREATE FUNCTION v5_entries(e bytea) RETURNS TABLE(p bigint, s bigint, c integer)\n"
+	"LANGUAGE plpgsql AS $f$\n"
+	"DECLARE i integer := 0; n bigint; k bigint; v bigint; sh integer; b integer;\n"
+	"BEGIN\n"
+	"  WHILE i < length(e) LOOP\n"
+	"    p := ('x' || encode(substring(e FROM i + 1 FOR 8), 'hex'))::bit(64)::bigint;\n"
+	"    i := i + 8; n := 0; sh := 0;\n"
+	"    LOOP b := get_byte(e, i); i := i + 1; n := n | ((b & 127)::bigint << sh);\n"
+	"      sh := sh + 7; EXIT WHEN b < 128; END LOOP;\n"
+	"    FOR k IN 1..n LOOP\n"
+	"      s := ('x' || encode(substring(e FROM i + 1 FOR 8), 'hex'))::bit(64)::bigint;\n"
+	"      i := i + 8; v := 0; sh := 0;\n"
+	"      LOOP b := get_byte(e, i); i := i + 1; v := v | ((b & 127)::bigint << sh);\n"
+	"        sh := sh + 7; EXIT WHEN b < 128; END LOOP;\n"
+	"      c := v; RETURN NEXT;\n"
+	"    END LOOP;\n"
+	"  END LOOP;\n"
+	"END $f$;\n"
+	"CREATE TABLE old_rows AS SELECT ts, run_id, u.p, u.s, u.c FROM samples, v5_entries(e) u;\n"
+	"DROP TABLE samples;\n"
+	"DROP FUNCTION v5_entries(bytea);\n"
+	"DROP FUNCTION profile_varint(bigint);\n"
+	"CREATE TABLE samples(ts bigint NOT NULL, run_id bigint NOT NULL,\n"
+	"  process_id bigint NOT NULL, stacks bigint[] NOT NULL, counts smallint[] NOT NULL)\n"
+	"  PARTITION BY RANGE (ts);\n"
+	"CREATE INDEX samples_by_run ON samples(run_id, ts);\n"
+	"CREATE INDEX samples_by_ts ON samples USING brin (ts) WITH (pages_per_range = 16);\n"
+	"DO $d$ DECLARE d bigint; BEGIN\n"
+	"  FOR d IN SELECT DISTINCT ts / 86400 FROM old_rows LOOP\n"
+	"    EXECUTE format('CREATE TABLE samples_d%s PARTITION OF samples"
+	" FOR VALUES FROM (%s) TO (%s)', d, d * 86400, (d + 1) * 86400);\n"
+	"  END LOOP; END $d$;\n"
+	"CREATE TABLE shipped(run_id bigint NOT NULL, ts bigint NOT NULL, PRIMARY KEY(run_id, ts));\n"
+	"INSERT INTO shipped SELECT DISTINCT run_id, ts FROM old_rows;\n"
+	/* as a writer of version 4 wrote them: a batch's rows apart, two here */
+	"INSERT INTO samples SELECT ts, run_id, p, array_agg(s ORDER BY s), array_agg(c ORDER BY s)\n"
+	"  FROM old_rows WHERE s % 2 = 0 GROUP BY ts, run_id, p;\n"
+	"INSERT INTO samples SELECT ts, run_id, p, array_agg(s ORDER BY s), array_agg(c ORDER BY s)\n"
+	"  FROM old_rows WHERE s % 2 != 0 GROUP BY ts, run_id, p;\n"
+	"CREATE TRIGGER samples_writer BEFORE INSERT ON samples FOR EACH STATEMENT\n"
+	"  EXECUTE FUNCTION profile_writer_check();\n"
+	"DROP TABLE old_rows;\n"
+	"UPDATE profile_schema SET version = 4;\n"
+	"COMMIT;\n";
+
+/*
+ * A store of schema 4 (one row per bucket and process) opened by a writer:
+ * migrated to 5 in place, its answers those of the same data in SQLite.
+ */
+static void test_migrate_from_4(void **state)
+{
+	static const char *const sels[][8] = {
+		{ NULL },
+		{ "--comm", "db", NULL },
+		{ "--since", "@1700007100", "--until", "@1700010800", NULL },
+		{ "--host", "h2", "--pid", "102,201", NULL },
+	};
+	const struct store_opts o = { .create = true };
+	char db[512], cmd[1024];
+	struct store *st;
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(pg_server__psql(&server, "CREATE DATABASE migrate"), 0);
+	snprintf(db, sizeof(db), "host=%s port=%d dbname=migrate user=postgres", server.dir,
+		 server.port);
+	unlink(tmp("migrate.db"));
+	st = store__open(tmp("migrate.db"), &o);
+	assert_non_null(st);
+	fill(st);
+	store__free(st);
+	st = store__open(db, &o);
+	assert_non_null(st);
+	fill(st);
+	store__free(st);
+	f = fopen(tmp("downgrade.sql"), "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(downgrade_to_4, f) >= 0, 1);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/psql -X -q -v ON_ERROR_STOP=1 -h %s -p %d -U postgres"
+		 " -d migrate -f %s >%s 2>&1", server.bin, server.dir, server.port,
+		 tmp("downgrade.sql"), tmp("downgrade.out"));
+	if (system(cmd)) {
+		char *out = slurp(tmp("downgrade.out"));
+
+		fail_msg("cannot make a store of schema 4: %s", out);
+	}
+	assert_int_equal(psql_count("migrate", "SELECT count(*) FROM samples"
+				    " WHERE cardinality(stacks) > 0"), psql_count("migrate",
+				    "SELECT count(*) FROM samples"));
+	assert_true(psql_count("migrate", "SELECT count(*) FROM samples") > 90);
+	/* a reader does not migrate: it says how */
+	expect_error(db, "has profile schema version 4: open it for writing once to migrate it");
+	/* a writer does */
+	st = store__open(db, &o);
+	assert_non_null(st);
+	store__free(st);
+	assert_int_equal(psql_count("migrate", "SELECT max(version) FROM profile_schema"), 5);
+	assert_int_equal(psql_count("migrate", "SELECT count(*) FROM pg_tables"
+				    " WHERE tablename = 'shipped'"), 0);
+	/* one row per (run, bucket): 30 buckets of 3 runs */
+	assert_int_equal(psql_count("migrate", "SELECT count(*) FROM samples"), 90);
+	assert_int_equal(psql_count("migrate", "SELECT count(*) FROM pg_inherits"
+				    " WHERE inhparent = 'samples'::regclass"),
+			 psql_count("migrate", "SELECT count(DISTINCT ts / 86400) FROM samples"));
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+		compare_with("folded", sels[i], tmp("migrate.db"), db);
+		compare_with("top", sels[i], tmp("migrate.db"), db);
+	}
+	compare_timelines(tmp("migrate.db"), db);
+	/* and it goes on taking batches: a bucket shipped again is skipped */
+	st = store__open(db, &o);
+	assert_non_null(st);
+	fill(st);
+	store__free(st);
+	st = store__open(tmp("migrate.db"), &o);
+	assert_non_null(st);
+	fill(st);
+	store__free(st);
+	compare_with("folded", sels[0], tmp("migrate.db"), db);
 }
 
 /* Labels whose values hold commas (and '=') arrive whole through `profile push`. */
@@ -880,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_gc),
 		cmocka_unit_test(test_rollups_exact),
+		cmocka_unit_test(test_migrate_from_4),
 		cmocka_unit_test(test_two_writers_one_run),
 		cmocka_unit_test(test_labels_with_commas),
 		cmocka_unit_test(test_agent_ships_through_faults),

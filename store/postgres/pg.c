@@ -5,10 +5,11 @@
  * (store_backend.h), so a batch needs no ids from the server: it is sent as a
  * handful of prepared multi-row statements (arrays unnested on the server) in
  * one pipeline, one implicit transaction, one round trip. Sample counts live
- * in a table partitioned by day, one row per (bucket, process) holding the
- * bucket's stack hashes and counts as two arrays; retention drops whole
- * partitions. A shipped batch marks its (run, bucket) pairs in the same
- * transaction, and a bucket already marked is not written again.
+ * in a table partitioned by day, one row per (run, bucket) holding the
+ * bucket's processes, stack hashes and counts packed in one bytea (below);
+ * retention drops whole partitions. A shipped bucket is written once: its
+ * (run, bucket) row is unique, and a bucket already there is not written
+ * again.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +29,7 @@
 #include "common/array.h"
 #include "common/log.h"
 
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 #define DAY_SECS 86400
 
 /*
@@ -56,7 +57,46 @@
  *    is told the store is newer than it knows. A block range index on the
  *    samples' time (a few kB a day: rows arrive in time order) for ranges
  *    over all hosts, which the (run, time) index does not serve.
+ * 5: one row of samples per (run, bucket) instead of one per (run, bucket,
+ *    process): the bucket's entries packed in one bytea (see bucket_entries),
+ *    9-10 bytes an entry and a row's overhead (tuple header, index entry)
+ *    shared by all of a bucket's processes; its total count beside it. The
+ *    row is unique per (run, bucket), which makes the shipped marks
+ *    redundant: a shipped bucket already there is skipped. The samples are
+ *    rewritten, day partition by day partition, in the migration.
  */
+/*
+ * A count as a varint (7 bits a byte, low first, the top bit on all but the
+ * last): 1 byte under 128, 2 under 16384; NULL (refused: e is NOT NULL) from
+ * 2^35, which neither a count (16 bits) nor a bucket's entries reach.
+ */
+#define VARINT_FUNCTION \
+	"CREATE FUNCTION profile_varint(v bigint) RETURNS bytea LANGUAGE sql IMMUTABLE" \
+	" PARALLEL SAFE AS $f$ SELECT CASE" \
+	" WHEN v < 128 THEN set_byte('\\x00'::bytea, 0, v::integer)" \
+	" WHEN v < 16384 THEN set_byte(set_byte('\\x0000'::bytea, 0, (v & 127 | 128)::integer)," \
+	" 1, (v >> 7)::integer)" \
+	" WHEN v < 2097152 THEN set_byte(set_byte(set_byte('\\x000000'::bytea," \
+	" 0, (v & 127 | 128)::integer), 1, (v >> 7 & 127 | 128)::integer), 2, (v >> 14)::integer)" \
+	" WHEN v < 268435456 THEN set_byte(set_byte(set_byte(set_byte('\\x00000000'::bytea," \
+	" 0, (v & 127 | 128)::integer), 1, (v >> 7 & 127 | 128)::integer)," \
+	" 2, (v >> 14 & 127 | 128)::integer), 3, (v >> 21)::integer)" \
+	" WHEN v < 34359738368 THEN set_byte(set_byte(set_byte(set_byte(set_byte(" \
+	"'\\x0000000000'::bytea, 0, (v & 127 | 128)::integer), 1, (v >> 7 & 127 | 128)::integer)," \
+	" 2, (v >> 14 & 127 | 128)::integer), 3, (v >> 21 & 127 | 128)::integer)," \
+	" 4, (v >> 28)::integer) END $f$;"
+
+/*
+ * Rows of samples (ts, run, n, e) from rows of t(ts, [run_id,] p, s, c): a
+ * bucket's processes in hash order, each its hash, its number of entries and
+ * its entries (stack hash, count) in hash order; see bucket_entries().
+ */
+#define PACK_BUCKETS(run, inner) \
+	"SELECT ts, " run ", sum(n)::integer, string_agg(g, ''::bytea ORDER BY p) FROM" \
+	" (SELECT ts" inner ", p, sum(c) AS n, int8send(p) || profile_varint(count(*)) ||" \
+	" string_agg(int8send(s) || profile_varint(c), ''::bytea ORDER BY s) AS g"
+#define PACK_BUCKETS_END(cols) " GROUP BY ts" cols ", p) x GROUP BY ts" cols
+
 static const char *const pg_migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE hosts(id serial PRIMARY KEY, name text NOT NULL UNIQUE);"
@@ -118,18 +158,49 @@ static const char *const pg_migrations[] = {
 	" EXECUTE FUNCTION profile_writer_check();"
 	/* the edges of a range over all hosts: without it, a scan of the whole day */
 	"CREATE INDEX samples_by_ts ON samples USING brin (ts) WITH (pages_per_range = 16);",
+	/* 4 -> 5 */
+	"LOCK TABLE samples IN ACCESS EXCLUSIVE MODE;"
+	VARINT_FUNCTION
+	"CREATE TABLE samples_v5(ts bigint NOT NULL, run_id bigint NOT NULL, n integer NOT NULL,"
+	" e bytea NOT NULL) PARTITION BY RANGE (ts);"
+	/* compressed when it helps, but kept in the row (random hashes do not compress) */
+	"ALTER TABLE samples_v5 ALTER COLUMN e SET STORAGE MAIN;"
+	"DO $d$ DECLARE r record; BEGIN"
+	" FOR r IN SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound"
+	" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+	" WHERE i.inhparent = 'samples'::regclass LOOP"
+	" EXECUTE format('ALTER TABLE %I RENAME TO %I', r.name, r.name || '_v4');"
+	" EXECUTE format('CREATE TABLE %I PARTITION OF samples_v5 %s', r.name, r.bound);"
+	" END LOOP; END $d$;"
+	"INSERT INTO samples_v5 " PACK_BUCKETS("run_id", ", run_id")
+	" FROM (SELECT s.ts, s.run_id, s.process_id AS p, u.s, u.c FROM samples s,"
+	" unnest(s.stacks, s.counts) AS u(s, c)) t" PACK_BUCKETS_END(", run_id") ";"
+	"DROP TABLE samples;"
+	"DROP TABLE shipped;"
+	"ALTER TABLE samples_v5 RENAME TO samples;"
+	"CREATE UNIQUE INDEX samples_by_run ON samples(run_id, ts);"
+	"CREATE INDEX samples_by_ts ON samples USING brin (ts) WITH (pages_per_range = 16);"
+	"CREATE TRIGGER samples_writer BEFORE INSERT ON samples FOR EACH STATEMENT"
+	" EXECUTE FUNCTION profile_writer_check();",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == PG_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-/* The tail of the two statements that write counts: the samples, and the hour rollup's deltas. */
-#define SAMPLES_AND_DELTAS \
-	" i AS (INSERT INTO samples SELECT ts, $1::bigint, p, array_agg(s ORDER BY s)," \
-	" array_agg(c ORDER BY s) FROM t GROUP BY ts, p)" \
+/*
+ * The two statements that write counts: the samples, one row per bucket,
+ * and the hour rollup's deltas. A shipped bucket already there is skipped
+ * (and adds no delta); a writer's later batch for a bucket it wrote (a
+ * flush within the bucket) appends to its row.
+ */
+#define COUNTS_T \
+	"WITH t AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]," \
+	" $5::smallint[]) AS t(ts, p, s, c))," \
+	" i AS (INSERT INTO samples " PACK_BUCKETS("$1::bigint", "") " FROM t" PACK_BUCKETS_END("")
+#define DELTAS(where) \
 	" INSERT INTO rollup_h SELECT hr, $1::bigint, p, array_agg(s ORDER BY s)," \
 	" array_agg(n ORDER BY s), false FROM (SELECT ts - ts % 3600 AS hr, p, s, sum(c) AS n" \
-	" FROM t GROUP BY 1, 2, 3) x GROUP BY hr, p"
+	" FROM t" where " GROUP BY 1, 2, 3) x GROUP BY hr, p"
 
 enum pg_stmt {
 	PG_LOCK_RUN,
@@ -178,16 +249,12 @@ static const struct {
 		" WHERE processes.seen_day < excluded.seen_day", 8 },
 	/* the counts, and their sums per hour as the hour rollup's delta rows */
 	[PG_SAMPLES] = { "samples",
-		"WITH t AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
-		" $5::smallint[]) AS t(ts, p, s, c)),"
-		SAMPLES_AND_DELTAS, 5 },
-	/* the marks first: a bucket another transaction is shipping waits, then is skipped */
+		COUNTS_T " ON CONFLICT (run_id, ts) DO UPDATE SET n = samples.n + excluded.n,"
+		" e = samples.e || excluded.e)" DELTAS(""), 5 },
+	/* a bucket another transaction is shipping waits, then is skipped */
 	[PG_SAMPLES_SHIP] = { "samples_ship",
-		"WITH m AS (INSERT INTO shipped SELECT DISTINCT $1::bigint, ts FROM unnest($2::bigint[])"
-		" AS u(ts) ON CONFLICT DO NOTHING RETURNING ts),"
-		" t AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[],"
-		" $5::smallint[]) AS t(ts, p, s, c) WHERE t.ts IN (SELECT ts FROM m)),"
-		SAMPLES_AND_DELTAS, 5 },
+		COUNTS_T " ON CONFLICT DO NOTHING RETURNING ts)"
+		DELTAS(" WHERE ts IN (SELECT ts FROM i)"), 5 },
 	[PG_HEALTH] = { "health",
 		"INSERT INTO agent_health VALUES ($1, $2, $3, $4::bigint[])"
 		" ON CONFLICT (run_id) DO UPDATE SET updated_ms = excluded.updated_ms,"
@@ -911,7 +978,7 @@ static int pg_write_batch(struct store *st, const struct store_batch *b)
 		err = ensure_partition(p, d);
 	/*
 	 * A shipped batch need not wait for the server's disk: a crash that
-	 * loses its commit loses its marks with it, and the next push sends it
+	 * loses its commit loses its rows with it, and the next push sends it
 	 * again from the host's database
 	 */
 	if (!err && b->ship && !p->async) {
@@ -1081,7 +1148,7 @@ static int pg_shipped_until(struct store *st, __s64 run_id, __s64 *ts)
 	int err;
 
 	snprintf(id, sizeof(id), "%lld", (long long)run_id);
-	err = pg_ready(p) ?: pg_query(p, "SELECT max(ts) FROM shipped WHERE run_id = $1", 1,
+	err = pg_ready(p) ?: pg_query(p, "SELECT max(ts) FROM samples WHERE run_id = $1", 1,
 				      params, "cannot read what was shipped", &res);
 	if (!err) {
 		*ts = cell_int(res, 0, 0);
@@ -1254,12 +1321,62 @@ static __s64 round_up(__s64 v, __s64 step)
 
 enum pg_src { SRC_SAMPLES, SRC_HOURS, SRC_DAYS, SRC_OPEN_HOURS };
 
-/* One "SELECT run_id, process_id, stacks, counts" of the union: @src over [from, to). */
-static void w_span(struct pg_where *w, enum pg_src src, __s64 from, __s64 to, const char *runs)
+/* A selector's time range cut into what each source answers. */
+struct pg_spans {
+	int nr, nr_edges;
+	struct pg_span {
+		enum pg_src src;
+		__s64 from, to;	/* [from, to); 0 and LLONG_MAX: open */
+	} v[6];
+};
+
+static void add_span(struct pg_spans *sp, enum pg_src src, __s64 from, __s64 to)
+{
+	sp->v[sp->nr++] = (struct pg_span){ src, from, to };
+	sp->nr_edges += src == SRC_SAMPLES;
+}
+
+/*
+ * Whole days come from the day rollup (plus the hour deltas not yet in it),
+ * whole hours from the hour rollup, and only the edges of the range from the
+ * samples; the rollups always sum to the samples, so the answer is the same.
+ */
+static void pg_spans(const struct store_selector *sel, struct pg_spans *sp)
+{
+	__s64 since = sel->since > 0 ? sel->since : 0;
+	__s64 until = sel->until > 0 ? sel->until : LLONG_MAX;
+	__s64 h0, h1, d0, d1;
+
+	memset(sp, 0, sizeof(*sp));
+	h0 = since > LLONG_MAX - DAY_SECS ? LLONG_MAX : round_up(since, HOUR_SECS);
+	h1 = until == LLONG_MAX ? LLONG_MAX : until - until % HOUR_SECS;
+	if (h0 >= h1) {
+		add_span(sp, SRC_SAMPLES, since, until);
+		return;
+	}
+	if (since < h0)
+		add_span(sp, SRC_SAMPLES, since, h0);
+	if (h1 < until)
+		add_span(sp, SRC_SAMPLES, h1, until);
+	d0 = round_up(h0, DAY_SECS);
+	d1 = h1 == LLONG_MAX ? LLONG_MAX : h1 - h1 % DAY_SECS;
+	if (d0 >= d1) {
+		add_span(sp, SRC_HOURS, h0, h1);
+		return;
+	}
+	if (h0 < d0)
+		add_span(sp, SRC_HOURS, h0, d0);
+	if (d1 < h1)
+		add_span(sp, SRC_HOURS, d1, h1);
+	add_span(sp, SRC_DAYS, d0, d1);
+	add_span(sp, SRC_OPEN_HOURS, d0, d1);
+}
+
+/* One part of a union: @src's rows over [from, to), of the runs @runs selects. */
+static void w_span(struct pg_where *w, const struct pg_span *span, const char *runs)
 {
 	static const char *const head[] = {
-		[SRC_SAMPLES] = "SELECT run_id, process_id, stacks, counts::bigint[] AS counts"
-				" FROM samples WHERE true",
+		[SRC_SAMPLES] = "SELECT ts, run_id, e FROM samples WHERE true",
 		[SRC_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h WHERE true",
 		[SRC_DAYS] = "SELECT run_id, process_id, stacks, counts FROM rollup_d WHERE true",
 		[SRC_OPEN_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h"
@@ -1274,71 +1391,56 @@ static void w_span(struct pg_where *w, enum pg_src src, __s64 from, __s64 to, co
 	if (!w->err && w->sql.len && w->sql.buf[w->sql.len - 1] != '(')
 		w->err = strbuf__adds(&w->sql, " UNION ALL ");
 	if (!w->err)
-		w->err = strbuf__adds(&w->sql, head[src]);
-	snprintf(cond, sizeof(cond), " AND %s >= $%%d", col[src]);
-	if (from > 0)
-		w_num(w, cond, from);
-	snprintf(cond, sizeof(cond), " AND %s < $%%d", col[src]);
-	if (to != LLONG_MAX)
-		w_num(w, cond, to);
+		w->err = strbuf__adds(&w->sql, head[span->src]);
+	snprintf(cond, sizeof(cond), " AND %s >= $%%d", col[span->src]);
+	if (span->from > 0)
+		w_num(w, cond, span->from);
+	snprintf(cond, sizeof(cond), " AND %s < $%%d", col[span->src]);
+	if (span->to != LLONG_MAX)
+		w_num(w, cond, span->to);
 	if (runs && !w->err)
 		w->err = strbuf__adds(&w->sql, runs);
 }
 
 /*
- * " FROM (...) s JOIN processes p" (and with @hosts "... JOIN hosts h"): the counts of the
- * selector's time range, as rows of (run_id, process_id, stacks, counts).
- * Whole days come from the day rollup (plus the hour deltas not yet in it),
- * whole hours from the hour rollup, and only the edges of the range from the
- * samples; the rollups always sum to the samples, so the answer is the same.
- * The run conditions go into each part, so that each reads only its runs.
+ * The selector's run conditions as " AND run_id IN (...)" in @runs, their
+ * parameters added to @w, or nothing when it has none: repeated in each part
+ * of a union, so that each reads only its runs.
  */
-static int w_counts_from(struct pg_where *w, const struct store_selector *sel, bool hosts)
+static void w_runs(struct pg_where *w, const struct store_selector *sel, struct strbuf *runs)
 {
-	__s64 since = sel->since > 0 ? sel->since : 0;
-	__s64 until = sel->until > 0 ? sel->until : LLONG_MAX;
-	__s64 h0, h1, d0, d1;
-	struct strbuf runs = STRBUF_INIT, outer;
-	const char *rc = NULL;
+	struct strbuf outer;
 
-	/* the run conditions once, with their parameters, repeated in each part */
-	if (sel->run_id || sel->nr_hosts || sel->nr_labels) {
-		outer = w->sql;
-		w->sql = runs;
-		w->err = w->err ?: strbuf__adds(&w->sql, " AND run_id IN (SELECT r.id FROM runs r"
-						" JOIN hosts h ON h.id = r.host_id WHERE true");
-		if (sel->run_id)
-			w_num(w, " AND r.id = $%d", sel->run_id);
-		w_run_conds(w, sel);
-		w->err = w->err ?: strbuf__addch(&w->sql, ')');
-		runs = w->sql;
-		w->sql = outer;
-		rc = runs.buf;
-	}
+	if (!sel->run_id && !sel->nr_hosts && !sel->nr_labels)
+		return;
+	outer = w->sql;
+	w->sql = *runs;
+	w->err = w->err ?: strbuf__adds(&w->sql, " AND run_id IN (SELECT r.id FROM runs r"
+					" JOIN hosts h ON h.id = r.host_id WHERE true");
+	if (sel->run_id)
+		w_num(w, " AND r.id = $%d", sel->run_id);
+	w_run_conds(w, sel);
+	w->err = w->err ?: strbuf__addch(&w->sql, ')');
+	*runs = w->sql;
+	w->sql = outer;
+}
+
+/*
+ * " FROM (...) s JOIN processes p" (and with @hosts "... JOIN hosts h"): the
+ * counts of the rollups' part of @sp, as rows of (run_id, process_id,
+ * stacks, counts). The edges (@sp's samples) are read by pg_edges__read().
+ */
+static int w_counts_from(struct pg_where *w, const struct store_selector *sel,
+			 const struct pg_spans *sp, bool hosts)
+{
+	struct strbuf runs = STRBUF_INIT;
+	int i;
+
+	w_runs(w, sel, &runs);
 	w->err = w->err ?: strbuf__adds(&w->sql, " FROM (");
-	h0 = since > LLONG_MAX - DAY_SECS ? LLONG_MAX : round_up(since, HOUR_SECS);
-	h1 = until == LLONG_MAX ? LLONG_MAX : until - until % HOUR_SECS;
-	if (h0 >= h1) {
-		w_span(w, SRC_SAMPLES, since, until, rc);
-		goto out;
-	}
-	if (since < h0)
-		w_span(w, SRC_SAMPLES, since, h0, rc);
-	if (h1 < until)
-		w_span(w, SRC_SAMPLES, h1, until, rc);
-	d0 = round_up(h0, DAY_SECS);
-	d1 = h1 == LLONG_MAX ? LLONG_MAX : h1 - h1 % DAY_SECS;
-	if (d0 >= d1) {
-		w_span(w, SRC_HOURS, h0, h1, rc);
-		goto out;
-	}
-	if (h0 < d0)
-		w_span(w, SRC_HOURS, h0, d0, rc);
-	if (d1 < h1)
-		w_span(w, SRC_HOURS, d1, h1, rc);
-	w_span(w, SRC_DAYS, d0, d1, rc);
-	w_span(w, SRC_OPEN_HOURS, d0, d1, rc);
-out:
+	for (i = 0; i < sp->nr; i++)
+		if (sp->v[i].src != SRC_SAMPLES)
+			w_span(w, &sp->v[i], runs.buf);
 	w->err = w->err ?: strbuf__adds(&w->sql, ") s JOIN processes p ON p.id = s.process_id");
 	if (hosts)
 		w->err = w->err ?: strbuf__adds(&w->sql, " JOIN runs r ON r.id = s.run_id"
@@ -1389,14 +1491,15 @@ static int barr_cell(PGresult *res, int row, int col, const char **first, int *n
 
 /*
  * Rows of (comm, stack, count) for @fn, or with @sfn (store__query_samples)
- * of (host, pid, comm, stack, count), with their frames: three statements in
- * one snapshot, all answered in the binary format (no number printed and
- * parsed as text). The first reads the selection's rows as they are stored
- * (a rollup's or a bucket's stacks and counts, with the process's comm), and
- * they are summed here per group and stack: a hash table in C does in tens
- * of milliseconds what unnesting and grouping hundreds of thousands of
- * entries takes the server seconds to do. The second reads the stacks
- * summed, the third the frames they hold, their hashes gathered here too.
+ * of (host, pid, comm, stack, count), with their frames: statements in one
+ * snapshot, all answered in the binary format (no number printed and parsed
+ * as text). The first reads the selection's rollup rows as they are stored
+ * (stacks and counts, with the process's comm), the edges' bucket rows and
+ * their processes come from pg_edges__read(), and all are summed here per
+ * group and stack: a hash table in C does in tens of milliseconds what
+ * unnesting and grouping hundreds of thousands of entries takes the server
+ * seconds to do. Then one statement reads the stacks summed, another the
+ * frames they hold, their hashes gathered here too.
  */
 enum pg_col { C_COMM, C_HOST, C_PID, C_STACKS, C_COUNTS, C_MAX };
 enum pg_scol { S_HASH, S_FRAMES, S_MAX };
@@ -1439,6 +1542,201 @@ static __s64 bin_int(PGresult *res, int row, int col)
 		return 0;
 	memcpy(&v32, v, sizeof(v32));
 	return (__s32)be32toh(v32);
+}
+
+/* ---- the samples of a range's edges ---- */
+
+static int get_varint(const unsigned char **pp, const unsigned char *end, __u64 *v)
+{
+	const unsigned char *p = *pp;
+	__u64 x = 0;
+	int shift;
+
+	for (shift = 0; p < end && shift < 64; shift += 7) {
+		x |= (__u64)(*p & 127) << shift;
+		if (!(*p++ & 128)) {
+			*v = x;
+			*pp = p;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+typedef int (*pg_entry_fn)(void *ctx, __s64 process, __s64 stack, __u64 count);
+
+/*
+ * A bucket's row, e: for each process its hash (8 bytes, big-endian, as
+ * int8send writes it) and its number of entries (a varint), then the entries:
+ * a stack's hash (8 bytes) and its count (a varint). Rows of a bucket written
+ * in several batches are such sequences one after another.
+ */
+static int bucket_entries(const char *e, int len, pg_entry_fn fn, void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)e, *end = p + len;
+	int err = 0;
+
+	while (!err && p < end) {
+		__u64 n, count;
+		__s64 proc;
+
+		if (end - p < 9)
+			return -EBADMSG;
+		proc = be_i64((const char *)p);
+		p += 8;
+		err = get_varint(&p, end, &n);
+		if (!err && n > (__u64)(end - p) / 9)
+			return -EBADMSG;
+		for (; !err && n; n--) {
+			__s64 stack = be_i64((const char *)p);
+
+			p += 8;
+			err = get_varint(&p, end, &count) ?: fn(ctx, proc, stack, count);
+		}
+	}
+	return err;
+}
+
+/*
+ * The edges of a selection: the buckets' rows of its samples spans, and the
+ * processes they count that the selector's process conditions keep. Reading
+ * them is two statements: the rows, then the processes by hash.
+ */
+struct pg_edges {
+	PGresult *rows;		/* E_* */
+	PGresult *procs;	/* P_* */
+	struct hashmap proc_row;	/* process hash -> row of procs + 1, 0: not selected */
+};
+
+enum { E_TS, E_RUN, E_E, E_MAX };
+enum { P_ID, P_COMM, P_HOST, P_PID, P_BUILD_ID, P_MAX };
+
+struct proc_ids {
+	struct hashmap *seen;
+	__s64 *v;
+	size_t nr, cap;
+};
+
+static int collect_proc(void *ctx, __s64 process, __s64 stack, __u64 count)
+{
+	struct proc_ids *ids = ctx;
+	uint64_t one;
+
+	(void)stack;
+	(void)count;
+	if (hashmap__get(ids->seen, (uint64_t)process, &one))
+		return 0;
+	if (ARRAY_GROW(ids->v, ids->cap, ids->nr + 1, 256))
+		return -ENOMEM;
+	ids->v[ids->nr++] = process;
+	return hashmap__set(ids->seen, (uint64_t)process, 0);
+}
+
+static void pg_edges__release(struct pg_edges *ed)
+{
+	PQclear(ed->rows);
+	PQclear(ed->procs);
+	hashmap__release(&ed->proc_row);
+	memset(ed, 0, sizeof(*ed));
+}
+
+static int pg_edges__read(struct pg_store *p, const struct store_selector *sel,
+			  const struct pg_spans *sp, struct pg_edges *ed)
+{
+	struct pg_where w = { .sql = STRBUF_INIT };
+	struct strbuf runs = STRBUF_INIT, arr = STRBUF_INIT;
+	struct proc_ids ids = { .seen = &ed->proc_row };
+	Oid types[64] = { INT8ARRAYOID };
+	int formats[64] = { 1 }, lengths[64] = { 0 };
+	int i, err;
+
+	memset(ed, 0, sizeof(*ed));
+	ed->proc_row = (struct hashmap)HASHMAP_INIT;
+	w_runs(&w, sel, &runs);
+	w.err = w.err ?: strbuf__addch(&w.sql, '(');
+	for (i = 0; i < sp->nr; i++)
+		if (sp->v[i].src == SRC_SAMPLES)
+			w_span(&w, &sp->v[i], runs.buf);
+	w.err = w.err ?: strbuf__addch(&w.sql, ')');
+	err = w.err;
+	if (!err) {
+		ed->rows = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
+		err = pg_check(p, ed->rows, "cannot query samples");
+		if (err)
+			ed->rows = NULL;
+		else if (PQnfields(ed->rows) != E_MAX)
+			err = -EBADMSG;
+	}
+	for (i = 0; !err && i < PQntuples(ed->rows); i++)
+		err = bucket_entries(PQgetvalue(ed->rows, i, E_E), PQgetlength(ed->rows, i, E_E),
+				     collect_proc, &ids);
+	if (err == -EBADMSG)
+		pr_warn("PostgreSQL '%s': a row of samples is malformed", p->base.name);
+	w_release(&w);
+	strbuf__release(&runs);
+	/* the processes counted, with the selector's conditions on them */
+	w = (struct pg_where){ .sql = STRBUF_INIT };
+	w.params[w.nr++] = NULL;	/* $1: the hashes, binary */
+	err = err ?: barr_of(&arr, ids.v, ids.nr);
+	err = err ?: strbuf__adds(&w.sql, "SELECT p.id, p.comm, h.name, p.pid, p.exe_build_id"
+				  " FROM processes p JOIN runs r ON r.id = p.run_id"
+				  " JOIN hosts h ON h.id = r.host_id WHERE p.id = ANY($1)");
+	err = err ?: w_proc_conds(&w, sel);
+	if (!err && ids.nr) {
+		w.params[0] = arr.buf;
+		lengths[0] = (int)arr.len;
+		for (i = 1; i < w.nr; i++)
+			formats[i] = 0;
+		ed->procs = PQexecParams(p->conn, w.sql.buf, w.nr, types, w.params, lengths,
+					 formats, 1);
+		err = pg_check(p, ed->procs, "cannot query processes");
+		if (err)
+			ed->procs = NULL;
+		else if (PQnfields(ed->procs) != P_MAX)
+			err = -EBADMSG;
+		for (i = 0; !err && i < PQntuples(ed->procs); i++)
+			err = hashmap__set(&ed->proc_row, (uint64_t)bin_int(ed->procs, i, P_ID),
+					   (uint64_t)i + 1);
+	}
+	w_release(&w);
+	strbuf__release(&arr);
+	free(ids.v);
+	if (err)
+		pg_edges__release(ed);
+	return err;
+}
+
+/* The edges' entries of selected processes, each with its bucket and its row of procs. */
+typedef int (*pg_edge_fn)(void *ctx, __s64 ts, int proc, __s64 stack, __u64 count);
+
+struct edge_each {
+	struct pg_edges *ed;
+	__s64 ts;
+	pg_edge_fn fn;
+	void *ctx;
+};
+
+static int edge_entry(void *ctx, __s64 process, __s64 stack, __u64 count)
+{
+	struct edge_each *ee = ctx;
+	uint64_t row;
+
+	if (!hashmap__get(&ee->ed->proc_row, (uint64_t)process, &row) || !row)
+		return 0;	/* not selected */
+	return ee->fn(ee->ctx, ee->ts, (int)row - 1, stack, count);
+}
+
+static int pg_edges__each(struct pg_edges *ed, pg_edge_fn fn, void *ctx)
+{
+	struct edge_each ee = { .ed = ed, .fn = fn, .ctx = ctx };
+	int i, err = 0;
+
+	for (i = 0; !err && ed->rows && i < PQntuples(ed->rows); i++) {
+		ee.ts = bin_int(ed->rows, i, E_TS);
+		err = bucket_entries(PQgetvalue(ed->rows, i, E_E), PQgetlength(ed->rows, i, E_E),
+				     edge_entry, &ee);
+	}
+	return err;
 }
 
 /* One (group, stack) of a selection and its sum, in the order first seen. */
@@ -1525,36 +1823,82 @@ static void sums_release(struct pg_sums *s)
 	hashmap__release(&s->stack_idx);
 }
 
-/* The group of row @i: its comm, or its (host, pid, comm); the first row that named it. */
-static int row_group(PGresult *res, int i, bool samples, struct hashmap *groups,
-		     struct strbuf *key, __u32 *group)
+/* A group of sums: a comm, or for store__query_samples a (host, pid, comm). */
+struct pg_group {
+	const char *comm, *host;	/* borrowed from a result */
+	__s64 pid;
+};
+
+struct pg_groups {
+	struct hashmap by_key;	/* the key's hash (+1 on collision) -> index in v */
+	struct strbuf key;
+	struct pg_group *v;
+	size_t nr, cap;
+	bool samples;
+};
+
+static int group_of(struct pg_groups *gs, const char *comm, const char *host, __s64 pid,
+		    __u32 *group)
 {
-	const char *comm = PQgetvalue(res, i, C_COMM);
 	uint64_t h, g;
 	int err;
 
-	strbuf__setlen(key, 0);
-	err = strbuf__add(key, comm, PQgetlength(res, i, C_COMM) + 1);
-	if (!err && samples)
-		err = strbuf__addf(key, "%lld", (long long)bin_int(res, i, C_PID)) ?:
-		      strbuf__add(key, PQgetvalue(res, i, C_HOST), PQgetlength(res, i, C_HOST));
+	strbuf__setlen(&gs->key, 0);
+	err = strbuf__add(&gs->key, comm, strlen(comm) + 1);
+	if (!err && gs->samples)
+		err = strbuf__addf(&gs->key, "%lld", (long long)pid) ?: strbuf__adds(&gs->key, host);
 	if (err)
 		return err;
-	/* groups by the hash of their key, checked against the row that named them */
-	h = str_hash(key->buf, key->len);
-	for (;; h++) {
-		if (!hashmap__get(groups, h, &g))
+	for (h = str_hash(gs->key.buf, gs->key.len);; h++) {
+		const struct pg_group *o;
+
+		if (!hashmap__get(&gs->by_key, h, &g))
 			break;
-		if (!strcmp(PQgetvalue(res, (int)g, C_COMM), comm) &&
-		    (!samples || (bin_int(res, (int)g, C_PID) == bin_int(res, i, C_PID) &&
-				  !strcmp(PQgetvalue(res, (int)g, C_HOST),
-					  PQgetvalue(res, i, C_HOST))))) {
+		o = &gs->v[g];
+		if (!strcmp(o->comm, comm) &&
+		    (!gs->samples || (o->pid == pid && !strcmp(o->host, host)))) {
 			*group = (__u32)g;
 			return 0;
 		}
 	}
-	*group = (__u32)i;
-	return hashmap__set(groups, h, (uint64_t)i);
+	if (ARRAY_GROW(gs->v, gs->cap, gs->nr + 1, 64))
+		return -ENOMEM;
+	gs->v[gs->nr] = (struct pg_group){ comm, host, pid };
+	*group = (__u32)gs->nr++;
+	return hashmap__set(&gs->by_key, h, *group);
+}
+
+static void groups_release(struct pg_groups *gs)
+{
+	hashmap__release(&gs->by_key);
+	strbuf__release(&gs->key);
+	free(gs->v);
+}
+
+/* The edges' entries into the sums, by their process's group. */
+struct edge_sums {
+	struct pg_sums *sums;
+	struct pg_groups *groups;
+	PGresult *procs;
+	__s64 *group_of;	/* row of procs -> its group, -1 until asked */
+};
+
+static int edge_sum(void *ctx, __s64 ts, int proc, __s64 stack, __u64 count)
+{
+	struct edge_sums *es = ctx;
+	__u32 g;
+	int err;
+
+	(void)ts;
+	if (es->group_of[proc] < 0) {
+		err = group_of(es->groups, PQgetvalue(es->procs, proc, P_COMM),
+			       PQgetvalue(es->procs, proc, P_HOST),
+			       bin_int(es->procs, proc, P_PID), &g);
+		if (err)
+			return err;
+		es->group_of[proc] = g;
+	}
+	return sums_add(es->sums, (__u32)es->group_of[proc], stack, count);
 }
 
 static int pg_stacks(struct store *st, const struct store_selector *sel, store_stack_fn fn,
@@ -1564,9 +1908,12 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	static const int fmts[1] = { 1 };
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
-	struct hashmap frame_idx = HASHMAP_INIT, groups = HASHMAP_INIT;
+	struct hashmap frame_idx = HASHMAP_INIT;
+	struct pg_groups groups = { .by_key = HASHMAP_INIT, .key = STRBUF_INIT, .samples = !!sfn };
 	struct pg_sums sums = { .stack_idx = HASHMAP_INIT };
-	struct strbuf arr = STRBUF_INIT, key = STRBUF_INIT;
+	struct pg_edges edges = { .proc_row = HASHMAP_INIT };
+	struct pg_spans sp;
+	struct strbuf arr = STRBUF_INIT;
 	struct store_query_frame *qf = NULL, *out = NULL;
 	__s64 *hashes = NULL;		/* the frames' hashes, each once */
 	int *stack_frames = NULL;	/* each stack's frames as indexes into qf, one after another */
@@ -1580,24 +1927,30 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	PGresult *res = NULL, *stacks = NULL, *frames = NULL;
 	uint64_t idx;
 
+	pg_spans(sel, &sp);
 	err = pg_ready(p);
-	err = err ?: strbuf__addf(&w.sql, "SELECT p.comm, %s, s.stacks, s.counts::bigint[]",
-				  sfn ? "h.name, p.pid" : "NULL::text, 0");
-	err = err ?: w_counts_from(&w, sel, sfn);
-	err = err ?: strbuf__adds(&w.sql, " WHERE true");
-	err = err ?: w_proc_conds(&w, sel);
-	/* one snapshot for the three statements */
+	/* one snapshot for the statements */
 	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 			     "cannot query samples");
 	if (err)
 		goto out;
-	res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
-	err = pg_check(p, res, "cannot query samples");
-	if (err)
-		res = NULL;
-	else if (PQnfields(res) != C_MAX)
-		err = -EBADMSG;
-	nr = err ? 0 : PQntuples(res);
+	if (sp.nr > sp.nr_edges) {
+		err = strbuf__addf(&w.sql, "SELECT p.comm, %s, s.stacks, s.counts",
+				   sfn ? "h.name, p.pid" : "NULL::text, 0");
+		err = err ?: w_counts_from(&w, sel, &sp, sfn);
+		err = err ?: strbuf__adds(&w.sql, " WHERE true");
+		err = err ?: w_proc_conds(&w, sel);
+		if (!err) {
+			res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL,
+					   1);
+			err = pg_check(p, res, "cannot query samples");
+			if (err)
+				res = NULL;
+			else if (PQnfields(res) != C_MAX)
+				err = -EBADMSG;
+		}
+		nr = err ? 0 : PQntuples(res);
+	}
 	/* the sums per group and stack */
 	for (i = 0; !err && i < nr; i++) {
 		const char *sv = NULL, *cv = NULL;
@@ -1608,13 +1961,28 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		      barr_cell(res, i, C_COUNTS, &cv, &nc);
 		if (!err && ns != nc)
 			err = -EBADMSG;
-		err = err ?: row_group(res, i, sfn != NULL, &groups, &key, &group);
+		err = err ?: group_of(&groups, PQgetvalue(res, i, C_COMM),
+				      PQgetvalue(res, i, C_HOST), bin_int(res, i, C_PID), &group);
 		for (j = 0; !err && j < ns; j++)
 			err = sums_add(&sums, group, be_i64(sv + 12 * j + 4),
 				       (__u64)be_i64(cv + 12 * j + 4));
 	}
 	if (err == -EBADMSG)
 		pr_warn("PostgreSQL '%s': a row of samples is malformed", st->name);
+	/* the edges' samples */
+	if (!err && sp.nr_edges)
+		err = pg_edges__read(p, sel, &sp, &edges);
+	if (!err && edges.procs) {
+		struct edge_sums es = { &sums, &groups, edges.procs, NULL };
+
+		es.group_of = malloc((PQntuples(edges.procs) + 1) * sizeof(*es.group_of));
+		if (!es.group_of)
+			err = -ENOMEM;
+		for (i = 0; !err && i < PQntuples(edges.procs); i++)
+			es.group_of[i] = -1;
+		err = err ?: pg_edges__each(&edges, edge_sum, &es);
+		free(es.group_of);
+	}
 	/* the stacks summed */
 	err = err ?: barr_of(&arr, sums.stacks, sums.nr_stacks);
 	if (!err) {
@@ -1746,7 +2114,7 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 	for (k = 0; !err && k < sums.nr; k++) {
 		const struct pg_sum *sm = &sums.v[k];
 		size_t j, n = stack_off[sm->stack_nr + 1] - stack_off[sm->stack_nr];
-		int g = (int)sm->group;
+		const struct pg_group *g = &groups.v[sm->group];
 
 		if (ARRAY_GROW(out, cap_out, n + 1, 64)) {
 			err = -ENOMEM;
@@ -1756,14 +2124,12 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 			out[j] = qf[stack_frames[stack_off[sm->stack_nr] + j]];
 		if (sfn) {
 			struct store_sample_key skey = {
-				.host = PQgetvalue(res, g, C_HOST),
-				.pid = (__u32)bin_int(res, g, C_PID),
-				.comm = PQgetvalue(res, g, C_COMM),
+				.host = g->host, .pid = (__u32)g->pid, .comm = g->comm,
 			};
 
 			err = sfn(ctx, &skey, out, (int)n, sm->count);
 		} else {
-			err = fn(ctx, PQgetvalue(res, g, C_COMM), out, (int)n, sm->count);
+			err = fn(ctx, g->comm, out, (int)n, sm->count);
 		}
 	}
 out:
@@ -1771,10 +2137,10 @@ out:
 	PQclear(stacks);
 	PQclear(frames);
 	hashmap__release(&frame_idx);
-	hashmap__release(&groups);
+	groups_release(&groups);
+	pg_edges__release(&edges);
 	sums_release(&sums);
 	strbuf__release(&arr);
-	strbuf__release(&key);
 	w_release(&w);
 	free(hashes);
 	free(qf);
@@ -1799,30 +2165,144 @@ static int pg_query_samples(struct store *st, const struct store_selector *sel,
 	return pg_stacks(st, sel, NULL, fn, ctx);
 }
 
+/* Sums per bucket of the timeline's step, from the edges' entries. */
+struct step_sums {
+	__s64 step;
+	struct hashmap at;	/* bucket -> index in v */
+	struct step_sum {
+		__s64 b;
+		__u64 n;
+	} *v;
+	size_t nr, cap;
+};
+
+static int step_sum(void *ctx, __s64 ts, int proc, __s64 stack, __u64 count)
+{
+	struct step_sums *ss = ctx;
+	__s64 b = ts / ss->step * ss->step;
+	uint64_t i;
+
+	(void)proc;
+	(void)stack;
+	if (hashmap__get(&ss->at, (uint64_t)b, &i)) {
+		ss->v[i].n += count;
+		return 0;
+	}
+	if (ARRAY_GROW(ss->v, ss->cap, ss->nr + 1, 256))
+		return -ENOMEM;
+	ss->v[ss->nr] = (struct step_sum){ b, count };
+	return hashmap__set(&ss->at, (uint64_t)b, ss->nr++);
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+	const struct step_sum *x = a, *y = b;
+
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
 static int pg_query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
 			     store_timeline_fn fn, void *ctx)
 {
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
+	struct step_sums ss = { .step = step, .at = HASHMAP_INIT };
+	struct pg_edges edges;
+	struct pg_spans sp = { .nr = 1, .nr_edges = 1 };
 	PGresult *res = NULL;
+	size_t k;
 	int i, err;
 
 	if (step < 1)
 		return -EINVAL;
 	err = pg_ready(p);
-	err = err ?: strbuf__addf(&w.sql, "SELECT (s.ts / %lld) * %lld AS b, sum(u.count)"
-		" FROM samples s JOIN processes p ON p.id = s.process_id"
-		" JOIN runs r ON r.id = s.run_id JOIN hosts h ON h.id = r.host_id"
-		" CROSS JOIN LATERAL unnest(s.counts) AS u(count)", (long long)step,
-		(long long)step);
-	err = err ?: pg_build_where(&w, sel, true);
-	err = err ?: strbuf__adds(&w.sql, " GROUP BY b ORDER BY b");
-	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
-	for (i = 0; !err && i < PQntuples(res); i++)
-		err = fn(ctx, cell_int(res, i, 0), (__u64)cell_int(res, i, 1));
-	PQclear(res);
-	w_release(&w);
+	if (!sel->nr_pids && !sel->comm && !sel->build_id) {
+		/* each bucket's total is in its row */
+		err = err ?: strbuf__addf(&w.sql, "SELECT (s.ts / %lld) * %lld AS b, sum(s.n)"
+			" FROM samples s JOIN runs r ON r.id = s.run_id"
+			" JOIN hosts h ON h.id = r.host_id", (long long)step, (long long)step);
+		err = err ?: pg_build_where(&w, sel, true);
+		err = err ?: strbuf__adds(&w.sql, " GROUP BY b ORDER BY b");
+		err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
+		for (i = 0; !err && i < PQntuples(res); i++)
+			err = fn(ctx, cell_int(res, i, 0), (__u64)cell_int(res, i, 1));
+		PQclear(res);
+		w_release(&w);
+		return err;
+	}
+	/* the processes' entries, summed here */
+	sp.v[0] = (struct pg_span){ SRC_SAMPLES, sel->since > 0 ? sel->since : 0,
+				    sel->until > 0 ? sel->until : LLONG_MAX };
+	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			     "cannot query samples");
+	if (err)
+		return err;
+	err = pg_edges__read(p, sel, &sp, &edges);
+	PQclear(PQexec(p->conn, "COMMIT"));
+	if (!err) {
+		err = pg_edges__each(&edges, step_sum, &ss);
+		pg_edges__release(&edges);
+	}
+	if (!err && ss.nr)
+		qsort(ss.v, ss.nr, sizeof(*ss.v), cmp_step);
+	for (k = 0; !err && k < ss.nr; k++)
+		err = fn(ctx, ss.v[k].b, ss.v[k].n);
+	hashmap__release(&ss.at);
+	free(ss.v);
 	return err;
+}
+
+/* Sums per (executable build id, comm), from the rollups and from the edges. */
+struct build_sum {
+	const char *build_id, *comm;	/* borrowed from a result */
+	__u64 n;
+};
+
+struct build_sums {
+	struct hashmap at;	/* hash of the key (+1 on collision) -> index in v */
+	struct build_sum *v;
+	size_t nr, cap;
+	PGresult *procs;
+};
+
+static int build_add(struct build_sums *bs, const char *build_id, const char *comm, __u64 n)
+{
+	uint64_t h = str_hash(build_id, strlen(build_id)) * 31 + str_hash(comm, strlen(comm)), i;
+
+	for (;; h++) {
+		if (!hashmap__get(&bs->at, h, &i))
+			break;
+		if (!strcmp(bs->v[i].build_id, build_id) && !strcmp(bs->v[i].comm, comm)) {
+			bs->v[i].n += n;
+			return 0;
+		}
+	}
+	if (ARRAY_GROW(bs->v, bs->cap, bs->nr + 1, 64))
+		return -ENOMEM;
+	bs->v[bs->nr] = (struct build_sum){ build_id, comm, n };
+	return hashmap__set(&bs->at, h, bs->nr++);
+}
+
+static int build_edge(void *ctx, __s64 ts, int proc, __s64 stack, __u64 count)
+{
+	struct build_sums *bs = ctx;
+
+	(void)ts;
+	(void)stack;
+	return build_add(bs, PQgetvalue(bs->procs, proc, P_BUILD_ID),
+			 PQgetvalue(bs->procs, proc, P_COMM), count);
+}
+
+/* Most samples first, then by build id and comm, byte by byte (as SQLite orders them). */
+static int cmp_build(const void *a, const void *b)
+{
+	const struct build_sum *x = a, *y = b;
+	int c;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	c = strcmp(x->build_id, y->build_id);
+	return c ?: strcmp(x->comm, y->comm);
 }
 
 static int pg_query_builds(struct store *st, const struct store_selector *sel, store_build_fn fn,
@@ -1830,22 +2310,45 @@ static int pg_query_builds(struct store *st, const struct store_selector *sel, s
 {
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
+	struct build_sums bs = { .at = HASHMAP_INIT };
+	struct pg_edges edges = { .proc_row = HASHMAP_INIT };
+	struct pg_spans sp;
 	PGresult *res = NULL;
+	size_t k;
 	int i, err;
 
+	pg_spans(sel, &sp);
 	err = pg_ready(p);
-	err = err ?: strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n");
-	err = err ?: w_counts_from(&w, sel, false);
-	err = err ?: strbuf__adds(&w.sql, " CROSS JOIN LATERAL unnest(s.counts) AS u(count)"
-				  " WHERE true");
-	err = err ?: w_proc_conds(&w, sel);
-	err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm"
-		" ORDER BY n DESC, p.exe_build_id, p.comm");
-	err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
-	for (i = 0; !err && i < PQntuples(res); i++)
-		err = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			 (__u64)cell_int(res, i, 2));
+	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			     "cannot query samples");
+	if (err)
+		return err;
+	if (sp.nr > sp.nr_edges) {
+		err = strbuf__adds(&w.sql, "SELECT p.exe_build_id, p.comm, sum(u.count) AS n");
+		err = err ?: w_counts_from(&w, sel, &sp, false);
+		err = err ?: strbuf__adds(&w.sql, " CROSS JOIN LATERAL unnest(s.counts) AS u(count)"
+					  " WHERE true");
+		err = err ?: w_proc_conds(&w, sel);
+		err = err ?: strbuf__adds(&w.sql, " GROUP BY p.exe_build_id, p.comm");
+		err = err ?: pg_query(p, w.sql.buf, w.nr, w.params, "cannot query samples", &res);
+	}
+	if (!err && sp.nr_edges)
+		err = pg_edges__read(p, sel, &sp, &edges);
+	PQclear(PQexec(p->conn, "COMMIT"));
+	for (i = 0; !err && res && i < PQntuples(res); i++)
+		err = build_add(&bs, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				(__u64)cell_int(res, i, 2));
+	bs.procs = edges.procs;
+	if (!err && edges.procs)
+		err = pg_edges__each(&edges, build_edge, &bs);
+	if (!err && bs.nr)
+		qsort(bs.v, bs.nr, sizeof(*bs.v), cmp_build);
+	for (k = 0; !err && k < bs.nr; k++)
+		err = fn(ctx, bs.v[k].build_id, bs.v[k].comm, bs.v[k].n);
 	PQclear(res);
+	pg_edges__release(&edges);
+	hashmap__release(&bs.at);
+	free(bs.v);
 	w_release(&w);
 	return err;
 }
@@ -2013,7 +2516,7 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 	err = pg_ready(p);
 	snprintf(cut, sizeof(cut), "%lld", (long long)cut_day);
 	/*
-	 * the rollups and marks of the expired days first, in one statement:
+	 * the rollups of the expired days first, in one statement:
 	 * until their partitions are gone, readers may see those days' edges
 	 * but never rollups counting samples already dropped, and a gc that
 	 * fails after this leaves what the next one drops
@@ -2021,9 +2524,8 @@ static int pg_expire(struct store *st, __s64 before, __u64 *deleted)
 	snprintf(sql, sizeof(sql), "%lld", (long long)cut_day * DAY_SECS);
 	params[0] = sql;
 	if (!err) {
-		err = pg_query(p, "WITH a AS (DELETE FROM rollup_h WHERE hour < $1::bigint),"
-			       " b AS (DELETE FROM rollup_d WHERE day < $1::bigint)"
-			       " DELETE FROM shipped WHERE ts < $1::bigint", 1, params,
+		err = pg_query(p, "WITH a AS (DELETE FROM rollup_h WHERE hour < $1::bigint)"
+			       " DELETE FROM rollup_d WHERE day < $1::bigint", 1, params,
 			       "cannot expire samples", &res);
 		if (!err)
 			PQclear(res);
@@ -2113,8 +2615,7 @@ static int pg_measure(struct store *st, struct store_measure *m)
 	memset(m, 0, sizeof(*m));
 	err = pg_used_bytes(st, &m->used_bytes);
 	err = err ?: pg_query(p,
-		"SELECT (SELECT coalesce(sum(c), 0) FROM samples, unnest(counts) c),"
-		" (SELECT coalesce(sum(cardinality(counts)), 0) FROM samples),"
+		"SELECT (SELECT coalesce(sum(n), 0) FROM samples), (SELECT count(*) FROM samples),"
 		" (SELECT count(DISTINCT ts) FROM samples), (SELECT count(*) FROM stacks),"
 		" (SELECT count(*) FROM frames), (SELECT count(*) FROM processes),"
 		" (SELECT count(*) FROM runs),"
