@@ -1033,6 +1033,20 @@ static void test_migrate_from_4(void **state)
 	fill(st);
 	store__free(st);
 	compare_with("folded", sels[0], tmp("migrate.db"), db);
+	/* a row cut short (a damaged or foreign writer's) is refused in one line, not read past */
+	assert_true(psql_count("migrate", "WITH u AS (UPDATE samples SET e = substr(e, 1,"
+			       " length(e) - 1) WHERE ts = 1700007000 RETURNING 1)"
+			       " SELECT count(*) FROM u") >= 1);
+	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", db, "--since",
+				     "@1700007000", "--until", "@1700007100", NULL), 0);
+	{
+		char *err = slurp(tmp("err"));
+
+		if (!strstr(err, "a row of samples is malformed") ||
+		    strchr(err, '\n') != err + strlen(err) - 1)
+			fail_msg("expected one line about the malformed row, got: %s", err);
+		free(err);
+	}
 }
 
 /* Labels whose values hold commas (and '=') arrive whole through `profile push`. */

@@ -1588,8 +1588,11 @@ static int bucket_entries(const char *e, int len, pg_entry_fn fn, void *ctx)
 		if (!err && n > (__u64)(end - p) / 9)
 			return -EBADMSG;
 		for (; !err && n; n--) {
-			__s64 stack = be_i64((const char *)p);
+			__s64 stack;
 
+			if (end - p < 9)
+				return -EBADMSG;
+			stack = be_i64((const char *)p);
 			p += 8;
 			err = get_varint(&p, end, &count) ?: fn(ctx, proc, stack, count);
 		}
