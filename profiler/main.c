@@ -11,6 +11,7 @@
 
 #include "cmds.h"
 #include "common/log.h"
+#include "common/sigbus.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
 	size_t i;
 
 	libbpf_set_print(libbpf_print);
+	/* a mapped binary truncated under a reader is abandoned, not the end of us */
+	sigbus__install();
 	if (argc > 1 && argv[1][0] != '-') {
 		for (i = 0; i < NR_CMDS; i++) {
 			if (!strcmp(argv[1], cmds[i].name))

@@ -21,6 +21,7 @@
 #include "symbolizer_internal.h"
 #include "common/array.h"
 #include "common/log.h"
+#include "common/sigbus.h"
 
 /*
  * A binary keeps one of these per function (16 bytes), its name in one blob
@@ -58,6 +59,14 @@ struct dso {
 	size_t nr_segs;
 	struct dso_sym *syms;
 	size_t nr_syms;
+	/*
+	 * A SIGBUS while reading the mapped file (truncated meanwhile): libdw's
+	 * state of it is abandoned (leaked, never touched again), the symbol
+	 * table (a copy) still names addresses
+	 */
+	bool poisoned;
+	char *scratch;		/* the last DWARF answer's strings, copied out of the mapping */
+	size_t cap_scratch;
 };
 
 /* libdwfl's search path: the binary's directory, its .debug/, then debug roots */
@@ -304,13 +313,42 @@ static void read_build_id(struct dso *d)
 		snprintf(d->build_id + 2 * i, 3, "%02x", bits[i]);
 }
 
+/* dso__open()'s reading of the file, @fd taken over by libdwfl; under a SIGBUS guard. */
+static int read_elf(struct dso *d, int fd, const char *path, size_t size)
+{
+	GElf_Addr bias;
+	Elf *elf;
+	int err;
+
+	d->mod = dwfl_report_elf(d->dwfl, path, path, fd, 0, false);
+	if (!d->mod || dwfl_report_end(d->dwfl, NULL, NULL)) {
+		pr_warn("'%s': not a usable ELF file: %s", path, dwfl_errmsg(-1));
+		return -ENOEXEC;
+	}
+	elf = dwfl_module_getelf(d->mod, &bias);
+	if (!elf) {
+		pr_warn("'%s': cannot read ELF: %s", path, dwfl_errmsg(-1));
+		return -ENOEXEC;
+	}
+	err = check_sections(elf, path, size);
+	if (err)
+		return err;
+	err = read_segments(d, elf);
+	if (err) {
+		pr_warn("'%s': no loadable segments", path);
+		return err;
+	}
+	d->elf_bias = bias;
+	read_build_id(d);
+	return read_symbols(d, bias);
+}
+
 struct dso *dso__open(int fd, const char *path)
 {
+	struct sigbus_guard g;
 	struct stat st;
 	size_t size;
 	struct dso *d;
-	GElf_Addr bias;
-	Elf *elf;
 	int err;
 
 	if (fstat(fd, &st)) {
@@ -335,29 +373,15 @@ struct dso *dso__open(int fd, const char *path)
 		goto err_out;
 	}
 	/* libdwfl takes @fd over from here, also on failure */
-	d->mod = dwfl_report_elf(d->dwfl, path, path, fd, 0, false);
-	if (!d->mod || dwfl_report_end(d->dwfl, NULL, NULL)) {
-		pr_warn("'%s': not a usable ELF file: %s", path, dwfl_errmsg(-1));
-		err = -ENOEXEC;
-		goto err_out;
+	sigbus__enter(&g);
+	if (!sigsetjmp(g.env, 1)) {
+		err = read_elf(d, fd, path, size);
+	} else {
+		pr_warn("'%s' changed while it was read (truncated?): not used", path);
+		d->poisoned = true;
+		err = -EIO;
 	}
-	elf = dwfl_module_getelf(d->mod, &bias);
-	if (!elf) {
-		pr_warn("'%s': cannot read ELF: %s", path, dwfl_errmsg(-1));
-		err = -ENOEXEC;
-		goto err_out;
-	}
-	err = check_sections(elf, path, size);
-	if (err)
-		goto err_out;
-	err = read_segments(d, elf);
-	if (err) {
-		pr_warn("'%s': no loadable segments", path);
-		goto err_out;
-	}
-	d->elf_bias = bias;
-	read_build_id(d);
-	err = read_symbols(d, bias);
+	sigbus__leave(&g);
 	if (err)
 		goto err_out;
 	pr_debug("'%s': %zu function symbols, build id %s", path, d->nr_syms,
@@ -374,9 +398,15 @@ void dso__free(struct dso *d)
 {
 	if (!d)
 		return;
-	dwarf_index__free(d->dwarf);
-	if (d->dwfl)
-		dwfl_end(d->dwfl);
+	if (!d->poisoned) {
+		dwarf_index__free(d->dwarf);
+		if (d->dwfl)
+			dwfl_end(d->dwfl);
+	} else {
+		sigbus__abandon(d->dwarf);
+		sigbus__abandon(d->dwfl);
+	}
+	free(d->scratch);
 	free(d->names);
 	free(d->segs);
 	free(d->syms);
@@ -455,17 +485,76 @@ static void load_dwarf(struct dso *d)
 			strerror(errno));
 }
 
+/* Copy @n frames' strings out of the mapping into d->scratch. */
+static int copy_out(struct dso *d, struct dso_frame *out, int n)
+{
+	size_t need = 0, at = 0, len;
+	const char **strs[3];
+	int i, k;
+
+	for (i = 0; i < n; i++) {
+		strs[0] = &out[i].name, strs[1] = &out[i].file, strs[2] = &out[i].comp_dir;
+		for (k = 0; k < 3; k++)
+			if (*strs[k])
+				need += strlen(*strs[k]) + 1;
+	}
+	if (ARRAY_GROW(d->scratch, d->cap_scratch, need + 1, 256))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		strs[0] = &out[i].name, strs[1] = &out[i].file, strs[2] = &out[i].comp_dir;
+		for (k = 0; k < 3; k++) {
+			if (!*strs[k])
+				continue;
+			len = strlen(*strs[k]) + 1;
+			memcpy(d->scratch + at, *strs[k], len);
+			*strs[k] = d->scratch + at;
+			at += len;
+		}
+	}
+	return 0;
+}
+
+/* The DWARF part of dso__resolve(), reading the mapped file: under a SIGBUS guard. */
+static int resolve_dwarf(struct dso *d, __u64 vaddr, __u64 now, struct dso_frame *out, int max)
+{
+	int n;
+
+	if (!d->dwarf_tried)
+		load_dwarf(d);
+	if (!d->dwarf)
+		return 0;
+	n = dwarf_index__lookup(d->dwarf, vaddr + d->elf_bias - d->dwarf_bias, now, out, max);
+	return n > 0 && copy_out(d, out, n) ? 0 : n;
+}
+
+/*
+ * @vaddr's frames, inlined ones first, into @out; their strings stay valid
+ * until the next call for @d.
+ */
 int dso__resolve(struct dso *d, __u64 vaddr, bool use_dwarf, __u64 now, struct dso_frame *out,
 		 int max)
 {
+	struct sigbus_guard g;
 	int n = 0;
 
 	if (max <= 0)
 		return 0;
-	if (use_dwarf && !d->dwarf_tried)
-		load_dwarf(d);
-	if (use_dwarf && d->dwarf)
-		n = dwarf_index__lookup(d->dwarf, vaddr + d->elf_bias - d->dwarf_bias, now, out, max);
+	if (use_dwarf && !d->poisoned && (d->dwarf || !d->dwarf_tried)) {
+		sigbus__enter(&g);
+		if (!sigsetjmp(g.env, 1)) {
+			n = resolve_dwarf(d, vaddr, now, out, max);
+		} else {
+			pr_warn("'%s' changed while it was read (truncated?): its DWARF is not"
+				" used any more", dwfl_module_info(d->mod, NULL, NULL, NULL, NULL,
+								   NULL, NULL, NULL));
+			d->poisoned = true;
+			sigbus__abandon(d->dwarf);
+			d->dwarf = NULL;
+			d->dwarf_tried = true;
+			n = 0;
+		}
+		sigbus__leave(&g);
+	}
 	if (!n) {
 		out[0].name = dso__find_symbol(d, vaddr);
 		if (!out[0].name)
@@ -489,21 +578,21 @@ size_t dso__dwarf_mem(const struct dso *d)
 
 size_t dso__evict_dwarf(struct dso *d, __u64 older_than)
 {
-	return d->dwarf ? dwarf_index__evict(d->dwarf, older_than) : 0;
+	return d->dwarf && !d->poisoned ? dwarf_index__evict(d->dwarf, older_than) : 0;
 }
 
 const char *dso__debug_file(const struct dso *d)
 {
 	const char *debug = NULL;
 
-	if (d->mod)
+	if (d->mod && !d->poisoned)
 		dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debug);
 	return debug;
 }
 
 int dso__drop_elf(struct dso *d)
 {
-	if (!d->dwfl)
+	if (!d->dwfl || d->poisoned)
 		return 0;
 	/* the symbol table has its own copy of the names */
 	dwarf_index__free(d->dwarf);

@@ -227,7 +227,8 @@ int python__read_elf(int fd, __u64 start, __u64 pgoff, struct python_interp *out
 	int err;
 
 	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: a file truncated meanwhile is a read error, not a SIGBUS */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf)
 		return -EINVAL;
 	err = read_dynsyms(elf, &es);

@@ -33,6 +33,7 @@
 #include "bpf/profiler.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
+#include "common/sigbus.h"
 
 static const char *fixture(const char *name)
 {
@@ -375,6 +376,88 @@ static void test_symbolize_deleted_binary(void **state)
 	expect_user(s, c.pid, c.first, "symfix_first", NULL);
 	stop_child(&c);
 	symbolizer__free(s);
+}
+
+/* The value of symbol @name in ELF file @path, 0 when absent. */
+static GElf_Addr symbol_value(const char *path, const char *name)
+{
+	int fd = open(path, O_RDONLY);
+	Elf_Scn *scn = NULL;
+	GElf_Addr v = 0;
+	Elf *elf;
+
+	assert_true(fd >= 0);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	while (!v && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (i = 0; i < sh.sh_size / (sh.sh_entsize ?: 1); i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (gelf_getsym(data, (int)i, &sym) &&
+			    (n = elf_strptr(elf, sh.sh_link, sym.st_name)) && !strcmp(n, name)) {
+				v = sym.st_value;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return v;
+}
+
+/*
+ * A binary truncated while the symbolizer has it mapped (a library copied
+ * over in place, by whoever may write it): reading it again is a SIGBUS,
+ * caught; the DWARF of it is given up, its symbol table (a copy) still
+ * names functions, and the process goes on.
+ */
+static void test_binary_truncated_while_mapped(void **state)
+{
+	char path[] = "/tmp/symfix-truncated-XXXXXX";
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f[SYM_MAX_FRAMES];
+	GElf_Addr first, second;
+	unsigned long caught;
+	int fd = mkstemp(path), h, n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sigbus__install(), 0);
+	copy_file(fixture("symfix-pie"), path, SIZE_MAX);
+	first = symbol_value(path, "symfix_first");
+	second = symbol_value(path, "symfix_second");
+	assert_true(first && second);
+	h = symbolizer__open_file(s, path);
+	assert_true(h >= 0);
+	n = symbolizer__file_addr(s, h, first, f, SYM_MAX_FRAMES);
+	assert_true(n >= 1);
+	assert_string_equal(f[n - 1].name, "symfix_first");
+	assert_non_null(f[n - 1].file);	/* from its DWARF */
+	/* cut to its first page: every page the symbolizer read past it is gone */
+	assert_int_equal(truncate(path, 4096), 0);
+	caught = sigbus__caught();
+	n = symbolizer__file_addr(s, h, second + 1, f, SYM_MAX_FRAMES);
+	print_message("after the truncation: %d frame(s), '%s'; %lu SIGBUS caught\n", n,
+		      n ? f[0].name : "", sigbus__caught() - caught);
+	assert_true(sigbus__caught() > caught);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].name, "symfix_second");
+	assert_null(f[0].file);
+	/* and the symbol table keeps naming */
+	n = symbolizer__file_addr(s, h, first + 1, f, SYM_MAX_FRAMES);
+	assert_true(n >= 1);
+	symbolizer__free(s);
+	unlink(path);
 }
 
 static int keep_exec_map(void *ctx, const struct sym_exec_map *m)
@@ -1326,6 +1409,7 @@ int main(void)
 		cmocka_unit_test(test_symbolize_self_and_libs),
 		cmocka_unit_test(test_symbolize_pie_and_nopie),
 		cmocka_unit_test(test_symbolize_deleted_binary),
+		cmocka_unit_test(test_binary_truncated_while_mapped),
 		cmocka_unit_test(test_symbolize_gone_process),
 		cmocka_unit_test(test_samples_after_exit_keep_names),
 		cmocka_unit_test(test_file_frames_named_after_exit),

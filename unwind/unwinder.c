@@ -33,6 +33,7 @@
 #include "unwind.h"
 #include "unwind_internal.h"
 #include "common/clock.h"
+#include "common/sigbus.h"
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "symbolizer/symbolizer.h"
@@ -803,8 +804,23 @@ static void run_job(struct unwinder *u, struct build_job *j)
 	size_t nr = 0;
 
 	j->err = !pk || !elf ? -ENOMEM : 0;
-	if (!j->err)
-		j->err = unwind_table__build_stream(elf, j->name, &lim, pack_rows_cb, pk, &nr, &st);
+	if (!j->err) {
+		struct sigbus_guard g;
+
+		sigbus__enter(&g);
+		if (!sigsetjmp(g.env, 1)) {
+			j->err = unwind_table__build_stream(elf, j->name, &lim, pack_rows_cb, pk,
+							    &nr, &st);
+		} else {
+			/* truncated meanwhile: libelf's and libdw's state of it is left behind */
+			pr_warn("'%s' changed while its unwind table was derived (truncated?)",
+				j->name);
+			j->err = -EIO;
+			sigbus__abandon(elf);
+			elf = NULL;
+		}
+		sigbus__leave(&g);
+	}
 	if (!j->err)
 		j->err = unwind_packer__finish(pk, &j->blob, &j->size, &j->nr);
 	j->unsupported = st.unsupported;
@@ -1049,65 +1065,31 @@ static bool stamp_changed(struct unwinder *u, __u32 tgid, const struct sym_exec_
 }
 
 /*
- * The bin of file mapping @m, opening the file and building its table the
- * first time, and again when there was no room for it or it was evicted, or
- * the file changed under its inode.
+ * bin_for_map()'s reading of the mapped file @map (@sb its stat): the bin,
+ * @idx when known, its table built. Under a SIGBUS guard: the file may be
+ * truncated while it is read.
  */
-static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
+static int bin_from_file(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m,
+			 uint64_t key, int idx, int fd, void *map, const struct stat *sb)
 {
 	struct bin_file file = { 0 };
-	uint64_t key, bkey = 0, val;
+	uint64_t bkey = 0, val;
 	bool is_new = false;
-	void *map = MAP_FAILED;
 	Elf *elf = NULL;
-	struct stat sb;
-	int fd, idx = -1;
 
-	key = map_inode_key(m);
-	if (hashmap__get(&u->bin_by_inode, key, &val)) {
-		uint64_t now = map_build_id_key(m), had = u->bins[val].build_id;
-
-		if ((now && had && now != had) ||
-		    (u->bins[val].has_table && stamp_changed(u, tgid, m, val, now))) {
-			/*
-			 * Another file under the inode: a binary relinked in
-			 * place, or a new file given a freed inode. Its table is
-			 * another binary's (found by build id), or a new one.
-			 */
-			pr_debug("'%s': changed under its inode: opened again", m->path);
-			hashmap__delete(&u->bin_by_inode, key, NULL);
-			/* the BPF side no longer walks new processes with the old table */
-			unwind_files__drop(u->files, unwind_kernel_dev(m->dev_major, m->dev_minor),
-					   m->inode);
-		} else if (!u->bins[val].retry) {
-			return val;
-		} else {
-			idx = val;
-		}
-	}
-	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->dev_major,
-				      m->dev_minor, m->inode, m->path);
-	if (fd == -ESRCH)
-		return idx >= 0 ? idx : -ESRCH;	/* gone first: nothing learnt about the binary */
-	/*
-	 * Mapped here, not by libelf, so the table build may drop the pages it
-	 * has read (writable and private: libelf may convert data in place)
-	 */
 	file.fd = fd;
-	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > 0)
-		map = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (map != MAP_FAILED)
-		elf = elf_memory(map, sb.st_size);
+		elf = elf_memory(map, sb->st_size);
 	/* the content about to be read is the file's as of this change time */
-	if (map != MAP_FAILED && hashmap__set(&u->ctime_by_inode, key, stat_ctime_ns(&sb))) {
+	if (map != MAP_FAILED && hashmap__set(&u->ctime_by_inode, key, stat_ctime_ns(sb))) {
 		idx = -ENOMEM;
 		goto out;
 	}
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		bkey = build_id_key(elf);
 		file.build_id = bkey;
-		file.mtime_ns = (__s64)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-		file.size = sb.st_size;
+		file.mtime_ns = (__s64)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+		file.size = sb->st_size;
 		/* data of the other byte order is converted in place: such pages must stay */
 		if (elf_getident(elf, NULL)[EI_DATA] == ELFDATA2LSB)
 			file.map = map;
@@ -1139,11 +1121,77 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
 	}
 out:
 	elf_end(elf);
+	return idx;
+}
+
+static int bin_from_file_guarded(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m,
+				 uint64_t key, int idx, int fd, void *map, const struct stat *sb)
+{
+	struct sigbus_guard g;
+	int got;
+
+	sigbus__enter(&g);
+	if (!sigsetjmp(g.env, 1)) {
+		got = bin_from_file(u, tgid, m, key, idx, fd, map, sb);
+	} else {
+		/* what libelf and libdw had of it is left behind; the rows streamed are unused */
+		pr_warn("'%s' changed while its unwind table was derived (truncated?)", m->path);
+		got = -EIO;
+	}
+	sigbus__leave(&g);
+	return got;
+}
+
+/*
+ * The bin of file mapping @m, opening the file and building its table the
+ * first time, and again when there was no room for it or it was evicted, or
+ * the file changed under its inode.
+ */
+static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map *m)
+{
+	uint64_t key, val;
+	void *map = MAP_FAILED;
+	struct stat sb;
+	int fd, idx = -1, got;
+
+	key = map_inode_key(m);
+	if (hashmap__get(&u->bin_by_inode, key, &val)) {
+		uint64_t now = map_build_id_key(m), had = u->bins[val].build_id;
+
+		if ((now && had && now != had) ||
+		    (u->bins[val].has_table && stamp_changed(u, tgid, m, val, now))) {
+			/*
+			 * Another file under the inode: a binary relinked in
+			 * place, or a new file given a freed inode. Its table is
+			 * another binary's (found by build id), or a new one.
+			 */
+			pr_debug("'%s': changed under its inode: opened again", m->path);
+			hashmap__delete(&u->bin_by_inode, key, NULL);
+			/* the BPF side no longer walks new processes with the old table */
+			unwind_files__drop(u->files, unwind_kernel_dev(m->dev_major, m->dev_minor),
+					   m->inode);
+		} else if (!u->bins[val].retry) {
+			return val;
+		} else {
+			idx = val;
+		}
+	}
+	fd = symbolizer__open_mapping(u->proc_root, tgid, m->start, m->end, m->dev_major,
+				      m->dev_minor, m->inode, m->path);
+	if (fd == -ESRCH)
+		return idx >= 0 ? idx : -ESRCH;	/* gone first: nothing learnt about the binary */
+	/*
+	 * Mapped here, not by libelf, so the table build may drop the pages it
+	 * has read (writable and private: libelf may convert data in place)
+	 */
+	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > 0)
+		map = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	got = bin_from_file_guarded(u, tgid, m, key, idx, fd, map, &sb);
 	if (map != MAP_FAILED)
 		munmap(map, sb.st_size);
 	if (fd >= 0)
 		close(fd);
-	return idx;
+	return got;
 }
 
 /*
