@@ -406,8 +406,9 @@ $(OUTPUT)/bench/fleet: bench/fleet.c $(LIB_OBJS)
 .PHONY: bench-fleet
 FLEET_HOSTS ?= 50
 FLEET_HOURS ?= 24
+FLEET_PER_BUCKET ?= 100
 bench-fleet: $(OUTPUT)/profile $(OUTPUT)/bench/fleet
-	bench/fleet.sh $(OUTPUT) $(FLEET_HOSTS) $(FLEET_HOURS)
+	bench/fleet.sh $(OUTPUT) $(FLEET_HOSTS) $(FLEET_HOURS) $(FLEET_PER_BUCKET)
 
 # Unwind table builds of a few big binaries: rows, CPU time, a hash of the rows (bench/tables.c).
 $(OUTPUT)/bench/tables: bench/tables.c $(LIB_OBJS)
