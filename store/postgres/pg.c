@@ -1379,8 +1379,8 @@ static void w_span(struct pg_where *w, const struct pg_span *span, const char *r
 		[SRC_SAMPLES] = "SELECT ts, run_id, e FROM samples WHERE true",
 		[SRC_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h WHERE true",
 		[SRC_DAYS] = "SELECT run_id, process_id, stacks, counts FROM rollup_d WHERE true",
-		[SRC_OPEN_HOURS] = "SELECT run_id, process_id, stacks, counts FROM rollup_h"
-				   " WHERE NOT in_day",
+		[SRC_OPEN_HOURS] = ("SELECT run_id, process_id, stacks, counts FROM rollup_h"
+				    " WHERE NOT in_day"),
 	};
 	static const char *const col[] = {
 		[SRC_SAMPLES] = "ts", [SRC_HOURS] = "hour", [SRC_DAYS] = "day",
