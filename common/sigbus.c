@@ -13,11 +13,16 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	struct sigbus_guard *g = sigbus_top;
 
-	(void)si;
 	(void)uc;
-	if (!g) {
-		/* not ours to catch: the fault repeats with the default action */
+	if (!g || si->si_code <= 0) {
+		/*
+		 * Not ours to catch: a fault outside a guard repeats with the
+		 * default action; a SIGBUS sent by kill() (si_code <= 0) may
+		 * arrive anywhere, inside malloc too, and is not jumped out of
+		 */
 		signal(sig, SIG_DFL);
+		if (si->si_code <= 0)
+			raise(sig);
 		return;
 	}
 	__atomic_fetch_add(&caught, 1, __ATOMIC_RELAXED);

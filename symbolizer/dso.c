@@ -65,6 +65,7 @@ struct dso {
 	 * table (a copy) still names addresses
 	 */
 	bool poisoned;
+	char *path;		/* for messages: libdwfl's copy is not read once poisoned */
 	char *scratch;		/* the last DWARF answer's strings, copied out of the mapping */
 	size_t cap_scratch;
 };
@@ -360,7 +361,8 @@ struct dso *dso__open(int fd, const char *path)
 	}
 	size = st.st_size;
 	d = calloc(1, sizeof(*d));
-	if (!d) {
+	if (!d || !(d->path = strdup(path))) {
+		free(d);
 		close(fd);
 		errno = ENOMEM;
 		return NULL;
@@ -403,9 +405,14 @@ void dso__free(struct dso *d)
 		if (d->dwfl)
 			dwfl_end(d->dwfl);
 	} else {
+		/*
+		 * libdw's state is left as it was; libdwfl closed the file after
+		 * mapping it, and the mapping of a truncated file holds no pages
+		 */
 		sigbus__abandon(d->dwarf);
 		sigbus__abandon(d->dwfl);
 	}
+	free(d->path);
 	free(d->scratch);
 	free(d->names);
 	free(d->segs);
@@ -545,8 +552,7 @@ int dso__resolve(struct dso *d, __u64 vaddr, bool use_dwarf, __u64 now, struct d
 			n = resolve_dwarf(d, vaddr, now, out, max);
 		} else {
 			pr_warn("'%s' changed while it was read (truncated?): its DWARF is not"
-				" used any more", dwfl_module_info(d->mod, NULL, NULL, NULL, NULL,
-								   NULL, NULL, NULL));
+				" used any more", d->path);
 			d->poisoned = true;
 			sigbus__abandon(d->dwarf);
 			d->dwarf = NULL;

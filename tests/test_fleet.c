@@ -55,6 +55,23 @@ static int profile(const char *out, const char *err, ...)
 	return wait_exit(spawn(argv, out, err));
 }
 
+/* The first number psql prints for @sql in database @db; -1 for none. */
+static int psql_count(const char *db, const char *sql)
+{
+	char cmd[1024];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/psql -X -At -h %s -p %d -U postgres -d %s -c \"%s\"",
+		 server.bin, server.dir, server.port, db, sql);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (fscanf(f, "%d", &n) != 1)
+		n = -1;
+	pclose(f);
+	return n;
+}
+
 /* ---- one data set, written to both backends ---- */
 
 #define T0 1700000000LL	/* 2023-11-14 22:13:20 UTC: buckets cross a day */
@@ -306,6 +323,16 @@ static void test_same_answers(void **state)
 		compare("flamegraph", sels[i], tmp("equal.db"));
 	}
 	compare_timelines(tmp("equal.db"), server.conninfo);
+	/* the server's varints are the ones bucket_entries() reads; out of range is an error */
+	assert_int_equal(psql_count("postgres", "SELECT count(*) FROM (VALUES (0, '00'),"
+				    " (127, '7f'), (128, '8001'), (16383, 'ff7f'), (16384, '808001'),"
+				    " (2097151, 'ffff7f'), (2097152, '80808001'), (268435455, 'ffffff7f'),"
+				    " (268435456, '8080808001'), (34359738367, 'ffffffff7f')) AS t(v, h)"
+				    " WHERE encode(profile_varint(v), 'hex') = h"), 10);
+	assert_int_not_equal(pg_server__psql(&server, "SELECT profile_varint(v) FROM"
+					     " (VALUES (34359738368)) AS t(v)"), 0);
+	assert_int_not_equal(pg_server__psql(&server, "SELECT profile_varint(v) FROM"
+					     " (VALUES (-1)) AS t(v)"), 0);
 	/* a pattern no backend could take is refused before either sees it */
 	assert_int_not_equal(profile(tmp("out"), tmp("err"), "folded", "--db", server.uri,
 				     "--host", "h[12", NULL), 0);
@@ -603,22 +630,6 @@ static void test_agent_ships_through_faults(void **state)
 }
 
 /* ---- retention on the central store ---- */
-
-static int psql_count(const char *db, const char *sql)
-{
-	char cmd[1024];
-	int n = -1;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%s/psql -X -At -h %s -p %d -U postgres -d %s -c \"%s\"",
-		 server.bin, server.dir, server.port, db, sql);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	if (fscanf(f, "%d", &n) != 1)
-		n = -1;
-	pclose(f);
-	return n;
-}
 
 static void write_at(const char *db, __s64 ts, __u32 stack)
 {

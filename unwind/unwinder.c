@@ -816,6 +816,7 @@ static void run_job(struct unwinder *u, struct build_job *j)
 			pr_warn("'%s' changed while its unwind table was derived (truncated?)",
 				j->name);
 			j->err = -EIO;
+			st.unsupported = 0;
 			sigbus__abandon(elf);
 			elf = NULL;
 		}

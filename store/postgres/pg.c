@@ -67,12 +67,15 @@
  */
 /*
  * A count as a varint (7 bits a byte, low first, the top bit on all but the
- * last): 1 byte under 128, 2 under 16384; NULL (refused: e is NOT NULL) from
- * 2^35, which neither a count (16 bits) nor a bucket's entries reach.
+ * last): 1 byte under 128, 2 under 16384. A negative value or one of 2^35
+ * and more (neither a count, 16 bits, nor a bucket's entries reach that)
+ * is an error (set_byte out of range), not a row that would misread: a NULL
+ * would vanish in string_agg. Not STRICT: PostgreSQL inlines it.
  */
+#define VARINT_OUT_OF_RANGE "set_byte('\\x00'::bytea, 1 + (v & 0)::integer, 0)"
 #define VARINT_FUNCTION \
 	"CREATE FUNCTION profile_varint(v bigint) RETURNS bytea LANGUAGE sql IMMUTABLE" \
-	" PARALLEL SAFE AS $f$ SELECT CASE" \
+	" PARALLEL SAFE AS $f$ SELECT CASE WHEN v < 0 THEN " VARINT_OUT_OF_RANGE \
 	" WHEN v < 128 THEN set_byte('\\x00'::bytea, 0, v::integer)" \
 	" WHEN v < 16384 THEN set_byte(set_byte('\\x0000'::bytea, 0, (v & 127 | 128)::integer)," \
 	" 1, (v >> 7)::integer)" \
@@ -84,7 +87,7 @@
 	" WHEN v < 34359738368 THEN set_byte(set_byte(set_byte(set_byte(set_byte(" \
 	"'\\x0000000000'::bytea, 0, (v & 127 | 128)::integer), 1, (v >> 7 & 127 | 128)::integer)," \
 	" 2, (v >> 14 & 127 | 128)::integer), 3, (v >> 21 & 127 | 128)::integer)," \
-	" 4, (v >> 28)::integer) END $f$;"
+	" 4, (v >> 28)::integer) ELSE " VARINT_OUT_OF_RANGE " END $f$;"
 
 /*
  * Rows of samples (ts, run, n, e) from rows of t(ts, [run_id,] p, s, c): a
@@ -2204,14 +2207,96 @@ static int cmp_step(const void *a, const void *b)
 	return x->b < y->b ? -1 : x->b > y->b;
 }
 
+/* A bucket row's entries of the selected processes (@ss->procs) into the step sums. */
+struct timeline_row {
+	struct step_sums *ss;
+	struct hashmap *procs;
+	__s64 ts;
+};
+
+static int timeline_entry(void *ctx, __s64 process, __s64 stack, __u64 count)
+{
+	struct timeline_row *tr = ctx;
+	uint64_t one;
+
+	if (!hashmap__get(tr->procs, (uint64_t)process, &one))
+		return 0;
+	return step_sum(tr->ss, tr->ts, 0, stack, count);
+}
+
+/*
+ * The timeline of a selection with process conditions: the processes
+ * selected first, then the bucket rows of the range, a row at a time
+ * (PQsetSingleRowMode: a week of a fleet's rows is not held at once), their
+ * entries of those processes summed here.
+ */
+static int timeline_of_processes(struct pg_store *p, const struct store_selector *sel,
+				 struct step_sums *ss)
+{
+	struct pg_where w = { .sql = STRBUF_INIT };
+	struct strbuf runs = STRBUF_INIT;
+	struct hashmap procs = HASHMAP_INIT;
+	struct pg_span span = { SRC_SAMPLES, sel->since > 0 ? sel->since : 0,
+				sel->until > 0 ? sel->until : LLONG_MAX };
+	struct timeline_row tr = { ss, &procs, 0 };
+	PGresult *res = NULL;
+	int i, err;
+
+	err = strbuf__adds(&w.sql, "SELECT p.id FROM processes p JOIN runs r ON r.id = p.run_id"
+			   " JOIN hosts h ON h.id = r.host_id WHERE true");
+	if (!err && sel->run_id)
+		w_num(&w, " AND r.id = $%d", sel->run_id);
+	w_run_conds(&w, sel);
+	err = err ?: w.err ?: w_proc_conds(&w, sel);
+	if (!err) {
+		res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
+		err = pg_check(p, res, "cannot query processes");
+		if (err)
+			res = NULL;
+	}
+	for (i = 0; !err && i < PQntuples(res); i++)
+		err = hashmap__set(&procs, (uint64_t)bin_int(res, i, 0), 1);
+	PQclear(res);
+	res = NULL;
+	w_release(&w);
+	w = (struct pg_where){ .sql = STRBUF_INIT };
+	w_runs(&w, sel, &runs);
+	w_span(&w, &span, runs.buf);
+	err = err ?: w.err;
+	if (!err && !PQsendQueryParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1))
+		err = pg_fail(p, NULL, "cannot query samples");
+	else if (!err) {
+		if (!PQsetSingleRowMode(p->conn))
+			err = pg_fail(p, NULL, "cannot query samples");
+		/* every result read, after an error too: the connection stays usable */
+		while ((res = PQgetResult(p->conn))) {
+			ExecStatusType t = PQresultStatus(res);
+
+			if (!err && t == PGRES_SINGLE_TUPLE) {
+				tr.ts = bin_int(res, 0, E_TS);
+				err = bucket_entries(PQgetvalue(res, 0, E_E),
+						     PQgetlength(res, 0, E_E), timeline_entry, &tr);
+				if (err == -EBADMSG)
+					pr_warn("PostgreSQL '%s': a row of samples is malformed",
+						p->base.name);
+			} else if (!err && t != PGRES_TUPLES_OK) {
+				err = pg_fail(p, res, "cannot query samples");
+			}
+			PQclear(res);
+		}
+	}
+	hashmap__release(&procs);
+	strbuf__release(&runs);
+	w_release(&w);
+	return err;
+}
+
 static int pg_query_timeline(struct store *st, const struct store_selector *sel, __s64 step,
 			     store_timeline_fn fn, void *ctx)
 {
 	struct pg_store *p = pg(st);
 	struct pg_where w = { .sql = STRBUF_INIT };
 	struct step_sums ss = { .step = step, .at = HASHMAP_INIT };
-	struct pg_edges edges;
-	struct pg_spans sp = { .nr = 1, .nr_edges = 1 };
 	PGresult *res = NULL;
 	size_t k;
 	int i, err;
@@ -2233,19 +2318,13 @@ static int pg_query_timeline(struct store *st, const struct store_selector *sel,
 		w_release(&w);
 		return err;
 	}
-	/* the processes' entries, summed here */
-	sp.v[0] = (struct pg_span){ SRC_SAMPLES, sel->since > 0 ? sel->since : 0,
-				    sel->until > 0 ? sel->until : LLONG_MAX };
 	err = err ?: pg_exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 			     "cannot query samples");
 	if (err)
 		return err;
-	err = pg_edges__read(p, sel, &sp, &edges);
-	PQclear(PQexec(p->conn, "COMMIT"));
-	if (!err) {
-		err = pg_edges__each(&edges, step_sum, &ss);
-		pg_edges__release(&edges);
-	}
+	err = timeline_of_processes(p, sel, &ss);
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		PQclear(PQexec(p->conn, "COMMIT"));
 	if (!err && ss.nr)
 		qsort(ss.v, ss.nr, sizeof(*ss.v), cmp_step);
 	for (k = 0; !err && k < ss.nr; k++)
