@@ -517,12 +517,65 @@ static void test_rebuilt_in_place(void **state)
 	assert_true(second2 >= 0.9 * all2 && first2 == 0);
 }
 
+/*
+ * A new process of a binary the agent has tabled, sampled before user space
+ * has read anything of it: the BPF side finds the table by the mapped file
+ * (unwind_files, by device and inode, checked against the inode's change
+ * time) and the stacks are whole. The agent is stopped (SIGSTOP) while the
+ * process runs, so no read of it can come first; its samples wait in the
+ * kernel's maps and are named after it exited. Broken, this path falls back
+ * to frame pointers, which this binary has none of: 6.13's multigrain
+ * timestamps once made every change time look new and this test would
+ * have caught it.
+ */
+static void test_new_process_before_read(void **state)
+{
+	char *db = tmp("unread.db"), *prog = tmp("unread");
+	const char *argv[] = { env_path("PROFILE"), "agent", "--db", db, "--bucket", "1",
+			       "--flush-interval", "1", NULL };
+	const char *run[] = { prog, "1.5", NULL };
+	double all1, whole1, all2, whole2;
+	pid_t agent, p1, p2;
+	int i;
+
+	(void)state;
+	REQUIRE_BPF();
+	build_tagged(prog, "unread", 4);
+	agent = spawn(argv, NULL, tmp("unread.err"));
+	for (i = 0; i < 600 && agent_flushes(db, NULL) < 2; i++)
+		sleep_s(0.1);
+	/* a first run: the agent reads it and tables its binary */
+	p1 = spawn(run, NULL, NULL);
+	boost(p1);
+	assert_int_equal(wait_exit(p1), 0);
+	sleep_s(1.5);
+	/* the second while the agent cannot look */
+	assert_int_equal(kill(agent, SIGSTOP), 0);
+	p2 = spawn(run, NULL, NULL);
+	boost(p2);
+	assert_int_equal(wait_exit(p2), 0);
+	assert_int_equal(kill(agent, SIGCONT), 0);
+	sleep_s(3);
+	kill(agent, SIGTERM);
+	assert_int_equal(wait_exit(agent), 0);
+
+	pid_samples(db, p1, ";main;outer_unread;leaf_unread", &all1, &whole1);
+	pid_samples(db, p2, ";main;outer_unread;leaf_unread", &all2, &whole2);
+	print_message("read first: %.0f samples, %.0f whole; never read while it ran: %.0f samples,"
+		      " %.0f whole\n", all1, whole1, all2, whole2);
+	if (whole2 < 0.9 * all2)
+		print_message("agent's log:\n%s\n", slurp(tmp("unread.err")));
+	assert_true(all2 >= 0.5 * 1.5 * 99);
+	assert_true(whole2 >= 0.9 * all2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_binaries_whole_system),
 		cmocka_unit_test(test_big_binary_while_flushing),
 		cmocka_unit_test(test_rebuilt_in_place),
+		cmocka_unit_test(test_new_process_before_read),
 	};
 
 	if (getenv("TEST_FILTER"))	/* one test: TEST_FILTER=test_rebuilt_in_place */
