@@ -1507,8 +1507,9 @@ static int barr_cell(PGresult *res, int row, int col, const char **first, int *n
 enum pg_col { C_COMM, C_HOST, C_PID, C_STACKS, C_COUNTS, C_MAX };
 enum pg_scol { S_HASH, S_FRAMES, S_MAX };
 enum pg_fcol {
-	F_HASH, F_MODULE, F_NAME, F_BUILD_ID, F_FILE, F_ADDR, F_DEPTH, F_LINE, F_START_LINE,
-	F_FLAGS, F_MAX,
+	F_HASH, F_MODULE, F_NAME, F_BUILD_ID, F_ADDR, F_DEPTH, F_FLAGS,
+	F_STACKS_MAX,	/* store__query_stacks() leaves the source lines out */
+	F_FILE = F_STACKS_MAX, F_LINE, F_START_LINE, F_MAX,
 };
 
 #define INT8OID 20
@@ -2032,14 +2033,17 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		const char *vals[1] = { arr.buf };
 		const int lens[1] = { (int)arr.len };
 
-		frames = PQexecParams(p->conn, "SELECT hash, module, name, build_id, file, addr, depth,"
-				      " line, start_line, flags + CASE WHEN kernel THEN 256 ELSE 0 END"
+		frames = PQexecParams(p->conn, sfn ? "SELECT hash, module, name, build_id, addr, depth,"
+				      " flags + CASE WHEN kernel THEN 256 ELSE 0 END, file, line,"
+				      " start_line FROM frames WHERE hash = ANY($1)" :
+				      "SELECT hash, module, name, build_id, addr, depth,"
+				      " flags + CASE WHEN kernel THEN 256 ELSE 0 END"
 				      " FROM frames WHERE hash = ANY($1)", 1, types, vals, lens,
 				      fmts, 1);
 		err = pg_check(p, frames, "cannot query frames");
 		if (err)
 			frames = NULL;
-		else if (PQnfields(frames) != F_MAX)
+		else if (PQnfields(frames) != (sfn ? F_MAX : F_STACKS_MAX))
 			err = -EBADMSG;
 	}
 	PQclear(PQexec(p->conn, "COMMIT"));
@@ -2062,11 +2066,11 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 			.name = PQgetisnull(frames, i, F_NAME) ? NULL : PQgetvalue(frames, i, F_NAME),
 			.module = PQgetvalue(frames, i, F_MODULE),
 			.build_id = PQgetvalue(frames, i, F_BUILD_ID),
-			.file = PQgetvalue(frames, i, F_FILE),
+			.file = sfn ? PQgetvalue(frames, i, F_FILE) : "",
 			.addr = (__u64)bin_int(frames, i, F_ADDR),
 			.depth = (int)bin_int(frames, i, F_DEPTH),
-			.line = (int)bin_int(frames, i, F_LINE),
-			.start_line = (int)bin_int(frames, i, F_START_LINE),
+			.line = sfn ? (int)bin_int(frames, i, F_LINE) : 0,
+			.start_line = sfn ? (int)bin_int(frames, i, F_START_LINE) : 0,
 			.id = i + 1,
 		};
 		if (hashmap__get(&frame_idx, (uint64_t)bin_int(frames, i, F_HASH), &idx))
