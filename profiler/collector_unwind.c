@@ -393,8 +393,6 @@ static void serve_pending(struct unwind_feeder *f)
 	free(tgids);
 }
 
-
-
 static void rescan_all(struct unwind_feeder *f)
 {
 	__u32 *tgids = NULL;

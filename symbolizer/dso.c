@@ -20,6 +20,7 @@
 
 #include "symbolizer_internal.h"
 #include "common/array.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/sigbus.h"
 
@@ -305,13 +306,12 @@ static void read_build_id(struct dso *d)
 {
 	const unsigned char *bits;
 	GElf_Addr vaddr;
-	int len, i;
+	int len;
 
 	len = dwfl_module_build_id(d->mod, &bits, &vaddr);
 	if (len <= 0 || len > 64)
 		return;
-	for (i = 0; i < len; i++)
-		snprintf(d->build_id + 2 * i, 3, "%02x", bits[i]);
+	hex_encode(d->build_id, bits, len);
 }
 
 /* dso__open()'s reading of the file, @fd taken over by libdwfl; under a SIGBUS guard. */

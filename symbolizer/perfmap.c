@@ -19,19 +19,9 @@
 
 #include "symbolizer_internal.h"
 #include "common/array.h"
+#include "common/hex.h"
 
 #define READ_CHUNK (64u << 10)
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Parse a hex number at @p (optional "0x"); returns the byte after it, or NULL. */
 static const char *parse_hex(const char *p, const char *end, __u64 *val)

@@ -23,6 +23,7 @@
 #include "common/strbuf.h"
 #include "common/strset.h"
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/log.h"
 
 static const char DELETED[] = " (deleted)";
@@ -122,14 +123,9 @@ static int set_path(struct proc_map *m, const char *path, size_t len, struct str
 static int set_build_id(struct proc_map *m, const unsigned char *bid, size_t len, char *hex,
 			struct strset *strs)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
 	int id;
 
-	for (i = 0; i < len; i++) {
-		hex[2 * i] = digits[bid[i] >> 4];
-		hex[2 * i + 1] = digits[bid[i] & 15];
-	}
+	hex_encode(hex, bid, len);
 	id = strset__add(strs, hex, 2 * len);
 	if (id < 0)
 		return id;

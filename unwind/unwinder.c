@@ -32,9 +32,11 @@
 
 #include "unwind.h"
 #include "unwind_internal.h"
+#include "common/array.h"
 #include "common/clock.h"
 #include "common/sigbus.h"
 #include "common/hashmap.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "symbolizer/symbolizer.h"
 
@@ -731,16 +733,6 @@ static __u64 build_cost(Elf *elf, const struct bin *b)
 	return cost;
 }
 
-/* Room for @n tgids in *@arr (grown one at a time: a few at most). */
-static bool reallocarray_ok(__u32 **arr, size_t n)
-{
-	__u32 *a = reallocarray(*arr, n, sizeof(**arr));
-
-	if (a)
-		*arr = a;
-	return a != NULL;
-}
-
 /* @tgid waits for bin @bin's table from the worker; false when out of memory. */
 static bool add_waiter(struct unwinder *u, __u32 tgid, int bin)
 {
@@ -750,15 +742,8 @@ static bool add_waiter(struct unwinder *u, __u32 tgid, int bin)
 		if (u->waiters[i].tgid == tgid && u->waiters[i].bin == bin)
 			return true;
 	}
-	if (u->nr_waiters == u->cap_waiters) {
-		size_t cap = u->cap_waiters ? 2 * u->cap_waiters : 16;
-		struct waiter *n = reallocarray(u->waiters, cap, sizeof(*n));
-
-		if (!n)
-			return false;
-		u->waiters = n;
-		u->cap_waiters = cap;
-	}
+	if (ARRAY_GROW(u->waiters, u->cap_waiters, u->nr_waiters + 1, 16))
+		return false;
 	u->waiters[u->nr_waiters].tgid = tgid;
 	u->waiters[u->nr_waiters++].bin = bin;
 	return true;
@@ -998,11 +983,6 @@ static uint64_t build_id_key(Elf *elf)
 
 	len = dwelf_elf_gnu_build_id(elf, &bits);
 	return len > 0 ? bytes_key(bits, len) : 0;
-}
-
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* build_id_key() of the build id the kernel gave for a mapping (hex); 0 when none. */
@@ -1468,7 +1448,7 @@ int unwinder__finish_builds(struct unwinder *u)
 {
 	struct build_job *done, *next;
 	__u32 *tgids = NULL;
-	size_t nr = 0, i;
+	size_t nr = 0, cap = 0, i;
 	int n = 0;
 	eventfd_t v;
 
@@ -1488,7 +1468,7 @@ int unwinder__finish_builds(struct unwinder *u)
 				i++;
 				continue;
 			}
-			if (!reallocarray_ok(&tgids, nr + 1))
+			if (ARRAY_GROW(tgids, cap, nr + 1, 16))
 				break;
 			tgids[nr++] = u->waiters[i].tgid;
 			u->waiters[i] = u->waiters[--u->nr_waiters];
@@ -1627,10 +1607,9 @@ err_out:
 
 void unwinder__free(struct unwinder *u)
 {
+	struct build_job *j;
 	size_t i = 0;
 	uint64_t val;
-
-	struct build_job *j;
 
 	if (!u)
 		return;
