@@ -400,6 +400,26 @@ static int pg_query(struct pg_store *p, const char *sql, int n, const char *cons
 	return err;
 }
 
+/*
+ * Run @sql with @n parameters (@types, @lens and @fmts as PQexecParams()
+ * takes them; NULL: text) for an answer in the binary format with @nfields
+ * columns; *@out gets it (the caller clears it), NULL on failure.
+ */
+static int pg_query_bin(struct pg_store *p, const char *sql, int n, const Oid *types,
+			const char *const *vals, const int *lens, const int *fmts, int nfields,
+			const char *what, PGresult **out)
+{
+	PGresult *res = PQexecParams(p->conn, sql, n, types, vals, lens, fmts, 1);
+	int err = pg_check(p, res, what);
+
+	if (!err && PQnfields(res) != nfields) {
+		PQclear(res);
+		err = -EBADMSG;
+	}
+	*out = err ? NULL : res;
+	return err;
+}
+
 static __s64 cell_int(PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -1666,14 +1686,8 @@ static int pg_edges__read(struct pg_store *p, const struct store_selector *sel,
 			w_span(&w, &sp->v[i], runs.buf);
 	w.err = w.err ?: strbuf__addch(&w.sql, ')');
 	err = w.err;
-	if (!err) {
-		ed->rows = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
-		err = pg_check(p, ed->rows, "cannot query samples");
-		if (err)
-			ed->rows = NULL;
-		else if (PQnfields(ed->rows) != E_MAX)
-			err = -EBADMSG;
-	}
+	err = err ?: pg_query_bin(p, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, E_MAX,
+				  "cannot query samples", &ed->rows);
 	for (i = 0; !err && i < PQntuples(ed->rows); i++)
 		err = bucket_entries(PQgetvalue(ed->rows, i, E_E), PQgetlength(ed->rows, i, E_E),
 				     collect_proc, &ids);
@@ -1694,13 +1708,8 @@ static int pg_edges__read(struct pg_store *p, const struct store_selector *sel,
 		lengths[0] = (int)arr.len;
 		for (i = 1; i < w.nr; i++)
 			formats[i] = 0;
-		ed->procs = PQexecParams(p->conn, w.sql.buf, w.nr, types, w.params, lengths,
-					 formats, 1);
-		err = pg_check(p, ed->procs, "cannot query processes");
-		if (err)
-			ed->procs = NULL;
-		else if (PQnfields(ed->procs) != P_MAX)
-			err = -EBADMSG;
+		err = pg_query_bin(p, w.sql.buf, w.nr, types, w.params, lengths, formats, P_MAX,
+				   "cannot query processes", &ed->procs);
 		for (i = 0; !err && i < PQntuples(ed->procs); i++)
 			err = hashmap__set(&ed->proc_row, (uint64_t)bin_int(ed->procs, i, P_ID),
 					   (uint64_t)i + 1);
@@ -1947,15 +1956,8 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		err = err ?: w_counts_from(&w, sel, &sp, sfn);
 		err = err ?: strbuf__adds(&w.sql, " WHERE true");
 		err = err ?: w_proc_conds(&w, sel);
-		if (!err) {
-			res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL,
-					   1);
-			err = pg_check(p, res, "cannot query samples");
-			if (err)
-				res = NULL;
-			else if (PQnfields(res) != C_MAX)
-				err = -EBADMSG;
-		}
+		err = err ?: pg_query_bin(p, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, C_MAX,
+					  "cannot query samples", &res);
 		nr = err ? 0 : PQntuples(res);
 	}
 	/* the sums per group and stack */
@@ -1996,13 +1998,8 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		const char *vals[1] = { arr.buf };
 		const int lens[1] = { (int)arr.len };
 
-		stacks = PQexecParams(p->conn, "SELECT hash, frames FROM stacks"
-				      " WHERE hash = ANY($1)", 1, types, vals, lens, fmts, 1);
-		err = pg_check(p, stacks, "cannot query stacks");
-		if (err)
-			stacks = NULL;
-		else if (PQnfields(stacks) != S_MAX)
-			err = -EBADMSG;
+		err = pg_query_bin(p, "SELECT hash, frames FROM stacks WHERE hash = ANY($1)", 1,
+				   types, vals, lens, fmts, S_MAX, "cannot query stacks", &stacks);
 	}
 	/* the frames they hold, each once; each row's frames by their number among those */
 	if (!err && !(row_ref = calloc(PQntuples(stacks) + 1, sizeof(*row_ref))))
@@ -2033,18 +2030,13 @@ static int pg_stacks(struct store *st, const struct store_selector *sel, store_s
 		const char *vals[1] = { arr.buf };
 		const int lens[1] = { (int)arr.len };
 
-		frames = PQexecParams(p->conn, sfn ? "SELECT hash, module, name, build_id, addr, depth,"
-				      " flags + CASE WHEN kernel THEN 256 ELSE 0 END, file, line,"
-				      " start_line FROM frames WHERE hash = ANY($1)" :
-				      "SELECT hash, module, name, build_id, addr, depth,"
-				      " flags + CASE WHEN kernel THEN 256 ELSE 0 END"
-				      " FROM frames WHERE hash = ANY($1)", 1, types, vals, lens,
-				      fmts, 1);
-		err = pg_check(p, frames, "cannot query frames");
-		if (err)
-			frames = NULL;
-		else if (PQnfields(frames) != (sfn ? F_MAX : F_STACKS_MAX))
-			err = -EBADMSG;
+		err = pg_query_bin(p, sfn ? "SELECT hash, module, name, build_id, addr, depth,"
+				   " flags + CASE WHEN kernel THEN 256 ELSE 0 END, file, line,"
+				   " start_line FROM frames WHERE hash = ANY($1)" :
+				   "SELECT hash, module, name, build_id, addr, depth,"
+				   " flags + CASE WHEN kernel THEN 256 ELSE 0 END"
+				   " FROM frames WHERE hash = ANY($1)", 1, types, vals, lens, fmts,
+				   sfn ? F_MAX : F_STACKS_MAX, "cannot query frames", &frames);
 	}
 	PQclear(PQexec(p->conn, "COMMIT"));
 	if (err)
@@ -2252,12 +2244,8 @@ static int timeline_of_processes(struct pg_store *p, const struct store_selector
 		w_num(&w, " AND r.id = $%d", sel->run_id);
 	w_run_conds(&w, sel);
 	err = err ?: w.err ?: w_proc_conds(&w, sel);
-	if (!err) {
-		res = PQexecParams(p->conn, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1);
-		err = pg_check(p, res, "cannot query processes");
-		if (err)
-			res = NULL;
-	}
+	err = err ?: pg_query_bin(p, w.sql.buf, w.nr, NULL, w.params, NULL, NULL, 1,
+				  "cannot query processes", &res);
 	for (i = 0; !err && i < PQntuples(res); i++)
 		err = hashmap__set(&procs, (uint64_t)bin_int(res, i, 0), 1);
 	PQclear(res);
