@@ -449,6 +449,27 @@ static void build_tagged(const char *path, const char *tag, int pad)
 	sh(cmd);
 }
 
+/* `profile agent` (@argv) on database @db, past its start: it has flushed twice. */
+static pid_t start_agent(const char *const argv[], const char *db, const char *err)
+{
+	pid_t agent = spawn(argv, NULL, err);
+	int i;
+
+	for (i = 0; i < 600 && agent_flushes(db, NULL) < 2; i++)
+		sleep_s(0.1);
+	return agent;
+}
+
+/* Run @argv to its end at the workloads' priority; its pid. */
+static pid_t run_boosted(const char *const argv[])
+{
+	pid_t pid = spawn(argv, NULL, NULL);
+
+	boost(pid);
+	assert_int_equal(wait_exit(pid), 0);
+	return pid;
+}
+
 /* Samples of @pid in @db: in all, and those whose stack holds @chain. */
 static void pid_samples(const char *db, pid_t pid, const char *chain, double *all, double *with)
 {
@@ -477,25 +498,18 @@ static void test_rebuilt_in_place(void **state)
 	double all1, all2, first1, first2, second1, second2;
 	struct stat st1, st2;
 	pid_t agent, p1, p2;
-	int i;
 
 	(void)state;
 	REQUIRE_BPF();
 	build_tagged(prog, "first", 4);
 	assert_int_equal(stat(prog, &st1), 0);
-	agent = spawn(argv, NULL, tmp("rebuilt.err"));
 	/* past its start, when it tables what the machine runs */
-	for (i = 0; i < 600 && agent_flushes(db, NULL) < 2; i++)
-		sleep_s(0.1);
-	p1 = spawn(run1, NULL, NULL);
-	boost(p1);
-	assert_int_equal(wait_exit(p1), 0);
+	agent = start_agent(argv, db, tmp("rebuilt.err"));
+	p1 = run_boosted(run1);
 	sleep_s(2.5);	/* flushed: its frames named from the first build */
 	build_tagged(prog, "second", 12);
 	assert_int_equal(stat(prog, &st2), 0);
-	p2 = spawn(run2, NULL, NULL);
-	boost(p2);
-	assert_int_equal(wait_exit(p2), 0);
+	p2 = run_boosted(run2);
 	sleep_s(2.5);
 	kill(agent, SIGTERM);
 	assert_int_equal(wait_exit(agent), 0);
@@ -536,24 +550,17 @@ static void test_new_process_before_read(void **state)
 	const char *run[] = { prog, "1.5", NULL };
 	double all1, whole1, all2, whole2;
 	pid_t agent, p1, p2;
-	int i;
 
 	(void)state;
 	REQUIRE_BPF();
 	build_tagged(prog, "unread", 4);
-	agent = spawn(argv, NULL, tmp("unread.err"));
-	for (i = 0; i < 600 && agent_flushes(db, NULL) < 2; i++)
-		sleep_s(0.1);
+	agent = start_agent(argv, db, tmp("unread.err"));
 	/* a first run: the agent reads it and tables its binary */
-	p1 = spawn(run, NULL, NULL);
-	boost(p1);
-	assert_int_equal(wait_exit(p1), 0);
+	p1 = run_boosted(run);
 	sleep_s(1.5);
 	/* the second while the agent cannot look */
 	assert_int_equal(kill(agent, SIGSTOP), 0);
-	p2 = spawn(run, NULL, NULL);
-	boost(p2);
-	assert_int_equal(wait_exit(p2), 0);
+	p2 = run_boosted(run);
 	assert_int_equal(kill(agent, SIGCONT), 0);
 	sleep_s(3);
 	kill(agent, SIGTERM);

@@ -152,6 +152,17 @@ static void fill(struct store *st)
 	}
 }
 
+/* Store @db (a SQLite path or a PostgreSQL URI), created if need be, filled by @fn. */
+static void fill_store(const char *db, void (*fn)(struct store *))
+{
+	const struct store_opts o = { .create = true };
+	struct store *st = store__open(db, &o);
+
+	assert_non_null(st);
+	fn(st);
+	store__free(st);
+}
+
 static void compare_with(const char *cmd, const char *const *sel, const char *sqlite_db,
 			 const char *pg_db)
 {
@@ -854,7 +865,6 @@ static void fill_days(struct store *st)
  */
 static void test_rollups_exact(void **state)
 {
-	const struct store_opts o = { .create = true };
 	static const char *const sels[][8] = {
 		{ NULL },
 		{ "--since", "@1700088600", NULL },				/* 11-15 22:50 */
@@ -872,7 +882,6 @@ static void test_rollups_exact(void **state)
 		{ "--since", "@1700274900", "--comm", "app", NULL },		/* 02:35, open */
 	};
 	char db[512];
-	struct store *st;
 	size_t i;
 
 	(void)state;
@@ -880,14 +889,8 @@ static void test_rollups_exact(void **state)
 	snprintf(db, sizeof(db), "postgresql:///rollups?host=%s&port=%d&user=postgres",
 		 server.dir, server.port);
 	unlink(tmp("days.db"));
-	st = store__open(tmp("days.db"), &o);
-	assert_non_null(st);
-	fill_days(st);
-	store__free(st);
-	st = store__open(db, &o);
-	assert_non_null(st);
-	fill_days(st);
-	store__free(st);
+	fill_store(tmp("days.db"), fill_days);
+	fill_store(db, fill_days);
 
 	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
 		compare_with("folded", sels[i], tmp("days.db"), db);
@@ -991,14 +994,8 @@ static void test_migrate_from_4(void **state)
 	snprintf(db, sizeof(db), "host=%s port=%d dbname=migrate user=postgres", server.dir,
 		 server.port);
 	unlink(tmp("migrate.db"));
-	st = store__open(tmp("migrate.db"), &o);
-	assert_non_null(st);
-	fill(st);
-	store__free(st);
-	st = store__open(db, &o);
-	assert_non_null(st);
-	fill(st);
-	store__free(st);
+	fill_store(tmp("migrate.db"), fill);
+	fill_store(db, fill);
 	f = fopen(tmp("downgrade.sql"), "w");
 	assert_non_null(f);
 	assert_int_equal(fputs(downgrade_to_4, f) >= 0, 1);
@@ -1035,14 +1032,8 @@ static void test_migrate_from_4(void **state)
 	}
 	compare_timelines(tmp("migrate.db"), db);
 	/* and it goes on taking batches: a bucket shipped again is skipped */
-	st = store__open(db, &o);
-	assert_non_null(st);
-	fill(st);
-	store__free(st);
-	st = store__open(tmp("migrate.db"), &o);
-	assert_non_null(st);
-	fill(st);
-	store__free(st);
+	fill_store(db, fill);
+	fill_store(tmp("migrate.db"), fill);
 	compare_with("folded", sels[0], tmp("migrate.db"), db);
 	/* a row cut short (a damaged or foreign writer's) is refused in one line, not read past */
 	assert_true(psql_count("migrate", "WITH u AS (UPDATE samples SET e = substr(e, 1,"
