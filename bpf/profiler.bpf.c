@@ -143,6 +143,8 @@ static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
  * A process's first sample: with its start time and cgroup, which user space
  * would otherwise read from /proc (where a short process is gone by then).
  */
+static __always_inline bool unwind_unread(__u32 tgid);
+
 static __always_inline void send_new_process(__u32 tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -150,7 +152,12 @@ static __always_inline void send_new_process(__u32 tgid)
 
 	ev.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
-	/* with the unwinder, its scan at exec gave user space the mappings already */
+	/*
+	 * With the unwinder, user space read the mappings at the exec, or is
+	 * to read them now (EVENT_F_UNWIND): its binaries had tables already.
+	 */
+	if (unwind_unread(tgid))
+		ev.type |= EVENT_F_UNWIND;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(unwind_mode == UNWIND_MODE_FP)))
 		stat_inc(STAT_EVENTS_LOST);
 }

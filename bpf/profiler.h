@@ -77,7 +77,7 @@ enum proc_event_type {
 #define EVENT_TYPE(t) ((t) & 0xff)
 /* EXEC, EXIT: the sampler had announced the process (EVENT_NEW) */
 #define EVENT_F_SAMPLED 0x100
-/* EXEC: read the new image's mappings; EXIT: the unwinder had its mappings */
+/* EXEC, NEW: read the (new image's) mappings; EXIT: the unwinder had its mappings */
 #define EVENT_F_UNWIND 0x200
 
 struct proc_event {
@@ -279,9 +279,12 @@ static inline __u64 unwind_kernel_dev(__u32 major, __u32 minor)
 /* A process's executable mappings, sorted by start; unwind_procs[tgid]. */
 struct unwind_proc {
 	__u32 nr;
-	__u32 pad;
+	__u32 flags;		/* UNWIND_PROC_*, 0 as user space writes it */
 	struct unwind_mapping maps[MAX_UNWIND_MAPS];
 };
+
+/* unwind_proc.flags: a forked child's copy of its parent's entry, unknown to user space */
+#define UNWIND_PROC_INHERITED 1u
 
 /* A user stack unwound in BPF; ustacks_dwarf[hash]. ips[0] is the innermost. */
 struct unwind_stack {

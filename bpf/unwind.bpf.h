@@ -107,7 +107,7 @@ __u32 unwind_tables_gen = 0;
  * ones find more of their frames here. Void once tables are evicted (their
  * ids are reused).
  */
-#define UNWIND_VMAS 8
+#define UNWIND_VMAS 16
 
 struct unwind_vma_key {
 	__u32 tgid;
@@ -513,6 +513,18 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 }
 
 /*
+ * Drop @tgid's entry in unwind_procs. True when user space wrote it (not a
+ * copy a fork made of the parent's), so that it lets go of what it keeps.
+ */
+static __always_inline bool unwind_forget(__u32 tgid)
+{
+	const struct unwind_proc *p = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	bool known = p && !(p->flags & UNWIND_PROC_INHERITED);
+
+	return bpf_map_delete_elem(&unwind_procs, &tgid) == 0 && known;
+}
+
+/*
  * Process @tgid exited (its thread group leader did): the sampler's exit
  * program calls this. True when the unwinder had its mappings (user space is
  * then told, to let them go).
@@ -521,7 +533,21 @@ static __always_inline bool unwind_process_exit(__u32 tgid)
 {
 	if (unwind_mode == UNWIND_MODE_FP)
 		return false;
-	return bpf_map_delete_elem(&unwind_procs, &tgid) == 0;
+	return unwind_forget(tgid);
+}
+
+/*
+ * A process user space has not read: its mappings are unknown to the
+ * unwinder, or a copy of its parent's (see send_new_process()).
+ */
+static __always_inline bool unwind_unread(__u32 tgid)
+{
+	const struct unwind_proc *p;
+
+	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid)
+		return false;
+	p = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	return !p || (p->flags & UNWIND_PROC_INHERITED);
 }
 
 static __always_inline bool unwind_wanted(__u32 tgid)
@@ -558,17 +584,40 @@ struct sys_enter_args {
 	__u64 args[6];
 };
 
+/*
+ * The thread in an mmap of code that unwind_on_mmap_done() is to look at,
+ * per CPU (a thread moved to another CPU meanwhile is missed: its samples
+ * find the VMA themselves). Used once user space attached this program
+ * (unwind_mmap_filtered): without it, every mmap is looked at.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} unwind_mmap_pending SEC(".maps");
+
+__u32 unwind_mmap_filtered = 0;
+
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int unwind_on_mmap(struct sys_enter_args *ctx)
 {
-	__u32 tgid;
+	__u64 id, *pending;
+	__u32 tgid, zero = 0;
 
 	if (!(ctx->args[2] & PROT_EXEC) || (ctx->args[3] & MAP_ANONYMOUS) || (long)ctx->args[4] < 0 ||
 	    unwind_mode == UNWIND_MODE_FP)
 		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&unwind_procs, &tgid))
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	if (bpf_map_lookup_elem(&unwind_procs, &tgid)) {
 		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
+		return 0;
+	}
+	/* not read yet: the mapping goes into its unwind_vmas entry once made */
+	pending = bpf_map_lookup_elem(&unwind_mmap_pending, &zero);
+	if (pending)
+		*pending = id;
 	return 0;
 }
 
@@ -591,9 +640,11 @@ struct {
 /*
  * Put the VMA of code address @addr of the current process (@tgid) into its
  * unwind_vmas entry, from process context, where bpf_find_vma() is not
- * limited to one call per interrupt as in a sample.
+ * limited to one call per interrupt as in a sample. True when user space
+ * should read the process's maps: the VMA's file has no table yet (it is
+ * new to user space), or the entry is full.
  */
-static __always_inline void unwind_vmas_add(__u32 tgid, __u64 addr)
+static __always_inline bool unwind_vmas_add(__u32 tgid, __u64 addr)
 {
 	struct find_vma_ctx c = {};
 	struct unwind_vma_key key;
@@ -603,17 +654,17 @@ static __always_inline void unwind_vmas_add(__u32 tgid, __u64 addr)
 
 	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
 	    !c.exec)
-		return;
+		return false;
 	unwind_vma_key(tgid, &key);
 	set = bpf_map_lookup_elem(&unwind_vmas, &key);
 	if (!set) {
 		init = bpf_map_lookup_elem(&unwind_vma_zero, &zero);
 		if (!init)
-			return;
+			return true;
 		bpf_map_update_elem(&unwind_vmas, &key, init, BPF_NOEXIST);
 		set = bpf_map_lookup_elem(&unwind_vmas, &key);
 		if (!set)
-			return;
+			return true;
 	}
 	if (set->gen != unwind_tables_gen) {
 		set->nr = 0;
@@ -624,55 +675,43 @@ static __always_inline void unwind_vmas_add(__u32 tgid, __u64 addr)
 		if (i >= n)
 			break;
 		if (set->maps[i].start == c.start)
-			n = UNWIND_VMAS;	/* known already */
+			return set->maps[i].kind != UNWIND_MAP_TABLE;	/* known already */
 	}
 	if (n >= UNWIND_VMAS)
-		return;
+		return true;
 	i = n;
 	asm volatile("" : "+r"(i));	/* keep the mask: the verifier lost n's bound in the loop */
-	unwind_vma_mapping(&c, &set->maps[i & (UNWIND_VMAS - 1)]);
+	i &= UNWIND_VMAS - 1;
+	unwind_vma_mapping(&c, &set->maps[i]);
 	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
+	return set->maps[i].kind != UNWIND_MAP_TABLE;
 }
 
 /*
  * A process user space has not read yet mapped code (ld.so loading libc
  * right after the exec): its VMA goes into the process's unwind_vmas entry,
- * so the first samples find libc there instead of walking frame pointers.
- * Processes already read are left to their scans: this runs for every mmap.
+ * so the first samples find libc there instead of walking frame pointers. A
+ * library user space has no table for asks for the process to be read.
+ * Processes already read are left to their scans.
  */
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int unwind_on_mmap_done(struct sys_exit_args *ctx)
 {
-	__u32 tgid;
+	__u64 id = bpf_get_current_pid_tgid(), *pending;
+	__u32 tgid = id >> 32, zero = 0;
 
+	if (unwind_mmap_filtered) {
+		/* only the code mappings unwind_on_mmap() marked */
+		pending = bpf_map_lookup_elem(&unwind_mmap_pending, &zero);
+		if (!pending || *pending != id)
+			return 0;
+		*pending = 0;
+	}
 	if (ctx->ret <= 0 || unwind_mode == UNWIND_MODE_FP)
 		return 0;	/* an error (user addresses are below 2^47) */
-	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid != self_tgid && unwind_wanted(tgid) &&
-	    !bpf_map_lookup_elem(&unwind_procs, &tgid))
-		unwind_vmas_add(tgid, ctx->ret);
-	return 0;
-}
-
-/*
- * A new image: the code execve() mapped itself (the executable, the dynamic
- * loader where the new thread starts, the vDSO) goes into the process's
- * unwind_vmas entry, for its samples before user space reads its maps.
- */
-SEC("raw_tp/sched_process_exec")
-int unwind_on_exec_vmas(void *ctx)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct pt_regs *regs;
-
-	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid || !unwind_wanted(tgid))
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (regs)
-		unwind_vmas_add(tgid, BPF_CORE_READ(regs, ip));
-	unwind_vmas_add(tgid, BPF_CORE_READ(task, mm, start_code));
-	unwind_vmas_add(tgid, (__u64)BPF_CORE_READ(task, mm, context.vdso));
+	    !bpf_map_lookup_elem(&unwind_procs, &tgid) && unwind_vmas_add(tgid, ctx->ret))
+		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;
 }
 
@@ -703,6 +742,7 @@ int unwind_on_fork(__u64 *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx[0];
 	struct task_struct *child = (struct task_struct *)ctx[1];
 	const struct unwind_proc *p;
+	struct unwind_proc *c;
 	__u32 ptgid, ctgid;
 
 	if (unwind_mode == UNWIND_MODE_FP)
@@ -713,24 +753,47 @@ int unwind_on_fork(__u64 *ctx)
 	    ((struct task_struct___mm *)child)->mm == ((struct task_struct___mm *)parent)->mm)
 		return 0;	/* a new thread shares the entry already; a vfork child execs */
 	p = bpf_map_lookup_elem(&unwind_procs, &ptgid);
-	if (p)
-		bpf_map_update_elem(&unwind_procs, &ctgid, p, BPF_ANY);
+	if (!p || bpf_map_update_elem(&unwind_procs, &ctgid, p, BPF_ANY))
+		return 0;
+	/* the child runs only once this returns: no exec can come in between */
+	c = bpf_map_lookup_elem(&unwind_procs, &ctgid);
+	if (c)
+		c->flags |= UNWIND_PROC_INHERITED;
 	return 0;
 }
 
 /*
  * Process @tgid exec'd a new image: the sampler's exec program calls this.
+ * The code execve() mapped itself (the executable, the dynamic loader where
+ * the new thread starts, the vDSO) goes into the process's unwind_vmas
+ * entry, for its samples before user space reads its maps, if it ever does.
  * True when user space is to read the new image's mappings now (the caller
- * sends the event).
+ * sends the event): it had read the process before the exec, or the image
+ * has code it has no table for. A binary exec'd again and again, tabled
+ * with its loader, is read only once sampled (see send_new_process()).
  */
 static __always_inline bool unwind_process_exec(__u32 tgid)
 {
+	struct task_struct *task;
+	struct pt_regs *regs;
+	bool scan;
+
 	/* only processes the sampler keeps: building tables for others is waste */
 	if (unwind_mode == UNWIND_MODE_FP || !unwind_wanted(tgid))
 		return false;
-	/* a new image: the old mappings are gone */
-	bpf_map_delete_elem(&unwind_procs, &tgid);
-	return true;
+	/* a new image: the old mappings are gone (user space is told if it read them) */
+	scan = unwind_forget(tgid);
+	if (tgid == self_tgid)
+		return scan;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (regs && unwind_vmas_add(tgid, BPF_CORE_READ(regs, ip)))
+		scan = true;
+	if (unwind_vmas_add(tgid, BPF_CORE_READ(task, mm, start_code)))
+		scan = true;
+	if (unwind_vmas_add(tgid, (__u64)BPF_CORE_READ(task, mm, context.vdso)))
+		scan = true;
+	return scan;
 }
 
 #endif /* __PROFILER_UNWIND_BPF_H */

@@ -76,7 +76,7 @@ struct unwind_feeder {
 	__u64 not_queued;	/* events for the main thread dropped for lack of memory (ev_lock) */
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
 	/* code mapped by execve() or mmap(): its VMA kept for the BPF walk */
-	struct bpf_link *mmap_done_link, *exec_vmas_link;
+	struct bpf_link *mmap_done_link;
 	/*
 	 * ev_lock: the ring buffer (read by this thread, and by the main thread
 	 * before a drain), what its events gathered, and the counts.
@@ -190,7 +190,6 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap_done, on);
-	bpf_program__set_autoload(skel->progs.unwind_on_exec_vmas, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
@@ -318,6 +317,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		f->events[type]++;
 	switch (type) {
 	case EVENT_NEW:
+		/* not read at its exec (its binaries had tables): read now, before the main thread looks */
+		if (ev->type & EVENT_F_UNWIND)
+			push_tgid(&f->pending, &f->nr_pending, &f->cap_pending, ev->tgid);
 		queue_for_main(f, EVENT_NEW, ev->tgid, ev);
 		break;
 	case EVENT_EXEC:
@@ -588,6 +590,9 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
 		/* executable file mappings only; else every mmap looking for room */
 		f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+		/* it marks the mmaps of code: unwind_on_mmap_done() looks only at those */
+		if (f->mmap_link)
+			skel->bss->unwind_mmap_filtered = 1;
 		if (!f->mmap_link) {
 			pr_debug("no mmap syscall tracepoint (%s): vm_unmapped_area instead",
 				 strerror(errno));
@@ -601,12 +606,6 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		f->mmap_done_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
 		if (!f->mmap_done_link)
 			pr_debug("no mmap exit tracepoint (%s): a new process's libraries are found one VMA a sample",
-				 strerror(errno));
-	}
-	if (bpf_program__autoload(skel->progs.unwind_on_exec_vmas)) {
-		f->exec_vmas_link = bpf_program__attach(skel->progs.unwind_on_exec_vmas);
-		if (!f->exec_vmas_link)
-			pr_debug("cannot attach the exec tracepoint for code mappings: %s",
 				 strerror(errno));
 	}
 	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
@@ -641,7 +640,6 @@ void unwind_feeder__free(struct unwind_feeder *f)
 		close(f->main_timer);
 	bpf_link__destroy(f->mmap_link);
 	bpf_link__destroy(f->mmap_done_link);
-	bpf_link__destroy(f->exec_vmas_link);
 	bpf_link__destroy(f->fork_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);

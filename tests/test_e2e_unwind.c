@@ -561,9 +561,11 @@ static void test_short_processes_at_a_high_rate(void **state)
 /*
  * One event stream: a burst of a thousand execs of a program (a copy of
  * wl_short under a name of its own, the --comm of the profiler), then a
- * hundred that run 8 ms. Every exec arrives as one event, none is lost or
- * counted as lost, and each process has its mappings read once: by the
- * unwinder at its exec, handed to the symbolizer, which reads none itself.
+ * hundred that run 8 ms. No event is lost or counted as lost. The binary is
+ * tabled at its first exec; after that an exec of it sends no event at all
+ * (its code is found through its file), and a process has its mappings read
+ * once, when it is first sampled: by the unwinder, handed to the symbolizer,
+ * which reads none itself.
  */
 static void test_process_events_burst(void **state)
 {
@@ -607,21 +609,23 @@ static void test_process_events_burst(void **state)
 	print_message("%d execs: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost; %llu maps reads, %llu by the symbolizer\n",
 		      burst + sampled, nnew, nexec, nexit, nscan, lost, reads, sym_reads);
 	assert_int_equal(lost, 0);
-	assert_int_equal(nexec, burst + sampled);
-	/* exits: of processes sampled or read; most of the burst are gone before either */
-	assert_true(nexit >= sampled * 9 / 10 && nexit <= nexec);
-	/* a first sample each (twice for one sampled inside its execve) */
-	assert_true(nnew >= sampled * 9 / 10 && nnew <= 2 * nexec);
 	/*
-	 * once per exec by the unwinder (gone or not), a few more for a library
-	 * mapped after the first read; the symbolizer's own reads of live
-	 * processes only for one sampled inside its execve (before its exec
-	 * event: its first sample announced it, then the exec forgot it). How
-	 * many libraries come after the exec's read depends on timing (1163-1247
-	 * reads seen at load 5-10): bounded by the requests, not by a share.
+	 * exec events: the first (the binary had no table yet), and those of
+	 * processes sampled inside their execve, before the exec
 	 */
-	assert_true(reads >= nexec && reads <= nexec + nscan && reads <= nexec + nexec / 4);
-	assert_true(sym_reads <= nexec / 20);
+	assert_true(nexec >= 1 && nexec <= (burst + sampled) / 4);
+	/* a first sample each, for the 8 ms runs at least (twice for one sampled inside its execve) */
+	assert_true(nnew >= sampled * 9 / 10 && nnew <= 2 * (burst + sampled));
+	/* exits: of processes sampled or read; most of the burst are gone before either */
+	assert_true(nexit >= sampled * 9 / 10 && nexit <= nnew + nexec + nscan);
+	/*
+	 * a read per process sampled (gone or not) and per request (a library
+	 * mapped after the read, the first exec), never one per exec: the
+	 * symbolizer's own only for one sampled inside its execve (its first
+	 * sample announced it, then the exec forgot it)
+	 */
+	assert_true(reads >= 1 && reads <= nnew + nexec + nscan);
+	assert_true(sym_reads <= (burst + sampled) / 20);
 }
 
 int main(void)
