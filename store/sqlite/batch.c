@@ -13,11 +13,16 @@
 #include "sqlite_internal.h"
 #include "common/log.h"
 
-static void drop_caches(struct sqlite_store *st)
+void sqlite__check_caches(struct sqlite_store *st)
 {
+	if (st->cache_epoch == st->epoch)
+		return;
 	hashmap__release(&st->frame_ids);
 	hashmap__release(&st->stack_ids);
 	hashmap__release(&st->proc_ids);
+	hashmap__release(&st->map_ids);
+	hashmap__release(&st->func_ids);
+	hashmap__release(&st->file_ids);
 	st->cache_epoch = st->epoch;
 }
 
@@ -103,8 +108,8 @@ int sqlite__write_batch(struct sqlite_store *st, const struct store_batch *b)
 	pids = calloc(b->nr_processes + 1, sizeof(*pids));
 	tmp = calloc(max + 1, sizeof(*tmp));
 	err = fids && fhash && sids && pids && tmp ? 0 : -ENOMEM;
-	if (!err && st->cache_epoch != st->epoch)
-		drop_caches(st);
+	if (!err)
+		sqlite__check_caches(st);
 	err = err ?: sqlite__begin(st);
 	if (!err) {
 		err = write_batch(st, b, fids, fhash, sids, pids, tmp);
@@ -112,9 +117,9 @@ int sqlite__write_batch(struct sqlite_store *st, const struct store_batch *b)
 			sqlite__rollback(st);
 		else
 			err = sqlite__commit(st);
-		/* ids cached in a transaction that did not commit are gone */
+		/* ids cached in a transaction that did not commit are gone (a new epoch) */
 		if (err)
-			drop_caches(st);
+			sqlite__check_caches(st);
 	}
 	free(fids);
 	free(fhash);

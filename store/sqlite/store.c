@@ -16,6 +16,7 @@
 #include "sqlite_internal.h"
 #include "common/strbuf.h"
 #include "common/strset.h"
+#include "common/hashmap.h"
 #include "common/log.h"
 
 /*
@@ -649,6 +650,9 @@ void sqlite__free(struct sqlite_store *st)
 	hashmap__release(&st->frame_ids);
 	hashmap__release(&st->stack_ids);
 	hashmap__release(&st->proc_ids);
+	hashmap__release(&st->map_ids);
+	hashmap__release(&st->func_ids);
+	hashmap__release(&st->file_ids);
 	free(st->path);
 	free(st);
 }
@@ -742,13 +746,32 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 	sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
+/*
+ * The row id cached under @key in @map, for this epoch. Mappings, functions
+ * and source files are never deleted: an id stays good until a rollback.
+ */
+static bool cached_id(struct sqlite_store *st, struct hashmap *map, uint64_t key, __s64 *id)
+{
+	uint64_t v;
+
+	sqlite__check_caches(st);
+	if (!hashmap__get(map, key, &v))
+		return false;
+	*id = (__s64)v;
+	return true;
+}
+
 static int mapping_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id)
 {
 	const char *bid = f->build_id ? f->build_id : "";
 	const char *name = f->module ? f->module : "";
+	uint64_t key = hash_u64(str_hash(bid, strlen(bid)) + (f->kernel ? 1 : 0)) ^
+		       str_hash(name, strlen(name));
 	sqlite3_stmt *s;
 	int err;
 
+	if (cached_id(st, &st->map_ids, key, id))
+		return 0;
 	if (!(s = store_stmt(st, STMT_MAP_PUT)))
 		return -EIO;
 	sqlite3_bind_int(s, 1, f->kernel);
@@ -760,7 +783,10 @@ static int mapping_id(struct sqlite_store *st, const struct store_frame *f, __s6
 	sqlite3_bind_int(s, 1, f->kernel);
 	bind_text(s, 2, bid);
 	bind_text(s, 3, name);
-	return step_id(st, s, "cannot store a mapping", id);
+	err = step_id(st, s, "cannot store a mapping", id);
+	if (!err && hashmap__set(&st->map_ids, key, (uint64_t)*id))
+		hashmap__release(&st->map_ids);	/* no memory: no cache */
+	return err;
 }
 
 static int function_id(struct sqlite_store *st, const char *name, __s64 *id)
@@ -771,6 +797,8 @@ static int function_id(struct sqlite_store *st, const char *name, __s64 *id)
 	__s64 hash = (__s64)str_hash(name, strlen(name));
 	int rc;
 
+	if (cached_id(st, &st->func_ids, (uint64_t)hash, id))
+		return 0;
 	if (!(s = store_stmt(st, STMT_FUNC_GET)))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, hash);
@@ -779,17 +807,41 @@ static int function_id(struct sqlite_store *st, const char *name, __s64 *id)
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, rc, "cannot read a function");
-	if (!(s = store_stmt(st, STMT_FUNC_PUT)))
-		return -EIO;
-	sqlite3_bind_int64(s, 1, hash);
-	bind_text(s, 2, name);
-	err = step_done(st, s, "cannot store a function");
-	if (!err)
+	if (rc == SQLITE_DONE) {
+		if (!(s = store_stmt(st, STMT_FUNC_PUT)))
+			return -EIO;
+		sqlite3_bind_int64(s, 1, hash);
+		bind_text(s, 2, name);
+		err = step_done(st, s, "cannot store a function");
+		if (err)
+			return err;
 		*id = sqlite3_last_insert_rowid(st->db);
+	}
+	if (hashmap__set(&st->func_ids, (uint64_t)hash, (uint64_t)*id))
+		hashmap__release(&st->func_ids);
+	return 0;
+}
+
+static int file_id(struct sqlite_store *st, const char *name, __s64 *id)
+{
+	uint64_t key = str_hash(name, strlen(name));
+	sqlite3_stmt *s;
+	int err;
+
+	if (cached_id(st, &st->file_ids, key, id))
+		return 0;
+	if (!(s = store_stmt(st, STMT_FILE_PUT)))
+		return -EIO;
+	bind_text(s, 1, name);
+	err = step_done(st, s, "cannot store a source file");
+	if (err || !(s = store_stmt(st, STMT_FILE_GET)))
+		return err ?: -EIO;
+	bind_text(s, 1, name);
+	err = step_id(st, s, "cannot store a source file", id);
+	if (!err && hashmap__set(&st->file_ids, key, (uint64_t)*id))
+		hashmap__release(&st->file_ids);
 	return err;
 }
 
@@ -802,16 +854,8 @@ static int frame_line(struct sqlite_store *st, const struct store_frame *f, __s6
 
 	if ((!f->file || !f->file[0]) && !f->line && !f->start_line)
 		return 0;
-	if (f->file && f->file[0]) {
-		if (!(s = store_stmt(st, STMT_FILE_PUT)))
-			return -EIO;
-		bind_text(s, 1, f->file);
-		err = step_done(st, s, "cannot store a source file");
-		if (err || !(s = store_stmt(st, STMT_FILE_GET)))
-			return err ?: -EIO;
-		bind_text(s, 1, f->file);
-		err = step_id(st, s, "cannot store a source file", &file);
-	}
+	if (f->file && f->file[0])
+		err = file_id(st, f->file, &file);
 	if (err || !(s = store_stmt(st, STMT_LINE_PUT)))
 		return err ?: -EIO;
 	sqlite3_bind_int64(s, 1, frame_id);
@@ -840,13 +884,20 @@ int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64
 			       (f->jit ? STORE_FRAME_JIT : 0) |
 			       (f->python ? STORE_FRAME_PYTHON : 0));
 	err = step_done(st, s, "cannot store a frame");
-	if (err || !(s = store_stmt(st, STMT_FRAME_GET)))
-		return err ?: -EIO;
-	sqlite3_bind_int64(s, 1, map);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
-	sqlite3_bind_int(s, 3, f->depth);
-	sqlite3_bind_int64(s, 4, func);
-	err = step_id(st, s, "cannot store a frame", id);
+	if (err)
+		return err;
+	if (sqlite3_changes(st->db) == 1) {
+		/* a new row (most are: the batch writer caches the frames it met) */
+		*id = sqlite3_last_insert_rowid(st->db);
+	} else {
+		if (!(s = store_stmt(st, STMT_FRAME_GET)))
+			return -EIO;
+		sqlite3_bind_int64(s, 1, map);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)f->addr);
+		sqlite3_bind_int(s, 3, f->depth);
+		sqlite3_bind_int64(s, 4, func);
+		err = step_id(st, s, "cannot store a frame", id);
+	}
 	return err ?: frame_line(st, f, *id);
 }
 
