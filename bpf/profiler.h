@@ -188,11 +188,26 @@ struct unwind_row {
 #define UNWIND_ROW_RBP(r) (((r)->type >> 8) & 0xff)
 #define UNWIND_ROW_TYPE(cfa, rbp) ((cfa) | (rbp) << 8)
 
-/* One binary's rows: unwind_rows[first .. first + nr), sorted by pc. */
+/*
+ * One binary's rows: unwind_rows[first .. first + nr), sorted by pc. With
+ * an index (@nidx not 0), the search for a pc starts from its bucket, the
+ * 2^@shift bytes of code from @base it falls in: index entry k is the
+ * number of rows below @base + (k << @shift), and the entries are packed
+ * four to a row slot from unwind_rows[@idx_first] on. A binary search of a
+ * whole table touches about 20 cold rows; a bucket holds a few.
+ */
 struct unwind_table {
 	__u32 first;
 	__u32 nr;
+	__u32 idx_first;
+	__u32 nidx;
+	__u32 base;
+	__u32 shift;
 };
+
+/* index entries per row slot, and rows per bucket the index aims at */
+#define UNWIND_INDEX_PER_SLOT 4
+#define UNWIND_INDEX_ROWS 4
 
 /* unwind_mapping.kind */
 enum unwind_map_kind {

@@ -123,6 +123,45 @@ unwind_find_mapping(const struct unwind_proc *p, struct unwind_state *s)
 	return NULL;
 }
 
+/* Entry @k of @t's index, or -1. */
+static __always_inline long unwind_index_entry(void *rctx, const struct unwind_table *t, __u32 k)
+{
+	const __u32 *w = (const __u32 *)unwind_get_row(rctx, t->idx_first +
+						       k / UNWIND_INDEX_PER_SLOT);
+
+	return w ? (long)w[k % UNWIND_INDEX_PER_SLOT] : -1;
+}
+
+/*
+ * The rows of @t to search for @pc into s->lo, s->hi: its bucket's, when @t
+ * has an index, else all. False when no row can cover @pc.
+ */
+static __always_inline bool unwind_row_bounds(void *rctx, const struct unwind_table *t, __u32 pc,
+					      struct unwind_state *s)
+{
+	long lo, hi = t->nr;
+	__u32 k;
+
+	s->lo = 0;
+	s->hi = t->nr;
+	if (!t->nidx)
+		return true;
+	if (pc < t->base)
+		return false;
+	k = (pc - t->base) >> (t->shift & 31);
+	if (k >= t->nidx - 1)
+		k = t->nidx - 1;	/* the last bucket runs to the end */
+	else
+		hi = unwind_index_entry(rctx, t, k + 1);
+	lo = unwind_index_entry(rctx, t, k);
+	/* a bad index costs a whole search, not a wrong row */
+	if (lo >= 0 && lo <= hi && hi <= t->nr) {
+		s->lo = lo;
+		s->hi = hi;
+	}
+	return true;
+}
+
 /* The row of @t covering ELF address @pc: the last one whose pc <= @pc. */
 static __always_inline const struct unwind_row *
 unwind_find_row(void *rctx, const struct unwind_table *t, __u64 pc, struct unwind_state *s)
@@ -130,10 +169,8 @@ unwind_find_row(void *rctx, const struct unwind_table *t, __u64 pc, struct unwin
 	const struct unwind_row *r;
 	__u32 i, mid;
 
-	if (pc > 0xffffffffULL)
+	if (pc > 0xffffffffULL || !unwind_row_bounds(rctx, t, pc, s))
 		return NULL;
-	s->lo = 0;
-	s->hi = t->nr;
 	for (i = 0; i < UNWIND_ROW_SEARCH_STEPS && s->lo < s->hi; i++) {
 		mid = s->lo + (s->hi - s->lo) / 2;
 		r = unwind_get_row(rctx, t->first + mid);

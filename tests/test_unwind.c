@@ -1026,6 +1026,72 @@ static void record_and_walk(void (*cb)(void *), const char *const *want, int nr_
 	dlclose(lib);
 }
 
+/*
+ * The index of a big table (libc's, this program's) gives the row a search
+ * of the whole table gives, for every row's pc, the bytes around it, and
+ * pcs before and past the table.
+ */
+static void test_index_search(void **state)
+{
+	struct unwinder_opts uo = { .rows_fd = -1, .tables_fd = -1, .procs_fd = -1,
+				    .max_rows = 2 << 20, .max_tables = 256 };
+	struct snapshot *ctx;
+	struct unwinder_stats st;
+	size_t indexed = 0, checked = 0;
+	__u32 id;
+
+	(void)state;
+	ctx = calloc(1, sizeof(*ctx));
+	assert_non_null(ctx);
+	ctx->u = unwinder__new(&uo);
+	assert_non_null(ctx->u);
+	assert_int_equal(unwinder__scan_process(ctx->u, getpid()), 0);
+	unwinder__stats(ctx->u, &st);
+	for (id = 0; id < st.tables + 8; id++) {
+		const struct unwind_table *t = unwinder__table(ctx->u, id);
+		struct unwind_table whole;
+		struct unwind_row first, last;
+		struct unwind_state a = { 0 }, b = { 0 };
+		__u32 i, d;
+
+		if (!t || !t->nidx)
+			continue;
+		indexed++;
+		whole = *t;
+		whole.nidx = 0;
+		assert_int_equal(unwinder__row(ctx->u, t->first, &first), 0);
+		assert_int_equal(unwinder__row(ctx->u, t->first + t->nr - 1, &last), 0);
+		assert_int_equal(t->base, first.pc);
+		/* about UNWIND_INDEX_ROWS rows a bucket: a 16th of the rows' memory */
+		assert_true(t->nidx <= t->nr / UNWIND_INDEX_ROWS);
+		for (i = 0; i < t->nr; i++) {
+			struct unwind_row r;
+
+			assert_int_equal(unwinder__row(ctx->u, t->first + i, &r), 0);
+			for (d = 0; d < 3; d++) {
+				__u64 pc = (__u64)r.pc + d - 1;
+				const struct unwind_row *x, *y;
+				struct unwind_row xr;
+
+				x = unwind_find_row(ctx, t, pc, &a);
+				if (x)
+					xr = *x;	/* ctx->row is overwritten by the next search */
+				y = unwind_find_row(ctx, &whole, pc, &b);
+				assert_true(!x == !y);
+				if (x)
+					assert_memory_equal(&xr, y, sizeof(xr));
+				checked++;
+			}
+		}
+		assert_null(unwind_find_row(ctx, t, (__u64)first.pc - 1, &a));
+		assert_non_null(unwind_find_row(ctx, t, (__u64)last.pc + 4096, &a));
+	}
+	print_message("%zu indexed tables, %zu pcs looked up both ways\n", indexed, checked);
+	assert_true(indexed >= 2);	/* libc and this program at least */
+	unwinder__free(ctx->u);
+	free(ctx);
+}
+
 static void test_walk_recorded_stack(void **state)
 {
 	static const char *const want[] = { "capture", "unwfix_chain_c", "unwfix_chain_b",
@@ -1709,6 +1775,7 @@ int main(void)
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_eviction_lru),
 		cmocka_unit_test(test_rows_map_costs_no_rss),
+		cmocka_unit_test(test_index_search),
 	};
 
 	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);

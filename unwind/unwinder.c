@@ -268,6 +268,12 @@ static int write_rows(struct unwinder *u, __u32 first, const struct unwind_row *
 	return copy_rows(u, first, (struct unwind_row *)rows, nr, true);
 }
 
+/* Row slots of @t's index. */
+static __u32 index_slots(const struct unwind_table *t)
+{
+	return (t->nidx + UNWIND_INDEX_PER_SLOT - 1) / UNWIND_INDEX_PER_SLOT;
+}
+
 /* First fit in the freed ranges, else past the high-water mark. */
 static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 {
@@ -359,7 +365,7 @@ static __u32 evictable_rows(const struct unwinder *u)
 	__u32 id, rows = 0;
 
 	for (id = 0; id < u->nr_tables; id++)
-		rows += is_evictable(u, id) ? u->tables[id].nr : 0;
+		rows += is_evictable(u, id) ? u->tables[id].nr + index_slots(&u->tables[id]) : 0;
 	return rows;
 }
 
@@ -458,7 +464,7 @@ static int cmp_last_used(const void *a, const void *b, void *ctx)
  */
 static size_t evict_lru(struct unwinder *u, __u32 want)
 {
-	struct unwind_table none = { 0, 0 };
+	struct unwind_table none = { 0 };
 	__u32 *ids, nr_ids = 0, id, freed = 0, i;
 	size_t n = 0;
 
@@ -479,6 +485,9 @@ static size_t evict_lru(struct unwinder *u, __u32 want)
 		/* rows given back first: on failure the table stays published and whole */
 		if (free_rows(u, u->tables[id].first, u->tables[id].nr))
 			continue;
+		/* the index's slots: when that fails, only they are lost until the end of the run */
+		if (u->tables[id].nidx)
+			free_rows(u, u->tables[id].idx_first, index_slots(&u->tables[id]));
 		/*
 		 * Unpublished before anything reuses the rows (after the grace
 		 * period below): the BPF side falls back to frame pointers there.
@@ -486,8 +495,8 @@ static size_t evict_lru(struct unwinder *u, __u32 want)
 		if (u->opts.tables_fd >= 0)
 			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
 		unwind_files__drop_table(u->files, id);
-		freed += u->tables[id].nr;
-		u->used_rows -= u->tables[id].nr;
+		freed += u->tables[id].nr + index_slots(&u->tables[id]);
+		u->used_rows -= u->tables[id].nr + index_slots(&u->tables[id]);
 		u->tables[id] = none;
 		u->table_bin[id] = -1;
 		u->free_ids[u->nr_free_ids++] = id;
@@ -532,6 +541,69 @@ static int reserve_rows(struct unwinder *u, int bin, size_t nr, const char *name
 	return 0;
 }
 
+/* Tables smaller than this are searched whole: a few steps anyway. */
+#define INDEX_MIN_ROWS 64
+
+/*
+ * Give table @t (its rows written) an index, in row slots of its own: the
+ * BPF search then starts from the bucket of a pc instead of the whole table
+ * (see struct unwind_table). Buckets are the smallest power of two of code
+ * that keeps about UNWIND_INDEX_ROWS rows each on average, so the index
+ * costs a sixteenth of the rows' memory. Without room for it, or memory,
+ * the table is searched whole.
+ */
+static void index_table(struct unwinder *u, struct unwind_table *t)
+{
+	struct unwind_row *win = NULL;
+	__u32 *idx = NULL, first_pc, last_pc, k, slots, shift = 4, at;
+	size_t i, n;
+
+	if (t->nr < INDEX_MIN_ROWS)
+		return;
+	win = malloc(ROWS_WINDOW * sizeof(*win));
+	if (!win || copy_rows(u, t->first, win, 1, false) ||
+	    copy_rows(u, t->first + t->nr - 1, win + 1, 1, false))
+		goto out;
+	first_pc = win[0].pc;
+	last_pc = win[1].pc;
+	if (last_pc < first_pc)
+		goto out;
+	while (shift < 31 && ((last_pc - first_pc) >> shift) + 1 > t->nr / UNWIND_INDEX_ROWS)
+		shift++;
+	t->nidx = ((last_pc - first_pc) >> shift) + 1;
+	slots = index_slots(t);
+	idx = calloc((size_t)slots * UNWIND_INDEX_PER_SLOT + 1, sizeof(*idx));
+	if (!idx || alloc_rows(u, slots, &at)) {
+		t->nidx = 0;
+		goto out;
+	}
+	/* rows per bucket, then entry k = rows below bucket k: a running sum */
+	for (i = 0; i < t->nr; i += n) {
+		n = t->nr - i < ROWS_WINDOW ? t->nr - i : ROWS_WINDOW;
+		if (copy_rows(u, t->first + i, win, n, false))
+			break;
+		for (k = 0; k < n; k++) {
+			__u32 b = (win[k].pc - first_pc) >> shift;
+
+			idx[(b < t->nidx ? b : t->nidx - 1) + 1]++;
+		}
+	}
+	for (k = 1; k < t->nidx; k++)
+		idx[k] += idx[k - 1];
+	if (i < t->nr ||
+	    copy_rows(u, at, (struct unwind_row *)idx, slots, true)) {
+		free_rows(u, at, slots);
+		t->nidx = 0;
+		goto out;
+	}
+	t->idx_first = at;
+	t->base = first_pc;
+	t->shift = shift;
+out:
+	free(idx);
+	free(win);
+}
+
 /*
  * Publish rows [@first, @first + @nr), written already, as the table of bin
  * @bin. On failure the rows are given back.
@@ -542,6 +614,7 @@ static int publish_table(struct unwinder *u, int bin, __u32 first, size_t nr, co
 	__u32 id;
 	int err;
 
+	index_table(u, &t);
 	id = u->nr_free_ids ? u->free_ids[--u->nr_free_ids] : u->nr_tables++;
 	if (u->opts.tables_fd >= 0 && bpf_map_update_elem(u->opts.tables_fd, &id, &t, BPF_ANY)) {
 		err = -errno;
@@ -549,13 +622,15 @@ static int publish_table(struct unwinder *u, int bin, __u32 first, size_t nr, co
 		pr_warn("cannot store the unwind table of '%s': %s", name, strerror(-err));
 		u->free_ids[u->nr_free_ids++] = id;
 		free_rows(u, first, nr);
+		if (t.nidx)
+			free_rows(u, t.idx_first, index_slots(&t));
 		return err;
 	}
 	u->tables[id] = t;
 	u->table_bin[id] = bin;
 	u->table_refs[id] = 0;
 	u->table_used[id] = ++u->clock;
-	u->used_rows += nr;
+	u->used_rows += nr + index_slots(&t);
 	u->bins[bin].table = id;
 	u->bins[bin].has_table = true;
 	u->bins[bin].retry = false;
