@@ -68,15 +68,21 @@ struct dwarf_stack_map {
 struct dwarf_stack_map ustacks_dwarf0 SEC(".maps"), ustacks_dwarf1 SEC(".maps");
 
 /*
- * The top of the user stack, copied once per sample: most frames' return
- * addresses and saved rbp lie in it, and one copy costs less than the dozens
- * of reads it replaces. Lives in the per-CPU unwind_scratch below.
+ * The top of the user stack, copied a chunk at a time as the walk needs it:
+ * most frames' return addresses and saved rbp lie in the first kilobyte,
+ * deep stacks (a compiler's) in the next ones, and one copy of a chunk
+ * costs less than the dozens of 8-byte reads it replaces. Past
+ * STACK_COPY_BYTES, or once a chunk could not be read (the end of the
+ * stack's mapping), the walk reads 8 bytes at a time. Lives in the per-CPU
+ * unwind_scratch below.
  */
-#define STACK_COPY_BYTES 1024
+#define STACK_COPY_BYTES 8192
+#define STACK_COPY_CHUNK 1024
 
 struct stack_copy {
 	__u64 base;		/* user address of data[0] */
-	__u64 len;		/* bytes copied: 0, 256 or STACK_COPY_BYTES */
+	__u64 len;		/* bytes copied: a multiple of STACK_COPY_CHUNK, or 256 */
+	__u64 ended;		/* no more chunks: the last one could not be read */
 	__u8 data[STACK_COPY_BYTES];
 };
 
@@ -152,12 +158,34 @@ struct {
 	__uint(max_entries, 1);
 } unwind_scratch SEC(".maps");
 
+/* Copy the next chunk of the stack: false when there is none (or no more room). */
+static __always_inline bool stack_copy_more(struct stack_copy *c)
+{
+	__u64 at = c->len;
+
+	if (c->ended || at >= STACK_COPY_BYTES || at % STACK_COPY_CHUNK)
+		return false;
+	at &= STACK_COPY_BYTES - STACK_COPY_CHUNK;	/* for the verifier: the chunk fits */
+	if (bpf_probe_read_user(&c->data[at], STACK_COPY_CHUNK, (const void *)(c->base + at))) {
+		c->ended = 1;
+		return false;
+	}
+	c->len = at + STACK_COPY_CHUNK;
+	return true;
+}
+
 /* @rctx: the CPU's struct unwind_scratch */
 static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out)
 {
 	struct stack_copy *c = &((struct unwind_scratch *)rctx)->copy;
 	__u64 off = addr - c->base;
+	int i;
 
+	/* callers' frames are further up: copy up to the one wanted */
+	for (i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
+		if (off < c->len || off >= STACK_COPY_BYTES || !stack_copy_more(c))
+			break;
+	}
 	if (off < c->len && off <= c->len - 8) {
 		off &= STACK_COPY_BYTES - 1;
 		if (off <= STACK_COPY_BYTES - 8) {
@@ -483,11 +511,13 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 		return 0;
 	sc->copy.base = s->sp;
 	sc->copy.len = 0;
-	/* the copy fails as a whole when it runs past the stack's mapping: try less */
-	if (!bpf_probe_read_user(sc->copy.data, STACK_COPY_BYTES, (const void *)s->sp))
-		sc->copy.len = STACK_COPY_BYTES;
-	else if (!bpf_probe_read_user(sc->copy.data, 256, (const void *)s->sp))
-		sc->copy.len = 256;
+	sc->copy.ended = 0;
+	/* a copy fails as a whole when it runs past the stack's mapping: try less */
+	if (!stack_copy_more(&sc->copy)) {
+		sc->copy.ended = 1;
+		if (!bpf_probe_read_user(sc->copy.data, 256, (const void *)s->sp))
+			sc->copy.len = 256;
+	}
 	lc.proc = bpf_map_lookup_elem(&unwind_procs, &sc->tgid);
 	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, &lc, 0);
 	if (!s->end)
@@ -519,8 +549,11 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 static __always_inline bool unwind_forget(__u32 tgid)
 {
 	const struct unwind_proc *p = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	bool known = p && !(p->flags & UNWIND_PROC_INHERITED);
+	bool known;
 
+	if (!p)
+		return false;	/* most processes: no entry to delete */
+	known = !(p->flags & UNWIND_PROC_INHERITED);
 	return bpf_map_delete_elem(&unwind_procs, &tgid) == 0 && known;
 }
 
@@ -637,39 +670,49 @@ struct {
 	__uint(max_entries, 1);
 } unwind_vma_zero SEC(".maps");
 
-/*
- * Put the VMA of code address @addr of the current process (@tgid) into its
- * unwind_vmas entry, from process context, where bpf_find_vma() is not
- * limited to one call per interrupt as in a sample. True when user space
- * should read the process's maps: the VMA's file has no table yet (it is
- * new to user space), or the entry is full.
- */
-static __always_inline bool unwind_vmas_add(__u32 tgid, __u64 addr)
+/* The current process's (@tgid's) unwind_vmas entry, made if missing; NULL when it cannot be. */
+static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 {
-	struct find_vma_ctx c = {};
 	struct unwind_vma_key key;
 	struct unwind_vma_set *set;
-	__u32 zero = 0, i, n;
+	__u32 zero = 0;
 	void *init;
 
-	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
-	    !c.exec)
-		return false;
 	unwind_vma_key(tgid, &key);
 	set = bpf_map_lookup_elem(&unwind_vmas, &key);
 	if (!set) {
 		init = bpf_map_lookup_elem(&unwind_vma_zero, &zero);
 		if (!init)
-			return true;
+			return NULL;
 		bpf_map_update_elem(&unwind_vmas, &key, init, BPF_NOEXIST);
 		set = bpf_map_lookup_elem(&unwind_vmas, &key);
 		if (!set)
-			return true;
+			return NULL;
 	}
 	if (set->gen != unwind_tables_gen) {
 		set->nr = 0;
 		set->gen = unwind_tables_gen;
 	}
+	return set;
+}
+
+/*
+ * Put the VMA of code address @addr of the current process into @set, its
+ * unwind_vmas entry, from process context, where bpf_find_vma() is not
+ * limited to one call per interrupt as in a sample. True when user space
+ * should read the process's maps: the VMA's file has no table yet (it is
+ * new to user space), or there is no room for it.
+ */
+static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 addr)
+{
+	struct find_vma_ctx c = {};
+	__u32 i, n;
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
+	    !c.exec)
+		return false;
+	if (!set)
+		return true;
 	n = set->nr;
 	for (i = 0; i < UNWIND_VMAS; i++) {
 		if (i >= n)
@@ -710,7 +753,8 @@ int unwind_on_mmap_done(struct sys_exit_args *ctx)
 	if (ctx->ret <= 0 || unwind_mode == UNWIND_MODE_FP)
 		return 0;	/* an error (user addresses are below 2^47) */
 	if (tgid != self_tgid && unwind_wanted(tgid) &&
-	    !bpf_map_lookup_elem(&unwind_procs, &tgid) && unwind_vmas_add(tgid, ctx->ret))
+	    !bpf_map_lookup_elem(&unwind_procs, &tgid) &&
+	    unwind_vmas_add(unwind_vmas_get(tgid), ctx->ret))
 		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;
 }
@@ -774,6 +818,7 @@ int unwind_on_fork(__u64 *ctx)
  */
 static __always_inline bool unwind_process_exec(__u32 tgid)
 {
+	struct unwind_vma_set *set;
 	struct task_struct *task;
 	struct pt_regs *regs;
 	bool scan;
@@ -787,11 +832,12 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 		return scan;
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (regs && unwind_vmas_add(tgid, BPF_CORE_READ(regs, ip)))
+	set = unwind_vmas_get(tgid);
+	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
 		scan = true;
-	if (unwind_vmas_add(tgid, BPF_CORE_READ(task, mm, start_code)))
+	if (unwind_vmas_add(set, BPF_CORE_READ(task, mm, start_code)))
 		scan = true;
-	if (unwind_vmas_add(tgid, (__u64)BPF_CORE_READ(task, mm, context.vdso)))
+	if (unwind_vmas_add(set, (__u64)BPF_CORE_READ(task, mm, context.vdso)))
 		scan = true;
 	return scan;
 }
