@@ -72,17 +72,17 @@ struct dwarf_stack_map ustacks_dwarf0 SEC(".maps"), ustacks_dwarf1 SEC(".maps");
  * most frames' return addresses and saved rbp lie in the first kilobyte,
  * deep stacks (a compiler's) in the next ones, and one copy of a chunk
  * costs less than the dozens of 8-byte reads it replaces. Past
- * STACK_COPY_BYTES, or once a chunk could not be read (the end of the
- * stack's mapping), the walk reads 8 bytes at a time. Lives in the per-CPU
- * unwind_scratch below.
+ * STACK_COPY_BYTES, or in a chunk that could not be read (it runs past the
+ * end of the stack's mapping), the walk reads 8 bytes at a time. Lives in
+ * the per-CPU unwind_scratch below.
  */
 #define STACK_COPY_BYTES 8192
 #define STACK_COPY_CHUNK 1024
 
 struct stack_copy {
 	__u64 base;		/* user address of data[0] */
-	__u64 len;		/* bytes copied: a multiple of STACK_COPY_CHUNK, or 256 */
-	__u64 ended;		/* no more chunks: the last one could not be read */
+	__u32 copied;		/* bit per chunk copied into data */
+	__u32 failed;		/* bit per chunk that could not be read */
 	__u8 data[STACK_COPY_BYTES];
 };
 
@@ -158,39 +158,30 @@ struct {
 	__uint(max_entries, 1);
 } unwind_scratch SEC(".maps");
 
-/* Copy the next chunk of the stack: false when there is none (or no more room). */
-static __always_inline bool stack_copy_more(struct stack_copy *c)
-{
-	__u64 at = c->len;
-
-	if (c->ended || at >= STACK_COPY_BYTES || at % STACK_COPY_CHUNK)
-		return false;
-	at &= STACK_COPY_BYTES - STACK_COPY_CHUNK;	/* for the verifier: the chunk fits */
-	if (bpf_probe_read_user(&c->data[at], STACK_COPY_CHUNK, (const void *)(c->base + at))) {
-		c->ended = 1;
-		return false;
-	}
-	c->len = at + STACK_COPY_CHUNK;
-	return true;
-}
-
 /* @rctx: the CPU's struct unwind_scratch */
 static __always_inline int unwind_read(void *rctx, __u64 addr, __u64 *out)
 {
 	struct stack_copy *c = &((struct unwind_scratch *)rctx)->copy;
-	__u64 off = addr - c->base;
-	int i;
+	__u64 off = addr - c->base, at;
+	__u32 bit;
 
-	/* callers' frames are further up: copy up to the one wanted */
-	for (i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
-		if (off < c->len || off >= STACK_COPY_BYTES || !stack_copy_more(c))
-			break;
-	}
-	if (off < c->len && off <= c->len - 8) {
-		off &= STACK_COPY_BYTES - 1;
-		if (off <= STACK_COPY_BYTES - 8) {
-			__builtin_memcpy(out, &c->data[off], sizeof(*out));
-			return 0;
+	/* in one chunk of the copy (stack slots are 8-byte aligned: they never straddle two) */
+	if (off < STACK_COPY_BYTES && off % STACK_COPY_CHUNK <= STACK_COPY_CHUNK - 8) {
+		bit = 1u << (off / STACK_COPY_CHUNK);
+		if (!(c->copied & bit) && !(c->failed & bit)) {
+			at = off & (STACK_COPY_BYTES - STACK_COPY_CHUNK);
+			if (bpf_probe_read_user(&c->data[at], STACK_COPY_CHUNK,
+						(const void *)(c->base + at)))
+				c->failed |= bit;
+			else
+				c->copied |= bit;
+		}
+		if (c->copied & bit) {
+			off &= STACK_COPY_BYTES - 1;
+			if (off <= STACK_COPY_BYTES - 8) {
+				__builtin_memcpy(out, &c->data[off], sizeof(*out));
+				return 0;
+			}
 		}
 	}
 	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr);
@@ -510,14 +501,8 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 	if (!unwind_user_regs(ctx, s))
 		return 0;
 	sc->copy.base = s->sp;
-	sc->copy.len = 0;
-	sc->copy.ended = 0;
-	/* a copy fails as a whole when it runs past the stack's mapping: try less */
-	if (!stack_copy_more(&sc->copy)) {
-		sc->copy.ended = 1;
-		if (!bpf_probe_read_user(sc->copy.data, 256, (const void *)s->sp))
-			sc->copy.len = 256;
-	}
+	sc->copy.copied = 0;
+	sc->copy.failed = 0;
 	lc.proc = bpf_map_lookup_elem(&unwind_procs, &sc->tgid);
 	bpf_loop(MAX_STACK_DEPTH, unwind_frame_cb, &lc, 0);
 	if (!s->end)
