@@ -139,12 +139,12 @@ static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
 		stat_inc(STAT_EVENTS_LOST);
 }
 
+static __always_inline bool unwind_unread(__u32 tgid);
+
 /*
  * A process's first sample: with its start time and cgroup, which user space
  * would otherwise read from /proc (where a short process is gone by then).
  */
-static __always_inline bool unwind_unread(__u32 tgid);
-
 static __always_inline void send_new_process(__u32 tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();

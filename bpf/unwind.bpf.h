@@ -562,8 +562,9 @@ static __always_inline bool unwind_unread(__u32 tgid)
 {
 	const struct unwind_proc *p;
 
-	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid)
-		return false;
+	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid ||
+	    !bpf_get_current_task_btf()->mm)
+		return false;	/* a kernel thread has no maps to read */
 	p = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	return !p || (p->flags & UNWIND_PROC_INHERITED);
 }
@@ -818,6 +819,12 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	set = unwind_vmas_get(tgid);
+	/*
+	 * A new mm may sit where one of an earlier image of this process was
+	 * (sh -> env -> prog): its set, found under the same key, is stale.
+	 */
+	if (set)
+		set->nr = 0;
 	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
 		scan = true;
 	if (unwind_vmas_add(set, BPF_CORE_READ(task, mm, start_code)))

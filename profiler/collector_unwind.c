@@ -329,7 +329,12 @@ static int on_event(void *ctx, void *data, size_t size)
 			queue_for_main(f, EVENT_EXEC, ev->tgid, ev);
 		break;
 	case EVENT_EXIT:
-		if (ev->type & EVENT_F_UNWIND) {
+		/*
+		 * F_SAMPLED alone too: a fork's child read at its first sample
+		 * may exit before that read reached BPF (its entry was still the
+		 * parent's copy), and the unwinder would keep it until a rescan.
+		 */
+		if (ev->type & (EVENT_F_SAMPLED | EVENT_F_UNWIND)) {
 			drop_pending(f, ev->tgid);
 			push_tgid(&f->gone, &f->nr_gone, &f->cap_gone, ev->tgid);
 		}
@@ -390,8 +395,11 @@ static void serve_pending(struct unwind_feeder *f)
 	f->pending = NULL;
 	f->nr_pending = f->cap_pending = 0;
 	pthread_mutex_unlock(&f->ev_lock);
-	for (i = 0; i < nr && !f->stop; i++)
-		unwinder__scan_process_soon(f->uw, tgids[i]);
+	for (i = 0; i < nr && !f->stop; i++) {
+		/* gone before its read: nothing of it is kept */
+		if (unwinder__scan_process_soon(f->uw, tgids[i]) == -ESRCH)
+			unwinder__remove_process(f->uw, tgids[i]);
+	}
 	free(tgids);
 }
 

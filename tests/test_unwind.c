@@ -1083,8 +1083,28 @@ static void test_index_search(void **state)
 				checked++;
 			}
 		}
+		/* the first byte of every bucket and the one before it, and past the last row */
+		for (i = 0; i <= t->nidx; i++) {
+			__u64 start = (__u64)t->base + ((__u64)i << t->shift);
+
+			for (d = 0; d < 2; d++) {
+				const struct unwind_row *x, *y;
+				struct unwind_row xr;
+
+				x = unwind_find_row(ctx, t, start - d, &a);
+				if (x)
+					xr = *x;
+				y = unwind_find_row(ctx, &whole, start - d, &b);
+				assert_true(!x == !y);
+				if (x)
+					assert_memory_equal(&xr, y, sizeof(xr));
+				checked++;
+			}
+		}
 		assert_null(unwind_find_row(ctx, t, (__u64)first.pc - 1, &a));
 		assert_non_null(unwind_find_row(ctx, t, (__u64)last.pc + 4096, &a));
+		assert_int_equal(memcmp(unwind_find_row(ctx, t, (__u64)last.pc + 4096, &a), &last,
+					sizeof(last)), 0);
 	}
 	print_message("%zu indexed tables, %zu pcs looked up both ways\n", indexed, checked);
 	assert_true(indexed >= 2);	/* libc and this program at least */

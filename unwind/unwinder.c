@@ -560,7 +560,7 @@ static void index_table(struct unwinder *u, struct unwind_table *t)
 
 	if (t->nr < INDEX_MIN_ROWS)
 		return;
-	win = malloc(ROWS_WINDOW * sizeof(*win));
+	win = malloc((t->nr < ROWS_WINDOW ? t->nr : ROWS_WINDOW) * sizeof(*win));
 	if (!win || copy_rows(u, t->first, win, 1, false) ||
 	    copy_rows(u, t->first + t->nr - 1, win + 1, 1, false))
 		goto out;

@@ -13,7 +13,7 @@
 #include "sqlite_internal.h"
 #include "common/log.h"
 
-void sqlite__check_caches(struct sqlite_store *st)
+void sqlite__drop_stale_caches(struct sqlite_store *st)
 {
 	if (st->cache_epoch == st->epoch)
 		return;
@@ -109,7 +109,7 @@ int sqlite__write_batch(struct sqlite_store *st, const struct store_batch *b)
 	tmp = calloc(max + 1, sizeof(*tmp));
 	err = fids && fhash && sids && pids && tmp ? 0 : -ENOMEM;
 	if (!err)
-		sqlite__check_caches(st);
+		sqlite__drop_stale_caches(st);
 	err = err ?: sqlite__begin(st);
 	if (!err) {
 		err = write_batch(st, b, fids, fhash, sids, pids, tmp);
@@ -119,7 +119,7 @@ int sqlite__write_batch(struct sqlite_store *st, const struct store_batch *b)
 			err = sqlite__commit(st);
 		/* ids cached in a transaction that did not commit are gone (a new epoch) */
 		if (err)
-			sqlite__check_caches(st);
+			sqlite__drop_stale_caches(st);
 	}
 	free(fids);
 	free(fhash);

@@ -66,7 +66,7 @@ void sqlite__rollback(struct sqlite_store *st);
 /* Ids handed out are valid for the current epoch: a rollback or a garbage collection starts a new one. */
 __u64 sqlite__epoch(const struct sqlite_store *st);
 /* Forget the cached row ids when a rollback or a collection made them stale. */
-void sqlite__check_caches(struct sqlite_store *st);
+void sqlite__drop_stale_caches(struct sqlite_store *st);
 /* Find or insert; each sets *@id. Return 0 or -errno. */
 int sqlite__frame_id(struct sqlite_store *st, const struct store_frame *f, __s64 *id);
 /* @frames root first; @nr may be 0 (a sample without a stack). */

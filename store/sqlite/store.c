@@ -754,7 +754,7 @@ static bool cached_id(struct sqlite_store *st, struct hashmap *map, uint64_t key
 {
 	uint64_t v;
 
-	sqlite__check_caches(st);
+	sqlite__drop_stale_caches(st);
 	if (!hashmap__get(map, key, &v))
 		return false;
 	*id = (__s64)v;
