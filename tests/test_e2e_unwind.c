@@ -591,11 +591,13 @@ static void test_process_events_burst(void **state)
 	prof = spawn(argv, "/dev/null", log);
 	wait_attached(prof);
 	/*
-	 * One run first, and time for the profiler to table the program: the
-	 * execs before that ask for reads (under ASan, for most of the burst)
+	 * One run first, long enough to be read (a binary is tabled from a
+	 * process that is still there), and time for the profiler to table
+	 * the program: the execs before that ask for reads (under ASan, for
+	 * most of the burst)
 	 */
 	{
-		const char *wargv[] = { wl, "8", NULL };
+		const char *wargv[] = { wl, "300", NULL };
 
 		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
 		sleep_s(1);
