@@ -274,6 +274,12 @@ static __u32 index_slots(const struct unwind_table *t)
 	return (t->nidx + UNWIND_INDEX_PER_SLOT - 1) / UNWIND_INDEX_PER_SLOT;
 }
 
+/* Row slots @t takes in all: its rows and its index. */
+static __u32 table_slots(const struct unwind_table *t)
+{
+	return t->nr + index_slots(t);
+}
+
 /* First fit in the freed ranges, else past the high-water mark. */
 static int alloc_rows(struct unwinder *u, __u32 nr, __u32 *first)
 {
@@ -365,7 +371,7 @@ static __u32 evictable_rows(const struct unwinder *u)
 	__u32 id, rows = 0;
 
 	for (id = 0; id < u->nr_tables; id++)
-		rows += is_evictable(u, id) ? u->tables[id].nr + index_slots(&u->tables[id]) : 0;
+		rows += is_evictable(u, id) ? table_slots(&u->tables[id]) : 0;
 	return rows;
 }
 
@@ -495,8 +501,8 @@ static size_t evict_lru(struct unwinder *u, __u32 want)
 		if (u->opts.tables_fd >= 0)
 			bpf_map_update_elem(u->opts.tables_fd, &id, &none, BPF_ANY);
 		unwind_files__drop_table(u->files, id);
-		freed += u->tables[id].nr + index_slots(&u->tables[id]);
-		u->used_rows -= u->tables[id].nr + index_slots(&u->tables[id]);
+		freed += table_slots(&u->tables[id]);
+		u->used_rows -= table_slots(&u->tables[id]);
 		u->tables[id] = none;
 		u->table_bin[id] = -1;
 		u->free_ids[u->nr_free_ids++] = id;
@@ -630,7 +636,7 @@ static int publish_table(struct unwinder *u, int bin, __u32 first, size_t nr, co
 	u->table_bin[id] = bin;
 	u->table_refs[id] = 0;
 	u->table_used[id] = ++u->clock;
-	u->used_rows += nr + index_slots(&t);
+	u->used_rows += table_slots(&t);
 	u->bins[bin].table = id;
 	u->bins[bin].has_table = true;
 	u->bins[bin].retry = false;
