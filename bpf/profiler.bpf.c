@@ -140,6 +140,7 @@ static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
 }
 
 static __always_inline bool unwind_unread(__u32 tgid);
+static __always_inline bool unwind_by_file(__u32 tgid);
 
 /*
  * A process's first sample: with its start time and cgroup, which user space
@@ -149,15 +150,21 @@ static __always_inline void send_new_process(__u32 tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct proc_event ev = { .type = EVENT_NEW, .tgid = tgid };
+	struct inode *exe;
 
 	ev.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
+	exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (exe)
+		ev.exe_fid = unwind_file_id(BPF_CORE_READ(exe, i_sb, s_dev), BPF_CORE_READ(exe, i_ino));
 	/*
 	 * With the unwinder, user space read the mappings at the exec, or is
 	 * to read them now (EVENT_F_UNWIND): its binaries had tables already.
+	 * Not when every code mapping is of a tabled file: its frames are
+	 * named by file (EVENT_F_BY_FILE), a process sampled need not be read.
 	 */
 	if (unwind_unread(tgid))
-		ev.type |= EVENT_F_UNWIND;
+		ev.type |= unwind_by_file(tgid) ? EVENT_F_BY_FILE : EVENT_F_UNWIND;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(unwind_mode == UNWIND_MODE_FP)))
 		stat_inc(STAT_EVENTS_LOST);
 }

@@ -79,12 +79,20 @@ enum proc_event_type {
 #define EVENT_F_SAMPLED 0x100
 /* EXEC, NEW: read the (new image's) mappings; EXIT: the unwinder had its mappings */
 #define EVENT_F_UNWIND 0x200
+/*
+ * NEW: the process is not to be read: every code mapping it has is of a file
+ * user space tabled, so its user frames come as (file, offset)
+ * (UNWIND_FILE_FRAME), and exe_fid names its executable
+ */
+#define EVENT_F_BY_FILE 0x400
 
 struct proc_event {
 	__u32 type;		/* enum proc_event_type | EVENT_F_* */
 	__u32 tgid;
 	__u64 start_ns;		/* EVENT_NEW: when the process started, ns since boot (boottime) */
 	__u64 cgroup_id;	/* EVENT_NEW: the sampled thread's cgroup v2 id */
+	__u32 exe_fid;		/* EVENT_NEW: unwind_file_id() of its executable, 0: unknown */
+	__u32 pad;
 };
 
 /*
@@ -251,9 +259,17 @@ struct unwind_file_seg {
 	__u64 filesz;
 };
 
+/*
+ * unwind_file.flags: the processes mapping it are read all the same (a
+ * Python interpreter: its stacks are walked once user space has found its
+ * interpreter state in the maps)
+ */
+#define UNWIND_FILE_F_READ 1
+
 struct unwind_file {
 	__u32 table;
-	__u32 nr_segs;
+	__u16 nr_segs;
+	__u16 flags;		/* UNWIND_FILE_F_* */
 	/*
 	 * The inode's change time (ns) when user space last knew its content:
 	 * a VMA of the inode with another one maps a file rewritten since (a

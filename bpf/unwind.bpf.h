@@ -121,9 +121,17 @@ struct unwind_vma_key {
 	__u64 mm;		/* the mm's address mixed with the process's start time */
 };
 
+/*
+ * unwind_vma_set.flags: user space is to read the process (a VMA of a file
+ * without a table, or of an interpreter, or more VMAs than the set holds)
+ */
+#define UNWIND_VMAS_F_READ 1
+
 struct unwind_vma_set {
 	__u32 nr;
 	__u32 gen;		/* unwind_tables_gen when made */
+	__u32 flags;		/* UNWIND_VMAS_F_* */
+	__u32 pad;
 	struct unwind_mapping maps[UNWIND_VMAS];
 };
 
@@ -248,8 +256,11 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	return 0;
 }
 
-/* The mapping the walk uses for VMA @c: its file's table if user space has tabled it. */
-static __always_inline void unwind_vma_mapping(const struct find_vma_ctx *c,
+/*
+ * The mapping the walk uses for VMA @c: its file's table if user space has
+ * tabled it. True when the file's processes are to be read all the same.
+ */
+static __always_inline bool unwind_vma_mapping(const struct find_vma_ctx *c,
 					       struct unwind_mapping *m)
 {
 	struct unwind_file_key key = { .dev = c->dev, .ino = c->ino };
@@ -277,18 +288,26 @@ static __always_inline void unwind_vma_mapping(const struct find_vma_ctx *c,
 			break;
 		}
 	}
+	return f && (f->flags & UNWIND_FILE_F_READ);
 }
 
 /* The key of the current process in unwind_vmas. */
 static __always_inline void unwind_vma_key(__u32 tgid, struct unwind_vma_key *key)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 mm = (__u64)BPF_CORE_READ(task, mm);
 
+	/*
+	 * A thread exiting has let go of its mm (exit_mm()) before the mm is
+	 * torn down, and samples while it is: the mm is still its active_mm
+	 * then, and its last user frames (in _exit) are found as before.
+	 */
+	if (!mm && (task->flags & PF_EXITING))
+		mm = (__u64)BPF_CORE_READ(task, active_mm);
 	key->tgid = tgid;
 	key->pad = 0;
 	/* with the start time: a pid and an mm's address both get reused */
-	key->mm = (__u64)BPF_CORE_READ(task, mm) ^
-		  BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
+	key->mm = mm ^ BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
 }
 
 /*
@@ -313,10 +332,13 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 		sc->vmas_loaded = 1;
 		unwind_vma_key(sc->tgid, &sc->vma_key);
 		known = bpf_map_lookup_elem(&unwind_vmas, &sc->vma_key);
-		if (known && known->gen == s->tables_gen)
+		if (known && known->gen == s->tables_gen) {
 			sc->vmas = *known;
-		else
+		} else {
+			/* none made at an exec: what it holds is not all there is */
 			sc->vmas.nr = 0;
+			sc->vmas.flags = UNWIND_VMAS_F_READ;
+		}
 	}
 	for (i = 0; i < UNWIND_VMAS; i++) {
 		if (i >= sc->vmas.nr)
@@ -336,7 +358,9 @@ static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 	else
 		n = (__u32)(s->pc >> 12) % UNWIND_VMAS;	/* full: one goes */
 	m = &sc->vmas.maps[n & (UNWIND_VMAS - 1)];
+	/* code the exec and the mmaps did not show: the process is to be read */
 	unwind_vma_mapping(&c, m);
+	sc->vmas.flags |= UNWIND_VMAS_F_READ;
 	sc->vmas.gen = s->tables_gen;
 	bpf_map_update_elem(&unwind_vmas, &sc->vma_key, &sc->vmas, BPF_ANY);
 found:
@@ -513,7 +537,9 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx, void *s
 		 * however the walk ended, that is the reason it is not whole.
 		 */
 		s->end = UNWIND_END_NO_MAPPING;
-		unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN, 20 * 1000 * 1000);
+		/* not for a process tearing its memory down: nothing left to read */
+		if (bpf_get_current_task_btf()->mm)
+			unwind_ask_scan(key->tgid, s->pc, UNWIND_EVENT_SCAN, 20 * 1000 * 1000);
 	}
 	if (!s->nr)
 		return 0;
@@ -552,6 +578,23 @@ static __always_inline bool unwind_process_exit(__u32 tgid)
 	if (unwind_mode == UNWIND_MODE_FP)
 		return false;
 	return unwind_forget(tgid);
+}
+
+/*
+ * Is process @tgid, which user space has not read, named without a read?
+ * Every code VMA exec and ld.so mapped is in its unwind_vmas entry, each of a
+ * file with a table and no reason to read its processes: its frames then all
+ * come as (file, offset), which user space names by the file.
+ */
+static __always_inline bool unwind_by_file(__u32 tgid)
+{
+	struct unwind_vma_key key;
+	const struct unwind_vma_set *set;
+
+	unwind_vma_key(tgid, &key);
+	set = bpf_map_lookup_elem(&unwind_vmas, &key);
+	return set && set->gen == unwind_tables_gen && set->nr &&
+	       !(set->flags & UNWIND_VMAS_F_READ);
 }
 
 /*
@@ -677,6 +720,7 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 	}
 	if (set->gen != unwind_tables_gen) {
 		set->nr = 0;
+		set->flags = 0;
 		set->gen = unwind_tables_gen;
 	}
 	return set;
@@ -692,6 +736,7 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 addr)
 {
 	struct find_vma_ctx c = {};
+	bool read;
 	__u32 i, n;
 
 	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
@@ -706,14 +751,20 @@ static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 ad
 		if (set->maps[i].start == c.start)
 			return set->maps[i].kind != UNWIND_MAP_TABLE;	/* known already */
 	}
-	if (n >= UNWIND_VMAS)
+	if (n >= UNWIND_VMAS) {
+		set->flags |= UNWIND_VMAS_F_READ;
 		return true;
+	}
 	i = n;
 	asm volatile("" : "+r"(i));	/* keep the mask: the verifier lost n's bound in the loop */
 	i &= UNWIND_VMAS - 1;
-	unwind_vma_mapping(&c, &set->maps[i]);
+	read = unwind_vma_mapping(&c, &set->maps[i]);
+	if (read || set->maps[i].kind != UNWIND_MAP_TABLE) {
+		set->flags |= UNWIND_VMAS_F_READ;
+		read = true;
+	}
 	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
-	return set->maps[i].kind != UNWIND_MAP_TABLE;
+	return read;
 }
 
 /*
@@ -823,8 +874,10 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	 * A new mm may sit where one of an earlier image of this process was
 	 * (sh -> env -> prog): its set, found under the same key, is stale.
 	 */
-	if (set)
+	if (set) {
 		set->nr = 0;
+		set->flags = 0;
+	}
 	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
 		scan = true;
 	if (unwind_vmas_add(set, BPF_CORE_READ(task, mm, start_code)))

@@ -102,6 +102,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	__u64 start_boottime;
 	struct mm_struct *mm;
+	struct mm_struct *active_mm;
 } __attribute__((preserve_access_index));
 
 /* what bpf_find_vma() gives: the file behind a user address */
@@ -140,9 +141,13 @@ struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
 
-/* the executable's code, and (x86-64) mm->context.vdso, where the vDSO is mapped */
+/*
+ * the executable's code and file, and (x86-64) mm->context.vdso, where the
+ * vDSO is mapped
+ */
 struct mm_struct {
 	unsigned long start_code;
+	struct file *exe_file;
 	struct {
 		void *vdso;
 	} context;

@@ -224,8 +224,9 @@ static void log_unwind_health(struct agent *a)
 		(unsigned long long)is.unnamed);
 	if (collector__stats(a->coll, &cs) || !cs.unwind_max_rows)
 		return;
-	pr_info("agent: process events: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost",
-		(unsigned long long)cs.events[EVENT_NEW], (unsigned long long)cs.events[EVENT_EXEC],
+	pr_info("agent: process events: %llu new (%llu named by file), %llu exec, %llu exit, %llu scan requests, %llu lost",
+		(unsigned long long)cs.events[EVENT_NEW], (unsigned long long)cs.new_by_file,
+		(unsigned long long)cs.events[EVENT_EXEC],
 		(unsigned long long)cs.events[EVENT_EXIT], (unsigned long long)cs.events[EVENT_SCAN],
 		(unsigned long long)cs.stat[STAT_EVENTS_LOST]);
 	pr_info("agent: unwind tables: %llu binaries, %llu rows of %llu, %llu maps reads (%zu by the symbolizer), %llu derived in %llu ms of CPU, %llu restored from %llu kept bytes",

@@ -517,8 +517,9 @@ static int finish(struct record *r, double elapsed)
 
 		print_summary(r, &st, elapsed);
 		symbolizer__stats(r->syms, &ss);
-		pr_debug("process events: %llu new, %llu exec, %llu exit, %llu scan requests, %llu lost; maps reads: %llu (%zu by the symbolizer)",
+		pr_debug("process events: %llu new (%llu named by file), %llu exec, %llu exit, %llu scan requests, %llu lost; maps reads: %llu (%zu by the symbolizer)",
 			 (unsigned long long)st.events[EVENT_NEW],
+			 (unsigned long long)st.new_by_file,
 			 (unsigned long long)st.events[EVENT_EXEC],
 			 (unsigned long long)st.events[EVENT_EXIT],
 			 (unsigned long long)st.events[EVENT_SCAN],

@@ -267,7 +267,9 @@ void collector__poll_until(struct collector *c, double deadline, const volatile 
 
 void collector__symbolizer_events(void *syms, const struct proc_event *ev)
 {
-	if (ev->type == EVENT_NEW)
+	if (ev->type == (EVENT_NEW | EVENT_F_BY_FILE))
+		symbolizer__add_process_by_file(syms, ev->tgid);
+	else if (EVENT_TYPE(ev->type) == EVENT_NEW)
 		symbolizer__add_process(syms, ev->tgid);
 	else
 		symbolizer__process_exited(syms, ev->tgid);

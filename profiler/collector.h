@@ -62,6 +62,8 @@ struct collector_stats {
 	__u64 py_samples, py_truncated;
 	/* process events read, by type (enum proc_event_type); lost: stat[STAT_EVENTS_LOST] */
 	__u64 events[EVENT_SCAN + 1];
+	/* of events[EVENT_NEW]: processes named by file, not read (EVENT_F_BY_FILE) */
+	__u64 new_by_file;
 };
 
 /*

@@ -91,6 +91,7 @@ struct unwind_feeder {
 	bool main_new;		/* an EVENT_NEW waits in the queue */
 	bool main_told;		/* main_fd written since the main thread last took the queue */
 	__u64 events[EVENT_SCAN + 1];	/* events read, by type */
+	__u64 new_by_file;		/* EVENT_NEW with EVENT_F_BY_FILE */
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
@@ -274,6 +275,7 @@ static void queue_for_main(struct unwind_feeder *f, __u32 type, __u32 tgid,
 	f->queue[f->nr_queue] = *ev;
 	f->queue[f->nr_queue].type = type;
 	f->nr_queue++;
+	/* one named by file needs nothing read while it lives: no hurry */
 	if (type == EVENT_NEW && !f->main_new) {
 		struct itimerspec its = { .it_value = { 0, MAIN_WAIT_MS * 1000 * 1000 } };
 
@@ -303,6 +305,12 @@ static void wake_main(struct unwind_feeder *f)
 	pthread_mutex_unlock(&f->ev_lock);
 }
 
+/* A CPython binary: its processes are read, to find the interpreter (find_python()). */
+static bool is_python(const char *path)
+{
+	return python__name_minor(path) >= 0;
+}
+
 /* Called with ev_lock held, by either thread: only gathers, the feeder thread does the work. */
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -315,12 +323,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	type = EVENT_TYPE(ev->type);
 	if (type <= EVENT_SCAN)
 		f->events[type]++;
+	f->new_by_file += type == EVENT_NEW && (ev->type & EVENT_F_BY_FILE);
 	switch (type) {
 	case EVENT_NEW:
 		/* not read at its exec (its binaries had tables): read now, before the main thread looks */
 		if (ev->type & EVENT_F_UNWIND)
 			push_tgid(&f->pending, &f->nr_pending, &f->cap_pending, ev->tgid);
-		queue_for_main(f, EVENT_NEW, ev->tgid, ev);
+		queue_for_main(f, EVENT_NEW | (ev->type & EVENT_F_BY_FILE), ev->tgid, ev);
 		break;
 	case EVENT_EXEC:
 		if (ev->type & EVENT_F_UNWIND)
@@ -564,6 +573,8 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 	f->py_procs_fd = o->no_python ? -1 : bpf_map__fd(skel->maps.py_procs);
 	uo.maps_fn = offer_maps;
 	uo.maps_ctx = f;
+	if (f->py_procs_fd >= 0)
+		uo.read_fn = is_python;
 	f->uw = unwinder__new(&uo);
 	if (!f->uw) {
 		err = -errno;
@@ -679,6 +690,7 @@ void unwind_feeder__stats(struct unwind_feeder *f, struct collector_stats *st)
 	st->unwind_kept_bytes = us.kept_bytes;
 	pthread_mutex_lock(&f->ev_lock);
 	memcpy(st->events, f->events, sizeof(st->events));
+	st->new_by_file = f->new_by_file;
 	st->stat[STAT_EVENTS_LOST] += f->not_queued;
 	pthread_mutex_unlock(&f->ev_lock);
 }

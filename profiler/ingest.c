@@ -50,12 +50,14 @@ struct pcache {
 	__s64 start_time;
 	const char *exe_build_id;	/* interned, or NULL */
 	const char *cgroup;		/* interned, or NULL */
+	__u32 exe_fid;			/* its executable's file id, from EVENT_NEW, or 0 */
 	/*
 	 * [leaf] address -> chain id in the low 32 bits; the high ones hold
 	 * the drain of a lookup that found no mapping (0 for the others): it
 	 * is looked up again at a later drain.
 	 */
 	struct hashmap addrs[2];
+	bool by_file;			/* never read: its file frames name alike everywhere */
 	bool facts_read;		/* start_time, cgroup, exe_build_id */
 	bool stale;			/* an exec or a new process under this pid */
 	bool exited;			/* seen gone at the last flush */
@@ -87,6 +89,13 @@ struct ingest {
 	struct sframe *frames;
 	size_t cap_frames;
 	struct hashmap kaddrs[2];	/* [leaf] kernel address -> frame index */
+	/*
+	 * [leaf] (file, offset) frame -> chain, as pcache.addrs, for the
+	 * processes named by file: a compiler run a thousand times is
+	 * symbolized once. Emptied when the symbolizer's fid epoch moves.
+	 */
+	struct hashmap file_addrs[2];
+	__u64 fid_epoch;
 	struct hashmap pcaches;		/* tgid -> struct pcache * */
 	struct hashmap cgroups;		/* cgroup v2 id -> interned path */
 
@@ -213,7 +222,7 @@ static void read_facts(struct ingest *k, struct pcache *pc)
 		pc->start_time = read_start_time(k, pc->tgid);
 	if (!pc->cgroup)
 		pc->cgroup = read_cgroup(k, pc->tgid);
-	pc->exe_build_id = intern(k, symbolizer__exe_build_id(k->syms, pc->tgid));
+	pc->exe_build_id = intern(k, symbolizer__exe_build_id(k->syms, pc->tgid, pc->exe_fid));
 }
 
 static struct pcache *get_pcache(struct ingest *k, __u32 tgid)
@@ -228,6 +237,7 @@ static struct pcache *get_pcache(struct ingest *k, __u32 tgid)
 			hashmap__release(&pc->addrs[0]);
 			hashmap__release(&pc->addrs[1]);
 			pc->stale = false;
+			pc->by_file = false;
 			pc->facts_read = false;
 			pc->exited = false;
 		}
@@ -303,11 +313,14 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 {
 	struct sym_frame sf[SYM_MAX_FRAMES];
 	__u32 idx[SYM_MAX_FRAMES];
+	struct hashmap *cache = &pc->addrs[leaf];
 	const char *chain;
 	uint64_t val;
 	int i, nr, id;
 
-	if (!hashmap__get(&pc->addrs[leaf], addr, &val) || (val >> 32 && val >> 32 != k->drain)) {
+	if (pc->by_file && (addr & UNWIND_FILE_FRAME))
+		cache = &k->file_addrs[leaf];
+	if (!hashmap__get(cache, addr, &val) || (val >> 32 && val >> 32 != k->drain)) {
 		/* a return address: look up the call, not what follows it */
 		nr = symbolizer__user(k->syms, pc->tgid, leaf ? addr : addr - 1, sf,
 				      SYM_MAX_FRAMES);
@@ -335,7 +348,7 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 		/* no mapping holds it (yet): a library mapped a moment ago is found later */
 		if (nr == 1 && !sf[0].name && !sf[0].module)
 			val |= k->drain << 32;
-		if (hashmap__set(&pc->addrs[leaf], addr, val))
+		if (hashmap__set(cache, addr, val))
 			return -ENOMEM;
 		val = id;
 	}
@@ -445,6 +458,11 @@ void ingest__begin_drain(struct ingest *k)
 
 	symbolizer__next_generation(k->syms);
 	k->drain++;
+	if (k->fid_epoch != symbolizer__fid_epoch(k->syms)) {
+		k->fid_epoch = symbolizer__fid_epoch(k->syms);
+		hashmap__release(&k->file_addrs[0]);
+		hashmap__release(&k->file_addrs[1]);
+	}
 	/* a window that runs backwards (the clock stepped) counts at its end */
 	if (k->window_start > 0 && k->window_start <= now)
 		mid = (k->window_start + now) / 2;
@@ -463,10 +481,12 @@ static void take_facts(struct ingest *k, const struct proc_event *ev)
 	uint64_t val;
 
 	if (!ev->start_ns || !k->boot_time)
-		return;
+		return;	/* a test's hand-made event */
 	pc = get_pcache(k, ev->tgid);
 	if (!pc)
 		return;
+	pc->exe_fid = ev->exe_fid;
+	pc->by_file = ev->type & EVENT_F_BY_FILE;
 	pc->start_time = k->boot_time + (__s64)(ev->start_ns / 1000000000ULL);
 	if (ev->cgroup_id && hashmap__get(&k->cgroups, ev->cgroup_id, &val)) {
 		pc->cgroup = (const char *)(uintptr_t)val;
@@ -482,14 +502,18 @@ void ingest__proc_event(void *ingest, const struct proc_event *ev)
 	struct ingest *k = ingest;
 	uint64_t val;
 
-	if (ev->type == EVENT_NEW)
+	__u32 type = EVENT_TYPE(ev->type);
+
+	if (type == EVENT_NEW && (ev->type & EVENT_F_BY_FILE))
+		symbolizer__add_process_by_file(k->syms, ev->tgid);
+	else if (type == EVENT_NEW)
 		symbolizer__add_process(k->syms, ev->tgid);
 	else
 		symbolizer__process_exited(k->syms, ev->tgid);
 	/* EVENT_NEW of a pid already cached: the first sample after an exec, or a pid reused */
-	if (ev->type != EVENT_EXIT && hashmap__get(&k->pcaches, ev->tgid, &val))
+	if (type != EVENT_EXIT && hashmap__get(&k->pcaches, ev->tgid, &val))
 		((struct pcache *)(uintptr_t)val)->stale = true;
-	if (ev->type == EVENT_NEW)
+	if (type == EVENT_NEW)
 		take_facts(k, ev);
 }
 
@@ -1016,6 +1040,8 @@ void ingest__free(struct ingest *k)
 	hashmap__release(&k->cgroups);
 	hashmap__release(&k->kaddrs[0]);
 	hashmap__release(&k->kaddrs[1]);
+	hashmap__release(&k->file_addrs[0]);
+	hashmap__release(&k->file_addrs[1]);
 	store__free(k->st);
 	strset__free(k->strs);
 	strset__free(k->frame_keys);

@@ -71,6 +71,7 @@ struct symbolizer {
 	 * FID_AMBIGUOUS, or (generation << 32) when no mapping had it then
 	 */
 	struct hashmap dso_by_fid;
+	__u64 fid_epoch;		/* moves when a file id names another dso than before */
 	size_t dso_failures;
 	size_t maps_reads;		/* processes' mappings read here (not offered) */
 	int vdso;			/* dso index of the vDSO image, -1 not loaded yet */
@@ -296,6 +297,11 @@ void symbolizer__next_generation(struct symbolizer *s)
 	drop_exited(s);
 	take_offers(s);
 	enforce_sym_cap(s);
+}
+
+__u64 symbolizer__fid_epoch(const struct symbolizer *s)
+{
+	return s->fid_epoch;
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
@@ -534,6 +540,29 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 	return 0;
 }
 
+static struct proc *get_proc(struct symbolizer *s, __u32 tgid, bool create);
+
+/*
+ * @tgid's entry, read now if it has none: a process named by file whose
+ * frame needs its mappings after all. Its exit may have been told already
+ * (nothing of it was kept then): one that cannot be read goes as exited.
+ */
+static struct proc *get_proc_late(struct symbolizer *s, __u32 tgid)
+{
+	uint64_t val;
+	struct proc *p;
+
+	if (hashmap__get(&s->procs, tgid, &val))
+		return (struct proc *)(uintptr_t)val;
+	p = get_proc(s, tgid, true);
+	if (p && (p->gone || !p->nr_maps) && !p->exited_gen) {
+		p->gone = true;
+		p->exited_gen = s->gen;
+		p->exited_ns = now_ns();
+	}
+	return p;
+}
+
 static struct proc *get_proc(struct symbolizer *s, __u32 tgid, bool create)
 {
 	struct proc *p;
@@ -585,6 +614,14 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 		    s->dsos[p->maps[i].dso].evicted)
 			reopen_from(s, p->maps[i].dso, p, &p->maps[i]);
 	}
+	return 0;
+}
+
+int symbolizer__add_process_by_file(struct symbolizer *s, __u32 tgid)
+{
+	/* an earlier image, or an earlier process of the pid: what was read of it is void */
+	if (get_proc(s, tgid, false))
+		return symbolizer__add_process(s, tgid);
 	return 0;
 }
 
@@ -707,11 +744,14 @@ static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx, bo
 	if (idx < 0 || !s->dsos[idx].dso)
 		return;
 	/* a file rewritten in place: its old content is gone, the id names the new one */
-	if (!replaced && hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32) &&
-	    val != (uint64_t)idx + 1)
-		val = FID_AMBIGUOUS;
-	else
-		val = (uint64_t)idx + 1;
+	bool had = hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32);
+
+	if (had && val == (uint64_t)idx + 1)
+		return;
+	/* what was named through the id before may be named otherwise now */
+	if (had)
+		s->fid_epoch++;
+	val = !replaced && had ? FID_AMBIGUOUS : (uint64_t)idx + 1;
 	hashmap__set(&s->dso_by_fid, map_fid(m), val);	/* without it: named later, or not */
 }
 
@@ -1284,11 +1324,13 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 		 * another file may share it), else by any mapping of the file.
 		 */
 		__u32 want = UNWIND_FILE_FRAME_ID(addr);
+		bool vdso = want == unwind_file_id(0, 0);
 		__u64 fid = 0;
 		size_t i;
 
 		off = UNWIND_FILE_FRAME_OFFSET(addr);
-		p = want == unwind_file_id(0, 0) ? NULL : get_proc(s, tgid, false);
+		p = vdso ? NULL : get_proc(s, tgid, false);
+again:
 		for (i = 0; p && i < p->nr_maps && !fid; i++) {
 			m = &p->maps[i];
 			if (m->kind != MAPPING_FILE || map_fid(m) != want)
@@ -1300,11 +1342,22 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 		}
 		if (!fid)
 			fid = fid_dso(s, want);
+		/*
+		 * A process named by file (never read) with a file no mapping
+		 * known has, or two files under the id: its own maps tell, if
+		 * it still lives.
+		 */
+		if ((!fid || fid == FID_AMBIGUOUS) && !p && !vdso) {
+			p = get_proc_late(s, tgid);
+			fid = 0;
+			if (p && !p->gone)
+				goto again;
+		}
 		if (!fid || fid == FID_AMBIGUOUS)
 			return unnamed(out, NULL, off);
 		return resolve_dso_offset(s, fid - 1, off, out, max);
 	}
-	p = get_proc(s, tgid, true);
+	p = get_proc_late(s, tgid);
 	if (!p)
 		return -ENOMEM;
 	m = find_map(p, addr);
@@ -1384,16 +1437,23 @@ int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct 
 	return copy_frames(s, ref, vaddr, out, max);
 }
 
-const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid)
+const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid, __u32 exe_fid)
 {
 	struct strbuf link = STRBUF_INIT;
 	const char *res = NULL;
 	char target[4096];
 	struct proc *p;
+	uint64_t fid;
 	ssize_t n;
 	size_t i;
 	int idx;
 
+	/* a process named by file: its executable by the file the kernel gave */
+	if (exe_fid && !get_proc(s, tgid, false)) {
+		fid = fid_dso(s, exe_fid);
+		if (fid && fid != FID_AMBIGUOUS && s->dsos[fid - 1].build_id[0])
+			return s->dsos[fid - 1].build_id;
+	}
 	if (strbuf__addf(&link, "%s/%u/exe", s->proc_root, tgid))
 		goto out;
 	/* kernel threads have no executable: no need to read their (empty) maps */

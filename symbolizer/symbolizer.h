@@ -91,6 +91,13 @@ int symbolizer__file_addr(struct symbolizer *s, int handle, __u64 vaddr, struct 
 
 /* Make sure @tgid's mappings are captured now, while it lives. */
 int symbolizer__add_process(struct symbolizer *s, __u32 tgid);
+/*
+ * A new process @tgid whose user frames all come as (file, offset)
+ * (EVENT_F_BY_FILE): its mappings are read only if a frame needs them (an
+ * address in no file, a file no other process showed). A pid known before
+ * (an earlier image) is read at once, as symbolizer__add_process() does.
+ */
+int symbolizer__add_process_by_file(struct symbolizer *s, __u32 tgid);
 
 /*
  * Start a new generation (one drain of samples): a process whose mappings
@@ -116,10 +123,20 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
 			   size_t nr);
 
 /*
+ * Moves whenever a file id of the BPF unwinder's (file, offset) frames comes
+ * to name another binary (a file rewritten in place, two files under one
+ * id): until it moves, such a frame of a process named by file
+ * (symbolizer__add_process_by_file()) resolves the same in every process.
+ */
+__u64 symbolizer__fid_epoch(const struct symbolizer *s);
+
+/*
  * Build id (hex, borrowed until symbolizer__free()) of @tgid's executable
  * (/proc/PID/exe, found among its mappings), or NULL when unknown or none.
+ * @exe_fid, when not 0, is the executable's unwind_file_id() as BPF saw it:
+ * a process never read is answered from it, without a read.
  */
-const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid);
+const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid, __u32 exe_fid);
 
 struct symbolizer_stats {
 	size_t processes;
@@ -183,6 +200,9 @@ struct python_interp {
 	__u64 code_type;	/* PyCode_Type */
 	const struct python_layout *layout;	/* NULL: a version without a table */
 };
+
+/* The minor version a python3.X or libpython3.X.so path names, or -1. */
+int python__name_minor(const char *path);
 
 /*
  * Look for CPython among the executable mappings @maps of @tgid (a

@@ -296,8 +296,6 @@ struct python_layout {
 
 /* The table entry for Py_Version @version, or NULL. */
 const struct python_layout *python__layout(__u32 version);
-/* The minor version a python3.X or libpython3.X.so path names, or -1. */
-int python__name_minor(const char *path);
 /* Read @fd's dynamic symbols; @start/@pgoff: one executable mapping of it. */
 int python__read_elf(int fd, __u64 start, __u64 pgoff, struct python_interp *out);
 /*

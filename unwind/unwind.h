@@ -104,6 +104,13 @@ struct unwinder_opts {
 	 */
 	void (*maps_fn)(void *ctx, __u32 tgid, const struct sym_exec_map *maps, size_t nr);
 	void *maps_ctx;
+	/*
+	 * NULL, or true for a binary whose processes are to be read even when
+	 * it is tabled: an interpreter whose stacks are walked once user space
+	 * has found its state through the maps. The others' processes are
+	 * named by file (EVENT_F_BY_FILE) and need no read.
+	 */
+	bool (*read_fn)(const char *path);
 };
 
 /* Returns NULL with errno set. */

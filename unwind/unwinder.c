@@ -1261,9 +1261,12 @@ static int bin_for_map(struct unwinder *u, __u32 tgid, const struct sym_exec_map
  * it, @ino; the vDSO is { 0, 0 }) too, in processes it has no mappings of.
  */
 static void note_file(struct unwinder *u, __u64 dev, __u64 ino, const struct bin *b,
-		      __s64 ctime_ns)
+		      __s64 ctime_ns, const char *path)
 {
 	struct unwind_file f = { .table = b->table, .ctime_ns = ctime_ns };
+
+	if (path && u->opts.read_fn && u->opts.read_fn(path))
+		f.flags |= UNWIND_FILE_F_READ;
 	size_t i;
 
 	for (i = 0; i < b->nr_segs && f.nr_segs < UNWIND_FILE_SEGS; i++) {
@@ -1305,7 +1308,7 @@ static void load_vdso(struct unwinder *u)
 		build_table(u, idx, elf, "[vdso]", NULL, 0);
 		u->vdso_bin = idx;
 		if (u->bins[idx].has_table)
-			note_file(u, 0, 0, &u->bins[idx], 0);
+			note_file(u, 0, 0, &u->bins[idx], 0, NULL);
 	}
 	elf_end(elf);
 	free(copy);
@@ -1416,7 +1419,8 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	um->table = b->table;
 	um->kind = UNWIND_MAP_TABLE;
 	if (!m->vdso && hashmap__get(&c->u->ctime_by_inode, map_inode_key(m), &ctime))
-		note_file(c->u, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, b, ctime);
+		note_file(c->u, unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode, b, ctime,
+			  m->path);
 	return 0;
 }
 
