@@ -139,8 +139,7 @@ static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
 		stat_inc(STAT_EVENTS_LOST);
 }
 
-static __always_inline bool unwind_unread(__u32 tgid);
-static __always_inline bool unwind_by_file(__u32 tgid);
+static __always_inline __u32 unwind_first_sample(__u32 tgid);
 
 /*
  * A process's first sample: with its start time and cgroup, which user space
@@ -159,12 +158,10 @@ static __always_inline void send_new_process(__u32 tgid)
 		ev.exe_fid = unwind_file_id(BPF_CORE_READ(exe, i_sb, s_dev), BPF_CORE_READ(exe, i_ino));
 	/*
 	 * With the unwinder, user space read the mappings at the exec, or is
-	 * to read them now (EVENT_F_UNWIND): its binaries had tables already.
-	 * Not when every code mapping is of a tabled file: its frames are
-	 * named by file (EVENT_F_BY_FILE), a process sampled need not be read.
+	 * to read them now (EVENT_F_UNWIND), or names the frames by file
+	 * (EVENT_F_BY_FILE): its binaries had tables already.
 	 */
-	if (unwind_unread(tgid))
-		ev.type |= unwind_by_file(tgid) ? EVENT_F_BY_FILE : EVENT_F_UNWIND;
+	ev.type |= unwind_first_sample(tgid);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(unwind_mode == UNWIND_MODE_FP)))
 		stat_inc(STAT_EVENTS_LOST);
 }

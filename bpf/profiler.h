@@ -316,6 +316,12 @@ struct unwind_proc {
 
 /* unwind_proc.flags: a forked child's copy of its parent's entry, unknown to user space */
 #define UNWIND_PROC_INHERITED 1u
+/*
+ * unwind_proc.flags, set by user space: a fork's child is read, not named by
+ * file, for it may need what only a read finds (an interpreter, mappings
+ * beyond MAX_UNWIND_MAPS)
+ */
+#define UNWIND_PROC_READ_FORKS 2u
 
 /* A user stack unwound in BPF; ustacks_dwarf[hash]. ips[0] is the innermost. */
 struct unwind_stack {

@@ -581,35 +581,34 @@ static __always_inline bool unwind_process_exit(__u32 tgid)
 }
 
 /*
- * Is process @tgid, which user space has not read, named without a read?
- * Every code VMA exec and ld.so mapped is in its unwind_vmas entry, each of a
- * file with a table and no reason to read its processes: its frames then all
- * come as (file, offset), which user space names by the file.
+ * What user space is to do of process @tgid at its first sample: nothing (it
+ * read the process, or the unwinder is off), read it (EVENT_F_UNWIND), or
+ * name it by file (EVENT_F_BY_FILE) without a read: the process has its
+ * parent's mappings (a fork's copy), or every code VMA exec and ld.so mapped
+ * is in its unwind_vmas entry, each of a file with a table. Its frames then
+ * all come as (file, offset), which user space names by the file. Unless
+ * something needs a read all the same (an interpreter, a full set).
  */
-static __always_inline bool unwind_by_file(__u32 tgid)
+static __always_inline __u32 unwind_first_sample(__u32 tgid)
 {
-	struct unwind_vma_key key;
 	const struct unwind_vma_set *set;
-
-	unwind_vma_key(tgid, &key);
-	set = bpf_map_lookup_elem(&unwind_vmas, &key);
-	return set && set->gen == unwind_tables_gen && set->nr &&
-	       !(set->flags & UNWIND_VMAS_F_READ);
-}
-
-/*
- * A process user space has not read: its mappings are unknown to the
- * unwinder, or a copy of its parent's (see send_new_process()).
- */
-static __always_inline bool unwind_unread(__u32 tgid)
-{
 	const struct unwind_proc *p;
+	struct unwind_vma_key key;
 
 	if (unwind_mode == UNWIND_MODE_FP || tgid == self_tgid ||
 	    !bpf_get_current_task_btf()->mm)
-		return false;	/* a kernel thread has no maps to read */
+		return 0;	/* a kernel thread has no maps to read */
 	p = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	return !p || (p->flags & UNWIND_PROC_INHERITED);
+	if (p) {
+		if (!(p->flags & UNWIND_PROC_INHERITED))
+			return 0;
+		return p->flags & UNWIND_PROC_READ_FORKS ? EVENT_F_UNWIND : EVENT_F_BY_FILE;
+	}
+	unwind_vma_key(tgid, &key);
+	set = bpf_map_lookup_elem(&unwind_vmas, &key);
+	if (set && set->gen == unwind_tables_gen && set->nr && !(set->flags & UNWIND_VMAS_F_READ))
+		return EVENT_F_BY_FILE;
+	return EVENT_F_UNWIND;
 }
 
 static __always_inline bool unwind_wanted(__u32 tgid)
@@ -729,50 +728,49 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 /*
  * Put the VMA of code address @addr of the current process into @set, its
  * unwind_vmas entry, from process context, where bpf_find_vma() is not
- * limited to one call per interrupt as in a sample. True when user space
- * should read the process's maps: the VMA's file has no table yet (it is
- * new to user space), or there is no room for it.
+ * limited to one call per interrupt as in a sample. A VMA whose file has no
+ * table yet (it is new to user space), or no room for it, marks the set: the
+ * process is read at its first sample (a process never sampled needs no
+ * table). True when it is to be read now: the file is an interpreter's,
+ * whose stacks are walked only once user space has found it.
  */
 static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 addr)
 {
 	struct find_vma_ctx c = {};
-	bool read;
+	bool now;
 	__u32 i, n;
 
-	if (bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) || !c.file ||
-	    !c.exec)
-		return false;
-	if (!set)
-		return true;
+	if (!set || bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) ||
+	    !c.file || !c.exec)
+		return false;	/* no set: its first sample asks for a read */
 	n = set->nr;
 	for (i = 0; i < UNWIND_VMAS; i++) {
 		if (i >= n)
 			break;
 		if (set->maps[i].start == c.start)
-			return set->maps[i].kind != UNWIND_MAP_TABLE;	/* known already */
+			return false;	/* known already */
 	}
 	if (n >= UNWIND_VMAS) {
 		set->flags |= UNWIND_VMAS_F_READ;
-		return true;
+		return false;
 	}
 	i = n;
 	asm volatile("" : "+r"(i));	/* keep the mask: the verifier lost n's bound in the loop */
 	i &= UNWIND_VMAS - 1;
-	read = unwind_vma_mapping(&c, &set->maps[i]);
-	if (read || set->maps[i].kind != UNWIND_MAP_TABLE) {
+	now = unwind_vma_mapping(&c, &set->maps[i]);
+	if (now || set->maps[i].kind != UNWIND_MAP_TABLE)
 		set->flags |= UNWIND_VMAS_F_READ;
-		read = true;
-	}
 	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
-	return read;
+	return now;
 }
 
 /*
  * A process user space has not read yet mapped code (ld.so loading libc
  * right after the exec): its VMA goes into the process's unwind_vmas entry,
  * so the first samples find libc there instead of walking frame pointers. A
- * library user space has no table for asks for the process to be read.
- * Processes already read are left to their scans.
+ * library user space has no table for has the process read at its first
+ * sample (or at once, an interpreter's). Processes already read are left to
+ * their scans.
  */
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int unwind_on_mmap_done(struct sys_exit_args *ctx)
@@ -849,9 +847,11 @@ int unwind_on_fork(__u64 *ctx)
  * the new thread starts, the vDSO) goes into the process's unwind_vmas
  * entry, for its samples before user space reads its maps, if it ever does.
  * True when user space is to read the new image's mappings now (the caller
- * sends the event): it had read the process before the exec, or the image
- * has code it has no table for. A binary exec'd again and again, tabled
- * with its loader, is read only once sampled (see send_new_process()).
+ * sends the event): it had read the process before the exec (and lets go of
+ * what it read), or the image is an interpreter's. Otherwise a process is
+ * read at its first sample if its image has code user space has no table
+ * for, and not at all if every file of it is tabled: its frames are named
+ * by file (see unwind_first_sample()). A process never sampled is not read.
  */
 static __always_inline bool unwind_process_exec(__u32 tgid)
 {

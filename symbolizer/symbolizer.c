@@ -1448,9 +1448,20 @@ const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid, __u32 exe
 	size_t i;
 	int idx;
 
-	/* a process named by file: its executable by the file the kernel gave */
-	if (exe_fid && !get_proc(s, tgid, false)) {
-		fid = fid_dso(s, exe_fid);
+	/*
+	 * The executable's file as the kernel gave it: among the process's
+	 * mappings, or (one named by file) any process's; no /proc read
+	 */
+	if (exe_fid) {
+		p = get_proc(s, tgid, false);
+		for (i = 0; p && i < p->nr_maps; i++) {
+			if (p->maps[i].kind != MAPPING_FILE || map_fid(&p->maps[i]) != exe_fid)
+				continue;
+			idx = dso_for_map(s, p, &p->maps[i]);
+			if (idx >= 0 && s->dsos[idx].build_id[0])
+				return s->dsos[idx].build_id;
+		}
+		fid = p && p->nr_maps ? 0 : fid_dso(s, exe_fid);
 		if (fid && fid != FID_AMBIGUOUS && s->dsos[fid - 1].build_id[0])
 			return s->dsos[fid - 1].build_id;
 	}

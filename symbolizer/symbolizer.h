@@ -134,7 +134,8 @@ __u64 symbolizer__fid_epoch(const struct symbolizer *s);
  * Build id (hex, borrowed until symbolizer__free()) of @tgid's executable
  * (/proc/PID/exe, found among its mappings), or NULL when unknown or none.
  * @exe_fid, when not 0, is the executable's unwind_file_id() as BPF saw it:
- * a process never read is answered from it, without a read.
+ * the mapping of that file is the executable's, and a process never read is
+ * answered through another's mapping of it, without a read.
  */
 const char *symbolizer__exe_build_id(struct symbolizer *s, __u32 tgid, __u32 exe_fid);
 

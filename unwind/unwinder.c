@@ -1377,8 +1377,12 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	size_t i;
 
 	keep_mapping(c, m);
-	if (c->p->nr >= MAX_UNWIND_MAPS)
+	if (*m->path && c->u->opts.read_fn && c->u->opts.read_fn(m->path))
+		c->p->flags |= UNWIND_PROC_READ_FORKS;
+	if (c->p->nr >= MAX_UNWIND_MAPS) {
+		c->p->flags |= UNWIND_PROC_READ_FORKS;
 		return 0;	/* later mappings: unknown to the unwinder, frame pointers */
+	}
 	um = &c->p->maps[c->p->nr++];
 	memset(um, 0, sizeof(*um));
 	um->start = m->start;
@@ -1573,10 +1577,10 @@ void unwinder__remove_process(struct unwinder *u, __u32 tgid)
 	uint64_t val;
 
 	drop_waiter(u, tgid);
-	if (hashmap__delete(&u->procs, tgid, &val)) {
-		ref_tables(u, (struct unwind_proc *)(uintptr_t)val, -1);
-		free((void *)(uintptr_t)val);
-	}
+	if (!hashmap__delete(&u->procs, tgid, &val))
+		return;	/* never stored: the BPF side's copies (forks) are its own to drop */
+	ref_tables(u, (struct unwind_proc *)(uintptr_t)val, -1);
+	free((void *)(uintptr_t)val);
 	if (u->opts.procs_fd >= 0)
 		bpf_map_delete_elem(u->opts.procs_fd, &tgid);
 }
