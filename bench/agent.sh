@@ -96,10 +96,10 @@ done | sort -u)
 # steady state: from 10 s in (kallsyms and the first binaries are read by then) to the end
 sleep 8
 read -r au0 as0 _ < <(proc_cost $agent)
-builds0=$(wc -l <"$work/builds" 2>/dev/null || echo 0)
+builds0=$( (cat "$work/builds" 2>/dev/null || true) | wc -l)
 sleep $((secs - 10))
 read -r au1 as1 _ < <(proc_cost $agent)
-builds1=$(wc -l <"$work/builds" 2>/dev/null || echo 0)
+builds1=$( (cat "$work/builds" 2>/dev/null || true) | wc -l)
 # kernel memory of the agent's BPF maps (not in its RSS): memlock of each map fd
 bpf_kb=$(for fd in /proc/$agent/fd/*; do
 	[ "$(readlink "$fd")" = anon_inode:bpf-map ] &&

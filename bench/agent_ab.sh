@@ -46,15 +46,24 @@ a=$!
 b=$!
 poll $a "$work/old.rss" &
 poll $b "$work/new.rss" &
-sleep "$secs"
+# user+sys clock ticks of process $1
+ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+# the steady state: from 10 s in (the verifier and the first tables are done) to the end
+sleep 10
+t0_old=$(ticks $a)
+t0_new=$(ticks $b)
+sleep $((secs > 10 ? secs - 10 : 0))
 for who in old new; do
 	pid=$([ $who = old ] && echo $a || echo $b)
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 	anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
-	ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+	t=$(ticks $pid)
+	t0=$([ $who = old ] && echo $t0_old || echo $t0_new)
 	echo "$who: peak RSS $((hwm / 1024)) MB, largest anon $(sort -k2 -n "$work/$who.rss" |
 		tail -1 | awk '{print int($2 / 1024)}') MB, largest file $(sort -k3 -n \
-		"$work/$who.rss" | tail -1 | awk '{print int($3 / 1024)}') MB, anon at the end $((anon / 1024)) MB, user+sys $ticks ticks"
+		"$work/$who.rss" | tail -1 | awk '{print int($3 / 1024)}') MB, anon at the end $((anon / 1024)) MB, user+sys $t ticks, $((t - t0)) from 10 s on"
 done
 kill -TERM $a $b
 wait $a $b || true
