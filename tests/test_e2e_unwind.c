@@ -646,7 +646,8 @@ static void test_process_events_burst(void **state)
 	 * forgot it)
 	 */
 	assert_true(reads >= 1 && reads <= (nnew - by_file) + nexec + nscan);
-	assert_true(reads <= (burst + sampled) / 10);
+	/* a sixth of the processes sampled here (more are sampled under ASan) */
+	assert_true(reads <= nnew / 3);
 	assert_true(sym_reads <= (burst + sampled) / 20);
 }
 
