@@ -139,7 +139,7 @@ static __always_inline void send_event(__u32 type, __u32 tgid, bool urgent)
 		stat_inc(STAT_EVENTS_LOST);
 }
 
-static __always_inline __u32 unwind_first_sample(__u32 tgid);
+static __always_inline __u32 unwind_first_sample(__u32 tgid, __u32 *exe_fid);
 
 /*
  * A process's first sample: with its start time and cgroup, which user space
@@ -161,7 +161,7 @@ static __always_inline void send_new_process(__u32 tgid)
 	 * to read them now (EVENT_F_UNWIND), or names the frames by file
 	 * (EVENT_F_BY_FILE): its binaries had tables already.
 	 */
-	ev.type |= unwind_first_sample(tgid);
+	ev.type |= unwind_first_sample(tgid, &ev.exe_fid);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), event_flags(unwind_mode == UNWIND_MODE_FP)))
 		stat_inc(STAT_EVENTS_LOST);
 }

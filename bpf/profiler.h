@@ -318,8 +318,8 @@ struct unwind_proc {
 #define UNWIND_PROC_INHERITED 1u
 /*
  * unwind_proc.flags, set by user space: a fork's child is read, not named by
- * file, for it may need what only a read finds (an interpreter, mappings
- * beyond MAX_UNWIND_MAPS)
+ * file, for it may need what only a read finds (an interpreter, JIT code,
+ * mappings beyond MAX_UNWIND_MAPS)
  */
 #define UNWIND_PROC_READ_FORKS 2u
 

@@ -131,7 +131,7 @@ struct unwind_vma_set {
 	__u32 nr;
 	__u32 gen;		/* unwind_tables_gen when made */
 	__u32 flags;		/* UNWIND_VMAS_F_* */
-	__u32 pad;
+	__u32 exe_fid;		/* file id of the executable's code VMA (at the exec), or 0 */
 	struct unwind_mapping maps[UNWIND_VMAS];
 };
 
@@ -589,7 +589,7 @@ static __always_inline bool unwind_process_exit(__u32 tgid)
  * all come as (file, offset), which user space names by the file. Unless
  * something needs a read all the same (an interpreter, a full set).
  */
-static __always_inline __u32 unwind_first_sample(__u32 tgid)
+static __always_inline __u32 unwind_first_sample(__u32 tgid, __u32 *exe_fid)
 {
 	const struct unwind_vma_set *set;
 	const struct unwind_proc *p;
@@ -606,6 +606,8 @@ static __always_inline __u32 unwind_first_sample(__u32 tgid)
 	}
 	unwind_vma_key(tgid, &key);
 	set = bpf_map_lookup_elem(&unwind_vmas, &key);
+	if (set && set->exe_fid)
+		*exe_fid = set->exe_fid;
 	if (set && set->gen == unwind_tables_gen && set->nr && !(set->flags & UNWIND_VMAS_F_READ))
 		return EVENT_F_BY_FILE;
 	return EVENT_F_UNWIND;
@@ -720,6 +722,7 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 	if (set->gen != unwind_tables_gen) {
 		set->nr = 0;
 		set->flags = 0;
+		set->exe_fid = 0;
 		set->gen = unwind_tables_gen;
 	}
 	return set;
@@ -858,6 +861,8 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	struct unwind_vma_set *set;
 	struct task_struct *task;
 	struct pt_regs *regs;
+	__u64 code;
+	__u32 i;
 	bool scan;
 
 	/* only processes the sampler keeps: building tables for others is waste */
@@ -877,13 +882,28 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	if (set) {
 		set->nr = 0;
 		set->flags = 0;
+		set->exe_fid = 0;
 	}
+	code = BPF_CORE_READ(task, mm, start_code);
 	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
 		scan = true;
-	if (unwind_vmas_add(set, BPF_CORE_READ(task, mm, start_code)))
+	if (unwind_vmas_add(set, code))
 		scan = true;
 	if (unwind_vmas_add(set, (__u64)BPF_CORE_READ(task, mm, context.vdso)))
 		scan = true;
+	/*
+	 * The executable's file as its VMA has it (an overlayfs exe_file is
+	 * the overlay's inode, the VMA the file under it): the id its frames
+	 * and the mappings user space reads go by
+	 */
+	for (i = 0; set && i < UNWIND_VMAS; i++) {
+		if (i >= set->nr)
+			break;
+		if (code >= set->maps[i].start && code < set->maps[i].end) {
+			set->exe_fid = set->maps[i].fid;
+			break;
+		}
+	}
 	return scan;
 }
 

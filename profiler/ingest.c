@@ -313,14 +313,15 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 {
 	struct sym_frame sf[SYM_MAX_FRAMES];
 	__u32 idx[SYM_MAX_FRAMES];
-	struct hashmap *cache = &pc->addrs[leaf];
+	bool shared = pc->by_file && (addr & UNWIND_FILE_FRAME), found;
 	const char *chain;
 	uint64_t val;
 	int i, nr, id;
 
-	if (pc->by_file && (addr & UNWIND_FILE_FRAME))
-		cache = &k->file_addrs[leaf];
-	if (!hashmap__get(cache, addr, &val) || (val >> 32 && val >> 32 != k->drain)) {
+	/* what is not named alike everywhere is kept per process, as the rest */
+	found = (shared && hashmap__get(&k->file_addrs[leaf], addr, &val)) ||
+		hashmap__get(&pc->addrs[leaf], addr, &val);
+	if (!found || (val >> 32 && val >> 32 != k->drain)) {
 		/* a return address: look up the call, not what follows it */
 		nr = symbolizer__user(k->syms, pc->tgid, leaf ? addr : addr - 1, sf,
 				      SYM_MAX_FRAMES);
@@ -348,7 +349,17 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 		/* no mapping holds it (yet): a library mapped a moment ago is found later */
 		if (nr == 1 && !sf[0].name && !sf[0].module)
 			val |= k->drain << 32;
-		if (hashmap__set(cache, addr, val))
+		/*
+		 * For every process named by file: a name, through a file id
+		 * that names one binary. Not a bare frame (a binary evicted or
+		 * not open yet, which another process may name) nor one the
+		 * process's own mapping told apart from another file's.
+		 */
+		shared = shared && sf[0].name &&
+			 symbolizer__fid_shared(k->syms, UNWIND_FILE_FRAME_ID(addr));
+		if (!shared && nr == 1 && !sf[0].name && (addr & UNWIND_FILE_FRAME))
+			val |= k->drain << 32;	/* looked up again at the next drain */
+		if (hashmap__set(shared ? &k->file_addrs[leaf] : &pc->addrs[leaf], addr, val))
 			return -ENOMEM;
 		val = id;
 	}

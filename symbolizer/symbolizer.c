@@ -43,9 +43,13 @@ struct proc {
 	bool jit_warned;	/* a message about its perf map was given */
 };
 
+/* dso_by_fid: two files under one id: their frames stay unnamed rather than named wrong */
+#define FID_AMBIGUOUS 0xffffffffULL
+
 struct dso_entry {
 	struct dso *dso;	/* NULL: opening failed (remembered so it is not retried), or evicted */
 	const char *name;	/* basename, interned */
+	const char *path;	/* as a mapping showed it (in its process's mount namespace) */
 	const char *build_id;	/* interned hex, "" when none */
 	struct hashmap cache;	/* vaddr -> (first frame in pool << 8 | count) */
 	__u64 used_gen;		/* generation it last named an address in, or was opened */
@@ -304,6 +308,15 @@ __u64 symbolizer__fid_epoch(const struct symbolizer *s)
 	return s->fid_epoch;
 }
 
+bool symbolizer__fid_shared(const struct symbolizer *s, __u32 fid)
+{
+	uint64_t val;
+
+	if (fid == unwind_file_id(0, 0))
+		return true;	/* the vDSO */
+	return hashmap__get(&s->dso_by_fid, fid, &val) && !(val >> 32) && val != FID_AMBIGUOUS;
+}
+
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
 	st->processes = s->procs.count;
@@ -552,9 +565,16 @@ static struct proc *get_proc_late(struct symbolizer *s, __u32 tgid)
 	uint64_t val;
 	struct proc *p;
 
-	if (hashmap__get(&s->procs, tgid, &val))
-		return (struct proc *)(uintptr_t)val;
-	p = get_proc(s, tgid, true);
+	if (hashmap__get(&s->procs, tgid, &val)) {
+		p = (struct proc *)(uintptr_t)val;
+		/* not an entry emptied for a new image (symbolizer__add_process_by_file()) */
+		if (p->nr_maps || p->gone || p->exited_gen || p->loaded_gen == s->gen)
+			return p;
+		if (read_maps(s, p))
+			p->gone = true;
+	} else {
+		p = get_proc(s, tgid, true);
+	}
 	if (p && (p->gone || !p->nr_maps) && !p->exited_gen) {
 		p->gone = true;
 		p->exited_gen = s->gen;
@@ -619,9 +639,24 @@ int symbolizer__add_process(struct symbolizer *s, __u32 tgid)
 
 int symbolizer__add_process_by_file(struct symbolizer *s, __u32 tgid)
 {
-	/* an earlier image, or an earlier process of the pid: what was read of it is void */
-	if (get_proc(s, tgid, false))
-		return symbolizer__add_process(s, tgid);
+	struct proc *p;
+
+	take_offers(s);
+	p = get_proc(s, tgid, false);
+	if (!p)
+		return 0;
+	/*
+	 * An earlier image, or an earlier process of the pid: what was read
+	 * of it names nothing of this one. A frame that needs the mappings
+	 * has them read then (in symbolizer__user()), not now: the process
+	 * named by file may be long gone by the time this is told.
+	 */
+	free(p->maps);
+	p->maps = NULL;
+	p->nr_maps = 0;
+	p->loaded_gen = 0;
+	p->gone = false;
+	p->exited_gen = 0;
 	return 0;
 }
 
@@ -669,9 +704,10 @@ static int add_dso_entry(struct symbolizer *s, struct dso *dso, const char *path
 	memset(e, 0, sizeof(*e));
 	e->dso = dso;
 	e->name = clean(s, intern(s, base ? base + 1 : path));
+	e->path = intern(s, path);
 	e->build_id = intern(s, dso ? dso__build_id(dso) : "");
 	e->used_gen = s->gen;
-	if (!e->name || !e->build_id)
+	if (!e->name || !e->path || !e->build_id)
 		return -ENOMEM;
 	if (!dso)
 		s->dso_failures++;
@@ -724,8 +760,6 @@ static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
 	return hash_u64(((uint64_t)major << 44) ^ ((uint64_t)minor << 32) ^ inode) | 1;
 }
 
-/* two files under one id: their frames stay unnamed rather than named wrong */
-#define FID_AMBIGUOUS 0xffffffffULL
 
 static __u32 map_fid(const struct proc_map *m)
 {
@@ -746,7 +780,7 @@ static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx, bo
 	/* a file rewritten in place: its old content is gone, the id names the new one */
 	bool had = hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32);
 
-	if (had && val == (uint64_t)idx + 1)
+	if (had && (val == (uint64_t)idx + 1 || (val == FID_AMBIGUOUS && !replaced)))
 		return;
 	/* what was named through the id before may be named otherwise now */
 	if (had)
@@ -1200,7 +1234,13 @@ static void enforce_sym_cap(struct symbolizer *s)
 		goto out;
 	mark_mapped(s, mapped);
 	for (i = 0; i < s->nr_dsos; i++) {
-		if (s->dsos[i].dso && !mapped[i] && !s->dsos[i].pinned)
+		/*
+		 * Nor those that named an address lately: the processes named
+		 * by file are not known here (a compiler run again and again),
+		 * and no mapping of theirs could open the file again.
+		 */
+		if (s->dsos[i].dso && !mapped[i] && !s->dsos[i].pinned &&
+		    s->dsos[i].used_gen + 2 < s->gen)
 			ids[n++] = i;
 	}
 	qsort_r(ids, n, sizeof(*ids), cmp_used, s->dsos);
@@ -1260,7 +1300,44 @@ static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct pr
 	return true;
 }
 
-/* Open evicted dso @idx again through any known process's mapping of it, once a generation. */
+/*
+ * Open evicted dso @idx again by the path a mapping showed: only the very
+ * file (its device and inode are the dso's) with the same build id will do.
+ * For processes named by file, which no mapping here shows.
+ */
+static bool reopen_by_path(struct symbolizer *s, int idx)
+{
+	struct dso_entry *e = &s->dsos[idx];
+	struct dso *dso;
+	struct stat st;
+	uint64_t val;
+	int fd;
+
+	if (e->path[0] != '/' || (fd = open(e->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	if (fstat(fd, &st) ||
+	    !hashmap__get(&s->dso_by_inode, inode_key(major(st.st_dev), minor(st.st_dev), st.st_ino),
+			  &val) || val != (uint64_t)idx) {
+		close(fd);
+		return false;
+	}
+	dso = dso__open(fd, e->path);
+	if (!dso || strcmp(dso__build_id(dso), e->build_id)) {
+		dso__free(dso);
+		return false;
+	}
+	if (!s->use_dwarf)
+		dso__drop_elf(dso);
+	e->dso = dso;
+	e->evicted = false;
+	s->sym_reopened++;
+	return true;
+}
+
+/*
+ * Open evicted dso @idx again through any known process's mapping of it, or
+ * its path, once a generation.
+ */
 static void reopen_dso(struct symbolizer *s, int idx)
 {
 	uint64_t val;
@@ -1277,6 +1354,7 @@ static void reopen_dso(struct symbolizer *s, int idx)
 				return;
 		}
 	}
+	reopen_by_path(s, idx);
 }
 
 static int unnamed(struct sym_frame *out, const char *module, __u64 off)
@@ -1324,7 +1402,7 @@ int symbolizer__user(struct symbolizer *s, __u32 tgid, __u64 addr, struct sym_fr
 		 * another file may share it), else by any mapping of the file.
 		 */
 		__u32 want = UNWIND_FILE_FRAME_ID(addr);
-		bool vdso = want == unwind_file_id(0, 0);
+		bool vdso = want == unwind_file_id(0, 0), late = vdso;
 		__u64 fid = 0;
 		size_t i;
 
@@ -1347,14 +1425,23 @@ again:
 		 * known has, or two files under the id: its own maps tell, if
 		 * it still lives.
 		 */
-		if ((!fid || fid == FID_AMBIGUOUS) && !p && !vdso) {
+		if ((!fid || fid == FID_AMBIGUOUS) && !late) {
+			late = true;
 			p = get_proc_late(s, tgid);
 			fid = 0;
-			if (p && !p->gone)
+			if (p && p->nr_maps)
 				goto again;
 		}
 		if (!fid || fid == FID_AMBIGUOUS)
 			return unnamed(out, NULL, off);
+		if (s->dsos[fid - 1].evicted && !vdso) {
+			/* evicted, and no process known maps it: this one may still */
+			reopen_dso(s, fid - 1);
+			if (!s->dsos[fid - 1].dso && !late && (p = get_proc_late(s, tgid))) {
+				for (i = 0; i < p->nr_maps && !s->dsos[fid - 1].dso; i++)
+					reopen_from(s, fid - 1, p, &p->maps[i]);
+			}
+		}
 		return resolve_dso_offset(s, fid - 1, off, out, max);
 	}
 	p = get_proc_late(s, tgid);

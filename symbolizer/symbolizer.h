@@ -129,6 +129,11 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
  * (symbolizer__add_process_by_file()) resolves the same in every process.
  */
 __u64 symbolizer__fid_epoch(const struct symbolizer *s);
+/*
+ * Does file id @fid name one binary (through any process's mapping)? Only
+ * then is a (file, offset) frame named the same in every process.
+ */
+bool symbolizer__fid_shared(const struct symbolizer *s, __u32 fid);
 
 /*
  * Build id (hex, borrowed until symbolizer__free()) of @tgid's executable

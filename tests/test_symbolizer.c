@@ -826,6 +826,44 @@ static void test_file_frames_named_after_exit(void **state)
 	symbolizer__free(s);
 }
 
+/*
+ * The same, once the binary's symbol table went under the budget: no
+ * process known maps it any more (those named by file never show their
+ * mappings), so it is opened again by the path a mapping showed, the very
+ * file (device, inode and build id) only.
+ */
+static void test_file_frames_named_after_eviction(void **state)
+{
+	struct symbolizer_opts opts = { .sym_mem_cap = 1 };
+	struct symbolizer *s = symbolizer__new(&opts);
+	struct file_frame_ctx first = { 0 };
+	struct symbolizer_stats st;
+	struct child c;
+	int status, i;
+
+	(void)state;
+	assert_non_null(s);
+	start_child(&c, fixture("symfix-pie"));
+	first.addr = c.first;
+	assert_int_equal(symbolizer__for_each_exec_map(NULL, c.pid, file_frame_cb, &first), 1);
+	assert_int_equal(symbolizer__add_process(s, c.pid), 0);
+	expect_user(s, c.pid, first.frame, "symfix_first", "symfix-pie");
+	fclose(c.to);	/* the child exits on end of input */
+	fclose(c.from);
+	waitpid(c.pid, &status, 0);
+	symbolizer__process_exited(s, c.pid);
+	for (i = 0; i < 5; i++)
+		symbolizer__next_generation(s);
+	symbolizer__stats(s, &st);
+	assert_true(st.sym_evicted >= 1);
+	assert_int_equal(st.sym_reopened, 0);
+	/* a process named by file, gone too: the binary by its path */
+	expect_user(s, 0x7ffffff2, first.frame, "symfix_first", "symfix-pie");
+	symbolizer__stats(s, &st);
+	assert_true(st.sym_reopened >= 1);
+	symbolizer__free(s);
+}
+
 static void test_symbolize_gone_process(void **state)
 {
 	struct symbolizer *s = symbolizer__new(NULL);
@@ -1426,6 +1464,7 @@ int main(void)
 		cmocka_unit_test(test_frames_carry_build_id),
 		cmocka_unit_test(test_names_only_closes_files),
 		cmocka_unit_test(test_symbol_tables_evicted_and_reopened),
+		cmocka_unit_test(test_file_frames_named_after_eviction),
 		cmocka_unit_test(test_perf_map_parse_line),
 		cmocka_unit_test(test_perf_map_feed),
 		cmocka_unit_test(test_perf_map_incremental),

@@ -1389,6 +1389,9 @@ static int add_mapping_cb(void *data, const struct sym_exec_map *m)
 	um->end = m->end;
 	um->kind = UNWIND_MAP_NO_TABLE;
 	if (m->anon || m->special) {
+		/* JIT code: a fork's frames there are named from the maps and a perf map */
+		if (m->anon)
+			c->p->flags |= UNWIND_PROC_READ_FORKS;
 		um->kind = UNWIND_MAP_JIT;
 		return 0;
 	}
