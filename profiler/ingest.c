@@ -350,13 +350,12 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 		if (nr == 1 && !sf[0].name && !sf[0].module)
 			val |= k->drain << 32;
 		/*
-		 * For every process named by file: a name, through a file id
-		 * that names one binary. Not a bare frame (a binary evicted or
-		 * not open yet, which another process may name) nor one the
-		 * process's own mapping told apart from another file's.
+		 * For every process named by file: through a file id that names
+		 * one binary, open. Not a bare frame of a binary evicted or not
+		 * open (another process may name it), nor one the process's own
+		 * mapping told apart from another file's.
 		 */
-		shared = shared && sf[0].name &&
-			 symbolizer__fid_shared(k->syms, UNWIND_FILE_FRAME_ID(addr));
+		shared = shared && symbolizer__fid_shared(k->syms, UNWIND_FILE_FRAME_ID(addr));
 		if (!shared && nr == 1 && !sf[0].name && (addr & UNWIND_FILE_FRAME))
 			val |= k->drain << 32;	/* looked up again at the next drain */
 		if (hashmap__set(shared ? &k->file_addrs[leaf] : &pc->addrs[leaf], addr, val))

@@ -314,7 +314,8 @@ bool symbolizer__fid_shared(const struct symbolizer *s, __u32 fid)
 
 	if (fid == unwind_file_id(0, 0))
 		return true;	/* the vDSO */
-	return hashmap__get(&s->dso_by_fid, fid, &val) && !(val >> 32) && val != FID_AMBIGUOUS;
+	return hashmap__get(&s->dso_by_fid, fid, &val) && !(val >> 32) && val != FID_AMBIGUOUS &&
+	       s->dsos[val - 1].dso;
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)

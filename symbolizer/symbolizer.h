@@ -130,8 +130,9 @@ int symbolizer__offer_maps(struct symbolizer *s, __u32 tgid, const struct sym_ex
  */
 __u64 symbolizer__fid_epoch(const struct symbolizer *s);
 /*
- * Does file id @fid name one binary (through any process's mapping)? Only
- * then is a (file, offset) frame named the same in every process.
+ * Does file id @fid name one binary (through any process's mapping), open
+ * now? Only then is a (file, offset) frame named the same in every process,
+ * and an offset without a name there has none.
  */
 bool symbolizer__fid_shared(const struct symbolizer *s, __u32 fid);
 
