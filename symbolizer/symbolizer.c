@@ -1280,15 +1280,12 @@ static bool maps_dso(struct symbolizer *s, const struct proc_map *m, int idx)
  * Open evicted dso @idx again through mapping @m of @p; a file with another
  * build id now is not used. Returns whether it is open.
  */
-static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct proc_map *m)
+/* Take @fd (consumed) as evicted dso @idx's file if its build id is the same. */
+static bool reopen_fd(struct symbolizer *s, int idx, int fd, const char *path)
 {
 	struct dso_entry *e = &s->dsos[idx];
-	struct dso *dso;
-	int fd;
+	struct dso *dso = dso__open(fd, path);
 
-	if (!maps_dso(s, m, idx) || (fd = open_mapping_file(s, p, m)) < 0)
-		return false;
-	dso = dso__open(fd, m->path);
 	if (!dso || strcmp(dso__build_id(dso), e->build_id)) {
 		dso__free(dso);
 		return false;
@@ -1301,6 +1298,15 @@ static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct pr
 	return true;
 }
 
+static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct proc_map *m)
+{
+	int fd;
+
+	if (!maps_dso(s, m, idx) || (fd = open_mapping_file(s, p, m)) < 0)
+		return false;
+	return reopen_fd(s, idx, fd, m->path);
+}
+
 /*
  * Open evicted dso @idx again by the path a mapping showed: only the very
  * file (its device and inode are the dso's) with the same build id will do.
@@ -1308,13 +1314,12 @@ static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct pr
  */
 static bool reopen_by_path(struct symbolizer *s, int idx)
 {
-	struct dso_entry *e = &s->dsos[idx];
-	struct dso *dso;
+	const char *path = s->dsos[idx].path;
 	struct stat st;
 	uint64_t val;
 	int fd;
 
-	if (e->path[0] != '/' || (fd = open(e->path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (path[0] != '/' || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
 	if (fstat(fd, &st) ||
 	    !hashmap__get(&s->dso_by_inode, inode_key(major(st.st_dev), minor(st.st_dev), st.st_ino),
@@ -1322,17 +1327,7 @@ static bool reopen_by_path(struct symbolizer *s, int idx)
 		close(fd);
 		return false;
 	}
-	dso = dso__open(fd, e->path);
-	if (!dso || strcmp(dso__build_id(dso), e->build_id)) {
-		dso__free(dso);
-		return false;
-	}
-	if (!s->use_dwarf)
-		dso__drop_elf(dso);
-	e->dso = dso;
-	e->evicted = false;
-	s->sym_reopened++;
-	return true;
+	return reopen_fd(s, idx, fd, path);
 }
 
 /*
