@@ -246,14 +246,16 @@ static void log_health(struct agent *a)
 	ingest__stats(a->ingest, &ss);
 	pr_info("agent: %llu samples taken: %llu stored, %llu pending, %llu idle, %llu of other "
 		"processes, %llu dropped (%llu collisions), %llu lost, %llu not drained; "
-		"cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; %zu frames, %zu stacks cached",
+		"cpu %.3f%% of one CPU, rss %.1f MB, db %.1f MB; %zu frames, %zu stacks cached "
+		"(started over %llu times)",
 		(unsigned long long)h->samples, (unsigned long long)ss.written,
 		(unsigned long long)ss.pending, (unsigned long long)h->idle,
 		(unsigned long long)h->filtered, (unsigned long long)h->dropped,
 		(unsigned long long)h->collisions, (unsigned long long)ss.lost,
 		(unsigned long long)h->undrained,
 		secs > 0 ? h->cpu_ms / 10.0 / secs : 0.0, h->rss_kb / 1024.0,
-		h->db_bytes / 1048576.0, ss.frames, ss.stacks);
+		h->db_bytes / 1048576.0, ss.frames, ss.stacks,
+		(unsigned long long)ss.start_overs);
 	log_unwind_health(a);
 }
 

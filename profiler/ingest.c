@@ -510,9 +510,8 @@ static void take_facts(struct ingest *k, const struct proc_event *ev)
 void ingest__proc_event(void *ingest, const struct proc_event *ev)
 {
 	struct ingest *k = ingest;
-	uint64_t val;
-
 	__u32 type = EVENT_TYPE(ev->type);
+	uint64_t val;
 
 	if (type == EVENT_NEW && (ev->type & EVENT_F_BY_FILE))
 		symbolizer__add_process_by_file(k->syms, ev->tgid);
@@ -925,6 +924,52 @@ static int build_batch(struct ingest *k, struct store_batch *b, struct store_hea
 	return 0;
 }
 
+/*
+ * Frames, stacks and processes interned at most, kept from flush to flush
+ * (a few MB): an agent on a build host meets new compiler addresses and
+ * processes for as long as it runs. Past that, once a flush has written
+ * everything pending, they start over (and are looked up again).
+ */
+#define INGEST_MAX_FRAMES (1u << 13)
+#define INGEST_MAX_STACKS (1u << 13)
+#define INGEST_MAX_PROCS (1u << 11)
+
+static void start_over(struct ingest *k)
+{
+	struct strset *frames = strset__new(), *chains = strset__new(), *stacks = strset__new(),
+		      *procs = strset__new();
+	uint64_t val;
+	size_t i = 0;
+
+	if (!frames || !chains || !stacks || !procs) {
+		strset__free(frames);
+		strset__free(chains);
+		strset__free(stacks);
+		strset__free(procs);
+		return;	/* kept as they are: tried again at the next flush */
+	}
+	strset__free(k->frame_keys);
+	strset__free(k->chains);
+	strset__free(k->stack_keys);
+	strset__free(k->proc_keys);
+	k->frame_keys = frames;
+	k->chains = chains;
+	k->stack_keys = stacks;
+	k->proc_keys = procs;
+	/* what maps to a chain or a frame index: every address cache */
+	hashmap__release(&k->kaddrs[0]);
+	hashmap__release(&k->kaddrs[1]);
+	hashmap__release(&k->file_addrs[0]);
+	hashmap__release(&k->file_addrs[1]);
+	while (hashmap__next(&k->pcaches, &i, NULL, &val)) {
+		struct pcache *pc = (struct pcache *)(uintptr_t)val;
+
+		hashmap__release(&pc->addrs[0]);
+		hashmap__release(&pc->addrs[1]);
+	}
+	k->counts.start_overs++;
+}
+
 int ingest__flush(struct ingest *k, struct store_health *health)
 {
 	struct store_batch batch;
@@ -942,6 +987,10 @@ int ingest__flush(struct ingest *k, struct store_health *health)
 	k->written += k->pending_samples;
 	k->pending_samples = 0;
 	k->nr_pend = 0;
+	if (strset__count(k->frame_keys) > INGEST_MAX_FRAMES ||
+	    strset__count(k->stack_keys) > INGEST_MAX_STACKS ||
+	    strset__count(k->proc_keys) > INGEST_MAX_PROCS)
+		start_over(k);
 	return 0;
 }
 

@@ -148,6 +148,7 @@ struct ingest_stats {
 	__u64 written;		/* samples committed */
 	__u64 pending;		/* samples waiting for the next flush */
 	__u64 lost;		/* samples given up: too much pending while the store failed */
+	__u64 start_overs;	/* the interned frames, stacks and processes let go (a cap) */
 	size_t frames, stacks, processes;	/* distinct, cached */
 };
 void ingest__stats(const struct ingest *in, struct ingest_stats *st);

@@ -761,7 +761,6 @@ static uint64_t inode_key(__u32 major, __u32 minor, __u64 inode)
 	return hash_u64(((uint64_t)major << 44) ^ ((uint64_t)minor << 32) ^ inode) | 1;
 }
 
-
 static __u32 map_fid(const struct proc_map *m)
 {
 	return unwind_file_id(unwind_kernel_dev(m->dev_major, m->dev_minor), m->inode);
@@ -775,17 +774,17 @@ static __u32 map_fid(const struct proc_map *m)
 static void note_fid(struct symbolizer *s, const struct proc_map *m, int idx, bool replaced)
 {
 	uint64_t val;
+	bool had;
 
 	if (idx < 0 || !s->dsos[idx].dso)
 		return;
-	/* a file rewritten in place: its old content is gone, the id names the new one */
-	bool had = hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32);
-
+	had = hashmap__get(&s->dso_by_fid, map_fid(m), &val) && !(val >> 32);
 	if (had && (val == (uint64_t)idx + 1 || (val == FID_AMBIGUOUS && !replaced)))
 		return;
 	/* what was named through the id before may be named otherwise now */
 	if (had)
 		s->fid_epoch++;
+	/* a file rewritten in place: its old content is gone, the id names the new one */
 	val = !replaced && had ? FID_AMBIGUOUS : (uint64_t)idx + 1;
 	hashmap__set(&s->dso_by_fid, map_fid(m), val);	/* without it: named later, or not */
 }
@@ -1117,7 +1116,11 @@ static int pool_reserve(struct symbolizer *s, size_t n)
 	return ARRAY_GROW(s->pool, s->cap_pool, s->nr_pool + n, 4096);
 }
 
-#define POOL_MAX (4u << 20)	/* frames remembered before the caches start over */
+/*
+ * Frames remembered before the caches start over (about 2.5 MB): a build
+ * host's compilers keep meeting new addresses for as long as the agent runs
+ */
+#define POOL_MAX (1u << 15)
 
 static void clear_caches(struct symbolizer *s)
 {
@@ -1276,10 +1279,6 @@ static bool maps_dso(struct symbolizer *s, const struct proc_map *m, int idx)
 			    &val) && val == (uint64_t)idx;
 }
 
-/*
- * Open evicted dso @idx again through mapping @m of @p; a file with another
- * build id now is not used. Returns whether it is open.
- */
 /* Take @fd (consumed) as evicted dso @idx's file if its build id is the same. */
 static bool reopen_fd(struct symbolizer *s, int idx, int fd, const char *path)
 {
@@ -1298,6 +1297,10 @@ static bool reopen_fd(struct symbolizer *s, int idx, int fd, const char *path)
 	return true;
 }
 
+/*
+ * Open evicted dso @idx again through mapping @m of @p; a file with another
+ * build id now is not used. Returns whether it is open.
+ */
 static bool reopen_from(struct symbolizer *s, int idx, struct proc *p, struct proc_map *m)
 {
 	int fd;

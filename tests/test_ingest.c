@@ -312,6 +312,59 @@ static void test_store_health_counts(void **state)
 	rmdir(dir);
 }
 
+/*
+ * An agent that meets new addresses for as long as it runs (a build host's
+ * compilers) lets go of what it interned once past a cap, right after a
+ * flush: what it writes after that names the same frames and stacks as
+ * before (the store finds their rows again), and the counts add up.
+ */
+static void test_interned_start_over(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[] = "/tmp/test-ingest-XXXXXX", path[64];
+	struct ingest_store_opts so = { .kind = "agent", .freq = 99, .db_path = path };
+	const __u64 named[] = { (uintptr_t)ingest_fixture_leaf + 1, (uintptr_t)_start + 1 };
+	const int nr_bare = 10000;
+	struct store_measure m;
+	struct ingest_stats st;
+	__u64 bare;
+	int i;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/i.db", dir);
+	assert_int_equal(ingest__open_store(fx->in, &so), 0);
+	ingest__begin_drain(fx->in);
+	assert_int_equal(add(fx, UNWIND_END_ROOT, named, 2), 0);
+	assert_int_equal(ingest__flush(fx->in, NULL), 0);
+	/* more distinct frames than are kept: one flush, then they go */
+	for (i = 0; i < nr_bare; i++) {
+		bare = 0x10000000 + (__u64)i * 16;
+		assert_int_equal(add(fx, UNWIND_END_ROOT, &bare, 1), 0);
+	}
+	assert_int_equal(ingest__flush(fx->in, NULL), 0);
+	ingest__stats(fx->in, &st);
+	assert_int_equal(st.start_overs, 1);
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.stacks, 0);
+	/* the same stack again, and a bare one again: the rows written before */
+	ingest__begin_drain(fx->in);
+	assert_int_equal(add(fx, UNWIND_END_ROOT, named, 2), 0);
+	bare = 0x10000000;
+	assert_int_equal(add(fx, UNWIND_END_ROOT, &bare, 1), 0);
+	assert_string_equal(fx->seen.last, "test_ingest;[unknown]");
+	assert_int_equal(ingest__flush(fx->in, NULL), 0);
+	ingest__stats(fx->in, &st);
+	assert_int_equal(st.written, nr_bare + 3);
+	assert_int_equal(store__measure(ingest__store(fx->in), &m), 0);
+	assert_int_equal(m.samples, nr_bare + 3);
+	assert_int_equal(m.stacks, nr_bare + 1);
+	assert_int_equal(m.frames, nr_bare + 2);
+	assert_int_equal(ingest__close(fx->in), 0);
+	fx->in = NULL;
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symbolized_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unnamed_not_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_health_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interned_start_over, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

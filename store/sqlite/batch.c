@@ -13,9 +13,18 @@
 #include "sqlite_internal.h"
 #include "common/log.h"
 
+/*
+ * Row ids cached at most, frames, stacks, processes and names together: an
+ * agent on a build host meets new addresses for as long as it runs. Past
+ * that the caches start over; the rows are found again in the tables.
+ */
+#define STORE_CACHED_IDS (1u << 15)
+
 void sqlite__drop_stale_caches(struct sqlite_store *st)
 {
-	if (st->cache_epoch == st->epoch)
+	if (st->cache_epoch == st->epoch &&
+	    st->frame_ids.count + st->stack_ids.count + st->proc_ids.count + st->func_ids.count +
+	    st->file_ids.count <= STORE_CACHED_IDS)
 		return;
 	hashmap__release(&st->frame_ids);
 	hashmap__release(&st->stack_ids);
