@@ -126,6 +126,15 @@ struct unwind_vma_key {
  * without a table, or of an interpreter, or more VMAs than the set holds)
  */
 #define UNWIND_VMAS_F_READ 1
+/* a VMA of an interpreter's file: user space is to read the process at once */
+#define UNWIND_VMAS_F_READ_NOW 2
+
+/*
+ * The size of the vDSO's code VMA, the same in every process (the loader
+ * reads it from its own maps), so that an exec adds the vDSO without a
+ * bpf_find_vma(); 0: unknown.
+ */
+const volatile __u64 vdso_size = 0;
 
 struct unwind_vma_set {
 	__u32 nr;
@@ -156,8 +165,18 @@ struct unwind_scratch {
 	struct unwind_vma_key vma_key;
 	struct unwind_vma_set vmas;
 	struct stack_copy copy;
-	struct unwind_row_cache rows;	/* kept from sample to sample */
 };
+
+/*
+ * The row cache of each CPU, kept from sample to sample: an array indexed
+ * by CPU, as it is too big for a per-CPU value (those stop at 32 KB).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_row_cache);
+	__uint(max_entries, 1);		/* sized by the loader: one per possible CPU */
+} unwind_row_caches SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -207,7 +226,9 @@ static __always_inline const struct unwind_table *unwind_get_table(void *rctx, _
 
 static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
 {
-	return &((struct unwind_scratch *)rctx)->rows;
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&unwind_row_caches, &cpu);
 }
 
 struct find_vma_ctx {
@@ -234,9 +255,9 @@ static __always_inline __s64 inode_ctime_ns(struct inode *inode)
 	       BPF_CORE_READ(v5, i_ctime.tv_nsec);
 }
 
-static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+/* What the walk keeps of @vma, into @c. */
+static __always_inline void vma_ctx(struct vm_area_struct *vma, struct find_vma_ctx *c)
 {
-	struct find_vma_ctx *c = data;
 	struct inode *inode;
 
 	c->start = BPF_CORE_READ(vma, vm_start);
@@ -247,12 +268,17 @@ static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	if (!inode) {
 		/* the vDSO is file { 0, 0 }; other anonymous code (JIT) has none */
 		c->file = (__u64)BPF_CORE_READ(vma, vm_mm, context.vdso) == c->start;
-		return 0;
+		return;
 	}
 	c->ino = BPF_CORE_READ(inode, i_ino);
 	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	c->ctime_ns = inode_ctime_ns(inode);
 	c->file = 1;
+}
+
+static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	vma_ctx(vma, data);
 	return 0;
 }
 
@@ -306,8 +332,14 @@ static __always_inline void unwind_vma_key(__u32 tgid, struct unwind_vma_key *ke
 		mm = (__u64)BPF_CORE_READ(task, active_mm);
 	key->tgid = tgid;
 	key->pad = 0;
-	/* with the start time: a pid and an mm's address both get reused */
-	key->mm = mm ^ BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL;
+	/*
+	 * With the start time and the exec count: a pid and an mm's address
+	 * both get reused, the address by a later image of the same process
+	 * (sh -> env -> prog). The exec count moves before execve() maps the
+	 * new image, so the mappings it makes go to the new image's set.
+	 */
+	key->mm = mm ^ BPF_CORE_READ(task, group_leader, start_boottime) * 0x9e3779b97f4a7c15ULL ^
+		  BPF_CORE_READ(task, self_exec_id) * 0xc2b2ae3d27d4eb4fULL;
 }
 
 /*
@@ -728,6 +760,20 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 	return set;
 }
 
+/* The file id of the mapping of @set holding @addr (the vDSO's is 0), or 0. */
+static __always_inline __u32 unwind_set_find(const struct unwind_vma_set *set, __u64 addr)
+{
+	__u32 i;
+
+	for (i = 0; i < UNWIND_VMAS; i++) {
+		if (i >= set->nr)
+			break;
+		if (addr >= set->maps[i].start && addr < set->maps[i].end)
+			return set->maps[i].fid ? set->maps[i].fid : ~0u;
+	}
+	return 0;
+}
+
 /*
  * Put the VMA of code address @addr of the current process into @set, its
  * unwind_vmas entry, from process context, where bpf_find_vma() is not
@@ -737,20 +783,19 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
  * table). True when it is to be read now: the file is an interpreter's,
  * whose stacks are walked only once user space has found it.
  */
-static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 addr)
+static __always_inline bool unwind_vmas_add_vma(struct unwind_vma_set *set,
+						const struct find_vma_ctx *c)
 {
-	struct find_vma_ctx c = {};
 	bool now;
 	__u32 i, n;
 
-	if (!set || bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0) ||
-	    !c.file || !c.exec)
+	if (!set || !c->file || !c->exec)
 		return false;	/* no set: its first sample asks for a read */
 	n = set->nr;
 	for (i = 0; i < UNWIND_VMAS; i++) {
 		if (i >= n)
 			break;
-		if (set->maps[i].start == c.start)
+		if (set->maps[i].start == c->start)
 			return false;	/* known already */
 	}
 	if (n >= UNWIND_VMAS) {
@@ -760,11 +805,23 @@ static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 ad
 	i = n;
 	asm volatile("" : "+r"(i));	/* keep the mask: the verifier lost n's bound in the loop */
 	i &= UNWIND_VMAS - 1;
-	now = unwind_vma_mapping(&c, &set->maps[i]);
+	now = unwind_vma_mapping(c, &set->maps[i]);
 	if (now || set->maps[i].kind != UNWIND_MAP_TABLE)
 		set->flags |= UNWIND_VMAS_F_READ;
+	if (now)
+		set->flags |= UNWIND_VMAS_F_READ_NOW;
 	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
 	return now;
+}
+
+/* unwind_vmas_add_vma() for the VMA holding @addr, in the current process */
+static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 addr)
+{
+	struct find_vma_ctx c = {};
+
+	if (!set || bpf_find_vma(bpf_get_current_task_btf(), addr, find_vma_cb, &c, 0))
+		return false;
+	return unwind_vmas_add_vma(set, &c);
 }
 
 /*
@@ -861,8 +918,7 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	struct unwind_vma_set *set;
 	struct task_struct *task;
 	struct pt_regs *regs;
-	__u64 code;
-	__u32 i;
+	__u64 code, vdso;
 	bool scan;
 
 	/* only processes the sampler keeps: building tables for others is waste */
@@ -874,36 +930,39 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 		return scan;
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	set = unwind_vmas_get(tgid);
 	/*
-	 * A new mm may sit where one of an earlier image of this process was
-	 * (sh -> env -> prog): its set, found under the same key, is stale.
+	 * The new image's set (a new key: see unwind_vma_key()): the
+	 * executable, ld.so where the new thread starts, and the vDSO.
 	 */
-	if (set) {
-		set->nr = 0;
-		set->flags = 0;
-		set->exe_fid = 0;
-	}
+	set = unwind_vmas_get(tgid);
+	if (!set)
+		return scan;
 	code = BPF_CORE_READ(task, mm, start_code);
-	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
-		scan = true;
-	if (unwind_vmas_add(set, code))
-		scan = true;
-	if (unwind_vmas_add(set, (__u64)BPF_CORE_READ(task, mm, context.vdso)))
-		scan = true;
+	if (!unwind_set_find(set, code))
+		unwind_vmas_add(set, code);
+	if (regs && !unwind_set_find(set, BPF_CORE_READ(regs, ip)))
+		unwind_vmas_add(set, BPF_CORE_READ(regs, ip));
+	vdso = (__u64)BPF_CORE_READ(task, mm, context.vdso);
+	if (vdso && !unwind_set_find(set, vdso)) {
+		struct find_vma_ctx c = {
+			.start = vdso, .end = vdso + vdso_size, .file = 1, .exec = 1,
+		};
+
+		if (vdso_size)
+			unwind_vmas_add_vma(set, &c);
+		else
+			unwind_vmas_add(set, vdso);
+	}
 	/*
 	 * The executable's file as its VMA has it (an overlayfs exe_file is
 	 * the overlay's inode, the VMA the file under it): the id its frames
 	 * and the mappings user space reads go by
 	 */
-	for (i = 0; set && i < UNWIND_VMAS; i++) {
-		if (i >= set->nr)
-			break;
-		if (code >= set->maps[i].start && code < set->maps[i].end) {
-			set->exe_fid = set->maps[i].fid;
-			break;
-		}
-	}
+	set->exe_fid = unwind_set_find(set, code);
+	if (set->exe_fid == ~0u)
+		set->exe_fid = 0;
+	if (set->flags & UNWIND_VMAS_F_READ_NOW)
+		scan = true;
 	return scan;
 }
 

@@ -103,6 +103,7 @@ struct task_struct {
 	__u64 start_boottime;
 	struct mm_struct *mm;
 	struct mm_struct *active_mm;
+	__u64 self_exec_id;	/* moved by each exec (u64 since 5.7) */
 } __attribute__((preserve_access_index));
 
 /* what bpf_find_vma() gives: the file behind a user address */

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/timerfd.h>
 #include <poll.h>
 #include <time.h>
@@ -179,6 +180,45 @@ static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, s
 		symbolizer__offer_maps(f->syms, tgid, maps, nr);
 }
 
+#define TRACEFS "/sys/kernel/tracing"
+#define SYS_ENTER_MMAP "/events/syscalls/sys_enter_mmap"
+
+/*
+ * Whether tracefs shows the mmap syscall's tracepoints (else attaching them
+ * fails, after libbpf has printed its warnings). A host that booted without
+ * tracefs mounted gets it mounted where systemd would have, as perf does:
+ * the tracepoints are then there for every tool.
+ */
+static bool syscall_tracepoints(void)
+{
+	if (!access(TRACEFS SYS_ENTER_MMAP, F_OK) ||
+	    !access("/sys/kernel/debug/tracing" SYS_ENTER_MMAP, F_OK))
+		return true;
+	if (access(TRACEFS "/events", F_OK) && errno == ENOENT &&
+	    mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		pr_debug("cannot mount tracefs on " TRACEFS ": %s", strerror(errno));
+	return !access(TRACEFS SYS_ENTER_MMAP, F_OK);
+}
+
+static int vdso_cb(void *ctx, const struct sym_exec_map *m)
+{
+	__u64 *size = ctx;
+
+	if (m->vdso)
+		*size = m->end - m->start;
+	return 0;
+}
+
+/* The vDSO's size in our own maps: the same in every process of this kernel. */
+static __u64 vdso_size(void)
+{
+	__u64 size = 0;
+
+	if (symbolizer__for_each_exec_map(NULL, getpid(), vdso_cb, &size))
+		return 0;
+	return size;
+}
+
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
 {
 	bool on = o->unwind != UNWIND_MODE_FP;
@@ -187,6 +227,8 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	int err;
 
 	skel->rodata->unwind_mode = o->unwind;
+	if (on)
+		skel->rodata->vdso_size = vdso_size();
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
@@ -197,6 +239,10 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.unwind_tables, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_procs, on ? 8192 : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.unwind_row_caches,
+					       on && libbpf_num_possible_cpus() > 0 ?
+					       libbpf_num_possible_cpus() : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_files, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)	/* an LRU map is allocated whole at load */
@@ -606,26 +652,30 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		pr_warn("cannot attach the process fork tracepoint: %s", strerror(-err));
 		goto err_out;
 	}
+	/*
+	 * New code mappings: the mmap syscall's tracepoints (tracefs), the
+	 * entry marking the mmaps of code the exit looks at; else
+	 * vm_unmapped_area, for processes read already.
+	 */
 	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
-		/* executable file mappings only; else every mmap looking for room */
-		f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
-		/* it marks the mmaps of code: unwind_on_mmap_done() looks only at those */
-		if (f->mmap_link)
+		errno = ENOENT;
+		if (syscall_tracepoints())
+			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+		if (f->mmap_link) {
+			pr_debug("new mappings: from the mmap syscall tracepoints");
 			skel->bss->unwind_mmap_filtered = 1;
-		if (!f->mmap_link) {
+			f->mmap_done_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
+			if (!f->mmap_done_link)
+				pr_debug("no mmap exit tracepoint (%s): a new process's libraries are found one VMA a sample",
+					 strerror(errno));
+		} else {
 			pr_debug("no mmap syscall tracepoint (%s): vm_unmapped_area instead",
 				 strerror(errno));
 			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_unmapped_area);
+			if (!f->mmap_link)
+				pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
+					 strerror(errno));
 		}
-		if (!f->mmap_link)
-			pr_debug("no mmap tracking (%s): new libraries are found when a sample misses them",
-				 strerror(errno));
-	}
-	if (bpf_program__autoload(skel->progs.unwind_on_mmap_done)) {
-		f->mmap_done_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
-		if (!f->mmap_done_link)
-			pr_debug("no mmap exit tracepoint (%s): a new process's libraries are found one VMA a sample",
-				 strerror(errno));
 	}
 	err = -pthread_create(&f->thread, NULL, feeder_thread, f);
 	if (err)
