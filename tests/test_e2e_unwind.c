@@ -559,6 +559,65 @@ static void test_short_processes_at_a_high_rate(void **state)
 }
 
 /*
+ * Three images in one process, one after the other (sh -> env -> the 8 ms
+ * program), the whole system profiled (no --comm: the shell and env are
+ * followed too, each with a VMA set of its own). The program's samples
+ * carry their whole chain as often as when it is exec'd directly, and none
+ * names nothing: what the earlier images left in BPF does not stand in for
+ * the program's own mappings.
+ */
+static void test_exec_chains(void **state)
+{
+	char *folded = tmp("chains.folded"), *out = tmp("chains.out"), cmd[4200];
+	const char *argv[] = { env_path("PROFILE"), "-d", "60", "-F", "499", "--folded", folded,
+			       "-o", "-", NULL };
+	double chain = 0, nothing = 0, total = 0;
+	struct folded f;
+	double end;
+	pid_t prof;
+	int runs = 0;
+	size_t i;
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(cmd, sizeof(cmd), "exec /usr/bin/env %s/wl_short 8", env_path("WORKLOADS"));
+	prof = spawn(argv, out, NULL);
+	wait_attached(prof);
+	end = mono_seconds() + 5;
+	while (mono_seconds() < end) {
+		const char *wargv[] = { "/bin/sh", "-c", cmd, NULL };
+
+		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
+		runs++;
+		sleep_s(0.012);
+	}
+	kill(prof, SIGINT);
+	assert_int_equal(wait_exit(prof), 0);
+
+	folded_load(folded, &f);
+	for (i = 0; i < f.nr; i++) {
+		if (strncmp(f.s[i].stack, "wl_short;", 9))
+			continue;
+		total += f.s[i].count;
+		if (strstr(f.s[i].stack, ";main;short_lived_hot"))
+			chain += f.s[i].count;
+		else if (names_nothing(f.s[i].stack))
+			nothing += f.s[i].count;
+	}
+	print_message("%d runs of sh -> env -> 8 ms: %.0f samples, %.1f%% with main -> short_lived_hot, %.0f naming nothing\n",
+		      runs, total, 100 * chain / (total ? total : 1), nothing);
+	for (i = 0; i < f.nr && nothing; i++) {
+		if (!strncmp(f.s[i].stack, "wl_short;", 9) && names_nothing(f.s[i].stack))
+			print_message("  naming nothing: %s %.0f\n", f.s[i].stack, f.s[i].count);
+	}
+	assert_true(runs >= 20);
+	assert_true(total >= 2 * runs);
+	assert_true(nothing == 0);
+	assert_true(chain >= CHAIN_SHARE_MIN * total);
+	folded_free(&f);
+}
+
+/*
  * One event stream: a burst of a thousand execs of a program (a copy of
  * wl_short under a name of its own, the --comm of the profiler), then a
  * hundred that run 8 ms, after one run that gets the program tabled. No
@@ -668,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_unnamed_stacks_not_complete),
 		cmocka_unit_test(test_node_jit_stacks_whole),
 		cmocka_unit_test(test_short_processes_at_a_high_rate),
+		cmocka_unit_test(test_exec_chains),
 		cmocka_unit_test(test_process_events_burst),
 	};
 
