@@ -504,32 +504,25 @@ static bool names_nothing(const char *s)
 }
 
 /*
- * Churn: a program that runs 8 ms, exec'd about 50 times a second, most of
- * them long gone when their samples are drained. Every sample of them must
- * still be named (their mappings are read at their first sample, or found
- * again from the binary's path), and most must carry the whole chain.
+ * Profile with @argv (its folded stacks to @folded) while @wargv, a run of
+ * the 8 ms program, is started again and again for @seconds; then check
+ * the program's samples (all, or those of comm wl_short when @own_comm): at
+ * least @min_runs runs, two samples a run, none naming nothing, and the
+ * share with the whole chain.
  */
-static void test_short_processes_at_a_high_rate(void **state)
+static void short_runs(const char *const *argv, const char *folded, const char *const *wargv,
+		       double seconds, int min_runs, bool own_comm, const char *what)
 {
-	char *folded = tmp("churn.folded"), *out = tmp("churn.out"), wl[4096];
-	const char *argv[] = { env_path("PROFILE"), "--comm", "wl_short", "-d", "60", "-F", "499",
-			       "--folded", folded, "-o", "-", NULL };
-	double chain = 0, nothing = 0;
+	double chain = 0, nothing = 0, total = 0, end;
 	struct folded f;
-	double end;
 	pid_t prof;
 	int runs = 0;
 	size_t i;
 
-	(void)state;
-	REQUIRE_BPF();
-	snprintf(wl, sizeof(wl), "%s/wl_short", env_path("WORKLOADS"));
-	prof = spawn(argv, out, NULL);
+	prof = spawn(argv, tmp("short.out"), NULL);
 	wait_attached(prof);
-	end = mono_seconds() + 6;
+	end = mono_seconds() + seconds;
 	while (mono_seconds() < end) {
-		const char *wargv[] = { wl, "8", NULL };
-
 		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
 		runs++;
 		sleep_s(0.012);
@@ -539,23 +532,43 @@ static void test_short_processes_at_a_high_rate(void **state)
 
 	folded_load(folded, &f);
 	for (i = 0; i < f.nr; i++) {
-		if (strstr(f.s[i].stack, ";main;short_lived_hot"))
+		if (own_comm && strncmp(f.s[i].stack, "wl_short;", 9))
+			continue;
+		total += f.s[i].count;
+		if (strstr(f.s[i].stack, ";main;short_lived_hot")) {
 			chain += f.s[i].count;
-		else if (names_nothing(f.s[i].stack))
+		} else if (names_nothing(f.s[i].stack)) {
 			nothing += f.s[i].count;
-	}
-	print_message("%d runs of 8 ms: %.0f samples, %.1f%% with main -> short_lived_hot, %.0f naming nothing\n",
-		      runs, f.total, 100 * chain / f.total, nothing);
-	for (i = 0; i < f.nr && nothing; i++) {
-		if (names_nothing(f.s[i].stack))
 			print_message("  naming nothing: %s %.0f\n", f.s[i].stack, f.s[i].count);
+		}
 	}
-	/* ~50 runs a second for 6 s on a quiet machine; 82 on one loaded 7 times over */
-	assert_true(runs >= 30);
-	assert_true(f.total >= 2 * runs);
+	print_message("%d runs of %s: %.0f samples, %.1f%% with main -> short_lived_hot, %.0f naming nothing\n",
+		      runs, what, total, 100 * chain / (total ? total : 1), nothing);
+	assert_true(runs >= min_runs);
+	assert_true(total >= 2 * runs);
 	assert_true(nothing == 0);
-	assert_true(chain >= CHAIN_SHARE_MIN * f.total);
+	assert_true(chain >= CHAIN_SHARE_MIN * total);
 	folded_free(&f);
+}
+
+/*
+ * Churn: a program that runs 8 ms, exec'd about 50 times a second, most of
+ * them long gone when their samples are drained. Every sample of them must
+ * still be named (their mappings are read at their first sample, or found
+ * again from the binary's path), and most must carry the whole chain.
+ */
+static void test_short_processes_at_a_high_rate(void **state)
+{
+	char *folded = tmp("churn.folded"), wl[4096];
+	const char *argv[] = { env_path("PROFILE"), "--comm", "wl_short", "-d", "60", "-F", "499",
+			       "--folded", folded, "-o", "-", NULL };
+	const char *wargv[] = { wl, "8", NULL };
+
+	(void)state;
+	REQUIRE_BPF();
+	snprintf(wl, sizeof(wl), "%s/wl_short", env_path("WORKLOADS"));
+	/* ~50 runs a second for 6 s on a quiet machine; 82 on one loaded 7 times over */
+	short_runs(argv, folded, wargv, 6, 30, false, "8 ms");
 }
 
 /*
@@ -568,53 +581,15 @@ static void test_short_processes_at_a_high_rate(void **state)
  */
 static void test_exec_chains(void **state)
 {
-	char *folded = tmp("chains.folded"), *out = tmp("chains.out"), cmd[4200];
+	char *folded = tmp("chains.folded"), cmd[4200];
 	const char *argv[] = { env_path("PROFILE"), "-d", "60", "-F", "499", "--folded", folded,
 			       "-o", "-", NULL };
-	double chain = 0, nothing = 0, total = 0;
-	struct folded f;
-	double end;
-	pid_t prof;
-	int runs = 0;
-	size_t i;
+	const char *wargv[] = { "/bin/sh", "-c", cmd, NULL };
 
 	(void)state;
 	REQUIRE_BPF();
 	snprintf(cmd, sizeof(cmd), "exec /usr/bin/env %s/wl_short 8", env_path("WORKLOADS"));
-	prof = spawn(argv, out, NULL);
-	wait_attached(prof);
-	end = mono_seconds() + 5;
-	while (mono_seconds() < end) {
-		const char *wargv[] = { "/bin/sh", "-c", cmd, NULL };
-
-		assert_int_equal(wait_exit(spawn(wargv, NULL, NULL)), 0);
-		runs++;
-		sleep_s(0.012);
-	}
-	kill(prof, SIGINT);
-	assert_int_equal(wait_exit(prof), 0);
-
-	folded_load(folded, &f);
-	for (i = 0; i < f.nr; i++) {
-		if (strncmp(f.s[i].stack, "wl_short;", 9))
-			continue;
-		total += f.s[i].count;
-		if (strstr(f.s[i].stack, ";main;short_lived_hot"))
-			chain += f.s[i].count;
-		else if (names_nothing(f.s[i].stack))
-			nothing += f.s[i].count;
-	}
-	print_message("%d runs of sh -> env -> 8 ms: %.0f samples, %.1f%% with main -> short_lived_hot, %.0f naming nothing\n",
-		      runs, total, 100 * chain / (total ? total : 1), nothing);
-	for (i = 0; i < f.nr && nothing; i++) {
-		if (!strncmp(f.s[i].stack, "wl_short;", 9) && names_nothing(f.s[i].stack))
-			print_message("  naming nothing: %s %.0f\n", f.s[i].stack, f.s[i].count);
-	}
-	assert_true(runs >= 20);
-	assert_true(total >= 2 * runs);
-	assert_true(nothing == 0);
-	assert_true(chain >= CHAIN_SHARE_MIN * total);
-	folded_free(&f);
+	short_runs(argv, folded, wargv, 5, 20, true, "sh -> env -> 8 ms");
 }
 
 /*
