@@ -126,9 +126,6 @@ struct unwind_vma_key {
  * without a table, or of an interpreter, or more VMAs than the set holds)
  */
 #define UNWIND_VMAS_F_READ 1
-/* a VMA of an interpreter's file: user space is to read the process at once */
-#define UNWIND_VMAS_F_READ_NOW 2
-
 /*
  * The size of the vDSO's code VMA, the same in every process (the loader
  * reads it from its own maps), so that an exec adds the vDSO without a
@@ -255,9 +252,9 @@ static __always_inline __s64 inode_ctime_ns(struct inode *inode)
 	       BPF_CORE_READ(v5, i_ctime.tv_nsec);
 }
 
-/* What the walk keeps of @vma, into @c. */
-static __always_inline void vma_ctx(struct vm_area_struct *vma, struct find_vma_ctx *c)
+static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
+	struct find_vma_ctx *c = data;
 	struct inode *inode;
 
 	c->start = BPF_CORE_READ(vma, vm_start);
@@ -268,17 +265,12 @@ static __always_inline void vma_ctx(struct vm_area_struct *vma, struct find_vma_
 	if (!inode) {
 		/* the vDSO is file { 0, 0 }; other anonymous code (JIT) has none */
 		c->file = (__u64)BPF_CORE_READ(vma, vm_mm, context.vdso) == c->start;
-		return;
+		return 0;
 	}
 	c->ino = BPF_CORE_READ(inode, i_ino);
 	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	c->ctime_ns = inode_ctime_ns(inode);
 	c->file = 1;
-}
-
-static long find_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
-{
-	vma_ctx(vma, data);
 	return 0;
 }
 
@@ -760,20 +752,6 @@ static __always_inline struct unwind_vma_set *unwind_vmas_get(__u32 tgid)
 	return set;
 }
 
-/* The file id of the mapping of @set holding @addr (the vDSO's is 0), or 0. */
-static __always_inline __u32 unwind_set_find(const struct unwind_vma_set *set, __u64 addr)
-{
-	__u32 i;
-
-	for (i = 0; i < UNWIND_VMAS; i++) {
-		if (i >= set->nr)
-			break;
-		if (addr >= set->maps[i].start && addr < set->maps[i].end)
-			return set->maps[i].fid ? set->maps[i].fid : ~0u;
-	}
-	return 0;
-}
-
 /*
  * Put the VMA of code address @addr of the current process into @set, its
  * unwind_vmas entry, from process context, where bpf_find_vma() is not
@@ -808,8 +786,6 @@ static __always_inline bool unwind_vmas_add_vma(struct unwind_vma_set *set,
 	now = unwind_vma_mapping(c, &set->maps[i]);
 	if (now || set->maps[i].kind != UNWIND_MAP_TABLE)
 		set->flags |= UNWIND_VMAS_F_READ;
-	if (now)
-		set->flags |= UNWIND_VMAS_F_READ_NOW;
 	set->nr = n + 1;	/* after the mapping: a sample copying the set sees it whole */
 	return now;
 }
@@ -919,6 +895,7 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	struct task_struct *task;
 	struct pt_regs *regs;
 	__u64 code, vdso;
+	__u32 i;
 	bool scan;
 
 	/* only processes the sampler keeps: building tables for others is waste */
@@ -938,31 +915,33 @@ static __always_inline bool unwind_process_exec(__u32 tgid)
 	if (!set)
 		return scan;
 	code = BPF_CORE_READ(task, mm, start_code);
-	if (!unwind_set_find(set, code))
-		unwind_vmas_add(set, code);
-	if (regs && !unwind_set_find(set, BPF_CORE_READ(regs, ip)))
-		unwind_vmas_add(set, BPF_CORE_READ(regs, ip));
+	if (unwind_vmas_add(set, code))
+		scan = true;
+	if (regs && unwind_vmas_add(set, BPF_CORE_READ(regs, ip)))
+		scan = true;
 	vdso = (__u64)BPF_CORE_READ(task, mm, context.vdso);
-	if (vdso && !unwind_set_find(set, vdso)) {
+	if (vdso && vdso_size) {
 		struct find_vma_ctx c = {
 			.start = vdso, .end = vdso + vdso_size, .file = 1, .exec = 1,
 		};
 
-		if (vdso_size)
-			unwind_vmas_add_vma(set, &c);
-		else
-			unwind_vmas_add(set, vdso);
+		unwind_vmas_add_vma(set, &c);
+	} else if (vdso) {
+		unwind_vmas_add(set, vdso);
 	}
 	/*
 	 * The executable's file as its VMA has it (an overlayfs exe_file is
 	 * the overlay's inode, the VMA the file under it): the id its frames
 	 * and the mappings user space reads go by
 	 */
-	set->exe_fid = unwind_set_find(set, code);
-	if (set->exe_fid == ~0u)
-		set->exe_fid = 0;
-	if (set->flags & UNWIND_VMAS_F_READ_NOW)
-		scan = true;
+	for (i = 0; i < UNWIND_VMAS; i++) {
+		if (i >= set->nr)
+			break;
+		if (code >= set->maps[i].start && code < set->maps[i].end) {
+			set->exe_fid = set->maps[i].fid;
+			break;
+		}
+	}
 	return scan;
 }
 

@@ -200,25 +200,6 @@ static bool syscall_tracepoints(void)
 	return !access(TRACEFS SYS_ENTER_MMAP, F_OK);
 }
 
-static int vdso_cb(void *ctx, const struct sym_exec_map *m)
-{
-	__u64 *size = ctx;
-
-	if (m->vdso)
-		*size = m->end - m->start;
-	return 0;
-}
-
-/* The vDSO's size in our own maps: the same in every process of this kernel. */
-static __u64 vdso_size(void)
-{
-	__u64 size = 0;
-
-	if (symbolizer__for_each_exec_map(NULL, getpid(), vdso_cb, &size))
-		return 0;
-	return size;
-}
-
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
 {
 	bool on = o->unwind != UNWIND_MODE_FP;
@@ -228,7 +209,7 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 
 	skel->rodata->unwind_mode = o->unwind;
 	if (on)
-		skel->rodata->vdso_size = vdso_size();
+		skel->rodata->vdso_size = symbolizer__vdso_size();
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);

@@ -433,6 +433,24 @@ int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 	return err;
 }
 
+static int vdso_size_cb(void *ctx, const struct sym_exec_map *m)
+{
+	__u64 *size = ctx;
+
+	if (m->vdso)
+		*size = m->end - m->start;
+	return 0;
+}
+
+__u64 symbolizer__vdso_size(void)
+{
+	static __u64 size;	/* the same for every process of this kernel: read once */
+
+	if (!size && symbolizer__for_each_exec_map(NULL, getpid(), vdso_size_cb, &size))
+		size = 0;
+	return size;
+}
+
 int symbolizer__open_mapping(const char *proc_root, __u32 tgid, __u64 start, __u64 end,
 			     __u32 dev_major, __u32 dev_minor, __u64 inode, const char *path)
 {

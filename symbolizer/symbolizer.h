@@ -180,6 +180,9 @@ struct sym_exec_map {
 int symbolizer__for_each_exec_map(const char *proc_root, __u32 tgid,
 				  int (*fn)(void *ctx, const struct sym_exec_map *m), void *ctx);
 
+/* The size of the vDSO's mapping (ours, the same in every process), or 0. */
+__u64 symbolizer__vdso_size(void);
+
 /*
  * Open the file behind mapping [@start, @end) of @tgid read-only, through
  * /proc/PID/map_files (deleted files, other mount namespaces), else through

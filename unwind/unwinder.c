@@ -1278,25 +1278,16 @@ static void note_file(struct unwinder *u, __u64 dev, __u64 ino, const struct bin
 }
 
 /* The kernel maps the same vDSO into every process: build its table from ours. */
-static int vdso_size_cb(void *ctx, const struct sym_exec_map *m)
-{
-	size_t *size = ctx;
-
-	if (m->vdso)
-		*size = m->end - m->start;
-	return 0;
-}
-
 static void load_vdso(struct unwinder *u)
 {
 	unsigned long base = getauxval(AT_SYSINFO_EHDR);
-	size_t size = 0;
+	size_t size = symbolizer__vdso_size();
 	char *copy;
 	Elf *elf;
 	int idx;
 
 	u->vdso_bin = -1;
-	if (!base || symbolizer__for_each_exec_map(NULL, getpid(), vdso_size_cb, &size) || !size)
+	if (!base || !size)
 		return;
 	copy = malloc(size);
 	if (!copy)
