@@ -92,7 +92,8 @@ static __always_inline const struct unwind_row *unwind_get_row(void *rctx, __u32
 static __always_inline const struct unwind_table *unwind_get_table(void *rctx, __u32 id);
 static __always_inline int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value,
 					    __u64 *at);
-static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
+struct unwind_row_cache_slot;
+static __always_inline struct unwind_row_cache_slot *unwind_get_cache_slot(void *rctx, __u32 hash);
 struct unwind_state;
 static __always_inline const struct unwind_mapping *unwind_find_file(void *rctx,
 								     struct unwind_state *s);
@@ -165,14 +166,17 @@ struct unwind_scratch {
 };
 
 /*
- * The row cache of each CPU, kept from sample to sample: an array indexed
- * by CPU, as it is too big for a per-CPU value (those stop at 32 KB).
+ * The row cache of each CPU, kept from sample to sample: slot i of CPU c at
+ * (c << unwind_row_cache_bits) + i of one array, as the cache is too big
+ * for a per-CPU value (those stop at 32 KB). The loader sizes both.
  */
+const volatile __u32 unwind_row_cache_bits = UNWIND_ROW_CACHE_MIN_BITS;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct unwind_row_cache);
-	__uint(max_entries, 1);		/* sized by the loader: one per possible CPU */
+	__type(value, struct unwind_row_cache_slot);
+	__uint(max_entries, 1);		/* possible CPUs << unwind_row_cache_bits */
 } unwind_row_caches SEC(".maps");
 
 struct {
@@ -221,11 +225,12 @@ static __always_inline const struct unwind_table *unwind_get_table(void *rctx, _
 	return bpf_map_lookup_elem(&unwind_tables, &id);
 }
 
-static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx)
+static __always_inline struct unwind_row_cache_slot *unwind_get_cache_slot(void *rctx, __u32 hash)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 bits = unwind_row_cache_bits & 15;
+	__u32 idx = (bpf_get_smp_processor_id() << bits) | (hash >> (32 - bits));
 
-	return bpf_map_lookup_elem(&unwind_row_caches, &cpu);
+	return bpf_map_lookup_elem(&unwind_row_caches, &idx);
 }
 
 struct find_vma_ctx {

@@ -15,8 +15,10 @@
  *					       __u64 *at);
  *	the first of the @slots 8-byte slots from @from holding @value: 0 with
  *	its address in *at, or < 0 (not found, or unreadable first)
- *   static __always_inline struct unwind_row_cache *unwind_get_cache(void *rctx);
- *	the row cache of this walk (see unwind_lookup_row()), or NULL for none
+ *   static __always_inline struct unwind_row_cache_slot *unwind_get_cache_slot(void *rctx,
+ *										 __u32 hash);
+ *	the row-cache slot of this walk for @hash (its top bits pick the slot;
+ *	see unwind_lookup_row()), or NULL for no cache
  *   static __always_inline const struct unwind_mapping *
  *   unwind_find_file(void *rctx, struct unwind_state *s);
  *	for a pc outside the process's known mappings: a mapping made up from
@@ -73,30 +75,7 @@ struct unwind_state {
 	__u64 enc;
 };
 
-/*
- * Rows found before, by (table, ELF pc). A profile keeps sampling the same
- * few loops and their callers: most lookups hit, and a hit costs one load
- * instead of a binary search touching a dozen cold cache lines. A
- * compiler's samples spread over thousands of functions, hence 4096 slots
- * (128 KB a CPU): on a build loop, 256 slots missed 4.9 times a sample,
- * 4096 miss 1.7 times. Table ids and rows are reused after an eviction;
- * user space then moves the tables' generation, which voids every entry
- * made before.
- */
-#define UNWIND_ROW_CACHE_BITS 12
-#define UNWIND_ROW_CACHE_SLOTS (1U << UNWIND_ROW_CACHE_BITS)
 
-struct unwind_row_cache_slot {
-	__u32 pc;
-	__u32 table;		/* table id + 1; 0: empty */
-	__u32 gen;
-	__u32 pad;
-	struct unwind_row row;
-};
-
-struct unwind_row_cache {
-	struct unwind_row_cache_slot slots[UNWIND_ROW_CACHE_SLOTS];
-};
 
 /* The mapping of @p holding s->pc, or NULL. */
 static __always_inline const struct unwind_mapping *
@@ -193,20 +172,15 @@ unwind_find_row(void *rctx, const struct unwind_table *t, __u64 pc, struct unwin
 static __always_inline const struct unwind_row *
 unwind_lookup_row(void *rctx, __u32 id, __u64 pc, struct unwind_state *s)
 {
-	struct unwind_row_cache *c = unwind_get_cache(rctx);
-	struct unwind_row_cache_slot *e = NULL;
+	struct unwind_row_cache_slot *e;
 	const struct unwind_table *t;
 	const struct unwind_row *row;
-	__u32 h;
 
 	if (pc > 0xffffffffULL)
 		return NULL;
-	if (c) {
-		h = ((__u32)pc ^ id * 0x85ebca6bU) * 0x9e3779b1U;
-		e = &c->slots[(h >> (32 - UNWIND_ROW_CACHE_BITS)) & (UNWIND_ROW_CACHE_SLOTS - 1)];
-		if (e->table == id + 1 && e->pc == (__u32)pc && e->gen == s->tables_gen)
-			return &e->row;
-	}
+	e = unwind_get_cache_slot(rctx, ((__u32)pc ^ id * 0x85ebca6bU) * 0x9e3779b1U);
+	if (e && e->table == id + 1 && e->pc == (__u32)pc && e->gen == s->tables_gen)
+		return &e->row;
 	t = unwind_get_table(rctx, id);
 	row = t ? unwind_find_row(rctx, t, pc, s) : NULL;
 	if (row && e) {

@@ -200,6 +200,23 @@ static bool syscall_tracepoints(void)
 	return !access(TRACEFS SYS_ENTER_MMAP, F_OK);
 }
 
+/*
+ * The row cache's slots a CPU, as a power of two: the most (128 KB a CPU)
+ * up to 64 CPUs, then fewer, so the caches stay within 8 MB of kernel
+ * memory, down to 256 slots (8 KB) a CPU.
+ */
+#define UNWIND_ROW_CACHES_BYTES (8u << 20)
+
+static __u32 unwind_row_cache_bits(__u32 cpus)
+{
+	__u32 bits = UNWIND_ROW_CACHE_BITS;
+
+	while (bits > UNWIND_ROW_CACHE_MIN_BITS &&
+	       (__u64)cpus * (sizeof(struct unwind_row_cache_slot) << bits) > UNWIND_ROW_CACHES_BYTES)
+		bits--;
+	return bits;
+}
+
 int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_opts *o)
 {
 	bool on = o->unwind != UNWIND_MODE_FP;
@@ -220,10 +237,14 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		err = bpf_map__set_max_entries(skel->maps.unwind_tables, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_procs, on ? 8192 : 1);
-	if (!err)
+	if (!err) {
+		int cpus = libbpf_num_possible_cpus();
+		__u32 bits = unwind_row_cache_bits(cpus > 0 ? (__u32)cpus : 1);
+
+		skel->rodata->unwind_row_cache_bits = bits;
 		err = bpf_map__set_max_entries(skel->maps.unwind_row_caches,
-					       on && libbpf_num_possible_cpus() > 0 ?
-					       libbpf_num_possible_cpus() : 1);
+					       on ? (__u32)(cpus > 0 ? cpus : 1) << bits : 1);
+	}
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.unwind_files, on ? MAX_UNWIND_TABLES : 1);
 	if (!err)	/* an LRU map is allocated whole at load */

@@ -764,7 +764,7 @@ struct snapshot {
 	struct unwinder *u;
 	struct unwind_row row;		/* the last row read */
 	unsigned int cfa_types_seen;	/* bit per enum unwind_cfa followed */
-	struct unwind_row_cache *cache;	/* NULL: walks without one */
+	struct unwind_row_cache_slot *cache;	/* UNWIND_ROW_CACHE_SLOTS, or NULL: no cache */
 	__u32 gen;			/* the tables' generation the walks see */
 };
 
@@ -806,9 +806,11 @@ static int unwind_find_slot(void *rctx, __u64 from, __u32 slots, __u64 value, __
 	return -ENOENT;
 }
 
-static struct unwind_row_cache *unwind_get_cache(void *rctx)
+static struct unwind_row_cache_slot *unwind_get_cache_slot(void *rctx, __u32 hash)
 {
-	return ((struct snapshot *)rctx)->cache;
+	struct snapshot *s = rctx;
+
+	return s->cache ? &s->cache[hash >> (32 - UNWIND_ROW_CACHE_BITS)] : NULL;
 }
 
 struct unwind_state;
@@ -942,7 +944,7 @@ static void walk_with_row_cache(struct symbolizer *syms, const char **names, int
 	const char *again[MAX_STACK_DEPTH];
 	int n, i, pass, filled = 0;
 
-	snap->cache = calloc(1, sizeof(*snap->cache));
+	snap->cache = calloc(UNWIND_ROW_CACHE_SLOTS, sizeof(*snap->cache));
 	assert_non_null(snap->cache);
 	/* cold, then warm: the same stack either way */
 	for (pass = 0; pass < 2; pass++) {
@@ -954,7 +956,7 @@ static void walk_with_row_cache(struct symbolizer *syms, const char **names, int
 	}
 	/* the walk's rows are in the cache, and a warm walk takes them from there */
 	for (i = 0; i < (int)UNWIND_ROW_CACHE_SLOTS; i++) {
-		struct unwind_row_cache_slot *e = &snap->cache->slots[i];
+		struct unwind_row_cache_slot *e = &snap->cache[i];
 
 		if (!e->table)
 			continue;
