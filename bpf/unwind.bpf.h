@@ -668,51 +668,6 @@ static __always_inline bool unwind_wanted(__u32 tgid)
 #define PROT_EXEC 0x4
 #define MAP_ANONYMOUS 0x20
 
-/* a syscall entry tracepoint's record (format in tracefs: events/syscalls/sys_enter_mmap) */
-struct sys_enter_args {
-	__u64 common;
-	__s32 syscall_nr;
-	__u32 pad;
-	__u64 args[6];
-};
-
-/*
- * The thread in an mmap of code that unwind_on_mmap_done() is to look at,
- * per CPU (a thread moved to another CPU meanwhile is missed: its samples
- * find the VMA themselves). Used once user space attached this program
- * (unwind_mmap_filtered): without it, every mmap is looked at.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
-} unwind_mmap_pending SEC(".maps");
-
-__u32 unwind_mmap_filtered = 0;
-
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int unwind_on_mmap(struct sys_enter_args *ctx)
-{
-	__u64 id, *pending;
-	__u32 tgid, zero = 0;
-
-	if (!(ctx->args[2] & PROT_EXEC) || (ctx->args[3] & MAP_ANONYMOUS) || (long)ctx->args[4] < 0 ||
-	    unwind_mode == UNWIND_MODE_FP)
-		return 0;
-	id = bpf_get_current_pid_tgid();
-	tgid = id >> 32;
-	if (bpf_map_lookup_elem(&unwind_procs, &tgid)) {
-		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
-		return 0;
-	}
-	/* not read yet: the mapping goes into its unwind_vmas entry once made */
-	pending = bpf_map_lookup_elem(&unwind_mmap_pending, &zero);
-	if (pending)
-		*pending = id;
-	return 0;
-}
-
 /* a syscall exit tracepoint's record (events/syscalls/sys_exit_mmap/format) */
 struct sys_exit_args {
 	__u64 common;
@@ -813,24 +768,34 @@ static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 ad
  * sample (or at once, an interpreter's). Processes already read are left to
  * their scans.
  */
+/*
+ * A new mapping: only a file mapped with PROT_EXEC matters. The exit has no
+ * arguments in its record, but the registers the syscall was entered with
+ * are still in the task's pt_regs (x86-64: prot in rdx, flags in r10, fd in
+ * r8), and reading them touches only the kernel stack the syscall ran on:
+ * one program instead of an entry marking the mmaps of code for the exit.
+ */
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int unwind_on_mmap_done(struct sys_exit_args *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), *pending;
-	__u32 tgid = id >> 32, zero = 0;
+	struct pt_regs *regs;
+	__u32 tgid;
 
-	if (unwind_mmap_filtered) {
-		/* only the code mappings unwind_on_mmap() marked */
-		pending = bpf_map_lookup_elem(&unwind_mmap_pending, &zero);
-		if (!pending || *pending != id)
-			return 0;
-		*pending = 0;
-	}
 	if (ctx->ret <= 0 || unwind_mode == UNWIND_MODE_FP)
 		return 0;	/* an error (user addresses are below 2^47) */
-	if (tgid != self_tgid && unwind_wanted(tgid) &&
-	    !bpf_map_lookup_elem(&unwind_procs, &tgid) &&
-	    unwind_vmas_add(unwind_vmas_get(tgid), ctx->ret))
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs || !(regs->dx & PROT_EXEC) || (regs->r10 & MAP_ANONYMOUS) || (long)regs->r8 < 0)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid)
+		return 0;
+	/* read by user space already: it is to read the new mapping too */
+	if (bpf_map_lookup_elem(&unwind_procs, &tgid)) {
+		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
+		return 0;
+	}
+	/* not read yet: the mapping goes into its VMA set */
+	if (unwind_wanted(tgid) && unwind_vmas_add(unwind_vmas_get(tgid), ctx->ret))
 		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;
 }

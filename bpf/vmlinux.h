@@ -83,7 +83,10 @@ struct bpf_perf_event_data {
 
 /* Kernel structs read through BTF pointers: relocated by CO-RE. */
 struct pt_regs {
+	unsigned long r10;	/* syscall arguments: the 4th, 5th and 3rd */
+	unsigned long r8;
 	unsigned long bp;
+	unsigned long dx;
 	unsigned long ip;
 	unsigned long cs;
 	unsigned long sp;

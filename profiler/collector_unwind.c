@@ -76,8 +76,6 @@ struct unwind_feeder {
 	volatile __u64 *reader_asleep;	/* the BPF side's events_reader_asleep */
 	__u64 not_queued;	/* events for the main thread dropped for lack of memory (ev_lock) */
 	struct bpf_link *fork_link, *mmap_link;	/* exec and exit: the collector's programs */
-	/* code mapped by execve() or mmap(): its VMA kept for the BPF walk */
-	struct bpf_link *mmap_done_link;
 	/*
 	 * ev_lock: the ring buffer (read by this thread, and by the main thread
 	 * before a drain), what its events gathered, and the counts.
@@ -181,7 +179,7 @@ static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, s
 }
 
 #define TRACEFS "/sys/kernel/tracing"
-#define SYS_ENTER_MMAP "/events/syscalls/sys_enter_mmap"
+#define SYS_EXIT_MMAP "/events/syscalls/sys_exit_mmap"
 
 /*
  * Whether tracefs shows the mmap syscall's tracepoints (else attaching them
@@ -191,13 +189,13 @@ static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, s
  */
 static bool syscall_tracepoints(void)
 {
-	if (!access(TRACEFS SYS_ENTER_MMAP, F_OK) ||
-	    !access("/sys/kernel/debug/tracing" SYS_ENTER_MMAP, F_OK))
+	if (!access(TRACEFS SYS_EXIT_MMAP, F_OK) ||
+	    !access("/sys/kernel/debug/tracing" SYS_EXIT_MMAP, F_OK))
 		return true;
 	if (access(TRACEFS "/events", F_OK) && errno == ENOENT &&
 	    mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		pr_debug("cannot mount tracefs on " TRACEFS ": %s", strerror(errno));
-	return !access(TRACEFS SYS_ENTER_MMAP, F_OK);
+	return !access(TRACEFS SYS_EXIT_MMAP, F_OK);
 }
 
 /*
@@ -228,7 +226,6 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 	if (on)
 		skel->rodata->vdso_size = symbolizer__vdso_size();
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
-	bpf_program__set_autoload(skel->progs.unwind_on_mmap, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_mmap_done, on);
 	/* fp mode: shrink what it never uses */
@@ -655,21 +652,15 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		goto err_out;
 	}
 	/*
-	 * New code mappings: the mmap syscall's tracepoints (tracefs), the
-	 * entry marking the mmaps of code the exit looks at; else
-	 * vm_unmapped_area, for processes read already.
+	 * New code mappings: the mmap syscall's exit tracepoint (tracefs);
+	 * else vm_unmapped_area, for processes read already.
 	 */
-	if (bpf_program__autoload(skel->progs.unwind_on_mmap)) {
+	if (bpf_program__autoload(skel->progs.unwind_on_mmap_done)) {
 		errno = ENOENT;
 		if (syscall_tracepoints())
-			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap);
+			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
 		if (f->mmap_link) {
-			pr_debug("new mappings: from the mmap syscall tracepoints");
-			skel->bss->unwind_mmap_filtered = 1;
-			f->mmap_done_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
-			if (!f->mmap_done_link)
-				pr_debug("no mmap exit tracepoint (%s): a new process's libraries are found one VMA a sample",
-					 strerror(errno));
+			pr_debug("new mappings: from the mmap syscall tracepoint");
 		} else {
 			pr_debug("no mmap syscall tracepoint (%s): vm_unmapped_area instead",
 				 strerror(errno));
@@ -710,7 +701,6 @@ void unwind_feeder__free(struct unwind_feeder *f)
 	if (f->main_timer >= 0)
 		close(f->main_timer);
 	bpf_link__destroy(f->mmap_link);
-	bpf_link__destroy(f->mmap_done_link);
 	bpf_link__destroy(f->fork_link);
 	ring_buffer__free(f->rb);
 	unwinder__free(f->uw);

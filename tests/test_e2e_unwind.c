@@ -648,8 +648,8 @@ static void test_process_events_burst(void **state)
 
 	text = slurp(log);
 	/* tracefs mounted by the profiler where the host had none: the cheap way to see mmaps */
-	if (!strstr(text, "new mappings: from the mmap syscall tracepoints"))
-		fail_msg("the profiler did not attach the mmap syscall tracepoints (tracefs: %s)",
+	if (!strstr(text, "new mappings: from the mmap syscall tracepoint"))
+		fail_msg("the profiler did not attach the mmap syscall tracepoint (tracefs: %s)",
 			 access("/sys/kernel/tracing/events", F_OK) ? strerror(errno) : "there");
 	p = strstr(text, "process events: ");
 	if (!p)
