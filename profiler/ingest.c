@@ -60,6 +60,7 @@ struct pcache {
 	bool by_file;			/* never read: its file frames name alike everywhere */
 	bool facts_read;		/* start_time, cgroup, exe_build_id */
 	bool stale;			/* an exec or a new process under this pid */
+	bool remapped;			/* a file mapping changed: addrs are stale */
 	bool exited;			/* seen gone at the last flush */
 };
 
@@ -232,6 +233,11 @@ static struct pcache *get_pcache(struct ingest *k, __u32 tgid)
 
 	if (hashmap__get(&k->pcaches, tgid, &val)) {
 		pc = (struct pcache *)(uintptr_t)val;
+		if (pc->remapped) {
+			hashmap__release(&pc->addrs[0]);
+			hashmap__release(&pc->addrs[1]);
+			pc->remapped = false;
+		}
 		if (pc->stale) {
 			/* what its addresses meant before the exec is no more */
 			hashmap__release(&pc->addrs[0]);
@@ -252,6 +258,15 @@ static struct pcache *get_pcache(struct ingest *k, __u32 tgid)
 		return NULL;
 	}
 	return pc;
+}
+
+static void note_remapped(void *ctx, __u32 tgid)
+{
+	struct ingest *k = ctx;
+	uint64_t val;
+
+	if (hashmap__get(&k->pcaches, tgid, &val))
+		((struct pcache *)(uintptr_t)val)->remapped = true;
 }
 
 static void pcache__free(struct pcache *pc)
@@ -346,8 +361,12 @@ static int add_user_frames(struct ingest *k, struct pcache *pc, __u64 addr, bool
 		if (id < 0)
 			return -ENOMEM;
 		val = id;
-		/* no mapping holds it (yet): a library mapped a moment ago is found later */
-		if (nr == 1 && !sf[0].name && !sf[0].module)
+		/*
+		 * No mapping holds it (yet): a library mapped a moment ago is
+		 * found later. JIT code: freed code's address may hold other code
+		 * compiled later, named by a line its perf map gets then.
+		 */
+		if ((nr == 1 && !sf[0].name && !sf[0].module) || (nr && sf[0].jit))
 			val |= k->drain << 32;
 		/*
 		 * For every process named by file: through a file id that names
@@ -788,6 +807,7 @@ int ingest__add(void *ingest, const struct sample_key *key, __u64 count, const _
 			 sizeof(*k->stack_buf));
 	if (err)
 		return err;
+	symbolizer__take_changed(k->syms, note_remapped, k);
 	pc = get_pcache(k, key->tgid);
 	if (!pc)
 		return -ENOMEM;

@@ -98,6 +98,14 @@ struct symbolizer {
 	size_t nr_pool, cap_pool;
 	struct hashmap demangled;	/* raw name pointer -> demangled name pointer */
 
+	/*
+	 * Processes whose file mappings changed under an address (a library
+	 * unloaded and another loaded where it was), since the last
+	 * symbolizer__take_changed(): what callers cached of them is wrong.
+	 */
+	__u32 *changed;
+	size_t nr_changed, cap_changed;
+
 	/* mappings offered by other threads (symbolizer__offer_maps), oldest first */
 	pthread_mutex_t offers_lock;
 	struct offer *offers, **offers_tail;
@@ -234,6 +242,7 @@ void symbolizer__free(struct symbolizer *s)
 	}
 	free(s->dsos);
 	free(s->pool);
+	free(s->changed);
 	hashmap__release(&s->demangled);
 	hashmap__release(&s->dso_by_inode);
 	hashmap__release(&s->dso_by_build_id);
@@ -404,6 +413,49 @@ static int add_map_cb(void *ctx, const struct proc_map *m)
 	return err;
 }
 
+/* Whether every file mapping of @old (@nr_old, sorted) is in @new as it was. */
+static bool file_maps_kept(const struct proc_map *old, size_t nr_old, const struct proc_map *new,
+			   size_t nr_new)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < nr_old; i++) {
+		const struct proc_map *o = &old[i];
+
+		if (o->kind != MAPPING_FILE)
+			continue;	/* JIT code is checked against its perf map */
+		while (j < nr_new && new[j].start < o->start)
+			j++;
+		if (j == nr_new || new[j].start != o->start || new[j].end != o->end ||
+		    new[j].pgoff != o->pgoff || new[j].inode != o->inode ||
+		    new[j].dev_major != o->dev_major || new[j].dev_minor != o->dev_minor ||
+		    new[j].path != o->path || new[j].kind != o->kind)
+			return false;
+	}
+	return true;
+}
+
+/* @p's mappings are now @maps (@nr, sorted; taken over). */
+static void set_maps(struct symbolizer *s, struct proc *p, struct proc_map *maps, size_t nr)
+{
+	if (p->nr_maps && !file_maps_kept(p->maps, p->nr_maps, maps, nr) &&
+	    !ARRAY_GROW(s->changed, s->cap_changed, s->nr_changed + 1, 16))
+		s->changed[s->nr_changed++] = p->tgid;
+	free(p->maps);
+	p->maps = maps;
+	p->nr_maps = nr;
+	p->loaded_gen = s->gen;
+}
+
+void symbolizer__take_changed(struct symbolizer *s, void (*fn)(void *ctx, __u32 tgid), void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_changed; i++)
+		fn(ctx, s->changed[i]);
+	s->nr_changed = 0;
+}
+
 static int read_maps(struct symbolizer *s, struct proc *p)
 {
 	struct maps_buf b = { 0 };
@@ -425,10 +477,7 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	/* the kernel lists them in address order; a hand-made maps file need not */
 	if (b.nr > 1)
 		qsort(b.maps, b.nr, sizeof(*b.maps), cmp_map);
-	free(p->maps);
-	p->maps = b.maps;
-	p->nr_maps = b.nr;
-	p->loaded_gen = s->gen;
+	set_maps(s, p, b.maps, b.nr);
 	return 0;
 }
 
@@ -495,10 +544,7 @@ static void take_offers(struct symbolizer *s)
 			 * the image after an exec, or a new process of that pid.
 			 */
 			qsort(maps, o->nr, sizeof(*maps), cmp_map);
-			free(p->maps);
-			p->maps = maps;
-			p->nr_maps = o->nr;
-			p->loaded_gen = s->gen;
+			set_maps(s, p, maps, o->nr);
 			p->gone = false;
 			/*
 			 * Offered after its exit was noted: read before it (a scan
@@ -1056,12 +1102,13 @@ static void read_perf_map(struct symbolizer *s, struct proc *p)
 
 static const struct perf_map_sym *find_jit(struct symbolizer *s, struct proc *p, __u64 addr)
 {
-	const struct perf_map_sym *sym = perf_map__find(&p->jit, addr);
-
-	/* the map grows as the JIT compiles: read what was added, once per generation */
-	if (sym || p->jit_gen == s->gen || p->exited_gen)
-		return sym;
-	read_perf_map(s, p);
+	/*
+	 * The map grows as the JIT compiles: read what was added, once per
+	 * generation, even when the address has a name already: code freed
+	 * and compiled again at that address has its new symbol appended.
+	 */
+	if (p->jit_gen != s->gen && !p->exited_gen)
+		read_perf_map(s, p);
 	return perf_map__find(&p->jit, addr);
 }
 

@@ -108,6 +108,14 @@ void symbolizer__next_generation(struct symbolizer *s);
 /* The process exited: its mappings may be dropped once its samples are drained. */
 void symbolizer__process_exited(struct symbolizer *s, __u32 tgid);
 
+/*
+ * Call @fn for each process whose file mappings changed since the last call
+ * in a way that may name an address differently than before (a library
+ * unloaded, another mapped where it was): names cached by address for it
+ * are stale. New mappings alone are not a change.
+ */
+void symbolizer__take_changed(struct symbolizer *s, void (*fn)(void *ctx, __u32 tgid), void *ctx);
+
 struct sym_exec_map;
 
 /*

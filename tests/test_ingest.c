@@ -222,6 +222,73 @@ static void test_symbolized_once(void **state)
 	assert_int_equal(st.user_lookups, 6);
 }
 
+/* This process's executable mapping holding @addr, and libc's, as the unwinder offers them. */
+static void self_maps(__u64 addr, struct sym_exec_map *exe, struct sym_exec_map *libc,
+		      char *exe_path, char *libc_path)
+{
+	unsigned long long start, end, pgoff, inode;
+	unsigned int major, minor;
+	char line[4096], perms[8], path[2048];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		path[0] = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %2047s", &start, &end, perms, &pgoff,
+			   &major, &minor, &inode, path) < 7 || perms[2] != 'x' || !path[0])
+			continue;
+		if (addr >= start && addr < end) {
+			strcpy(exe_path, path);
+			*exe = (struct sym_exec_map){ .start = start, .end = end, .pgoff = pgoff,
+						      .dev_major = major, .dev_minor = minor,
+						      .inode = inode, .path = exe_path };
+		} else if (strstr(path, "/libc.so")) {
+			strcpy(libc_path, path);
+			*libc = (struct sym_exec_map){ .pgoff = pgoff, .dev_major = major,
+						       .dev_minor = minor, .inode = inode,
+						       .path = libc_path };
+		}
+	}
+	fclose(f);
+	assert_true(exe->path && libc->path);
+}
+
+/*
+ * A library unloaded and another file mapped at its addresses (dlclose,
+ * dlopen): the addresses cached with the old file's names are looked up
+ * again once the new mappings are read.
+ */
+static void test_remapped_file_renamed(void **state)
+{
+	struct fixture *fx = *state;
+	const __u64 uips[] = { (uintptr_t)ingest_fixture_leaf + 1 };
+	struct sym_exec_map exe = { 0 }, other = { 0 };
+	char exe_path[2048], libc_path[2048];
+	struct ingest_stats st;
+
+	self_maps(uips[0], &exe, &other, exe_path, libc_path);
+	/* libc where the executable was, at the same file offset */
+	other.start = exe.start;
+	other.end = exe.end;
+	other.pgoff = exe.pgoff;
+	fx->key.tgid = fx->key.pid = 0x3ffffff0;	/* no such process: the offers are all */
+	assert_int_equal(symbolizer__offer_maps(fx->syms, fx->key.tgid, &exe, 1), 0);
+	ingest__begin_drain(fx->in);
+	assert_int_equal(add(fx, UNWIND_END_DEPTH, uips, 1), 0);
+	assert_string_equal(fx->seen.last, "test_ingest;ingest_fixture_leaf");
+	ingest__begin_drain(fx->in);
+	assert_int_equal(add(fx, UNWIND_END_DEPTH, uips, 1), 0);
+	ingest__stats(fx->in, &st);
+	assert_int_equal(st.user_lookups, 1);	/* cached */
+
+	assert_int_equal(symbolizer__offer_maps(fx->syms, fx->key.tgid, &other, 1), 0);
+	ingest__begin_drain(fx->in);
+	assert_int_equal(add(fx, UNWIND_END_DEPTH, uips, 1), 0);
+	ingest__stats(fx->in, &st);
+	assert_int_equal(st.user_lookups, 2);
+	assert_null(strstr(fx->seen.last, "ingest_fixture_leaf"));
+}
+
 /*
  * Addresses no mapping holds: a row of bare [unknown] frames. Rooted or not,
  * the stack is unnamed, never complete; the lookup is retried once per drain.
@@ -371,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_folded_lines),
 		cmocka_unit_test(test_naming_rule),
 		cmocka_unit_test_setup_teardown(test_symbolized_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remapped_file_renamed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unnamed_not_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_health_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interned_start_over, setup, teardown),

@@ -1007,8 +1007,70 @@ static void test_jit_perf_map(void **state)
 	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)code + 0x800, f, SYM_MAX_FRAMES), 1);
 	assert_null(f[0].name);
 	assert_string_equal(f[0].module, "[anon]");
+	/* the code freed, other code compiled at its address: the next drain names it */
+	m = fopen(path, "a");
+	assert_non_null(m);
+	fprintf(m, "%lx 60 LazyCompile:*recompiled app.js:7\n", (unsigned long)code);
+	fclose(m);
+	symbolizer__next_generation(s);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)code + 0x10, f, SYM_MAX_FRAMES), 1);
+	assert_string_equal(f[0].name, "LazyCompile:*recompiled app.js:7");
 	unlink(path);
 	munmap(code, 8192);
+	symbolizer__free(s);
+}
+
+static void count_changed(void *ctx, __u32 tgid)
+{
+	assert_int_equal(tgid, 4242);
+	(*(int *)ctx)++;
+}
+
+/*
+ * A library unloaded and another loaded where it was: callers that cached
+ * names by address hear of it; a mapping added, or JIT code moving, is no
+ * such change.
+ */
+static void test_remapped_file_reported(void **state)
+{
+	struct sym_exec_map a[] = {
+		{ .start = 0x400000, .end = 0x401000, .inode = 10, .dev_major = 8, .path = "/opt/app" },
+		{ .start = 0x7f0000000000, .end = 0x7f0000010000, .inode = 11, .dev_major = 8,
+		  .path = "/opt/libA.so" },
+	};
+	struct sym_exec_map b[3];
+	struct symbolizer *s = symbolizer__new(NULL);
+	int changed = 0;
+
+	(void)state;
+	assert_int_equal(symbolizer__offer_maps(s, 4242, a, 2), 0);
+	symbolizer__next_generation(s);
+	symbolizer__take_changed(s, count_changed, &changed);
+	assert_int_equal(changed, 0);	/* the first read changes nothing */
+	/* JIT code added: not a change */
+	b[0] = a[0];
+	b[1] = (struct sym_exec_map){ .start = 0x500000, .end = 0x510000, .path = "", .anon = true };
+	b[2] = a[1];
+	assert_int_equal(symbolizer__offer_maps(s, 4242, b, 3), 0);
+	symbolizer__next_generation(s);
+	symbolizer__take_changed(s, count_changed, &changed);
+	assert_int_equal(changed, 0);
+	/* the JIT code gone: not a change either (its perf map names it) */
+	assert_int_equal(symbolizer__offer_maps(s, 4242, a, 2), 0);
+	symbolizer__next_generation(s);
+	symbolizer__take_changed(s, count_changed, &changed);
+	assert_int_equal(changed, 0);
+	/* libA.so out, libB.so in at its address */
+	b[0] = a[0];
+	b[1] = a[1];
+	b[1].inode = 12;
+	b[1].path = "/opt/libB.so";
+	assert_int_equal(symbolizer__offer_maps(s, 4242, b, 2), 0);
+	symbolizer__next_generation(s);
+	symbolizer__take_changed(s, count_changed, &changed);
+	assert_int_equal(changed, 1);
+	symbolizer__take_changed(s, count_changed, &changed);
+	assert_int_equal(changed, 1);	/* told once */
 	symbolizer__free(s);
 }
 
@@ -1460,6 +1522,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_files),
 		cmocka_unit_test(test_vdso_frames_are_named),
 		cmocka_unit_test(test_jit_perf_map),
+		cmocka_unit_test(test_remapped_file_reported),
 		cmocka_unit_test(test_dwarf_memory_cap),
 		cmocka_unit_test(test_frames_carry_build_id),
 		cmocka_unit_test(test_names_only_closes_files),
