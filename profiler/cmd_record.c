@@ -82,6 +82,32 @@ const struct command_def record_cmd = {
 	.max_args = 0,
 };
 
+/*
+ * The process a thread id belongs to (the id itself for a process, or when
+ * it cannot be told): samples are filtered by process, as `perf record -p`
+ * takes a thread id for its whole process.
+ */
+static long thread_group_of(long pid)
+{
+	char path[64], line[128];
+	long tgid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+			break;
+	fclose(f);
+	if (tgid != pid && tgid > 0) {
+		pr_info("%ld is a thread of process %ld: profiling process %ld", pid, tgid, tgid);
+		return tgid;
+	}
+	return pid;
+}
+
 static int add_pid(const struct option_def *opt, const char *item, void *ctx)
 {
 	struct record_opts *o = ctx;
@@ -96,6 +122,7 @@ static int add_pid(const struct option_def *opt, const char *item, void *ctx)
 		pr_warn("no process with pid %ld (--%s)", pid, opt->long_name);
 		return -ESRCH;
 	}
+	pid = thread_group_of(pid);
 	n = reallocarray(o->pids, o->nr_pids + 1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
@@ -111,8 +138,13 @@ static int opt_pids(const struct option_def *opt, const char *arg)
 
 static int opt_comm(const struct option_def *opt, const char *arg)
 {
-	if (!*arg || strlen(arg) >= 16)
+	if (!*arg)
 		return parse_options__bad(opt, arg, "the kernel keeps 1 to 15 characters");
+	/* a longer name is cut by the kernel: say what it keeps */
+	if (strlen(arg) >= TASK_COMM_LEN)
+		return parse_options__bad(opt, arg,
+					  "the kernel keeps 1 to 15 characters (of this name, '%.15s')",
+					  arg);
 	*(const char **)opt->value = arg;
 	return 0;
 }
@@ -343,7 +375,8 @@ static int print_top(struct record *r)
 		return err;
 	printf("\nTop %ld functions by self samples:\n", r->opts->top);
 	printf("%7s %7s %9s  %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION");
-	for (i = 0; i < n && i < (size_t)r->opts->top; i++)
+	/* by self samples: the functions with none of their own are not "top" */
+	for (i = 0; i < n && i < (size_t)r->opts->top && top[i].self > 0; i++)
 		printf("%6.2f%% %6.2f%% %9.0f  %s\n", 100 * top[i].self / total,
 		       100 * top[i].total / total, top[i].self, top[i].name);
 	free(top);
@@ -403,6 +436,32 @@ static int write_file(const char *path, int (*fn)(struct record *, FILE *), stru
 	}
 	strbuf__release(&tmp);
 	return err;
+}
+
+/*
+ * Whether @path can be written, tried before sampling (a temporary file made
+ * and removed where write_file() will make it), so a run is not lost at its
+ * end to a missing directory or a read-only one.
+ */
+static bool output_writable(const char *path)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct stat st;
+	int fd, err = 0;
+
+	if (!strcmp(path, "-") || (!stat(path, &st) && !S_ISREG(st.st_mode)))
+		return true;	/* none, or a device or FIFO: opened at the end */
+	if (strbuf__addf(&tmp, "%s.tmp.%d", path, getpid()))
+		return true;	/* no memory: the write at the end will tell */
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		err = errno;
+	else
+		close(fd), unlink(tmp.buf);
+	if (err)
+		pr_warn("cannot write '%s': %s", path, strerror(err));
+	strbuf__release(&tmp);
+	return !err;
 }
 
 static int write_folded(struct record *r, FILE *f)
@@ -561,6 +620,10 @@ int cmd_record(int argc, char **argv)
 	if (err) {
 		free(o.pids);
 		return err > 0 ? 0 : EXIT_USAGE;
+	}
+	if (!output_writable(o.svg_path) || !output_writable(o.folded_path)) {
+		free(o.pids);
+		return EXIT_USAGE;
 	}
 	err = setup(&r);
 	if (!err) {

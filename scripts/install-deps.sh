@@ -27,6 +27,7 @@ pc_build="libbpf:libbpf-dev libelf:libelf-dev libdw:libdw-dev jansson:libjansson
 pc_test="cmocka:libcmocka-dev"
 # header -> Debian package, for libraries without a pkg-config file
 hdr_build="/usr/include/libiberty/demangle.h:libiberty-dev"
+file_test="/usr/bin/python3:python3"
 # command -> Debian package
 cmd_build="clang:clang bpftool:bpftool gcc:gcc make:make protoc-c:protobuf-c-compiler
 	sed:sed install:coreutils"
@@ -46,7 +47,9 @@ for pair in $pc; do
 		need="$need ${pair#*:}"
 	fi
 done
-for pair in $hdr_build; do
+files=$hdr_build
+[ "$what" = test ] && files="$files $file_test"
+for pair in $files; do
 	[ -e "${pair%%:*}" ] || need="$need ${pair#*:}"
 done
 for pair in $cmds; do

@@ -458,7 +458,11 @@ static void test_bad_arguments(void **state)
 		{ { "-F", "0" }, 2, "invalid frequency" },
 		{ { "-d", "soon" }, 2, "invalid duration" },
 		{ { "-p", "999999999" }, 2, "no process with pid" },
-		{ { "--comm", "a-name-longer-than-15" }, 2, "invalid comm" },
+		{ { "--comm", "a-name-longer-than-15" }, 2, "(of this name, 'a-name-longer-t')" },
+		/* refused before sampling, not after the whole run */
+		{ { "-d", "60", "-o", "/nonexistent/x.svg" }, 2, "cannot write '/nonexistent/x.svg'" },
+		{ { "-d", "60", "--folded", "/nonexistent/x.folded" }, 2,
+		  "cannot write '/nonexistent/x.folded'" },
 		{ { "frobnicate" }, 2, "not a profile command" },
 		{ { "flamegraph", "/nonexistent/x.folded" }, 1, "cannot open '/nonexistent/x.folded'" },
 	};
@@ -480,6 +484,62 @@ static void test_bad_arguments(void **state)
 		assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text));
 		free(text);
 	}
+}
+
+/* -p with a thread's id profiles the thread's process, as perf does, and says so. */
+static void test_thread_id_profiles_its_process(void **state)
+{
+	const char *py[] = { "/usr/bin/python3", "-c",
+			     "import threading\n"
+			     "def spin():\n"
+			     "    while True: pass\n"
+			     "threading.Thread(target=spin, daemon=True).start()\n"
+			     "import time; time.sleep(60)\n", NULL };
+	const char *argv[] = { env_path("PROFILE"), "-p", NULL, "-d", "2", "--db", "-", "-o", "-",
+			       "--folded", NULL, "--no-progress", NULL };
+	char tid[32], want[96], path[64], *text;
+	double deadline = now_seconds() + 10;
+	pid_t child, t = 0;
+	double total = 0;
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+	char line[8192];
+
+	(void)state;
+	REQUIRE_BPF();
+	child = spawn(py, "/dev/null", NULL);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)child);
+	/* the spinning thread: the task that is not the process itself */
+	while (!t && now_seconds() < deadline) {
+		dir = opendir(path);
+		assert_non_null(dir);
+		while ((d = readdir(dir)))
+			if (atoi(d->d_name) > 0 && atoi(d->d_name) != child)
+				t = atoi(d->d_name);
+		closedir(dir);
+		if (!t)
+			usleep(20000);
+	}
+	assert_true(t > 0);
+	snprintf(tid, sizeof(tid), "%d", (int)t);
+	argv[2] = tid;
+	argv[10] = tmp("tid.folded");
+	assert_int_equal(wait_exit(spawn(argv, "/dev/null", tmp("tid.err"))), 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	text = slurp(tmp("tid.err"));
+	snprintf(want, sizeof(want), "%d is a thread of process %d", (int)t, (int)child);
+	if (!strstr(text, want))
+		fail_msg("want '%s' in: %s", want, text);
+	free(text);
+	f = fopen(tmp("tid.folded"), "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		total += atof(strrchr(line, ' ') + 1);
+	fclose(f);
+	print_message("profile -p TID: %.0f samples of its process\n", total);
+	assert_true(total >= 0.5 * 2 * 99);	/* the spinning thread, most of 2 s */
 }
 
 /* A -p target that exits but is not reaped yet (a zombie) ends the run, as a gone one does. */
@@ -557,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_diff_and_export_from_store),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_zombie_target_ends_run),
+		cmocka_unit_test(test_thread_id_profiles_its_process),
 		cmocka_unit_test(test_special_file_outputs_stay),
 	};
 
