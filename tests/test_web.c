@@ -1052,6 +1052,36 @@ static void test_perf_script_rules(void **state)
 	}
 }
 
+/* Collapse perf script @text with default options into @out; returns the collapse's result. */
+static int collapse_text(const char *text, struct strbuf *out)
+{
+	struct perf_script_opts o = {};
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int err;
+
+	assert_non_null(f);
+	err = perf_script__collapse(f, "text", &o, collect_folded, out);
+	fclose(f);
+	return err;
+}
+
+/* A module path with spaces in it is one module, as stackcollapse-perf.pl's (.*) has it. */
+static void test_perf_script_module_spaces(void **state)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(collapse_text("app 100 1.0: 1 cpu-clock:\n"
+				       "\t5555 main+0x1 (/opt/My App/bin/app)\n"
+				       "\t6666 __libc_start_main+0x2 (/usr/lib/libc.so.6)\n\n"
+				       "app 100 2.0: 1 cpu-clock:\n"
+				       "\t7777 [unknown] (/opt/My App/lib/x y.so)\n\n",
+				       &out), 0);
+	assert_string_equal(strbuf__str(&out),
+			    "app;[x y.so] 1\napp;__libc_start_main;main 1\n");
+	strbuf__release(&out);
+}
+
 /*
  * Cases of FlameGraph's own regression corpus (tests/fixtures/flamegraph-corpus,
  * see its README): the captures collapsed in each mode must equal what
@@ -1477,6 +1507,7 @@ int main(void)
 		cmocka_unit_test(test_diff_noise_stays_grey),
 		cmocka_unit_test(test_perf_script_rules),
 		cmocka_unit_test(test_perf_script_corpus),
+		cmocka_unit_test(test_perf_script_module_spaces),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_pprof_frames),
 		cmocka_unit_test(test_export_process_alone),

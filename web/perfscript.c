@@ -334,46 +334,34 @@ static int header_line(struct collapse *c, const char *l, size_t len)
 
 /* ---- frame lines ---- */
 
-/* Is there a ')' in the space-free run that starts at @l[@from]? Its last one in *@close. */
-static bool paren_run(const char *l, size_t len, size_t from, size_t *close)
-{
-	size_t i;
-	bool found = false;
-
-	for (i = from; i < len && !is_space(l[i]); i++) {
-		if (l[i] == ')') {
-			*close = i;
-			found = true;
-		}
-	}
-	return found;
-}
-
 /*
  * Split a frame line into ADDR, FUNC and MODULE the way
- * /^\s*(\w+)\s*(.+) \((\S*)\)/ does, backtracking included.
+ * /^\s*(\w+)\s*(.+) \((.*)\)/ does, backtracking included: MODULE runs
+ * from the rightmost " (" before the line's last ')' to that ')', so a
+ * path with spaces in it stays whole (stackcollapse-perf.pl since its
+ * "Handle spaces in file paths" change).
  */
 static bool parse_frame(const char *l, size_t len, size_t pc[2], size_t fn[2], size_t mod[2])
 {
-	size_t a, w, ws, f = 0, close = 0, q;
+	const char *close = memrchr(l, ')', len), *p;
+	size_t a, w, ws, f = 0, q;
 	bool found = false;
 
 	for (a = 0; a < len && is_space(l[a]); a++)
 		;
 	for (w = a; w < len && is_word(l[w]); w++)
 		;
-	if (w == a)
+	if (w == a || !close)
 		return false;
 	for (ws = w; ws < len && is_space(l[ws]); ws++)
 		;
-	/* the rightmost " (" whose run holds a ')', at least two bytes after ADDR starts */
-	for (q = len; q > a + 2;) {
-		const char *p = memrchr(l + a + 2, '(', q - (a + 2));
-
+	/* the rightmost " (" before the last ')', at least two bytes after ADDR starts */
+	for (q = close - l; q > a + 2;) {
+		p = memrchr(l + a + 2, '(', q - (a + 2));
 		if (!p)
 			break;
 		q = p - l;
-		if (l[q - 1] == ' ' && paren_run(l, len, q + 1, &close)) {
+		if (l[q - 1] == ' ') {
 			f = q - 1;
 			found = true;
 			break;
@@ -391,7 +379,7 @@ static bool parse_frame(const char *l, size_t len, size_t pc[2], size_t fn[2], s
 	}
 	fn[1] = f;
 	mod[0] = f + 2;
-	mod[1] = close;
+	mod[1] = close - l;
 	return true;
 }
 
