@@ -595,6 +595,50 @@ static void test_flamegraph_cli(void **state)
 	assert_int_equal(run("%s import nope 2>/dev/null", profile), 2);
 }
 
+/*
+ * A folded file of 32 MB or more is read in parts, one thread each: the
+ * malformed lines are still reported with their line numbers in the file
+ * (lines with fractional counts before them, in every part), at most ten.
+ */
+static void test_flamegraph_parts_warnings(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	size_t lines = 0, bad_at[20], nbad = 0, i;
+	char want[256], *err, *p;
+	int shown = 0;
+	FILE *f;
+
+	(void)state;
+	f = fopen(tmp("big.folded"), "w");
+	assert_non_null(f);
+	/* 6 million lines, about 60 MB; a malformed line every 300,000 */
+	while (lines < 6000000) {
+		lines++;
+		if (lines % 300000 == 7 && nbad < 20) {
+			bad_at[nbad++] = lines;
+			fputs("app;broken\n", f);
+		} else {
+			fputs(lines % 2 ? "app;main;a 1.5\n" : "app;main;b 2\n", f);
+		}
+	}
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(run("%s flamegraph %s -o %s 2> %s", profile, tmp("big.folded"),
+			     tmp("big.svg"), tmp("big.err")), 0);
+	err = slurp(tmp("big.err"));
+	for (p = err; (p = strstr(p, "malformed folded line skipped")); p++)
+		shown++;
+	assert_int_equal(shown, 10);
+	for (i = 0; i < 10; i++) {
+		snprintf(want, sizeof(want), "big.folded:%zu: malformed folded line skipped", bad_at[i]);
+		if (!strstr(err, want))
+			fail_msg("no '%s' in:\n%s", want, err);
+	}
+	assert_non_null(strstr(err, "big.folded: 20 malformed lines skipped in all"));
+	free(err);
+	unlink(tmp("big.folded"));
+	unlink(tmp("big.svg"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_diff_gate),
 		cmocka_unit_test(test_flamegraph_streams),
 		cmocka_unit_test(test_flamegraph_cli),
+		cmocka_unit_test(test_flamegraph_parts_warnings),
 	};
 
 	return cmocka_run_group_tests_name("e2e_web", tests, setup_group, teardown_group);

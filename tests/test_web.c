@@ -121,6 +121,38 @@ static void test_folded_roundtrip(void **state)
 	stack_agg__free(agg);
 }
 
+/*
+ * flamegraph.pl's reading of a line: a byte order mark before the first line
+ * is no part of it; the count follows the last space, and the spaces before
+ * that one stay in the last frame. Whole counts are written as digits only,
+ * however large.
+ */
+static void test_folded_flamegraph_pl_rules(void **state)
+{
+	static const char in[] =
+		"\xef\xbb\xbfmain;foo 10\n"
+		"main;foo 5\n"
+		"a;x ;y 1\n"
+		"a;x  2\n"
+		"big 1000000000000000\n"
+		"huge 1e20\n";
+	size_t bad;
+	struct stack_agg *agg = agg_from(in, &bad);
+	char *out, num[FOLDED_COUNT_MAX];
+
+	(void)state;
+	assert_int_equal(bad, 0);
+	out = folded_of(agg);
+	assert_string_equal(out, "a;x  2\na;x ;y 1\nbig 1000000000000000\n"
+				 "huge 100000000000000000000\nmain;foo 15\n");
+	free(out);
+	folded__format_count(num, sizeof(num), 1.5);
+	assert_string_equal(num, "1.5");
+	folded__format_count(num, sizeof(num), 18446744073709551615.0);
+	assert_string_equal(num, "18446744073709551616");
+	stack_agg__free(agg);
+}
+
 static void test_top_self_and_total(void **state)
 {
 	static const char in[] =
@@ -1065,6 +1097,20 @@ static int collapse_text(const char *text, struct strbuf *out)
 	return err;
 }
 
+/* A BOM before perf script's first header is no part of the process name. */
+static void test_perf_script_bom(void **state)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(collapse_text("\xef\xbb\xbf" "app 100 1.0: 1 cpu-clock:\n"
+				       "\t5555 main+0x1 (/bin/app)\n\n"
+				       "app 100 2.0: 1 cpu-clock:\n"
+				       "\t5555 main+0x1 (/bin/app)\n\n", &out), 0);
+	assert_string_equal(strbuf__str(&out), "app;main 2\n");
+	strbuf__release(&out);
+}
+
 /* A module path with spaces in it is one module, as stackcollapse-perf.pl's (.*) has it. */
 static void test_perf_script_module_spaces(void **state)
 {
@@ -1487,6 +1533,7 @@ int main(void)
 		cmocka_unit_test(test_xml_escape),
 		cmocka_unit_test(test_folded_add_frame),
 		cmocka_unit_test(test_folded_roundtrip),
+		cmocka_unit_test(test_folded_flamegraph_pl_rules),
 		cmocka_unit_test(test_top_self_and_total),
 		cmocka_unit_test(test_svg_escapes_hostile_names),
 		cmocka_unit_test(test_svg_structure),
@@ -1508,6 +1555,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_rules),
 		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_perf_script_module_spaces),
+		cmocka_unit_test(test_perf_script_bom),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_pprof_frames),
 		cmocka_unit_test(test_export_process_alone),

@@ -667,7 +667,12 @@ static int perf_line(void *ctx, char *l, size_t len)
 	struct collapse *c = ctx;
 	int ret;
 
-	c->lineno++;
+	if (++c->lineno == 1) {
+		size_t bom = utf8_bom_len(l, len);
+
+		l += bom;
+		len -= bom;
+	}
 	if (len && l[0] == '#')
 		return 0;
 	if (!len)

@@ -399,10 +399,17 @@ int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
 	return 0;
 }
 
-bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count,
+/*
+ * The count of a folded line, as flamegraph.pl reads it
+ * (/^(.*)\s+?(\d+(?:\.\d*)?)$/): after the line's last space, which is the
+ * one separator; spaces before it belong to the last frame. @line is not
+ * written to: it may be a file mapping that other threads count lines in.
+ */
+bool folded__parse_line(const char *line, size_t len, size_t *stack_len, double *count,
 			const char **why)
 {
-	char *sp = memrchr(line, ' ', len), *num, *end;
+	const char *sp = memrchr(line, ' ', len), *num;
+	char buf[128], *end;
 	size_t numlen, i;
 
 	if (!sp) {
@@ -421,9 +428,14 @@ bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count
 			v = v * 10 + (num[i] - '0');
 		*count = v;
 	} else {
-		line[len] = '\0';
-		*count = strtod(num, &end);
-		if (end == num || *end) {
+		if (!numlen || numlen >= sizeof(buf)) {
+			*why = "the count is not a number";
+			return false;
+		}
+		memcpy(buf, num, numlen);
+		buf[numlen] = '\0';
+		*count = strtod(buf, &end);
+		if (end == buf || *end) {
 			*why = "the count is not a number";
 			return false;
 		}
@@ -432,8 +444,6 @@ bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count
 			return false;
 		}
 	}
-	while (sp > line && sp[-1] == ' ')
-		sp--;
 	if (sp == line) {
 		*why = "empty stack";
 		return false;
@@ -442,16 +452,25 @@ bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count
 	return true;
 }
 
+#define MAX_WARNINGS 10
+
+/* A malformed line kept to report once the parts of a file are read. */
+struct folded_warning {
+	size_t lineno;		/* within the part, before its base is known */
+	const char *why;
+};
+
 struct folded_reader {
 	const char *name;
 	size_t lineno;
 	size_t *bad;
 	folded_line_fn fn;
 	void *ctx;
-	/* a part of a mapped file (folded__read_parts): lines before it, counted when needed */
-	const char *map;
-	size_t from;
-	bool base_known;
+	bool at_start;		/* the next line is the file's first: a BOM is skipped */
+	/* a part of a mapped file (folded__read_parts): warnings wait for the line numbers */
+	bool deferred;
+	struct folded_warning warn[MAX_WARNINGS];
+	size_t nr_warn;
 };
 
 /* One line of folded input; a malformed line is reported and counted. */
@@ -459,10 +478,16 @@ static int folded_line(void *arg, char *line, size_t len)
 {
 	struct folded_reader *r = arg;
 	const char *why = NULL;
-	size_t stack_len;
+	size_t stack_len, bom;
 	double count;
 
 	r->lineno++;
+	if (r->at_start) {
+		r->at_start = false;
+		bom = utf8_bom_len(line, len);
+		line += bom;
+		len -= bom;
+	}
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (!len || line[0] == '#')
@@ -472,16 +497,10 @@ static int folded_line(void *arg, char *line, size_t len)
 	else if (folded__parse_line(line, len, &stack_len, &count, &why))
 		return count == 0 ? 0 : r->fn(r->ctx, line, stack_len, count);
 	(*r->bad)++;
-	if (*r->bad <= 10) {
-		if (r->map && !r->base_known) {
-			const char *p = r->map, *end = r->map + r->from;
-
-			while ((p = memchr(p, '\n', end - p))) {
-				r->lineno++;
-				p++;
-			}
-			r->base_known = true;
-		}
+	if (r->deferred) {
+		if (r->nr_warn < MAX_WARNINGS)
+			r->warn[r->nr_warn++] = (struct folded_warning){ r->lineno, why };
+	} else if (*r->bad <= MAX_WARNINGS) {
 		pr_warn("%s:%zu: malformed folded line skipped: %s", r->name, r->lineno, why);
 	}
 	return 0;
@@ -617,12 +636,13 @@ int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx
 
 int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad)
 {
-	struct folded_reader r = { .name = name, .bad = bad, .fn = fn, .ctx = ctx };
+	struct folded_reader r = { .name = name, .bad = bad, .fn = fn, .ctx = ctx,
+				    .at_start = ftello(f) <= 0 };
 	int err;
 
 	*bad = 0;
 	err = lines__read(f, folded_line, &r);
-	if (*bad > 10)
+	if (*bad > MAX_WARNINGS)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
 	return err;
 }
@@ -681,6 +701,24 @@ static void *part_read(void *arg)
 	return NULL;
 }
 
+/*
+ * The first MAX_WARNINGS malformed lines of the parts, in file order: a
+ * part's line numbers start after the lines of the parts before it.
+ */
+static void report_parts(const struct part *parts, size_t nr)
+{
+	size_t i, j, base = 0, shown = 0;
+
+	for (i = 0; i < nr && shown < MAX_WARNINGS; i++) {
+		const struct folded_reader *r = &parts[i].r;
+
+		for (j = 0; j < r->nr_warn && shown < MAX_WARNINGS; j++, shown++)
+			pr_warn("%s:%zu: malformed folded line skipped: %s", r->name,
+				base + r->warn[j].lineno, r->warn[j].why);
+		base += r->lineno;
+	}
+}
+
 int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, void *const *ctxs,
 		       size_t *bad)
 {
@@ -713,8 +751,8 @@ int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, 
 		parts[i] = (struct part){ .map = map, .from = at, .to = to, .len = len,
 					  .report = i == 0 };
 		parts[i].r = (struct folded_reader){ .name = name, .bad = &parts[i].bad,
-						     .fn = fn, .ctx = ctxs[i], .map = map,
-						     .from = at, .base_known = i == 0 };
+						     .fn = fn, .ctx = ctxs[i], .at_start = i == 0,
+						     .deferred = true };
 		at = to;
 	}
 	for (i = 1; i < nr; i++)
@@ -730,9 +768,10 @@ int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, 
 		*bad += parts[i].bad;
 		err = err ?: parts[i].err;
 	}
+	report_parts(parts, nr);
 	munmap(map, len);
 	fseeko(f, 0, SEEK_END);
-	if (*bad > 10)
+	if (*bad > MAX_WARNINGS)
 		pr_warn("%s: %zu malformed lines skipped in all", name, *bad);
 	return err;
 }
@@ -761,12 +800,12 @@ static int cmp_stack_id(const void *a, const void *b, void *ctx)
 	return strcmp(stack_text(agg, *(const int *)a), stack_text(agg, *(const int *)b));
 }
 
-/* The shortest text that reads back as @v: a count written and read again is the same count. */
-static int format_count(char *buf, size_t size, double v)
+int folded__format_count(char *buf, size_t size, double v)
 {
 	int n;
 
-	if (v == floor(v) && v < 1e15)
+	/* whole numbers as integers always: flamegraph.pl reads no exponent */
+	if (v == floor(v))
 		return snprintf(buf, size, "%.0f", v);
 	n = snprintf(buf, size, "%.15g", v);
 	if (strtod(buf, NULL) != v)
@@ -778,7 +817,7 @@ int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)
 {
 	size_t n = stack_agg__nr_stacks(agg), i;
 	int *ids = malloc((n ? n : 1) * sizeof(*ids));
-	char num[64];
+	char num[FOLDED_COUNT_MAX];
 
 	if (!ids || (agg->by_names && need_text(agg))) {
 		free(ids);
@@ -790,7 +829,7 @@ int stack_agg__write_folded(const struct stack_agg *agg, FILE *f)
 	for (i = 0; i < n; i++) {
 		if (!agg->counts[ids[i]])
 			continue;
-		format_count(num, sizeof(num), agg->counts[ids[i]]);
+		folded__format_count(num, sizeof(num), agg->counts[ids[i]]);
 		if (fprintf(f, "%s %s\n", stack_text(agg, ids[i]), num) < 0)
 			break;
 	}

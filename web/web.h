@@ -90,6 +90,15 @@ int folded__read_parts(FILE *f, const char *name, size_t nr, folded_line_fn fn, 
 typedef void (*read_progress_fn)(size_t done, size_t total);
 void web__set_read_progress(read_progress_fn fn);
 
+/*
+ * @v as a folded count into @buf (@size bytes, FOLDED_COUNT_MAX is enough
+ * for any count): whole numbers as integers ("1000000000000000", never
+ * "1e+15": flamegraph.pl reads digits only), others as the shortest text
+ * that reads back as @v. Returns the length, as snprintf().
+ */
+#define FOLDED_COUNT_MAX 320
+int folded__format_count(char *buf, size_t size, double v);
+
 /* Write all stacks, sorted, as folded lines. Returns 0 or -EIO. */
 int stack_agg__write_folded(const struct stack_agg *agg, FILE *f);
 

@@ -166,12 +166,19 @@ void fg__palette_color(enum flamegraph_palette pal, const char *name, size_t len
 /* ---- folded lines ---- */
 
 /*
- * Check one folded line (@len bytes, no newline, writable: a NUL is stored
- * at @line[@len]). On success *@stack_len is the length of the stack part.
- * On failure *@why says what is wrong.
+ * Check one folded line (@len bytes, no newline; not written to). The count
+ * follows the last space, the one separator: the stack is everything before
+ * it, trailing spaces of its last frame included. On success *@stack_len is
+ * the length of the stack part. On failure *@why says what is wrong.
  */
-bool folded__parse_line(char *line, size_t len, size_t *stack_len, double *count,
+bool folded__parse_line(const char *line, size_t len, size_t *stack_len, double *count,
 			const char **why);
+
+/* Length of a UTF-8 byte order mark at the start of @line (a file's first line): 3 or 0. */
+static inline size_t utf8_bom_len(const char *line, size_t len)
+{
+	return len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
 
 /*
  * Read @f in large chunks and call @fn for every line (without its newline;
