@@ -120,6 +120,19 @@ static bool gate_trips(const struct diff_args *a, const struct diff_entry *e, si
 	return tripped;
 }
 
+/* Shares of an empty side mean nothing: no comparison, and no gate passed on one. */
+static int check_sides(const struct diff_args *a, const struct stack_agg *base,
+		       const struct stack_agg *new)
+{
+	const char *empty = !(stack_agg__total(base) > 0) ? a->base :
+			    !(stack_agg__total(new) > 0) ? a->new : NULL;
+
+	if (!empty)
+		return 0;
+	pr_warn("cannot compare: '%s' holds no samples", empty);
+	return -ENODATA;
+}
+
 static int run_diff(struct diff_args *a, bool *regressed)
 {
 	struct stack_agg *base = stack_agg__new(), *new = stack_agg__new();
@@ -135,6 +148,8 @@ static int run_diff(struct diff_args *a, bool *regressed)
 	if (!err)
 		err = input__load_agg(a->new, new);
 	input__progress_done();
+	if (!err)
+		err = check_sides(a, base, new);
 	if (!err)
 		err = stack_agg__diff_top(base, new, false, &e, &nr);
 	if (err)

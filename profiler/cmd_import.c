@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
 #include "selector.h"
@@ -130,13 +131,22 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 	return 0;
 }
 
+struct import_out {
+	FILE *f;
+	size_t lines;		/* stacks written */
+};
+
+/* One folded line, its count as given (a fractional one stays fractional). */
 static int write_line(void *ctx, const char *stack, size_t len, double count)
 {
-	FILE *f = ctx;
+	struct import_out *w = ctx;
+	char num[FOLDED_COUNT_MAX];
 
-	fwrite(stack, 1, len, f);
-	fprintf(f, " %.0f\n", count);
-	return ferror(f) ? -EIO : 0;
+	folded__format_count(num, sizeof(num), count);
+	fwrite(stack, 1, len, w->f);
+	fprintf(w->f, " %s\n", num);
+	w->lines++;
+	return ferror(w->f) ? -EIO : 0;
 }
 
 /* ---- folded stacks -> one batch of a new run ---- */
@@ -389,8 +399,8 @@ static int import_store(FILE *in, const char *name, const struct import_opts *o,
 		err = folded__read(in, name, add_stack, &b, &bad);
 	else
 		err = perf_script__collapse(in, name, &o->po, add_stack, &b);
-	if (err == -EINVAL)
-		goto out;
+	if (err == -EINVAL || err == -EBADMSG)
+		goto out;	/* reported */
 	if (err) {
 		pr_warn("cannot read '%s': %s", name, strerror(-err));
 		goto out;
@@ -409,13 +419,57 @@ out:
 	return err;
 }
 
+/*
+ * -EEXIST, reported, when the output @out is the file @in reads: opening it
+ * for writing would empty the input before it is read.
+ */
+static int check_output(FILE *in, const char *name, const char *out)
+{
+	struct stat si, so;
+
+	if (!out || !strcmp(out, "-") || fstat(fileno(in), &si) || stat(out, &so))
+		return 0;
+	if (si.st_dev != so.st_dev || si.st_ino != so.st_ino || !S_ISREG(so.st_mode))
+		return 0;
+	pr_warn("invalid --output '%s': it is the input '%s'; write to another file", out, name);
+	return -EEXIST;
+}
+
+/*
+ * What the reading of @name ended in (@err, @bad malformed lines), reported;
+ * @w has what was written, @write_failed when output__close() said so.
+ */
+static int import_verdict(const char *name, FILE *in, int err, size_t bad,
+			  const struct import_out *w, bool write_failed)
+{
+	if (err == -EBADMSG || (err == -EIO && write_failed))
+		return err;	/* reported: not perf script; or the write, by output__close() */
+	if (err) {
+		pr_warn("cannot read '%s': %s", name, strerror(ferror(in) ? EIO : -err));
+		return err;
+	}
+	if (bad && !w->lines) {
+		pr_warn("'%s' is not folded stacks: none of its %zu line%s reads as 'frame;frame... COUNT'",
+			name, bad, bad > 1 ? "s" : "");
+		return -EBADMSG;
+	}
+	if (bad) {
+		pr_warn("'%s': %zu malformed line%s", name, bad, bad > 1 ? "s" : "");
+		return -EINVAL;
+	}
+	if (!w->lines)
+		pr_warn("no samples in '%s'", name);
+	return 0;
+}
+
 static int import(const char *in_path, const struct import_opts *o, int argc, char **argv)
 {
 	FILE *in = input__open(in_path ? in_path : "-");
 	const char *name = in == stdin ? "<stdin>" : in_path;
-	FILE *out;
+	struct import_out w = {};
 	size_t bad = 0;
-	int err;
+	bool write_failed;
+	int err, werr;
 
 	if (!in)
 		return -errno;
@@ -425,28 +479,23 @@ static int import(const char *in_path, const struct import_opts *o, int argc, ch
 		input__progress_done();
 		goto out_close_in;
 	}
-	out = output__open(o->out);
-	if (!out) {
-		err = -errno;
+	err = check_output(in, name, o->out);
+	w.f = err ? NULL : output__open(o->out);
+	if (!w.f) {
+		err = err ?: -errno;
 		input__progress_done();
 		goto out_close_in;
 	}
-	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	setvbuf(w.f, NULL, _IOFBF, 1 << 20);
 	if (o->folded)
-		err = folded__read(in, name, write_line, out, &bad);
+		err = folded__read(in, name, write_line, &w, &bad);
 	else
-		err = perf_script__collapse(in, name, &o->po, write_line, out);
+		err = perf_script__collapse(in, name, &o->po, write_line, &w);
 	input__progress_done();
-	if (!err && bad) {
-		pr_warn("'%s': %zu malformed line%s", name, bad, bad > 1 ? "s" : "");
-		err = -EINVAL;
-	}
-	if (err && ferror(in)) {
-		pr_warn("cannot read '%s': %s", name, strerror(-err));
-		err = output__close(out, o->out, 0) ?: err;
-	} else {
-		err = output__close(out, o->out, err);
-	}
+	/* a write error is the output's to report; a bad input is not */
+	write_failed = ferror(w.f);
+	werr = output__close(w.f, o->out, write_failed ? -EIO : 0);
+	err = import_verdict(name, in, err, bad, &w, write_failed || werr) ?: werr;
 out_close_in:
 	if (in != stdin)
 		fclose(in);
@@ -465,5 +514,7 @@ int cmd_import(int argc, char **argv)
 	}
 	err = import(first + 1 < argc ? argv[first + 1] : NULL, &o, argc, argv);
 	free(o.labels.v);
+	if (err == -EEXIST)
+		return EXIT_USAGE;
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

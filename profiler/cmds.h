@@ -23,7 +23,9 @@ struct strbuf;
 /*
  * Inputs of the presenting commands (input.c): @spec is a folded file, "-"
  * for stdin, or a store selection "store:KEY=VALUE[,KEY=VALUE...]". Errors
- * are reported; the return is 0 or -errno.
+ * are reported; the return is 0 or -errno: -EBADMSG when a file had lines
+ * but not one of them was folded stacks. An input without samples is a
+ * warning ("no samples in ...").
  */
 int input__load_agg(const char *spec, struct stack_agg *agg);
 struct export_profile;

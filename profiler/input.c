@@ -93,6 +93,25 @@ static int close_input(FILE *f, const char *spec, int err)
 	return err;
 }
 
+/*
+ * After folded input @spec gave @samples with @bad malformed lines: an
+ * error when there were lines but not one of them was folded stacks (perf
+ * script text, a perf.data, a pprof file...), a warning when it held no
+ * samples. Returns 0 or -EBADMSG, reported.
+ */
+static int check_samples(const char *spec, size_t bad, double samples)
+{
+	if (samples > 0)
+		return 0;
+	if (bad) {
+		pr_warn("'%s' is not folded stacks: none of its %zu line%s reads as 'frame;frame... COUNT'",
+			input_name(spec), bad, bad > 1 ? "s" : "");
+		return -EBADMSG;
+	}
+	pr_warn("no samples in '%s'", input_name(spec));
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int opt;
@@ -315,16 +334,20 @@ int input__load_profile(const char *spec, struct export_profile *p)
 
 int input__load_agg(const char *spec, struct stack_agg *agg)
 {
+	double before = stack_agg__total(agg);
+	size_t bad = 0;
 	FILE *f;
-	size_t bad;
+	int err;
 
-	if (!strncmp(spec, "store:", 6))
-		return load_store(spec + 6, agg);
-	f = input__open(spec);
-
-	if (!f)
-		return -errno;
-	return close_input(f, spec, stack_agg__read_folded(agg, f, input_name(spec), &bad));
+	if (!strncmp(spec, "store:", 6)) {
+		err = load_store(spec + 6, agg);
+	} else {
+		f = input__open(spec);
+		if (!f)
+			return -errno;
+		err = close_input(f, spec, stack_agg__read_folded(agg, f, input_name(spec), &bad));
+	}
+	return err ?: check_samples(spec, bad, stack_agg__total(agg) - before);
 }
 
 int input__feed_flamegraph(const char *spec, struct flamegraph *fg)
@@ -335,16 +358,21 @@ int input__feed_flamegraph(const char *spec, struct flamegraph *fg)
 
 		if (!err)
 			err = flamegraph__add_agg(fg, agg);
+		if (!err)
+			err = check_samples(spec, 0, stack_agg__total(agg));
 		stack_agg__free(agg);
 		return err;
 	}
 
+	double before = flamegraph__total(fg);
 	FILE *f = input__open(spec);
-	size_t bad;
+	size_t bad = 0;
+	int err;
 
 	if (!f)
 		return -errno;
-	return close_input(f, spec, flamegraph__read_folded(fg, f, input_name(spec), &bad));
+	err = close_input(f, spec, flamegraph__read_folded(fg, f, input_name(spec), &bad));
+	return err ?: check_samples(spec, bad, flamegraph__total(fg) - before);
 }
 
 FILE *output__open(const char *path)

@@ -639,6 +639,95 @@ static void test_flamegraph_parts_warnings(void **state)
 	unlink(tmp("big.svg"));
 }
 
+/*
+ * `profile import`: counts as given, a malformed line reported as such (not
+ * as a failed write), and an output that is the input refused before it
+ * is emptied.
+ */
+static void test_import_cli(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	char *out, *err;
+
+	(void)state;
+	write_file(tmp("frac.folded"), "main;a 1.5\nmain;b 0.4\nmain;c 3\n");
+	assert_int_equal(run("%s import folded %s > %s", profile, tmp("frac.folded"),
+			     tmp("frac.out")), 0);
+	out = slurp(tmp("frac.out"));
+	assert_string_equal(out, "main;a 1.5\nmain;b 0.4\nmain;c 3\n");
+	free(out);
+
+	write_file(tmp("neg.folded"), "main;a -5\nmain;b 3\n");
+	assert_int_equal(run("%s import folded %s -o %s 2> %s", profile, tmp("neg.folded"),
+			     tmp("neg.out"), tmp("neg.err")), 1);
+	err = slurp(tmp("neg.err"));
+	out = slurp(tmp("neg.out"));
+	assert_non_null(strstr(err, "neg.folded': 1 malformed line"));
+	assert_null(strstr(err, "cannot write"));
+	assert_string_equal(out, "main;b 3\n");
+	free(err);
+	free(out);
+
+	/* -o naming the input, by name or through stdin: refused, the input intact */
+	write_file(tmp("same.folded"), "main;a 5\n");
+	assert_int_equal(run("%s import folded %s -o %s 2> %s", profile, tmp("same.folded"),
+			     tmp("same.folded"), tmp("same.err")), 2);
+	err = slurp(tmp("same.err"));
+	assert_non_null(strstr(err, "invalid --output"));
+	assert_non_null(strstr(err, "it is the input"));
+	free(err);
+	assert_int_equal(run("%s import perf-script -o %s < %s 2>/dev/null", profile,
+			     tmp("same.folded"), tmp("same.folded")), 2);
+	out = slurp(tmp("same.folded"));
+	assert_string_equal(out, "main;a 5\n");
+	free(out);
+}
+
+/*
+ * An input in the wrong format (every line malformed) is an error naming
+ * the file and the format expected, not an empty result; an empty input is
+ * a warning, and no side of a diff may be empty or unreadable.
+ */
+static void test_wrong_format(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	char *err;
+
+	(void)state;
+	write_file(tmp("script.txt"), "app 100 1.0: 1 cpu-clock:\n\t5555 main+0x1 (/bin/app)\n\n");
+	write_file(tmp("ok.folded"), "app;main 5\napp;other 5\n");
+	write_file(tmp("empty.folded"), "");
+	assert_int_equal(run("%s flamegraph %s -o %s 2> %s", profile, tmp("script.txt"),
+			     tmp("wf.svg"), tmp("wf.err")), 1);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "script.txt' is not folded stacks"));
+	free(err);
+	assert_int_equal(access(tmp("wf.svg"), F_OK), -1);
+	assert_int_equal(run("%s export -f pprof %s -o %s 2>/dev/null", profile, tmp("script.txt"),
+			     tmp("wf.pb.gz")), 1);
+	assert_int_equal(run("%s import perf-script %s 2> %s", profile, tmp("ok.folded"),
+			     tmp("wf.err")), 1);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "ok.folded' is not perf script output"));
+	free(err);
+	assert_int_equal(run("%s import folded %s 2>/dev/null", profile, tmp("script.txt")), 1);
+	/* the gate does not pass on a side it cannot read or that is empty */
+	assert_int_equal(run("%s diff %s %s --fail-above 1 >/dev/null 2>&1", profile,
+			     tmp("ok.folded"), tmp("script.txt")), 1);
+	assert_int_equal(run("%s diff %s %s --fail-above 1 >/dev/null 2> %s", profile,
+			     tmp("ok.folded"), tmp("empty.folded"), tmp("wf.err")), 1);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "no samples in"));
+	assert_non_null(strstr(err, "cannot compare"));
+	free(err);
+	/* empty: a warning, exit 0 */
+	assert_int_equal(run("%s flamegraph %s -o %s 2> %s", profile, tmp("empty.folded"),
+			     tmp("wf.svg"), tmp("wf.err")), 0);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "no samples in"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +739,8 @@ int main(void)
 		cmocka_unit_test(test_flamegraph_streams),
 		cmocka_unit_test(test_flamegraph_cli),
 		cmocka_unit_test(test_flamegraph_parts_warnings),
+		cmocka_unit_test(test_import_cli),
+		cmocka_unit_test(test_wrong_format),
 	};
 
 	return cmocka_run_group_tests_name("e2e_web", tests, setup_group, teardown_group);

@@ -64,7 +64,7 @@ struct line_ent {
 struct collapse {
 	const struct perf_script_opts *o;
 	const char *name;
-	size_t lineno, unrecognized;
+	size_t lineno, unrecognized, recognized;
 	/* the current sample */
 	char pname[512];
 	size_t pname_len;
@@ -687,6 +687,8 @@ static int perf_line(void *ctx, char *l, size_t len)
 		}
 		return ret;
 	}
+	if (ret > 0)
+		c->recognized++;
 	if (!ret && ++c->unrecognized <= 10)
 		pr_warn("%s:%zu: unrecognized line: %.*s", c->name, c->lineno,
 			(int)(len > 200 ? 200 : len), l);
@@ -715,6 +717,11 @@ int perf_script__collapse(FILE *in, const char *name, const struct perf_script_o
 	err = lines__read(in, perf_line, &c);
 	if (!err && c.unrecognized > 10)
 		pr_warn("%s: %zu unrecognized lines in all", name, c.unrecognized);
+	if (!err && c.unrecognized && !c.recognized) {
+		pr_warn("'%s' is not perf script output: none of its lines is a sample header or a frame",
+			name);
+		err = -EBADMSG;
+	}
 	/* compact the table, then hand the stacks out in byte order */
 	for (i = 0; i < c.tab_cap; i++) {
 		if (c.tab[i].str)

@@ -133,7 +133,9 @@ struct perf_script_opts {
  * stackcollapse-perf.pl does, and call @fn for every distinct stack in byte
  * order with its weight: the sum of the sample periods perf printed (1 for a
  * sample without one), or the number of samples under count_samples. Unrecognized lines are reported (as
- * "<name>:<line>: ...") and skipped. Returns 0, -EIO, -ENOMEM or @fn's error.
+ * "<name>:<line>: ...") and skipped. Returns 0, -EIO, -ENOMEM, @fn's error,
+ * or -EBADMSG (reported) when there were lines but not one was a sample
+ * header or a frame: the input is no perf script output.
  */
 int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
 			  folded_line_fn fn, void *ctx);
