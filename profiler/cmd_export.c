@@ -147,9 +147,9 @@ int cmd_export(int argc, char **argv)
 	eo.period_ns = ns || !freq ? 0 : 1e9 / freq;
 	err = fmt == FMT_PPROF ? export_profile__pprof(prof, &eo, &sb)
 			       : export_profile__speedscope(prof, &eo, &sb);
-	if (err)
+	if (err && err != -ERANGE)	/* a value too large is named already */
 		pr_warn("cannot encode the profile: %s", strerror(-err));
-	else
+	if (!err)
 		err = output__write(&sb, out);
 out:
 	strbuf__release(&sb);

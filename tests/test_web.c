@@ -1440,7 +1440,8 @@ static void test_export_speedscope(void **state)
 	json_t *doc, *prof, *frames;
 	json_error_t jerr;
 	size_t bad;
-	struct stack_agg *agg = agg_from("app;a\"<b>\\ 3\napp;x 1.5\nbad\xff;x 1\n", &bad);
+	struct stack_agg *agg = agg_from("app;a\"<b>\\ 3\napp;x 1.5\nbad\xff;x 1\n"
+					 "app;caf\xc3\xa9\xff 1\n", &bad);
 
 	(void)state;
 	assert_int_equal(stack_agg__write_speedscope(agg, "test", &sb), 0);
@@ -1450,19 +1451,84 @@ static void test_export_speedscope(void **state)
 	frames = json_object_get(json_object_get(doc, "shared"), "frames");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 1), "name")),
 			    "a\"<b>\\");
+	/* only the invalid byte is replaced, not the valid UTF-8 around it */
 	assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 3), "name")),
-			    "bad?");
+			    "bad\xef\xbf\xbd");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 4), "name")),
+			    "caf\xc3\xa9\xef\xbf\xbd");
 	prof = json_array_get(json_object_get(doc, "profiles"), 0);
 	assert_string_equal(json_string_value(json_object_get(prof, "type")), "sampled");
-	assert_int_equal(json_array_size(json_object_get(prof, "samples")), 3);
+	assert_int_equal(json_array_size(json_object_get(prof, "samples")), 4);
 	assert_true(json_number_value(json_array_get(json_object_get(prof, "weights"), 1)) == 1.5);
-	assert_true(json_number_value(json_object_get(prof, "endValue")) == 5.5);
+	assert_true(json_number_value(json_object_get(prof, "endValue")) == 6.5);
 	assert_int_equal(json_integer_value(json_array_get(json_array_get(
 				 json_object_get(prof, "samples"), 0), 1)), 1);
 	assert_string_equal(json_string_value(json_object_get(prof, "unit")), "none");
 	json_decref(doc);
 	strbuf__release(&sb);
 	stack_agg__free(agg);
+}
+
+/* pprof's string table is UTF-8 (proto3 strings): invalid bytes become U+FFFD. */
+static void test_export_pprof_utf8(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	Perftools__Profiles__Profile *prof;
+	size_t bad, i;
+	bool found = false;
+	struct stack_agg *agg = agg_from("main;f\xff\xfeoo 10\nmain;caf\xc3\xa9 1\n", &bad);
+
+	(void)state;
+	assert_int_equal(stack_agg__write_pprof(agg, &sb), 0);
+	prof = pprof_decode(&sb);
+	for (i = 0; i < prof->n_string_table; i++) {
+		const char *str = prof->string_table[i];
+
+		assert_true(utf8_is_valid(str, strlen(str)));
+		found |= !strcmp(str, "f\xef\xbf\xbd\xef\xbf\xbdoo");
+	}
+	assert_true(found);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	strbuf__release(&sb);
+	stack_agg__free(agg);
+}
+
+/*
+ * Values that do not fit pprof's int64 (alone, in nanoseconds, or summed)
+ * are refused, not wrapped to negative; speedscope's JSON numbers hold them.
+ */
+static void test_export_huge_counts(void **state)
+{
+	const struct export_opts per99 = { .period_ns = 1e9 / 99, .root_is_process = true };
+	const struct export_opts ns = { .counts_are_ns = true, .root_is_process = true };
+	struct strbuf sb = STRBUF_INIT;
+	size_t bad;
+	struct stack_agg *big = agg_from("perf;main;hot 1000000000000\n", &bad);
+	struct stack_agg *max = agg_from("perf;main;hot 18446744073709551615\n", &bad);
+	struct stack_agg *sum = agg_from("p;a 5000000000000000000\np;b 5000000000000000000\n", &bad);
+	json_t *doc;
+	double w;
+
+	(void)state;
+	assert_int_equal(stack_agg__export_pprof(big, &per99, &sb), -ERANGE);
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(stack_agg__export_pprof(big, &ns, &sb), 0);
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(stack_agg__export_pprof(max, &ns, &sb), -ERANGE);
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(stack_agg__export_pprof(sum, &ns, &sb), -ERANGE);
+	strbuf__setlen(&sb, 0);
+	assert_int_equal(stack_agg__export_speedscope(big, &per99, &sb), 0);
+	doc = json_loads(sb.buf, 0, NULL);
+	assert_non_null(doc);
+	w = json_number_value(json_array_get(json_object_get(
+		json_array_get(json_object_get(doc, "profiles"), 0), "weights"), 0));
+	assert_true(fabs(w - 1e12 * 1e9 / 99) < 1e6);
+	json_decref(doc);
+	strbuf__release(&sb);
+	stack_agg__free(big);
+	stack_agg__free(max);
+	stack_agg__free(sum);
 }
 
 /* With the period: a time axis in nanoseconds, names without the folded suffixes. */
@@ -1560,6 +1626,8 @@ int main(void)
 		cmocka_unit_test(test_export_pprof_frames),
 		cmocka_unit_test(test_export_process_alone),
 		cmocka_unit_test(test_export_speedscope),
+		cmocka_unit_test(test_export_pprof_utf8),
+		cmocka_unit_test(test_export_huge_counts),
 		cmocka_unit_test(test_export_speedscope_time),
 		cmocka_unit_test(test_error_response),
 	};

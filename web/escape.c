@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Escaping for XML (SVG) text and attributes. Names come from arbitrary
- * binaries, so besides the five special characters this drops what would
- * make the document ill-formed: control characters and invalid UTF-8.
+ * Escaping for XML (SVG) text and attributes, and UTF-8 clean-up for the
+ * formats whose strings must be UTF-8 (pprof, JSON). Names come from
+ * arbitrary binaries, so besides the five special characters XML drops what
+ * would make the document ill-formed: control characters and invalid UTF-8.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -63,6 +64,40 @@ int xml_escape(struct strbuf *sb, const char *s, size_t len)
 			continue;
 		}
 		p++;
+	}
+	return err;
+}
+
+bool utf8_is_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	uint32_t cp;
+	size_t n;
+
+	for (; p < end; p += n) {
+		n = utf8__seq_len(p, end - p, &cp);
+		if (!n)
+			return false;
+	}
+	return true;
+}
+
+int utf8_clean(struct strbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	uint32_t cp;
+	int err = 0;
+	size_t n;
+
+	while (p < end && !err) {
+		n = utf8__seq_len(p, end - p, &cp);
+		if (!n) {
+			err = strbuf__adds(sb, REPLACEMENT);
+			p++;
+			continue;
+		}
+		err = strbuf__add(sb, p, n);
+		p += n;
 	}
 	return err;
 }

@@ -379,10 +379,13 @@ struct pprof_build {
 	uint32_t *tmp;			/* one stack's frame ids */
 	int n_values;
 	struct strbuf key;
+	struct strbuf clean;		/* a string of the table with its invalid UTF-8 replaced */
+	double total;			/* of the last value: what pprof's readers sum */
 };
 
 static void pprof_release(struct pprof_build *b)
 {
+	strbuf__release(&b->clean);
 	strset__free(b->strs);
 	strset__free(b->fkeys);
 	strset__free(b->mkeys);
@@ -403,14 +406,20 @@ static void pprof_release(struct pprof_build *b)
 	strbuf__release(&b->key);
 }
 
+/* String id of @s in the table; proto3 strings must be UTF-8, so invalid bytes become U+FFFD. */
 static int64_t pprof_str(struct pprof_build *b, const char *s, size_t len)
 {
-	return strset__add(b->strs, s, len);
+	if (utf8_is_valid(s, len))
+		return strset__add(b->strs, s, len);
+	strbuf__setlen(&b->clean, 0);
+	if (utf8_clean(&b->clean, s, len))
+		return -ENOMEM;
+	return strset__add(b->strs, b->clean.buf, b->clean.len);
 }
 
 static int64_t pprof_strz(struct pprof_build *b, const char *s)
 {
-	return strset__add(b->strs, s, strlen(s));
+	return pprof_str(b, s, strlen(s));
 }
 
 /* Mapping id of frame @x (1-based), added when new; 0: none (Python, unknown binary). */
@@ -605,10 +614,43 @@ static int pprof_labels(struct pprof_build *b, const struct xsample *s, pb_sampl
 	return 0;
 }
 
+/* Whether @v, rounded, is a value pprof can hold (int64; its readers sum them too). */
+static bool fits_int64(double v)
+{
+	return v < 9223372036854775808.0;	/* 2^63 */
+}
+
+/* -ERANGE after naming the stack @s whose @count (@time ns when known) does not fit. */
+static int too_large(struct pprof_build *b, const struct xsample *s, double count, double time)
+{
+	const uint32_t *ids;
+	size_t nr, i;
+	int err = 0;
+
+	ids = stack_frames(b->p, s->stack, b->tmp, &nr);
+	strbuf__setlen(&b->key, 0);
+	if (s->comm >= 0)
+		err = strbuf__adds(&b->key, pstr(b->p, s->comm));
+	for (i = 0; i < nr && !err && b->key.len < 200; i++)
+		err = (b->key.len ? strbuf__addch(&b->key, ';') : 0) ?:
+		      strbuf__adds(&b->key, pstr(b->p, b->p->frames[ids[i]].name));
+	if (err)
+		return err;
+	if (!fits_int64(count) || !fits_int64(time))
+		pr_warn("cannot export to pprof: the count %.17g of stack '%.200s'%s is more than a "
+			"64-bit value holds%s", count, b->key.buf,
+			fits_int64(count) ? " in nanoseconds" : "",
+			fits_int64(count) ? " (if the counts are nanoseconds already: --ns)" : "");
+	else
+		pr_warn("cannot export to pprof: the total reaches more than a 64-bit value holds "
+			"at stack '%.200s' (count %.17g)", b->key.buf, count);
+	return -ERANGE;
+}
+
 /* One sample of @s. */
 static int pprof_sample(struct pprof_build *b, const struct xsample *s, bool *rounded)
 {
-	double per = ns_per_count(b->o), count = s->count;
+	double per = ns_per_count(b->o), count = s->count, time;
 	size_t nr, i, j, nids = 0, at;
 	const uint32_t *ids;
 	pb_sample *smp;
@@ -650,9 +692,13 @@ static int pprof_sample(struct pprof_build *b, const struct xsample *s, bool *ro
 	smp->n_location_id = nids;
 	b->nr_loc_ids += nids;
 	v = &b->values[b->nr_samples * b->n_values];
+	time = !b->o->counts_are_ns && per > 0 ? round(count * per) : 0;
+	b->total += time ? time : round(count);
+	if (!fits_int64(count) || !fits_int64(time) || !fits_int64(b->total))
+		return too_large(b, s, count, time);
 	v[0] = llround(count);
-	if (!b->o->counts_are_ns && per > 0)
-		v[1] = llround(count * per);
+	if (time)
+		v[1] = (int64_t)time;
 	*rounded |= v[0] != count;
 	smp->n_value = b->n_values;
 	b->nr_samples++;
@@ -774,7 +820,7 @@ int export_profile__pprof(const struct export_profile *p, const struct export_op
 						 PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
 	Perftools__Profiles__ValueType period = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
 	Perftools__Profiles__ValueType *vtp[2] = { &vt[0], &vt[1] };
-	struct pprof_build b = { .p = p, .o = o, .key = STRBUF_INIT };
+	struct pprof_build b = { .p = p, .o = o, .key = STRBUF_INIT, .clean = STRBUF_INIT };
 	bool rounded = false;
 	void **ptrs = NULL;
 	size_t i;
@@ -829,22 +875,17 @@ int stack_agg__write_pprof(const struct stack_agg *agg, struct strbuf *out)
 
 /* ---- speedscope ---- */
 
-/* A JSON string of @s; invalid UTF-8 becomes '?' (JSON text must be UTF-8). */
+/* A JSON string of @s; invalid UTF-8 becomes U+FFFD (JSON text must be UTF-8), the rest stays. */
 static json_t *json_name(const char *s, size_t len)
 {
+	struct strbuf sb = STRBUF_INIT;
 	json_t *j = json_stringn(s, len);
-	char *copy;
-	size_t i;
 
 	if (j)
 		return j;
-	copy = malloc(len + 1);
-	if (!copy)
-		return NULL;
-	for (i = 0; i < len; i++)
-		copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-	j = json_stringn(copy, len);
-	free(copy);
+	if (!utf8_clean(&sb, s, len))
+		j = json_stringn(sb.buf ? sb.buf : "", sb.len);
+	strbuf__release(&sb);
 	return j;
 }
 
@@ -972,8 +1013,8 @@ static json_t *speedscope_doc(const struct export_profile *p, const struct expor
 		}
 		for (j = 0; j < nr && !err; j++)
 			err = push(st, json_integer(ss.of[ids[j]]));
-		/* whole nanoseconds: the periods are */
-		w = per > 0 ? llround(s->count * per) : s->count;
+		/* whole nanoseconds: the periods are (a double: JSON numbers do not wrap) */
+		w = per > 0 ? round(s->count * per) : s->count;
 		end += w;
 		if (!err)
 			err = push(weights_a, json_number(w));

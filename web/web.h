@@ -323,6 +323,16 @@ int stack_agg__diff_top(const struct stack_agg *base, const struct stack_agg *ne
  */
 int xml_escape(struct strbuf *sb, const char *s, size_t len);
 
+/* Whether the @len bytes at @s are well-formed UTF-8 (see common/utf8.h). */
+bool utf8_is_valid(const char *s, size_t len);
+/*
+ * Append @s with each byte that does not start a well-formed UTF-8
+ * sequence replaced by U+FFFD, the rest (control characters included) as
+ * it is: for pprof's string table and JSON, whose strings must be UTF-8.
+ * Returns 0 or -ENOMEM.
+ */
+int utf8_clean(struct strbuf *sb, const char *s, size_t len);
+
 /* ---- HTTP server (server.c) ---- */
 
 struct sockaddr;
