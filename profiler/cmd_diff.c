@@ -82,6 +82,7 @@ static void print_table(const struct diff_args *a, const struct stack_agg *base,
 			const struct stack_agg *new, const struct diff_entry *e, size_t nr)
 {
 	size_t i, rows = a->top && (size_t)a->top < nr ? (size_t)a->top : nr;
+	struct strbuf sb = STRBUF_INIT;
 
 	printf("BASE %s: %.10g samples\nNEW  %s: %.10g samples\n\n", a->base,
 	       stack_agg__total(base), a->new, stack_agg__total(new));
@@ -92,8 +93,10 @@ static void print_table(const struct diff_args *a, const struct stack_agg *base,
 		printf("%+8.2f%c %+8.2f%c  %6.2f -> %6.2f    %6.2f -> %6.2f    %s\n",
 		       e[i].new_self - e[i].base_self, fabs(e[i].z_self) >= a->d.z ? '*' : ' ',
 		       e[i].new_total - e[i].base_total, fabs(e[i].z_total) >= a->d.z ? '*' : ' ',
-		       e[i].base_self, e[i].new_self, e[i].base_total, e[i].new_total, e[i].name);
+		       e[i].base_self, e[i].new_self, e[i].base_total, e[i].new_total,
+		       term_escape(&sb, e[i].name, strlen(e[i].name)));
 	}
+	strbuf__release(&sb);
 	if (rows < nr)
 		printf("  ... %zu more (--top 0 shows all)\n", nr - rows);
 }
@@ -101,22 +104,25 @@ static void print_table(const struct diff_args *a, const struct stack_agg *base,
 /* The regression gate: true when some function grew by more than the limit. */
 static bool gate_trips(const struct diff_args *a, const struct diff_entry *e, size_t nr)
 {
+	struct strbuf sb = STRBUF_INIT;
 	bool tripped = false;
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
 		double ds = e[i].new_self - e[i].base_self, dt = e[i].new_total - e[i].base_total;
+		const char *name = term_escape(&sb, e[i].name, strlen(e[i].name));
 
 		if (ds > a->fail_above)
 			pr_warn("regression: '%s' self share grew by %.2f points (%.2f%% -> %.2f%%), above --fail-above %g",
-				e[i].name, ds, e[i].base_self, e[i].new_self, a->fail_above);
+				name, ds, e[i].base_self, e[i].new_self, a->fail_above);
 		else if (dt > a->fail_above)
 			pr_warn("regression: '%s' total share grew by %.2f points (%.2f%% -> %.2f%%), above --fail-above %g",
-				e[i].name, dt, e[i].base_total, e[i].new_total, a->fail_above);
+				name, dt, e[i].base_total, e[i].new_total, a->fail_above);
 		else
 			continue;
 		tripped = true;
 	}
+	strbuf__release(&sb);
 	return tripped;
 }
 

@@ -258,8 +258,11 @@ static int add_stack(void *ctx, const char *stack, size_t len, double count)
 	uint64_t key, ci;
 
 	if (!(count >= 1) || count != floor(count) || count > 9007199254740992.0) {
-		pr_warn("'%s': the count %g of stack '%.*s' is not a whole number of samples",
-			b->name, count, (int)(len > 200 ? 200 : len), stack);
+		struct strbuf sb = STRBUF_INIT;
+
+		pr_warn("'%s': the count %g of stack '%s' is not a whole number of samples",
+			b->name, count, term_escape(&sb, stack, len > 200 ? 200 : len));
+		strbuf__release(&sb);
 		return -EINVAL;
 	}
 	semi = memchr(stack, ';', len);

@@ -518,6 +518,7 @@ struct stack_agg *selector__load(struct selector *s)
 int write_top_table(const struct stack_agg *agg, long limit, FILE *f)
 {
 	double total = stack_agg__total(agg);
+	struct strbuf sb = STRBUF_INIT;
 	struct top_entry *top;
 	size_t n, i;
 	int err;
@@ -528,9 +529,12 @@ int write_top_table(const struct stack_agg *agg, long limit, FILE *f)
 	if (err)
 		return err;
 	fprintf(f, "%7s %7s %9s  %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION");
+	/* names of imported profiles are as the file had them: no escapes to a terminal */
 	for (i = 0; i < n && i < (size_t)limit; i++)
 		fprintf(f, "%6.2f%% %6.2f%% %9.0f  %s\n", 100 * top[i].self / total,
-		       100 * top[i].total / total, top[i].self, top[i].name);
+		       100 * top[i].total / total, top[i].self,
+		       term_escape(&sb, top[i].name, strlen(top[i].name)));
+	strbuf__release(&sb);
 	free(top);
 	return 0;
 }

@@ -728,6 +728,36 @@ static void test_wrong_format(void **state)
 	free(err);
 }
 
+/* Names and lines from the input reach the terminal without their control characters. */
+static void test_no_escapes_to_terminal(void **state)
+{
+	const char *profile = env_path("PROFILE");
+	char *out, *err;
+
+	(void)state;
+	write_file(tmp("esc-base.folded"), "app;x 10\n");
+	write_file(tmp("esc-new.folded"), "app;\033]0;pwned\007evil 100\napp;x 1\n");
+	assert_int_equal(run("%s diff %s %s --fail-above 1 > %s 2> %s", profile,
+			     tmp("esc-base.folded"), tmp("esc-new.folded"), tmp("esc.out"),
+			     tmp("esc.err")), 3);
+	out = slurp(tmp("esc.out"));
+	err = slurp(tmp("esc.err"));
+	assert_non_null(strstr(out, "\\x1b]0"));
+	assert_non_null(strstr(err, "regression: 'pwned\\x07evil'"));
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(err, '\033'));
+	assert_null(strchr(err, '\007'));
+	free(out);
+	free(err);
+	write_file(tmp("esc.txt"), "app 1 1.0: 1 cpu-clock:\n\033[31mred\n\tf main (/x)\n\n");
+	assert_int_equal(run("%s import perf-script %s > %s 2> %s", profile, tmp("esc.txt"),
+			     tmp("esc.out"), tmp("esc.err")), 0);
+	err = slurp(tmp("esc.err"));
+	assert_non_null(strstr(err, "unrecognized line: \\x1b[31mred"));
+	assert_null(strchr(err, '\033'));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_flamegraph_parts_warnings),
 		cmocka_unit_test(test_import_cli),
 		cmocka_unit_test(test_wrong_format),
+		cmocka_unit_test(test_no_escapes_to_terminal),
 	};
 
 	return cmocka_run_group_tests_name("e2e_web", tests, setup_group, teardown_group);

@@ -58,6 +58,19 @@ static void test_xml_escape(void **state)
 	}
 }
 
+/* Text for a terminal: control characters (C0, DEL, C1) and invalid bytes as \xNN, the rest kept. */
+static void test_term_escape(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_string_equal(term_escape(&sb, "caf\xc3\xa9 a\\b", 9), "caf\xc3\xa9 a\\b");
+	assert_string_equal(term_escape(&sb, "\x1b]0;x\x07\x7f\xc2\x9b\xff", 10),
+			    "\\x1b]0;x\\x07\\x7f\\xc2\\x9b\\xff");
+	assert_string_equal(term_escape(&sb, "", 0), "");
+	strbuf__release(&sb);
+}
+
 static void test_folded_add_frame(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -1597,6 +1610,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_escape),
+		cmocka_unit_test(test_term_escape),
 		cmocka_unit_test(test_folded_add_frame),
 		cmocka_unit_test(test_folded_roundtrip),
 		cmocka_unit_test(test_folded_flamegraph_pl_rules),

@@ -68,6 +68,37 @@ int xml_escape(struct strbuf *sb, const char *s, size_t len)
 	return err;
 }
 
+/* A C1 control (U+0080..U+009F): terminals obey them as they do ESC sequences. */
+static bool is_c1(uint32_t cp)
+{
+	return cp >= 0x80 && cp <= 0x9f;
+}
+
+const char *term_escape(struct strbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	uint32_t cp;
+	int err = 0;
+	size_t n, i;
+
+	strbuf__setlen(sb, 0);
+	while (p < end && !err) {
+		n = utf8__seq_len(p, end - p, &cp);
+		if (n && !(cp < 0x20 || cp == 0x7f || is_c1(cp))) {
+			err = strbuf__add(sb, p, n);
+			p += n;
+			continue;
+		}
+		/* the bytes of a control character, or one byte of invalid UTF-8 */
+		for (i = 0; i < (n ? n : 1) && !err; i++)
+			err = strbuf__addf(sb, "\\x%02x", p[i]);
+		p += n ? n : 1;
+	}
+	if (err)
+		return "(out of memory)";
+	return sb->buf ? sb->buf : "";
+}
+
 bool utf8_is_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;

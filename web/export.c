@@ -623,6 +623,7 @@ static bool fits_int64(double v)
 /* -ERANGE after naming the stack @s whose @count (@time ns when known) does not fit. */
 static int too_large(struct pprof_build *b, const struct xsample *s, double count, double time)
 {
+	const char *stack;
 	const uint32_t *ids;
 	size_t nr, i;
 	int err = 0;
@@ -636,14 +637,15 @@ static int too_large(struct pprof_build *b, const struct xsample *s, double coun
 		      strbuf__adds(&b->key, pstr(b->p, b->p->frames[ids[i]].name));
 	if (err)
 		return err;
+	stack = term_escape(&b->clean, b->key.buf, b->key.len > 200 ? 200 : b->key.len);
 	if (!fits_int64(count) || !fits_int64(time))
-		pr_warn("cannot export to pprof: the count %.17g of stack '%.200s'%s is more than a "
-			"64-bit value holds%s", count, b->key.buf,
+		pr_warn("cannot export to pprof: the count %.17g of stack '%s'%s is more than a "
+			"64-bit value holds%s", count, stack,
 			fits_int64(count) ? " in nanoseconds" : "",
 			fits_int64(count) ? " (if the counts are nanoseconds already: --ns)" : "");
 	else
 		pr_warn("cannot export to pprof: the total reaches more than a 64-bit value holds "
-			"at stack '%.200s' (count %.17g)", b->key.buf, count);
+			"at stack '%s' (count %.17g)", stack, count);
 	return -ERANGE;
 }
 

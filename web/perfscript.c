@@ -298,7 +298,10 @@ static int header_line(struct collapse *c, const char *l, size_t len)
 			c->have_event = c->defaulted = true;
 		} else if (strlen(c->event) != ev_len || memcmp(c->event, ev, ev_len)) {
 			if (c->defaulted && !c->warned) {
-				pr_warn("filtering for events of type: %.*s", (int)ev_len, ev);
+				struct strbuf sb = STRBUF_INIT;
+
+				pr_warn("filtering for events of type: %s", term_escape(&sb, ev, ev_len));
+				strbuf__release(&sb);
 				c->warned = true;
 			}
 			return 1;
@@ -689,9 +692,13 @@ static int perf_line(void *ctx, char *l, size_t len)
 	}
 	if (ret > 0)
 		c->recognized++;
-	if (!ret && ++c->unrecognized <= 10)
-		pr_warn("%s:%zu: unrecognized line: %.*s", c->name, c->lineno,
-			(int)(len > 200 ? 200 : len), l);
+	if (!ret && ++c->unrecognized <= 10) {
+		struct strbuf sb = STRBUF_INIT;
+
+		pr_warn("%s:%zu: unrecognized line: %s", c->name, c->lineno,
+			term_escape(&sb, l, len > 200 ? 200 : len));
+		strbuf__release(&sb);
+	}
 	return 0;
 }
 

@@ -323,6 +323,15 @@ int stack_agg__diff_top(const struct stack_agg *base, const struct stack_agg *ne
  */
 int xml_escape(struct strbuf *sb, const char *s, size_t len);
 
+/*
+ * @s (@len bytes) made safe for a terminal, in @sb (emptied first): control
+ * characters (C0, DEL, C1) and bytes of invalid UTF-8 become "\xNN", so an
+ * input cannot send escape sequences through a message or a table. For text
+ * meant for people, not for data output. Returns @sb's text, borrowed until
+ * @sb changes; a fixed string when out of memory.
+ */
+const char *term_escape(struct strbuf *sb, const char *s, size_t len);
+
 /* Whether the @len bytes at @s are well-formed UTF-8 (see common/utf8.h). */
 bool utf8_is_valid(const char *s, size_t len);
 /*
