@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "store/store.h"
 #include "web/web.h"
 #include "common/strbuf.h"
 #include "common/log.h"
@@ -142,6 +143,9 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	if (freq < 0)
 		freq = store_freq > 0 ? store_freq : 99;
+	/* runs of nanoseconds (perf script imports of cpu-clock), unless --freq says otherwise */
+	if (freq == STORE_FREQ_NS)
+		ns = true;
 	eo.name = name;
 	eo.counts_are_ns = ns;
 	eo.period_ns = ns || !freq ? 0 : 1e9 / freq;

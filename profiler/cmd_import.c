@@ -172,6 +172,7 @@ struct import_batch {
 	__u32 *line;			/* the frame indexes of the stack being added */
 	size_t cap_line;
 	__u64 samples;
+	long freq;			/* the run's: STORE_FREQ_NS for nanoseconds, 0 unknown */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t size)
@@ -332,7 +333,7 @@ static int store_batch(struct import_batch *b, const struct import_opts *o, int 
 	struct strbuf cmd = STRBUF_INIT;
 	struct store_run run = {
 		.kind = "import", .labels = o->labels.v, .nr_labels = o->labels.nr,
-		.start_ms = b->ts * 1000,
+		.start_ms = b->ts * 1000, .freq = b->freq,
 	};
 	struct store_batch batch = {
 		.frames = b->frames, .nr_frames = b->nr_frames, .stacks = b->stacks,
@@ -366,8 +367,9 @@ static int store_batch(struct import_batch *b, const struct import_opts *o, int 
 	if (err) {
 		pr_warn("cannot store the profile in '%s': %s", store__path(st), strerror(-err));
 	} else {
-		printf("stored run %lld: %llu samples, %zu stacks, %zu processes from '%s'\n",
-		       (long long)batch.run_id, (unsigned long long)b->samples, b->nr_stacks,
+		printf("stored run %lld: %llu %s, %zu stacks, %zu processes from '%s'\n",
+		       (long long)batch.run_id, (unsigned long long)b->samples,
+		       b->freq == STORE_FREQ_NS ? "ns of CPU time" : "samples", b->nr_stacks,
 		       b->nr_procs, b->name);
 	}
 	store__free(st);
@@ -377,9 +379,35 @@ out:
 	return err;
 }
 
+/*
+ * What the run's counts are, from what perf script's weights were: samples
+ * (frequency unknown), or nanoseconds of a time event's periods. Periods of
+ * another event (cycles) are no time and no sample count: refused.
+ */
+static int weights_freq(const struct perf_script_info *info, const char *name, long *freq)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	switch (info->unit) {
+	case PERF_SCRIPT_NS:
+		*freq = STORE_FREQ_NS;
+		return 0;
+	case PERF_SCRIPT_EVENTS:
+		pr_warn("'%s': the weights are periods of event '%s', not time or samples; "
+			"store sample counts with --count-samples", name,
+			term_escape(&sb, info->event, strlen(info->event)));
+		strbuf__release(&sb);
+		return -EINVAL;
+	default:
+		*freq = 0;
+		return 0;
+	}
+}
+
 static int import_store(FILE *in, const char *name, const struct import_opts *o, int argc,
 			char **argv)
 {
+	struct perf_script_info info;
 	struct import_batch b = {
 		.name = name, .build_id = o->build_id,
 		.frame_keys = strset__new(), .stack_keys = strset__new(),
@@ -401,7 +429,9 @@ static int import_store(FILE *in, const char *name, const struct import_opts *o,
 	if (o->folded)
 		err = folded__read(in, name, add_stack, &b, &bad);
 	else
-		err = perf_script__collapse(in, name, &o->po, add_stack, &b);
+		err = perf_script__collapse(in, name, &o->po, add_stack, &b, &info);
+	if (!err && !o->folded)
+		err = weights_freq(&info, name, &b.freq);
 	if (err == -EINVAL || err == -EBADMSG)
 		goto out;	/* reported */
 	if (err) {
@@ -493,7 +523,7 @@ static int import(const char *in_path, const struct import_opts *o, int argc, ch
 	if (o->folded)
 		err = folded__read(in, name, write_line, &w, &bad);
 	else
-		err = perf_script__collapse(in, name, &o->po, write_line, &w);
+		err = perf_script__collapse(in, name, &o->po, write_line, &w, NULL);
 	input__progress_done();
 	/* a write error is the output's to report; a bad input is not */
 	write_failed = ferror(w.f);

@@ -746,6 +746,7 @@ static int api_pprof(struct api *a)
 	 * (-1), which the CLI refuses without --freq, give plain sample counts
 	 */
 	eo.period_ns = freq < 0 ? 0 : 1e9 / (freq ? freq : 99);
+	eo.counts_are_ns = freq == STORE_FREQ_NS;
 	err = err ?: export_profile__pprof(p, &eo, &a->resp->body);
 	export_profile__free(p);
 	a->resp->type = "application/octet-stream";

@@ -66,11 +66,18 @@ int store__schema_version(struct store *st);
 
 /* ---- runs ---- */
 
+/*
+ * The freq of a run whose counts are nanoseconds (an import of perf script
+ * periods of cpu-clock): one count a nanosecond, as if sampled at 1 GHz, so
+ * counts / freq is seconds as for any run.
+ */
+#define STORE_FREQ_NS 1000000000L
+
 struct store_run {
 	const char *kind;	/* "record" or "agent" */
 	const char *host;	/* hostname */
 	const char *cmdline;
-	long freq;
+	long freq;		/* samples a second; 0 unknown; STORE_FREQ_NS */
 	__s64 start_ms;		/* unix time */
 	const char *const *labels;	/* "key=value" */
 	int nr_labels;

@@ -253,6 +253,49 @@ static void test_perf_script_round_trip(void **state)
 	free(want);
 }
 
+/*
+ * Weights that are cpu-clock periods are nanoseconds: the run says so (its
+ * frequency is STORE_FREQ_NS), and the exports give the recording's time,
+ * not the counts at an assumed 99 Hz. Periods of another event are refused.
+ */
+static void test_perf_script_store_time(void **state)
+{
+	char run[32], *out, *err;
+	FILE *f;
+	int i;
+
+	(void)state;
+	f = fopen(tmp("clock.txt"), "w");
+	assert_non_null(f);
+	/* 300 samples of 10 ms: 3 s */
+	for (i = 0; i < 300; i++)
+		fprintf(f, "app 100 %d.0: 10000000 cpu-clock:\n\t5555 main+0x1 (/bin/app)\n\n", i);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(cli(&out, &err, "import", "perf-script", tmp("clock.txt"), "--store",
+			     "--db", db, NULL), 0);
+	assert_non_null(strstr(out, "3000000000 ns of CPU time"));
+	snprintf(run, sizeof(run), "store:run=%lld", stored_run(out));
+	free(out);
+	free(err);
+	assert_int_equal(cli(&out, &err, "export", "-f", "speedscope", run, "--db", db, NULL), 0);
+	assert_non_null(strstr(out, "\"unit\":\"nanoseconds\""));
+	assert_non_null(strstr(out, "\"endValue\":3000000000"));
+	free(out);
+	free(err);
+	write_file(tmp("cycles.txt"), "app 100 1.0: 250000 cycles:\n\t5555 main+0x1 (/bin/app)\n\n");
+	assert_int_equal(cli(&out, &err, "import", "perf-script", tmp("cycles.txt"), "--store",
+			     "--db", db, NULL), 1);
+	assert_non_null(strstr(err, "periods of event 'cycles'"));
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	assert_int_equal(cli(&out, &err, "import", "perf-script", tmp("cycles.txt"), "--store",
+			     "--count-samples", "--db", db, NULL), 0);
+	assert_non_null(strstr(out, ": 1 samples,"));
+	free(out);
+	free(err);
+}
+
 static void test_diff_of_imports(void **state)
 {
 	char *a = tmp("a.folded"), *b = tmp("b.folded"), *out, *err, sa[64], sb[64];
@@ -545,6 +588,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_folded_round_trip),
 		cmocka_unit_test(test_perf_script_round_trip),
+		cmocka_unit_test(test_perf_script_store_time),
 		cmocka_unit_test(test_diff_of_imports),
 		cmocka_unit_test(test_bad_input_stores_nothing),
 		cmocka_unit_test(test_hostile_names_in_chromium),

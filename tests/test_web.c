@@ -1084,7 +1084,7 @@ static void test_perf_script_rules(void **state)
 		f = fopen(path, "r");
 		assert_non_null(f);
 		assert_int_equal(perf_script__collapse(f, "perf-script.txt", &cases[i].opts,
-						       collect_folded, &out), 0);
+						       collect_folded, &out, NULL), 0);
 		fclose(f);
 		snprintf(path, sizeof(path), "%s/tests/fixtures/%s", src, cases[i].expected);
 		want = slurp(path);
@@ -1105,7 +1105,7 @@ static int collapse_text(const char *text, struct strbuf *out)
 	int err;
 
 	assert_non_null(f);
-	err = perf_script__collapse(f, "text", &o, collect_folded, out);
+	err = perf_script__collapse(f, "text", &o, collect_folded, out, NULL);
 	fclose(f);
 	return err;
 }
@@ -1171,7 +1171,7 @@ static void test_perf_script_corpus(void **state)
 				 inputs[i]);
 			f = fopen(path, "r");
 			assert_non_null(f);
-			assert_int_equal(perf_script__collapse(f, inputs[i], &o, collect_folded, &out), 0);
+			assert_int_equal(perf_script__collapse(f, inputs[i], &o, collect_folded, &out, NULL), 0);
 			fclose(f);
 			snprintf(path, sizeof(path),
 				 "%s/tests/fixtures/flamegraph-corpus/%s-collapsed-%s.txt", src,

@@ -70,6 +70,7 @@ struct collapse {
 	size_t pname_len;
 	bool have_pname, is_java;
 	unsigned long long period;	/* the weight of the current sample */
+	bool weighted;		/* some sample kept weighs its period */
 	struct strbuf names;	/* frames of lines not in the line cache */
 	struct group *groups;	/* the frames of each frame line, leaf line first */
 	size_t nr_groups, groups_cap;
@@ -331,6 +332,7 @@ static int header_line(struct collapse *c, const char *l, size_t len)
 	}
 	c->have_pname = true;
 	c->period = period && !c->o->count_samples ? period : 1;
+	c->weighted |= period && !c->o->count_samples;
 	c->is_java = c->pname_len >= 4 && !memcmp(c->pname, "java", 4);
 	return 1;
 }
@@ -710,8 +712,22 @@ static int cmp_ent(const void *a, const void *b)
 	return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
+/* Events whose period is time in nanoseconds. */
+static bool is_time_event(const char *ev)
+{
+	static const char *const time_events[] = { "cpu-clock", "task-clock" };
+	size_t i, n;
+
+	for (i = 0; i < sizeof(time_events) / sizeof(time_events[0]); i++) {
+		n = strlen(time_events[i]);
+		if (!strncmp(ev, time_events[i], n) && (!ev[n] || ev[n] == ':'))
+			return true;
+	}
+	return false;
+}
+
 int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
-			  folded_line_fn fn, void *ctx)
+			  folded_line_fn fn, void *ctx, struct perf_script_info *info)
 {
 	struct collapse c = { .o = opts, .name = name, .names = STRBUF_INIT, .joined = STRBUF_INIT };
 	size_t i, n = 0;
@@ -724,6 +740,13 @@ int perf_script__collapse(FILE *in, const char *name, const struct perf_script_o
 	err = lines__read(in, perf_line, &c);
 	if (!err && c.unrecognized > 10)
 		pr_warn("%s: %zu unrecognized lines in all", name, c.unrecognized);
+	if (info) {
+		*info = (struct perf_script_info){
+			.unit = !c.weighted ? PERF_SCRIPT_SAMPLES :
+				is_time_event(c.event) ? PERF_SCRIPT_NS : PERF_SCRIPT_EVENTS,
+		};
+		snprintf(info->event, sizeof(info->event), "%s", c.event);
+	}
 	if (!err && c.unrecognized && !c.recognized) {
 		pr_warn("'%s' is not perf script output: none of its lines is a sample header or a frame",
 			name);

@@ -137,8 +137,17 @@ struct perf_script_opts {
  * or -EBADMSG (reported) when there were lines but not one was a sample
  * header or a frame: the input is no perf script output.
  */
+struct perf_script_info {
+	enum {
+		PERF_SCRIPT_SAMPLES,	/* the weights count samples */
+		PERF_SCRIPT_NS,		/* periods of a time event (cpu-clock, task-clock): ns */
+		PERF_SCRIPT_EVENTS,	/* periods of another event: cycles, instructions... */
+	} unit;
+	char event[256];	/* the event of the samples kept, "" when none */
+};
+/* @info (unless NULL) says what the weights are once the input is read. */
 int perf_script__collapse(FILE *in, const char *name, const struct perf_script_opts *opts,
-			  folded_line_fn fn, void *ctx);
+			  folded_line_fn fn, void *ctx, struct perf_script_info *info);
 
 /* ---- export ---- */
 

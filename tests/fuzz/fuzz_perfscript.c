@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = mode & 64 ? fuzz_file(data + 1, size - 1) : fuzz_stream(data + 1, size - 1);
 	s.agg = stack_agg__new();
 	FUZZ_CHECK(f && s.agg);
-	perf_script__collapse(f, "fuzz", &o, on_stack, &s);
+	perf_script__collapse(f, "fuzz", &o, on_stack, &s, NULL);
 	fclose(f);
 	strbuf__release(&s.prev);
 	stack_agg__free(s.agg);
