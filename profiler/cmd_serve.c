@@ -966,7 +966,7 @@ int cmd_serve(int argc, char **argv)
 		OPT_STRING(0, "listen", &listen, "ADDR:PORT",
 			   "where to listen (default 127.0.0.1:8080; port 0 picks a free one)"),
 		OPT_STRING(0, "auth-token", &token_file, "FILE",
-			   "require the token in FILE (16 characters or more) with every request"),
+			   "require the token in FILE (16 characters or more) with every /api/ request"),
 		OPT_LONG(0, "threads", &threads, "N", "thread count", 1, 64,
 			 "requests answered at once (default 4)"),
 		OPT_LONG(0, "idle-timeout", &idle, "S", "idle timeout", 1, 3600,

@@ -599,6 +599,75 @@ static void test_bad_requests(void **state)
 	expect("GET", "/", NULL, 0, 200, NULL);
 }
 
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A store of two imported runs: host db1 (svc;main;one 10), host db2 (svc;main;two 30). */
+static void hosts_store(const char *path)
+{
+	static const char *const host[] = { "db1", "db2" };
+	static const char *const stacks[] = { "svc;main;one 10\n", "svc;main;two 30\n" };
+	char in[4200];
+	char *out;
+	int i, st;
+
+	if (!access(path, R_OK))
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(in, sizeof(in), "%s/%s.folded", tmpdir, host[i]);
+		put_file(in, stacks[i]);
+		out = cli(&st, "import", "folded", in, "--store", "--db", path, "--host", host[i],
+			  "--time", i ? "-1h" : "-2h", NULL);
+		assert_int_equal(st, 0);
+		free(out);
+	}
+}
+
+/*
+ * --auth-token: /api/ wants the token (a Bearer header or token=), the page,
+ * its script and style sheet do not (they hold no data, and a page opened as
+ * /?token=T loads them without it); in Chromium that page works end to end
+ * (tests/browser/serve_token.mjs).
+ */
+static void test_auth_token(void **state)
+{
+	static const char token[] = "s3cret-t0ken-0123456789";
+	char path[4200], tokf[4200], opt[4300], url[128], hdr[128];
+	int saved = port;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
+	hosts_store(path);
+	snprintf(tokf, sizeof(tokf), "%s/token", tmpdir);
+	put_file(tokf, token);
+	snprintf(opt, sizeof(opt), "--auth-token=%s", tokf);
+	port = start_server_opt(path, opt, NULL, &srv);
+	expect("GET", "/", NULL, 0, 200, NULL);
+	expect("GET", "/app.js", NULL, 0, 200, NULL);
+	expect("GET", "/app.css", NULL, 0, 200, NULL);
+	expect("GET", "/?token=wrong", NULL, 0, 200, NULL);
+	expect("GET", "/nothing", NULL, 0, 404, NULL);
+	expect("GET", "/api/runs", NULL, 0, 401, NULL);
+	expect("GET", "/api/folded?token=wrong", NULL, 0, 401, NULL);
+	expect("GET", "/api/folded", "Authorization: Bearer wrong\r\n", 0, 401, NULL);
+	snprintf(hdr, sizeof(hdr), "/api/runs?token=%s", token);
+	expect("GET", hdr, NULL, 0, 200, NULL);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", token);
+	expect("GET", "/api/runs", hdr, 0, 200, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ %s", port, token);
+	node("serve_token.mjs", url);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
 /*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
@@ -861,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_json_endpoints),
 		cmocka_unit_test(test_diff_equals_cli),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_auth_token),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
@@ -868,5 +938,7 @@ int main(void)
 		cmocka_unit_test(test_waiting_requests_answered),
 	};
 
+	if (getenv("TEST_FILTER"))	/* one test: TEST_FILTER=test_auth_token */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests_name("e2e_serve", tests, group_setup, group_teardown);
 }

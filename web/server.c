@@ -365,8 +365,12 @@ static enum MHD_Result serve(struct http_server *s, struct MHD_Connection *c,
 	const struct http_asset *a;
 	enum MHD_Result ret;
 
-	if (!strncmp(url, "/api/", 5))
+	if (!strncmp(url, "/api/", 5)) {
+		if (!authorized(s, c))
+			return send_error(c, method, 401, "give the token: Authorization: Bearer TOKEN");
 		return queue_job(s, c, rs, url, method);
+	}
+	/* the page, its script and style are built in and hold no data: no token */
 	a = find_asset(s, url);
 	if (!a)
 		return send_error(c, method, 404, "no such page");
@@ -427,8 +431,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_error(c, method, 405, "only GET and HEAD");
 	if (rs->body)
 		return send_error(c, method, 413, "a GET takes no body");
-	if (!authorized(s, c))
-		return send_error(c, method, 401, "give the token: Authorization: Bearer TOKEN");
 	return serve(s, c, rs, url, method);
 }
 

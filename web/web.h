@@ -403,8 +403,8 @@ struct http_server_opts {
 	const struct sockaddr *addr;	/* where to listen; port 0: any free one */
 	unsigned int threads;		/* worker threads answering /api/ requests; 0: 4 */
 	unsigned int idle_timeout;	/* seconds a client may be silent; 0: 60 */
-	const char *auth_token;		/* NULL: none; else required as a Bearer token
-					 * or a token= parameter */
+	const char *auth_token;		/* NULL: none; else /api/ requires it as a Bearer
+					 * token or a token= parameter (assets do not) */
 	const struct http_asset *assets;
 	size_t nr_assets;
 	http_handler_fn handler;
