@@ -669,6 +669,43 @@ static void test_auth_token(void **state)
 }
 
 /*
+ * A parameter's name or value that is not UTF-8 still gets a JSON error
+ * body, the bytes that are not UTF-8 as U+FFFD: JSON strings are UTF-8.
+ */
+static void test_errors_not_utf8(void **state)
+{
+	static const struct {
+		const char *path, *param, *text;
+	} cases[] = {
+		{ "/api/top?run=%ff", "run", "invalid run '\\uFFFD'" },
+		{ "/api/top?%ff=%fe", "\\uFFFD", "unknown parameter '\\uFFFD'" },
+		{ "/api/top?limit=a%c3", "limit", "invalid limit 'a\\uFFFD'" },
+		{ "/api/diff?new.%c3%28=1", "new.\\uFFFD(", NULL },
+		{ "/api/flamegraph.svg?width=%e2%82", "width", "'\\uFFFD\\uFFFD'" },
+	};
+	char path[4200];
+	struct reply r;
+	size_t i;
+	int saved = port;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
+	hosts_store(path);
+	port = start_server(path, &srv);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		expect("GET", cases[i].path, NULL, 0, 400, cases[i].param);
+		get(cases[i].path, &r);
+		if (cases[i].text && !strstr(r.body, cases[i].text))
+			fail_msg("%s: no %s in %s", cases[i].path, cases[i].text, r.body);
+		reply_free(&r);
+	}
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
  * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
@@ -931,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_diff_equals_cli),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_auth_token),
+		cmocka_unit_test(test_errors_not_utf8),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),

@@ -1606,6 +1606,53 @@ static void test_error_response(void **state)
 	strbuf__release(&r.body);
 }
 
+/*
+ * Bytes that are not UTF-8 in the parameter or the message (a request's
+ * %ff, a message cut inside a character) still give JSON: U+FFFD for each.
+ */
+static void test_error_response_not_utf8(void **state)
+{
+	static const struct {
+		const char *param, *value;
+		const char *want_param, *want_error;
+	} cases[] = {
+		{ "run", "\xff", "run", "bad '\xef\xbf\xbd'" },
+		{ "\xff", "\xfe", "\xef\xbf\xbd", "bad '\xef\xbf\xbd'" },
+		{ "new.\xc3(", "a\xe2\x82", "new.\xef\xbf\xbd(", "bad 'a\xef\xbf\xbd\xef\xbf\xbd'" },
+		{ "host", "\xc3\xa9t\xc3\xa9", "host", "bad '\xc3\xa9t\xc3\xa9'" },
+	};
+	struct http_response r = { .body = STRBUF_INIT };
+	char big[1024];
+	json_error_t jerr;
+	json_t *doc;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(http_response__error(&r, 400, cases[i].param, "bad '%s'",
+						      cases[i].value), 0);
+		doc = json_loads(r.body.buf, 0, &jerr);
+		if (!doc)
+			fail_msg("case %zu: invalid JSON: %s in %s", i, jerr.text, r.body.buf);
+		assert_string_equal(json_string_value(json_object_get(doc, "error")),
+				    cases[i].want_error);
+		assert_string_equal(json_string_value(json_object_get(doc, "param")),
+				    cases[i].want_param);
+		json_decref(doc);
+	}
+	/* the message is cut at 511 bytes, inside a 2-byte character */
+	memset(big, 'a', sizeof(big));
+	for (i = 0; i + 1 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(http_response__error(&r, 400, NULL, "xy%s", big), 0);
+	doc = json_loads(r.body.buf, 0, &jerr);
+	if (!doc)
+		fail_msg("invalid JSON: %s in %.80s", jerr.text, r.body.buf);
+	json_decref(doc);
+	strbuf__release(&r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1644,6 +1691,7 @@ int main(void)
 		cmocka_unit_test(test_export_huge_counts),
 		cmocka_unit_test(test_export_speedscope_time),
 		cmocka_unit_test(test_error_response),
+		cmocka_unit_test(test_error_response_not_utf8),
 	};
 
 	return cmocka_run_group_tests_name("web", tests, NULL, NULL);

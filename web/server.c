@@ -154,12 +154,22 @@ static void job__free(struct job *j)
 	free(j);
 }
 
+/* @s as a JSON string: a byte that is not UTF-8 (a request's %ff) becomes U+FFFD */
+static json_t *json_clean_string(struct strbuf *tmp, const char *s)
+{
+	strbuf__setlen(tmp, 0);
+	if (utf8_clean(tmp, s, strlen(s)))
+		return NULL;
+	return json_stringn(tmp->buf ? tmp->buf : "", tmp->len);
+}
+
 int http_response__error(struct http_response *resp, int status, const char *param,
 			 const char *fmt, ...)
 {
+	struct strbuf tmp = STRBUF_INIT;
 	char msg[512];
 	json_t *j;
-	char *txt;
+	char *txt = NULL;
 	va_list ap;
 	int err;
 
@@ -171,11 +181,15 @@ int http_response__error(struct http_response *resp, int status, const char *par
 	resp->filename = NULL;
 	resp->csp = NULL;	/* a JSON error, not the SVG a handler had begun: the strict policy */
 	strbuf__setlen(&resp->body, 0);
-	j = json_pack("{s:s%}", "error", msg, strlen(msg));
-	if (j && param)
-		json_object_set_new(j, "param", json_stringn_nocheck(param, strlen(param)));
+	j = json_object();
+	if (j && json_object_set_new(j, "error", json_clean_string(&tmp, msg)))
+		goto out;
+	if (j && param && json_object_set_new(j, "param", json_clean_string(&tmp, param)))
+		goto out;
 	txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+out:
 	json_decref(j);
+	strbuf__release(&tmp);
 	if (!txt)
 		return -ENOMEM;
 	err = strbuf__adds(&resp->body, txt) ?: strbuf__addch(&resp->body, '\n');
