@@ -63,7 +63,8 @@ extern const size_t serve_nr_assets;
 /* frames in a graph unless max_frames= says otherwise: the widest stay, zooming fetches the rest */
 #define SERVE_MAX_FRAMES 3000
 
-#define SVG_CSP "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; sandbox allow-scripts"
+/* the SVG's own script, sandboxed; allow-modals: its search asks for the term with prompt() */
+#define SVG_CSP "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; sandbox allow-scripts allow-modals"
 
 struct serve {
 	const char *db_path;

@@ -706,6 +706,32 @@ static void test_errors_not_utf8(void **state)
 }
 
 /*
+ * The standalone SVGs' search (a prompt()) works under their policy, whose
+ * sandbox allows modals and scripts, nothing else (tests/browser/serve_svg_search.mjs).
+ */
+static void test_svg_search_in_chromium(void **state)
+{
+	char path[4200], url[64];
+	struct reply r;
+	int saved = port;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
+	hosts_store(path);
+	port = start_server(path, &srv);
+	get("/api/flamegraph.svg?run=2", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "; sandbox allow-scripts allow-modals\r\n"));
+	reply_free(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	node("serve_svg_search.mjs", url);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
  * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
@@ -969,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_auth_token),
 		cmocka_unit_test(test_errors_not_utf8),
+		cmocka_unit_test(test_svg_search_in_chromium),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
