@@ -312,19 +312,14 @@ static int add_run(void *ctx, const struct store_run_info *ri)
 {
 	struct runs_ctx *c = ctx;
 	json_t *labels = json_array(), *r;
-	const char *p = ri->labels;
+	int i;
 
-	while (labels && *p) {
-		size_t n = strcspn(p, ",");
-		char *l = strndup(p, n);
-
-		if (!l || json_array_append_new(labels, json_name(l))) {
-			free(l);
+	/* one by one: ri->labels joins them with ',', which a value may hold */
+	for (i = 0; labels && i < ri->nr_labels; i++) {
+		if (json_array_append_new(labels, json_name(ri->label_list[i]))) {
 			json_decref(labels);
 			return -ENOMEM;
 		}
-		free(l);
-		p += n + !!p[n];
 	}
 	r = json_pack("{s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "id", (json_int_t)ri->id,
 		      "kind", json_name(ri->kind), "host", json_name(ri->host),

@@ -732,6 +732,63 @@ static void test_svg_search_in_chromium(void **state)
 }
 
 /*
+ * Three runs whose names are not patterns: host db1 (svc;main;one 10), host
+ * "db[1]" labelled k=a,b (two 30), host "db*" labelled k=a (three 50).
+ */
+static void names_store(const char *path)
+{
+	static const char *const host[] = { "db1", "db[1]", "db*" };
+	static const char *const label[] = { "env=x", "k=a,b", "k=a" };
+	static const char *const stacks[] = { "svc;main;one 10\n", "svc;main;two 30\n",
+					      "svc;main;three 50\n" };
+	char in[4200];
+	char *out;
+	int i, st;
+
+	if (!access(path, R_OK))
+		return;
+	for (i = 0; i < 3; i++) {
+		snprintf(in, sizeof(in), "%s/names%d.folded", tmpdir, i);
+		put_file(in, stacks[i]);
+		out = cli(&st, "import", "folded", in, "--store", "--db", path, "--host", host[i],
+			  "--label", label[i], NULL);
+		assert_int_equal(st, 0);
+		free(out);
+	}
+}
+
+/* A label's value holds a ',': /api/labels and /api/runs give it whole, label= selects it. */
+static void test_label_with_comma(void **state)
+{
+	char path[4200];
+	struct reply r;
+	int saved = port;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
+	names_store(path);
+	port = start_server(path, &srv);
+	get("/api/labels", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"labels\":[\"env=x\",\"k=a\",\"k=a,b\"]}\n");
+	reply_free(&r);
+	get("/api/runs?label=k%3Da%2Cb", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"labels\":[\"k=a,b\"]"));
+	assert_non_null(strstr(r.body, "\"id\":2,"));
+	assert_null(strstr(r.body, "\"id\":1,"));
+	assert_null(strstr(r.body, "\"id\":3,"));
+	reply_free(&r);
+	get("/api/folded?label=k%3Da%2Cb", &r);
+	assert_string_equal(r.body, "svc;main;two 30\n");
+	reply_free(&r);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
  * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
@@ -996,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_auth_token),
 		cmocka_unit_test(test_errors_not_utf8),
 		cmocka_unit_test(test_svg_search_in_chromium),
+		cmocka_unit_test(test_label_with_comma),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
