@@ -789,6 +789,35 @@ static void test_label_with_comma(void **state)
 }
 
 /*
+ * host= is a glob; names picked from the page's filters select only
+ * themselves (tests/browser/serve_names.mjs). The API's quoting: a set of
+ * one character, as SQLite's GLOB has no escape character.
+ */
+static void test_names_not_patterns(void **state)
+{
+	char path[4200], url[64];
+	struct reply r;
+	int saved = port;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
+	names_store(path);
+	port = start_server(path, &srv);
+	get("/api/folded?host=db%5B%5B%5D1%5D", &r);
+	assert_string_equal(r.body, "svc;main;two 30\n");
+	reply_free(&r);
+	get("/api/folded?host=db%5B*%5D", &r);
+	assert_string_equal(r.body, "svc;main;three 50\n");
+	reply_free(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	node("serve_names.mjs", url);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
  * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
@@ -1054,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_errors_not_utf8),
 		cmocka_unit_test(test_svg_search_in_chromium),
 		cmocka_unit_test(test_label_with_comma),
+		cmocka_unit_test(test_names_not_patterns),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),

@@ -47,9 +47,21 @@ function comparing() {
 // "host=a, build_id=3f2a" for what NEW changes, from BASE's values
 function describeCompare() {
 	const side = (pre) => NEW.filter((k) => state.get("new." + k)).map((k) => k + "=" +
-		(k === "since" || k === "until" ? fmtWhen(state.get(pre + k)) : (state.get(pre + k) || "any")));
+		(k === "since" || k === "until" ? fmtWhen(state.get(pre + k)) :
+		 k === "host" && state.get(pre + k) ? globUnquote(state.get(pre + k)) :
+		 (state.get(pre + k) || "any")));
 	$("cmp-desc").textContent = comparing() ?
 		"base " + side("").join(", ") + "  vs  new " + side("new.").join(", ") : "";
+}
+
+// @s as a host= pattern (SQLite's GLOB) that matches @s alone: each of * ? [ as a set of one
+function globQuote(s) {
+	return s.replace(/[*?[]/g, "[$&]");
+}
+
+// what globQuote() made, back to the name, for people to read
+function globUnquote(s) {
+	return s.replace(/\[([*?[])\]/g, "$1");
 }
 
 function fmtWhen(v) {
@@ -116,8 +128,10 @@ async function loadFilters() {
 	const runVals = runs.runs.map((r) => ({ value: String(r.id), r })).reverse();
 	fillSelect($("f-run"), runVals, state.get("run"), (v) => runLabel(v.r));
 	fillSelect($("f-newrun"), runVals, state.get("new.run"), (v) => runLabel(v.r));
-	fillSelect($("f-host"), hosts.hosts, state.get("host"));
-	fillSelect($("f-newhost"), hosts.hosts, state.get("new.host"));
+	// host= is a glob: a host picked from the list is sent quoted, matching only itself
+	const hostVals = hosts.hosts.map((h) => ({ value: globQuote(h), h }));
+	fillSelect($("f-host"), hostVals, state.get("host"), (v) => v.h);
+	fillSelect($("f-newhost"), hostVals, state.get("new.host"), (v) => v.h);
 	// one entry per executable: its build id and the process names it ran as
 	const byId = new Map();
 	for (const b of builds.builds) {
