@@ -818,6 +818,53 @@ static void test_names_not_patterns(void **state)
 }
 
 /*
+ * Many query parameters get a prompt answer: 400 for an unknown one while
+ * the query is under 16 KB, 413 over it, up to 32 KB of bare '&'.
+ * libmicrohttpd's pool holds a record per parameter; out of it, it sends
+ * nothing and the client waits for the idle timeout (here 5 s: a failure
+ * is an empty reply).
+ */
+static double now_s(void);
+
+static void test_many_parameters(void **state)
+{
+	static const struct {
+		const char *item;
+		int times, status;
+	} cases[] = {
+		{ "a=1&", 2000, 400 }, { "a&", 4000, 400 }, { "&", 8000, 400 },
+		{ "a=1&", 8000, 413 }, { "&", 16000, 413 }, { "&", 30000, 413 },
+	};
+	char path[4200], *q = malloc(64 * 1024);
+	int saved = port, i, k;
+	size_t len;
+	double t0;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
+	hosts_store(path);
+	port = start_server_opt(path, "--idle-timeout=5", NULL, &srv);
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		len = strlen(cases[i].item);
+		memcpy(q, "/api/runs?", 10);
+		for (k = 0; k < cases[i].times; k++)
+			memcpy(q + 10 + k * len, cases[i].item, len);
+		q[10 + cases[i].times * len] = '\0';
+		t0 = now_s();
+		expect("GET", q, NULL, 0, cases[i].status, NULL);
+		if (now_s() - t0 > 2)
+			fail_msg("%d x '%s': answered after %.1f s", cases[i].times, cases[i].item,
+				 now_s() - t0);
+	}
+	free(q);
+	expect("GET", "/api/runs", NULL, 0, 200, NULL);
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * The page in headless Chromium (tests/browser/serve.mjs): timeline range in
  * the URL, process filter, zoom, search, table, comparison of the two runs;
  * no console error. SERVE_SCREENSHOT=FILE.png keeps a picture of it.
@@ -1084,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_svg_search_in_chromium),
 		cmocka_unit_test(test_label_with_comma),
 		cmocka_unit_test(test_names_not_patterns),
+		cmocka_unit_test(test_many_parameters),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),

@@ -31,6 +31,14 @@
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_QUERY (16 * 1024)
 #define HTTP_MAX_CONNECTIONS 512u
+/*
+ * libmicrohttpd's memory per connection: the request line, then a record of
+ * about 64 bytes per query parameter. A query of HTTP_MAX_QUERY bytes, each
+ * parameter one '&', needs about 1 MB; with less, MHD runs out while parsing
+ * and (0.9.75) never sends the 431 it means to, the client waiting for the
+ * idle timeout. The pages are mapped as they are used.
+ */
+#define HTTP_POOL (2048 * 1024)
 
 static const char PAGE_CSP[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -526,7 +534,7 @@ struct http_server *http_server__start(const struct http_server_opts *o, char *m
 	errno = 0;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, o->addr,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL,
 				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT,
 				(unsigned int)(o->idle_timeout ? o->idle_timeout : 60),
