@@ -630,6 +630,26 @@ static void hosts_store(const char *path)
 }
 
 /*
+ * A server of one test's own on @store (options as start_server_opt()):
+ * the requests go to it until own_server_stop(); returns the port to go
+ * back to.
+ */
+static int own_server(const char *store, const char *opt1, const char *opt2, pid_t *srv)
+{
+	int saved = port;
+
+	port = start_server_opt(store, opt1, opt2, srv);
+	return saved;
+}
+
+static void own_server_stop(pid_t srv, int saved)
+{
+	kill(srv, SIGTERM);
+	assert_int_equal(wait_exit(srv), 0);
+	port = saved;
+}
+
+/*
  * --auth-token: /api/ wants the token (a Bearer header or token=), the page,
  * its script and style sheet do not (they hold no data, and a page opened as
  * /?token=T loads them without it); in Chromium that page works end to end
@@ -639,7 +659,7 @@ static void test_auth_token(void **state)
 {
 	static const char token[] = "s3cret-t0ken-0123456789";
 	char path[4200], tokf[4200], opt[4300], url[128], hdr[128];
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
@@ -648,7 +668,7 @@ static void test_auth_token(void **state)
 	snprintf(tokf, sizeof(tokf), "%s/token", tmpdir);
 	put_file(tokf, token);
 	snprintf(opt, sizeof(opt), "--auth-token=%s", tokf);
-	port = start_server_opt(path, opt, NULL, &srv);
+	saved = own_server(path, opt, NULL, &srv);
 	expect("GET", "/", NULL, 0, 200, NULL);
 	expect("GET", "/app.js", NULL, 0, 200, NULL);
 	expect("GET", "/app.css", NULL, 0, 200, NULL);
@@ -663,9 +683,7 @@ static void test_auth_token(void **state)
 	expect("GET", "/api/runs", hdr, 0, 200, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ %s", port, token);
 	node("serve_token.mjs", url);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -686,13 +704,13 @@ static void test_errors_not_utf8(void **state)
 	char path[4200];
 	struct reply r;
 	size_t i;
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
 	hosts_store(path);
-	port = start_server(path, &srv);
+	saved = own_server(path, NULL, NULL, &srv);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect("GET", cases[i].path, NULL, 0, 400, cases[i].param);
 		get(cases[i].path, &r);
@@ -700,9 +718,7 @@ static void test_errors_not_utf8(void **state)
 			fail_msg("%s: no %s in %s", cases[i].path, cases[i].text, r.body);
 		reply_free(&r);
 	}
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -713,22 +729,20 @@ static void test_svg_search_in_chromium(void **state)
 {
 	char path[4200], url[64];
 	struct reply r;
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
 	hosts_store(path);
-	port = start_server(path, &srv);
+	saved = own_server(path, NULL, NULL, &srv);
 	get("/api/flamegraph.svg?run=2", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.headers, "; sandbox allow-scripts allow-modals\r\n"));
 	reply_free(&r);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	node("serve_svg_search.mjs", url);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -762,13 +776,13 @@ static void test_label_with_comma(void **state)
 {
 	char path[4200];
 	struct reply r;
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
 	names_store(path);
-	port = start_server(path, &srv);
+	saved = own_server(path, NULL, NULL, &srv);
 	get("/api/labels", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"labels\":[\"env=x\",\"k=a\",\"k=a,b\"]}\n");
@@ -783,9 +797,7 @@ static void test_label_with_comma(void **state)
 	get("/api/folded?label=k%3Da%2Cb", &r);
 	assert_string_equal(r.body, "svc;main;two 30\n");
 	reply_free(&r);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -797,13 +809,13 @@ static void test_names_not_patterns(void **state)
 {
 	char path[4200], url[64];
 	struct reply r;
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
 	names_store(path);
-	port = start_server(path, &srv);
+	saved = own_server(path, NULL, NULL, &srv);
 	get("/api/folded?host=db%5B%5B%5D1%5D", &r);
 	assert_string_equal(r.body, "svc;main;two 30\n");
 	reply_free(&r);
@@ -812,9 +824,7 @@ static void test_names_not_patterns(void **state)
 	reply_free(&r);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	node("serve_names.mjs", url);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -836,7 +846,7 @@ static void test_many_parameters(void **state)
 		{ "a=1&", 8000, 413 }, { "&", 16000, 413 }, { "&", 30000, 413 },
 	};
 	char path[4200], *q = malloc(64 * 1024);
-	int saved = port, i, k;
+	int saved, i, k;
 	size_t len;
 	double t0;
 	pid_t srv;
@@ -844,7 +854,7 @@ static void test_many_parameters(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
 	hosts_store(path);
-	port = start_server_opt(path, "--idle-timeout=5", NULL, &srv);
+	saved = own_server(path, "--idle-timeout=5", NULL, &srv);
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
 		len = strlen(cases[i].item);
 		memcpy(q, "/api/runs?", 10);
@@ -859,9 +869,7 @@ static void test_many_parameters(void **state)
 	}
 	free(q);
 	expect("GET", "/api/runs", NULL, 0, 200, NULL);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -1020,14 +1028,14 @@ static void test_zoom_detail_in_chromium(void **state)
 {
 	char path[4200], url[64];
 	struct reply r;
-	int saved = port;
+	int saved;
 	pid_t srv;
 
 	(void)state;
 	REQUIRE_BPF();
 	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
 	large_store(path);
-	port = start_server(path, &srv);
+	saved = own_server(path, NULL, NULL, &srv);
 	get("/api/flamegraph.svg?run=1&focus=app%3Bmain%3Bapp%3A%3Amodule_07%3A%3Adispatch", &r);
 	assert_int_equal(r.status, 200);
 	/* the chain to the frame (all, app, main), then it with all of its samples */
@@ -1071,9 +1079,7 @@ static void test_zoom_detail_in_chromium(void **state)
 	/* and the page draws it in under 1 s, zoom and search under 200 ms */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ 1 0", port);
 	node("serve_timing.mjs", url);
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 /*
@@ -1094,7 +1100,7 @@ static void test_waiting_requests_answered(void **state)
 	REQUIRE_BPF();
 	snprintf(path, sizeof(path), "%s/100k.db", tmpdir);
 	large_store(path);
-	port = start_server_opt(path, "--threads=1", "--idle-timeout=1", &srv);
+	saved = own_server(path, "--threads=1", "--idle-timeout=1", &srv);
 	for (round = 0; round < 5 && slowest <= 1.5; round++) {
 		for (i = 0; i < 4; i++) {
 			w[i] = (struct worker){ .i = i, .path = "/api/top?limit=5" };
@@ -1114,9 +1120,7 @@ static void test_waiting_requests_answered(void **state)
 		      answered, slowest);
 	if (slowest <= 1.5)
 		fail_msg("no request waited over 1.5 s: this test tested nothing");
-	kill(srv, SIGTERM);
-	assert_int_equal(wait_exit(srv), 0);
-	port = saved;
+	own_server_stop(srv, saved);
 }
 
 int main(void)
