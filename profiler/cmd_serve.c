@@ -264,23 +264,20 @@ static int load_agg(struct api *a, struct selector *s, struct stack_agg **out)
 
 /* ---- JSON ---- */
 
-/* A name as a JSON string; bytes that are not UTF-8 become '?'. */
+/*
+ * A name as a JSON string; bytes that are not UTF-8 become U+FFFD, as in the
+ * SVG, so a name the page sends back (focus=) is the one the graph shows.
+ */
 static json_t *json_name(const char *s)
 {
+	struct strbuf clean = STRBUF_INIT;
 	json_t *j = json_string(s);
-	char *copy;
-	size_t i;
 
 	if (j)
 		return j;
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (i = 0; copy[i]; i++)
-		if ((unsigned char)copy[i] >= 0x80)
-			copy[i] = '?';
-	j = json_string(copy);
-	free(copy);
+	if (!utf8_clean(&clean, s, strlen(s)))
+		j = json_stringn(clean.buf ? clean.buf : "", clean.len);
+	strbuf__release(&clean);
 	return j;
 }
 
@@ -619,6 +616,7 @@ static int focus_agg(const struct stack_agg *in, const char *path, bool reverse,
 	struct stack_agg *agg = stack_agg__new();
 	size_t plen = strlen(path), i, len;
 	char *want = malloc(plen + 1);
+	struct strbuf clean = STRBUF_INIT;
 	const char *stack;
 	double count;
 	int err = agg && want ? 0 : -ENOMEM;
@@ -628,16 +626,28 @@ static int focus_agg(const struct stack_agg *in, const char *path, bool reverse,
 	else if (!err)
 		memcpy(want, path, plen + 1);
 	for (i = 0; !err && stack_agg__get(in, i, &stack, &count); i++) {
+		const char *raw = stack;
+
 		len = strlen(stack);
+		/* the page names frames as the graph drew them: bytes not UTF-8 as U+FFFD */
+		if (!utf8_is_valid(stack, len)) {
+			strbuf__setlen(&clean, 0);
+			err = utf8_clean(&clean, stack, len);
+			if (err)
+				break;
+			stack = clean.buf;
+			len = clean.len;
+		}
 		if (len < plen)
 			continue;
 		if (reverse ? memcmp(stack + len - plen, want, plen) ||
 			      (len > plen && stack[len - plen - 1] != ';')
 			    : memcmp(stack, want, plen) || (len > plen && stack[plen] != ';'))
 			continue;
-		err = stack_agg__add(agg, stack, len, count);
+		err = stack_agg__add(agg, raw, strlen(raw), count);
 	}
 	free(want);
+	strbuf__release(&clean);
 	if (err) {
 		stack_agg__free(agg);
 		return err;

@@ -828,6 +828,40 @@ static void test_names_not_patterns(void **state)
 }
 
 /*
+ * A name that is not UTF-8 (bytes from an arbitrary binary): the SVG and the
+ * JSON both show U+FFFD for its bad bytes, and focus= with the name as
+ * shown (what the page sends back on a click) finds its stacks.
+ */
+static void test_focus_on_name_not_utf8(void **state)
+{
+	char path[4200], in[4200], *out;
+	struct reply r;
+	int saved, st;
+	pid_t srv;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/notutf8.db", tmpdir);
+	snprintf(in, sizeof(in), "%s/notutf8.folded", tmpdir);
+	put_file(in, "bad\xffproc;main;fn\xff\xfe;leaf 10\nbad\xffproc;main;other 4\nok;x 5\n");
+	out = cli(&st, "import", "folded", in, "--store", "--db", path, NULL);
+	assert_int_equal(st, 0);
+	free(out);
+	saved = own_server(path, NULL, NULL, &srv);
+	get("/api/top?limit=10", &r);
+	assert_int_equal(r.status, 200);
+	if (!strstr(r.body, "\"name\":\"fn\\uFFFD\\uFFFD\""))
+		fail_msg("no fn<U+FFFD><U+FFFD> in %s", r.body);
+	reply_free(&r);
+	get("/api/flamegraph.svg?focus=bad%EF%BF%BDproc%3Bmain%3Bfn%EF%BF%BD%EF%BF%BD", &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, "No samples"));
+	assert_non_null(strstr(r.body, "data-n=\"leaf\""));
+	assert_null(strstr(r.body, "data-n=\"other\""));
+	reply_free(&r);
+	own_server_stop(srv, saved);
+}
+
+/*
  * Many query parameters get a prompt answer: 400 for an unknown one while
  * the query is under 16 KB, 413 over it, up to 32 KB of bare '&'.
  * libmicrohttpd's pool holds a record per parameter; out of it, it sends
@@ -1136,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_label_with_comma),
 		cmocka_unit_test(test_names_not_patterns),
 		cmocka_unit_test(test_many_parameters),
+		cmocka_unit_test(test_focus_on_name_not_utf8),
 		cmocka_unit_test(test_page_in_chromium),
 		cmocka_unit_test(test_postgres_store),
 		cmocka_unit_test(test_concurrent_with_agent),
