@@ -689,6 +689,7 @@ static void test_auth_token(void **state)
 /*
  * A parameter's name or value that is not UTF-8 still gets a JSON error
  * body, the bytes that are not UTF-8 as U+FFFD: JSON strings are UTF-8.
+ * One holding a NUL byte is refused.
  */
 static void test_errors_not_utf8(void **state)
 {
@@ -700,6 +701,10 @@ static void test_errors_not_utf8(void **state)
 		{ "/api/top?limit=a%c3", "limit", "invalid limit 'a\\uFFFD'" },
 		{ "/api/diff?new.%c3%28=1", "new.\\uFFFD(", NULL },
 		{ "/api/flamegraph.svg?width=%e2%82", "width", "'\\uFFFD\\uFFFD'" },
+		/* a NUL would cut the value short: run=1%00x is not run 1 */
+		{ "/api/top?run=1%00x", NULL, "NUL byte" },
+		{ "/api/top?comm=a%00b", NULL, "NUL byte" },
+		{ "/api/runs?x%00y=1", NULL, "NUL byte" },
 	};
 	char path[4200];
 	struct reply r;

@@ -251,6 +251,18 @@ static enum MHD_Result send_error(struct MHD_Connection *c, const char *method, 
 	return ret;
 }
 
+/* Sets *cls when a parameter's name or value holds a NUL byte (%00). */
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		*(bool *)cls = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				 const char *value)
 {
@@ -350,8 +362,14 @@ static void *worker(void *arg)
 static enum MHD_Result queue_job(struct http_server *s, struct MHD_Connection *c,
 				 struct req_state *rs, const char *url, const char *method)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j;
+	bool nul = false;
 
+	/* a NUL would cut the text short: run=1%00x read as run=1 */
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_nul, &nul);
+	if (nul)
+		return send_error(c, method, 400, "a query parameter holds a NUL byte (%00)");
+	j = calloc(1, sizeof(*j));
 	if (!j)
 		return MHD_NO;
 	j->c = c;
