@@ -148,7 +148,8 @@ static void test_folded_flamegraph_pl_rules(void **state)
 		"a;x ;y 1\n"
 		"a;x  2\n"
 		"big 1000000000000000\n"
-		"huge 1e20\n";
+		"huge 1e20\n"
+		"tab;sep\t7\n";
 	size_t bad;
 	struct stack_agg *agg = agg_from(in, &bad);
 	char *out, num[FOLDED_COUNT_MAX];
@@ -157,7 +158,7 @@ static void test_folded_flamegraph_pl_rules(void **state)
 	assert_int_equal(bad, 0);
 	out = folded_of(agg);
 	assert_string_equal(out, "a;x  2\na;x ;y 1\nbig 1000000000000000\n"
-				 "huge 100000000000000000000\nmain;foo 15\n");
+				 "huge 100000000000000000000\nmain;foo 15\ntab;sep 7\n");
 	free(out);
 	folded__format_count(num, sizeof(num), 1.5);
 	assert_string_equal(num, "1.5");

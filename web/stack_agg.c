@@ -401,17 +401,19 @@ int folded__add_frame(struct strbuf *sb, const char *name, const char *suffix)
 
 /*
  * The count of a folded line, as flamegraph.pl reads it
- * (/^(.*)\s+?(\d+(?:\.\d*)?)$/): after the line's last space, which is the
- * one separator; spaces before it belong to the last frame. @line is not
+ * (/^(.*)\s+?(\d+(?:\.\d*)?)$/): after the line's last space or tab, which
+ * is the one separator; spaces before it belong to the last frame. @line is not
  * written to: it may be a file mapping that other threads count lines in.
  */
 bool folded__parse_line(const char *line, size_t len, size_t *stack_len, double *count,
 			const char **why)
 {
-	const char *sp = memrchr(line, ' ', len), *num;
+	const char *sp = memrchr(line, ' ', len), *tab = memrchr(line, '\t', len), *num;
 	char buf[128], *end;
 	size_t numlen, i;
 
+	if (tab && (!sp || tab > sp))
+		sp = tab;	/* \s: a tab separates as well */
 	if (!sp) {
 		*why = "no count after the stack";
 		return false;
