@@ -49,6 +49,7 @@ churn_loop() {
 		return v[0];
 	}
 	EOF
-	(cd "$1" && while :; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
+	# (ends once its directory is gone, rather than spinning on a failing gcc)
+	(cd "$1" && while [ -f tiny.c ]; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
 		>/dev/null 2>&1 &
 }
