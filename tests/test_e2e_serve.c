@@ -689,7 +689,7 @@ static void test_auth_token(void **state)
 /*
  * A parameter's name or value that is not UTF-8 still gets a JSON error
  * body, the bytes that are not UTF-8 as U+FFFD: JSON strings are UTF-8.
- * One holding a NUL byte is refused.
+ * One holding a NUL byte is refused. HEAD gets what GET does but the body.
  */
 static void test_errors_not_utf8(void **state)
 {
@@ -702,12 +702,13 @@ static void test_errors_not_utf8(void **state)
 		{ "/api/diff?new.%c3%28=1", "new.\\uFFFD(", NULL },
 		{ "/api/flamegraph.svg?width=%e2%82", "width", "'\\uFFFD\\uFFFD'" },
 		/* a NUL would cut the value short: run=1%00x is not run 1 */
-		{ "/api/top?run=1%00x", NULL, "NUL byte" },
-		{ "/api/top?comm=a%00b", NULL, "NUL byte" },
-		{ "/api/runs?x%00y=1", NULL, "NUL byte" },
+		{ "/api/top?run=1%00x", "run", "NUL byte" },
+		{ "/api/top?comm=a%00b", "comm", "NUL byte" },
+		{ "/api/runs?x%00y=1", "x", "NUL byte" },
+		{ "/api/runs?%00=1", "", "NUL byte" },
 	};
-	char path[4200];
-	struct reply r;
+	char path[4200], want[64];
+	struct reply r, h;
 	size_t i;
 	int saved;
 	pid_t srv;
@@ -723,6 +724,16 @@ static void test_errors_not_utf8(void **state)
 			fail_msg("%s: no %s in %s", cases[i].path, cases[i].text, r.body);
 		reply_free(&r);
 	}
+	/* HEAD: the headers of a GET, its length included, and no body */
+	get("/api/runs", &r);
+	assert_int_equal(http("HEAD", "/api/runs", NULL, NULL, 0, &h), 0);
+	assert_int_equal(h.status, 200);
+	assert_int_equal(h.len, 0);
+	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", r.len);
+	if (!strstr(h.headers, want))
+		fail_msg("HEAD: no '%s' in %s", want, h.headers);
+	reply_free(&r);
+	reply_free(&h);
 	own_server_stop(srv, saved);
 }
 

@@ -211,10 +211,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const char *metho
 	struct MHD_Response *m;
 	enum MHD_Result ret;
 	struct strbuf disp = STRBUF_INIT;
-	bool head = !strcmp(method, "HEAD");
 
-	m = MHD_create_response_from_buffer(head ? 0 : r->body.len,
-					    head ? NULL : r->body.buf, MHD_RESPMEM_MUST_COPY);
+	/* HEAD: libmicrohttpd sends the headers a GET would get, Content-Length too, no body */
+	(void)method;
+	m = MHD_create_response_from_buffer(r->body.len, r->body.buf, MHD_RESPMEM_MUST_COPY);
 	if (!m)
 		return MHD_NO;
 	MHD_add_response_header(m, "Content-Type", r->type ? r->type : "text/plain; charset=utf-8");
@@ -251,13 +251,21 @@ static enum MHD_Result send_error(struct MHD_Connection *c, const char *method, 
 	return ret;
 }
 
-/* Sets *cls when a parameter's name or value holds a NUL byte (%00). */
+struct nul_arg {
+	bool found;
+	char name[64];	/* as far as its NUL, if the NUL is in the name */
+};
+
+/* The first parameter whose name or value holds a NUL byte (%00), into *cls. */
 static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
 				size_t key_size, const char *value, size_t value_size)
 {
+	struct nul_arg *a = cls;
+
 	(void)kind;
 	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
-		*(bool *)cls = true;
+		a->found = true;
+		snprintf(a->name, sizeof(a->name), "%s", key);
 		return MHD_NO;
 	}
 	return MHD_YES;
@@ -362,13 +370,20 @@ static void *worker(void *arg)
 static enum MHD_Result queue_job(struct http_server *s, struct MHD_Connection *c,
 				 struct req_state *rs, const char *url, const char *method)
 {
+	struct http_response r = { .body = STRBUF_INIT };
+	struct nul_arg nul = { 0 };
+	enum MHD_Result ret;
 	struct job *j;
-	bool nul = false;
 
 	/* a NUL would cut the text short: run=1%00x read as run=1 */
 	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_nul, &nul);
-	if (nul)
-		return send_error(c, method, 400, "a query parameter holds a NUL byte (%00)");
+	if (nul.found && !http_response__error(&r, 400, nul.name, "'%s' holds a NUL byte (%%00)",
+					       nul.name)) {
+		ret = send_response(c, method, &r);
+		strbuf__release(&r.body);
+		return ret;
+	}
+	strbuf__release(&r.body);
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return MHD_NO;
