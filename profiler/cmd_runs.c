@@ -7,7 +7,9 @@
 
 #include "cmds.h"
 #include "selector.h"
+#include "web/web.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 const struct command_def runs_cmd = {
 	.name = "runs",
@@ -30,6 +32,7 @@ struct runs_ctx {
 	int nr;
 	struct host_report hosts[256];
 	int nr_hosts;
+	struct strbuf esc;	/* term_escape()'s */
 };
 
 static void note_host(struct runs_ctx *c, const struct store_run_info *r)
@@ -51,7 +54,7 @@ static void note_host(struct runs_ctx *c, const struct store_run_info *r)
 		c->hosts[i].last_ms = r->last_report_ms;
 }
 
-static void print_hosts(const struct runs_ctx *c)
+static void print_hosts(struct runs_ctx *c)
 {
 	char when[32];
 	int i;
@@ -60,7 +63,9 @@ static void print_hosts(const struct runs_ctx *c)
 		return;
 	printf("\n%-16s  %-19s  %5s\n", "HOST", "LAST REPORT", "RUNS");
 	for (i = 0; i < c->nr_hosts; i++)
-		printf("%-16s  %-19s  %5d\n", c->hosts[i].name,
+		printf("%-16s  %-19s  %5d\n",
+		       term_escape(&c->esc, c->hosts[i].name,
+				   strlen(c->hosts[i].name)),
 		       format_time(c->hosts[i].last_ms / 1000, when, sizeof(when)), c->hosts[i].runs);
 }
 
@@ -77,9 +82,13 @@ static int print_run(void *ctx, const struct store_run_info *r)
 		snprintf(dur, sizeof(dur), "%.1f s", (r->end_ms - r->start_ms) / 1000.0);
 	else
 		snprintf(dur, sizeof(dur), "%s", "running");
-	printf("%5lld  %-6s  %-16s  %-19s  %9s  %9llu  %s%s%s\n", (long long)r->id, r->kind,
-	       r->host, format_time(r->start_ms / 1000, start, sizeof(start)), dur,
-	       (unsigned long long)r->samples, r->labels, r->labels[0] ? " " : "", r->cmdline);
+	/* host, labels and command line come from whoever stored the run: no escapes to the terminal */
+	printf("%5lld  %-6s  ", (long long)r->id, term_escape(&c->esc, r->kind, strlen(r->kind)));
+	printf("%-16s  ", term_escape(&c->esc, r->host, strlen(r->host)));
+	printf("%-19s  %9s  %9llu  ", format_time(r->start_ms / 1000, start, sizeof(start)), dur,
+	       (unsigned long long)r->samples);
+	printf("%s%s", term_escape(&c->esc, r->labels, strlen(r->labels)), r->labels[0] ? " " : "");
+	printf("%s\n", term_escape(&c->esc, r->cmdline, strlen(r->cmdline)));
 	note_host(c, r);
 	return 0;
 }
@@ -108,5 +117,6 @@ int cmd_runs(int argc, char **argv)
 		print_hosts(&c);
 	store__free(st);
 	selector__release(&s);
+	strbuf__release(&c.esc);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

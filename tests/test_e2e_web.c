@@ -756,6 +756,17 @@ static void test_no_escapes_to_terminal(void **state)
 	assert_non_null(strstr(err, "unrecognized line: \\x1b[31mred"));
 	assert_null(strchr(err, '\033'));
 	free(err);
+	/* a run's host and labels are whoever stored it's: `profile runs` escapes them */
+	write_file(tmp("esc-run.folded"), "app;x 3\n");
+	assert_int_equal(run("%s import folded %s --store --db %s --host 'h\033[31mx' --label 'k=v\007y' > /dev/null 2>&1",
+			     profile, tmp("esc-run.folded"), tmp("esc.db")), 0);
+	assert_int_equal(run("%s runs --db %s > %s", profile, tmp("esc.db"), tmp("esc.out")), 0);
+	out = slurp(tmp("esc.out"));
+	assert_non_null(strstr(out, "h\\x1b[31mx"));
+	assert_non_null(strstr(out, "k=v\\x07y"));
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(out, '\007'));
+	free(out);
 }
 
 int main(void)
@@ -774,5 +785,7 @@ int main(void)
 		cmocka_unit_test(test_no_escapes_to_terminal),
 	};
 
+	if (getenv("TEST_FILTER"))	/* one test: TEST_FILTER=test_import_cli */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests_name("e2e_web", tests, setup_group, teardown_group);
 }
