@@ -650,6 +650,20 @@ static void own_server_stop(pid_t srv, int saved)
 }
 
 /*
+ * own_server() on the store @make builds (once) as @name in the test
+ * directory.
+ */
+static int own_store_server(void (*make)(const char *path), const char *name, const char *opt1,
+			    const char *opt2, pid_t *srv)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	make(path);
+	return own_server(path, opt1, opt2, srv);
+}
+
+/*
  * --auth-token: /api/ wants the token (a Bearer header or token=), the page,
  * its script and style sheet do not (they hold no data, and a page opened as
  * /?token=T loads them without it); in Chromium that page works end to end
@@ -707,16 +721,14 @@ static void test_errors_not_utf8(void **state)
 		{ "/api/runs?x%00y=1", "x", "NUL byte" },
 		{ "/api/runs?%00=1", "", "NUL byte" },
 	};
-	char path[4200], want[64];
+	char want[64];
 	struct reply r, h;
 	size_t i;
 	int saved;
 	pid_t srv;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
-	hosts_store(path);
-	saved = own_server(path, NULL, NULL, &srv);
+	saved = own_store_server(hosts_store, "hosts.db", NULL, NULL, &srv);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect("GET", cases[i].path, NULL, 0, 400, cases[i].param);
 		get(cases[i].path, &r);
@@ -743,15 +755,13 @@ static void test_errors_not_utf8(void **state)
  */
 static void test_svg_search_in_chromium(void **state)
 {
-	char path[4200], url[64];
+	char url[64];
 	struct reply r;
 	int saved;
 	pid_t srv;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
-	hosts_store(path);
-	saved = own_server(path, NULL, NULL, &srv);
+	saved = own_store_server(hosts_store, "hosts.db", NULL, NULL, &srv);
 	get("/api/flamegraph.svg?run=2", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.headers, "; sandbox allow-scripts allow-modals\r\n"));
@@ -790,15 +800,12 @@ static void names_store(const char *path)
 /* A label's value holds a ',': /api/labels and /api/runs give it whole, label= selects it. */
 static void test_label_with_comma(void **state)
 {
-	char path[4200];
 	struct reply r;
 	int saved;
 	pid_t srv;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
-	names_store(path);
-	saved = own_server(path, NULL, NULL, &srv);
+	saved = own_store_server(names_store, "names.db", NULL, NULL, &srv);
 	get("/api/labels", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"labels\":[\"env=x\",\"k=a\",\"k=a,b\"]}\n");
@@ -823,15 +830,13 @@ static void test_label_with_comma(void **state)
  */
 static void test_names_not_patterns(void **state)
 {
-	char path[4200], url[64];
+	char url[64];
 	struct reply r;
 	int saved;
 	pid_t srv;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/names.db", tmpdir);
-	names_store(path);
-	saved = own_server(path, NULL, NULL, &srv);
+	saved = own_store_server(names_store, "names.db", NULL, NULL, &srv);
 	get("/api/folded?host=db%5B%5B%5D1%5D", &r);
 	assert_string_equal(r.body, "svc;main;two 30\n");
 	reply_free(&r);
@@ -895,16 +900,14 @@ static void test_many_parameters(void **state)
 		{ "a=1&", 2000, 400 }, { "a&", 4000, 400 }, { "&", 8000, 400 },
 		{ "a=1&", 8000, 413 }, { "&", 16000, 413 }, { "&", 30000, 413 },
 	};
-	char path[4200], *q = malloc(64 * 1024);
+	char *q = malloc(64 * 1024);
 	int saved, i, k;
 	size_t len;
 	double t0;
 	pid_t srv;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/hosts.db", tmpdir);
-	hosts_store(path);
-	saved = own_server(path, "--idle-timeout=5", NULL, &srv);
+	saved = own_store_server(hosts_store, "hosts.db", "--idle-timeout=5", NULL, &srv);
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
 		len = strlen(cases[i].item);
 		memcpy(q, "/api/runs?", 10);
