@@ -621,5 +621,7 @@ int main(void)
 		cmocka_unit_test(test_special_file_outputs_stay),
 	};
 
+	if (getenv("TEST_FILTER"))	/* one test: TEST_FILTER=test_split_matches_truth */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests_name("e2e", tests, setup_group, teardown_group);
 }

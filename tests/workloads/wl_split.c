@@ -63,16 +63,37 @@ __attribute__((noinline)) void leaf_gamma(unsigned long n)
 	BURN(n);
 }
 
+/*
+ * n units of work give or take half: a loop of a fixed length sampled by a
+ * timer of a fixed period aliases. One pass of middle() takes about 1.1 ms
+ * here, close to the 1.001 ms between samples at 999 Hz, so with fixed
+ * lengths the samples fell on the same few points of the pass for as long
+ * as the two periods stayed close, and the leaves' shares wandered by 3 to
+ * 7 standard errors of the binomial model the test assumes (a quarter of
+ * the runs failed it). Lengths drawn at random make the point of the pass
+ * a tick lands on independent from one tick to the next; the truth is
+ * measured, so the 5:3:2 holds only on average and need not hold exactly.
+ */
+static unsigned long jitter(unsigned long n)
+{
+	static unsigned long x = 0x9e3779b97f4a7c15UL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return n / 2 + x % (n + 1);
+}
+
 __attribute__((noinline)) void middle(double *t)
 {
 	double a, b, c, d;
 
 	a = thread_cpu();
-	leaf_alpha(5 * UNIT);
+	leaf_alpha(jitter(5 * UNIT));
 	b = thread_cpu();
-	leaf_beta(3 * UNIT);
+	leaf_beta(jitter(3 * UNIT));
 	c = thread_cpu();
-	leaf_gamma(2 * UNIT);
+	leaf_gamma(jitter(2 * UNIT));
 	d = thread_cpu();
 	t[0] += b - a;
 	t[1] += c - b;
