@@ -658,23 +658,29 @@ static __always_inline bool unwind_wanted(__u32 tgid)
 
 /*
  * A process maps code from a file (ld.so loading a library, dlopen()): ask
- * for the maps of processes already tracked, at most every 100 ms each. The
- * mmap syscall's tracepoint tells executable file mappings from the rest, so
- * the program stops at its arguments for most calls; user space waits a
- * moment, so the library's segments are mapped by the time it reads the
- * maps. Syscall tracepoints need CONFIG_FTRACE_SYSCALLS: without them,
- * unwind_on_unmapped_area below serves, for every mmap without MAP_FIXED.
+ * for the maps of processes already tracked, at most every 100 ms each; user
+ * space waits a moment, so the library's segments are mapped by the time it
+ * reads the maps.
+ *
+ * The hook is the mmap lock's release at the end of the mmap syscall
+ * (tracepoint mmap_lock_released, a raw tracepoint), not the syscall's own
+ * tracepoint: attaching a program to any syscall tracepoint puts every
+ * syscall of every thread on the host through the slow path that serves
+ * them (SYSCALL_WORK_SYSCALL_TRACEPOINT), about 65 ns a syscall here, 30%
+ * of a getppid(): on the build loop (40k syscalls a second) more than the
+ * mmap program itself, and more on a database host. The lock is released
+ * 3-4 times as often as mmap is called (munmap, mprotect, brk, faults that
+ * fall back to it), and the program stops at the registers for all but the
+ * mmap syscall's.
+ *
+ * Kernels without the mmap_lock tracepoints (CONFIG_TRACING off, before
+ * 5.10) get unwind_on_unmapped_area below, for every mmap without MAP_FIXED.
  */
 #define PROT_EXEC 0x4
+#define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
-
-/* a syscall exit tracepoint's record (events/syscalls/sys_exit_mmap/format) */
-struct sys_exit_args {
-	__u64 common;
-	__s32 syscall_nr;
-	__u32 pad;
-	__s64 ret;
-};
+#define MAP_FIXED_NOREPLACE 0x100000
+#define NR_MMAP 9	/* x86-64 */
 
 /* a zeroed unwind_vma_set to create entries from (too big for the BPF stack) */
 struct {
@@ -768,23 +774,47 @@ static __always_inline bool unwind_vmas_add(struct unwind_vma_set *set, __u64 ad
  * sample (or at once, an interpreter's). Processes already read are left to
  * their scans.
  */
-/*
- * A new mapping: only a file mapped with PROT_EXEC matters. The exit has no
- * arguments in its record, but the registers the syscall was entered with
- * are still in the task's pt_regs (x86-64: prot in rdx, flags in r10, fd in
- * r8), and reading them touches only the kernel stack the syscall ran on:
- * one program instead of an entry marking the mmaps of code for the exit.
- */
-SEC("tracepoint/syscalls/sys_exit_mmap")
-int unwind_on_mmap_done(struct sys_exit_args *ctx)
+/* The inode of the current task's open file @fd, or NULL. */
+static __always_inline struct inode *fd_inode(struct task_struct *task, long fd)
 {
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+		return NULL;
+	return BPF_CORE_READ(file, f_inode);
+}
+
+/*
+ * A new mapping: only a file mapped with PROT_EXEC matters, and the mmap
+ * syscall's arguments are still in the registers it was entered with
+ * (x86-64: addr in rdi, length in rsi, prot in rdx, flags in r10, fd in r8,
+ * offset in r9). The lock is still held, so the VMA is made from them
+ * rather than looked up: ld.so maps a library's code with MAP_FIXED, over
+ * the span it placed the file's first (read-only) segment in, so the
+ * address is in rdi. A code mapping placed by the kernel (an old layout, a
+ * program mapping code itself) is not known here: the process is then read
+ * at its first sample. A mapping that failed leaves an entry no pc falls in.
+ */
+SEC("raw_tp/mmap_lock_released")
+int unwind_on_mmap_unlock(void *ctx)
+{
+	struct find_vma_ctx c = { .file = 1, .exec = 1 };
+	struct unwind_vma_set *set;
+	struct task_struct *task;
 	struct pt_regs *regs;
+	struct inode *inode;
 	__u32 tgid;
 
-	if (ctx->ret <= 0 || unwind_mode == UNWIND_MODE_FP)
-		return 0;	/* an error (user addresses are below 2^47) */
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs || !(regs->dx & PROT_EXEC) || (regs->r10 & MAP_ANONYMOUS) || (long)regs->r8 < 0)
+	if (unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs || regs->orig_ax != NR_MMAP || !(regs->dx & PROT_EXEC) ||
+	    (regs->r10 & MAP_ANONYMOUS) || (long)regs->r8 < 0)
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == self_tgid)
@@ -795,7 +825,23 @@ int unwind_on_mmap_done(struct sys_exit_args *ctx)
 		return 0;
 	}
 	/* not read yet: the mapping goes into its VMA set */
-	if (unwind_wanted(tgid) && unwind_vmas_add(unwind_vmas_get(tgid), ctx->ret))
+	if (!unwind_wanted(tgid))
+		return 0;
+	set = unwind_vmas_get(tgid);
+	if (!set)
+		return 0;
+	inode = regs->r10 & (MAP_FIXED | MAP_FIXED_NOREPLACE) ? fd_inode(task, regs->r8) : NULL;
+	if (!inode) {
+		set->flags |= UNWIND_VMAS_F_READ;
+		return 0;
+	}
+	c.start = regs->di;
+	c.end = c.start + ((regs->si + 0xfff) & ~0xfffULL);
+	c.pgoff = regs->r9 >> 12;
+	c.ino = BPF_CORE_READ(inode, i_ino);
+	c.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c.ctime_ns = inode_ctime_ns(inode);
+	if (unwind_vmas_add_vma(set, &c))
 		unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;
 }
@@ -804,8 +850,19 @@ SEC("raw_tp/vm_unmapped_area")
 int unwind_on_unmapped_area(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
 
-	if (unwind_mode == UNWIND_MODE_FP || !bpf_map_lookup_elem(&unwind_procs, &tgid))
+	if (unwind_mode == UNWIND_MODE_FP)
+		return 0;
+	/*
+	 * An anonymous mmap (most of them: allocators) maps no code. The
+	 * placement of a file's first segment is the sign of a library being
+	 * loaded; its code segment then goes over it with MAP_FIXED.
+	 */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (regs && regs->orig_ax == NR_MMAP && ((regs->r10 & MAP_ANONYMOUS) || (long)regs->r8 < 0))
+		return 0;
+	if (!bpf_map_lookup_elem(&unwind_procs, &tgid))
 		return 0;
 	unwind_ask_scan(tgid, 0, UNWIND_EVENT_SCAN, 100 * 1000 * 1000);
 	return 0;

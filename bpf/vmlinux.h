@@ -83,10 +83,14 @@ struct bpf_perf_event_data {
 
 /* Kernel structs read through BTF pointers: relocated by CO-RE. */
 struct pt_regs {
-	unsigned long r10;	/* syscall arguments: the 4th, 5th and 3rd */
+	unsigned long r10;	/* syscall arguments: the 4th, 5th, 6th, 3rd, 2nd and 1st */
+	unsigned long r9;
 	unsigned long r8;
 	unsigned long bp;
 	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;	/* the syscall's number */
 	unsigned long ip;
 	unsigned long cs;
 	unsigned long sp;
@@ -106,6 +110,7 @@ struct task_struct {
 	__u64 start_boottime;
 	struct mm_struct *mm;
 	struct mm_struct *active_mm;
+	struct files_struct *files;
 	__u64 self_exec_id;	/* moved by each exec (u64 since 5.7) */
 } __attribute__((preserve_access_index));
 
@@ -143,6 +148,16 @@ struct inode___v5 {
 
 struct file {
 	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+/* a process's open files, as fd_inode() reads them */
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
 /*

@@ -728,6 +728,6 @@ int collector__stats(struct collector *c, struct collector_stats *st)
 	add_prog_runtime(c->skel->progs.on_exit, st);
 	add_prog_runtime(c->skel->progs.unwind_on_fork, st);
 	add_prog_runtime(c->skel->progs.unwind_on_unmapped_area, st);
-	add_prog_runtime(c->skel->progs.unwind_on_mmap_done, st);
+	add_prog_runtime(c->skel->progs.unwind_on_mmap_unlock, st);
 	return 0;
 }

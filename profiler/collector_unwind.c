@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mount.h>
 #include <sys/timerfd.h>
 #include <poll.h>
 #include <time.h>
@@ -178,24 +177,10 @@ static void offer_maps(void *ctx, __u32 tgid, const struct sym_exec_map *maps, s
 		symbolizer__offer_maps(f->syms, tgid, maps, nr);
 }
 
-#define TRACEFS "/sys/kernel/tracing"
-#define SYS_EXIT_MMAP "/events/syscalls/sys_exit_mmap"
-
-/*
- * Whether tracefs shows the mmap syscall's tracepoints (else attaching them
- * fails, after libbpf has printed its warnings). A host that booted without
- * tracefs mounted gets it mounted where systemd would have, as perf does:
- * the tracepoints are then there for every tool.
- */
-static bool syscall_tracepoints(void)
+/* Whether the kernel has raw tracepoint @name (its BTF names it), so that attaching it won't fail loudly. */
+static bool raw_tracepoint_exists(const char *name)
 {
-	if (!access(TRACEFS SYS_EXIT_MMAP, F_OK) ||
-	    !access("/sys/kernel/debug/tracing" SYS_EXIT_MMAP, F_OK))
-		return true;
-	if (access(TRACEFS "/events", F_OK) && errno == ENOENT &&
-	    mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
-		pr_debug("cannot mount tracefs on " TRACEFS ": %s", strerror(errno));
-	return !access(TRACEFS SYS_EXIT_MMAP, F_OK);
+	return libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
 }
 
 /*
@@ -227,7 +212,7 @@ int unwind_feeder__configure(struct profiler_bpf *skel, const struct collector_o
 		skel->rodata->vdso_size = symbolizer__vdso_size();
 	bpf_program__set_autoload(skel->progs.unwind_on_fork, on);
 	bpf_program__set_autoload(skel->progs.unwind_on_unmapped_area, on);
-	bpf_program__set_autoload(skel->progs.unwind_on_mmap_done, on);
+	bpf_program__set_autoload(skel->progs.unwind_on_mmap_unlock, on);
 	/* fp mode: shrink what it never uses */
 	err = bpf_map__set_max_entries(skel->maps.unwind_rows, on ? rows : 1);
 	if (!err)
@@ -652,17 +637,17 @@ struct unwind_feeder *unwind_feeder__new(struct profiler_bpf *skel, const struct
 		goto err_out;
 	}
 	/*
-	 * New code mappings: the mmap syscall's exit tracepoint (tracefs);
-	 * else vm_unmapped_area, for processes read already.
+	 * New code mappings: the mmap lock's release in the mmap syscall; else
+	 * vm_unmapped_area, for processes read already.
 	 */
-	if (bpf_program__autoload(skel->progs.unwind_on_mmap_done)) {
+	if (bpf_program__autoload(skel->progs.unwind_on_mmap_unlock)) {
 		errno = ENOENT;
-		if (syscall_tracepoints())
-			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap_done);
+		if (raw_tracepoint_exists("mmap_lock_released"))
+			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_mmap_unlock);
 		if (f->mmap_link) {
-			pr_debug("new mappings: from the mmap syscall tracepoint");
+			pr_debug("new mappings: from the mmap lock's tracepoint");
 		} else {
-			pr_debug("no mmap syscall tracepoint (%s): vm_unmapped_area instead",
+			pr_debug("no mmap_lock tracepoint (%s): vm_unmapped_area instead",
 				 strerror(errno));
 			f->mmap_link = bpf_program__attach(skel->progs.unwind_on_unmapped_area);
 			if (!f->mmap_link)
