@@ -10,6 +10,9 @@
 #  - CPU: the tool's user + sys time (getrusage of the tool process), plus for
 #    the agent the BPF program's run time (kernel.bpf_stats_enabled), as a
 #    percentage of one CPU over the run;
+#  - what the tool adds to every syscall on the host (the CPU time of a
+#    getppid() while it runs, against none attached), and that times the
+#    load's syscall rate: a cost neither of the above shows;
 #  - peak RSS;
 #  - storage: database (or perf.data) bytes per sample and per hour.
 # usage: [LOAD=steady|churn] bench/agent.sh BUILD_DIR [SECONDS]
@@ -78,6 +81,13 @@ reference_us() {
 }
 ref_before=$(reference_us)
 
+# What a tool adds to every syscall on the host (a program on a syscall
+# tracepoint sends them all through the kernel's slow path), and how many
+# the load makes: the CPU time of a getppid() with nothing attached first.
+cc -O2 -o "$work/syscall" "$(dirname "$0")/syscall.c"
+sys_base=$("$work/syscall")
+sys_rate=$(perf stat -x, -e raw_syscalls:sys_enter -a sleep 5 2>&1 | awk -F, '/sys_enter/ {printf "%d", $1 / 5}')
+
 # ---- the agent ----
 db=$work/bench.db
 echo "agent: $secs s at $freq Hz, $LOAD load..." >&2
@@ -105,6 +115,7 @@ bpf_kb=$(for fd in /proc/$agent/fd/*; do
 	[ "$(readlink "$fd")" = anon_inode:bpf-map ] &&
 		awk '/^memlock:/ {print $2}' "/proc/$agent/fdinfo/${fd##*/}"
 done | awk '{s += $1} END {printf "%d", s / 1024}')
+sys_agent=$("$work/syscall")
 rss_anon=$(awk '/^RssAnon/ {print $2}' /proc/$agent/status)
 rss_file=$(awk '/^RssFile/ {print $2}' /proc/$agent/status)
 bpf_ns=0
@@ -129,7 +140,9 @@ db_bytes=$(stat -c %s "$db")
 echo "perf record -F $freq -a -g: $secs s..." >&2
 perf record -F $freq -a -g -o "$work/perf.data" 2>"$work/perf.log" &
 perf_pid=$!
-sleep "$secs"
+sleep $((secs - 5))
+sys_perf=$("$work/syscall")
+sleep 5
 read -r pu ps phwm < <(proc_cost $perf_pid)
 kill -INT $perf_pid
 wait $perf_pid || true
@@ -144,7 +157,8 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
     -v dbb="$db_bytes" -v pu="$pu" -v ps="$ps" -v tck="$tck" -v phwm="$phwm" \
     -v psamp="${perf_samples:-0}" -v pbytes="$perf_bytes" -v psecs="$secs" \
     -v steady=$(( (au1 + as1) - (au0 + as0) )) -v ranon="$rss_anon" -v rfile="$rss_file" \
-    -v bpfkb="${bpf_kb:-0}" 'BEGIN {
+    -v bpfkb="${bpf_kb:-0}" -v sb="$sys_base" -v sa="$sys_agent" -v sp="$sys_perf" \
+    -v srate="${sys_rate:-0}" 'BEGIN {
 	printf "\n%-34s %16s %16s\n", "", "profile agent", "perf record -g"
 	printf "%-34s %16.0f %16.0f\n", "seconds", secs, psecs
 	printf "%-34s %15.3f%% %15.3f%%\n", "user+sys, % of one CPU", cpu_ms / 10 / secs, (pu + ps) / tck * 100 / psecs
@@ -152,6 +166,9 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 	printf "%-34s %15.3f%% %16s\n", "BPF program run time, % of one CPU", bpf_ns / 1e7 / secs, "-"
 	printf "%-34s %15.3f%% %16s\n", "total, % of one CPU", cpu_ms / 10 / secs + bpf_ns / 1e7 / secs, "n/a"
 	printf "%-34s %16.2f %16s\n", "BPF ns per sample", bpf_cnt ? bpf_ns / bpf_cnt : 0, "-"
+	printf "%-34s %16.1f %16.1f\n", "a syscall (getppid), ns", sa, sp
+	printf "%-34s %16.1f %16.1f\n", "  added to the host's, ns", sa - sb, sp - sb
+	printf "%-34s %15.3f%% %15.3f%%\n", "  on the load's syscalls", srate * (sa - sb) / 1e7, srate * (sp - sb) / 1e7
 	printf "%-34s %16.1f %16.1f\n", "peak RSS, MB", rss / 1024, phwm / 1024
 	printf "%-34s %16.1f %16s\n", "  at the end: anonymous, MB", ranon / 1024, ""
 	printf "%-34s %16.1f %16s\n", "  at the end: file-backed, MB", rfile / 1024, ""
@@ -164,5 +181,6 @@ awk -v secs="$run_s" -v cpu_ms="$cpu_ms" -v bpf_ns="$bpf_ns" -v bpf_cnt="$bpf_cn
 [ "$LOAD" = churn ] && echo "load: $(( (builds1 - builds0) * 10 / (secs - 10) )) builds per 10 s during the agent's run"
 # the unwind thread's work: tables derived and their CPU time, tables put back from kept rows
 grep -o 'unwind tables: .*' "$work/agent.log" | tail -1 | sed 's/^/agent: /' || true
+echo "syscalls: ${sys_base} ns a getppid() with no tool attached; the load makes ${sys_rate:-?} a second"
 echo "host reference: fp-mode BPF time per sample of a 5 s profile run: ${ref_before:-?} us before the agent, ${ref_after:-?} us after perf"
 echo "$measure" | sed -n '/^measured/,$p'
