@@ -49,7 +49,14 @@ churn_loop() {
 		return v[0];
 	}
 	EOF
-	# (ends once its directory is gone, rather than spinning on a failing gcc)
-	(cd "$1" && while [ -f tiny.c ]; do gcc -O2 -g tiny.c -o tiny && ./tiny; echo >>builds; done) \
-		>/dev/null 2>&1 &
+	# (ends once its directory is gone, rather than spinning on a failing gcc;
+	# waits while a file "pause" is there)
+	(cd "$1" && while [ -f tiny.c ]; do
+		if [ -f pause ]; then
+			sleep 0.1
+			continue
+		fi
+		gcc -O2 -g tiny.c -o tiny && ./tiny
+		echo >>builds
+	done) >/dev/null 2>&1 &
 }
