@@ -435,7 +435,7 @@ static int import_store(FILE *in, const char *name, const struct import_opts *o,
 	if (err == -EINVAL || err == -EBADMSG)
 		goto out;	/* reported */
 	if (err) {
-		pr_warn("cannot read '%s': %s", name, strerror(-err));
+		pr_warn("cannot read '%s': %s", name, lines__strerror(err));
 		goto out;
 	}
 	if (bad) {
@@ -478,7 +478,7 @@ static int import_verdict(const char *name, FILE *in, int err, size_t bad,
 	if (err == -EBADMSG || (err == -EIO && write_failed))
 		return err;	/* reported: not perf script; or the write, by output__close() */
 	if (err) {
-		pr_warn("cannot read '%s': %s", name, strerror(ferror(in) ? EIO : -err));
+		pr_warn("cannot read '%s': %s", name, lines__strerror(ferror(in) ? -EIO : err));
 		return err;
 	}
 	if (bad && !w->lines) {

@@ -89,7 +89,7 @@ static int close_input(FILE *f, const char *spec, int err)
 	if (f != stdin)
 		fclose(f);
 	if (err)
-		pr_warn("cannot read '%s': %s", input_name(spec), strerror(-err));
+		pr_warn("cannot read '%s': %s", input_name(spec), lines__strerror(err));
 	return err;
 }
 

@@ -720,6 +720,17 @@ static void test_wrong_format(void **state)
 	assert_non_null(strstr(err, "no samples in"));
 	assert_non_null(strstr(err, "cannot compare"));
 	free(err);
+	/* an endless line (a stream without newlines) is refused, not read until memory runs out */
+	assert_int_equal(run("%s flamegraph /dev/zero -o %s 2> %s", profile, tmp("wf.svg"),
+			     tmp("wf.err")), 1);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "cannot read '/dev/zero': a line longer than 256 MB"));
+	free(err);
+	assert_int_equal(run("head -c 300000000 /dev/zero | %s import perf-script > /dev/null 2> %s",
+			     profile, tmp("wf.err")), 1);
+	err = slurp(tmp("wf.err"));
+	assert_non_null(strstr(err, "a line longer than 256 MB"));
+	free(err);
 	/* empty: a warning, exit 0 */
 	assert_int_equal(run("%s flamegraph %s -o %s 2> %s", profile, tmp("empty.folded"),
 			     tmp("wf.svg"), tmp("wf.err")), 0);

@@ -580,6 +580,13 @@ static int lines__map(FILE *f, int (*fn)(void *ctx, char *line, size_t len), voi
 	return err;
 }
 
+const char *lines__strerror(int err)
+{
+	if (err == -EFBIG)
+		return "a line longer than 256 MB (not text?)";
+	return strerror(-err);
+}
+
 int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx)
 {
 	size_t cap = READ_CHUNK, have = 0, total = 0, reported = 0;
@@ -621,9 +628,14 @@ int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx
 		have = end - p;
 		memmove(buf, p, have);
 		if (have == cap) {
-			/* a line longer than the buffer */
-			char *nb = realloc(buf, cap * 2 + 1);
+			char *nb;
 
+			/* a line longer than the buffer */
+			if (cap >= LINES_MAX_BYTES) {
+				err = -EFBIG;
+				break;
+			}
+			nb = realloc(buf, cap * 2 + 1);
 			if (!nb) {
 				err = -ENOMEM;
 				break;

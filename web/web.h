@@ -68,10 +68,16 @@ int stack_agg__read_folded(struct stack_agg *agg, FILE *f, const char *name, siz
  * with a non-zero count (@stack is not NUL-terminated and only valid during
  * the call). Blank lines and "#" comments are skipped; malformed lines are
  * reported as "<name>:<line>: ..." and counted in *@bad. Returns 0, -EIO,
- * -ENOMEM or the first error @fn returns.
+ * -ENOMEM, -EFBIG (a line longer than LINES_MAX_BYTES: /dev/zero, a binary
+ * piped in) or the first error @fn returns.
  */
 typedef int (*folded_line_fn)(void *ctx, const char *stack, size_t len, double count);
 int folded__read(FILE *f, const char *name, folded_line_fn fn, void *ctx, size_t *bad);
+
+#define LINES_MAX_BYTES (256u << 20)
+
+/* What a reading error of folded__read() or perf_script__collapse() means, for a message. */
+const char *lines__strerror(int err);
 /*
  * folded__read() in @nr parts at once, one thread each, when @f is a large
  * regular file at its start: part i (about 1/@nr of the lines, in order)

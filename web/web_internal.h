@@ -182,7 +182,9 @@ static inline size_t utf8_bom_len(const char *line, size_t len)
 
 /*
  * Read @f in large chunks and call @fn for every line (without its newline;
- * @line[@len] may be overwritten). Returns 0, -EIO, -ENOMEM or @fn's error.
+ * @line[@len] may be overwritten). Returns 0, -EIO, -ENOMEM, -EFBIG (a line
+ * longer than LINES_MAX_BYTES, from a stream: a file is mapped whole) or
+ * @fn's error.
  */
 int lines__read(FILE *f, int (*fn)(void *ctx, char *line, size_t len), void *ctx);
 
