@@ -1125,6 +1125,21 @@ static void test_perf_script_bom(void **state)
 	strbuf__release(&out);
 }
 
+/* CRLF line ends (a capture that went through Windows) read as LF ones, the module's last ')' too. */
+static void test_perf_script_crlf(void **state)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(collapse_text("app 100 1.0: 1 cpu-clock:\r\n"
+				       "\t5555 main+0x1 (/bin/app)\r\n"
+				       "\t6666 start+0x2 (/bin/app)\r\n\r\n"
+				       "app 100 2.0: 1 cpu-clock:\r\n"
+				       "\t7777 [unknown] (/opt/lib/x.so)\r\n\r\n", &out), 0);
+	assert_string_equal(strbuf__str(&out), "app;[x.so] 1\napp;start;main 1\n");
+	strbuf__release(&out);
+}
+
 /* A module path with spaces in it is one module, as stackcollapse-perf.pl's (.*) has it. */
 static void test_perf_script_module_spaces(void **state)
 {
@@ -1684,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script_corpus),
 		cmocka_unit_test(test_perf_script_module_spaces),
 		cmocka_unit_test(test_perf_script_bom),
+		cmocka_unit_test(test_perf_script_crlf),
 		cmocka_unit_test(test_export_pprof),
 		cmocka_unit_test(test_export_pprof_frames),
 		cmocka_unit_test(test_export_process_alone),

@@ -678,6 +678,9 @@ static int perf_line(void *ctx, char *l, size_t len)
 		l += bom;
 		len -= bom;
 	}
+	/* a file that went through an editor or a share with CRLF line ends */
+	if (len && l[len - 1] == '\r')
+		len--;
 	if (len && l[0] == '#')
 		return 0;
 	if (!len)
