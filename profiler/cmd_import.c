@@ -106,6 +106,12 @@ static int parse_args(int argc, char **argv, struct import_opts *o, int *first)
 	}
 	if (!strcmp(argv[*first], "folded")) {
 		o->folded = true;
+		/* folded stacks are collapsed already: these would silently do nothing */
+		if (all || po->kernel || po->jit || po->pid || po->tid || po->addrs ||
+		    po->event_filter || po->count_samples) {
+			pr_warn("--kernel, --jit, --all, --pid, --tid, --addrs, --event-filter and --count-samples are for perf-script input");
+			return -EINVAL;
+		}
 	} else if (strcmp(argv[*first], "perf-script")) {
 		pr_warn("cannot import '%s': the formats known are perf-script and folded",
 			argv[*first]);

@@ -681,6 +681,12 @@ static void test_import_cli(void **state)
 	out = slurp(tmp("same.folded"));
 	assert_string_equal(out, "main;a 5\n");
 	free(out);
+	/* options of perf-script input are refused for folded input, which they would not change */
+	assert_int_equal(run("%s import folded --tid %s 2> %s", profile, tmp("same.folded"),
+			     tmp("same.err")), 2);
+	err = slurp(tmp("same.err"));
+	assert_non_null(strstr(err, "are for perf-script input"));
+	free(err);
 }
 
 /*
