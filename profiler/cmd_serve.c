@@ -11,6 +11,7 @@
  * /api/top.txt what `profile top` prints for the same selection.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -45,6 +46,7 @@ const struct command_def serve_cmd = {
 		"  /api/builds               executables: build id, process name, samples\n"
 		"  /api/timeline?step=S      samples over time, S seconds a point\n"
 		"  /api/top?limit=N          top functions (JSON); /api/top.txt as 'profile top'\n"
+		"                            (20 rows); limit=0: every row\n"
 		"  /api/folded               as 'profile folded'\n"
 		"  /api/flamegraph.svg       width, min_width, max_frames, title, reverse,\n"
 		"                            icicle, focus\n"
@@ -543,7 +545,7 @@ static int top_json(struct api *a, const struct stack_agg *agg)
 		json_decref(rows);
 		return err;
 	}
-	for (i = 0; i < n && (!a->limit || i < (size_t)a->limit) && !err; i++) {
+	for (i = 0; i < n && (a->limit <= 0 || i < (size_t)a->limit) && !err; i++) {
 		json_t *r = json_pack("{s:o,s:f,s:f}", "name", json_name(top[i].name),
 				      "self", top[i].self, "total", top[i].total);
 
@@ -686,7 +688,9 @@ static int with_agg(struct api *a, enum api_kind kind)
 		err = top_json(a, agg);
 		break;
 	case K_TOP_TXT:
-		err = to_body(a, write_top_report, agg, a->limit ? a->limit : 20);
+		/* as 'profile top': 20 rows unless asked; limit=0 is every row, as in the JSON */
+		err = to_body(a, write_top_report, agg,
+			      a->limit < 0 ? 20 : a->limit ? a->limit : LONG_MAX);
 		break;
 	case K_FOLDED:
 		err = to_body(a, write_folded, agg, 0);
@@ -771,7 +775,7 @@ static int diff_json(struct api *a, const struct stack_agg *base, const struct s
 		json_decref(rows);
 		return err;
 	}
-	for (i = 0; i < nr && (!a->limit || i < (size_t)a->limit) && !err; i++) {
+	for (i = 0; i < nr && (a->limit <= 0 || i < (size_t)a->limit) && !err; i++) {
 		json_t *r = json_pack("{s:o,s:f,s:f,s:f,s:f,s:f,s:f,s:b}", "name",
 				      json_name(e[i].name), "base_self", e[i].base_self,
 				      "new_self", e[i].new_self, "base_total", e[i].base_total,
@@ -850,7 +854,7 @@ static int handle(void *ctx, const struct http_request *req, struct http_respons
 	const char *path = http_request__path(req);
 	const struct endpoint *e = NULL;
 	struct api a = {
-		.srv = ctx, .resp = resp, .z = 3,
+		.srv = ctx, .resp = resp, .z = 3, .limit = -1,
 		.fo = { .min_width = 0.1, .width = 1200, .max_frames = SERVE_MAX_FRAMES },
 	};
 	size_t i;

@@ -297,6 +297,21 @@ static void check_api_equals_cli(void)
 		assert_string_equal(r.body, want);
 		free(want);
 		reply_free(&r);
+		if (i)
+			continue;
+		/* no limit: 20 rows, as 'profile top'; limit=0: every row, as in the JSON */
+		snprintf(path, sizeof(path), "/api/top.txt?%s", cases[i].query);
+		get(path, &r);
+		want = cli_sel("top", &cases[i], NULL, NULL);
+		assert_string_equal(r.body, want);
+		free(want);
+		reply_free(&r);
+		snprintf(path, sizeof(path), "/api/top.txt?limit=0&%s", cases[i].query);
+		get(path, &r);
+		want = cli_sel("top", &cases[i], "--top", "1000000");
+		assert_string_equal(r.body, want);
+		free(want);
+		reply_free(&r);
 	}
 }
 
